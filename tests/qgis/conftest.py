@@ -1,0 +1,87 @@
+"""QGIS fixtures on top of pytest-qgis.
+
+pytest-qgis's `qgis_iface` accepts toolbar, menu and dock calls without doing anything, so a plugin
+that forgot to remove its button would go unnoticed. `iface` makes those calls act on the real
+QMainWindow of `qgis_iface` the way QGIS does, so tests can look for what a plugin leaves behind.
+"""
+
+import pytest
+from qgis.PyQt.QtCore import QCoreApplication, QEvent
+from qgis.PyQt.QtWidgets import QMenu, QToolBar
+
+PLUGINS_TOOLBAR = "mPluginToolBar"
+RASTER_MENU = "mRasterMenu"
+
+
+class _MainWindowCalls:
+    """QgisInterface toolbar/menu/dock methods implemented on a real QMainWindow."""
+
+    def __init__(self, main_window):
+        self.window = main_window
+
+    def plugins_toolbar(self) -> QToolBar:
+        bar = self.window.findChild(QToolBar, PLUGINS_TOOLBAR)
+        if bar is None:
+            bar = QToolBar("Plugins", self.window)
+            bar.setObjectName(PLUGINS_TOOLBAR)
+            self.window.addToolBar(bar)
+        return bar
+
+    def raster_menu(self) -> QMenu:
+        menu = self.window.menuBar().findChild(QMenu, RASTER_MENU)
+        if menu is None:
+            menu = self.window.menuBar().addMenu("&Raster")
+            menu.setObjectName(RASTER_MENU)
+        return menu
+
+    def add_toolbar_icon(self, action):
+        self.plugins_toolbar().addAction(action)
+
+    def remove_toolbar_icon(self, action):
+        self.plugins_toolbar().removeAction(action)
+
+    def add_to_raster_menu(self, name, action):
+        menu = self.raster_menu()
+        sub = next((m for m in menu.findChildren(QMenu) if m.title() == name), None)
+        if sub is None:
+            sub = menu.addMenu(name)
+        sub.addAction(action)
+
+    def remove_from_raster_menu(self, name, action):
+        menu = self.raster_menu()
+        for sub in menu.findChildren(QMenu):
+            if sub.title() == name:
+                sub.removeAction(action)
+                if not sub.actions():  # QGIS drops a plugin's submenu once it is empty
+                    menu.removeAction(sub.menuAction())
+                    sub.deleteLater()
+
+    def add_dock(self, area, dock):
+        self.window.addDockWidget(area, dock)
+
+    def remove_dock(self, dock):
+        self.window.removeDockWidget(dock)
+
+
+@pytest.fixture
+def iface(qgis_iface, monkeypatch):
+    """`qgis_iface` whose toolbar, Raster menu and dock calls change its real main window."""
+    calls = _MainWindowCalls(qgis_iface.mainWindow())
+    monkeypatch.setattr(qgis_iface, "addToolBarIcon", calls.add_toolbar_icon, raising=False)
+    monkeypatch.setattr(qgis_iface, "removeToolBarIcon", calls.remove_toolbar_icon, raising=False)
+    monkeypatch.setattr(qgis_iface, "addPluginToRasterMenu", calls.add_to_raster_menu, raising=False)
+    monkeypatch.setattr(qgis_iface, "removePluginRasterMenu", calls.remove_from_raster_menu, raising=False)
+    monkeypatch.setattr(qgis_iface, "addDockWidget", calls.add_dock, raising=False)
+    monkeypatch.setattr(qgis_iface, "removeDockWidget", calls.remove_dock, raising=False)
+    qgis_iface.calls = calls
+    qgis_iface.messageBar().clear_messages()
+    qgis_iface.mainWindow().show()  # as in QGIS: docks get show/visibility events
+    yield qgis_iface
+    flush_deletes()
+    del qgis_iface.calls
+
+
+def flush_deletes():
+    """Run pending deleteLater() calls, as the event loop would."""
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.processEvents()

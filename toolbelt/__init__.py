@@ -1,0 +1,1 @@
+"""Small helpers shared by the plugin's QGIS-facing code: dependencies, logging."""

@@ -1,0 +1,17 @@
+"""Messages to the QGIS log panel, under the plugin's own tab."""
+
+from qgis.core import Qgis, QgsMessageLog
+
+from ..__about__ import LOG_TAG
+
+
+def log(message: str, level=Qgis.Info) -> None:
+    QgsMessageLog.logMessage(message, LOG_TAG, level)
+
+
+def log_warning(message: str) -> None:
+    log(message, Qgis.Warning)
+
+
+def log_error(message: str) -> None:
+    log(message, Qgis.Critical)
