@@ -1,0 +1,195 @@
+"""Which source bands feed the model, and how their values are scaled (auto-detection).
+
+Rules, first match wins (``BandMapping.reason`` says which one applied):
+
+1. ``bands`` given by the request (1-based source bands, one per model band).
+2. Band descriptions naming Sentinel-2 bands (``B4``, ``B04``, ``b8a``, ``B4 (red)``...).
+3. Band descriptions naming the model's roles (``red``, ``green``, ``blue``).
+4. 13 bands: Sentinel-2 in EuroSAT order B01 B02 B03 B04 B05 B06 B07 B08 B09 B10 B11 B12 B8A.
+5. Colour interpretation Red/Green/Blue (ordinary RGB imagery, e.g. a BGR file is read right).
+6. 3 or 4 bands: bands 1, 2, 3 as red, green, blue (a 4th band is alpha only when its colour
+   interpretation says so; otherwise, e.g. near-infrared, it is ignored).
+
+Radiometry ("auto"): 8-bit data pass through; 16-bit integers with 13 bands or Sentinel-2
+band names are Sentinel-2 L1C digital numbers (L2A when the metadata carry a BOA offset);
+anything else (other 16-bit, 32-bit, float) gets a 2-98 % percentile stretch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from osgeo import gdal
+
+from . import gdalutil
+from .errors import ClassificationError
+
+EUROSAT_MS_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A")
+RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile")
+
+_S2_RE = re.compile(r"(?<![A-Za-z0-9])B0?(1[0-2]|[1-9]|8A)(?![0-9A-Za-z])", re.IGNORECASE)
+_ROLE_INTERP = {"red": gdal.GCI_RedBand, "green": gdal.GCI_GreenBand, "blue": gdal.GCI_BlueBand}
+
+
+@dataclass
+class BandMapping:
+    """1-based source band per model band, the radiometry to apply, and why."""
+
+    bands: list[int]
+    radiometry: str
+    reason: str
+    radiometry_reason: str = ""
+    alpha_band: Optional[int] = None  # 1-based source alpha band, if any
+    band_names: list[str] = field(default_factory=list)  # model band names, same order as `bands`
+    source_band_count: int = 0
+    source_dtype: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def s2_band_name(description: str) -> Optional[str]:
+    """'B4', 'b04', 'B04 (red)', 'S2 B8A' -> 'B04' / 'B8A'; None when no Sentinel-2 band is named."""
+    if not description:
+        return None
+    m = _S2_RE.search(description.strip())
+    if not m:
+        return None
+    tok = m.group(1).upper()
+    return "B8A" if tok == "8A" else f"B{int(tok):02d}"
+
+
+def _normalise_card_band(name: str) -> str:
+    return s2_band_name(name) or name.upper()
+
+
+def _open(source) -> gdal.Dataset:
+    if isinstance(source, gdal.Dataset):
+        return source
+    return gdalutil.call(f"cannot open {source} as a raster", gdal.Open, str(source))
+
+
+def _alpha_band(ds: gdal.Dataset) -> Optional[int]:
+    for i in range(1, ds.RasterCount + 1):
+        if ds.GetRasterBand(i).GetColorInterpretation() == gdal.GCI_AlphaBand:
+            return i
+    return None
+
+
+def _looks_l2a(ds: gdal.Dataset) -> bool:
+    md = {}
+    for domain in (None, ""):
+        md.update(ds.GetMetadata(domain) or {})
+    text = " ".join(f"{k}={v}" for k, v in md.items()).upper()
+    return (
+        "BOA_ADD_OFFSET" in text or "MSIL2A" in text or "LEVEL-2A" in text or "PRODUCT_TYPE=S2MSI2A" in text
+    )
+
+
+def detect_band_mapping(
+    source: str | Path | gdal.Dataset,
+    card,
+    bands: Optional[Sequence[int]] = None,
+    radiometry: str = "auto",
+) -> BandMapping:
+    """Pick the source bands and the radiometry for ``card`` (see the module docstring)."""
+    ds = _open(source)
+    n = ds.RasterCount
+    if n == 0:
+        raise ClassificationError(f"{ds.GetDescription()} has no raster bands")
+    want = [_normalise_card_band(b) for b in card.bands]
+    roles = [r.lower() for r in (card.band_roles or [])]
+    nb = len(want)
+    alpha = _alpha_band(ds)
+    descs = [ds.GetRasterBand(i).GetDescription() or "" for i in range(1, n + 1)]
+    s2names = [s2_band_name(d) for d in descs]
+    dtype = gdal.GetDataTypeName(ds.GetRasterBand(1).DataType)
+    named_s2 = False
+
+    if bands is not None:
+        sel = [int(b) for b in bands]
+        if len(sel) != nb:
+            raise ClassificationError(
+                f"the model needs {nb} bands ({', '.join(card.bands)}) but {len(sel)} were given: {sel}"
+            )
+        bad = [b for b in sel if not 1 <= b <= n]
+        if bad:
+            raise ClassificationError(f"band(s) {bad} do not exist: the raster has {n} band(s) (1..{n})")
+        if alpha is not None and alpha in sel:
+            raise ClassificationError(
+                f"band {alpha} is the alpha (transparency) band and cannot feed the model"
+            )
+        reason = "given by the request"
+    elif all(w in s2names for w in want):
+        sel = [s2names.index(w) + 1 for w in want]
+        reason = "band descriptions name the Sentinel-2 bands " + ", ".join(want)
+        named_s2 = True
+    elif roles and all(any(r == d.strip().lower() for d in descs) for r in roles):
+        low = [d.strip().lower() for d in descs]
+        sel = [low.index(r) + 1 for r in roles]
+        reason = "band descriptions name the colours " + ", ".join(roles)
+    elif n == 13 and all(w in EUROSAT_MS_ORDER for w in want):
+        sel = [EUROSAT_MS_ORDER.index(w) + 1 for w in want]
+        reason = "13 bands: Sentinel-2 in EuroSAT order (B01..B12, B8A), so " + ", ".join(
+            f"{w}=band {b}" for w, b in zip(want, sel)
+        )
+    elif (
+        roles
+        and all(r in _ROLE_INTERP for r in roles)
+        and all(
+            any(ds.GetRasterBand(i).GetColorInterpretation() == _ROLE_INTERP[r] for i in range(1, n + 1))
+            for r in roles
+        )
+    ):
+        interps = [ds.GetRasterBand(i).GetColorInterpretation() for i in range(1, n + 1)]
+        sel = [interps.index(_ROLE_INTERP[r]) + 1 for r in roles]
+        reason = (
+            "colour interpretation of the bands ("
+            + ", ".join(f"{r}=band {b}" for r, b in zip(roles, sel))
+            + ")"
+        )
+    elif n in (3, 4) and roles == ["red", "green", "blue"]:
+        sel = [1, 2, 3]
+        extra = ""
+        if n == 4:
+            extra = "; band 4 is alpha" if alpha == 4 else "; band 4 is ignored (not marked as alpha)"
+        reason = f"{n} bands: read as red, green, blue = bands 1, 2, 3{extra}"
+    else:
+        raise ClassificationError(
+            f"cannot tell which of the {n} band(s) are {', '.join(roles or card.bands)}: the bands carry no "
+            f"Sentinel-2 names and {n} bands is not a known layout (3/4-band RGB(A) or 13-band Sentinel-2); "
+            f"give the band numbers, e.g. --bands 3 2 1 (model bands: {', '.join(card.bands)})"
+        )
+
+    method, why = _pick_radiometry(radiometry, dtype, n, named_s2, ds)
+    return BandMapping(
+        bands=sel,
+        radiometry=method,
+        reason=reason,
+        radiometry_reason=why,
+        alpha_band=alpha,
+        band_names=list(card.bands),
+        source_band_count=n,
+        source_dtype=dtype,
+    )
+
+
+def _pick_radiometry(requested: str, dtype: str, n: int, named_s2: bool, ds) -> tuple[str, str]:
+    if requested and requested != "auto":
+        if requested not in RADIOMETRY_METHODS:
+            raise ClassificationError(
+                f"unknown radiometry {requested!r}; choose one of auto, {', '.join(RADIOMETRY_METHODS)}"
+            )
+        return requested, "given by the request"
+    if dtype == "Byte":
+        return "8bit", "8-bit data are used as they are (0-255)"
+    if dtype in ("UInt16", "Int16") and (n == 13 or named_s2):
+        what = "13 bands" if n == 13 else "Sentinel-2 band names"
+        if _looks_l2a(ds):
+            return "sentinel2_l2a", f"{dtype} with {what} and Level-2A metadata: Sentinel-2 L2A (offset 1000)"
+        return "sentinel2_l1c", f"{dtype} with {what}: Sentinel-2 L1C digital numbers"
+    return "percentile", f"{dtype} data that are not recognisably Sentinel-2: 2-98 % percentile stretch"

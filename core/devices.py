@@ -1,0 +1,98 @@
+"""Device choice: CUDA -> MPS -> CPU ("auto"), or as requested with a fallback and a warning."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _mps_available(torch) -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    try:
+        return bool(mps is not None and mps.is_available())
+    except Exception:  # pragma: no cover - odd builds
+        return False
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """[(id, label)]: "auto" first, then every CUDA GPU, MPS when present, and "cpu"."""
+    torch = _torch()
+    out = [("auto", "Automatic (best available)")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            try:
+                props = torch.cuda.get_device_properties(i)
+                label = f"CUDA {i}: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
+            except Exception:  # pragma: no cover
+                label = f"CUDA {i}"
+            out.append((f"cuda:{i}", label))
+    if _mps_available(torch):
+        out.append(("mps", "Apple GPU (MPS)"))
+    out.append(("cpu", "CPU"))
+    return out
+
+
+def resolve_device(name: Optional[str] = "auto"):
+    """-> (torch.device, warning or None). An unavailable device falls back to the best one."""
+    torch = _torch()
+    name = (name or "auto").strip().lower()
+
+    def best():
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available(torch):
+            return torch.device("mps")
+        return torch.device("cpu")
+
+    if name == "auto":
+        return best(), None
+    if name == "gpu":
+        dev = best()
+        if dev.type == "cpu":
+            return dev, "no GPU is available (neither CUDA nor MPS): running on the CPU"
+        return dev, None
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        fb = best()
+        return fb, f"unknown device {name!r}: using {_label(fb)} instead"
+    if dev.type == "cpu":
+        return dev, None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            fb = best()
+            return fb, f"CUDA is not available on this machine: using {_label(fb)} instead of {name}"
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        if idx >= torch.cuda.device_count():
+            fb = torch.device("cuda", 0)
+            return fb, f"there is no {name} (GPUs: {torch.cuda.device_count()}): using cuda:0"
+        return torch.device("cuda", idx), None
+    if dev.type == "mps":
+        if not _mps_available(torch):
+            fb = best()
+            return fb, f"MPS is not available on this machine: using {_label(fb)} instead"
+        return dev, None
+    fb = best()
+    return fb, f"device {name!r} is not supported: using {_label(fb)} instead"
+
+
+def _label(dev) -> str:
+    return "the CPU" if dev.type == "cpu" else str(dev)
+
+
+def device_label(dev) -> str:
+    """Human-readable name for the summary, e.g. 'cuda:0 (NVIDIA H100)' or 'cpu (8 threads)'."""
+    torch = _torch()
+    if dev.type == "cuda":
+        try:
+            return f"{dev} ({torch.cuda.get_device_name(dev)})"
+        except Exception:  # pragma: no cover
+            return str(dev)
+    if dev.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(dev)

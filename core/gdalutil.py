@@ -1,0 +1,69 @@
+"""Small GDAL helpers that work whether or not ``gdal.UseExceptions()`` is active in the process.
+
+QGIS and other plugins may switch GDAL exceptions on or off globally; the engine must not depend
+on either, so calls that may fail go through :func:`call` which turns both a ``None`` return and a
+``RuntimeError`` into a :class:`ClassificationError` with GDAL's message.
+"""
+
+from __future__ import annotations
+
+from osgeo import gdal, osr
+
+from .errors import ClassificationError
+
+
+def call(what: str, fn, *args, **kwargs):
+    """Run a GDAL function; raise ClassificationError(what + GDAL's message) on failure."""
+    gdal.ErrorReset()
+    try:
+        with _quiet():
+            out = fn(*args, **kwargs)
+    except RuntimeError as exc:  # UseExceptions() mode
+        raise ClassificationError(f"{what}: {exc}") from None
+    if out is None:
+        msg = gdal.GetLastErrorMsg() or "GDAL returned nothing"
+        raise ClassificationError(f"{what}: {msg}")
+    return out
+
+
+class _quiet:
+    """Silence GDAL's stderr error printing during a call (errors are reported by us)."""
+
+    def __enter__(self):
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        return self
+
+    def __exit__(self, *exc):
+        gdal.PopErrorHandler()
+        return False
+
+
+def srs_from_user(text: str) -> osr.SpatialReference:
+    srs = osr.SpatialReference()
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    try:
+        err = srs.SetFromUserInput(str(text))
+    except RuntimeError as exc:
+        raise ClassificationError(f"unknown coordinate reference system {text!r}: {exc}") from None
+    if err != 0:
+        raise ClassificationError(f"unknown coordinate reference system {text!r}")
+    return srs
+
+
+def gis_order(srs: osr.SpatialReference) -> osr.SpatialReference:
+    out = srs.Clone()
+    out.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return out
+
+
+def srs_label(srs: osr.SpatialReference) -> str:
+    """'EPSG:32632' when the CRS has an EPSG code, else its name."""
+    s = srs.Clone()
+    try:
+        s.AutoIdentifyEPSG()
+    except RuntimeError:
+        pass
+    auth, code = s.GetAuthorityName(None), s.GetAuthorityCode(None)
+    if auth and code:
+        return f"{auth}:{code}"
+    return s.GetName() or "unknown CRS"

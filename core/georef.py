@@ -1,0 +1,301 @@
+"""The working raster: the source seen at the model's gsd in a metric CRS, cut to the AOI.
+
+- A source in a metric projected CRS, north-up, with pixels within ``GSD_TOLERANCE`` (1 %) of the
+  model's gsd is read as it is (no resampling; the EuroSAT GeoTIFFs are 9.99-10.06 m).
+- Anything else goes through a warped VRT (``gdal.Warp(format="VRT")``, computed on the fly while
+  reading, nothing written): to the same CRS when it is metric, otherwise (geographic, feet...) to
+  the UTM zone of the raster's centre (zone from the longitude, north/south from the latitude).
+  Resampling: ``average`` when the source is finer than the gsd, ``bilinear`` when coarser.
+  The warped VRT always carries an alpha band, so areas outside the source footprint are nodata.
+- The AOI (bounds in any CRS) is transformed to the working CRS, intersected with the raster and
+  becomes a pixel window (offsets) into the dataset that is read: no copy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from osgeo import gdal, osr
+
+from . import gdalutil
+from .bands import BandMapping
+from .errors import ClassificationError
+
+GSD_TOLERANCE = 0.01
+
+
+@dataclass
+class WorkingRaster:
+    ds: gdal.Dataset  # what is read: the source or a warped VRT
+    source: gdal.Dataset
+    srs: osr.SpatialReference
+    geotransform: tuple  # of the working area (xoff/yoff applied), north-up
+    xoff: int
+    yoff: int
+    width: int
+    height: int
+    data_bands: list[int]  # 1-based bands of `ds`, one per model band
+    alpha_band: Optional[int]  # 1-based band of `ds`, or None
+    mask_band_of: Optional[int]  # band whose per-dataset mask (internal mask) gives validity
+    nodata: list[Optional[float]]  # per data band (declared nodata), None when absent
+    resampled: bool
+    resampling: Optional[str]
+    crs_label: str
+    source_window: Optional[tuple[int, int, int, int]] = None  # AOI in source pixels (for sampling)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pixel_size(self) -> tuple[float, float]:
+        return abs(self.geotransform[1]), abs(self.geotransform[5])
+
+    def describe(self) -> dict:
+        gt = self.geotransform
+        return {
+            "crs": self.crs_label,
+            "crs_wkt": self.srs.ExportToWkt(),
+            "resampled": self.resampled,
+            "resampling": self.resampling,
+            "pixel_size_m": [abs(gt[1]), abs(gt[5])],
+            "size_px": [self.width, self.height],
+            "bounds": [gt[0], gt[3] + self.height * gt[5], gt[0] + self.width * gt[1], gt[3]],
+            "source_window_px": list(self.source_window) if self.source_window else None,
+            "notes": self.notes,
+        }
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    zone = int(math.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def _is_metric(srs: osr.SpatialReference) -> bool:
+    return bool(srs.IsProjected()) and abs(srs.GetLinearUnits() - 1.0) < 1e-9
+
+
+def _centre_lonlat(ds, srs) -> tuple[float, float]:
+    gt = ds.GetGeoTransform()
+    cx = gt[0] + gt[1] * ds.RasterXSize / 2 + gt[2] * ds.RasterYSize / 2
+    cy = gt[3] + gt[4] * ds.RasterXSize / 2 + gt[5] * ds.RasterYSize / 2
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ct = osr.CoordinateTransformation(gdalutil.gis_order(srs), wgs)
+    lon, lat, _ = ct.TransformPoint(cx, cy)
+    return lon, lat
+
+
+def _transform_bounds(bounds, src_srs, dst_srs):
+    if src_srs.IsSame(dst_srs):
+        return tuple(bounds)
+    ct = osr.CoordinateTransformation(gdalutil.gis_order(src_srs), gdalutil.gis_order(dst_srs))
+    try:
+        out = ct.TransformBounds(float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]), 21)
+    except RuntimeError as exc:
+        raise ClassificationError(
+            f"the area of interest cannot be transformed to the raster's CRS: {exc}"
+        ) from None
+    if out is None or not all(math.isfinite(v) for v in out):
+        raise ClassificationError("the area of interest cannot be transformed to the raster's CRS")
+    return tuple(out)
+
+
+def open_source(path) -> gdal.Dataset:
+    ds = gdalutil.call(
+        f"cannot open {path} as a raster (missing, corrupt or not a format GDAL reads)", gdal.Open, str(path)
+    )
+    if ds.RasterCount == 0:
+        raise ClassificationError(f"{path} has no raster bands (is it a vector file or a container?)")
+    return ds
+
+
+def prepare(
+    src: gdal.Dataset,
+    mapping: BandMapping,
+    gsd: float,
+    bounds: Optional[Sequence[float]] = None,
+    bounds_crs: Optional[str] = None,
+) -> WorkingRaster:
+    path = src.GetDescription()
+    gt = src.GetGeoTransform(can_return_null=True)
+    srs = src.GetSpatialRef()
+    has_gcps = src.GetGCPCount() >= 3 and src.GetGCPSpatialRef() is not None
+    if (gt is None or srs is None) and not has_gcps:
+        missing = "coordinate reference system" if gt is not None else "geotransform"
+        raise ClassificationError(
+            f"{path} has no georeference (no {missing}): the engine needs to know the pixel size "
+            "and where the image lies; georeference it first (e.g. QGIS Georeferencer) or add a world file"
+        )
+    notes: list[str] = []
+    if gt is None or srs is None:  # GCPs only
+        srs_in = src.GetGCPSpatialRef()
+        warp_needed = True
+        tmp = gdalutil.call(
+            "cannot use the ground control points", gdal.AutoCreateWarpedVRT, src, None, srs_in.ExportToWkt()
+        )
+        centre_ds, centre_srs = tmp, srs_in
+        notes.append("georeferenced by ground control points: warped")
+    else:
+        srs_in = srs
+        centre_ds, centre_srs = src, srs
+        warp_needed = False
+
+    if _is_metric(srs_in):
+        work_srs = gdalutil.gis_order(srs_in)
+    else:
+        lon, lat = _centre_lonlat(centre_ds, centre_srs)
+        work_srs = osr.SpatialReference()
+        work_srs.ImportFromEPSG(utm_epsg(lon, lat))
+        work_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        why = "geographic" if srs_in.IsGeographic() else "not in metres"
+        notes.append(
+            f"source CRS is {why}: processed in {gdalutil.srs_label(work_srs)} (UTM zone of the centre)"
+        )
+        warp_needed = True
+
+    if not warp_needed:
+        ok = (
+            gt[2] == 0
+            and gt[4] == 0
+            and gt[5] < 0
+            and gt[1] > 0
+            and abs(gt[1] - gsd) <= GSD_TOLERANCE * gsd
+            and abs(-gt[5] - gsd) <= GSD_TOLERANCE * gsd
+        )
+        if not ok:
+            warp_needed = True
+            if gt[2] or gt[4]:
+                notes.append("rotated geotransform: warped to a north-up grid")
+            else:
+                notes.append(f"pixel size {abs(gt[1]):g} x {abs(gt[5]):g} m: resampled to {gsd:g} m")
+
+    bands = list(mapping.bands)
+    if warp_needed:
+        alpha_last = mapping.alpha_band is not None and mapping.alpha_band == src.RasterCount
+        if mapping.alpha_band is not None and not alpha_last:
+            notes.append(f"alpha band {mapping.alpha_band} is not the last band: it is ignored while warping")
+        # First pass: the natural resolution of the source in the working CRS decides the resampling.
+        probe = gdalutil.call(
+            "cannot reproject the raster",
+            gdal.Warp,
+            "",
+            src,
+            format="VRT",
+            dstSRS=work_srs.ExportToWkt(),
+        )
+        pgt = probe.GetGeoTransform()
+        natural = (abs(pgt[1]) + abs(pgt[5])) / 2
+        alg = "average" if natural < gsd * (1 - GSD_TOLERANCE) else "bilinear"
+        probe = None
+        ds = gdalutil.call(
+            "cannot build the warped VRT",
+            gdal.Warp,
+            "",
+            src,
+            format="VRT",
+            dstSRS=work_srs.ExportToWkt(),
+            xRes=gsd,
+            yRes=gsd,
+            targetAlignedPixels=True,
+            resampleAlg=alg,
+            dstAlpha=True,
+            srcAlpha=alpha_last,
+            multithread=False,
+        )
+        alpha_band = ds.RasterCount
+        mask_of = None
+        nodata = [ds.GetRasterBand(b).GetNoDataValue() for b in bands]
+        resampling = alg
+        if natural < gsd * (1 - GSD_TOLERANCE) or natural > gsd * (1 + GSD_TOLERANCE):
+            if not any("resampled" in n for n in notes):
+                notes.append(f"source pixels ~{natural:.3g} m: resampled to {gsd:g} m ({alg})")
+    else:
+        ds = src
+        alpha_band = mapping.alpha_band
+        mask_of = None
+        if alpha_band is None:
+            flags = src.GetRasterBand(bands[0]).GetMaskFlags()
+            if (
+                flags & gdal.GMF_PER_DATASET
+                and not flags & gdal.GMF_ALL_VALID
+                and not flags & gdal.GMF_NODATA
+            ):
+                mask_of = bands[0]  # internal (per-dataset) mask
+        nodata = [src.GetRasterBand(b).GetNoDataValue() for b in bands]
+        resampling = None
+
+    wgt = ds.GetGeoTransform()
+    W, H = ds.RasterXSize, ds.RasterYSize
+    xoff, yoff, width, height = 0, 0, W, H
+    source_window = None
+    if bounds is not None:
+        if len(bounds) != 4:
+            raise ClassificationError(f"bounds must be xmin ymin xmax ymax, got {list(bounds)}")
+        xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+        if not (xmax > xmin and ymax > ymin):
+            raise ClassificationError(f"bounds must have xmin < xmax and ymin < ymax, got {list(bounds)}")
+        bsrs = gdalutil.srs_from_user(bounds_crs) if bounds_crs else gdalutil.gis_order(srs_in)
+        axmin, aymin, axmax, aymax = _transform_bounds((xmin, ymin, xmax, ymax), bsrs, work_srs)
+        rxmin, rymax = wgt[0], wgt[3]
+        rxmax, rymin = wgt[0] + W * wgt[1], wgt[3] + H * wgt[5]
+        ixmin, iymin = max(axmin, rxmin), max(aymin, rymin)
+        ixmax, iymax = min(axmax, rxmax), min(aymax, rymax)
+        if ixmin >= ixmax or iymin >= iymax:
+            raise ClassificationError(
+                f"the area of interest ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}"
+                f"{' in ' + bounds_crs if bounds_crs else ''}) does not overlap the raster "
+                f"(raster extent in {gdalutil.srs_label(work_srs)}: {rxmin:.1f}, {rymin:.1f}, {rxmax:.1f}, {rymax:.1f})"
+            )
+        c0 = max(0, int(math.floor((ixmin - wgt[0]) / wgt[1] + 1e-6)))
+        c1 = min(W, int(math.ceil((ixmax - wgt[0]) / wgt[1] - 1e-6)))
+        r0 = max(0, int(math.floor((iymax - wgt[3]) / wgt[5] + 1e-6)))
+        r1 = min(H, int(math.ceil((iymin - wgt[3]) / wgt[5] - 1e-6)))
+        xoff, yoff, width, height = c0, r0, max(0, c1 - c0), max(0, r1 - r0)
+        notes.append(f"area of interest: {width} x {height} px at offset ({xoff}, {yoff})")
+        if not warp_needed:
+            source_window = (xoff, yoff, width, height)
+        elif gt is not None:
+            source_window = _source_window(src, srs_in, work_srs, (ixmin, iymin, ixmax, iymax))
+    gt_work = (wgt[0] + xoff * wgt[1], wgt[1], 0.0, wgt[3] + yoff * wgt[5], 0.0, wgt[5])
+    return WorkingRaster(
+        ds=ds,
+        source=src,
+        srs=work_srs,
+        geotransform=gt_work,
+        xoff=xoff,
+        yoff=yoff,
+        width=width,
+        height=height,
+        data_bands=bands,
+        alpha_band=alpha_band,
+        mask_band_of=mask_of,
+        nodata=nodata,
+        resampled=warp_needed,
+        resampling=resampling,
+        crs_label=gdalutil.srs_label(work_srs),
+        source_window=source_window,
+        notes=notes,
+    )
+
+
+def _source_window(src, src_srs, work_srs, bounds):
+    """The AOI (in the working CRS) as a pixel window of the (north-up) source, for sampling."""
+    gt = src.GetGeoTransform()
+    if gt[2] or gt[4]:
+        return None
+    b = _transform_bounds(bounds, work_srs, src_srs)
+    c0 = (b[0] - gt[0]) / gt[1]
+    c1 = (b[2] - gt[0]) / gt[1]
+    r0 = (b[3] - gt[3]) / gt[5]
+    r1 = (b[1] - gt[3]) / gt[5]
+    c0, c1 = sorted((c0, c1))
+    r0, r1 = sorted((r0, r1))
+    c0 = max(0, int(math.floor(c0)))
+    r0 = max(0, int(math.floor(r0)))
+    c1 = min(src.RasterXSize, int(math.ceil(c1)))
+    r1 = min(src.RasterYSize, int(math.ceil(r1)))
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return (c0, r0, c1 - c0, r1 - r0)

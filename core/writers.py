@@ -1,0 +1,368 @@
+"""Streaming GeoTIFF outputs, QGIS styles (QML) and the JSON summary.
+
+Files are written under temporary names in the output folder (``<final>.<token>.partial.tif``)
+and renamed onto their final names only when everything succeeded; :meth:`OutputSet.abort`
+(cancel, error) closes and deletes them, so a failed run leaves nothing half-written.
+
+- classes: uint8, colour table + category names from the model card, nodata 255.
+- probabilities: one band per class, band description = class name. uint8 (default): value =
+  round(p * 254), GDAL scale 1/254 (QGIS and GDAL show 0..1), nodata 255; float32: 0..1, nodata NaN.
+- confidence: the maximum probability, same encoding as the probabilities.
+All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from glob import escape as glob_escape
+from typing import Optional
+from xml.sax.saxutils import escape
+
+import numpy as np
+from osgeo import gdal
+
+from .errors import ClassificationError
+
+NODATA_CLASS = 255
+NODATA_U8 = 255
+U8_SCALE = 254.0
+BLOCK = 256
+VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+
+
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def _overview_levels(w: int, h: int) -> list[int]:
+    levels, f = [], 2
+    while max(w, h) / f >= 128 or (not levels and max(w, h) > 256):
+        levels.append(f)
+        f *= 2
+    return levels
+
+
+class _Tif:
+    def __init__(self, path: Path, w, h, bands, dtype, gt, wkt, nodata, predictor):
+        opts = [
+            "TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE",
+            f"PREDICTOR={predictor}", "BIGTIFF=IF_SAFER",
+        ]
+        if bands > 1:
+            opts.append("INTERLEAVE=BAND")
+        gdal.ErrorReset()
+        try:
+            ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, bands, dtype, options=opts)
+        except RuntimeError as exc:
+            ds = None
+            msg = str(exc)
+        else:
+            msg = gdal.GetLastErrorMsg()
+        if ds is None:
+            raise ClassificationError(f"cannot create {path.name} in {path.parent}: {msg or 'GDAL error'}")
+        ds.SetGeoTransform(gt)
+        ds.SetProjection(wkt)
+        for b in range(1, bands + 1):
+            ds.GetRasterBand(b).SetNoDataValue(nodata)
+        self.ds, self.path = ds, path
+
+
+class OutputSet:
+    """The three rasters, written row block by row block as cell rows arrive."""
+
+    def __init__(
+        self,
+        output_dir: Path,
+        prefix: str,
+        grid,
+        geotransform: tuple,
+        wkt: str,
+        card,
+        prob_dtype: str = "uint8",
+        write_probabilities: bool = True,
+        metadata: Optional[dict] = None,
+    ):
+        self.dir = Path(output_dir)
+        self.prefix = prefix
+        self.token = secrets.token_hex(4)
+        self.card = card
+        self.ncx, self.ncy = grid.ncx, grid.ncy
+        self.C = len(card.classes)
+        self.float = prob_dtype == "float32"
+        self.write_probs = write_probabilities
+        self.final: dict[str, Path] = {
+            "classes": self.dir / f"{prefix}_classes.tif",
+            "confidence": self.dir / f"{prefix}_confidence.tif",
+        }
+        if write_probabilities:
+            self.final["probabilities"] = self.dir / f"{prefix}_probabilities.tif"
+        self.tmp = {k: p.with_name(f"{p.name}.{self.token}.partial.tif") for k, p in self.final.items()}
+        self.class_counts = np.zeros(self.C, np.int64)
+        self.valid_cells = 0
+        self._tifs: dict[str, _Tif] = {}
+        self.extra_tmp: list[Path] = []
+        self._closed = False
+        md = {k: str(v) for k, v in (metadata or {}).items()}
+        try:
+            pdtype = gdal.GDT_Float32 if self.float else gdal.GDT_Byte
+            pnodata = float("nan") if self.float else NODATA_U8
+            pred = 3 if self.float else 2
+            t = _Tif(self.tmp["classes"], self.ncx, self.ncy, 1, gdal.GDT_Byte, geotransform, wkt, NODATA_CLASS, 2)
+            self._tifs["classes"] = t
+            band = t.ds.GetRasterBand(1)
+            ct = gdal.ColorTable()
+            for i, c in enumerate(card.classes):
+                ct.SetColorEntry(i, (*_hex_rgb(c.color), 255))
+            ct.SetColorEntry(NODATA_CLASS, (0, 0, 0, 0))
+            band.SetColorTable(ct)
+            band.SetColorInterpretation(gdal.GCI_PaletteIndex)
+            names = [""] * 256
+            for i, c in enumerate(card.classes):
+                names[i] = c.name
+            band.SetCategoryNames(names[: self.C])
+            band.SetDescription("class")
+            t.ds.SetMetadata({**md, "CONTENT": "land-cover class index (category names and colours embedded)"})
+            t = _Tif(self.tmp["confidence"], self.ncx, self.ncy, 1, pdtype, geotransform, wkt, pnodata, pred)
+            self._tifs["confidence"] = t
+            t.ds.GetRasterBand(1).SetDescription("confidence")
+            if not self.float:
+                t.ds.GetRasterBand(1).SetScale(1.0 / U8_SCALE)
+                t.ds.GetRasterBand(1).SetOffset(0.0)
+            t.ds.SetMetadata({**md, "CONTENT": "maximum class probability (0..1)" + self._enc()})
+            if write_probabilities:
+                t = _Tif(self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred)
+                self._tifs["probabilities"] = t
+                for i, c in enumerate(card.classes):
+                    b = t.ds.GetRasterBand(i + 1)
+                    b.SetDescription(c.name)
+                    if not self.float:
+                        b.SetScale(1.0 / U8_SCALE)
+                        b.SetOffset(0.0)
+                t.ds.SetMetadata({**md, "CONTENT": "class probabilities, one band per class (0..1)" + self._enc()})
+        except BaseException:
+            self.abort()
+            raise
+        self._block_start = 0
+        self._alloc_block()
+
+    def _enc(self) -> str:
+        return "; stored as float32, nodata NaN" if self.float else "; stored as round(p*254), scale 1/254, nodata 255"
+
+    def _alloc_block(self):
+        h = min(BLOCK, self.ncy - self._block_start)
+        self._h = h
+        self._n = 0
+        self.b_cls = np.full((h, self.ncx), NODATA_CLASS, np.uint8)
+        pdt = np.float32 if self.float else np.uint8
+        fill = np.nan if self.float else NODATA_U8
+        self.b_conf = np.full((h, self.ncx), fill, pdt)
+        self.b_prob = np.full((self.C, h, self.ncx), fill, pdt) if self.write_probs else None
+
+    def write_row(self, r: int, probs: np.ndarray, valid: np.ndarray):
+        i = r - self._block_start
+        assert 0 <= i < self._h, (r, self._block_start)
+        if valid.any():
+            cls = probs.argmax(axis=1).astype(np.uint8)
+            conf = probs.max(axis=1)
+            cls[~valid] = NODATA_CLASS
+            self.class_counts += np.bincount(cls[valid], minlength=self.C)[: self.C]
+            self.valid_cells += int(valid.sum())
+            self.b_cls[i] = cls
+            if self.float:
+                self.b_conf[i] = np.where(valid, conf, np.nan)
+                if self.b_prob is not None:
+                    self.b_prob[:, i] = np.where(valid[None, :], probs.T, np.nan)
+            else:
+                self.b_conf[i] = np.where(valid, np.rint(conf * U8_SCALE), NODATA_U8)
+                if self.b_prob is not None:
+                    self.b_prob[:, i] = np.where(valid[None, :], np.rint(probs.T * U8_SCALE), NODATA_U8)
+        self._n = i + 1
+        if self._n == self._h:
+            self._flush()
+
+    def _flush(self):
+        y = self._block_start
+        for name, arr in (("classes", self.b_cls), ("confidence", self.b_conf)):
+            self._write(name, 1, arr, y)
+        if self.b_prob is not None:
+            for c in range(self.C):
+                self._write("probabilities", c + 1, self.b_prob[c], y)
+        self._block_start += self._h
+        if self._block_start < self.ncy:
+            self._alloc_block()
+
+    def _write(self, name, band, arr, y):
+        err = self._tifs[name].ds.GetRasterBand(band).WriteArray(arr, 0, y)
+        if err not in (0, None):
+            raise ClassificationError(f"cannot write {self.final[name].name}: {gdal.GetLastErrorMsg()} (disk full?)")
+
+    def close_rasters(self, overviews: bool = True):
+        """Build overviews and close the rasters (still under their temporary names)."""
+        if self._block_start < self.ncy:
+            raise ClassificationError("internal error: not every output row was written")
+        for name, t in self._tifs.items():
+            if overviews:
+                levels = _overview_levels(self.ncx, self.ncy)
+                if levels:
+                    alg = "NEAREST" if name == "classes" else "AVERAGE"
+                    gdal.SetThreadLocalConfigOption("COMPRESS_OVERVIEW", "DEFLATE")
+                    try:
+                        t.ds.BuildOverviews(alg, levels)
+                    finally:
+                        gdal.SetThreadLocalConfigOption("COMPRESS_OVERVIEW", None)
+            t.ds.FlushCache()
+        self._close()
+
+    def commit(self, texts: Optional[dict] = None) -> dict[str, Path]:
+        """Write the text files (styles, summary) under temporary names, then rename everything."""
+        texts = texts or {}
+        staged = []
+        try:
+            for final, text in texts.items():
+                final = Path(final)
+                tmp = final.with_name(f"{final.name}.{self.token}.partial")
+                self.extra_tmp.append(tmp)
+                tmp.write_text(text, encoding="utf-8")
+                staged.append((tmp, final))
+            for name, tmp in self.tmp.items():
+                final = self.final[name]
+                staged.append((tmp, final))
+                aux = tmp.with_name(tmp.name + ".aux.xml")
+                stale = final.with_name(final.name + ".aux.xml")
+                if stale.exists():
+                    stale.unlink()
+                if aux.exists():
+                    staged.append((aux, stale))
+            for tmp, final in staged:
+                os.replace(tmp, final)
+        except OSError as exc:
+            self.abort()
+            raise ClassificationError(f"cannot write the outputs in {self.dir}: {exc}") from None
+        except BaseException:
+            self.abort()
+            raise
+        return dict(self.final)
+
+    def _close(self):
+        for t in self._tifs.values():
+            t.ds = None
+        self._tifs.clear()
+        self._closed = True
+
+    def abort(self):
+        """Close and delete every temporary file of this run."""
+        self._close()
+        for tmp in [*self.tmp.values(), *self.extra_tmp]:
+            for f in self.dir.glob(glob_escape(tmp.name) + "*"):
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
+
+
+# ---------------------------------------------------------------------- QML styles
+_QML_HEAD = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0">
+  <pipe>
+"""
+_QML_TAIL = """    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" colorizeStrength="100" colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>
+    <rasterresampler maxOversampling="2"/>
+    <resamplingStage>resamplingFilter</resamplingStage>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
+
+
+def qml_paletted(card) -> str:
+    entries = "\n".join(
+        f'        <paletteEntry value="{i}" color="{c.color}" label="{escape(c.name, {chr(34): "&quot;"})}" alpha="255"/>'
+        for i, c in enumerate(card.classes)
+    )
+    return (
+        _QML_HEAD
+        + '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
+        + "      <rasterTransparency/>\n"
+        + "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
+        + "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
+        + "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
+        + "      <colorPalette>\n"
+        + entries
+        + "\n      </colorPalette>\n"
+        + "    </rasterrenderer>\n"
+        + _QML_TAIL
+    )
+
+
+def qml_pseudocolor(band: int = 1, label: str = "") -> str:
+    """Viridis ramp over 0..1 (values as QGIS shows them: uint8 outputs carry scale 1/254)."""
+    n = len(VIRIDIS)
+    items = "\n".join(
+        f'          <item value="{i / (n - 1):g}" color="{c}" label="{i / (n - 1):.2f}" alpha="255"/>'
+        for i, c in enumerate(VIRIDIS)
+    )
+    stops = ":".join(f"{i / (n - 1):g};{_rgba(c)}" for i, c in list(enumerate(VIRIDIS))[1:-1])
+    return (
+        _QML_HEAD
+        + f'    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
+        + 'classificationMin="0" classificationMax="1" nodataColor="">\n'
+        + "      <rasterTransparency/>\n"
+        + "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
+        + "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
+        + "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
+        + "      <rastershader>\n"
+        + '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
+        + 'minimumValue="0" maximumValue="1" labelPrecision="2">\n'
+        + '          <colorramp type="gradient" name="[source]">\n'
+        + f'            <prop k="color1" v="{_rgba(VIRIDIS[0])}"/>\n'
+        + f'            <prop k="color2" v="{_rgba(VIRIDIS[-1])}"/>\n'
+        + '            <prop k="discrete" v="0"/>\n'
+        + '            <prop k="rampType" v="gradient"/>\n'
+        + f'            <prop k="stops" v="{stops}"/>\n'
+        + "          </colorramp>\n"
+        + items
+        + "\n        </colorrampshader>\n"
+        + "      </rastershader>\n"
+        + "    </rasterrenderer>\n"
+        + _QML_TAIL
+    )
+
+
+def _rgba(color: str) -> str:
+    r, g, b = _hex_rgb(color)
+    return f"{r},{g},{b},255"
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, data: dict) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
