@@ -1,0 +1,111 @@
+"""Helpers and fixtures for the dock / Processing tests: real GeoTIFFs, a model card, waiting for tasks."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt.QtCore import QCoreApplication
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+SETTINGS_GROUP = "eurosat_landcover/ui"
+
+
+def write_rgb_geotiff(path, size=192, epsg=32632, origin=(500000.0, 5000000.0), pixel=10.0, seed=0) -> Path:
+    """An 8-bit RGB GeoTIFF (size x size px of `pixel` m) with a few land-cover-like patches."""
+    from osgeo import gdal, osr
+
+    rng = np.random.default_rng(seed)
+    h = w = size
+    img = np.zeros((3, h, w), np.uint8)
+    img[:, : h // 2, : w // 2] = np.array([40, 90, 40])[:, None, None]  # dark green
+    img[:, : h // 2, w // 2 :] = np.array([200, 190, 90])[:, None, None]  # yellow fields
+    img[:, h // 2 :, : w // 2] = np.array([30, 60, 120])[:, None, None]  # water
+    img[:, h // 2 :, w // 2 :] = np.array([150, 140, 140])[:, None, None]  # built-up
+    img = np.clip(img.astype(np.int16) + rng.integers(-15, 15, img.shape), 0, 255).astype(np.uint8)
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, 3, gdal.GDT_Byte, options=["TILED=YES"])
+    ds.SetGeoTransform((origin[0], pixel, 0.0, origin[1], 0.0, -pixel))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    for i, interp in enumerate((gdal.GCI_RedBand, gdal.GCI_GreenBand, gdal.GCI_BlueBand), start=1):
+        band = ds.GetRasterBand(i)
+        band.WriteArray(img[i - 1])
+        band.SetColorInterpretation(interp)
+    ds.FlushCache()
+    ds = None
+    return Path(path)
+
+
+def default_card_path() -> Path:
+    from eurosat_landcover.models.checkpoint import default_card_path as dcp
+
+    return dcp()
+
+
+@pytest.fixture(scope="session")
+def model_card(tmp_path_factory) -> Path:
+    """The bundled default model's card when it is installed, else a random-weight Lite0 in tmp."""
+    default = default_card_path()
+    if default.is_file():
+        return default
+    import torch
+    from eurosat_landcover.models.card import ModelCard, eurosat_classes
+    from eurosat_landcover.models.checkpoint import save_checkpoint
+    from eurosat_landcover.models.registry import ARCHITECTURES, build_model
+
+    spec = ARCHITECTURES["tf_efficientnet_lite0"]
+    card = ModelCard(
+        name="test_random_lite0",
+        title="Random Lite0 (tests)",
+        architecture="tf_efficientnet_lite0",
+        weights="m.safetensors",
+        weights_sha256="",
+        classes=eurosat_classes(),
+        bands=["B04", "B03", "B02"],
+        band_roles=["red", "green", "blue"],
+        mean=list(spec.mean),
+        std=list(spec.std),
+        metrics={"test": {"accuracy": 0.1}},
+    )
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "random_lite0.json"
+    save_checkpoint(build_model("tf_efficientnet_lite0"), card, path)
+    return path
+
+
+@pytest.fixture
+def clean_settings():
+    """The dock's remembered settings are removed before and after the test."""
+    QgsSettings().remove(SETTINGS_GROUP)
+    yield
+    QgsSettings().remove(SETTINGS_GROUP)
+
+
+def process_events_until(predicate, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def wait_for_tasks(timeout: float = 180.0) -> None:
+    """Process events until QGIS's task manager is idle (finished() callbacks delivered)."""
+    manager = QgsApplication.taskManager()
+    ok = process_events_until(lambda: manager.countActiveTasks() == 0, timeout)
+    for _ in range(20):  # deliver the queued finished() calls
+        QCoreApplication.processEvents()
+    assert ok, f"tasks still running after {timeout} s"
+
+
+def files_under(folder) -> list:
+    folder = Path(folder)
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []

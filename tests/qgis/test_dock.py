@@ -1,0 +1,205 @@
+"""The real dock on the real QgsProject: choose a raster, run, get a styled group of layers."""
+
+from __future__ import annotations
+
+import pytest
+from eurosat_landcover.models.card import ModelCard
+from eurosat_landcover.ui.dock import LandCoverDock
+from qgis.core import Qgis, QgsLayerTreeGroup, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer, QgsRectangle
+from qgis.core import QgsSingleBandPseudoColorRenderer
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtTest import QTest
+
+from .landcover_helpers import (  # noqa: F401 (fixtures)
+    clean_settings,
+    default_card_path,
+    files_under,
+    model_card,
+    wait_for_tasks,
+    write_rgb_geotiff,
+)
+
+
+@pytest.fixture
+def dock(iface, qgis_new_project, clean_settings, model_card):  # noqa: F811
+    dock = LandCoverDock(iface, iface.mainWindow())
+    iface.addDockWidget(Qt.RightDockWidgetArea, dock)
+    dock.show()
+    if model_card != default_card_path():
+        assert dock.panel.add_model(str(model_card))
+    yield dock
+    dock.shutdown()
+    iface.removeDockWidget(dock)
+    dock.deleteLater()
+
+
+@pytest.fixture
+def scene(tmp_path):
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif")), "scene")
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def _groups(prefix="Land cover — "):
+    root = QgsProject.instance().layerTreeRoot()
+    return [g for g in root.children() if isinstance(g, QgsLayerTreeGroup) and g.name().startswith(prefix)]
+
+
+def test_dock_shows_model_bands_and_devices(dock, scene, model_card):  # noqa: F811
+    panel = dock.panel
+    panel.layer_combo.setLayer(scene)
+    card = ModelCard.load(model_card)
+    assert dock.notice is None
+    # classes with colour swatches, bands and the card's metrics
+    html = panel.classes_label.text()
+    for c in card.classes:
+        assert c.name in html and c.color in html
+    assert "B04" in panel.model_info.text()
+    # auto-detected band mapping: colour interpretation R, G, B = bands 1, 2, 3
+    assert [c.currentData() for c in panel.band_combos] == [1, 2, 3]
+    assert panel.chosen_bands() is None  # same as detection -> the engine detects again
+    panel.band_combos[0].setCurrentIndex(2)
+    assert panel.chosen_bands() == [3, 2, 3]
+    assert "Detected" in panel.band_reason.text()
+    assert not panel.gsd_warning.isVisibleTo(panel)
+    # devices from core.devices
+    ids = [panel.device_combo.itemData(i) for i in range(panel.device_combo.count())]
+    assert ids[0] == "auto" and "cpu" in ids
+    assert panel.device_info.text().startswith("Detected")
+    # area estimate of the whole layer: 1.92 km x 1.92 km = 3.69 km², 5 x 5 windows at stride 32
+    assert panel.area_info.text().startswith("3.69 km²") and "~25 windows" in panel.area_info.text()
+
+
+def test_gsd_warning_for_coarse_pixels(dock, tmp_path):
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "coarse.tif", size=64, pixel=30.0)), "coarse")
+    QgsProject.instance().addMapLayer(layer)
+    dock.panel.layer_combo.setLayer(layer)
+    assert dock.panel.gsd_warning.isVisibleTo(dock.panel)
+    assert "30 m" in dock.panel.gsd_warning.text()
+
+
+def test_dock_follows_the_active_layer(dock, scene, tmp_path, iface):
+    other = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "other.tif", size=96)), "other")
+    QgsProject.instance().addMapLayer(other)
+    dock.panel.layer_combo.setLayer(scene)
+    iface.setActiveLayer(other)
+    iface.currentLayerChanged.emit(iface.mapCanvas())  # pytest-qgis's signal carries a canvas
+    assert dock.panel.layer() is other
+
+
+def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):  # noqa: F811
+    panel = dock.panel
+    panel.layer_combo.setLayer(scene)
+    panel.set_area_mode("layer")
+    out = tmp_path / "out"
+    panel.output_widget.setFilePath(str(out))
+    QTest.mouseClick(panel.run_button, Qt.LeftButton)
+    assert panel.tasks, "no task was started"
+    assert panel.cancel_button.isEnabled()
+    wait_for_tasks()
+    assert not panel.tasks
+
+    criticals = iface.messageBar().get_messages(Qgis.Critical)
+    assert not criticals, criticals
+    (group,) = _groups("Land cover — scene — ")
+    layers = [node.layer() for node in group.findLayers()]
+    card = ModelCard.load(model_card)
+    # land cover: paletted with the card's names and colours
+    land = layers[0]
+    assert land.name() == "Land cover"
+    renderer = land.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    classes = renderer.classes()
+    assert [c.label for c in classes] == card.class_names
+    assert [c.color.name() for c in classes] == [c.lower() for c in card.class_colors]
+    assert [c.value for c in classes] == list(range(len(card.classes)))
+    # confidence, then one hidden probability layer per class
+    assert layers[1].name() == "Confidence"
+    probs = layers[2:]
+    assert [p.name() for p in probs] == [f"P({n})" for n in card.class_names]
+    for i, p in enumerate(probs, start=1):
+        r = p.renderer()
+        assert isinstance(r, QgsSingleBandPseudoColorRenderer) and r.band() == i
+        assert r.classificationMin() == 0
+        items = r.shader().rasterShaderFunction().colorRampItemList()
+        assert items[0].label == "0" and items[-1].label == "1"
+        assert not group.findLayer(p.id()).isVisible()
+    assert group.findLayer(land.id()).isVisible()
+    # message bar summary: area per class and the run time
+    successes = iface.messageBar().get_messages(Qgis.Success)
+    assert any("km²" in m and "scene" in m for m in successes), successes
+    assert "Last run" in panel.summary_label.text()
+    assert panel.progress_bar.value() == 100
+    assert not panel.cancel_button.isEnabled()
+    # outputs in the chosen folder
+    names = files_under(out)
+    assert any(n.endswith("_classes.tif") for n in names), names
+    assert not [n for n in names if "partial" in n]
+
+
+def test_run_on_drawn_rectangle_in_another_crs(dock, scene, tmp_path, iface):
+    """A rectangle drawn in EPSG:3857 is transformed to the raster's UTM CRS."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform
+
+    panel = dock.panel
+    panel.layer_combo.setLayer(scene)
+    web = QgsCoordinateReferenceSystem("EPSG:3857")
+    utm_rect = QgsRectangle(500000, 5000000 - 1280, 500000 + 1280, 5000000)  # top-left 1.28 km square
+    ct = QgsCoordinateTransform(scene.crs(), web, QgsProject.instance())
+    panel.set_drawn_rectangle(ct.transformBoundingBox(utm_rect), web)
+    assert panel.area_mode() == "drawn"
+    request = panel.build_request()
+    assert "UTM zone 32N" in request.bounds_crs
+    xmin, ymin, xmax, ymax = request.bounds
+    assert abs(xmin - 500000) < 30 and abs(ymax - 5000000) < 30
+    assert abs((xmax - xmin) - 1280) < 40 and abs((ymax - ymin) - 1280) < 40
+    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    assert panel.run() is not None
+    wait_for_tasks()
+    (group,) = _groups()
+    land = group.findLayers()[0].layer()
+    ext = land.extent()
+    assert ext.xMinimum() == pytest.approx(500000, abs=11) and ext.yMaximum() == pytest.approx(5000000, abs=11)
+    assert ext.width() < 1920 and ext.height() < 1920  # the drawn area, not the whole 1.92 km layer
+
+
+def test_selection_extent_and_incomplete_form(dock, scene, iface, tmp_path):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    panel = dock.panel
+    panel.layer_combo.setLayer(scene)
+    poly = QgsVectorLayer("Polygon?crs=EPSG:32632", "fields", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromRect(QgsRectangle(500100, 4999000, 500900, 4999800)))
+    poly.dataProvider().addFeatures([f])
+    QgsProject.instance().addMapLayer(poly)
+    panel.set_area_mode("selection")
+    panel.polygon_combo.setLayer(poly)
+    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    assert panel.run() is None  # nothing selected: a readable warning, no task
+    warnings = iface.messageBar().get_messages(Qgis.Warning)
+    assert any("select" in m.lower() for m in warnings), warnings
+    poly.selectAll()
+    request = panel.build_request()
+    assert list(request.bounds) == pytest.approx([500100, 4999000, 500900, 4999800])
+
+
+def test_settings_are_remembered(dock, scene, tmp_path, iface):
+    panel = dock.panel
+    panel.batch_spin.setValue(17)
+    panel.set_area_mode("canvas")
+    panel.output_widget.setFilePath(str(tmp_path / "remembered"))
+    panel.open_check.setChecked(False)
+    panel.save_settings()
+    again = LandCoverDock(iface, iface.mainWindow())
+    try:
+        p2 = again.panel
+        assert p2.batch_spin.value() == 17
+        assert p2.area_mode() == "canvas"
+        assert p2.output_widget.filePath() == str(tmp_path / "remembered")
+        assert not p2.open_check.isChecked()
+        assert p2.model_path() == panel.model_path()
+    finally:
+        again.shutdown()
+        again.deleteLater()
