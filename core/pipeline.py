@@ -304,6 +304,8 @@ def classify(
     )
     reader = None
     prev_threads = torch.get_num_threads()
+    if req.threads:
+        torch.set_num_threads(max(1, int(req.threads)))
     try:
         agg = CellAggregator(grid, len(card.classes), outputs.write_row)
         runner = _Runner(net, device, int(req.batch_size), warnings)

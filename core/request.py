@@ -34,6 +34,7 @@ class ClassificationRequest:
     probabilities_dtype: str = "uint8"
     write_probabilities: bool = True
     name: Optional[str] = None
+    threads: Optional[int] = None  # CPU threads for torch during the run (None: torch's default)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -38,8 +38,9 @@ def _hex_rgb(color: str) -> tuple[int, int, int]:
 
 
 def _overview_levels(w: int, h: int) -> list[int]:
+    """Power-of-two levels down to about 8 px on the long side (none for tiny rasters)."""
     levels, f = [], 2
-    while max(w, h) / f >= 128 or (not levels and max(w, h) > 256):
+    while -(-max(w, h) // f) >= 8:
         levels.append(f)
         f *= 2
     return levels

@@ -1,0 +1,171 @@
+"""Command line: ``python -m eurosat_landcover classify INPUT OUTDIR [options]``.
+
+Progress goes to stderr as a plain text bar, the JSON summary to stdout. Errors print one
+readable line on stderr and exit with code 2 (a traceback only with ``--debug``); Ctrl+C exits
+with 130 after removing partial outputs. Subcommands live in ``SUBCOMMANDS`` so other parts
+(models: train/evaluate) can register theirs with :func:`register`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Callable, Optional
+
+SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
+
+
+def register(name: str, help: str, add_arguments, run) -> None:  # noqa: A002
+    """Register a subcommand: ``add_arguments(parser)``, ``run(args) -> exit code``."""
+    SUBCOMMANDS[name] = (add_arguments, run, help)
+
+
+class ProgressBar:
+    """``[#####.....]  42%  message`` redrawn in place on a TTY, a line every 10 % otherwise."""
+
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.last_decile = -1
+        self.t0 = time.perf_counter()
+        self.last_draw = 0.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        fraction = min(1.0, max(0.0, float(fraction)))
+        filled = int(round(fraction * self.width))
+        bar = "#" * filled + "." * (self.width - filled)
+        line = f"[{bar}] {fraction * 100:5.1f}%  {time.perf_counter() - self.t0:6.1f}s  {message}"
+        if self.tty:
+            now = time.perf_counter()
+            if now - self.last_draw < 0.1 and fraction < 1.0:
+                return
+            self.last_draw = now
+            self.stream.write("\r" + line[:120].ljust(100))
+            if fraction >= 1.0:
+                self.stream.write("\n")
+        else:
+            decile = int(fraction * 10)
+            if decile == self.last_decile and fraction < 1.0:
+                return
+            self.last_decile = decile
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _add_classify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="raster to classify (any format GDAL reads)")
+    p.add_argument("outdir", help="output folder (created if missing)")
+    p.add_argument("--model", metavar="CARD", help="model card JSON (default: the bundled model)")
+    p.add_argument("--stride", type=int, default=32, help="window stride in pixels: 8, 16, 32 or 64 (default 32)")
+    p.add_argument(
+        "--bounds", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="area of interest"
+    )
+    p.add_argument("--bounds-crs", metavar="CRS", help="CRS of --bounds, e.g. EPSG:4326 (default: the raster's)")
+    p.add_argument("--bands", nargs="+", type=int, metavar="N", help="1-based source bands for the model, e.g. 4 3 2")
+    p.add_argument(
+        "--radiometry",
+        default="auto",
+        choices=["auto", "8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile"],
+        help="how values are scaled to 0-255 (default auto)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
+    p.add_argument("--threads", type=int, help="CPU threads for the model (default: PyTorch's choice)")
+    p.add_argument("--float-probabilities", action="store_true", help="write probabilities as float32")
+    p.add_argument("--no-probabilities", action="store_true", help="do not write the probability raster")
+    p.add_argument("--name", help="output file prefix (default: the input's file name)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from .pipeline import classify
+    from .request import ClassificationRequest
+
+    req = ClassificationRequest(
+        input_path=args.input,
+        output_dir=args.outdir,
+        model_card=args.model,
+        bands=args.bands,
+        radiometry=args.radiometry,
+        bounds=args.bounds,
+        bounds_crs=args.bounds_crs,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        device=args.device,
+        probabilities_dtype="float32" if args.float_probabilities else "uint8",
+        write_probabilities=not args.no_probabilities,
+        name=args.name,
+        threads=args.threads,
+    )
+    progress = None if args.quiet else ProgressBar()
+    result = classify(req, progress=progress)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    json.dump(result.summary, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+register("classify", "classify a raster with a EuroSAT model", _add_classify, _run_classify)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m eurosat_landcover", description="EuroSAT land-cover classification"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (add, _run, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        add(sp)
+    return parser
+
+
+def _load_plugins() -> None:
+    """Let other parts register subcommands (models: train/evaluate) when they provide a hook."""
+    try:
+        from ..models import cli as models_cli  # type: ignore[attr-defined]
+    except Exception:
+        return
+    hook = getattr(models_cli, "register_subcommands", None)
+    if callable(hook):
+        try:
+            hook(register)
+        except Exception:  # pragma: no cover - a broken hook must not break classify
+            pass
+
+
+def _eol() -> str:
+    """A newline to end an in-place progress bar on a terminal; nothing otherwise."""
+    return "\n" if hasattr(sys.stderr, "isatty") and sys.stderr.isatty() else ""
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    _load_plugins()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _, run, _ = SUBCOMMANDS[args.command]
+    from .errors import ClassificationCancelled, ClassificationError
+
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted: partial outputs removed", file=sys.stderr)
+        return 130
+    except ClassificationCancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 130
+    except ClassificationError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{_eol()}error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # unexpected: still one line unless --debug
+        if getattr(args, "debug", False):
+            raise
+        print(f"{_eol()}error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 2
