@@ -1,0 +1,87 @@
+"""Cancelling, removing the input, closing the project or unloading mid-run: no layers, no files."""
+
+from __future__ import annotations
+
+import pytest
+from eurosat_landcover.ui.dock import LandCoverDock
+from qgis.core import Qgis, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtTest import QTest
+
+from .landcover_helpers import (  # noqa: F401 (fixtures)
+    clean_settings,
+    default_card_path,
+    files_under,
+    model_card,
+    process_events_until,
+    wait_for_tasks,
+    write_rgb_geotiff,
+)
+
+
+@pytest.fixture
+def running(iface, qgis_new_project, clean_settings, model_card, tmp_path):  # noqa: F811
+    """A dock whose classification of a 640 px raster at stride 16 (1369 windows) is under way."""
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "big.tif", size=640)), "big")
+    QgsProject.instance().addMapLayer(layer)
+    dock = LandCoverDock(iface, iface.mainWindow())
+    panel = dock.panel
+    if model_card != default_card_path():
+        panel.add_model(str(model_card))
+    panel.layer_combo.setLayer(layer)
+    panel.set_area_mode("layer")
+    panel.stride_combo.setCurrentIndex(panel.stride_combo.findData(16))
+    out = tmp_path / "out"
+    panel.output_widget.setFilePath(str(out))
+    task = panel.run()
+    assert task is not None
+    assert process_events_until(lambda: task.windows_done > 0 or not panel.tasks, 120)
+    assert panel.tasks, "the run finished before it could be cancelled"
+    yield dock, task, layer, out
+    dock.shutdown()
+    dock.deleteLater()
+
+
+def _no_result(out):
+    root = QgsProject.instance().layerTreeRoot()
+    groups = [g for g in root.children() if isinstance(g, QgsLayerTreeGroup)]
+    assert groups == []
+    assert files_under(out) == [], files_under(out)
+
+
+def test_cancel_button(running, iface):
+    dock, task, _layer, out = running
+    QTest.mouseClick(dock.panel.cancel_button, Qt.LeftButton)
+    wait_for_tasks()
+    assert task.cancelled and task.result is None
+    _no_result(out)
+    assert "Cancelled" in dock.panel.status_label.text()
+    assert not dock.panel.cancel_button.isEnabled()
+    assert not iface.messageBar().get_messages(Qgis.Critical)
+    assert any("cancelled" in m for m in iface.messageBar().get_messages(Qgis.Info))
+
+
+def test_removing_the_input_layer_cancels(running):
+    dock, task, layer, out = running
+    QgsProject.instance().removeMapLayer(layer.id())
+    wait_for_tasks()
+    assert task.cancelled
+    _no_result(out)
+    assert "removed" in dock.panel.status_label.text()
+
+
+def test_closing_the_project_cancels(running):
+    _dock, task, _layer, out = running
+    QgsProject.instance().clear()
+    wait_for_tasks()
+    assert task.cancelled
+    _no_result(out)
+
+
+def test_shutdown_cancels_and_waits(running):
+    dock, task, _layer, out = running
+    dock.shutdown()  # as plugin.unload() does
+    assert not dock.panel.tasks
+    wait_for_tasks()
+    assert task.cancelled
+    _no_result(out)

@@ -1,0 +1,91 @@
+"""Engine errors become readable message-bar entries; tracebacks go to the log panel only."""
+
+from __future__ import annotations
+
+import pytest
+from eurosat_landcover.__about__ import LOG_TAG
+from eurosat_landcover.ui.dock import LandCoverDock
+from qgis.core import Qgis, QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+
+from .landcover_helpers import (  # noqa: F401 (fixtures)
+    clean_settings,
+    default_card_path,
+    files_under,
+    model_card,
+    wait_for_tasks,
+    write_rgb_geotiff,
+)
+
+
+@pytest.fixture
+def panel(iface, qgis_new_project, clean_settings, model_card, tmp_path):  # noqa: F811
+    dock = LandCoverDock(iface, iface.mainWindow())
+    if model_card != default_card_path():
+        dock.panel.add_model(str(model_card))
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif")), "scene")
+    QgsProject.instance().addMapLayer(layer)
+    dock.panel.layer_combo.setLayer(layer)
+    dock.panel.output_widget.setFilePath(str(tmp_path / "out"))
+    yield dock.panel
+    dock.shutdown()
+    dock.deleteLater()
+
+
+@pytest.fixture
+def plugin_log():
+    messages = []
+
+    def receive(message, tag, level):
+        if tag == LOG_TAG:
+            messages.append((message, level))
+
+    QgsApplication.messageLog().messageReceived.connect(receive)
+    yield messages
+    QgsApplication.messageLog().messageReceived.disconnect(receive)
+
+
+def _groups():
+    return [g for g in QgsProject.instance().layerTreeRoot().children() if isinstance(g, QgsLayerTreeGroup)]
+
+
+def test_engine_error_is_readable(panel, iface, plugin_log, monkeypatch):
+    # radiometry the engine does not know -> ClassificationError with a readable message
+    monkeypatch.setattr(panel, "options", lambda o=panel.options: _with(o(), radiometry="bogus"))
+    assert panel.run() is not None
+    wait_for_tasks()
+    criticals = iface.messageBar().get_messages(Qgis.Critical)
+    assert len(criticals) == 1 and "unknown radiometry" in criticals[0], criticals
+    assert "Traceback" not in criticals[0]
+    assert any("unknown radiometry" in m and lvl == Qgis.Critical for m, lvl in plugin_log)
+    assert _groups() == []
+
+
+def test_unexpected_exception_logs_traceback(panel, iface, plugin_log, monkeypatch, tmp_path):
+    import eurosat_landcover.core.pipeline as pipeline
+
+    def broken(*_a, **_k):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(pipeline, "classify", broken)
+    assert panel.run() is not None
+    wait_for_tasks()
+    criticals = iface.messageBar().get_messages(Qgis.Critical)
+    assert len(criticals) == 1 and "ZeroDivisionError: boom" in criticals[0] and "log" in criticals[0]
+    assert "Traceback" not in criticals[0]
+    assert any("Traceback" in m for m, _lvl in plugin_log)
+    assert _groups() == [] and files_under(tmp_path / "out") == []
+
+
+def test_bad_output_folder_is_refused_before_running(panel, iface, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    panel.output_widget.setFilePath(str(blocker))
+    assert panel.run() is None
+    warnings = iface.messageBar().get_messages(Qgis.Warning)
+    assert any("is a file" in m for m in warnings), warnings
+
+
+def _with(options, **changes):
+    for k, v in changes.items():
+        setattr(options, k, v)
+    return options
