@@ -136,11 +136,15 @@ class StripReader(threading.Thread):
         return False
 
     def run(self):
+        from osgeo import gdal
+
+        gdal.PushErrorHandler("CPLQuietErrorHandler")  # per thread; errors are raised, not printed
         try:
             self._run()
         except BaseException as exc:  # handed to the consumer
             self.error = exc
         finally:
+            gdal.PopErrorHandler()
             while True:
                 try:
                     self.queue.put(_END, timeout=0.1)
