@@ -200,13 +200,14 @@ def _sampler(wr, mapping):
 
 
 def _model_metrics(card) -> dict:
-    m = card.metrics or {}
+    """The card's headline metrics (accuracy, n, macro F1, command per split), without matrices."""
+    keep = ("accuracy", "n", "macro_f1", "loss", "windows_per_second", "batch_size", "device", "command",
+            "members_sha256")
     out = {}
-    for key in ("split", "accuracy", "test_accuracy", "macro_f1", "command", "n", "samples"):
-        if key in m:
-            out[key] = m[key]
-    for key, val in m.items():
-        if key not in out and isinstance(val, (int, float, str)):
+    for key, val in (card.metrics or {}).items():
+        if isinstance(val, dict):
+            out[key] = {k: val[k] for k in keep if k in val}
+        elif isinstance(val, (int, float, str)) or val is None:
             out[key] = val
     return out
 
