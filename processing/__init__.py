@@ -1,0 +1,1 @@
+"""QGIS Processing provider and algorithms (thin: they build a request and call core)."""

@@ -1,0 +1,27 @@
+"""The plugin's Processing provider: batch mode, the graphical modeler and qgis_process."""
+
+from qgis.core import QgsProcessingProvider
+
+from ..__about__ import PLUGIN_NAME, __version__
+from ..toolbelt.icons import icon
+
+PROVIDER_ID = "eurosat_landcover"
+
+
+class LandCoverProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return PROVIDER_ID
+
+    def name(self) -> str:
+        return PLUGIN_NAME
+
+    def longName(self) -> str:  # noqa: N802 (QGIS API)
+        return f"{PLUGIN_NAME} {__version__}"
+
+    def icon(self):
+        return icon("icon.svg")
+
+    def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
+        from .classify_algorithm import ClassifyAlgorithm
+
+        self.addAlgorithm(ClassifyAlgorithm())

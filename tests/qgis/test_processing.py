@@ -1,0 +1,140 @@
+"""The Processing algorithm through processing.run and through the real qgis_process command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+from eurosat_landcover.models.card import ModelCard
+from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from qgis.core import QgsApplication, QgsProcessingException, QgsProject, QgsRasterLayer
+
+from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
+
+ALG = f"{PROVIDER_ID}:classify"
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    registry = QgsApplication.processingRegistry()
+    existing = registry.providerById(PROVIDER_ID)
+    added = None
+    if existing is None:
+        added = LandCoverProvider()
+        assert registry.addProvider(added)
+    yield registry.providerById(PROVIDER_ID)
+    if added is not None:
+        registry.removeProvider(added)
+
+
+def _model_param(card: Path) -> str:
+    return "" if card == default_card_path() else str(card)
+
+
+def test_algorithm_is_registered(provider):
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    assert alg is not None and alg.displayName() == "Classify raster (EuroSAT)"
+    names = {p.name() for p in alg.parameterDefinitions()}
+    assert {"INPUT", "EXTENT", "MODEL", "STRIDE", "BATCH_SIZE", "DEVICE", "BANDS", "RADIOMETRY", "OUTPUT_FOLDER"} <= names
+
+
+def test_processing_run(provider, qgis_new_project, tmp_path, model_card):  # noqa: F811
+    import processing
+
+    raster = write_rgb_geotiff(tmp_path / "scene.tif")
+    layer = QgsRasterLayer(str(raster), "scene")
+    QgsProject.instance().addMapLayer(layer)
+    out = tmp_path / "out"
+    result = processing.run(
+        ALG,
+        {
+            "INPUT": layer,
+            "EXTENT": "500000,501280,4998720,5000000 [EPSG:32632]",  # xmin,xmax,ymin,ymax
+            "MODEL": _model_param(model_card),
+            "STRIDE": 32,
+            "BATCH_SIZE": 16,
+            "DEVICE": "cpu",
+            "BANDS": "1,2,3",
+            "RADIOMETRY": "8bit",
+            "OUTPUT_FOLDER": str(out),
+        },
+    )
+    classes = Path(result["OUTPUT_CLASSES"])
+    assert classes.is_file() and classes.parent == out
+    assert Path(result["OUTPUT_PROBABILITIES"]).is_file() and Path(result["OUTPUT_SUMMARY"]).is_file()
+    area = json.loads(result["AREA_KM2"])
+    card = ModelCard.load(model_card)
+    assert list(area) == card.class_names
+    assert 1.2 < sum(area.values()) < 1.3 * 1.3 + 0.5  # the 1.28 km square, not the whole 3.7 km² layer
+    assert result["WINDOWS"] == 9  # (128 - 64) / 32 + 1 = 3 windows per side
+    out_layer = QgsRasterLayer(str(classes), "x")
+    assert out_layer.extent().width() < 1920
+
+
+def test_processing_reports_engine_errors(provider, qgis_new_project, tmp_path, model_card):  # noqa: F811
+    import processing
+
+    raster = write_rgb_geotiff(tmp_path / "scene.tif")
+    with pytest.raises(QgsProcessingException, match="band"):
+        processing.run(
+            ALG,
+            {"INPUT": str(raster), "MODEL": _model_param(model_card), "BANDS": "1,2,9", "OUTPUT_FOLDER": str(tmp_path / "o")},
+        )
+    assert not list((tmp_path / "o").glob("*.tif")) if (tmp_path / "o").exists() else True
+
+
+def _qgis_process() -> str:
+    # Debian's /usr/bin/qgis_process wrapper adds QGIS_OPTS=--noversioncheck from /etc/default/qgis,
+    # which qgis_process 3.22 rejects ("Command --noversioncheck not known!"): call the binary.
+    for name in ("qgis_process.bin", "qgis_process"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("qgis_process is not installed")
+
+
+def test_qgis_process_run(tmp_path, repo_root, model_card):  # noqa: F811
+    """qgis_process with a fresh profile in tmp, the plugin found through QGIS_PLUGINPATH and enabled."""
+    exe = _qgis_process()
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "eurosat_landcover").symlink_to(repo_root, target_is_directory=True)
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),  # never the user's real profile
+        "QGIS_PLUGINPATH": str(plugins),
+        "PYTHONPATH": sysconfig.get_paths()["purelib"],  # the venv's torch for the system Python
+        "OMP_NUM_THREADS": "2",
+    }
+
+    def qp(*args, timeout=300):
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+    enabled = qp("plugins", "enable", "eurosat_landcover")
+    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    listed = qp("plugins")
+    assert "* eurosat_landcover" in listed.stdout, listed.stdout + listed.stderr
+
+    raster = write_rgb_geotiff(tmp_path / "scene.tif")
+    out = tmp_path / "out"
+    args = ["--json", "run", ALG, "--", f"INPUT={raster}", f"OUTPUT_FOLDER={out}", "STRIDE=64", "DEVICE=cpu"]
+    if model_card != default_card_path():
+        args.append(f"MODEL={model_card}")
+    run = qp(*args)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads(run.stdout[run.stdout.index("{") :])
+    results = report["results"]
+    assert Path(results["OUTPUT_CLASSES"]).is_file()
+    assert Path(results["OUTPUT_CLASSES"]).parent == out
+    assert results["WINDOWS"] == 9  # 192 px at stride 64: 3 x 3
+    assert sum(json.loads(results["AREA_KM2"]).values()) == pytest.approx(3.6864, rel=0.01)
