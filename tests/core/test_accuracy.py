@@ -111,3 +111,24 @@ def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path)
     with torch.inference_mode():
         direct = model(x).argmax(1).numpy()
     np.testing.assert_array_equal(pred, direct)
+
+
+SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[2] / "sample_data"
+
+
+@pytest.mark.skipif(not (SAMPLE / "eurosat_sample_mosaic.tif").exists(), reason="sample_data not built")
+def test_bundled_samples_run(loaded_model, tmp_path):
+    import json
+
+    truth = json.loads((SAMPLE / "eurosat_sample_mosaic_truth.json").read_text())
+    assert len(truth["blocks"]) == 96
+    res = classify(
+        ClassificationRequest(SAMPLE / "eurosat_sample_mosaic.tif", tmp_path / "a", stride=64, device="cpu"),
+        model=loaded_model,
+    )
+    assert res.windows == 96 and res.summary["working_raster"]["crs"] == "EPSG:32632"
+    res = classify(
+        ClassificationRequest(SAMPLE / "sentinel2_13band.tif", tmp_path / "b", stride=64, device="cpu"),
+        model=loaded_model,
+    )
+    assert res.windows == 1 and res.radiometry["method"] == "sentinel2_l1c"
