@@ -1,0 +1,210 @@
+"""Model card: everything needed to use a checkpoint, stored as JSON next to the weights.
+
+No torch import here, so the UI can read cards (class names, colours, bands) cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CARD_FORMAT_VERSION = 1
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# Colours chosen to read as land cover (water blue, vegetation green, crops yellow/orange,
+# built-up red/grey).
+EUROSAT_COLORS: dict[str, str] = {
+    "AnnualCrop": "#e6d93b",  # yellow
+    "Forest": "#1b5e20",  # dark green
+    "HerbaceousVegetation": "#8bc34a",  # light green
+    "Highway": "#424242",  # dark grey
+    "Industrial": "#8e7f96",  # purple-grey
+    "Pasture": "#c5e17a",  # pale yellow-green
+    "PermanentCrop": "#f39c12",  # orange
+    "Residential": "#d32f2f",  # red
+    "River": "#4fa3e0",  # lighter blue
+    "SeaLake": "#0d3b8c",  # deep blue
+}
+
+EUROSAT_CITATION = (
+    "Helber, P., Bischke, B., Dengel, A., Borth, D. (2019). EuroSAT: A Novel Dataset and Deep "
+    "Learning Benchmark for Land Use and Land Cover Classification. IEEE Journal of Selected "
+    "Topics in Applied Earth Observations and Remote Sensing, 12(7), 2217-2226."
+)
+
+REQUIRED_KEYS = ("name", "architecture", "weights", "weights_sha256", "classes", "bands", "mean", "std")
+
+
+class ModelCardError(ValueError):
+    """The card is missing, not JSON, or fails validation."""
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    color: str  # "#rrggbb"
+
+
+@dataclass
+class ModelCard:
+    name: str
+    title: str
+    architecture: str
+    weights: str  # file name relative to the card
+    weights_sha256: str
+    classes: list[ClassInfo]
+    bands: list[str]  # Sentinel-2 band names in model input order
+    band_roles: list[str]
+    mean: list[float]  # 0-255 input scale, per band
+    std: list[float]
+    patch_size: int = 64
+    gsd_m: float = 10.0
+    sentinel2_dn_divisor: float = 2750.0  # DN / divisor * 255, clipped 0..255 -> input scale
+    metrics: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    description: str = ""
+    license: str = ""
+    citation: str = EUROSAT_CITATION
+    format_version: int = CARD_FORMAT_VERSION
+    path: Path | None = field(default=None, compare=False)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    @property
+    def class_colors(self) -> list[str]:
+        return [c.color for c in self.classes]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def weights_path(self) -> Path:
+        base = self.path.parent if self.path is not None else Path.cwd()
+        return base / self.weights
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> ModelCard:
+        where = f" in {self.path}" if self.path else ""
+
+        def fail(msg: str):
+            raise ModelCardError(f"invalid model card{where}: {msg}")
+
+        for key in ("name", "architecture", "weights"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
+                fail(f"{key!r} must be a non-empty string")
+        if Path(self.weights).name != self.weights:
+            fail(f"'weights' must be a file name next to the card, got {self.weights!r}")
+        if self.weights_sha256 and not re.fullmatch(r"[0-9a-f]{64}", str(self.weights_sha256)):
+            fail("'weights_sha256' must be 64 lower-case hex digits")
+        if not self.classes:
+            fail("'classes' is empty")
+        seen = set()
+        for i, c in enumerate(self.classes):
+            if not isinstance(c, ClassInfo):
+                fail(f"class #{i} is not a ClassInfo")
+            if not isinstance(c.name, str) or not c.name.strip():
+                fail(f"class #{i} has no name")
+            if c.name in seen:
+                fail(f"class name {c.name!r} appears twice")
+            seen.add(c.name)
+            if not isinstance(c.color, str) or not _COLOR_RE.match(c.color):
+                fail(f"class {c.name!r} colour must be '#rrggbb', got {c.color!r}")
+        if not self.bands or not all(isinstance(b, str) and b for b in self.bands):
+            fail("'bands' must be a non-empty list of band names")
+        nb = len(self.bands)
+        if self.band_roles and len(self.band_roles) != nb:
+            fail(f"'band_roles' has {len(self.band_roles)} entries for {nb} bands")
+        for key in ("mean", "std"):
+            vals = getattr(self, key)
+            if not isinstance(vals, (list, tuple)) or len(vals) != nb:
+                fail(f"'{key}' must have one value per band ({nb}), got {vals!r}")
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+                fail(f"'{key}' must hold finite numbers, got {vals!r}")
+        if any(v <= 0 for v in self.std):
+            fail(f"'std' values must be > 0, got {self.std!r}")
+        if (
+            not isinstance(self.patch_size, int)
+            or isinstance(self.patch_size, bool)
+            or not (8 <= self.patch_size <= 4096)
+        ):
+            fail(f"'patch_size' must be an integer between 8 and 4096, got {self.patch_size!r}")
+        for key in ("gsd_m", "sentinel2_dn_divisor"):
+            v = getattr(self, key)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                fail(f"'{key}' must be a positive number, got {v!r}")
+        if not isinstance(self.metrics, dict) or not isinstance(self.training, dict):
+            fail("'metrics' and 'training' must be JSON objects")
+        return self
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("path", None)
+        d["classes"] = [{"name": c.name, "color": c.color} for c in self.classes]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict, path: Path | None = None) -> ModelCard:
+        where = f" in {path}" if path else ""
+        if not isinstance(data, dict):
+            raise ModelCardError(f"invalid model card{where}: top level must be a JSON object")
+        missing = [k for k in REQUIRED_KEYS if k not in data]
+        if missing:
+            raise ModelCardError(f"invalid model card{where}: missing key(s) {', '.join(missing)}")
+        classes = []
+        raw_classes = data["classes"]
+        if not isinstance(raw_classes, list):
+            raise ModelCardError(f"invalid model card{where}: 'classes' must be a list")
+        for i, c in enumerate(raw_classes):
+            if not isinstance(c, dict) or "name" not in c or "color" not in c:
+                raise ModelCardError(
+                    f"invalid model card{where}: class #{i} needs 'name' and 'color', got {c!r}"
+                )
+            classes.append(ClassInfo(name=c["name"], color=c["color"]))
+        known = {f.name for f in fields(cls)} - {"path", "classes"}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs.setdefault("title", data["name"])
+        kwargs.setdefault("band_roles", [])
+        try:
+            card = cls(classes=classes, path=path, **kwargs)
+        except TypeError as exc:
+            raise ModelCardError(f"invalid model card{where}: {exc}") from exc
+        card.mean = list(card.mean) if isinstance(card.mean, (list, tuple)) else card.mean
+        card.std = list(card.std) if isinstance(card.std, (list, tuple)) else card.std
+        return card.validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        if not path.is_file():
+            raise ModelCardError(f"model card not found: {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelCardError(f"model card {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data, path=path.resolve())
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        self.validate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        self.path = path.resolve()
+        return path
+
+
+def eurosat_classes() -> list[ClassInfo]:
+    """The ten EuroSAT classes in the dataset's (alphabetical) order, with map colours."""
+    from .dataset import EUROSAT_CLASSES
+
+    return [ClassInfo(name, EUROSAT_COLORS[name]) for name in EUROSAT_CLASSES]

@@ -1,0 +1,239 @@
+"""Evaluate a model card on EuroSAT-layout data and time its inference.
+
+    python -m eurosat_landcover.models.evaluate --model CARD.json DATA [--split test --seed 42]
+
+``DATA`` is a zip or folder in the EuroSAT layout (``<Class>/<image>``); default: the
+shared EuroSAT_RGB.zip.  Without ``--split`` every image in DATA is evaluated; with
+``--split train|val|test`` only that part of the project's seeded stratified split.
+Prints overall accuracy, per-class precision/recall/F1, the confusion matrix, the most
+confused pairs and the inference speed (windows/s); ``--json`` writes the same as JSON,
+``--record`` stores them in the card's ``metrics`` (with the exact command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import LandCoverClassifier, default_card_path, load_model
+from .dataset import DEFAULT_DATASET, list_eurosat, load_arrays, split_fingerprint, stratified_split
+from .metrics import classification_metrics, confusion_matrix, format_report
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """Autocast dtype on CUDA (bf16 where supported, else fp16); None (fp32) on CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@torch.no_grad()
+def predict_logits(
+    model: LandCoverClassifier,
+    images,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    amp: bool = True,
+    max_batches: int | None = None,
+) -> tuple[torch.Tensor, float]:
+    """Logits for ``images`` (uint8 N x C x H x W, numpy or tensor) and seconds spent.
+
+    The time covers host->device transfer, normalisation and the forward pass.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    x_all = torch.as_tensor(images)
+    n = x_all.shape[0] if max_batches is None else min(x_all.shape[0], max_batches * batch_size)
+    dtype = amp_dtype(device) if amp else None
+    pin = device.type == "cuda" and not x_all.is_cuda
+    was_training = model.training
+    model.eval()
+    out = []
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for start in range(0, n, batch_size):
+        xb = x_all[start : start + batch_size]
+        if pin:
+            xb = xb.pin_memory()
+        xb = xb.to(device, non_blocking=True).float()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(xb)
+        out.append(logits.float().to("cpu"))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    model.train(was_training)
+    logits = torch.cat(out) if out else torch.empty(0, 0)
+    return logits, seconds
+
+
+def time_inference(
+    model: LandCoverClassifier, images, batch_size: int = 256, device=None, repeats: int = 1
+) -> dict:
+    """Windows per second of ``model`` on ``images`` (one warm-up batch first)."""
+    x = torch.as_tensor(images)
+    predict_logits(model, x[:batch_size], batch_size, device)  # warm-up
+    best = None
+    for _ in range(repeats):
+        _, sec = predict_logits(model, x, batch_size, device)
+        best = sec if best is None else min(best, sec)
+    return {
+        "windows": int(x.shape[0]),
+        "seconds": round(best, 3),
+        "windows_per_second": round(x.shape[0] / best, 1) if best else None,
+        "batch_size": batch_size,
+    }
+
+
+def evaluate_arrays(model, images, labels, class_names, batch_size=256, device=None, top_pairs=5) -> dict:
+    """Metrics + timing of ``model`` on decoded arrays."""
+    x = torch.as_tensor(images)
+    if x.shape[0] >= batch_size:
+        predict_logits(model, x[:batch_size], batch_size, device)  # warm-up, not timed
+    logits, seconds = predict_logits(model, x, batch_size, device)
+    pred = logits.argmax(1).numpy()
+    cm = confusion_matrix(np.asarray(labels), pred, len(class_names))
+    metrics = classification_metrics(cm, class_names, top_pairs=top_pairs)
+    metrics["inference"] = {
+        "windows": int(x.shape[0]),
+        "seconds": round(seconds, 3),
+        "windows_per_second": round(x.shape[0] / seconds, 1) if seconds > 0 else None,
+        "batch_size": batch_size,
+    }
+    return metrics
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m eurosat_landcover.models.evaluate",
+        description="Accuracy, per-class precision/recall/F1, confusion and speed of a model card.",
+    )
+    p.add_argument(
+        "data",
+        nargs="?",
+        default=str(DEFAULT_DATASET),
+        help="zip or folder in the EuroSAT layout (default: the shared EuroSAT_RGB.zip)",
+    )
+    p.add_argument("--model", default=None, help="model card JSON (default: the bundled model)")
+    p.add_argument(
+        "--split",
+        choices=("train", "val", "test"),
+        default=None,
+        help="evaluate only this part of the project's stratified split",
+    )
+    p.add_argument("--seed", type=int, default=42, help="split seed (with --split)")
+    p.add_argument(
+        "--fractions",
+        type=float,
+        nargs=3,
+        default=(0.8, 0.1, 0.1),
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="split fractions (with --split)",
+    )
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most this many images")
+    p.add_argument("--top-pairs", type=int, default=5)
+    p.add_argument("--json", dest="json_out", default=None, help="write the results as JSON here")
+    p.add_argument(
+        "--record", action="store_true", help="store the results and this command in the card's metrics"
+    )
+    return p
+
+
+def run(args, command: str) -> dict:
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    device = resolve_device(args.device)
+    card_path = Path(args.model) if args.model else default_card_path()
+    model, card = load_model(card_path, device=device)
+    listing = list_eurosat(args.data, card.class_names)
+    if args.split:
+        split = stratified_split(listing, seed=args.seed, fractions=args.fractions, classes=card.class_names)
+        items = split[args.split]
+        fingerprint = split_fingerprint({args.split: items}, card.class_names)[args.split]
+    else:
+        index = {c: i for i, c in enumerate(card.class_names)}
+        items = sorted((m, index[c]) for c, ms in listing.items() for m in ms)
+        fingerprint = split_fingerprint({"all": items}, card.class_names)["all"]
+    if args.limit:
+        items = items[: args.limit]
+    if not items:
+        raise SystemExit("no images to evaluate")
+    t0 = time.perf_counter()
+    images, labels = load_arrays(args.data, items, size=card.patch_size)
+    decode_s = time.perf_counter() - t0
+    metrics = evaluate_arrays(
+        model, images, labels, card.class_names, args.batch_size, device, args.top_pairs
+    )
+    metrics["inference"].update(
+        device=str(device), threads=torch.get_num_threads(), decode_seconds=round(decode_s, 2)
+    )
+    result = {
+        "model": str(card_path),
+        "architecture": card.architecture,
+        "data": str(args.data),
+        "split": args.split,
+        "seed": args.seed if args.split else None,
+        "fractions": list(args.fractions) if args.split else None,
+        "members_sha256": fingerprint["members_sha256"],
+        "command": command,
+        **metrics,
+    }
+    inf = metrics["inference"]
+    print(f"model: {card.name} ({card.architecture}) from {card_path}")
+    print(f"data: {args.data}" + (f"  split: {args.split} (seed {args.seed})" if args.split else ""))
+    print(format_report(metrics))
+    print(
+        f"\ninference: {inf['windows']} windows in {inf['seconds']:.2f} s = "
+        f"{inf['windows_per_second']} windows/s (batch {inf['batch_size']}, {inf['device']}, "
+        f"{inf['threads']} threads; decoding took {inf['decode_seconds']} s, not counted)"
+    )
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json_out}")
+    if args.record:
+        key = args.split or f"eval_{Path(args.data).stem}"
+        card.metrics[key] = {
+            "accuracy": metrics["accuracy"],
+            "n": metrics["n"],
+            "macro_f1": metrics["macro"]["f1"],
+            "per_class_f1": {c: v["f1"] for c, v in metrics["per_class"].items()},
+            "most_confused": metrics["most_confused"],
+            "confusion": metrics["confusion"],
+            "members_sha256": fingerprint["members_sha256"],
+            "command": command,
+        }
+        card.metrics[f"inference_{inf['device'].split(':')[0]}"] = {**inf, "command": command}
+        card.save(card.path)
+        print(f"recorded in {card.path}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(raw)
+    command = "python -m eurosat_landcover.models.evaluate " + shlex.join(raw)
+    run(args, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
