@@ -221,6 +221,9 @@ def run(args, command: str) -> dict:
             "members_sha256": fingerprint["members_sha256"],
             "command": command,
         }
+        if args.split == "test":
+            card.metrics.update(split="test", test_accuracy=metrics["accuracy"],
+                                macro_f1=metrics["macro"]["f1"], n=metrics["n"], command=command)
         card.metrics[f"inference_{inf['device'].split(':')[0]}"] = {**inf, "command": command}
         card.save(card.path)
         print(f"recorded in {card.path}")

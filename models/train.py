@@ -101,12 +101,20 @@ def augment_batch(
 
 
 # --------------------------------------------------------------------------- CLI
+DESCRIPTION = "Train a EuroSAT land-cover classifier and write safetensors + model card."
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m eurosat_landcover.models.train",
-        description="Train a EuroSAT land-cover classifier and write safetensors + model card.",
+        description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="?", default=str(DEFAULT_DATASET), help="EuroSAT-layout zip or folder")
     p.add_argument("--arch", default="tf_efficientnet_lite0", help="architecture (see registry)")
     p.add_argument("--out", default="runs/train", help="output folder (card, weights, log, last.pt)")
@@ -143,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=50, help="batches between log lines")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--skip-test", action="store_true", help="do not evaluate the test split")
-    return p
 
 
 # --------------------------------------------------------------------------- helpers
@@ -207,6 +214,12 @@ def _make_scheduler(opt, args, steps_per_epoch: int):
     return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.3, patience=1), "epoch"
 
 
+def _can_step(scheduler) -> bool:
+    """OneCycleLR refuses to step past its total; a resumed run with more epochs keeps the final LR."""
+    total = getattr(scheduler, "total_steps", None)
+    return total is None or scheduler.last_epoch + 1 < total
+
+
 def _set_train_mode(model: LandCoverClassifier, freeze: bool) -> None:
     model.train()
     if freeze:  # keep backbone batch-norm statistics fixed
@@ -243,19 +256,19 @@ def _versions() -> dict:
 
 
 # --------------------------------------------------------------------------- training
-def train(args, argv: list[str]) -> dict:
+def train(args, argv: list[str] | None = None, command: str | None = None) -> dict:
+    """Run a training described by parsed ``args``; returns a summary dict (card_path, accuracies)."""
     out = Path(args.out)
     handler = _setup_logging(out)
     try:
-        return _train(args, argv, out)
+        return _train(args, command or _command(argv or []), out)
     finally:
         LOG.removeHandler(handler)
         handler.close()
 
 
-def _train(args, argv: list[str], out: Path) -> dict:
+def _train(args, command: str, out: Path) -> dict:
     t_start = time.time()
-    command = _command(argv)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     device = resolve_device(args.device)
     use_amp = device.type == "cuda" and not args.no_amp
@@ -302,7 +315,7 @@ def _train(args, argv: list[str], out: Path) -> dict:
              args.arch, count_parameters(net) / 1e6, pretrained, args.freeze_backbone, n_batches)
 
     state = {"epoch": 0, "best_acc": -1.0, "best_loss": float("inf"), "best_epoch": 0,
-             "bad_epochs": 0, "history": []}
+             "bad_epochs": 0, "history": [], "commands": [command]}
     last_path = out / "last.pt"
     if args.resume:
         if not last_path.is_file():
@@ -316,6 +329,11 @@ def _train(args, argv: list[str], out: Path) -> dict:
         if device.type == "cuda" and "rng_cuda" in ckpt:
             torch.cuda.set_rng_state(ckpt["rng_cuda"].cpu())
         state.update(json.loads(ckpt["state_json"]))
+        state["commands"] = [*state.get("commands", ["(not recorded)"]), command]
+        old_epochs = json.loads(ckpt.get("args_json", "{}")).get("epochs")
+        if old_epochs is not None and old_epochs != args.epochs and args.schedule == "onecycle":
+            LOG.warning("resuming a %d-epoch one-cycle schedule with --epochs %d: extra epochs run at the "
+                        "final learning rate", old_epochs, args.epochs)
         LOG.info("resumed from %s after epoch %d (best val %.4f at epoch %d)",
                  last_path, state["epoch"], state["best_acc"], state["best_epoch"])
 
@@ -350,7 +368,7 @@ def _train(args, argv: list[str], out: Path) -> dict:
                 )
             scaler.step(opt)
             scaler.update()
-            if sched_unit == "step":
+            if sched_unit == "step" and _can_step(scheduler):
                 scheduler.step()
             seen += len(yb)
             loss_sum += loss.item() * len(yb)
@@ -431,6 +449,9 @@ def _train(args, argv: list[str], out: Path) -> dict:
         }
         card.metrics[f"inference_{device.type}"] = {**m["inference"], "device": str(device),
                                                     "threads": torch.get_num_threads(), "command": command}
+        # flat summary for consumers that only read scalar metrics (engine summary, UI)
+        card.metrics.update(split="test", test_accuracy=m["accuracy"], macro_f1=m["macro"]["f1"],
+                            n=m["n"], command=command)
         result["test_accuracy"] = m["accuracy"]
         result["metrics"] = m
         LOG.info("test accuracy %.4f (n=%d), macro F1 %.4f, %.0f windows/s", m["accuracy"], m["n"],
@@ -447,8 +468,10 @@ def _make_card(args, name, spec, pretrained, fingerprint, state, command, num_cl
         dataset["sha256"] = file_sha256(data)
     init = "ImageNet (offline weights from %s)" % spec.weights_package if pretrained and spec.weights_package \
         else ("ImageNet (torchvision)" if pretrained else "random (from scratch)")
+    commands = state.get("commands") or [command]
     training = {
-        "command": command,
+        "command": commands[0],
+        "resumed_with": commands[1:],
         "dataset": dataset,
         "split": {"seed": args.split_seed, "fractions": list(args.fractions), **fingerprint},
         "init": init,
