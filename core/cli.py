@@ -79,8 +79,25 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+BATCH_GDAL_CACHE_MB = 128
+
+
+def configure_gdal_for_batch() -> None:
+    """Bound GDAL's block cache for a batch run (GDAL's default is 5 % of RAM, which a 20k x 20k
+    raster fills and keeps): 128 MB unless GDAL_CACHEMAX is set. Not done inside QGIS, whose
+    cache setting belongs to the user."""
+    import os
+
+    if "GDAL_CACHEMAX" not in os.environ:
+        from osgeo import gdal
+
+        gdal.SetCacheMax(BATCH_GDAL_CACHE_MB * 2**20)
+
+
 def _run_classify(args: argparse.Namespace) -> int:
     from .pipeline import classify
+
+    configure_gdal_for_batch()
     from .request import ClassificationRequest
 
     req = ClassificationRequest(

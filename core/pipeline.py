@@ -307,6 +307,10 @@ def classify(
     prev_threads = torch.get_num_threads()
     if req.threads:
         torch.set_num_threads(max(1, int(req.threads)))
+    elif device.type == "cpu":
+        from .devices import default_cpu_threads
+
+        torch.set_num_threads(default_cpu_threads())
     try:
         agg = CellAggregator(grid, len(card.classes), outputs.write_row)
         runner = _Runner(net, device, int(req.batch_size), warnings)

@@ -157,17 +157,22 @@ class StripReader(threading.Thread):
                             pass
 
     def _alloc_pool(self, C, p):
+        """Batch buffers in channels_last layout (N, H, W, C in memory), pinned on CUDA.
+
+        Returns [(tensor N x C x H x W with channels_last strides, numpy view of the same memory)].
+        """
         import torch
 
         pool = []
         for _ in range(self.pool_size):
-            t = torch.empty((self.batch_size, C, p, p), dtype=torch.float32)
+            base = torch.empty((self.batch_size, p, p, C), dtype=torch.float32)
             if self.pin_memory:
                 try:
-                    t = t.pin_memory()
+                    base = base.pin_memory()
                 except RuntimeError:
                     self.pin_memory = False
-            pool.append(t)
+            t = base.permute(0, 3, 1, 2)
+            pool.append((t, base.numpy().transpose(0, 3, 1, 2)))
         return pool
 
     def read_strip(self, y: int, n: int):
@@ -238,7 +243,7 @@ class StripReader(threading.Thread):
         chunk = max(p, min(1024, chunk)) // s * s
         pool = self._alloc_pool(C, p)
         pool_i = 0
-        buf = pool[pool_i].numpy()
+        buf = pool[pool_i][1]
         nfill = 0
         rows_acc: list[np.ndarray] = []
         cols_acc: list[np.ndarray] = []
@@ -255,7 +260,7 @@ class StripReader(threading.Thread):
         def emit(done_rows: int, with_data: bool):
             nonlocal pool_i, buf, nfill, rows_acc, cols_acc, pending_valid, skipped
             if with_data and nfill:
-                data = pool[pool_i][:nfill]
+                data = pool[pool_i][0][:nfill]
                 rows = np.concatenate(rows_acc)
                 cols = np.concatenate(cols_acc)
             else:
@@ -264,7 +269,7 @@ class StripReader(threading.Thread):
             pending_valid, skipped = [], 0
             if data is not None:
                 pool_i = (pool_i + 1) % len(pool)
-                buf = pool[pool_i].numpy()
+                buf = pool[pool_i][1]
                 nfill, rows_acc, cols_acc = 0, [], []
             return ok
 
