@@ -165,9 +165,7 @@ class ModelCard:
             raise ModelCardError(f"invalid model card{where}: 'classes' must be a list")
         for i, c in enumerate(raw_classes):
             if not isinstance(c, dict) or "name" not in c or "color" not in c:
-                raise ModelCardError(
-                    f"invalid model card{where}: class #{i} needs 'name' and 'color', got {c!r}"
-                )
+                raise ModelCardError(f"invalid model card{where}: class #{i} needs 'name' and 'color', got {c!r}")
             classes.append(ClassInfo(name=c["name"], color=c["color"]))
         known = {f.name for f in fields(cls)} - {"path", "classes"}
         kwargs = {k: v for k, v in data.items() if k in known}

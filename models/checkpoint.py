@@ -125,11 +125,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as exc:
             msg = str(exc)
-            if (
-                "weights_only" in msg.lower()
-                or "unpickl" in msg.lower()
-                or type(exc).__name__ == "UnpicklingError"
-            ):
+            if "weights_only" in msg.lower() or "unpickl" in msg.lower() or type(exc).__name__ == "UnpicklingError":
                 raise ModelLoadError(
                     f"refused to load {path}: it contains pickled Python objects, not just tensors; "
                     "only weights (safetensors or a plain state dict) are accepted"
@@ -142,9 +138,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         ):
             raise ModelLoadError(f"{path} does not hold a state dict (name -> tensor)")
         return dict(state)
-    raise ModelLoadError(
-        f"unsupported weights file {path.name!r}: expected one of {', '.join(ALLOWED_SUFFIXES)}"
-    )
+    raise ModelLoadError(f"unsupported weights file {path.name!r}: expected one of {', '.join(ALLOWED_SUFFIXES)}")
 
 
 def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:

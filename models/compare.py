@@ -32,8 +32,12 @@ DEFAULT_ARCHS = ("tf_efficientnet_lite0", "resnet18")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     train_mod.add_arguments(p)
     p.set_defaults(out="runs/compare", epochs=1)
-    p.add_argument("--archs", nargs="+", default=list(DEFAULT_ARCHS),
-                   help=f"architectures to compare (known: {', '.join(ARCHITECTURES)})")
+    p.add_argument(
+        "--archs",
+        nargs="+",
+        default=list(DEFAULT_ARCHS),
+        help=f"architectures to compare (known: {', '.join(ARCHITECTURES)})",
+    )
     p.add_argument("--table", default=None, help="also write the table (markdown) here")
     p.add_argument("--bench-batch", type=int, default=64, help="batch size of the CPU speed test")
     p.add_argument("--bench-windows", type=int, default=1024, help="windows in the CPU speed test")
@@ -52,8 +56,7 @@ def cpu_speed(model, windows: int, batch: int, patch: int, bands: int = 3) -> fl
 
 
 def format_table(rows: list[dict]) -> str:
-    head = ("| architecture | init | epochs | val acc | test acc | params (M) | size (MB) "
-            "| CPU windows/s | train s |")
+    head = "| architecture | init | epochs | val acc | test acc | params (M) | size (MB) | CPU windows/s | train s |"
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         if r.get("error"):
@@ -81,24 +84,28 @@ def run(args, command: str) -> list[dict]:
             res = train_mod.train(a, command=f"{command}  # arch {arch}")
             model, card = load_model(res["card_path"], device="cpu")
             torch.set_num_threads(args.threads or os.cpu_count() or 1)
-            rows.append({
-                "arch": arch,
-                "init": "ImageNet" if card.training.get("init", "").startswith("ImageNet") else "scratch",
-                "epochs": card.training.get("epochs_run"),
-                "val_acc": res["val_accuracy"],
-                "test_acc": res.get("test_accuracy", float("nan")),
-                "params_m": count_parameters(model) / 1e6,
-                "size_mb": card.weights_path.stat().st_size / 1e6,
-                "cpu_wps": cpu_speed(model, args.bench_windows, args.bench_batch, card.patch_size),
-                "train_s": time.time() - t0,
-            })
+            rows.append(
+                {
+                    "arch": arch,
+                    "init": "ImageNet" if card.training.get("init", "").startswith("ImageNet") else "scratch",
+                    "epochs": card.training.get("epochs_run"),
+                    "val_acc": res["val_accuracy"],
+                    "test_acc": res.get("test_accuracy", float("nan")),
+                    "params_m": count_parameters(model) / 1e6,
+                    "size_mb": card.weights_path.stat().st_size / 1e6,
+                    "cpu_wps": cpu_speed(model, args.bench_windows, args.bench_batch, card.patch_size),
+                    "train_s": time.time() - t0,
+                }
+            )
         except Exception as exc:  # one failing architecture must not lose the others
             rows.append({"arch": arch, "error": f"{type(exc).__name__}: {exc}"[:200]})
         print(format_table(rows[-1:]), flush=True)
-    recipe = (f"recipe: epochs {args.epochs}, max train batches/epoch {args.max_train_batches or 'all'}, "
-              f"batch {args.batch_size}, lr {args.lr}, schedule {args.schedule}, label smoothing "
-              f"{args.label_smoothing}, split seed {args.split_seed}; CPU speed: batch {args.bench_batch}, "
-              f"{torch.get_num_threads()} threads")
+    recipe = (
+        f"recipe: epochs {args.epochs}, max train batches/epoch {args.max_train_batches or 'all'}, "
+        f"batch {args.batch_size}, lr {args.lr}, schedule {args.schedule}, label smoothing "
+        f"{args.label_smoothing}, split seed {args.split_seed}; CPU speed: batch {args.bench_batch}, "
+        f"{torch.get_num_threads()} threads"
+    )
     text = f"{format_table(rows)}\n\n{recipe}\ncommand: `{command}`\n"
     print("\n" + text)
     if args.table:

@@ -141,9 +141,7 @@ def stratified_split(
     return out
 
 
-def split_fingerprint(
-    split: dict[str, list[tuple[str, int]]], classes: Sequence[str] = EUROSAT_CLASSES
-) -> dict:
+def split_fingerprint(split: dict[str, list[tuple[str, int]]], classes: Sequence[str] = EUROSAT_CLASSES) -> dict:
     """Counts per split and class, plus a sha256 of each split's sorted member list."""
     info = {}
     for name, items in split.items():

@@ -83,9 +83,7 @@ def predict_logits(
     return logits, seconds
 
 
-def time_inference(
-    model: LandCoverClassifier, images, batch_size: int = 256, device=None, repeats: int = 1
-) -> dict:
+def time_inference(model: LandCoverClassifier, images, batch_size: int = 256, device=None, repeats: int = 1) -> dict:
     """Windows per second of ``model`` on ``images`` (one warm-up batch first)."""
     x = torch.as_tensor(images)
     predict_logits(model, x[:batch_size], batch_size, device)  # warm-up
@@ -119,11 +117,16 @@ def evaluate_arrays(model, images, labels, class_names, batch_size=256, device=N
     return metrics
 
 
+DESCRIPTION = "Accuracy, per-class precision/recall/F1, confusion and speed of a model card."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m eurosat_landcover.models.evaluate",
-        description="Accuracy, per-class precision/recall/F1, confusion and speed of a model card.",
-    )
+    p = argparse.ArgumentParser(prog="python -m eurosat_landcover.models.evaluate", description=DESCRIPTION)
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "data",
         nargs="?",
@@ -152,10 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="evaluate at most this many images")
     p.add_argument("--top-pairs", type=int, default=5)
     p.add_argument("--json", dest="json_out", default=None, help="write the results as JSON here")
-    p.add_argument(
-        "--record", action="store_true", help="store the results and this command in the card's metrics"
-    )
-    return p
+    p.add_argument("--record", action="store_true", help="store the results and this command in the card's metrics")
 
 
 def run(args, command: str) -> dict:
@@ -179,12 +179,8 @@ def run(args, command: str) -> dict:
     t0 = time.perf_counter()
     images, labels = load_arrays(args.data, items, size=card.patch_size)
     decode_s = time.perf_counter() - t0
-    metrics = evaluate_arrays(
-        model, images, labels, card.class_names, args.batch_size, device, args.top_pairs
-    )
-    metrics["inference"].update(
-        device=str(device), threads=torch.get_num_threads(), decode_seconds=round(decode_s, 2)
-    )
+    metrics = evaluate_arrays(model, images, labels, card.class_names, args.batch_size, device, args.top_pairs)
+    metrics["inference"].update(device=str(device), threads=torch.get_num_threads(), decode_seconds=round(decode_s, 2))
     result = {
         "model": str(card_path),
         "architecture": card.architecture,
@@ -222,8 +218,13 @@ def run(args, command: str) -> dict:
             "command": command,
         }
         if args.split == "test":
-            card.metrics.update(split="test", test_accuracy=metrics["accuracy"],
-                                macro_f1=metrics["macro"]["f1"], n=metrics["n"], command=command)
+            card.metrics.update(
+                split="test",
+                test_accuracy=metrics["accuracy"],
+                macro_f1=metrics["macro"]["f1"],
+                n=metrics["n"],
+                command=command,
+            )
         card.metrics[f"inference_{inf['device'].split(':')[0]}"] = {**inf, "command": command}
         card.save(card.path)
         print(f"recorded in {card.path}")

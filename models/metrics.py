@@ -13,9 +13,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
     if y_true.shape != y_pred.shape:
         raise ValueError("y_true and y_pred differ in length")
-    if y_true.size and (
-        min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= num_classes
-    ):
+    if y_true.size and (min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= num_classes):
         raise ValueError("label out of range")
     return np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes).reshape(
         num_classes, num_classes
@@ -47,9 +45,7 @@ def classification_metrics(confusion, class_names: Sequence[str], top_pairs: int
         f1 = _div(2 * p * r, p + r)
         per_class[name] = {"precision": p, "recall": r, "f1": f1, "support": support}
     present = [n for n in class_names if per_class[n]["support"] > 0]
-    macro = {
-        m: _div(sum(per_class[n][m] for n in present), len(present)) for m in ("precision", "recall", "f1")
-    }
+    macro = {m: _div(sum(per_class[n][m] for n in present), len(present)) for m in ("precision", "recall", "f1")}
     weighted = {
         m: _div(sum(per_class[n][m] * per_class[n]["support"] for n in present), total)
         for m in ("precision", "recall", "f1")
@@ -69,12 +65,7 @@ def classification_metrics(confusion, class_names: Sequence[str], top_pairs: int
 def most_confused(confusion, class_names: Sequence[str], top: int = 5) -> list[dict]:
     """Largest off-diagonal cells, largest first (ties by class order)."""
     cm = np.asarray(confusion, dtype=np.int64)
-    pairs = [
-        (int(cm[i, j]), i, j)
-        for i in range(cm.shape[0])
-        for j in range(cm.shape[1])
-        if i != j and cm[i, j] > 0
-    ]
+    pairs = [(int(cm[i, j]), i, j) for i in range(cm.shape[0]) for j in range(cm.shape[1]) if i != j and cm[i, j] > 0]
     pairs.sort(key=lambda t: (-t[0], t[1], t[2]))
     return [{"true": class_names[i], "predicted": class_names[j], "count": c} for c, i, j in pairs[:top]]
 
@@ -88,12 +79,14 @@ def format_report(metrics: dict, digits: int = 4) -> str:
     for n in names:
         pc = metrics["per_class"][n]
         lines.append(
-            f"{n:<{w}} {pc['precision']:>9.{digits}f} {pc['recall']:>9.{digits}f} {pc['f1']:>9.{digits}f} {pc['support']:>8d}"
+            f"{n:<{w}} {pc['precision']:>9.{digits}f} {pc['recall']:>9.{digits}f} "
+            f"{pc['f1']:>9.{digits}f} {pc['support']:>8d}"
         )
     for avg in ("macro", "weighted"):
         m = metrics[avg]
         lines.append(
-            f"{avg + ' avg':<{w}} {m['precision']:>9.{digits}f} {m['recall']:>9.{digits}f} {m['f1']:>9.{digits}f} {metrics['n']:>8d}"
+            f"{avg + ' avg':<{w}} {m['precision']:>9.{digits}f} {m['recall']:>9.{digits}f} "
+            f"{m['f1']:>9.{digits}f} {metrics['n']:>8d}"
         )
     lines += ["", "confusion matrix (rows = true, columns = predicted):"]
     abbrev = [n[:6] for n in names]

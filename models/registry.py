@@ -117,9 +117,7 @@ def get_spec(architecture: str) -> ArchitectureSpec:
     try:
         return ARCHITECTURES[architecture]
     except KeyError:
-        raise ValueError(
-            f"unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}"
-        ) from None
+        raise ValueError(f"unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}") from None
 
 
 # --------------------------------------------------------------------------- offline weights
@@ -185,8 +183,7 @@ def _load_matched_in_order(model: nn.Module, state: dict[str, torch.Tensor], nam
     for (dk, dv), (sk, sv) in zip(dst_body, src_body):
         if tuple(dv.shape) != tuple(sv.shape):
             raise PretrainedWeightsUnavailable(
-                f"offline checkpoint for {name} does not match: {sk} {tuple(sv.shape)} vs "
-                f"{dk} {tuple(dv.shape)}"
+                f"offline checkpoint for {name} does not match: {sk} {tuple(sv.shape)} vs {dk} {tuple(dv.shape)}"
             )
         new[dk] = sv.to(dv.dtype)
     missing, _ = model.load_state_dict(new, strict=False)
@@ -265,11 +262,7 @@ def build_model(architecture: str, num_classes: int = 10, pretrained: bool = Fal
         if spec.source == "torchvision":
             prefix = _head_prefix(model)
             own = model.state_dict()
-            body = {
-                k: v
-                for k, v in state.items()
-                if k in own and not k.startswith(prefix) and own[k].shape == v.shape
-            }
+            body = {k: v for k, v in state.items() if k in own and not k.startswith(prefix) and own[k].shape == v.shape}
             missing, _ = model.load_state_dict(body, strict=False)
             missing = [k for k in missing if not k.startswith(prefix)]
             if missing:

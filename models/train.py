@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from .card import ModelCard, eurosat_classes
@@ -42,7 +42,7 @@ from .dataset import (
     stratified_split,
 )
 from .evaluate import amp_dtype, evaluate_arrays, predict_logits, resolve_device
-from .registry import count_parameters, get_head, get_spec, build_model
+from .registry import build_model, count_parameters, get_head, get_spec
 
 LOG = logging.getLogger("eurosat_landcover.models.train")
 
@@ -71,7 +71,7 @@ def augment_batch(
     ``zoom`` fraction of the side, randomly placed), and brightness/contrast factors in
     ``1 +- jitter``.  One ``grid_sample`` for the geometry: exact for pure rotations/flips.
     """
-    n, c = x.shape[:2]
+    n = x.shape[0]
     dev = x.device
     k = torch.randint(0, 4, (n,), device=dev)
     cos, sin = _COS.to(dev)[k], _SIN.to(dev)[k]
@@ -80,7 +80,7 @@ def augment_batch(
     if zoom_p > 0 and zoom[0] < 1:
         use = torch.rand(n, device=dev) < zoom_p
         scale = torch.where(use, torch.empty(n, device=dev).uniform_(*zoom), scale)
-    shift = (1 - scale)
+    shift = 1 - scale
     tx = (torch.rand(n, device=dev) * 2 - 1) * shift
     ty = (torch.rand(n, device=dev) * 2 - 1) * shift
     theta = torch.stack(
@@ -120,14 +120,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/train", help="output folder (card, weights, log, last.pt)")
     p.add_argument("--name", default=None, help="card/weights file stem (default eurosat_rgb_<arch>)")
     p.add_argument("--title", default=None, help="human title in the card")
-    p.add_argument("--pretrained", choices=("auto", "yes", "no"), default="auto",
-                   help="offline ImageNet init: auto = when available for the architecture")
+    p.add_argument(
+        "--pretrained",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="offline ImageNet init: auto = when available for the architecture",
+    )
     p.add_argument("--freeze-backbone", action="store_true", help="train the classifier head only")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the head")
-    p.add_argument("--backbone-lr-mult", type=float, default=1.0,
-                   help="backbone LR = lr x this (pretrained backbones)")
+    p.add_argument("--backbone-lr-mult", type=float, default=1.0, help="backbone LR = lr x this (pretrained backbones)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--schedule", choices=("onecycle", "cosine", "plateau"), default="onecycle")
     p.add_argument("--warmup-epochs", type=float, default=1.0, help="warm-up (onecycle/cosine)")
@@ -139,8 +142,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int, default=42, help="training seed (init, order, augmentation)")
     p.add_argument("--split-seed", type=int, default=42, help="seed of the train/val/test split")
-    p.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1),
-                   metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--patch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
@@ -159,8 +161,7 @@ def _setup_logging(out: Path) -> logging.Handler:
     handler = logging.FileHandler(out / "train.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     LOG.addHandler(handler)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-               for h in LOG.handlers):
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in LOG.handlers):
         sh = logging.StreamHandler(sys.stdout)
         sh.setFormatter(logging.Formatter("%(message)s"))
         LOG.addHandler(sh)
@@ -172,7 +173,7 @@ def _setup_logging(out: Path) -> logging.Handler:
 def _param_groups(net: nn.Module, lr: float, backbone_mult: float, weight_decay: float, freeze: bool):
     head_ids = {id(p) for p in get_head(net).parameters()}
     groups = {}
-    for name, p in net.named_parameters():
+    for p in net.parameters():
         is_head = id(p) in head_ids
         if freeze and not is_head:
             p.requires_grad_(False)
@@ -182,12 +183,14 @@ def _param_groups(net: nn.Module, lr: float, backbone_mult: float, weight_decay:
         groups.setdefault(key, []).append(p)
     out = []
     for (part, decay), params in sorted(groups.items()):
-        out.append({
-            "params": params,
-            "lr": lr if part == "head" else lr * backbone_mult,
-            "weight_decay": weight_decay if decay else 0.0,
-            "name": f"{part}{'' if decay else '_nodecay'}",
-        })
+        out.append(
+            {
+                "params": params,
+                "lr": lr if part == "head" else lr * backbone_mult,
+                "weight_decay": weight_decay if decay else 0.0,
+                "name": f"{part}{'' if decay else '_nodecay'}",
+            }
+        )
     return out
 
 
@@ -205,11 +208,13 @@ def _make_scheduler(opt, args, steps_per_epoch: int):
             final_div_factor=1e3,
         ), "step"
     if args.schedule == "cosine":
+
         def f(step):
             if step < warm:
                 return (step + 1) / max(1, warm)
             t = (step - warm) / max(1, total - warm)
             return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
         return torch.optim.lr_scheduler.LambdaLR(opt, f), "step"
     return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.3, patience=1), "epoch"
 
@@ -302,8 +307,9 @@ def _train(args, command: str, out: Path) -> dict:
     pretrained = _pretrained_choice(args)
     net = build_model(args.arch, num_classes=len(classes), pretrained=pretrained)
     model = LandCoverClassifier(net, spec.mean, spec.std).to(device).use_channels_last(True)
-    groups = _param_groups(net, args.lr, args.backbone_lr_mult if pretrained else 1.0,
-                           args.weight_decay, args.freeze_backbone)
+    groups = _param_groups(
+        net, args.lr, args.backbone_lr_mult if pretrained else 1.0, args.weight_decay, args.freeze_backbone
+    )
     opt = torch.optim.AdamW(groups, lr=args.lr)
     n_batches = len(ytr) // args.batch_size if len(ytr) >= args.batch_size else 1
     if args.max_train_batches:
@@ -311,11 +317,24 @@ def _train(args, command: str, out: Path) -> dict:
     scheduler, sched_unit = _make_scheduler(opt, args, n_batches)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and dtype == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    LOG.info("%s: %.2f M parameters, pretrained=%s, freeze_backbone=%s, %d batches/epoch",
-             args.arch, count_parameters(net) / 1e6, pretrained, args.freeze_backbone, n_batches)
+    LOG.info(
+        "%s: %.2f M parameters, pretrained=%s, freeze_backbone=%s, %d batches/epoch",
+        args.arch,
+        count_parameters(net) / 1e6,
+        pretrained,
+        args.freeze_backbone,
+        n_batches,
+    )
 
-    state = {"epoch": 0, "best_acc": -1.0, "best_loss": float("inf"), "best_epoch": 0,
-             "bad_epochs": 0, "history": [], "commands": [command]}
+    state = {
+        "epoch": 0,
+        "best_acc": -1.0,
+        "best_loss": float("inf"),
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "history": [],
+        "commands": [command],
+    }
     last_path = out / "last.pt"
     if args.resume:
         if not last_path.is_file():
@@ -332,10 +351,18 @@ def _train(args, command: str, out: Path) -> dict:
         state["commands"] = [*state.get("commands", ["(not recorded)"]), command]
         old_epochs = json.loads(ckpt.get("args_json", "{}")).get("epochs")
         if old_epochs is not None and old_epochs != args.epochs and args.schedule == "onecycle":
-            LOG.warning("resuming a %d-epoch one-cycle schedule with --epochs %d: extra epochs run at the "
-                        "final learning rate", old_epochs, args.epochs)
-        LOG.info("resumed from %s after epoch %d (best val %.4f at epoch %d)",
-                 last_path, state["epoch"], state["best_acc"], state["best_epoch"])
+            LOG.warning(
+                "resuming a %d-epoch one-cycle schedule with --epochs %d: extra epochs run at the final learning rate",
+                old_epochs,
+                args.epochs,
+            )
+        LOG.info(
+            "resumed from %s after epoch %d (best val %.4f at epoch %d)",
+            last_path,
+            state["epoch"],
+            state["best_acc"],
+            state["best_epoch"],
+        )
 
     card_path = out / f"{name}.json"
     stopped_early = False
@@ -363,9 +390,7 @@ def _train(args, command: str, out: Path) -> dict:
             scaler.scale(loss).backward()
             if args.clip_grad > 0:
                 scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(
-                    [p for g in opt.param_groups for p in g["params"]], args.clip_grad
-                )
+                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], args.clip_grad)
             scaler.step(opt)
             scaler.update()
             if sched_unit == "step" and _can_step(scheduler):
@@ -374,13 +399,19 @@ def _train(args, command: str, out: Path) -> dict:
             loss_sum += loss.item() * len(yb)
             correct += (logits.argmax(1) == yb).sum().item()
             if args.log_every and (b + 1) % args.log_every == 0:
-                LOG.info("epoch %d batch %d/%d loss %.4f acc %.4f lr %.2e %.0f img/s", epoch, b + 1,
-                         n_batches, loss_sum / seen, correct / seen, opt.param_groups[-1]["lr"],
-                         seen / (time.time() - t_ep))
+                LOG.info(
+                    "epoch %d batch %d/%d loss %.4f acc %.4f lr %.2e %.0f img/s",
+                    epoch,
+                    b + 1,
+                    n_batches,
+                    loss_sum / seen,
+                    correct / seen,
+                    opt.param_groups[-1]["lr"],
+                    seen / (time.time() - t_ep),
+                )
         train_s = time.time() - t_ep
         # ---- validation
-        vlogits, _ = predict_logits(model, xva, args.eval_batch_size, device,
-                                    max_batches=args.max_eval_batches)
+        vlogits, _ = predict_logits(model, xva, args.eval_batch_size, device, max_batches=args.max_eval_batches)
         yv = torch.from_numpy(yva[: len(vlogits)])
         val_loss = F.cross_entropy(vlogits, yv).item()
         val_acc = (vlogits.argmax(1) == yv).float().mean().item()
@@ -389,14 +420,28 @@ def _train(args, command: str, out: Path) -> dict:
         improved = val_acc > state["best_acc"] + 1e-9 or (
             abs(val_acc - state["best_acc"]) <= 1e-9 and val_loss < state["best_loss"]
         )
-        rec = {"epoch": epoch, "train_loss": round(loss_sum / seen, 5), "train_acc": round(correct / seen, 5),
-               "val_loss": round(val_loss, 5), "val_acc": round(val_acc, 5),
-               "lr": opt.param_groups[-1]["lr"], "train_seconds": round(train_s, 1),
-               "img_per_s": round(seen / train_s, 1)}
+        rec = {
+            "epoch": epoch,
+            "train_loss": round(loss_sum / seen, 5),
+            "train_acc": round(correct / seen, 5),
+            "val_loss": round(val_loss, 5),
+            "val_acc": round(val_acc, 5),
+            "lr": opt.param_groups[-1]["lr"],
+            "train_seconds": round(train_s, 1),
+            "img_per_s": round(seen / train_s, 1),
+        }
         state["history"].append(rec)
-        LOG.info("epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f%s | %.0f s (%.0f img/s)",
-                 epoch, rec["train_loss"], rec["train_acc"], val_loss, val_acc,
-                 " *best*" if improved else "", train_s, rec["img_per_s"])
+        LOG.info(
+            "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f%s | %.0f s (%.0f img/s)",
+            epoch,
+            rec["train_loss"],
+            rec["train_acc"],
+            val_loss,
+            val_acc,
+            " *best*" if improved else "",
+            train_s,
+            rec["img_per_s"],
+        )
         if improved:
             state.update(best_acc=val_acc, best_loss=val_loss, best_epoch=epoch, bad_epochs=0)
             card = _make_card(args, name, spec, pretrained, fingerprint, state, command, len(classes))
@@ -418,8 +463,7 @@ def _train(args, command: str, out: Path) -> dict:
         torch.save(ckpt, out / "last.pt.tmp")
         os.replace(out / "last.pt.tmp", last_path)
     else:
-        stopped_early = bool(args.patience and state["bad_epochs"] >= args.patience and
-                             state["epoch"] < args.epochs)
+        stopped_early = bool(args.patience and state["bad_epochs"] >= args.patience and state["epoch"] < args.epochs)
     if stopped_early:
         LOG.info("early stopping: no val improvement for %d epochs", args.patience)
     train_seconds = time.time() - t_start
@@ -435,7 +479,8 @@ def _train(args, command: str, out: Path) -> dict:
     if not args.skip_test and split["test"]:
         xte, yte = load_arrays(args.data, split["test"], args.patch_size)
         if args.max_eval_batches:
-            xte, yte = xte[: args.max_eval_batches * args.eval_batch_size], yte[: args.max_eval_batches * args.eval_batch_size]
+            keep = args.max_eval_batches * args.eval_batch_size
+            xte, yte = xte[:keep], yte[:keep]
         m = evaluate_arrays(best_model, xte, yte, card.class_names, args.eval_batch_size, device)
         card.metrics["test"] = {
             "accuracy": m["accuracy"],
@@ -447,15 +492,25 @@ def _train(args, command: str, out: Path) -> dict:
             "members_sha256": fingerprint["test"]["members_sha256"],
             "command": command,
         }
-        card.metrics[f"inference_{device.type}"] = {**m["inference"], "device": str(device),
-                                                    "threads": torch.get_num_threads(), "command": command}
+        card.metrics[f"inference_{device.type}"] = {
+            **m["inference"],
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "command": command,
+        }
         # flat summary for consumers that only read scalar metrics (engine summary, UI)
-        card.metrics.update(split="test", test_accuracy=m["accuracy"], macro_f1=m["macro"]["f1"],
-                            n=m["n"], command=command)
+        card.metrics.update(
+            split="test", test_accuracy=m["accuracy"], macro_f1=m["macro"]["f1"], n=m["n"], command=command
+        )
         result["test_accuracy"] = m["accuracy"]
         result["metrics"] = m
-        LOG.info("test accuracy %.4f (n=%d), macro F1 %.4f, %.0f windows/s", m["accuracy"], m["n"],
-                 m["macro"]["f1"], m["inference"]["windows_per_second"] or 0)
+        LOG.info(
+            "test accuracy %.4f (n=%d), macro F1 %.4f, %.0f windows/s",
+            m["accuracy"],
+            m["n"],
+            m["macro"]["f1"],
+            m["inference"]["windows_per_second"] or 0,
+        )
     card.save(card_path)
     LOG.info("wrote %s and %s", card_path, card.weights_path)
     return result
@@ -466,8 +521,10 @@ def _make_card(args, name, spec, pretrained, fingerprint, state, command, num_cl
     dataset = {"source": str(args.data), "name": data.name}
     if data.is_file():
         dataset["sha256"] = file_sha256(data)
-    init = "ImageNet (offline weights from %s)" % spec.weights_package if pretrained and spec.weights_package \
-        else ("ImageNet (torchvision)" if pretrained else "random (from scratch)")
+    if pretrained:
+        init = f"ImageNet (offline weights from {spec.weights_package})" if spec.weights_package else "ImageNet"
+    else:
+        init = "random (from scratch)"
     commands = state.get("commands") or [command]
     training = {
         "command": commands[0],
@@ -475,8 +532,11 @@ def _make_card(args, name, spec, pretrained, fingerprint, state, command, num_cl
         "dataset": dataset,
         "split": {"seed": args.split_seed, "fractions": list(args.fractions), **fingerprint},
         "init": init,
-        "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()
-                   if k not in ("data", "out", "resume")},
+        "recipe": {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(args).items()
+            if k not in ("data", "out", "resume")
+        },
         "epochs_run": state["epoch"],
         "best_epoch": state["best_epoch"],
         "history": state["history"],
@@ -498,16 +558,17 @@ def _make_card(args, name, spec, pretrained, fingerprint, state, command, num_cl
         patch_size=args.patch_size,
         gsd_m=10.0,
         sentinel2_dn_divisor=2750.0,
-        metrics={"val": {"accuracy": state["best_acc"], "loss": state["best_loss"],
-                         "epoch": state["best_epoch"]}},
+        metrics={"val": {"accuracy": state["best_acc"], "loss": state["best_loss"], "epoch": state["best_epoch"]}},
         training=training,
         description=(
             "Classifies 64x64 Sentinel-2 RGB windows (B04, B03, B02 scaled as clip(DN/2750*255, 0, 255)) "
             "into the ten EuroSAT land-cover classes."
         ),
-        license="Weights: trained on EuroSAT (MIT licence)" + (
+        license="Weights: trained on EuroSAT (MIT licence)"
+        + (
             f"; ImageNet initialisation from {spec.weights_package} (Apache-2.0)"
-            if pretrained and spec.weights_package else ""
+            if pretrained and spec.weights_package
+            else ""
         ),
     )
 

@@ -8,8 +8,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_ZIP = REPO_ROOT.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
 CLASSES = (
-    "AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
-    "Pasture", "PermanentCrop", "Residential", "River", "SeaLake",
+    "AnnualCrop",
+    "Forest",
+    "HerbaceousVegetation",
+    "Highway",
+    "Industrial",
+    "Pasture",
+    "PermanentCrop",
+    "Residential",
+    "River",
+    "SeaLake",
 )
 
 

@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 import torch
-
 from eurosat_landcover.models.card import EUROSAT_COLORS, ClassInfo, ModelCard, ModelCardError, eurosat_classes
 from eurosat_landcover.models.checkpoint import (
     LandCoverClassifier,
@@ -22,9 +21,16 @@ ARCH = "tf_efficientnet_lite0"  # the smallest registry network: fast to build a
 def _card(**kw) -> ModelCard:
     spec = ARCHITECTURES[ARCH]
     base = dict(
-        name="test_model", title="Test", architecture=ARCH, weights="test_model.safetensors",
-        weights_sha256="", classes=eurosat_classes(), bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"], mean=list(spec.mean), std=list(spec.std),
+        name="test_model",
+        title="Test",
+        architecture=ARCH,
+        weights="test_model.safetensors",
+        weights_sha256="",
+        classes=eurosat_classes(),
+        bands=["B04", "B03", "B02"],
+        band_roles=["red", "green", "blue"],
+        mean=list(spec.mean),
+        std=list(spec.std),
         metrics={"test": {"accuracy": 0.5, "command": "python -m x"}},
     )
     base.update(kw)
@@ -66,8 +72,10 @@ def test_card_json_round_trip(saved, tmp_path):
 
 def test_land_cover_colours():
     c = EUROSAT_COLORS
+
     def rgb(h):
-        return tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
+        return tuple(int(h[i : i + 2], 16) for i in (1, 3, 5))
+
     for water in ("SeaLake", "River"):
         r, g, b = rgb(c[water])
         assert b > r and b > g

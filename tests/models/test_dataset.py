@@ -2,7 +2,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from eurosat_landcover.models.dataset import (
     EUROSAT_CLASSES,
     DatasetError,

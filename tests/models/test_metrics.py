@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from eurosat_landcover.models.metrics import (
     classification_metrics,
     confusion_matrix,
@@ -18,9 +17,7 @@ def test_confusion_matrix_counts():
 
 def test_metrics_exact_on_hand_made_confusion():
     # rows = true, cols = predicted
-    cm = np.array([[8, 2, 0],
-                   [1, 6, 3],
-                   [0, 0, 10]])
+    cm = np.array([[8, 2, 0], [1, 6, 3], [0, 0, 10]])
     m = classification_metrics(cm, ["a", "b", "c"])
     assert m["n"] == 30
     assert m["accuracy"] == pytest.approx(24 / 30)

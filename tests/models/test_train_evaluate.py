@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from eurosat_landcover.models import compare, evaluate, train
 from eurosat_landcover.models.card import ModelCard, eurosat_classes
 from eurosat_landcover.models.checkpoint import LandCoverClassifier, load_model, save_checkpoint
@@ -13,8 +12,22 @@ from eurosat_landcover.models.registry import ARCHITECTURES, build_model
 from eurosat_landcover.models.train import augment_batch
 
 # one thread: fast enough for these toy sizes and robust when the CPU is shared
-TINY = ["--epochs", "2", "--batch-size", "8", "--max-train-batches", "2", "--eval-batch-size", "16",
-        "--log-every", "1", "--patience", "0", "--threads", "1"]
+TINY = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--max-train-batches",
+    "2",
+    "--eval-batch-size",
+    "16",
+    "--log-every",
+    "1",
+    "--patience",
+    "0",
+    "--threads",
+    "1",
+]
 
 
 def test_augment_batch_keeps_shape_range_and_is_exact_for_pure_dihedral():
@@ -58,9 +71,29 @@ def test_tiny_training_run_end_to_end_and_resume(tiny_zip, tmp_path, capsys):
 
 def test_freeze_backbone_trains_head_only(tiny_folder, tmp_path):
     out = tmp_path / "frozen"
-    train.main([str(tiny_folder), "--out", str(out), "--arch", "resnet18", "--pretrained", "no",
-                "--freeze-backbone", "--skip-test", "--epochs", "1", "--batch-size", "8", "--max-train-batches", "1",
-                "--log-every", "0", "--threads", "1"])
+    train.main(
+        [
+            str(tiny_folder),
+            "--out",
+            str(out),
+            "--arch",
+            "resnet18",
+            "--pretrained",
+            "no",
+            "--freeze-backbone",
+            "--skip-test",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--max-train-batches",
+            "1",
+            "--log-every",
+            "0",
+            "--threads",
+            "1",
+        ]
+    )
     torch.manual_seed(42)
     fresh = build_model("resnet18", 10)
     model, card = load_model(out / "eurosat_rgb_resnet18.json")
@@ -77,17 +110,41 @@ def _always_forest_model(tmp_path):
         net.classifier.bias.zero_()
         net.classifier.bias[1] = 5.0
     spec = ARCHITECTURES["tf_efficientnet_lite0"]
-    card = ModelCard(name="forest", title="always forest", architecture="tf_efficientnet_lite0", weights="x",
-                     weights_sha256="", classes=eurosat_classes(), bands=["B04", "B03", "B02"],
-                     band_roles=["red", "green", "blue"], mean=list(spec.mean), std=list(spec.std))
+    card = ModelCard(
+        name="forest",
+        title="always forest",
+        architecture="tf_efficientnet_lite0",
+        weights="x",
+        weights_sha256="",
+        classes=eurosat_classes(),
+        bands=["B04", "B03", "B02"],
+        band_roles=["red", "green", "blue"],
+        mean=list(spec.mean),
+        std=list(spec.std),
+    )
     return save_checkpoint(LandCoverClassifier(net, spec.mean, spec.std), card, tmp_path / "forest.json")
 
 
 def test_evaluate_cli_on_a_known_case(tiny_folder, tmp_path, capsys):
     card_path = _always_forest_model(tmp_path)
     out_json = tmp_path / "eval.json"
-    assert evaluate.main(["--model", str(card_path), str(tiny_folder), "--batch-size", "32",
-                          "--json", str(out_json), "--record", "--threads", "1"]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(card_path),
+                str(tiny_folder),
+                "--batch-size",
+                "32",
+                "--json",
+                str(out_json),
+                "--record",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "overall accuracy: 10.00 %" in text  # 6 Forest images out of 60
     assert "Forest" in text and "windows/s (batch 32" in text
@@ -109,8 +166,21 @@ def test_evaluate_cli_on_a_known_case(tiny_folder, tmp_path, capsys):
 def test_evaluate_cli_split_option(tiny_zip, tmp_path, capsys):
     card_path = _always_forest_model(tmp_path)
     out_json = tmp_path / "test.json"
-    evaluate.main(["--model", str(card_path), str(tiny_zip), "--split", "test", "--seed", "42",
-                   "--json", str(out_json), "--threads", "1"])
+    evaluate.main(
+        [
+            "--model",
+            str(card_path),
+            str(tiny_zip),
+            "--split",
+            "test",
+            "--seed",
+            "42",
+            "--json",
+            str(out_json),
+            "--threads",
+            "1",
+        ]
+    )
     res = json.loads(out_json.read_text())
     expected = split_fingerprint(stratified_split(tiny_zip, seed=42))["test"]
     assert res["n"] == expected["count"] == 10 and res["members_sha256"] == expected["members_sha256"]
@@ -119,11 +189,37 @@ def test_evaluate_cli_split_option(tiny_zip, tmp_path, capsys):
 
 def test_compare_runs_and_prints_a_table(tiny_zip, tmp_path, capsys):
     table = tmp_path / "compare.md"
-    rows = compare.run(compare.build_parser().parse_args(
-        [str(tiny_zip), "--archs", "tf_efficientnet_lite0", "nope", "--out", str(tmp_path / "cmp"),
-         "--epochs", "1", "--batch-size", "8", "--max-train-batches", "1", "--eval-batch-size", "16",
-         "--bench-windows", "64", "--bench-batch", "32", "--log-every", "0", "--table", str(table),
-         "--threads", "1"]), "cmd")
+    rows = compare.run(
+        compare.build_parser().parse_args(
+            [
+                str(tiny_zip),
+                "--archs",
+                "tf_efficientnet_lite0",
+                "nope",
+                "--out",
+                str(tmp_path / "cmp"),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--max-train-batches",
+                "1",
+                "--eval-batch-size",
+                "16",
+                "--bench-windows",
+                "64",
+                "--bench-batch",
+                "32",
+                "--log-every",
+                "0",
+                "--table",
+                str(table),
+                "--threads",
+                "1",
+            ]
+        ),
+        "cmd",
+    )
     assert rows[0]["arch"] == "tf_efficientnet_lite0" and rows[0]["cpu_wps"] > 0 and 3 < rows[0]["params_m"] < 4
     assert rows[1]["error"] == "unknown architecture"
     assert "| tf_efficientnet_lite0 | ImageNet | 1 |" in table.read_text()
