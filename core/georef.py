@@ -72,7 +72,12 @@ def utm_epsg(lon: float, lat: float) -> int:
 
 
 def _is_metric(srs: osr.SpatialReference) -> bool:
-    return bool(srs.IsProjected()) and abs(srs.GetLinearUnits() - 1.0) < 1e-9
+    """Projected in metres with a map scale close to 1: not (pseudo-)Mercator, whose "metres" are
+    1/cos(latitude) ground metres (Web Mercator imagery is common in QGIS: it goes to UTM)."""
+    if not srs.IsProjected() or abs(srs.GetLinearUnits() - 1.0) > 1e-9:
+        return False
+    proj = (srs.GetAttrValue("PROJECTION") or "").lower()
+    return not ("mercator" in proj and "transverse" not in proj)
 
 
 def _centre_lonlat(ds, srs) -> tuple[float, float]:
@@ -149,7 +154,11 @@ def prepare(
         work_srs = osr.SpatialReference()
         work_srs.ImportFromEPSG(utm_epsg(lon, lat))
         work_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        why = "geographic" if srs_in.IsGeographic() else "not in metres"
+        why = (
+            "geographic" if srs_in.IsGeographic()
+            else "not in metres" if abs(srs_in.GetLinearUnits() - 1.0) > 1e-9
+            else "Mercator (scale varies with latitude)"
+        )
         notes.append(
             f"source CRS is {why}: processed in {gdalutil.srs_label(work_srs)} (UTM zone of the centre)"
         )

@@ -270,8 +270,7 @@ def classify(
         warnings.append(dev_warning)
     progress(0.01, f"loading the model on {device}")
     net, card2, _ = _load_card_and_model(req, device, model)
-    if model is None and card2.to_dict() != card.to_dict():  # pragma: no cover - card changed meanwhile
-        card = card2
+    card = card2
     net = net.to(device).eval()
     if hasattr(net, "use_channels_last"):
         net.use_channels_last(True)

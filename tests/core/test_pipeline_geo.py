@@ -141,3 +141,14 @@ def test_area_of_interest_in_wgs84(tmp_path, brightness_model):
     assert ds.RasterXSize * 320 >= 1280 and x1 <= 501900 + 320 and y0 >= 4998100 - 320
     summary = json.loads(res.summary_path.read_text())
     assert summary["request"]["bounds_crs"] == "EPSG:4326"
+
+
+def test_web_mercator_goes_to_utm(tmp_path, brightness_model):
+    # 10 "m" Web Mercator pixels at 45N are ~7.1 m on the ground: must be reprojected, not used as 10 m
+    img = np.full((3, 300, 300), 20, np.uint8)
+    src = write_geotiff(tmp_path / "wm.tif", img, epsg=3857, origin=(1001875.0, 5621521.0))  # ~9.0E, 45.0N
+    res = classify(_req(src, tmp_path / "out", stride=64), model=brightness_model)
+    wr = res.summary["working_raster"]
+    assert wr["crs"] == "EPSG:32632" and wr["resampled"]
+    assert 205 <= wr["size_px"][0] <= 220  # 300 px * 10 m * cos(45) ~ 2120 m -> ~212 px
+    assert any("Mercator" in n for n in wr["notes"])
