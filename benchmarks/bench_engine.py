@@ -12,6 +12,7 @@ Without --model the trained default model is used when present, else random weig
 architecture (speed does not depend on the weights). CPU figures are noisy when other jobs run:
 each timing is the best of a few interleaved repeats.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,11 @@ def make_mosaic_vrt(path: Path, size: int, tile: Path = TILE) -> Path:
     wkt = t.GetProjection()
     gt = t.GetGeoTransform()
     t = None
-    parts = [f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}">',
-             f"<SRS>{wkt.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</SRS>",
-             f"<GeoTransform>{gt[0]}, 10, 0, {gt[3]}, 0, -10</GeoTransform>"]
+    parts = [
+        f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}">',
+        f"<SRS>{wkt.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</SRS>",
+        f"<GeoTransform>{gt[0]}, 10, 0, {gt[3]}, 0, -10</GeoTransform>",
+    ]
     ci = ["Red", "Green", "Blue"]
     for b in range(1, nb + 1):
         parts.append(f'<VRTRasterBand dataType="Byte" band="{b}"><ColorInterp>{ci[b - 1]}</ColorInterp>')
@@ -83,7 +86,6 @@ def load(model_card):
     if default_card_path().exists():
         return load_model(default_card_path(), "cpu"), "trained default model"
     import torch
-
     from eurosat_landcover.models.card import ModelCard, eurosat_classes
     from eurosat_landcover.models.checkpoint import save_checkpoint
     from eurosat_landcover.models.registry import ARCHITECTURES, build_model
@@ -91,9 +93,16 @@ def load(model_card):
     spec = ARCHITECTURES["tf_efficientnet_lite0"]
     d = Path(tempfile.mkdtemp(prefix="bench-model-"))
     card = ModelCard(
-        name="bench_random_lite0", title="random weights", architecture="tf_efficientnet_lite0", weights="m.safetensors",
-        weights_sha256="", classes=eurosat_classes(), bands=["B04", "B03", "B02"], band_roles=["red", "green", "blue"],
-        mean=list(spec.mean), std=list(spec.std),
+        name="bench_random_lite0",
+        title="random weights",
+        architecture="tf_efficientnet_lite0",
+        weights="m.safetensors",
+        weights_sha256="",
+        classes=eurosat_classes(),
+        bands=["B04", "B03", "B02"],
+        band_roles=["red", "green", "blue"],
+        mean=list(spec.mean),
+        std=list(spec.std),
     )
     torch.manual_seed(0)
     save_checkpoint(build_model("tf_efficientnet_lite0"), card, d / "m.json")
@@ -138,11 +147,19 @@ def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path) -> di
     from eurosat_landcover.core.request import ClassificationRequest
 
     t0 = time.perf_counter()
-    res = classify(ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu"), model=model_card_pair)
+    res = classify(
+        ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu"), model=model_card_pair
+    )
     wall = time.perf_counter() - t0
     km2 = res.summary["area_km2_total"]
-    return {"wps": res.windows_per_second, "windows": res.windows, "wall": wall, "km2": km2,
-            "km2_per_s": km2 / wall, "timings": res.timings}
+    return {
+        "wps": res.windows_per_second,
+        "windows": res.windows,
+        "wall": wall,
+        "km2": km2,
+        "km2_per_s": km2 / wall,
+        "timings": res.timings,
+    }
 
 
 def rss_child(size: int, stride: int, batch: int, model_card: str | None) -> None:
@@ -161,9 +178,20 @@ def rss_child(size: int, stride: int, batch: int, model_card: str | None) -> Non
         base = _current_rss_mb()
         peak_before = _rss_mb()
         r = e2e(pair, vrt, stride, batch, d / "out")
-        print(json.dumps({"size": size, "stride": stride, "rss_before_mb": base, "peak_before_mb": peak_before,
-                          "peak_rss_mb": _rss_mb(), "seconds": r["wall"], "windows": r["windows"],
-                          "wps": r["wps"]}))
+        print(
+            json.dumps(
+                {
+                    "size": size,
+                    "stride": stride,
+                    "rss_before_mb": base,
+                    "peak_before_mb": peak_before,
+                    "peak_rss_mb": _rss_mb(),
+                    "seconds": r["wall"],
+                    "windows": r["windows"],
+                    "wps": r["wps"],
+                }
+            )
+        )
 
 
 def main(argv=None) -> int:
@@ -181,7 +209,6 @@ def main(argv=None) -> int:
         return 0
 
     import torch
-
     from eurosat_landcover.core.devices import default_cpu_threads
 
     torch_default_threads = torch.get_num_threads()
@@ -198,12 +225,16 @@ def main(argv=None) -> int:
     load_avg = os.getloadavg()
     say("# Engine benchmark")
     say()
-    say(f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; host: {platform.processor() or platform.machine()}, "
+    say(
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; host: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device cpu; model threads: engine default "
-        f"{engine_threads} (torch's default {torch_default_threads}); the bare and naive loops use the same {engine_threads}")
+        f"{engine_threads} (torch's default {torch_default_threads}); the bare and naive loops use the same {engine_threads}"
+    )
     say(f"- model: {model_desc}; batch size {B}")
-    say(f"- load average at start: {load_avg[0]:.1f} (other jobs, e.g. model training, share the CPU: figures are "
-        "best-of-{args.repeats} and still noisy)".replace("{args.repeats}", str(args.repeats)))
+    say(
+        f"- load average at start: {load_avg[0]:.1f} (other jobs, e.g. model training, share the CPU: figures are "
+        "best-of-{args.repeats} and still noisy)".replace("{args.repeats}", str(args.repeats))
+    )
     say("- command: `.venv/bin/python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]) + "`")
     say()
 
@@ -228,27 +259,39 @@ def main(argv=None) -> int:
                 torch.set_num_threads(engine_threads)
         say("## (a)(b) Throughput, CPU")
         say()
-        say(f"{size_a} x {size_a} px RGB (VRT of the sample mosaic), stride 32 -> {e2e_best['windows']} windows, batch {B}.")
+        say(
+            f"{size_a} x {size_a} px RGB (VRT of the sample mosaic), stride 32 -> {e2e_best['windows']} windows, batch {B}."
+        )
         say()
         say("| measure | windows/s | ratio (end-to-end / this) |")
         say("|---|---:|---:|")
         say(f"| end-to-end `classify()` (read, scale, batch, model, aggregate, write) | {e2e_best['wps']:.0f} | 1.00 |")
-        say(f"| bare model forward + softmax, batch {B}, {engine_threads} thread(s) | {bare_best:.0f} | "
-            f"{e2e_best['wps'] / bare_best:.2f} |")
+        say(
+            f"| bare model forward + softmax, batch {B}, {engine_threads} thread(s) | {bare_best:.0f} | "
+            f"{e2e_best['wps'] / bare_best:.2f} |"
+        )
         if bare_torchdef:
-            say(f"| (for reference) bare model with torch's default {torch_default_threads} threads | {bare_torchdef:.0f} | "
-                f"{e2e_best['wps'] / bare_torchdef:.2f} |")
-        say(f"| naive loop: GDAL read per window, batch 1, {engine_threads} thread(s) ({n_naive} windows) | "
-            f"{naive_best:.0f} | {e2e_best['wps'] / naive_best:.1f} |")
+            say(
+                f"| (for reference) bare model with torch's default {torch_default_threads} threads | {bare_torchdef:.0f} | "
+                f"{e2e_best['wps'] / bare_torchdef:.2f} |"
+            )
+        say(
+            f"| naive loop: GDAL read per window, batch 1, {engine_threads} thread(s) ({n_naive} windows) | "
+            f"{naive_best:.0f} | {e2e_best['wps'] / naive_best:.1f} |"
+        )
         if naive_torchdef:
-            say(f"| naive loop as a naive user runs it: torch's default {torch_default_threads} threads | "
-                f"{naive_torchdef:.0f} | {e2e_best['wps'] / naive_torchdef:.1f} |")
+            say(
+                f"| naive loop as a naive user runs it: torch's default {torch_default_threads} threads | "
+                f"{naive_torchdef:.0f} | {e2e_best['wps'] / naive_torchdef:.1f} |"
+            )
         t = e2e_best["timings"]
         say()
-        say(f"End-to-end breakdown of the best run: inference loop {t['inference']:.2f} s, of which model forward "
+        say(
+            f"End-to-end breakdown of the best run: inference loop {t['inference']:.2f} s, of which model forward "
             f"{t['forward']:.2f} s and reader thread (GDAL + scaling, overlapped) {t['reading']:.2f} s; "
             f"model load {t['model_load']:.2f} s; overviews+close {t['overviews_and_close']:.2f} s; "
-            f"whole call {e2e_best['wall']:.2f} s.")
+            f"whole call {e2e_best['wall']:.2f} s."
+        )
         say()
 
         # (d) km2/s per stride
@@ -278,17 +321,23 @@ def main(argv=None) -> int:
             cmd += ["--model", args.model]
         pr = subprocess.run(cmd, capture_output=True, text=True)
         if pr.returncode != 0:
-            say(f"| {size} x {size} | failed: {pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode} |")
+            say(
+                f"| {size} x {size} | failed: {pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode} |"
+            )
             continue
         r = json.loads(pr.stdout.strip().splitlines()[-1])
         peaks.append(r["peak_rss_mb"])
-        say(f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['seconds']:.1f} | {r['wps']:.0f} | "
-            f"{r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |")
+        say(
+            f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['seconds']:.1f} | {r['wps']:.0f} | "
+            f"{r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
+        )
     if len(peaks) >= 2:
         say()
-        say(f"Peak RSS spread from the smallest to the largest raster: {(max(peaks) / min(peaks) - 1) * 100:.1f} % "
+        say(
+            f"Peak RSS spread from the smallest to the largest raster: {(max(peaks) / min(peaks) - 1) * 100:.1f} % "
             f"(target: flat within 20 %, <= 1.5 GB). The CLI bounds GDAL's block cache to 128 MB "
-            "(`configure_gdal_for_batch`); the benchmark children do the same.")
+            "(`configure_gdal_for_batch`); the benchmark children do the same."
+        )
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")

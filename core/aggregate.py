@@ -9,6 +9,7 @@ row is final: it is averaged, handed to the sink and dropped. Only the rows stil
 A cell is nodata when no window covered it (right/bottom remainder, skipped all-nodata windows)
 or when all its source pixels are nodata.
 """
+
 from __future__ import annotations
 
 from typing import Callable

@@ -85,9 +85,7 @@ def _looks_l2a(ds: gdal.Dataset) -> bool:
     for domain in (None, ""):
         md.update(ds.GetMetadata(domain) or {})
     text = " ".join(f"{k}={v}" for k, v in md.items()).upper()
-    return (
-        "BOA_ADD_OFFSET" in text or "MSIL2A" in text or "LEVEL-2A" in text or "PRODUCT_TYPE=S2MSI2A" in text
-    )
+    return "BOA_ADD_OFFSET" in text or "MSIL2A" in text or "LEVEL-2A" in text or "PRODUCT_TYPE=S2MSI2A" in text
 
 
 def detect_band_mapping(
@@ -120,9 +118,7 @@ def detect_band_mapping(
         if bad:
             raise ClassificationError(f"band(s) {bad} do not exist: the raster has {n} band(s) (1..{n})")
         if alpha is not None and alpha in sel:
-            raise ClassificationError(
-                f"band {alpha} is the alpha (transparency) band and cannot feed the model"
-            )
+            raise ClassificationError(f"band {alpha} is the alpha (transparency) band and cannot feed the model")
         reason = "given by the request"
     elif all(w in s2names for w in want):
         sel = [s2names.index(w) + 1 for w in want]
@@ -141,17 +137,12 @@ def detect_band_mapping(
         roles
         and all(r in _ROLE_INTERP for r in roles)
         and all(
-            any(ds.GetRasterBand(i).GetColorInterpretation() == _ROLE_INTERP[r] for i in range(1, n + 1))
-            for r in roles
+            any(ds.GetRasterBand(i).GetColorInterpretation() == _ROLE_INTERP[r] for i in range(1, n + 1)) for r in roles
         )
     ):
         interps = [ds.GetRasterBand(i).GetColorInterpretation() for i in range(1, n + 1)]
         sel = [interps.index(_ROLE_INTERP[r]) + 1 for r in roles]
-        reason = (
-            "colour interpretation of the bands ("
-            + ", ".join(f"{r}=band {b}" for r, b in zip(roles, sel))
-            + ")"
-        )
+        reason = "colour interpretation of the bands (" + ", ".join(f"{r}=band {b}" for r, b in zip(roles, sel)) + ")"
     elif n in (3, 4) and roles == ["red", "green", "blue"]:
         sel = [1, 2, 3]
         extra = ""

@@ -5,6 +5,7 @@ readable line on stderr and exit with code 2 (a traceback only with ``--debug``)
 with 130 after removing partial outputs. Subcommands live in ``SUBCOMMANDS`` so other parts
 (models: train/evaluate) can register theirs with :func:`register`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,7 @@ from typing import Callable, Optional
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 
 
-def register(name: str, help: str, add_arguments, run) -> None:  # noqa: A002
+def register(name: str, help: str, add_arguments, run) -> None:
     """Register a subcommand: ``add_arguments(parser)``, ``run(args) -> exit code``."""
     SUBCOMMANDS[name] = (add_arguments, run, help)
 
@@ -59,9 +60,7 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("outdir", help="output folder (created if missing)")
     p.add_argument("--model", metavar="CARD", help="model card JSON (default: the bundled model)")
     p.add_argument("--stride", type=int, default=32, help="window stride in pixels: 8, 16, 32 or 64 (default 32)")
-    p.add_argument(
-        "--bounds", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="area of interest"
-    )
+    p.add_argument("--bounds", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="area of interest")
     p.add_argument("--bounds-crs", metavar="CRS", help="CRS of --bounds, e.g. EPSG:4326 (default: the raster's)")
     p.add_argument("--bands", nargs="+", type=int, metavar="N", help="1-based source bands for the model, e.g. 4 3 2")
     p.add_argument(

@@ -16,7 +16,7 @@ def call(what: str, fn, *args, **kwargs):
     """Run a GDAL function; raise ClassificationError(what + GDAL's message) on failure."""
     gdal.ErrorReset()
     try:
-        with _quiet():
+        with _Quiet():
             out = fn(*args, **kwargs)
     except RuntimeError as exc:  # UseExceptions() mode
         raise ClassificationError(f"{what}: {exc}") from None
@@ -26,7 +26,7 @@ def call(what: str, fn, *args, **kwargs):
     return out
 
 
-class _quiet:
+class _Quiet:
     """Silence GDAL's stderr error printing during a call (errors are reported by us)."""
 
     def __enter__(self):

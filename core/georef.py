@@ -99,9 +99,7 @@ def _transform_bounds(bounds, src_srs, dst_srs):
     try:
         out = ct.TransformBounds(float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]), 21)
     except RuntimeError as exc:
-        raise ClassificationError(
-            f"the area of interest cannot be transformed to the raster's CRS: {exc}"
-        ) from None
+        raise ClassificationError(f"the area of interest cannot be transformed to the raster's CRS: {exc}") from None
     if out is None or not all(math.isfinite(v) for v in out):
         raise ClassificationError("the area of interest cannot be transformed to the raster's CRS")
     return tuple(out)
@@ -155,13 +153,13 @@ def prepare(
         work_srs.ImportFromEPSG(utm_epsg(lon, lat))
         work_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
         why = (
-            "geographic" if srs_in.IsGeographic()
-            else "not in metres" if abs(srs_in.GetLinearUnits() - 1.0) > 1e-9
+            "geographic"
+            if srs_in.IsGeographic()
+            else "not in metres"
+            if abs(srs_in.GetLinearUnits() - 1.0) > 1e-9
             else "Mercator (scale varies with latitude)"
         )
-        notes.append(
-            f"source CRS is {why}: processed in {gdalutil.srs_label(work_srs)} (UTM zone of the centre)"
-        )
+        notes.append(f"source CRS is {why}: processed in {gdalutil.srs_label(work_srs)} (UTM zone of the centre)")
         warp_needed = True
 
     if not warp_needed:
@@ -226,11 +224,7 @@ def prepare(
         mask_of = None
         if alpha_band is None:
             flags = src.GetRasterBand(bands[0]).GetMaskFlags()
-            if (
-                flags & gdal.GMF_PER_DATASET
-                and not flags & gdal.GMF_ALL_VALID
-                and not flags & gdal.GMF_NODATA
-            ):
+            if flags & gdal.GMF_PER_DATASET and not flags & gdal.GMF_ALL_VALID and not flags & gdal.GMF_NODATA:
                 mask_of = bands[0]  # internal (per-dataset) mask
         nodata = [src.GetRasterBand(b).GetNoDataValue() for b in bands]
         resampling = None

@@ -7,10 +7,10 @@ best device (inference_mode, channels_last, autocast on GPU, OOM -> half the bat
 accumulated per output cell, rows written as soon as they are final (aggregate.py, writers.py)
 -> overviews, QML styles, JSON summary, rename from temporary names.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import os
 import re
 import time
@@ -34,7 +34,9 @@ MAX_BATCH = 4096
 
 def _validate_request(req: ClassificationRequest) -> None:
     if req.radiometry not in RADIOMETRY_CHOICES:
-        raise ClassificationError(f"unknown radiometry {req.radiometry!r}; choose one of {', '.join(RADIOMETRY_CHOICES)}")
+        raise ClassificationError(
+            f"unknown radiometry {req.radiometry!r}; choose one of {', '.join(RADIOMETRY_CHOICES)}"
+        )
     if req.probabilities_dtype not in PROBABILITY_DTYPES:
         raise ClassificationError(
             f"probabilities_dtype must be one of {', '.join(PROBABILITY_DTYPES)}, got {req.probabilities_dtype!r}"
@@ -201,8 +203,17 @@ def _sampler(wr, mapping):
 
 def _model_metrics(card) -> dict:
     """The card's headline metrics (accuracy, n, macro F1, command per split), without matrices."""
-    keep = ("accuracy", "n", "macro_f1", "loss", "windows_per_second", "batch_size", "device", "command",
-            "members_sha256")
+    keep = (
+        "accuracy",
+        "n",
+        "macro_f1",
+        "loss",
+        "windows_per_second",
+        "batch_size",
+        "device",
+        "command",
+        "members_sha256",
+    )
     out = {}
     for key, val in (card.metrics or {}).items():
         if isinstance(val, dict):
@@ -282,8 +293,12 @@ def classify(
     # ---- outputs
     prefix = req.name or input_path.stem
     cell_gt = (
-        wr.geotransform[0], wr.geotransform[1] * stride, 0.0,
-        wr.geotransform[3], 0.0, wr.geotransform[5] * stride,
+        wr.geotransform[0],
+        wr.geotransform[1] * stride,
+        0.0,
+        wr.geotransform[3],
+        0.0,
+        wr.geotransform[5] * stride,
     )
     metadata = {
         "MODEL": card.name,
@@ -299,8 +314,15 @@ def classify(
         **radiometry.metadata_items(),
     }
     outputs = writers.OutputSet(
-        out_dir, prefix, grid, cell_gt, wr.srs.ExportToWkt(), card,
-        req.probabilities_dtype, req.write_probabilities, metadata,
+        out_dir,
+        prefix,
+        grid,
+        cell_gt,
+        wr.srs.ExportToWkt(),
+        card,
+        req.probabilities_dtype,
+        req.write_probabilities,
+        metadata,
     )
     reader = None
     prev_threads = torch.get_num_threads()
@@ -314,7 +336,11 @@ def classify(
         agg = CellAggregator(grid, len(card.classes), outputs.write_row)
         runner = _Runner(net, device, int(req.batch_size), warnings)
         reader = StripReader(
-            wr, radiometry, grid, int(req.batch_size), pin_memory=(device.type == "cuda"),
+            wr,
+            radiometry,
+            grid,
+            int(req.batch_size),
+            pin_memory=(device.type == "cuda"),
         )
         total = grid.windows
         done = 0
@@ -395,7 +421,8 @@ def classify(
                 "styles": {k: str(v) for k, v in styles.items()},
                 "summary": str(summary_path),
                 "encoding": (
-                    "probabilities/confidence float32 0..1, nodata NaN" if req.probabilities_dtype == "float32"
+                    "probabilities/confidence float32 0..1, nodata NaN"
+                    if req.probabilities_dtype == "float32"
                     else "probabilities/confidence uint8 = round(p*254) with scale 1/254, nodata 255"
                 ),
                 "classes_nodata": writers.NODATA_CLASS,
@@ -406,7 +433,8 @@ def classify(
             "windows": {"total": total, "classified": classified, "skipped_nodata": skipped},
             "windows_per_second": wps,
             "km2_per_second": (classified * (stride * card.gsd_m) ** 2 / 1e6) / timings["inference"]
-            if timings["inference"] > 0 else 0.0,
+            if timings["inference"] > 0
+            else 0.0,
             "batch_size": {"requested": int(req.batch_size), "final": runner.bs},
             "device": device_label(device),
             "autocast": str(runner.amp_dtype).replace("torch.", "") if runner.amp_dtype is not None else None,

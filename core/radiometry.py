@@ -104,9 +104,7 @@ def make_radiometry(method: str, card, reason: str = "", sample=None) -> Radiome
     if method == "sentinel2_l1c":
         return Radiometry("sentinel2_l1c", divisor=float(card.sentinel2_dn_divisor), reason=reason)
     if method == "sentinel2_l2a":
-        return Radiometry(
-            "sentinel2_l2a", divisor=float(card.sentinel2_dn_divisor), offset=L2A_OFFSET, reason=reason
-        )
+        return Radiometry("sentinel2_l2a", divisor=float(card.sentinel2_dn_divisor), offset=L2A_OFFSET, reason=reason)
     if method == "percentile":
         if sample is None:
             raise ClassificationError("the percentile stretch needs a sample of the data")

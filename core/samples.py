@@ -4,12 +4,14 @@ Each 64 x 64 px patch becomes one block of a GeoTIFF with 10 m pixels in a real 
 the georeferenced pipeline at stride 64 (windows aligned to the blocks) sees exactly the patch
 the model was evaluated on; the truth per block is written beside it (JSON + CSV).
 """
+
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -54,7 +56,9 @@ def build_mosaic(
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(epsg)
     ds.SetProjection(srs.ExportToWkt())
-    ds.SetMetadata({"CONTENT": "EuroSAT test-split patches, one per 64 px block", "SOURCE": "EuroSAT (Helber et al. 2019), MIT"})
+    ds.SetMetadata(
+        {"CONTENT": "EuroSAT test-split patches, one per 64 px block", "SOURCE": "EuroSAT (Helber et al. 2019), MIT"}
+    )
     blocks = []
     strip = np.zeros((nb, patch, columns * patch), np.uint8)
     for r in range(rows):
@@ -69,16 +73,28 @@ def build_mosaic(
                 strip[3, :, c * patch : (c + 1) * patch] = 255
             x0 = origin[0] + c * patch * gsd
             y1 = origin[1] - r * patch * gsd
-            blocks.append({
-                "row": r, "col": c, "class_index": int(ci), "class": class_names[ci], "member": member,
-                "bounds": [x0, y1 - patch * gsd, x0 + patch * gsd, y1],
-            })
+            blocks.append(
+                {
+                    "row": r,
+                    "col": c,
+                    "class_index": int(ci),
+                    "class": class_names[ci],
+                    "member": member,
+                    "bounds": [x0, y1 - patch * gsd, x0 + patch * gsd, y1],
+                }
+            )
         for b in range(nb):
             ds.GetRasterBand(b + 1).WriteArray(strip[b], 0, r * patch)
     ds = None
     truth = {
-        "raster": out_path.name, "epsg": epsg, "gsd_m": gsd, "block_px": patch, "columns": columns, "rows": rows,
-        "classes": list(class_names), "blocks": blocks,
+        "raster": out_path.name,
+        "epsg": epsg,
+        "gsd_m": gsd,
+        "block_px": patch,
+        "columns": columns,
+        "rows": rows,
+        "classes": list(class_names),
+        "blocks": blocks,
     }
     if truth_path is not None:
         truth_path = Path(truth_path)

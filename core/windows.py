@@ -12,6 +12,7 @@ hold any valid pixel are copied into a batch buffer (pinned on CUDA) from a smal
 batches go through a bounded queue. Invalid pixels inside a partly valid window are filled with
 the window's per-band mean of valid pixels.
 """
+
 from __future__ import annotations
 
 import math
@@ -156,7 +157,7 @@ class StripReader(threading.Thread):
                         except queue.Empty:
                             pass
 
-    def _alloc_pool(self, C, p):
+    def _alloc_pool(self, nbands, p):
         """Batch buffers in channels_last layout (N, H, W, C in memory), pinned on CUDA.
 
         Returns [(tensor N x C x H x W with channels_last strides, numpy view of the same memory)].
@@ -165,7 +166,7 @@ class StripReader(threading.Thread):
 
         pool = []
         for _ in range(self.pool_size):
-            base = torch.empty((self.batch_size, p, p, C), dtype=torch.float32)
+            base = torch.empty((self.batch_size, p, p, nbands), dtype=torch.float32)
             if self.pin_memory:
                 try:
                     base = base.pin_memory()
@@ -220,7 +221,7 @@ class StripReader(threading.Thread):
         s, ncx = self.grid.stride, self.grid.ncx
         n, W = valid.shape
         nr = math.ceil(n / s)
-        if n != nr * s or W != ncx * s:
+        if n != nr * s or ncx * s != W:
             padded = np.zeros((nr * s, ncx * s), dtype=bool)
             padded[:n, :W] = valid
             v = padded.reshape(nr, s, ncx, s)

@@ -10,13 +10,14 @@ and renamed onto their final names only when everything succeeded; :meth:`Output
 - confidence: the maximum probability, same encoding as the probabilities.
 All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import secrets
-from pathlib import Path
 from glob import escape as glob_escape
+from pathlib import Path
 from typing import Optional
 from xml.sax.saxutils import escape
 
@@ -49,8 +50,12 @@ def _overview_levels(w: int, h: int) -> list[int]:
 class _Tif:
     def __init__(self, path: Path, w, h, bands, dtype, gt, wkt, nodata, predictor):
         opts = [
-            "TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE",
-            f"PREDICTOR={predictor}", "BIGTIFF=IF_SAFER",
+            "TILED=YES",
+            f"BLOCKXSIZE={BLOCK}",
+            f"BLOCKYSIZE={BLOCK}",
+            "COMPRESS=DEFLATE",
+            f"PREDICTOR={predictor}",
+            "BIGTIFF=IF_SAFER",
         ]
         if bands > 1:
             opts.append("INTERLEAVE=BAND")
@@ -134,7 +139,9 @@ class OutputSet:
                 t.ds.GetRasterBand(1).SetOffset(0.0)
             t.ds.SetMetadata({**md, "CONTENT": "maximum class probability (0..1)" + self._enc()})
             if write_probabilities:
-                t = _Tif(self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred)
+                t = _Tif(
+                    self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred
+                )
                 self._tifs["probabilities"] = t
                 for i, c in enumerate(card.classes):
                     b = t.ds.GetRasterBand(i + 1)
@@ -270,7 +277,8 @@ _QML_HEAD = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
   <pipe>
 """
 _QML_TAIL = """    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" colorizeStrength="100" colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" colorizeStrength="100"
+                   colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>
     <rasterresampler maxOversampling="2"/>
     <resamplingStage>resamplingFilter</resamplingStage>
   </pipe>
@@ -279,9 +287,13 @@ _QML_TAIL = """    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
 """
 
 
+def _attr(text: str) -> str:
+    return escape(text, {'"': "&quot;"})
+
+
 def qml_paletted(card) -> str:
     entries = "\n".join(
-        f'        <paletteEntry value="{i}" color="{c.color}" label="{escape(c.name, {chr(34): "&quot;"})}" alpha="255"/>'
+        f'        <paletteEntry value="{i}" color="{c.color}" label="{_attr(c.name)}" alpha="255"/>'
         for i, c in enumerate(card.classes)
     )
     return (

@@ -12,6 +12,7 @@
   B01..B12, B8A) copied out of the MS sample zip, one whose RGB twin is not in the RGB zip
   (part of the 10 % kept out of training data altogether).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,14 @@ def main(argv=None) -> int:
     random.Random(0).shuffle(picked)
     tif = args.out / "eurosat_sample_mosaic.tif"
     truth = build_mosaic(
-        args.rgb_zip, picked, tif, columns=args.columns, class_names=EUROSAT_CLASSES, epsg=32632,
-        origin=(480000.0, 5300000.0), truth_path=args.out / "eurosat_sample_mosaic_truth.json",
+        args.rgb_zip,
+        picked,
+        tif,
+        columns=args.columns,
+        class_names=EUROSAT_CLASSES,
+        epsg=32632,
+        origin=(480000.0, 5300000.0),
+        truth_path=args.out / "eurosat_sample_mosaic_truth.json",
     )
     print(f"wrote {tif} ({tif.stat().st_size / 1e6:.2f} MB, {len(truth['blocks'])} blocks)")
 

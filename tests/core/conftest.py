@@ -1,4 +1,5 @@
 """Fixtures for the engine tests: a random-weight model and real GeoTIFFs written with GDAL."""
+
 from __future__ import annotations
 
 import os
@@ -10,14 +11,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-from engine_testlib import BrightnessModel, make_card  # noqa: E402
+from engine_testlib import BrightnessModel, make_card
 
 
 @pytest.fixture(scope="session")
 def random_card(tmp_path_factory) -> Path:
     """A random-weight EfficientNet-Lite0 checkpoint + card (seeded)."""
     import torch
-
     from eurosat_landcover.models.checkpoint import save_checkpoint
     from eurosat_landcover.models.registry import build_model
 

@@ -1,4 +1,5 @@
 """Helpers shared by the engine tests (imported via conftest's sys.path entry)."""
+
 from __future__ import annotations
 
 from pathlib import Path

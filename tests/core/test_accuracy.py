@@ -7,13 +7,13 @@
   DN/2750*255 scaling): at least 90 % must agree with their labels.
 Both skip while the trained default model (models/weights/eurosat_rgb_lite0.json) is absent.
 """
+
 from __future__ import annotations
 
 import zipfile
 
 import pytest
 from engine_testlib import MS_ZIP, RGB_ZIP
-
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
 
@@ -48,7 +48,7 @@ def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path):
     from eurosat_landcover.models.dataset import stratified_split
 
     model, card = trained
-    acc_card, info = _test_accuracy(card)
+    acc_card, _info = _test_accuracy(card)
     if acc_card is None:
         pytest.skip("the default model card records no test accuracy (metrics['test']['accuracy'])")
     items = stratified_split(RGB_ZIP, seed=42)["test"]
@@ -58,8 +58,10 @@ def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path):
         model=(model, card),
     )
     acc, n, _ = block_accuracy(res.classes_path, truth)
-    print(f"\nmosaic of {n} test patches: pipeline accuracy {acc:.4f}, card test accuracy {acc_card:.4f} "
-          f"({res.windows_per_second:.0f} windows/s)")
+    print(
+        f"\nmosaic of {n} test patches: pipeline accuracy {acc:.4f}, card test accuracy {acc_card:.4f} "
+        f"({res.windows_per_second:.0f} windows/s)"
+    )
     assert n == len(items) and res.windows == n
     assert abs(acc - acc_card) <= 0.005
 
@@ -74,8 +76,14 @@ def test_real_sentinel2_tiles_agree_with_labels(trained, tmp_path):
     for i, member in enumerate(members):
         label = member.split("/")[-2]
         res = classify(
-            ClassificationRequest(f"/vsizip/{MS_ZIP}/{member}", tmp_path / f"o{i}", stride=64, batch_size=1,
-                                  device="cpu", write_probabilities=False),
+            ClassificationRequest(
+                f"/vsizip/{MS_ZIP}/{member}",
+                tmp_path / f"o{i}",
+                stride=64,
+                batch_size=1,
+                device="cpu",
+                write_probabilities=False,
+            ),
             model=(model, card),
         )
         assert res.radiometry["method"] == "sentinel2_l1c" and res.band_mapping["bands"] == [4, 3, 2]
@@ -94,7 +102,6 @@ def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path)
     """Without the trained model: the pipeline must give, block for block, the model's own answer."""
     import numpy as np
     import torch
-
     from eurosat_landcover.core.samples import block_accuracy, build_mosaic
     from eurosat_landcover.models.dataset import read_rgb, stratified_split
 

@@ -1,4 +1,5 @@
 """The command line: JSON summary on stdout, progress on stderr, readable errors with exit code 2."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from engine_testlib import write_geotiff
-
 from eurosat_landcover.core import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,8 +18,26 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_classify_in_process(tmp_path, random_card, capsys):
     img = np.random.default_rng(0).integers(0, 255, (3, 128, 128), np.uint8)
     src = write_geotiff(tmp_path / "in.tif", img)
-    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--model", str(random_card), "--stride", "64",
-                   "--batch-size", "4", "--device", "cpu", "--float-probabilities", "--bands", "1", "2", "3"])
+    rc = cli.main(
+        [
+            "classify",
+            str(src),
+            str(tmp_path / "out"),
+            "--model",
+            str(random_card),
+            "--stride",
+            "64",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--float-probabilities",
+            "--bands",
+            "1",
+            "2",
+            "3",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0
     summary = json.loads(out)
@@ -52,9 +70,24 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
     src = write_geotiff(tmp_path / "in.tif", np.full((3, 64, 64), 90, np.uint8))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     p = subprocess.run(
-        [sys.executable, "-m", "eurosat_landcover", "classify", str(src), str(tmp_path / "o"), "--model",
-         str(random_card), "--stride", "64", "--device", "cuda"],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "eurosat_landcover",
+            "classify",
+            str(src),
+            str(tmp_path / "o"),
+            "--model",
+            str(random_card),
+            "--stride",
+            "64",
+            "--device",
+            "cuda",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["windows"]["classified"] == 1
@@ -63,9 +96,20 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
     if not torch.cuda.is_available():
         assert "warning: CUDA is not available" in p.stderr
     p = subprocess.run(
-        [sys.executable, "-m", "eurosat_landcover", "classify", str(tmp_path / "missing.tif"), str(tmp_path / "o2"),
-         "--model", str(random_card)],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "eurosat_landcover",
+            "classify",
+            str(tmp_path / "missing.tif"),
+            str(tmp_path / "o2"),
+            "--model",
+            str(random_card),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines()[-1] == f"error: the input raster {tmp_path / 'missing.tif'} does not exist"

@@ -1,4 +1,5 @@
 """Bad input -> a readable ClassificationError and nothing written."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,7 +7,6 @@ import shutil
 import numpy as np
 import pytest
 from engine_testlib import BrightnessModel, make_card, write_geotiff
-
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
@@ -59,24 +59,28 @@ def test_raster_smaller_than_one_window(tmp_path, brightness_model):
 def test_aoi_outside_raster(tmp_path, brightness_model):
     src = write_geotiff(tmp_path / "r.tif", _rgb(), epsg=32632, origin=(500000.0, 5000000.0))
     with pytest.raises(ClassificationError, match="does not overlap the raster"):
-        classify(_req(src, tmp_path / "out", bounds=(2.0, 48.0, 2.1, 48.1), bounds_crs="EPSG:4326"),
-                 model=brightness_model)
+        classify(
+            _req(src, tmp_path / "out", bounds=(2.0, 48.0, 2.1, 48.1), bounds_crs="EPSG:4326"), model=brightness_model
+        )
     _assert_nothing_written(tmp_path / "out")
 
 
 def test_aoi_smaller_than_a_window(tmp_path, brightness_model):
     src = write_geotiff(tmp_path / "r.tif", _rgb(), epsg=32632, origin=(500000.0, 5000000.0))
-    with pytest.raises(ClassificationError, match="area of interest is .* smaller than one"):
+    with pytest.raises(ClassificationError, match=r"area of interest is .* smaller than one"):
         classify(_req(src, tmp_path / "out", bounds=(500000, 4999500, 500300, 5000000)), model=brightness_model)
 
 
 def test_corrupt_file(tmp_path, brightness_model):
-    good = write_geotiff(tmp_path / "good.tif", np.random.default_rng(0).integers(0, 255, (3, 256, 256), np.uint8),
-                         options=("TILED=YES", "COMPRESS=DEFLATE"))
+    good = write_geotiff(
+        tmp_path / "good.tif",
+        np.random.default_rng(0).integers(0, 255, (3, 256, 256), np.uint8),
+        options=("TILED=YES", "COMPRESS=DEFLATE"),
+    )
     bad = tmp_path / "bad.tif"
     data = good.read_bytes()
     bad.write_bytes(data[: len(data) // 2])  # truncated: header fine, tiles missing
-    with pytest.raises(ClassificationError, match="cannot read|corrupt"):
+    with pytest.raises(ClassificationError, match=r"cannot read|corrupt"):
         classify(_req(bad, tmp_path / "out", stride=64), model=brightness_model)
     _assert_nothing_written(tmp_path / "out")
     junk = tmp_path / "junk.tif"
@@ -96,7 +100,7 @@ def test_unwritable_output_folder(tmp_path, brightness_model):
     blocker.write_text("x")
     with pytest.raises(ClassificationError, match="cannot create the output folder"):
         classify(_req(src, blocker / "out"), model=brightness_model)
-    with pytest.raises(ClassificationError, match="not a folder|cannot create"):
+    with pytest.raises(ClassificationError, match=r"not a folder|cannot create"):
         classify(_req(src, blocker), model=brightness_model)
 
 
@@ -119,7 +123,7 @@ def test_weights_missing_or_not_matching_card(tmp_path, random_card):
     card = d / random_card.name
     weights = next(d.glob("*.safetensors"))
     weights.unlink()
-    with pytest.raises(ClassificationError, match="cannot load the model.*does not exist"):
+    with pytest.raises(ClassificationError, match=r"cannot load the model.*does not exist"):
         classify(_req(src, tmp_path / "out", model_card=card))
     _assert_nothing_written(tmp_path / "out")
     # weights of another model behind the card: sha256 mismatch
@@ -127,7 +131,7 @@ def test_weights_missing_or_not_matching_card(tmp_path, random_card):
     with weights.open("r+b") as f:
         f.seek(-16, 2)
         f.write(b"\x00" * 16)
-    with pytest.raises(ClassificationError, match="cannot load the model.*sha256"):
+    with pytest.raises(ClassificationError, match=r"cannot load the model.*sha256"):
         classify(_req(src, tmp_path / "out", model_card=card))
     _assert_nothing_written(tmp_path / "out")
 

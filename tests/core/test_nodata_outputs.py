@@ -1,4 +1,5 @@
 """Nodata handling, output formats (tiling, compression, overviews, styles, summary), cleanup."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from engine_testlib import BrightnessModel, make_card, write_geotiff
-from osgeo import gdal
-
 from eurosat_landcover.core.errors import ClassificationCancelled
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
+from osgeo import gdal
 
 
 def _req(inp, out, **kw):
@@ -60,7 +60,8 @@ def test_alpha_band_masks(tmp_path, brightness_model):
     img[3] = 255
     img[3, :64, :] = 0  # top half transparent
     src = write_geotiff(
-        tmp_path / "rgba.tif", img,
+        tmp_path / "rgba.tif",
+        img,
         color_interp=[gdal.GCI_RedBand, gdal.GCI_GreenBand, gdal.GCI_BlueBand, gdal.GCI_AlphaBand],
     )
     res = classify(_req(src, tmp_path / "out", stride=64), model=brightness_model)
@@ -94,11 +95,18 @@ def test_output_files_format_styles_and_summary(tmp_path, loaded_model):
     out = tmp_path / "out"
     res = classify(_req(src, out, stride=8, batch_size=32, name="run1"), model=loaded_model)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([
-        "run1_classes.tif", "run1_classes.tif.aux.xml", "run1_classes.qml",
-        "run1_probabilities.tif", "run1_probabilities.qml",
-        "run1_confidence.tif", "run1_confidence.qml", "run1_summary.json",
-    ])
+    assert names == sorted(
+        [
+            "run1_classes.tif",
+            "run1_classes.tif.aux.xml",
+            "run1_classes.qml",
+            "run1_probabilities.tif",
+            "run1_probabilities.qml",
+            "run1_confidence.tif",
+            "run1_confidence.qml",
+            "run1_summary.json",
+        ]
+    )
     ds = gdal.Open(str(res.classes_path))
     b = ds.GetRasterBand(1)
     assert b.GetBlockSize() == [256, 256]
@@ -122,8 +130,19 @@ def test_output_files_format_styles_and_summary(tmp_path, loaded_model):
     pal = ET.parse(out / "run1_classes.qml").getroot().findall(".//paletteEntry")
     assert [e.get("label") for e in pal][:3] == ["AnnualCrop", "Forest", "HerbaceousVegetation"]
     s = json.loads(res.summary_path.read_text())
-    for key in ("input", "request", "radiometry", "band_mapping", "model", "area_km2", "windows",
-                "timings_s", "device", "warnings", "windows_per_second"):
+    for key in (
+        "input",
+        "request",
+        "radiometry",
+        "band_mapping",
+        "model",
+        "area_km2",
+        "windows",
+        "timings_s",
+        "device",
+        "warnings",
+        "windows_per_second",
+    ):
         assert key in s
     assert s["windows"]["classified"] == 81 and s["grid"]["stride_px"] == 8
     assert s["model"]["metrics"]["accuracy"] == 0.1

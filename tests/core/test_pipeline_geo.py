@@ -1,15 +1,15 @@
 """Georeferencing through the pipeline: output grid, CRS, placement, resampling, AOI."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-from engine_testlib import BrightnessModel, make_card, write_geotiff
-from osgeo import gdal, osr
-
+from engine_testlib import write_geotiff
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
+from osgeo import gdal, osr
 
 
 def _req(inp, out, **kw):
@@ -100,7 +100,7 @@ def test_coarser_pixels_resampled_to_10m(tmp_path, brightness_model):
     img = np.full((3, 64, 64), 20, np.uint8)  # 20 m pixels -> 128 x 128 px at 10 m
     src = write_geotiff(tmp_path / "r20.tif", img, pixel=(20.0, 20.0))
     res = classify(_req(src, tmp_path / "out", stride=64), model=brightness_model)
-    cls, ds = _read(res.classes_path)
+    cls, _ds = _read(res.classes_path)
     assert cls.shape == (2, 2) and (cls == 0).all()
     wr = res.summary["working_raster"]
     assert wr["resampled"] and wr["resampling"] == "bilinear" and wr["size_px"] == [128, 128]

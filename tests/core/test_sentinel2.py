@@ -1,4 +1,5 @@
 """The 50 real 13-band Sentinel-2 EuroSAT GeoTIFFs through the engine's band mapping and scaling."""
+
 from __future__ import annotations
 
 import io
@@ -7,7 +8,6 @@ import zipfile
 import numpy as np
 import pytest
 from engine_testlib import MS_ZIP, RGB_ZIP, make_card
-
 from eurosat_landcover.core import bands, georef
 from eurosat_landcover.core.radiometry import make_radiometry
 from eurosat_landcover.core.windows import Grid, StripReader

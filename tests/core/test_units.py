@@ -1,17 +1,17 @@
 """Unit tests: band mapping, radiometry, devices, aggregation, grid."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from engine_testlib import make_card, write_geotiff
-from osgeo import gdal
-
 from eurosat_landcover.core.aggregate import CellAggregator
 from eurosat_landcover.core.bands import detect_band_mapping, s2_band_name
 from eurosat_landcover.core.devices import available_devices, resolve_device
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.radiometry import make_radiometry
 from eurosat_landcover.core.windows import Grid, check_stride
+from osgeo import gdal
 
 CARD = None
 
@@ -25,8 +25,17 @@ def card():
 
 @pytest.mark.parametrize(
     "text,name",
-    [("B4", "B04"), ("b04", "B04"), ("B04 (red)", "B04"), ("S2 B8A", "B8A"), ("B12", "B12"), ("red", None),
-     ("Band 4", None), ("B13", None), ("", None)],
+    [
+        ("B4", "B04"),
+        ("b04", "B04"),
+        ("B04 (red)", "B04"),
+        ("S2 B8A", "B8A"),
+        ("B12", "B12"),
+        ("red", None),
+        ("Band 4", None),
+        ("B13", None),
+        ("", None),
+    ],
 )
 def test_s2_band_names(text, name):
     assert s2_band_name(text) == name
@@ -98,8 +107,9 @@ def test_radiometry_sentinel2_exact():
     out = r.apply(dn)
     np.testing.assert_allclose(out[0, 0], np.clip(dn[0, 0] / 2750 * 255, 0, 255), rtol=1e-6)
     r2 = make_radiometry("sentinel2_l2a", card())
-    np.testing.assert_allclose(r2.apply(dn)[0, 0], np.clip((dn[0, 0].astype(float) - 1000) / 2750 * 255, 0, 255),
-                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(
+        r2.apply(dn)[0, 0], np.clip((dn[0, 0].astype(float) - 1000) / 2750 * 255, 0, 255), rtol=1e-6, atol=1e-4
+    )
     assert "2750" in r.to_dict()["formula"] and r2.to_dict()["offset"] == 1000
 
 
@@ -148,7 +158,7 @@ def test_aggregator_averages_and_streams_rows():
         agg.set_valid([(j, np.ones(g.ncx, bool))])
         cols = np.arange(g.nx)
         p = np.zeros((g.nx, 2), np.float32)
-        p[:, 0] = (j % 2)  # alternate rows of windows: class 0 prob 1 or 0
+        p[:, 0] = j % 2  # alternate rows of windows: class 0 prob 1 or 0
         p[:, 1] = 1 - p[:, 0]
         agg.add(np.full(g.nx, j), cols, p)
         agg.finalize(j + 1)
