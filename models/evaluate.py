@@ -29,11 +29,16 @@ from .metrics import classification_metrics, confusion_matrix, format_report
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> the current CUDA device when available, else CPU; ``cuda`` -> ``cuda:<current>``."""
     if name in (None, "", "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"device {name!r} requested but CUDA is not available")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:

@@ -377,7 +377,7 @@ def _train(args, command: str, out: Path) -> dict:
         for b in range(n_batches):
             idx = perm[b * args.batch_size : (b + 1) * args.batch_size]
             xb, yb = xtr_t[idx], ytr_t[idx]
-            if xb.device != device:
+            if xb.device.type != device.type:  # data kept on the host: pinned, asynchronous copy
                 xb = xb.pin_memory() if device.type == "cuda" else xb
                 xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             xb = xb.float()

@@ -223,3 +223,16 @@ def test_compare_runs_and_prints_a_table(tiny_zip, tmp_path, capsys):
     assert rows[0]["arch"] == "tf_efficientnet_lite0" and rows[0]["cpu_wps"] > 0 and 3 < rows[0]["params_m"] < 4
     assert rows[1]["error"] == "unknown architecture"
     assert "| tf_efficientnet_lite0 | ImageNet | 1 |" in table.read_text()
+
+
+def test_package_cli_hook_registers_subcommands():
+    import argparse
+
+    from eurosat_landcover.models.cli import register_subcommands
+
+    registered = {}
+    register_subcommands(lambda name, help, add, run: registered.__setitem__(name, (add, run)))
+    assert set(registered) == {"train", "evaluate", "compare"}
+    p = argparse.ArgumentParser()
+    registered["evaluate"][0](p)
+    assert p.parse_args(["--split", "test", "--batch-size", "64"]).batch_size == 64
