@@ -197,6 +197,8 @@ def _param_groups(net: nn.Module, lr: float, backbone_mult: float, weight_decay:
 def _make_scheduler(opt, args, steps_per_epoch: int):
     total = max(1, args.epochs * steps_per_epoch)
     warm = int(round(args.warmup_epochs * steps_per_epoch))
+    if args.schedule in ("onecycle", "cosine") and total < 8:  # smoke-test sized runs: constant LR
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0), "step"
     if args.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             opt,
