@@ -255,7 +255,7 @@ def main(argv=None) -> int:
             if torch_default_threads != engine_threads and i == 0:
                 torch.set_num_threads(torch_default_threads)
                 bare_torchdef = bare_forward(model, min(r["windows"], 4 * B), B)
-                naive_torchdef = naive_loop(model, raster, min(n_naive, 50))
+                naive_torchdef = naive_loop(model, raster, 20)
                 torch.set_num_threads(engine_threads)
         say("## (a)(b) Throughput, CPU")
         say()

@@ -169,6 +169,12 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     try:
         return int(run(args) or 0)
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error of ours
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("\ninterrupted: partial outputs removed", file=sys.stderr)
         return 130
