@@ -187,6 +187,9 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
         except RequestError as exc:
             raise QgsProcessingException(str(exc)) from None
 
+        from ..ui.compat import avoid_triton_llvm_clash
+
+        avoid_triton_llvm_clash()  # the algorithm also runs inside the QGIS GUI
         from ..core.errors import ClassificationCancelled, ClassificationError
         from ..core.pipeline import classify
 

@@ -46,6 +46,7 @@ from ..__about__ import PLUGIN_NAME
 from ..core.request import RADIOMETRY_CHOICES
 from ..toolbelt.log import log, log_error, log_warning
 from . import styling
+from .compat import avoid_triton_llvm_clash
 from .request_builder import (
     RequestError,
     RunOptions,
@@ -118,6 +119,7 @@ class ClassifyPanel(QWidget):
 
     def __init__(self, iface, parent=None):
         super().__init__(parent)
+        avoid_triton_llvm_clash()  # before anything imports timm/torchvision in this process
         self.iface = iface
         self.canvas = iface.mapCanvas()
         self.settings = DockSettings.load()
@@ -143,6 +145,7 @@ class ClassifyPanel(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         body = QWidget(scroll)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -314,6 +317,10 @@ class ClassifyPanel(QWidget):
         self.summary_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.summary_label)
         layout.addStretch(1)
+        for combo in body.findChildren(QComboBox):  # long items must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
+        self.setMinimumWidth(280)
 
     def _restore(self) -> None:
         s = self.settings

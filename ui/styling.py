@@ -148,6 +148,7 @@ def add_result_group(
         if layer is not layers["classes"]:
             node.setItemVisibilityChecked(layer is layers["confidence"] and show_confidence)
             node.setExpanded(False)
+    group.setExpanded(False)  # toggled: a view that collapsed the new group follows the model again
     group.setExpanded(True)
     return group
 

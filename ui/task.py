@@ -42,6 +42,9 @@ class ClassificationTask(QgsTask):
     def run(self) -> bool:  # noqa: D401 (QGIS API)
         self.started_at = time.monotonic()
         try:
+            from .compat import avoid_triton_llvm_clash
+
+            avoid_triton_llvm_clash()
             from ..core.errors import ClassificationCancelled, ClassificationError
             from ..core.pipeline import classify
         except Exception as exc:  # missing engine, broken install

@@ -1,0 +1,301 @@
+"""README screenshots taken in a real QGIS under Xvfb.
+
+Run from anywhere (it needs xvfb-run and qgis on PATH and the project's .venv):
+
+    .venv/bin/python scripts/screenshots.py [--out docs] [--raster sample.tif] [--model card.json]
+
+The outer part (this file run by Python) prepares a throw-away QGIS profile, the sample raster
+(sample_data/*.tif, else a land-cover-like mosaic of EuroSAT RGB patches built from the shared
+zip) and the model (the bundled default, else --model), then starts
+
+    xvfb-run -s "-screen 0 1600x1000x24" qgis --nologo --noversioncheck --profiles-path TMP --code THIS_FILE
+
+The inner part (this file run by QGIS's --code) loads the plugin through qgis.utils, adds the raster,
+opens the dock, grabs docs/screenshot-dock.png, runs a classification, waits for the task, grabs
+docs/screenshot-classified.png and quits QGIS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+# QGIS's --code runs this file without __file__; the inner part does not need it.
+REPO = Path(globals().get("__file__", os.getcwd())).resolve().parent.parent
+ENV_JOB = "EUROSAT_SCREENSHOT_JOB"
+
+
+# ======================================================================== outer part
+def _land_cover_layout(cols: int, rows: int) -> list:
+    """A plausible landscape on a cols x rows grid of 64 px blocks: class name per block."""
+    import math
+
+    grid = [["HerbaceousVegetation"] * cols for _ in range(rows)]
+    for r in range(rows):
+        for c in range(cols):
+            if r <= 3 and c <= 5:
+                grid[r][c] = "Forest"
+            elif r <= 2 and 6 <= c <= 8:
+                grid[r][c] = "PermanentCrop"
+            elif r <= 3 and c >= 9:
+                grid[r][c] = "AnnualCrop"
+            elif r >= 7 and c <= 4:
+                grid[r][c] = "SeaLake"
+            elif 5 <= r <= 7 and 7 <= c <= 10:
+                grid[r][c] = "Residential"
+            elif r >= 8 and 10 <= c <= 13:
+                grid[r][c] = "Industrial"
+            elif 5 <= r <= 7 and c >= 12:
+                grid[r][c] = "Pasture"
+            elif r >= 8 and 5 <= c <= 9:
+                grid[r][c] = "AnnualCrop"
+    for r in range(rows):  # a north-south highway
+        grid[r][11] = "Highway"
+    for c in range(cols):  # a meandering river from the lake eastwards
+        r = int(round(5 + 1.5 * math.sin(c / 2.2)))
+        grid[min(rows - 1, max(0, r))][c] = "River"
+    return grid
+
+
+def build_sample(path: Path, cols: int = 16, rows: int = 10, seed: int = 7) -> Path:
+    """A georeferenced mosaic of real EuroSAT RGB patches (10 m, UTM 32N) laid out as a landscape."""
+    import random
+
+    sys.path.insert(0, str(REPO.parent))
+    from eurosat_landcover.core.samples import build_mosaic
+    from eurosat_landcover.models.dataset import EUROSAT_CLASSES, list_eurosat
+
+    zip_path = REPO.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
+    members = list_eurosat(zip_path)
+    rng = random.Random(seed)
+    items = []
+    for row in _land_cover_layout(cols, rows):
+        for name in row:
+            items.append((rng.choice(members[name]), EUROSAT_CLASSES.index(name)))
+    build_mosaic(zip_path, items, path, cols, EUROSAT_CLASSES)
+    return path
+
+
+def default_raster() -> Path | None:
+    tifs = sorted((REPO / "sample_data").glob("*.tif"))
+    return tifs[0] if tifs else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(REPO / "docs"), help="folder for the PNGs (default docs/)")
+    parser.add_argument("--raster", help="raster to show (default: sample_data/*.tif, else a built mosaic)")
+    parser.add_argument("--model", help="model card (default: the bundled model)")
+    parser.add_argument("--stride", type=int, default=16)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="eurosat-shots-"))
+    raster = Path(args.raster) if args.raster else default_raster()
+    if raster is None:
+        raster = build_sample(work / "eurosat_sample_mosaic.tif")
+    plugins = work / "plugins"
+    plugins.mkdir()
+    (plugins / "eurosat_landcover").symlink_to(REPO, target_is_directory=True)
+    profile = work / "profiles" / "profiles" / "default" / "QGIS"  # --profiles-path P -> P/profiles/<name>
+    profile.mkdir(parents=True)
+    (profile / "QGIS3.ini").write_text(
+        "[PythonPlugins]\neurosat_landcover=true\n\n[qgis]\ncheckVersion=false\nshowTips=false\n"
+        "[core]\nlayout\\showTips=false\n",
+        encoding="utf-8",
+    )
+    job = {
+        "raster": str(raster.resolve()),
+        "model": str(Path(args.model).resolve()) if args.model else "",
+        "out": str(Path(args.out).resolve()),
+        "results": str(work / "results"),
+        "stride": args.stride,
+    }
+    runtime = work / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ)
+    env.update(
+        {
+            ENV_JOB: json.dumps(job),
+            "QGIS_PLUGINPATH": str(plugins),
+            "PYTHONPATH": sysconfig.get_paths()["purelib"],
+            "XDG_RUNTIME_DIR": str(runtime),
+            "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
+        }
+    )
+    env.pop("QT_QPA_PLATFORM", None)
+    cmd = [
+        "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
+        "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
+        "--code", str(Path(__file__).resolve()),
+    ]  # fmt: skip
+    print("running:", " ".join(cmd), flush=True)
+    try:
+        proc = subprocess.run(cmd, env=env, timeout=600, capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        print("QGIS did not finish within 10 minutes", file=sys.stderr)
+        return 1
+    log = work / "qgis.log"
+    log.write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
+    status = Path(job["results"]) / "status.json"
+    ok = status.is_file() and json.loads(status.read_text()).get("ok")
+    print(status.read_text() if status.is_file() else f"no status; QGIS output in {log}")
+    if not args.keep and ok:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else 1
+
+
+# ======================================================================== inner part (in QGIS)
+def _inner(job: dict) -> None:
+    import time
+    import traceback
+
+    import qgis.utils
+    from qgis.core import QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+    from qgis.PyQt.QtCore import QSize, Qt, QTimer
+
+    iface = qgis.utils.iface
+    out = Path(job["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    results = Path(job["results"])  # status and fault log
+    results.mkdir(parents=True, exist_ok=True)
+    output_folder = results / "EuroSAT land cover"
+    status = {"ok": False, "steps": []}
+    state = {}
+    import faulthandler
+
+    state["fault_file"] = open(results / "faulthandler.txt", "w")  # noqa: SIM115 - lives until exit
+    faulthandler.enable(file=state["fault_file"], all_threads=True)
+
+    def note(text):
+        status["steps"].append(f"{time.strftime('%H:%M:%S')} {text}")
+        (results / "status.json").write_text(json.dumps(status, indent=1))
+
+    def finish(ok=True):
+        status["ok"] = ok
+        note("quit")
+        QgsProject.instance().setDirty(False)
+        os._exit(0 if ok else 1)  # no "save project?" dialog, no shutdown surprises under Xvfb
+
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except Exception:
+                note("error: " + traceback.format_exc())
+                finish(False)
+
+        return run
+
+    def wait_render():
+        canvas = iface.mapCanvas()
+        canvas.refresh()
+        for _ in range(50):
+            QgsApplication.processEvents()
+            time.sleep(0.05)
+        canvas.waitWhileRendering()
+        QgsApplication.processEvents()
+
+    def grab(name):
+        wait_render()
+        path = out / name
+        iface.mainWindow().grab().save(str(path))
+        note(f"saved {path}")
+
+    @guarded
+    def step_setup():
+        window = iface.mainWindow()
+        window.resize(QSize(1600, 1000))
+        window.showMaximized()
+        from qgis.PyQt.QtWidgets import QDockWidget
+
+        for dock_widget in window.findChildren(QDockWidget):
+            if dock_widget.objectName() == "Browser":  # more room for the Layers panel and its legend
+                dock_widget.hide()
+            elif dock_widget.objectName() == "Layers":
+                state["layers_dock"] = dock_widget
+        if "eurosat_landcover" not in qgis.utils.plugins:
+            qgis.utils.loadPlugin("eurosat_landcover")
+            qgis.utils.startPlugin("eurosat_landcover")
+        plugin = qgis.utils.plugins["eurosat_landcover"]
+        note(f"plugin loaded: {type(plugin).__name__}")
+        layer = QgsRasterLayer(job["raster"], Path(job["raster"]).stem)
+        assert layer.isValid(), job["raster"]
+        QgsProject.instance().addMapLayer(layer)
+        iface.setActiveLayer(layer)
+        iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
+        plugin.action.setChecked(True)  # opens the dock
+        dock = plugin.dock
+        window.resizeDocks([dock], [430], Qt.Horizontal)
+        if "layers_dock" in state:
+            window.resizeDocks([state["layers_dock"]], [330], Qt.Horizontal)
+        panel = dock.panel
+        if job["model"]:
+            panel.add_model(job["model"])
+        panel.layer_combo.setLayer(layer)
+        panel.set_area_mode("layer")
+        panel.stride_combo.setCurrentIndex(max(0, panel.stride_combo.findData(int(job["stride"]))))
+        panel.output_widget.setFilePath(str(output_folder))
+        panel.open_check.setChecked(True)
+        state.update(plugin=plugin, panel=panel, layer=layer, dock=dock)
+        QTimer.singleShot(1500, step_shot_dock)
+
+    @guarded
+    def step_shot_dock():
+        layer = state["layer"]
+        iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
+        grab("screenshot-dock.png")
+        task = state["panel"].run()
+        assert task is not None, "the run did not start"
+        state["started"] = time.monotonic()
+        note("classification started")
+        QTimer.singleShot(500, step_wait)
+
+    @guarded
+    def step_wait():
+        panel = state["panel"]
+        if panel.tasks:
+            if time.monotonic() - state["started"] > 420:
+                raise TimeoutError("classification took more than 7 minutes")
+            QTimer.singleShot(500, step_wait)
+            return
+        note(f"classification finished: {panel.status_label.text()}")
+        root = QgsProject.instance().layerTreeRoot()
+        groups = [g for g in root.children() if isinstance(g, QgsLayerTreeGroup)]
+        assert groups, "no result group: " + panel.status_label.text()
+        # screenshot 2: the classified map and its legend; the dock stays open, scrolled to the summary
+        group = groups[0]
+        view = iface.layerTreeView()
+        layer = state["layer"]
+        input_node = root.findLayer(layer.id())
+        input_node.setExpanded(False)
+        land = group.findLayers()[0]
+        for node in (group, land):
+            node.setExpanded(True)
+            view.setExpanded(view.node2index(node), True)
+        iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
+        scroll = panel.findChild(__import__("qgis.PyQt.QtWidgets", fromlist=["QScrollArea"]).QScrollArea)
+        if scroll is not None:
+            scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+        QTimer.singleShot(1500, step_shot_classified)
+
+    @guarded
+    def step_shot_classified():
+        grab("screenshot-classified.png")
+        finish(True)
+
+    note("QGIS started the script")
+    QTimer.singleShot(3000, step_setup)
+
+
+if os.environ.get(ENV_JOB) and "qgis.utils" in sys.modules and getattr(sys.modules["qgis.utils"], "iface", None):
+    _inner(json.loads(os.environ[ENV_JOB]))
+elif __name__ == "__main__":
+    sys.exit(main())
