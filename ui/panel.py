@@ -792,7 +792,8 @@ class ClassifyPanel(QWidget):
                 f"the bundled model is not installed ({self.default_card_path().name}); add a model card with +"
             )
         rect, crs = self.current_area()
-        return build_request(layer, self.output_widget.filePath(), self.options(), rect, crs)
+        reserved = {t.request.name for t in self.tasks}
+        return build_request(layer, self.output_widget.filePath(), self.options(), rect, crs, reserved)
 
     def run(self, *_args) -> Optional[ClassificationTask]:
         """Start a classification in the background; returns the task (None when the form is incomplete)."""

@@ -77,6 +77,15 @@ def default_run_name(layer_name: str, when: Optional[datetime] = None) -> str:
     return f"{safe_name(layer_name)}_{when:%Y%m%d_%H%M%S}"
 
 
+def unique_run_name(output_dir: Path, base: str, reserved=()) -> str:
+    """`base`, or `base_2`, `base_3`... when outputs of that name exist or another queued run uses it."""
+    name, n = base, 1
+    while name in reserved or any(Path(output_dir).glob(f"{name}_*.tif")):
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
 def layer_extent_in(layer: QgsRasterLayer, crs: QgsCoordinateReferenceSystem) -> QgsRectangle:
     """The layer's extent transformed to `crs`."""
     if not crs.isValid() or crs == layer.crs():
@@ -111,13 +120,16 @@ def build_request(
     options: Optional[RunOptions] = None,
     extent: Optional[QgsRectangle] = None,
     extent_crs: Optional[QgsCoordinateReferenceSystem] = None,
+    reserved_names=(),
 ) -> ClassificationRequest:
     """The engine request for `layer` (a QgsRasterLayer, or a raster path) over `extent`.
 
     `extent` may be in any CRS (`extent_crs`, default: the layer's). With a layer it is transformed
     to the layer's CRS with QgsCoordinateTransform and cut to the layer; the request then carries
     those bounds and the layer CRS as WKT. With a plain path the extent is passed through as it is,
-    with `extent_crs` as WKT, and the engine transforms it.
+    with `extent_crs` as WKT, and the engine transforms it. Without `options.name` the outputs are
+    named after the layer and the time, made unique against existing files and `reserved_names`
+    (the names of runs still queued).
     """
     options = options or RunOptions()
     if not output_dir or not str(output_dir).strip():
@@ -144,7 +156,9 @@ def build_request(
     batch = int(options.batch_size)
     if batch <= 0:
         raise RequestError("the batch size must be at least 1")
-    name = options.name or default_run_name(layer.name() if is_layer else Path(path).stem)
+    name = options.name or unique_run_name(
+        out, default_run_name(layer.name() if is_layer else Path(path).stem), reserved_names
+    )
     return ClassificationRequest(
         input_path=path,
         output_dir=str(out),

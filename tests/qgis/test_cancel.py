@@ -85,3 +85,35 @@ def test_shutdown_cancels_and_waits(running):
     wait_for_tasks()
     assert task.cancelled
     _no_result(out)
+
+
+def test_plugin_unload_mid_run(iface, qgis_new_project, clean_settings, model_card, tmp_path):  # noqa: F811
+    """plugin.unload() while a run is under way: cancelled, map tool and canvas items gone, no files."""
+    import eurosat_landcover
+
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "big.tif", size=640)), "big")
+    QgsProject.instance().addMapLayer(layer)
+    canvas = iface.mapCanvas()
+    tool_before = canvas.mapTool()
+    plugin = eurosat_landcover.classFactory(iface)
+    plugin.initGui()
+    plugin.action.trigger()
+    panel = plugin.dock.panel
+    if model_card != default_card_path():
+        panel.add_model(str(model_card))
+    panel.layer_combo.setLayer(layer)
+    panel.set_area_mode("drawn")  # arms the rectangle tool
+    assert canvas.mapTool() is panel.map_tool
+    panel.set_drawn_rectangle(layer.extent(), layer.crs())
+    panel.stride_combo.setCurrentIndex(panel.stride_combo.findData(16))
+    out = tmp_path / "out"
+    panel.output_widget.setFilePath(str(out))
+    task = panel.run()
+    assert process_events_until(lambda: task.windows_done > 0 or not panel.tasks, 120)
+    plugin.unload()
+    wait_for_tasks()
+    assert task.cancelled
+    _no_result(out)
+    assert canvas.mapTool() is tool_before
+    items = [i for i in canvas.scene().items() if type(i).__name__ in ("QgsRubberBand", "_LabelItem")]
+    assert items == []

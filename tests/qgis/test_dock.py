@@ -203,3 +203,15 @@ def test_settings_are_remembered(dock, scene, tmp_path, iface):
     finally:
         again.shutdown()
         again.deleteLater()
+
+
+def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
+    panel = dock.panel
+    panel.layer_combo.setLayer(scene)
+    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    first, second = panel.run(), panel.run()
+    assert first is not None and second is not None and len(panel.tasks) == 2
+    wait_for_tasks()
+    assert first.result is not None and second.result is not None
+    assert first.result.classes_path != second.result.classes_path
+    assert len(_groups("Land cover — scene — ")) == 2
