@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -37,7 +36,7 @@ from ..ui.request_builder import RequestError, RunOptions, build_request
 
 
 def parse_bands(text: str):
-    """"3,2,1" or "3 2 1" -> [3, 2, 1]; "" -> None (auto-detect)."""
+    """ "3,2,1" or "3 2 1" -> [3, 2, 1]; "" -> None (auto-detect)."""
     text = (text or "").replace(",", " ").replace(";", " ").strip()
     if not text:
         return None
@@ -60,7 +59,7 @@ class _StyleClasses(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
         try:
             styling.style_classes(layer, self.classes)
-        except Exception as exc:  # noqa: BLE001 - styling must not fail the run
+        except Exception as exc:
             feedback.reportError(f"cannot style {layer.name()}: {exc}")
 
 
@@ -217,8 +216,10 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo("Area per class: " + styling.area_summary(result.area_km2))
 
         classes = self._card_classes(model)
-        if classes and context.project() is not None and not context.willLoadLayerOnCompletion(
-            str(result.classes_path)
+        if (
+            classes
+            and context.project() is not None
+            and not context.willLoadLayerOnCompletion(str(result.classes_path))
         ):
             # The GUI (and processing.runAndLoadResults) load the land-cover layer, styled as in the dock.
             details = QgsProcessingContext.LayerDetails(
@@ -252,7 +253,5 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
 
                 card = ModelCard.load(default_card_path())
             return styling.card_classes(card)
-        except Exception:  # noqa: BLE001 - styling is optional
+        except Exception:
             return []
-
-

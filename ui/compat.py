@@ -29,7 +29,7 @@ def _qgis_gui_on_screen() -> bool:
 
         app = QApplication.instance()
         return app is not None and app.platformName() not in ("offscreen", "minimal", "")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -50,6 +50,6 @@ def avoid_triton_llvm_clash() -> bool:
                 "triton is disabled in this QGIS session: its bundled LLVM crashes QGIS when Mesa's "
                 "libLLVM is loaded; inference does not need it"
             )
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return _BLOCKED

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsPointXY, QgsRectangle, QgsWkbTypes
 from qgis.gui import QgsMapCanvasItem, QgsMapTool, QgsRubberBand
-from qgis.PyQt.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from qgis.PyQt.QtCore import QRectF, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QFont, QFontMetricsF, QPen
 
 from .request_builder import area_km2, estimate_windows, size_m
@@ -149,7 +149,7 @@ class RectangleMapTool(QgsMapTool):
         self.rubber_band.show()
         try:
             self.info = self.estimator(rect, self.crs()) if rect.width() > 0 and rect.height() > 0 else ""
-        except Exception:  # noqa: BLE001 - an estimate must never break drawing
+        except Exception:
             self.info = ""
         self.label.set(self.info, QgsPointXY(rect.xMinimum(), rect.yMaximum()))
         self.label.show()

@@ -84,7 +84,7 @@ def _muted(label: QLabel) -> QLabel:
 
 
 def card_accuracy(card) -> Optional[str]:
-    """"97.2 % overall accuracy (test split)" from the card's metrics, when present."""
+    """ "97.2 % overall accuracy (test split)" from the card's metrics, when present."""
     metrics = getattr(card, "metrics", None) or {}
 
     def find(d, depth=0):
@@ -396,7 +396,7 @@ class ClassifyPanel(QWidget):
     def push(self, text: str, level=Qgis.Info, duration: int = 8) -> None:
         try:
             self.iface.messageBar().pushMessage(PLUGIN_NAME, text, level, duration)
-        except Exception:  # noqa: BLE001 - the message bar is a convenience
+        except Exception:
             log(text, level)
 
     # ================================================================== input
@@ -404,7 +404,7 @@ class ClassifyPanel(QWidget):
         layer = None
         try:
             layer = self.iface.activeLayer()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         if layer is None and args and isinstance(args[0], QgsRasterLayer):
             layer = args[0]
@@ -426,7 +426,7 @@ class ClassifyPanel(QWidget):
             dtype = {1: "8-bit", 2: "UInt16", 3: "Int16", 4: "UInt32", 5: "Int32", 6: "Float32", 7: "Float64"}.get(
                 int(layer.dataProvider().dataType(1)), ""
             )
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         px = pixel_size_m(layer)
         self.layer_info.setText(
@@ -591,7 +591,7 @@ class ClassifyPanel(QWidget):
             from ..core.bands import detect_band_mapping
 
             mapping = detect_band_mapping(raster_source_path(layer), card)
-        except Exception as exc:  # noqa: BLE001 - ClassificationError, RequestError, GDAL
+        except Exception as exc:
             self.band_reason.setText(f"Choose the bands: {exc}")
             return
         for combo, band in zip(self.band_combos, mapping.bands):
@@ -632,7 +632,7 @@ class ClassifyPanel(QWidget):
 
         try:
             devices = available_devices()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log_warning(f"cannot list devices: {exc}")
             devices = [("auto", "Automatic (best available)"), ("cpu", "CPU")]
         self.device_combo.clear()
@@ -753,7 +753,7 @@ class ClassifyPanel(QWidget):
             self.area_info.setText(self._estimate_text(rect, crs))
         except RequestError as exc:
             self.area_info.setText(str(exc).capitalize())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.area_info.setText(f"Cannot measure the area: {exc}")
         if self.map_tool is not None and self.area_mode() == "drawn":
             self.map_tool.refresh_info()
@@ -802,7 +802,7 @@ class ClassifyPanel(QWidget):
         except RequestError as exc:
             self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.Warning)
             return None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log_error("cannot prepare the classification:\n" + traceback.format_exc())
             self.push(f"Cannot prepare the classification: {exc}", Qgis.Critical)
             return None
@@ -904,7 +904,7 @@ class ClassifyPanel(QWidget):
             try:
                 group = styling.add_result_group(result, classes, name)
                 task.context["group"] = group.name()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log_error("cannot add the result layers:\n" + traceback.format_exc())
                 self.push(f"The classification finished but its layers cannot be added: {exc}", Qgis.Warning, 0)
         seconds = result.seconds or task.seconds
@@ -949,7 +949,7 @@ class ClassifyPanel(QWidget):
             return
         try:
             self.save_settings()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         self._disconnect()
         running = list(self.tasks)

@@ -33,7 +33,7 @@ NODATA_CLASS = 255
 
 
 def group_name(input_name: str, when: Optional[datetime] = None) -> str:
-    """"Land cover — <layer> — 14:32"."""
+    """ "Land cover — <layer> — 14:32"."""
     when = when or datetime.now()
     return f"Land cover — {input_name} — {when:%H:%M}"
 
@@ -154,7 +154,7 @@ def add_result_group(
 
 
 def area_summary(area_km2: dict, top: int = 0) -> str:
-    """"Forest 3.2 km² (41 %), Pasture ..." sorted by area."""
+    """ "Forest 3.2 km² (41 %), Pasture ..." sorted by area."""
     total = sum(area_km2.values()) or 1.0
     parts = sorted(area_km2.items(), key=lambda kv: -kv[1])
     if top:

@@ -37,9 +37,10 @@ class ClassificationTask(QgsTask):
         self.started_at: Optional[float] = None
         self.finished_at: Optional[float] = None
         self._lock = threading.Lock()
+        self._rate_origin = None
 
     # ---------------------------------------------------------------- worker thread
-    def run(self) -> bool:  # noqa: D401 (QGIS API)
+    def run(self) -> bool:
         self.started_at = time.monotonic()
         try:
             from .compat import avoid_triton_llvm_clash
@@ -63,7 +64,7 @@ class ClassificationTask(QgsTask):
             else:
                 self.error = str(exc)
             return False
-        except Exception as exc:  # noqa: BLE001 - reported in finished()
+        except Exception as exc:
             if self.isCanceled():
                 self.cancelled = True
                 return False
@@ -79,31 +80,34 @@ class ClassificationTask(QgsTask):
             m = _WINDOWS_RE.search(self.message)
             if m:
                 self.windows_done, self.windows_total = int(m.group(1)), int(m.group(2))
+                if self._rate_origin is None:  # windows/s from the first report on (not model loading)
+                    self._rate_origin = (time.monotonic(), self.windows_done)
         self.setProgress(max(0.0, min(100.0, 100.0 * float(fraction))))
 
     # ---------------------------------------------------------------- main thread
     def status_text(self) -> str:
-        """"1200/4000 windows · 85 windows/s · 33 s left"."""
+        """ "1200/4000 windows · 85 windows/s · 33 s left"."""
         with self._lock:
-            message, done, total = self.message, self.windows_done, self.windows_total
+            message, done, origin = self.message, self.windows_done, self._rate_origin
         parts = [message] if message else []
         if self.started_at is not None:
-            elapsed = time.monotonic() - self.started_at
-            if done and elapsed > 0:
-                parts.append(f"{done / elapsed:.0f} windows/s")
+            now = time.monotonic()
+            elapsed = now - self.started_at
+            if origin is not None and done > origin[1] and now > origin[0]:
+                parts.append(f"{(done - origin[1]) / (now - origin[0]):.0f} windows/s")
             fraction = self.progress() / 100.0
             if 0.03 < fraction < 1.0 and elapsed > 1.0:
                 parts.append(f"{format_seconds(elapsed * (1 - fraction) / fraction)} left")
         return " · ".join(parts)
 
-    def finished(self, ok: bool) -> None:  # noqa: D401 (QGIS API)
+    def finished(self, ok: bool) -> None:
         if not ok and self.error is None and not self.cancelled:
             self.cancelled = self.isCanceled() or self.status() == QgsTask.Terminated
         callback, self.on_done = self.on_done, None
         if callback is not None:
             try:
                 callback(self)
-            except Exception:  # noqa: BLE001 - never into a Qt dialog
+            except Exception:
                 from ..toolbelt.log import log_error
 
                 log_error("error while adding the results:\n" + traceback.format_exc())

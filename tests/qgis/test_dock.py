@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 from eurosat_landcover.models.card import ModelCard
 from eurosat_landcover.ui.dock import LandCoverDock
-from qgis.core import Qgis, QgsLayerTreeGroup, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer, QgsRectangle
-from qgis.core import QgsSingleBandPseudoColorRenderer
+from qgis.core import (
+    Qgis,
+    QgsLayerTreeGroup,
+    QgsPalettedRasterRenderer,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsSingleBandPseudoColorRenderer,
+)
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtTest import QTest
 

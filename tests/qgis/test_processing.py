@@ -40,7 +40,17 @@ def test_algorithm_is_registered(provider):
     alg = QgsApplication.processingRegistry().algorithmById(ALG)
     assert alg is not None and alg.displayName() == "Classify raster (EuroSAT)"
     names = {p.name() for p in alg.parameterDefinitions()}
-    assert {"INPUT", "EXTENT", "MODEL", "STRIDE", "BATCH_SIZE", "DEVICE", "BANDS", "RADIOMETRY", "OUTPUT_FOLDER"} <= names
+    assert {
+        "INPUT",
+        "EXTENT",
+        "MODEL",
+        "STRIDE",
+        "BATCH_SIZE",
+        "DEVICE",
+        "BANDS",
+        "RADIOMETRY",
+        "OUTPUT_FOLDER",
+    } <= names
 
 
 def test_processing_run(provider, qgis_new_project, tmp_path, model_card):  # noqa: F811
@@ -83,7 +93,12 @@ def test_processing_reports_engine_errors(provider, qgis_new_project, tmp_path, 
     with pytest.raises(QgsProcessingException, match="band"):
         processing.run(
             ALG,
-            {"INPUT": str(raster), "MODEL": _model_param(model_card), "BANDS": "1,2,9", "OUTPUT_FOLDER": str(tmp_path / "o")},
+            {
+                "INPUT": str(raster),
+                "MODEL": _model_param(model_card),
+                "BANDS": "1,2,9",
+                "OUTPUT_FOLDER": str(tmp_path / "o"),
+            },
         )
     assert not list((tmp_path / "o").glob("*.tif")) if (tmp_path / "o").exists() else True
 
