@@ -222,3 +222,21 @@ def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
     assert first.result is not None and second.result is not None
     assert first.result.classes_path != second.result.classes_path
     assert len(_groups("Land cover — scene — ")) == 2
+
+
+def test_sentinel2_13_bands_are_mapped(dock, repo_root, tmp_path):
+    """A real 13-band Sentinel-2 L1C GeoTIFF (uint16 DNs): B04, B03, B02 = bands 4, 3, 2, L1C scaling."""
+    import shutil
+
+    src = repo_root / "sample_data" / "sentinel2_13band.tif"
+    if not src.is_file():
+        pytest.skip("sample_data/sentinel2_13band.tif is not there")
+    path = tmp_path / "s2.tif"
+    shutil.copy(src, path)
+    layer = QgsRasterLayer(str(path), "s2")
+    QgsProject.instance().addMapLayer(layer)
+    panel = dock.panel
+    panel.layer_combo.setLayer(layer)
+    assert [c.currentData() for c in panel.band_combos] == [4, 3, 2]
+    assert "Sentinel-2 L1C" in panel.radiometry_combo.itemText(panel.radiometry_combo.findData("auto"))
+    assert "13 bands" in panel.band_reason.text()
