@@ -153,3 +153,28 @@ def test_qgis_process_run(tmp_path, repo_root, model_card):  # noqa: F811
     assert Path(results["OUTPUT_CLASSES"]).parent == out
     assert results["WINDOWS"] == 9  # 192 px at stride 64: 3 x 3
     assert sum(json.loads(results["AREA_KM2"]).values()) == pytest.approx(3.6864, rel=0.01)
+
+
+def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp_path, model_card):  # noqa: F811
+    """As the Processing dialog does: the classes layer is queued for loading and styled by a post-processor."""
+    import processing
+    from qgis.core import QgsPalettedRasterRenderer, QgsProcessingContext, QgsProcessingFeedback
+
+    raster = write_rgb_geotiff(tmp_path / "scene.tif", size=128)
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    result = processing.run(
+        ALG,
+        {"INPUT": str(raster), "MODEL": _model_param(model_card), "STRIDE": 64, "OUTPUT_FOLDER": str(tmp_path / "o")},
+        context=context,
+        feedback=QgsProcessingFeedback(),
+    )
+    to_load = context.layersToLoadOnCompletion()
+    assert result["OUTPUT_CLASSES"] in to_load
+    details = to_load[result["OUTPUT_CLASSES"]]
+    assert details.name.startswith("Land cover — ")
+    layer = QgsRasterLayer(result["OUTPUT_CLASSES"], details.name)
+    details.postProcessor().postProcessLayer(layer, context, QgsProcessingFeedback())
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    assert [c.label for c in renderer.classes()] == ModelCard.load(model_card).class_names
