@@ -157,8 +157,9 @@ def test_qgis_process_run(tmp_path, repo_root, model_card):  # noqa: F811
 
 def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp_path, model_card):  # noqa: F811
     """As the Processing dialog does: the classes layer is queued for loading and styled by a post-processor."""
-    import processing
     from qgis.core import QgsPalettedRasterRenderer, QgsProcessingContext, QgsProcessingFeedback
+
+    import processing
 
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=128)
     context = QgsProcessingContext()
