@@ -152,3 +152,41 @@ def test_web_mercator_goes_to_utm(tmp_path, brightness_model):
     assert wr["crs"] == "EPSG:32632" and wr["resampled"]
     assert 205 <= wr["size_px"][0] <= 220  # 300 px * 10 m * cos(45) ~ 2120 m -> ~212 px
     assert any("Mercator" in n for n in wr["notes"])
+
+
+def test_geographic_raster_with_utm_aoi(tmp_path, brightness_model):
+    px = 0.0001
+    img = np.full((3, 300, 400), 20, np.uint8)
+    wkt = osr.SRS_WKT_WGS84_LAT_LONG
+    src = write_geotiff(tmp_path / "geo.tif", img, epsg=None, wkt=wkt, origin=(9.0, 45.03), pixel=(px, px))
+    # AOI in UTM 32N inside the raster (9.0..9.04E, 45.0..45.03N ~ x 500000..503150, y 4983000..4986300)
+    aoi = (500500.0, 4983500.0, 502000.0, 4985200.0)
+    res = classify(_req(src, tmp_path / "out", stride=32, bounds=aoi, bounds_crs="EPSG:32632"), model=brightness_model)
+    _, ds = _read(res.classes_path)
+    gt = ds.GetGeoTransform()
+    x0, y1 = gt[0], gt[3]
+    x1, y0 = x0 + ds.RasterXSize * gt[1], y1 + ds.RasterYSize * gt[5]
+    assert aoi[0] - 10 <= x0 <= aoi[0] + 10 and aoi[3] - 10 <= y1 <= aoi[3] + 10
+    assert x1 <= aoi[2] + 320 and y0 >= aoi[1] - 320
+    assert res.summary["working_raster"]["resampled"] and res.summary["working_raster"]["crs"] == "EPSG:32632"
+
+
+def test_gcp_only_raster_is_warped(tmp_path, brightness_model):
+    img = np.full((3, 128, 128), 20, np.uint8)
+    src = write_geotiff(tmp_path / "gcp.tif", img, epsg=None)
+    ds = gdal.Open(str(src), gdal.GA_Update)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32632)
+    x0, y0 = 500000.0, 5000000.0
+    gcps = [
+        gdal.GCP(x0, y0, 0, 0, 0),
+        gdal.GCP(x0 + 1280, y0, 0, 128, 0),
+        gdal.GCP(x0, y0 - 1280, 0, 0, 128),
+        gdal.GCP(x0 + 1280, y0 - 1280, 0, 128, 128),
+    ]
+    ds.SetGCPs(gcps, srs.ExportToWkt())
+    ds = None
+    res = classify(_req(src, tmp_path / "out", stride=64), model=brightness_model)
+    cls, ds = _read(res.classes_path)
+    assert ds.GetGeoTransform()[0] == pytest.approx(x0, abs=10) and ds.GetGeoTransform()[3] == pytest.approx(y0, abs=10)
+    assert (cls == 0).all() and cls.shape == (2, 2)
