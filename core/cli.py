@@ -37,7 +37,11 @@ class ProgressBar:
         fraction = min(1.0, max(0.0, float(fraction)))
         filled = int(round(fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)
-        line = f"[{bar}] {fraction * 100:5.1f}%  {time.perf_counter() - self.t0:6.1f}s  {message}"
+        elapsed = time.perf_counter() - self.t0
+        eta = ""
+        if 0.05 < fraction < 1.0 and elapsed > 2:
+            eta = f" (~{elapsed * (1 - fraction) / fraction:.0f}s left)"
+        line = f"[{bar}] {fraction * 100:5.1f}%  {elapsed:6.1f}s  {message}{eta}"
         if self.tty:
             now = time.perf_counter()
             if now - self.last_draw < 0.1 and fraction < 1.0:
