@@ -240,7 +240,18 @@ def _inner(job: dict) -> None:
         if job["model"]:
             panel.add_model(job["model"])
         panel.layer_combo.setLayer(layer)
-        panel.set_area_mode("layer")
+        # screenshot 1 shows a drawn rectangle with its km² and window estimate; the run takes the whole layer
+        ext = layer.extent()
+        from qgis.core import QgsRectangle
+
+        drawn = QgsRectangle(
+            ext.xMinimum() + ext.width() * 0.55,
+            ext.yMinimum() + ext.height() * 0.1,
+            ext.xMinimum() + ext.width() * 0.9,
+            ext.yMinimum() + ext.height() * 0.55,
+        )
+        panel.set_drawn_rectangle(drawn, layer.crs())
+        panel.draw_button.setChecked(False)
         panel.stride_combo.setCurrentIndex(max(0, panel.stride_combo.findData(int(job["stride"]))))
         panel.output_widget.setFilePath(str(output_folder))
         panel.open_check.setChecked(True)
@@ -251,7 +262,12 @@ def _inner(job: dict) -> None:
     def step_shot_dock():
         layer = state["layer"]
         iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
+        tool = state["panel"].map_tool
+        if tool is not None and tool.rubber_band is not None:
+            rb = tool.rubber_band
+            note(f"rectangle: {rb.asGeometry().boundingBox().toString(0)}, visible {rb.isVisible()}, {tool.info}")
         grab("screenshot-dock.png")
+        state["panel"].set_area_mode("layer")
         task = state["panel"].run()
         assert task is not None, "the run did not start"
         state["started"] = time.monotonic()

@@ -347,7 +347,7 @@ class ClassifyPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel_all)
         self.canvas.extentsChanged.connect(self._on_canvas_extent)
-        self.canvas.destinationCrsChanged.connect(self.refresh_area_info)
+        self.canvas.destinationCrsChanged.connect(self._on_canvas_crs)
         try:
             self.iface.currentLayerChanged.connect(self._on_current_layer)
         except (AttributeError, TypeError):  # a test double without the signal
@@ -364,7 +364,7 @@ class ClassifyPanel(QWidget):
             (project.removeAll, self._on_project_closing),
             (project.cleared, self._on_project_closing),
             (self.canvas.extentsChanged, self._on_canvas_extent),
-            (self.canvas.destinationCrsChanged, self.refresh_area_info),
+            (self.canvas.destinationCrsChanged, self._on_canvas_crs),
         ]
         try:
             pairs.append((self.iface.currentLayerChanged, self._on_current_layer))
@@ -660,6 +660,12 @@ class ClassifyPanel(QWidget):
                 self.draw_button.setChecked(False)
             if self.map_tool is not None:
                 self.map_tool.clear()
+        self.refresh_area_info()
+
+    def _on_canvas_crs(self) -> None:
+        """The drawn rectangle keeps its own CRS; its rubber band follows the canvas CRS."""
+        if self.map_tool is not None and self.area_mode() == "drawn" and self.drawn_rect is not None:
+            self.map_tool.show_rectangle(self._drawn_in_canvas_crs())
         self.refresh_area_info()
 
     def _on_canvas_extent(self) -> None:

@@ -103,3 +103,26 @@ def test_dock_draw_button_uses_the_tool(iface, utm_canvas, tmp_path, clean_setti
     assert canvas.mapTool() is tool_before
     items = [i for i in canvas.scene().items() if type(i).__name__ in ("QgsRubberBand", "_LabelItem")]
     assert items == []
+
+
+def test_drawn_rectangle_follows_a_canvas_crs_change(iface, utm_canvas, tmp_path, clean_settings, model_card):  # noqa: F811
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif")), "scene")
+    QgsProject.instance().addMapLayer(layer)
+    canvas = utm_canvas
+    dock = LandCoverDock(iface, iface.mainWindow())
+    try:
+        panel = dock.panel
+        if model_card != default_card_path():
+            panel.add_model(str(model_card))
+        panel.layer_combo.setLayer(layer)
+        rect = QgsRectangle(500200, 4998500, 501200, 4999500)
+        panel.set_drawn_rectangle(rect, layer.crs())
+        assert panel.map_tool.rubber_band.asGeometry().boundingBox().toString(0) == rect.toString(0)
+        canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+        shown = panel.map_tool.rubber_band.asGeometry().boundingBox()
+        assert 8.9 < shown.xMinimum() < 9.1 and 45 < shown.yMinimum() < 45.2  # now in degrees
+        assert panel.current_area()[0] == rect  # the request still uses the rectangle in its own CRS
+        assert "1 km²" in panel.map_tool.info or "1.0" in panel.map_tool.info
+    finally:
+        dock.shutdown()
+        dock.deleteLater()
