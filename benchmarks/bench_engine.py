@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TILE = ROOT / "sample_data" / "eurosat_sample_mosaic.tif"
+TILE = ROOT / "sample_data" / "eurosat_mosaic_rgb.tif"
 
 
 def _rss_mb() -> float:

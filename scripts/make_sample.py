@@ -3,11 +3,11 @@
 
     .venv/bin/python scripts/make_sample.py [--rgb-zip ZIP] [--ms-zip ZIP]
 
-- eurosat_sample_mosaic.tif: 12 x 8 blocks of 64 px (768 x 512 px, 10 m pixels, EPSG:32632),
+- eurosat_mosaic_rgb.tif: 12 x 8 blocks of 64 px (768 x 512 px, 10 m pixels, EPSG:32632),
   each block one TEST-split EuroSAT RGB patch (models.dataset.stratified_split(zip, seed=42)
   ["test"], so the default model never trained on it), ~10 per class, shuffled with seed 0;
   lossless DEFLATE so the pipeline sees the exact patch pixels.
-  eurosat_sample_mosaic_truth.json / .csv: the true class of every block (row, col, bounds).
+  eurosat_mosaic_rgb_truth.json / .csv: the true class of every block (row, col, bounds).
 - sentinel2_13band.tif: one real 13-band Sentinel-2 L1C EuroSAT tile (uint16 DNs, bands
   B01..B12, B8A) copied out of the MS sample zip, one whose RGB twin is not in the RGB zip
   (part of the 10 % kept out of training data altogether).
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
                 picked.append(per_class[ci][i])
         i += 1
     random.Random(0).shuffle(picked)
-    tif = args.out / "eurosat_sample_mosaic.tif"
+    tif = args.out / "eurosat_mosaic_rgb.tif"
     truth = build_mosaic(
         args.rgb_zip,
         picked,
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         class_names=EUROSAT_CLASSES,
         epsg=32632,
         origin=(480000.0, 5300000.0),
-        truth_path=args.out / "eurosat_sample_mosaic_truth.json",
+        truth_path=args.out / "eurosat_mosaic_rgb_truth.json",
     )
     print(f"wrote {tif} ({tif.stat().st_size / 1e6:.2f} MB, {len(truth['blocks'])} blocks)")
 

@@ -123,14 +123,14 @@ def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path)
 SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[2] / "sample_data"
 
 
-@pytest.mark.skipif(not (SAMPLE / "eurosat_sample_mosaic.tif").exists(), reason="sample_data not built")
+@pytest.mark.skipif(not (SAMPLE / "eurosat_mosaic_rgb.tif").exists(), reason="sample_data not built")
 def test_bundled_samples_run(loaded_model, tmp_path):
     import json
 
-    truth = json.loads((SAMPLE / "eurosat_sample_mosaic_truth.json").read_text())
+    truth = json.loads((SAMPLE / "eurosat_mosaic_rgb_truth.json").read_text())
     assert len(truth["blocks"]) == 96
     res = classify(
-        ClassificationRequest(SAMPLE / "eurosat_sample_mosaic.tif", tmp_path / "a", stride=64, device="cpu"),
+        ClassificationRequest(SAMPLE / "eurosat_mosaic_rgb.tif", tmp_path / "a", stride=64, device="cpu"),
         model=loaded_model,
     )
     assert res.windows == 96 and res.summary["working_raster"]["crs"] == "EPSG:32632"
