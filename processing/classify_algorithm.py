@@ -186,6 +186,11 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
         except RequestError as exc:
             raise QgsProcessingException(str(exc)) from None
 
+        from ..toolbelt.dependencies import missing_message, missing_packages
+
+        missing = missing_packages()
+        if missing:
+            raise QgsProcessingException(missing_message(missing))
         from ..ui.compat import avoid_triton_llvm_clash
 
         avoid_triton_llvm_clash()  # the algorithm also runs inside the QGIS GUI

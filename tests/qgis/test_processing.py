@@ -179,3 +179,13 @@ def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp
     renderer = layer.renderer()
     assert isinstance(renderer, QgsPalettedRasterRenderer)
     assert [c.label for c in renderer.classes()] == ModelCard.load(model_card).class_names
+
+
+def test_missing_torch_is_explained(provider, tmp_path, monkeypatch):
+    import processing
+    from eurosat_landcover.toolbelt import dependencies
+
+    monkeypatch.setattr(dependencies, "missing_packages", lambda: ["torch"])
+    raster = write_rgb_geotiff(tmp_path / "scene.tif", size=64)
+    with pytest.raises(QgsProcessingException, match="pip install"):
+        processing.run(ALG, {"INPUT": str(raster), "OUTPUT_FOLDER": str(tmp_path / "o")})
