@@ -123,7 +123,8 @@ class ClassifyPanel(QWidget):
         self.iface = iface
         self.canvas = iface.mapCanvas()
         self.settings = DockSettings.load()
-        self.tasks: list = []
+        self.running: Optional[ClassificationTask] = None  # at most one run at a time from the dock
+        self.pending: list = []  # queued runs, started in order
         self.last_task: Optional[ClassificationTask] = None
         self.map_tool = None
         self.drawn_rect: Optional[QgsRectangle] = None
@@ -823,39 +824,66 @@ class ClassifyPanel(QWidget):
         }
         task = ClassificationTask(request, f"{PLUGIN_NAME}: {layer.name()}", self._task_done, context)
         task.progressChanged.connect(lambda _v, t=task: self._show_progress(t))
-        self.tasks.append(task)
+        self.pending.append(task)
         self.last_task = task
-        log(f"classification started: {request.to_dict()}")
-        QgsApplication.taskManager().addTask(task)
-        self.progress_bar.setValue(0)
-        self.status_label.setText("Queued…" if len(self.tasks) > 1 else "Starting…")
+        log(f"classification queued: {request.to_dict()}")
+        if self.running is not None:
+            self.status_label.setText(f"{len(self.pending)} run(s) queued · " + self.running.status_text())
+        self._start_next()
         self._update_buttons()
         return task
+
+    @property
+    def tasks(self) -> list:
+        """The dock's runs not finished yet: the running one first, then the queued ones."""
+        return ([self.running] if self.running is not None else []) + list(self.pending)
+
+    def _start_next(self) -> None:
+        """Runs go one after the other: they would compete for the same CPU/GPU anyway."""
+        if self._closed or self.running is not None or not self.pending:
+            return
+        task = self.pending.pop(0)
+        self.running = task
+        self.progress_bar.setValue(0)
+        self.status_label.setText("Starting…")
+        log(f"classification started: {task.request.to_dict()}")
+        QgsApplication.taskManager().addTask(task)
+
+    def _drop_pending(self, tasks) -> None:
+        for task in tasks:
+            if task in self.pending:
+                self.pending.remove(task)
+                task.cancelled = True
+                log(f"queued classification of {task.context.get('layer_name')} dropped")
 
     def _show_progress(self, task) -> None:
         if self._closed or task not in self.tasks:
             return
         self.progress_bar.setValue(int(task.progress()))
         text = task.status_text()
-        if len(self.tasks) > 1:
-            text = f"{len(self.tasks)} runs · " + text
+        if self.pending:
+            text = f"{len(self.pending)} queued · " + text
         self.status_label.setText(text)
 
     def _update_buttons(self) -> None:
         self.cancel_button.setEnabled(bool(self.tasks))
 
     def cancel_all(self, *_args) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
+        self._drop_pending(list(self.pending))
+        if self.running is not None:
+            self.running.cancel()
             self.status_label.setText("Cancelling…")
+        self._update_buttons()
 
     def cancel_for_layers(self, layer_ids) -> None:
         ids = set(layer_ids)
-        for task in list(self.tasks):
+        for task in self.tasks:
             if task.context.get("layer_id") in ids:
                 task.context["input_removed"] = True
-                task.cancel()
+        self._drop_pending([t for t in self.pending if t.context.get("layer_id") in ids])
+        if self.running is not None and self.running.context.get("input_removed"):
+            self.running.cancel()
+        self._update_buttons()
 
     def _on_layers_removed(self, layer_ids) -> None:
         self.cancel_for_layers(layer_ids)
@@ -877,11 +905,17 @@ class ClassifyPanel(QWidget):
         return not self.tasks
 
     def _task_done(self, task: ClassificationTask) -> None:
-        if task in self.tasks:
-            self.tasks.remove(task)
+        if task is self.running:
+            self.running = None
         if self._closed:
             return
-        self._update_buttons()
+        try:
+            self._report(task)
+        finally:
+            self._start_next()
+            self._update_buttons()
+
+    def _report(self, task: ClassificationTask) -> None:
         name = task.context.get("layer_name", "raster")
         if task.cancelled or (task.error is None and task.result is None):
             why = " (the input layer was removed)" if task.context.get("input_removed") else ""
@@ -958,7 +992,8 @@ class ClassifyPanel(QWidget):
         except Exception:
             pass
         self._disconnect()
-        running = list(self.tasks)
+        self._drop_pending(list(self.pending))
+        running = self.tasks
         for task in running:
             task.context["input_removed"] = True
             task.cancel()

@@ -117,3 +117,14 @@ def test_plugin_unload_mid_run(iface, qgis_new_project, clean_settings, model_ca
     assert canvas.mapTool() is tool_before
     items = [i for i in canvas.scene().items() if type(i).__name__ in ("QgsRubberBand", "_LabelItem")]
     assert items == []
+
+
+def test_cancel_drops_queued_runs(running, iface):
+    dock, task, _layer, out = running
+    queued = dock.panel.run()
+    assert dock.panel.pending == [queued]
+    dock.panel.cancel_all()
+    assert dock.panel.pending == [] and queued.cancelled
+    wait_for_tasks()
+    assert task.cancelled and queued.result is None
+    _no_result(out)

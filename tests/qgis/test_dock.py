@@ -213,13 +213,22 @@ def test_settings_are_remembered(dock, scene, tmp_path, iface):
 
 
 def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
+    """Runs queue in the dock and run one after the other, each with its own output names."""
     panel = dock.panel
     panel.layer_combo.setLayer(scene)
     panel.output_widget.setFilePath(str(tmp_path / "out"))
     first, second = panel.run(), panel.run()
     assert first is not None and second is not None and len(panel.tasks) == 2
+    assert panel.running is first and panel.pending == [second]  # one after the other
+    assert panel.wait_for_tasks(180)
     wait_for_tasks()
-    assert first.result is not None and second.result is not None
+    assert second.started_at >= first.finished_at
+    assert first.result is not None and second.result is not None, (
+        first.error,
+        first.traceback,
+        second.error,
+        second.traceback,
+    )
     assert first.result.classes_path != second.result.classes_path
     assert len(_groups("Land cover — scene — ")) == 2
 
