@@ -304,6 +304,10 @@ def _inner(job: dict) -> None:
 
     @guarded
     def step_shot_classified():
+        bar = iface.messageBar()
+        for item in list(bar.items()):  # QGIS's own "Task complete" notice hides the plugin's summary
+            if "Task complete" in (item.title() or "") + (item.text() or ""):
+                bar.popWidget(item)
         grab("screenshot-classified.png")
         finish(True)
 
