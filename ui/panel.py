@@ -5,6 +5,7 @@ Imported only when the engine's dependencies are present (it lists torch devices
 
 from __future__ import annotations
 
+import functools
 import html
 import time
 import traceback
@@ -75,6 +76,26 @@ RADIOMETRY_LABELS = {
     "percentile": "2–98 % percentile stretch",
 }
 GSD_WARN_RATIO = 2.0
+
+
+def _safe_slot(method):
+    """Qt slots must not raise (QGIS would open a Python error dialog): log and tell the user instead."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            log_error(f"{method.__name__} failed:\n" + traceback.format_exc())
+            try:
+                self.push(
+                    f"Something went wrong ({type(exc).__name__}: {exc}); details in the log panel.", Qgis.Warning
+                )
+            except Exception:
+                pass
+            return None
+
+    return wrapper
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -401,6 +422,7 @@ class ClassifyPanel(QWidget):
             log(text, level)
 
     # ================================================================== input
+    @_safe_slot
     def _on_current_layer(self, *args) -> None:
         layer = None
         try:
@@ -412,6 +434,7 @@ class ClassifyPanel(QWidget):
         if isinstance(layer, QgsRasterLayer) and layer is not self.layer():
             self.layer_combo.setLayer(layer)
 
+    @_safe_slot
     def refresh_layer(self, *_args) -> None:
         layer = self.layer()
         if layer is None:
@@ -512,14 +535,16 @@ class ClassifyPanel(QWidget):
         self.refresh_model()
         return True
 
-    def _ask_model(self) -> None:
+    @_safe_slot
+    def _ask_model(self, *_args) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Add a model card", str(Path.home()), "Model card (*.json);;All files (*)"
         )
         if path:
             self.add_model(path)
 
-    def remove_current_model(self) -> None:
+    @_safe_slot
+    def remove_current_model(self, *_args) -> None:
         path = self.model_path()
         if not path:
             return
@@ -529,6 +554,7 @@ class ClassifyPanel(QWidget):
         self._fill_models()
         self.refresh_model()
 
+    @_safe_slot
     def refresh_model(self, *_args) -> None:
         card = self.current_card()
         self.remove_model_button.setEnabled(bool(self.model_path()))
@@ -644,6 +670,7 @@ class ClassifyPanel(QWidget):
         self.device_info.setText("Detected: " + (", ".join(gpus) if gpus else "no GPU (CUDA or MPS); the CPU is used"))
 
     # ================================================================== area
+    @_safe_slot
     def _on_area_mode(self, *_args) -> None:
         mode = self.area_mode()
         selection = mode == "selection"
@@ -663,12 +690,14 @@ class ClassifyPanel(QWidget):
                 self.map_tool.clear()
         self.refresh_area_info()
 
+    @_safe_slot
     def _on_canvas_crs(self) -> None:
         """The drawn rectangle keeps its own CRS; its rubber band follows the canvas CRS."""
         if self.map_tool is not None and self.area_mode() == "drawn" and self.drawn_rect is not None:
             self.map_tool.show_rectangle(self._drawn_in_canvas_crs())
         self.refresh_area_info()
 
+    @_safe_slot
     def _on_canvas_extent(self) -> None:
         if self.area_mode() == "canvas":
             self.refresh_area_info()
@@ -682,6 +711,7 @@ class ClassifyPanel(QWidget):
             self.map_tool.deactivated.connect(lambda: self.draw_button.setChecked(False))
         return self.map_tool
 
+    @_safe_slot
     def _on_draw_toggled(self, checked: bool) -> None:
         tool = self._tool()
         if checked:
@@ -697,6 +727,7 @@ class ClassifyPanel(QWidget):
                     pass
             self._previous_tool = None
 
+    @_safe_slot
     def set_drawn_rectangle(self, rect: QgsRectangle, crs: Optional[QgsCoordinateReferenceSystem] = None) -> None:
         self.drawn_rect = QgsRectangle(rect)
         self.drawn_crs = QgsCoordinateReferenceSystem(crs) if crs else self.canvas.mapSettings().destinationCrs()
@@ -868,6 +899,7 @@ class ClassifyPanel(QWidget):
     def _update_buttons(self) -> None:
         self.cancel_button.setEnabled(bool(self.tasks))
 
+    @_safe_slot
     def cancel_all(self, *_args) -> None:
         self._drop_pending(list(self.pending))
         if self.running is not None:
@@ -885,9 +917,11 @@ class ClassifyPanel(QWidget):
             self.running.cancel()
         self._update_buttons()
 
+    @_safe_slot
     def _on_layers_removed(self, layer_ids) -> None:
         self.cancel_for_layers(layer_ids)
 
+    @_safe_slot
     def _on_project_closing(self) -> None:
         for task in self.tasks:
             task.context["input_removed"] = True

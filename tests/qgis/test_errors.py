@@ -89,3 +89,18 @@ def _with(options, **changes):
     for k, v in changes.items():
         setattr(options, k, v)
     return options
+
+
+def test_a_failing_slot_is_reported_not_raised(panel, iface, plugin_log, monkeypatch, tmp_path):
+    import eurosat_landcover.ui.panel as panel_module
+
+    def broken(_layer):
+        raise RuntimeError("odd CRS")
+
+    monkeypatch.setattr(panel_module, "pixel_size_m", broken)
+    other = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "other.tif", size=64)), "other")
+    QgsProject.instance().addMapLayer(other)
+    panel.layer_combo.setLayer(other)  # layerChanged -> refresh_layer raises inside
+    warnings = iface.messageBar().get_messages(Qgis.Warning)
+    assert any("odd CRS" in m and "log panel" in m for m in warnings), warnings
+    assert any("Traceback" in m for m, _lvl in plugin_log)
