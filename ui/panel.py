@@ -618,8 +618,10 @@ class ClassifyPanel(QWidget):
             from ..core.bands import detect_band_mapping
 
             mapping = detect_band_mapping(raster_source_path(layer), card)
-        except Exception as exc:
-            self.band_reason.setText(f"Choose the bands: {exc}")
+        except Exception as exc:  # ClassificationError, RequestError, GDAL
+            for i, combo in enumerate(self.band_combos):  # a guess to start from: bands 1, 2, 3
+                combo.setCurrentIndex(min(i, combo.count() - 1))
+            self.band_reason.setText(f"Check the bands: {exc}")
             return
         for combo, band in zip(self.band_combos, mapping.bands):
             self._set_combo_data(combo, band)
