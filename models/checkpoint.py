@@ -8,6 +8,7 @@ pickled Python objects is refused with :class:`ModelLoadError`.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -104,6 +105,9 @@ def save_checkpoint(model: nn.Module, card: ModelCard, card_path: str | Path) ->
         metadata={"architecture": card.architecture, "name": card.name, "format": "pt"},
     )
     tmp.replace(weights_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(weights_path, 0o666 & ~umask)  # safetensors writes 0600; a shipped file must be readable
     card.weights = weights_path.name
     card.weights_sha256 = sha256_file(weights_path)
     card.save(card_path)
