@@ -223,6 +223,16 @@ def test_compare_runs_and_prints_a_table(tiny_zip, tmp_path, capsys):
     assert rows[0]["arch"] == "tf_efficientnet_lite0" and rows[0]["cpu_wps"] > 0 and 3 < rows[0]["params_m"] < 4
     assert rows[1]["error"] == "unknown architecture"
     assert "| tf_efficientnet_lite0 | ImageNet | 1 |" in table.read_text()
+    again = compare.run(
+        compare.build_parser().parse_args(
+            [
+                *(str(tiny_zip), "--archs", "tf_efficientnet_lite0", "--out", str(tmp_path / "cmp"), "--reuse"),
+                *("--bench-windows", "32", "--bench-batch", "32", "--threads", "1"),
+            ]
+        ),
+        "cmd",
+    )
+    assert again[0]["test_acc"] == rows[0]["test_acc"] and again[0]["val_acc"] == rows[0]["val_acc"]
 
 
 def test_package_cli_hook_registers_subcommands():
