@@ -68,8 +68,10 @@ def make_mosaic_vrt(path: Path, size: int, tile: Path = TILE) -> Path:
                 parts.append(
                     f'<SimpleSource><SourceFilename relativeToVRT="0">{tile}</SourceFilename>'
                     f"<SourceBand>{b}</SourceBand>"
-                    f'<SourceProperties RasterXSize="{tw}" RasterYSize="{th}" DataType="Byte" BlockXSize="256" BlockYSize="256"/>'
-                    f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/><DstRect xOff="{x}" yOff="{y}" xSize="{w}" ySize="{h}"/>'
+                    f'<SourceProperties RasterXSize="{tw}" RasterYSize="{th}" DataType="Byte" '
+                    'BlockXSize="256" BlockYSize="256"/>'
+                    f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+                    f'<DstRect xOff="{x}" yOff="{y}" xSize="{w}" ySize="{h}"/>'
                     "</SimpleSource>"
                 )
         parts.append("</VRTRasterBand>")
@@ -226,9 +228,11 @@ def main(argv=None) -> int:
     say("# Engine benchmark")
     say()
     say(
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; host: {platform.processor() or platform.machine()}, "
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"host: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device cpu; model threads: engine default "
-        f"{engine_threads} (torch's default {torch_default_threads}); the bare and naive loops use the same {engine_threads}"
+        f"{engine_threads} (torch's default {torch_default_threads}); "
+        f"the bare and naive loops use the same {engine_threads}"
     )
     say(f"- model: {model_desc}; batch size {B}")
     say(
@@ -260,7 +264,8 @@ def main(argv=None) -> int:
         say("## (a)(b) Throughput, CPU")
         say()
         say(
-            f"{size_a} x {size_a} px RGB (VRT of the sample mosaic), stride 32 -> {e2e_best['windows']} windows, batch {B}."
+            f"{size_a} x {size_a} px RGB (VRT of the sample mosaic), stride 32 -> "
+            f"{e2e_best['windows']} windows, batch {B}."
         )
         say()
         say("| measure | windows/s | ratio (end-to-end / this) |")
@@ -272,7 +277,8 @@ def main(argv=None) -> int:
         )
         if bare_torchdef:
             say(
-                f"| (for reference) bare model with torch's default {torch_default_threads} threads | {bare_torchdef:.0f} | "
+                f"| (for reference) bare model with torch's default {torch_default_threads} threads | "
+                f"{bare_torchdef:.0f} | "
                 f"{e2e_best['wps'] / bare_torchdef:.2f} |"
             )
         say(
@@ -322,13 +328,15 @@ def main(argv=None) -> int:
         pr = subprocess.run(cmd, capture_output=True, text=True)
         if pr.returncode != 0:
             say(
-                f"| {size} x {size} | failed: {pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode} |"
+                f"| {size} x {size} | failed: "
+                f"{pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode} |"
             )
             continue
         r = json.loads(pr.stdout.strip().splitlines()[-1])
         peaks.append(r["peak_rss_mb"])
         say(
-            f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['seconds']:.1f} | {r['wps']:.0f} | "
+            f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['seconds']:.1f} | "
+            f"{r['wps']:.0f} | "
             f"{r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
         )
     if len(peaks) >= 2:
