@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -51,6 +52,12 @@ def _validate_request(req: ClassificationRequest) -> None:
         raise ClassificationError(f"output name {req.name!r} must be a plain file name prefix")
 
 
+def _is_gdal_connection_string(source: str) -> bool:
+    """True for GDAL sources that are not plain file paths: URLs, /vsi paths and `DRIVER:...`
+    strings such as `GPKG:/data/a.gpkg:table` (a Windows drive letter `C:` is one letter, a path)."""
+    return "://" in source or source.startswith("/vsi") or bool(re.match(r"^[A-Za-z][A-Za-z0-9_]+:", source))
+
+
 def _prepare_output_dir(path) -> Path:
     out = Path(path).expanduser()
     try:
@@ -59,10 +66,9 @@ def _prepare_output_dir(path) -> Path:
         raise ClassificationError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     if not out.is_dir():
         raise ClassificationError(f"the output path {out} is not a folder")
-    probe = out / f".eurosat-write-test-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
+    try:  # a unique probe name: several runs in one process may share the folder
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".eurosat-write-test-"):
+            pass
     except OSError as exc:
         raise ClassificationError(f"the output folder {out} is not writable: {exc.strerror or exc}") from None
     return out
@@ -251,7 +257,7 @@ def classify(
     progress(0.0, "opening the raster")
     out_dir = _prepare_output_dir(req.output_dir)
     input_path = Path(req.input_path)
-    if not input_path.exists() and "://" not in str(req.input_path) and not str(req.input_path).startswith("/vsi"):
+    if not input_path.exists() and not _is_gdal_connection_string(str(req.input_path)):
         raise ClassificationError(f"the input raster {input_path} does not exist")
     card = model[1] if model is not None else _load_card_only(req)
     patch = int(card.patch_size)
