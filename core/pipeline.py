@@ -384,7 +384,8 @@ def classify(
         check_cancel()
 
         cell_area_km2 = abs(cell_gt[1] * cell_gt[5]) / 1e6
-        area = {c.name: float(n) * cell_area_km2 for c, n in zip(card.classes, outputs.class_counts)}
+        # rounded to 1 m² (cells are at least 80 m x 80 m, so nothing is lost)
+        area = {c.name: round(float(n) * cell_area_km2, 6) for c, n in zip(card.classes, outputs.class_counts)}
         timings["total"] = time.perf_counter() - t_start
         wps = classified / timings["inference"] if timings["inference"] > 0 else 0.0
         final = outputs.final
@@ -434,7 +435,7 @@ def classify(
                 "classes_nodata": writers.NODATA_CLASS,
             },
             "area_km2": area,
-            "area_km2_total": float(sum(area.values())),
+            "area_km2_total": round(float(sum(area.values())), 6),
             "valid_cells": outputs.valid_cells,
             "windows": {"total": total, "classified": classified, "skipped_nodata": skipped},
             "windows_per_second": wps,

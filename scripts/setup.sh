@@ -53,5 +53,6 @@ echo "$LINKDIR" > "$SITE/$PKG-plugin-path.pth"
 "$VENV/bin/python" - <<'PY'
 import numpy, torch
 assert numpy.__version__.startswith("1."), f"numpy {numpy.__version__}: QGIS/GDAL need numpy 1.x"
-print(f"[setup] ready: numpy {numpy.__version__}, torch {torch.__version__}", flush=True)
+import sys
+print(f"[setup] ready: numpy {numpy.__version__}, torch {torch.__version__}", file=sys.stderr, flush=True)
 PY
