@@ -88,24 +88,11 @@ def load(model_card):
     if default_card_path().exists():
         return load_model(default_card_path(), "cpu"), "trained default model"
     import torch
-    from eurosat_landcover.models.card import ModelCard, eurosat_classes
     from eurosat_landcover.models.checkpoint import save_checkpoint
-    from eurosat_landcover.models.registry import ARCHITECTURES, build_model
+    from eurosat_landcover.models.registry import build_model, eurosat_rgb_card
 
-    spec = ARCHITECTURES["tf_efficientnet_lite0"]
     d = Path(tempfile.mkdtemp(prefix="bench-model-"))
-    card = ModelCard(
-        name="bench_random_lite0",
-        title="random weights",
-        architecture="tf_efficientnet_lite0",
-        weights="m.safetensors",
-        weights_sha256="",
-        classes=eurosat_classes(),
-        bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"],
-        mean=list(spec.mean),
-        std=list(spec.std),
-    )
+    card = eurosat_rgb_card("tf_efficientnet_lite0", "bench_random_lite0", title="random weights")
     torch.manual_seed(0)
     save_checkpoint(build_model("tf_efficientnet_lite0"), card, d / "m.json")
     return load_model(d / "m.json", "cpu"), "random-weight tf_efficientnet_lite0 (trained model absent)"

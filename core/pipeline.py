@@ -11,7 +11,6 @@ accumulated per output cell, rows written as soon as they are final (aggregate.p
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 import tempfile
 import time

@@ -25,6 +25,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .card import ModelCard, eurosat_classes
+
 IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 TF_LITE_MEAN_255 = (127.0, 127.0, 127.0)
@@ -276,3 +278,24 @@ def build_model(architecture: str, num_classes: int = 10, pretrained: bool = Fal
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def eurosat_rgb_card(architecture: str, name: str, **fields) -> ModelCard:
+    """A model card for `architecture` fed EuroSAT RGB (B04, B03, B02 on the 8-bit scale, 64 px,
+    10 m) with the architecture's mean/std and the ten EuroSAT classes; `fields` override any
+    card field (title, metrics, training, ...). The weights fields are filled by save_checkpoint."""
+    spec = get_spec(architecture)
+    values = dict(
+        name=name,
+        title=f"EuroSAT RGB land cover ({architecture})",
+        architecture=architecture,
+        weights=f"{name}.safetensors",
+        weights_sha256="",
+        classes=eurosat_classes(),
+        bands=["B04", "B03", "B02"],
+        band_roles=["red", "green", "blue"],
+        mean=list(spec.mean),
+        std=list(spec.std),
+    )
+    values.update(fields)
+    return ModelCard(**values)

@@ -42,7 +42,7 @@ from .dataset import (
     stratified_split,
 )
 from .evaluate import amp_dtype, evaluate_arrays, predict_logits, resolve_device
-from .registry import build_model, count_parameters, get_head, get_spec
+from .registry import build_model, count_parameters, eurosat_rgb_card, get_head, get_spec
 
 LOG = logging.getLogger("eurosat_landcover.models.train")
 
@@ -545,18 +545,11 @@ def _make_card(args, name, spec, pretrained, fingerprint, state, command, num_cl
         "versions": _versions(),
         "model_selection": "best validation accuracy (test split used once, after training)",
     }
-    classes = eurosat_classes()[:num_classes]
-    return ModelCard(
-        name=name,
+    return eurosat_rgb_card(
+        args.arch,
+        name,
         title=args.title or f"EuroSAT RGB land cover ({args.arch}, {args.patch_size} px)",
-        architecture=args.arch,
-        weights=f"{name}.safetensors",
-        weights_sha256="",
-        classes=classes,
-        bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"],
-        mean=list(spec.mean),
-        std=list(spec.std),
+        classes=eurosat_classes()[:num_classes],
         patch_size=args.patch_size,
         gsd_m=10.0,
         sentinel2_dn_divisor=2750.0,

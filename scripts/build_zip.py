@@ -47,9 +47,7 @@ def build(output_dir: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "dist", help="folder for the zip (default: dist/)"
-    )
+    parser.add_argument("--output", type=Path, default=ROOT / "dist", help="folder for the zip (default: dist/)")
     target = build(parser.parse_args(argv).output)
     print(f"{target} ({target.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -12,25 +12,11 @@ MS_ZIP = SHARED / "eurosat-ms-sample" / "EuroSAT_MS_sample.zip"
 
 
 def make_card(weights_name="m.safetensors", **over):
-    from eurosat_landcover.models.card import ModelCard, eurosat_classes
-    from eurosat_landcover.models.registry import ARCHITECTURES
+    from eurosat_landcover.models.registry import eurosat_rgb_card
 
-    spec = ARCHITECTURES["tf_efficientnet_lite0"]
-    kw = dict(
-        name="test_random_lite0",
-        title="random weights (tests)",
-        architecture="tf_efficientnet_lite0",
-        weights=weights_name,
-        weights_sha256="",
-        classes=eurosat_classes(),
-        bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"],
-        mean=list(spec.mean),
-        std=list(spec.std),
-        metrics={"split": "test", "accuracy": 0.1},
-    )
+    kw = dict(title="random weights (tests)", weights=weights_name, metrics={"split": "test", "accuracy": 0.1})
     kw.update(over)
-    return ModelCard(**kw)
+    return eurosat_rgb_card("tf_efficientnet_lite0", "test_random_lite0", **kw)
 
 
 def write_geotiff(

@@ -13,28 +13,15 @@ from eurosat_landcover.models.checkpoint import (
     save_checkpoint,
     sha256_file,
 )
-from eurosat_landcover.models.registry import ARCHITECTURES, build_model
+from eurosat_landcover.models.registry import ARCHITECTURES, build_model, eurosat_rgb_card
 
 ARCH = "tf_efficientnet_lite0"  # the smallest registry network: fast to build and save
 
 
 def _card(**kw) -> ModelCard:
-    spec = ARCHITECTURES[ARCH]
-    base = dict(
-        name="test_model",
-        title="Test",
-        architecture=ARCH,
-        weights="test_model.safetensors",
-        weights_sha256="",
-        classes=eurosat_classes(),
-        bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"],
-        mean=list(spec.mean),
-        std=list(spec.std),
-        metrics={"test": {"accuracy": 0.5, "command": "python -m x"}},
-    )
-    base.update(kw)
-    return ModelCard(**base)
+    fields = dict(name="test_model", title="Test", metrics={"test": {"accuracy": 0.5, "command": "python -m x"}})
+    fields.update(kw)
+    return eurosat_rgb_card(ARCH, **fields)
 
 
 @pytest.fixture()

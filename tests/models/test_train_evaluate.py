@@ -8,7 +8,7 @@ from eurosat_landcover.models import compare, evaluate, train
 from eurosat_landcover.models.card import ModelCard, eurosat_classes
 from eurosat_landcover.models.checkpoint import LandCoverClassifier, load_model, save_checkpoint
 from eurosat_landcover.models.dataset import split_fingerprint, stratified_split
-from eurosat_landcover.models.registry import ARCHITECTURES, build_model
+from eurosat_landcover.models.registry import ARCHITECTURES, build_model, eurosat_rgb_card
 from eurosat_landcover.models.train import augment_batch
 
 # one thread: fast enough for these toy sizes and robust when the CPU is shared
@@ -110,18 +110,7 @@ def _always_forest_model(tmp_path):
         net.classifier.bias.zero_()
         net.classifier.bias[1] = 5.0
     spec = ARCHITECTURES["tf_efficientnet_lite0"]
-    card = ModelCard(
-        name="forest",
-        title="always forest",
-        architecture="tf_efficientnet_lite0",
-        weights="x",
-        weights_sha256="",
-        classes=eurosat_classes(),
-        bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"],
-        mean=list(spec.mean),
-        std=list(spec.std),
-    )
+    card = eurosat_rgb_card("tf_efficientnet_lite0", "forest", title="always forest")
     return save_checkpoint(LandCoverClassifier(net, spec.mean, spec.std), card, tmp_path / "forest.json")
 
 

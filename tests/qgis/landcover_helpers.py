@@ -77,22 +77,13 @@ def model_card(tmp_path_factory) -> Path:
     if default.is_file():
         return default
     import torch
-    from eurosat_landcover.models.card import ModelCard, eurosat_classes
     from eurosat_landcover.models.checkpoint import save_checkpoint
-    from eurosat_landcover.models.registry import ARCHITECTURES, build_model
+    from eurosat_landcover.models.registry import build_model, eurosat_rgb_card
 
-    spec = ARCHITECTURES["tf_efficientnet_lite0"]
-    card = ModelCard(
-        name="test_random_lite0",
+    card = eurosat_rgb_card(
+        "tf_efficientnet_lite0",
+        "test_random_lite0",
         title="Random Lite0 (tests)",
-        architecture="tf_efficientnet_lite0",
-        weights="m.safetensors",
-        weights_sha256="",
-        classes=eurosat_classes(),
-        bands=["B04", "B03", "B02"],
-        band_roles=["red", "green", "blue"],
-        mean=list(spec.mean),
-        std=list(spec.std),
         metrics={"test": {"accuracy": 0.1}},
     )
     torch.manual_seed(0)

@@ -28,9 +28,7 @@ def test_init_gui_adds_button_and_raster_menu_entry(iface):
     try:
         toolbar_actions = iface.calls.plugins_toolbar().actions()
         assert plugin.action in toolbar_actions
-        submenus = [
-            m.title() for m in iface.calls.raster_menu().findChildren(type(iface.calls.raster_menu()))
-        ]
+        submenus = [m.title() for m in iface.calls.raster_menu().findChildren(type(iface.calls.raster_menu()))]
         assert f"&{PLUGIN_NAME}" in submenus
         assert not plugin.action.icon().isNull()
     finally:

@@ -182,8 +182,9 @@ def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp
 
 
 def test_missing_torch_is_explained(provider, tmp_path, monkeypatch):
-    import processing
     from eurosat_landcover.toolbelt import dependencies
+
+    import processing
 
     monkeypatch.setattr(dependencies, "missing_packages", lambda: ["torch"])
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=64)
