@@ -25,7 +25,7 @@ import torch
 
 from .checkpoint import LandCoverClassifier, default_card_path, load_model
 from .dataset import DEFAULT_DATASET, list_eurosat, load_arrays, split_fingerprint, stratified_split
-from .metrics import classification_metrics, confusion_matrix, format_report
+from .metrics import classification_metrics, confusion_matrix, format_report, record_in_card
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -230,24 +230,7 @@ def run(args, command: str) -> dict:
         print(f"wrote {args.json_out}")
     if args.record:
         key = args.split or f"eval_{Path(args.data).stem}"
-        card.metrics[key] = {
-            "accuracy": metrics["accuracy"],
-            "n": metrics["n"],
-            "macro_f1": metrics["macro"]["f1"],
-            "per_class_f1": {c: v["f1"] for c, v in metrics["per_class"].items()},
-            "most_confused": metrics["most_confused"],
-            "confusion": metrics["confusion"],
-            "members_sha256": fingerprint["members_sha256"],
-            "command": command,
-        }
-        if args.split == "test":
-            card.metrics.update(
-                split="test",
-                test_accuracy=metrics["accuracy"],
-                macro_f1=metrics["macro"]["f1"],
-                n=metrics["n"],
-                command=command,
-            )
+        record_in_card(card.metrics, key, metrics, fingerprint["members_sha256"], command)
         card.metrics[f"inference_{inf['device'].split(':')[0]}"] = {**inf, "command": command}
         card.save(card.path)
         print(f"recorded in {card.path}")

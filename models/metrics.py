@@ -99,3 +99,28 @@ def format_report(metrics: dict, digits: int = 4) -> str:
     for p in metrics["most_confused"]:
         lines.append(f"  {p['true']} -> {p['predicted']}: {p['count']}")
     return "\n".join(lines)
+
+
+def record_in_card(card_metrics: dict, key: str, metrics: dict, members_sha256: str, command: str) -> None:
+    """Store `metrics` (from classification_metrics) in a model card's metrics under `key`, with the
+    fingerprint of the evaluated members and the command that measured them. The "test" entry is
+    also summarised as flat scalars (split, test_accuracy, macro_f1, n, command) for readers that
+    want one number: the engine's JSON summary and the dock."""
+    card_metrics[key] = {
+        "accuracy": metrics["accuracy"],
+        "n": metrics["n"],
+        "macro_f1": metrics["macro"]["f1"],
+        "per_class_f1": {c: v["f1"] for c, v in metrics["per_class"].items()},
+        "most_confused": metrics["most_confused"],
+        "confusion": metrics["confusion"],
+        "members_sha256": members_sha256,
+        "command": command,
+    }
+    if key == "test":
+        card_metrics.update(
+            split="test",
+            test_accuracy=metrics["accuracy"],
+            macro_f1=metrics["macro"]["f1"],
+            n=metrics["n"],
+            command=command,
+        )

@@ -42,6 +42,7 @@ from .dataset import (
     stratified_split,
 )
 from .evaluate import amp_dtype, evaluate_arrays, predict_logits, resolve_device
+from .metrics import record_in_card
 from .registry import build_model, count_parameters, eurosat_rgb_card, get_head, get_spec
 
 LOG = logging.getLogger("eurosat_landcover.models.train")
@@ -484,26 +485,13 @@ def _train(args, command: str, out: Path) -> dict:
             keep = args.max_eval_batches * args.eval_batch_size
             xte, yte = xte[:keep], yte[:keep]
         m = evaluate_arrays(best_model, xte, yte, card.class_names, args.eval_batch_size, device)
-        card.metrics["test"] = {
-            "accuracy": m["accuracy"],
-            "n": m["n"],
-            "macro_f1": m["macro"]["f1"],
-            "per_class_f1": {c: v["f1"] for c, v in m["per_class"].items()},
-            "most_confused": m["most_confused"],
-            "confusion": m["confusion"],
-            "members_sha256": fingerprint["test"]["members_sha256"],
-            "command": command,
-        }
+        record_in_card(card.metrics, "test", m, fingerprint["test"]["members_sha256"], command)
         card.metrics[f"inference_{device.type}"] = {
             **m["inference"],
             "device": str(device),
             "threads": torch.get_num_threads(),
             "command": command,
         }
-        # flat summary for consumers that only read scalar metrics (engine summary, UI)
-        card.metrics.update(
-            split="test", test_accuracy=m["accuracy"], macro_f1=m["macro"]["f1"], n=m["n"], command=command
-        )
         result["test_accuracy"] = m["accuracy"]
         result["metrics"] = m
         LOG.info(

@@ -7,18 +7,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_ZIP = REPO_ROOT.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
-CLASSES = (
-    "AnnualCrop",
-    "Forest",
-    "HerbaceousVegetation",
-    "Highway",
-    "Industrial",
-    "Pasture",
-    "PermanentCrop",
-    "Residential",
-    "River",
-    "SeaLake",
-)
 
 
 def _require_zip() -> Path:
