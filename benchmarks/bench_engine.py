@@ -198,10 +198,8 @@ def main(argv=None) -> int:
         return 0
 
     import torch
-    from eurosat_landcover.core.devices import default_cpu_threads
 
-    torch_default_threads = torch.get_num_threads()
-    engine_threads = default_cpu_threads()
+    threads = torch.get_num_threads()  # what the engine uses unless a request sets `threads`
     (pair, model_desc) = load(args.model)
     model = pair[0]
     B = args.batch_size
@@ -217,14 +215,13 @@ def main(argv=None) -> int:
     say(
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"host: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device cpu; model threads: engine default "
-        f"{engine_threads} (torch's default {torch_default_threads}); "
-        f"the bare and naive loops use the same {engine_threads}"
+        f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device cpu; model threads: {threads} "
+        "(PyTorch's default) for the engine and for the bare and naive loops alike"
     )
     say(f"- model: {model_desc}; batch size {B}")
     say(
-        f"- load average at start: {load_avg[0]:.1f} (other jobs, e.g. model training, share the CPU: figures are "
-        "best-of-{args.repeats} and still noisy)".replace("{args.repeats}", str(args.repeats))
+        f"- load average at start: {load_avg[0]:.1f} (figures are best-of-{args.repeats}; other processes on "
+        "the machine add noise)"
     )
     say("- command: `.venv/bin/python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]) + "`")
     say()
@@ -234,20 +231,14 @@ def main(argv=None) -> int:
         size_a = 512 if args.quick else 1024
         raster = make_mosaic_vrt(d / "a.vrt", size_a)
         # (a) + (b): interleaved repeats, best of each
-        e2e_best, bare_best, naive_best, bare_torchdef, naive_torchdef = None, 0.0, 0.0, 0.0, 0.0
+        e2e_best, bare_best, naive_best = None, 0.0, 0.0
         n_naive = 100 if args.quick else 300
         for i in range(args.repeats):
             r = e2e(pair, raster, 32, B, d / f"o{i}")
             if e2e_best is None or r["wps"] > e2e_best["wps"]:
                 e2e_best = r
-            torch.set_num_threads(engine_threads)
             bare_best = max(bare_best, bare_forward(model, r["windows"], B))
             naive_best = max(naive_best, naive_loop(model, raster, n_naive))
-            if torch_default_threads != engine_threads and i == 0:
-                torch.set_num_threads(torch_default_threads)
-                bare_torchdef = bare_forward(model, min(r["windows"], 4 * B), B)
-                naive_torchdef = naive_loop(model, raster, 20)
-                torch.set_num_threads(engine_threads)
         say("## (a)(b) Throughput, CPU")
         say()
         say(
@@ -259,24 +250,13 @@ def main(argv=None) -> int:
         say("|---|---:|---:|")
         say(f"| end-to-end `classify()` (read, scale, batch, model, aggregate, write) | {e2e_best['wps']:.0f} | 1.00 |")
         say(
-            f"| bare model forward + softmax, batch {B}, {engine_threads} thread(s) | {bare_best:.0f} | "
+            f"| bare model forward + softmax, batch {B}, {threads} thread(s) | {bare_best:.0f} | "
             f"{e2e_best['wps'] / bare_best:.2f} |"
         )
-        if bare_torchdef:
-            say(
-                f"| (for reference) bare model with torch's default {torch_default_threads} threads | "
-                f"{bare_torchdef:.0f} | "
-                f"{e2e_best['wps'] / bare_torchdef:.2f} |"
-            )
         say(
-            f"| naive loop: GDAL read per window, batch 1, {engine_threads} thread(s) ({n_naive} windows) | "
+            f"| naive loop: GDAL read per window, batch 1, {threads} thread(s) ({n_naive} windows) | "
             f"{naive_best:.0f} | {e2e_best['wps'] / naive_best:.1f} |"
         )
-        if naive_torchdef:
-            say(
-                f"| naive loop as a naive user runs it: torch's default {torch_default_threads} threads | "
-                f"{naive_torchdef:.0f} | {e2e_best['wps'] / naive_torchdef:.1f} |"
-            )
         t = e2e_best["timings"]
         say()
         say(

@@ -85,21 +85,12 @@ def _label(dev) -> str:
     return "the CPU" if dev.type == "cpu" else str(dev)
 
 
-def default_cpu_threads() -> int:
-    """Threads for the model on the CPU: PyTorch's own default (the physical cores this process may
-    use). Measured on an idle 2-core machine with the bundled lite0, 1457 windows at stride 32:
-    2 threads 502-549 windows/s end-to-end, 1 thread 359-383, so no core is held back for the
-    reader thread, which spends under 1 % of the run. On a machine where other processes hold the
-    cores, fewer threads are faster (OpenMP threads waiting for a busy core stall every layer:
-    2 threads fell to ~40 windows/s beside a training job): pass `threads` / `--threads 1` there."""
-    import os
-
-    torch = _torch()
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores))
+# CPU threads: the engine keeps PyTorch's default (all physical cores) unless a request sets
+# `threads`. Measured on an idle 2-core machine with the bundled lite0, 1457 windows at stride 32:
+# 2 threads 502-549 windows/s end-to-end, 1 thread 359-383; the reader thread spends under 1 % of the
+# run, so no core is held back for it. Where other processes keep the cores busy, fewer threads are
+# faster (OpenMP threads waiting for a busy core stall every layer: 2 threads fell to ~40 windows/s
+# beside a training job), hence `threads` / `--threads 1`.
 
 
 def device_label(dev) -> str:

@@ -73,36 +73,37 @@ def _prepare_output_dir(path) -> Path:
     return out
 
 
-def _load_card_and_model(req, device, injected):
-    if injected is not None:
-        model, card = injected
-        return model, card, False
-    try:
-        from ..models.card import ModelCardError
-        from ..models.checkpoint import ModelLoadError, default_card_path, load_model
-    except ImportError as exc:  # pragma: no cover - broken install
-        raise ClassificationError(f"the model code cannot be imported ({exc}); reinstall the plugin") from None
-    path = Path(req.model_card) if req.model_card else default_card_path()
-    if not path.is_file():
-        which = "the default model" if not req.model_card else "the model card"
-        raise ClassificationError(f"{which} {path} does not exist")
-    try:
-        model, card = load_model(path, device=device)
-    except (ModelLoadError, ModelCardError) as exc:
-        raise ClassificationError(f"cannot load the model: {exc}") from None
-    return model, card, True
-
-
-def _load_card_only(req):
-    from ..models.card import ModelCard, ModelCardError
+def _card_path(req) -> Path:
+    """The request's model card, or the bundled default; a clear error when the file is missing."""
     from ..models.checkpoint import default_card_path
 
     path = Path(req.model_card) if req.model_card else default_card_path()
     if not path.is_file():
         which = "the default model" if not req.model_card else "the model card"
         raise ClassificationError(f"{which} {path} does not exist (no model to classify with)")
+    return path
+
+
+def _load_card_and_model(req, device, injected):
+    if injected is not None:
+        return injected
     try:
-        return ModelCard.load(path)
+        from ..models.card import ModelCardError
+        from ..models.checkpoint import ModelLoadError, load_model
+    except ImportError as exc:  # pragma: no cover - broken install
+        raise ClassificationError(f"the model code cannot be imported ({exc}); reinstall the plugin") from None
+    try:
+        model, card = load_model(_card_path(req), device=device)
+    except (ModelLoadError, ModelCardError) as exc:
+        raise ClassificationError(f"cannot load the model: {exc}") from None
+    return model, card
+
+
+def _load_card_only(req):
+    from ..models.card import ModelCard, ModelCardError
+
+    try:
+        return ModelCard.load(_card_path(req))
     except ModelCardError as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
 
@@ -285,8 +286,7 @@ def classify(
     if dev_warning:
         warnings.append(dev_warning)
     progress(0.01, f"loading the model on {device}")
-    net, card2, _ = _load_card_and_model(req, device, model)
-    card = card2
+    net, card = _load_card_and_model(req, device, model)
     net = net.to(device).eval()
     if hasattr(net, "use_channels_last"):
         net.use_channels_last(True)
@@ -331,12 +331,8 @@ def classify(
     )
     reader = None
     prev_threads = torch.get_num_threads()
-    if req.threads:
+    if req.threads:  # else PyTorch's default: all physical cores (see core/devices.py)
         torch.set_num_threads(max(1, int(req.threads)))
-    elif device.type == "cpu":
-        from .devices import default_cpu_threads
-
-        torch.set_num_threads(default_cpu_threads())
     try:
         agg = CellAggregator(grid, len(card.classes), outputs.write_row)
         runner = _Runner(net, device, int(req.batch_size), warnings)
