@@ -26,6 +26,7 @@ from qgis.core import (
 )
 
 from ..core.request import ClassificationRequest
+from ..core.windows import Grid
 
 
 class RequestError(ValueError):
@@ -207,12 +208,12 @@ def size_m(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> tuple:
 
 
 def estimate_windows(width_m: float, height_m: float, gsd: float = 10.0, patch: int = 64, stride: int = 32) -> int:
-    """Number of model windows (patch x patch px at `gsd`, every `stride` px) over the area."""
-    nx = int(width_m / gsd)
-    ny = int(height_m / gsd)
-    if nx < patch or ny < patch:
+    """Number of model windows (patch x patch px at `gsd`, every `stride` px) over the area: the
+    engine's own window grid for that many pixels."""
+    width_px, height_px = int(width_m / gsd), int(height_m / gsd)
+    if width_px < patch or height_px < patch:
         return 0
-    return ((nx - patch) // stride + 1) * ((ny - patch) // stride + 1)
+    return Grid(width_px, height_px, patch, stride).windows
 
 
 def pixel_size_m(layer: QgsRasterLayer) -> float:
