@@ -6,6 +6,7 @@ QMainWindow of `qgis_iface` the way QGIS does, so tests can look for what a plug
 """
 
 import pytest
+import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent
 from qgis.PyQt.QtWidgets import QMenu, QToolBar
 
@@ -33,6 +34,10 @@ class _MainWindowCalls:
             menu = self.window.menuBar().addMenu("&Raster")
             menu.setObjectName(RASTER_MENU)
         return menu
+
+    def raster_submenu_titles(self) -> list:
+        """Titles of the plugin submenus now under Raster (deleted ones excluded)."""
+        return [m.title() for m in self.raster_menu().findChildren(QMenu) if not sip.isdeleted(m)]
 
     def add_toolbar_icon(self, action):
         self.plugins_toolbar().addAction(action)
