@@ -3,11 +3,16 @@
 
     .venv/bin/python benchmarks/bench_engine.py [--model CARD] [--markdown benchmarks/results.md] [--quick]
 
-(a) end-to-end windows/s of classify() vs the bare model forward pass at the same batch size;
-(b) end-to-end vs a naive loop (GDAL read of each window + model at batch size 1);
+(a) end-to-end windows/s of classify() vs the bare model forward pass at the same batch size,
+    both for the model path the engine took (on the CPU: the traced module of models/cpu_graph.py)
+    and for the eager model;
+(b) end-to-end vs a naive loop (GDAL read of each window + the eager model at batch size 1), and,
+    for reference, the same loop calling the traced module;
 (c) peak RSS and time for synthetic 1k^2, 5k^2 and 20k^2 px rasters, each in a subprocess
     (stride 64; the big rasters are VRT mosaics of the bundled sample tile, never arrays in RAM);
-(d) km^2/s at strides 64, 32 and 16.
+(d) km^2/s at strides 64, 32 and 16;
+(e) whole-call time with the CPU fast path on and off per raster size: where tracing pays off
+    (the basis of models.cpu_graph.AUTO_MIN_WINDOWS).
 Without --model the trained default model is used when present, else random weights of the same
 architecture (speed does not depend on the weights). CPU figures are noisy when other jobs run:
 each timing is the best of a few interleaved repeats.
@@ -30,19 +35,27 @@ ROOT = Path(__file__).resolve().parents[1]
 TILE = ROOT / "sample_data" / "eurosat_mosaic_rgb.tif"
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _current_rss_mb() -> float:
+def _proc_status_mb(key: str) -> float:
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
     return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the process's own memory map; getrusage's
+    ru_maxrss is not used because Linux carries it over from the parent through fork + exec,
+    so a child would report at least its parent's peak."""
+    peak = _proc_status_mb("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _current_rss_mb() -> float:
+    return _proc_status_mb("VmRSS")
 
 
 def make_mosaic_vrt(path: Path, size: int, tile: Path = TILE) -> Path:
@@ -131,17 +144,19 @@ def naive_loop(model, raster: Path, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path) -> dict:
+def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path, jit: str = "auto") -> dict:
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
     t0 = time.perf_counter()
     res = classify(
-        ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu"), model=model_card_pair
+        ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu", jit=jit),
+        model=model_card_pair,
     )
     wall = time.perf_counter() - t0
     km2 = res.summary["area_km2_total"]
     return {
+        "model_path": res.summary["model_path"],
         "wps": res.windows_per_second,
         "windows": res.windows,
         "wall": wall,
@@ -151,7 +166,7 @@ def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path) -> di
     }
 
 
-def rss_child(size: int, stride: int, batch: int, model_card: str | None) -> None:
+def rss_child(size: int, stride: int, jit: str, batch: int, model_card: str | None) -> None:
     """Runs in a subprocess: one classification of a size^2 VRT; prints a JSON line."""
     from eurosat_landcover.core.cli import configure_gdal_for_batch
 
@@ -165,8 +180,8 @@ def rss_child(size: int, stride: int, batch: int, model_card: str | None) -> Non
         with torch.inference_mode():  # warm the model so the baseline includes its buffers
             pair[0](torch.zeros(batch, 3, 64, 64))
         base = _current_rss_mb()
-        peak_before = _rss_mb()
-        r = e2e(pair, vrt, stride, batch, d / "out")
+        peak_before = _peak_rss_mb()
+        r = e2e(pair, vrt, stride, batch, d / "out", jit=jit)
         print(
             json.dumps(
                 {
@@ -174,10 +189,11 @@ def rss_child(size: int, stride: int, batch: int, model_card: str | None) -> Non
                     "stride": stride,
                     "rss_before_mb": base,
                     "peak_before_mb": peak_before,
-                    "peak_rss_mb": _rss_mb(),
+                    "peak_rss_mb": _peak_rss_mb(),
                     "seconds": r["wall"],
                     "windows": r["windows"],
                     "wps": r["wps"],
+                    "model_path": r["model_path"]["path"],
                 }
             )
         )
@@ -191,10 +207,11 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--rss-child", type=int, nargs=2, metavar=("SIZE", "STRIDE"), help=argparse.SUPPRESS)
+    p.add_argument("--rss-child", nargs=3, metavar=("SIZE", "STRIDE", "JIT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
-        rss_child(args.rss_child[0], args.rss_child[1], args.batch_size, args.model)
+        size, stride, jit = args.rss_child
+        rss_child(int(size), int(stride), jit, args.batch_size, args.model)
         return 0
 
     import torch
@@ -228,41 +245,66 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as d:
         d = Path(d)
-        size_a = 512 if args.quick else 1024
+        size_a = 512 if args.quick else 2048
         raster = make_mosaic_vrt(d / "a.vrt", size_a)
+        from eurosat_landcover.models.cpu_graph import trace_for_cpu
+
+        traced, traced_report = trace_for_cpu(model, B, 3, 64)
+        traced_1, _ = trace_for_cpu(model, 1, 3, 64)
         # (a) + (b): interleaved repeats, best of each
-        e2e_best, bare_best, naive_best = None, 0.0, 0.0
+        e2e_best = None
+        best = {"bare_eager": 0.0, "bare_traced": 0.0, "naive_eager": 0.0, "naive_traced": 0.0}
         n_naive = 100 if args.quick else 300
         for i in range(args.repeats):
             r = e2e(pair, raster, 32, B, d / f"o{i}")
             if e2e_best is None or r["wps"] > e2e_best["wps"]:
                 e2e_best = r
-            bare_best = max(bare_best, bare_forward(model, r["windows"], B))
-            naive_best = max(naive_best, naive_loop(model, raster, n_naive))
+            for key, value in (
+                ("bare_eager", bare_forward(model, r["windows"], B)),
+                ("bare_traced", bare_forward(traced, r["windows"], B)),
+                ("naive_eager", naive_loop(model, raster, n_naive)),
+                ("naive_traced", naive_loop(traced_1, raster, n_naive)),
+            ):
+                best[key] = max(best[key], value)
+        path = e2e_best["model_path"]
         say("## (a)(b) Throughput, CPU")
         say()
         say(
             f"{size_a} x {size_a} px RGB (VRT of the sample mosaic), stride 32 -> "
-            f"{e2e_best['windows']} windows, batch {B}."
+            f"{e2e_best['windows']} windows, batch {B}. The engine ran the model as `{path['path']}` "
+            f"({path['reason']})."
         )
         say()
+        wps = e2e_best["wps"]
+        traced_name = "traced module (TorchScript + oneDNN Graph, models/cpu_graph.py)"
+        if not traced_report.used:
+            traced_name += f" - unavailable here, eager instead: {traced_report.reason}"
         say("| measure | windows/s | ratio (end-to-end / this) |")
         say("|---|---:|---:|")
-        say(f"| end-to-end `classify()` (read, scale, batch, model, aggregate, write) | {e2e_best['wps']:.0f} | 1.00 |")
-        say(
-            f"| bare model forward + softmax, batch {B}, {threads} thread(s) | {bare_best:.0f} | "
-            f"{e2e_best['wps'] / bare_best:.2f} |"
+        say(f"| end-to-end `classify()` (read, scale, batch, model, aggregate, write) | {wps:.0f} | 1.00 |")
+        whole = e2e_best["windows"] / e2e_best["wall"]
+        say(f"| the same, whole call (model load, tracing, overviews included) | {whole:.0f} | {wps / whole:.2f} |")
+        rows = (
+            (f"bare forward + softmax, batch {B}, {traced_name}", best["bare_traced"]),
+            (f"bare forward + softmax, batch {B}, eager model", best["bare_eager"]),
+            (f"naive loop: GDAL read per window, eager model at batch 1 ({n_naive} windows)", best["naive_eager"]),
+            ("(reference) the same naive loop calling the traced module at batch 1", best["naive_traced"]),
         )
+        for label, value in rows:
+            say(f"| {label} | {value:.0f} | {wps / value:.2f} |")
+        say()
         say(
-            f"| naive loop: GDAL read per window, batch 1, {threads} thread(s) ({n_naive} windows) | "
-            f"{naive_best:.0f} | {e2e_best['wps'] / naive_best:.1f} |"
+            f"All rows use {threads} thread(s). The model path's own speed-up (traced / eager, batch {B}): "
+            f"{best['bare_traced'] / best['bare_eager']:.2f} x; batching (eager batch {B} / eager batch-1 loop): "
+            f"{best['bare_eager'] / best['naive_eager']:.2f} x."
         )
         t = e2e_best["timings"]
         say()
         say(
             f"End-to-end breakdown of the best run: inference loop {t['inference']:.2f} s, of which model forward "
             f"{t['forward']:.2f} s and reader thread (GDAL + scaling, overlapped) {t['reading']:.2f} s; "
-            f"model load {t['model_load']:.2f} s; overviews+close {t['overviews_and_close']:.2f} s; "
+            f"model load {t['model_load']:.2f} s; tracing {t.get('model_prepare', 0.0):.2f} s; "
+            f"overviews+close {t['overviews_and_close']:.2f} s; "
             f"whole call {e2e_best['wall']:.2f} s."
         )
         say()
@@ -281,38 +323,63 @@ def main(argv=None) -> int:
             say(f"| {stride} | {stride * 10} m | {best['windows']} | {best['wps']:.0f} | {best['km2_per_s']:.2f} |")
         say()
 
-    # (c) RSS in subprocesses
-    say("## (c) Peak memory, CPU (each size in its own process, stride 64)")
-    say()
-    say("| raster | windows | time (s) | windows/s | RSS before run (MB) | peak RSS (MB) |")
-    say("|---|---:|---:|---:|---:|---:|")
-    sizes = [s for s in args.sizes if not args.quick or s <= 2000]
-    peaks = []
-    for size in sizes:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(size), "64", "--batch-size", str(B)]
-        if args.model:
-            cmd += ["--model", args.model]
-        pr = subprocess.run(cmd, capture_output=True, text=True)
-        if pr.returncode != 0:
-            say(
-                f"| {size} x {size} | failed: "
-                f"{pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode} |"
-            )
-            continue
-        r = json.loads(pr.stdout.strip().splitlines()[-1])
-        peaks.append(r["peak_rss_mb"])
-        say(
-            f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['seconds']:.1f} | "
-            f"{r['wps']:.0f} | "
-            f"{r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
-        )
-    if len(peaks) >= 2:
+        # (e) whole-call break-even of the traced module
+        from eurosat_landcover.models.cpu_graph import AUTO_MIN_WINDOWS
+
+        say("## (e) CPU fast path: whole-call time, jit on vs off (stride 32)")
         say()
-        say(
-            f"Peak RSS spread from the smallest to the largest raster: {(max(peaks) / min(peaks) - 1) * 100:.1f} % "
-            f"(target: flat within 20 %, <= 1.5 GB). The CLI bounds GDAL's block cache to 128 MB "
-            "(`configure_gdal_for_batch`); the benchmark children do the same."
-        )
+        say("| raster | windows | jit=on (s) | of which tracing (s) | jit=off (s) | on / off |")
+        say("|---|---:|---:|---:|---:|---:|")
+        for size in (320,) if args.quick else (640, 1024, 1280, 1536, 1792, 2048):
+            vrt = make_mosaic_vrt(d / f"e{size}.vrt", size)
+            runs: dict[str, dict] = {}
+            for i in range(max(1, args.repeats - 1)):
+                for jit in ("off", "on"):
+                    r = e2e(pair, vrt, 32, B, d / f"e{size}_{jit}_{i}", jit=jit)
+                    if jit not in runs or r["wall"] < runs[jit]["wall"]:
+                        runs[jit] = r
+            on, off = runs["on"], runs["off"]
+            say(
+                f"| {size} x {size} px | {on['windows']} | {on['wall']:.2f} | "
+                f"{on['timings'].get('model_prepare', 0.0):.2f} | {off['wall']:.2f} | {on['wall'] / off['wall']:.2f} |"
+            )
+        say()
+        say(f"`jit=auto` takes the fast path from {AUTO_MIN_WINDOWS} windows (models/cpu_graph.py).")
+        say()
+
+    # (c) RSS in subprocesses, per model path
+    say("## (c) Peak memory, CPU (each size and model path in its own process, stride 64)")
+    say()
+    say("| raster | windows | model path | time (s) | windows/s | RSS before run (MB) | peak RSS (MB) |")
+    say("|---|---:|---|---:|---:|---:|---:|")
+    sizes = [s for s in args.sizes if not args.quick or s <= 2000]
+    peaks: dict[str, list[float]] = {"on": [], "off": []}
+    for jit in ("on", "off"):
+        for size in sizes:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(size), "64", jit]
+            cmd += ["--batch-size", str(B)] + (["--model", args.model] if args.model else [])
+            pr = subprocess.run(cmd, capture_output=True, text=True)
+            if pr.returncode != 0:
+                err = pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode
+                say(f"| {size} x {size} | jit={jit} failed: {err} |")
+                continue
+            r = json.loads(pr.stdout.strip().splitlines()[-1])
+            peaks[jit].append(r["peak_rss_mb"])
+            say(
+                f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['model_path']} | "
+                f"{r['seconds']:.1f} | {r['wps']:.0f} | {r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
+            )
+    say()
+    for jit, values in peaks.items():
+        if len(values) >= 2:
+            say(
+                f"- jit={jit}: peak RSS spread from the smallest to the largest raster "
+                f"{(max(values) / min(values) - 1) * 100:.1f} %, highest {max(values):.0f} MB."
+            )
+    say(
+        "- Target: flat within 20 %, <= 1.5 GB. Peak = VmHWM of the child process. The CLI bounds GDAL's block "
+        "cache to 128 MB (`configure_gdal_for_batch`); the benchmark children do the same."
+    )
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")

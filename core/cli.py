@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Callable, Optional
 
+from .request import JIT_MODES, RADIOMETRY_CHOICES
+
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 
 
@@ -70,12 +72,18 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--radiometry",
         default="auto",
-        choices=["auto", "8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile"],
+        choices=RADIOMETRY_CHOICES,
         help="how values are scaled to 0-255 (default auto)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: PyTorch's choice)")
+    p.add_argument(
+        "--jit",
+        choices=JIT_MODES,
+        default="auto",
+        help="CPU fast path (TorchScript + oneDNN Graph fusion): auto (large runs only), on or off (default auto)",
+    )
     p.add_argument("--float-probabilities", action="store_true", help="write probabilities as float32")
     p.add_argument("--no-probabilities", action="store_true", help="do not write the probability raster")
     p.add_argument("--name", help="output file prefix (default: the input's file name)")
@@ -118,6 +126,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         write_probabilities=not args.no_probabilities,
         name=args.name,
         threads=args.threads,
+        jit=args.jit,
     )
     progress = None if args.quiet else ProgressBar()
     result = classify(req, progress=progress)

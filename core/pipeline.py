@@ -3,7 +3,8 @@
 Data flow (see docs/notes/engine.md): open the source with GDAL -> band mapping + radiometry
 (bands.py, radiometry.py) -> working raster at the model's gsd in a metric CRS, cut to the AOI
 (georef.py) -> reader thread: strips -> scaled windows -> batches (windows.py) -> model on the
-best device (inference_mode, channels_last, autocast on GPU, OOM -> half the batch) -> softmax
+best device (inference_mode, channels_last, autocast on GPU, TorchScript + oneDNN Graph fusion on
+the CPU for large runs (models/cpu_graph.py), OOM -> half the batch) -> softmax
 accumulated per output cell, rows written as soon as they are final (aggregate.py, writers.py)
 -> overviews, QML styles, JSON summary, rename from temporary names.
 """
@@ -24,7 +25,7 @@ from . import georef, writers
 from .aggregate import CellAggregator
 from .errors import ClassificationCancelled, ClassificationError
 from .radiometry import SUBSAMPLE_MAX_SIDE, make_radiometry
-from .request import PROBABILITY_DTYPES, RADIOMETRY_CHOICES, ClassificationRequest, ClassificationResult
+from .request import JIT_MODES, PROBABILITY_DTYPES, RADIOMETRY_CHOICES, ClassificationRequest, ClassificationResult
 from .windows import Grid, StripReader, check_stride
 
 ProgressFn = Callable[[float, str], None]
@@ -41,6 +42,8 @@ def _validate_request(req: ClassificationRequest) -> None:
         raise ClassificationError(
             f"probabilities_dtype must be one of {', '.join(PROBABILITY_DTYPES)}, got {req.probabilities_dtype!r}"
         )
+    if req.jit not in JIT_MODES:
+        raise ClassificationError(f"jit must be one of {', '.join(JIT_MODES)}, got {req.jit!r}")
     try:
         bs = int(req.batch_size)
     except (TypeError, ValueError):
@@ -334,6 +337,18 @@ def classify(
     if req.threads:  # else PyTorch's default: all physical cores (see core/devices.py)
         torch.set_num_threads(max(1, int(req.threads)))
     try:
+        from ..models.cpu_graph import FastPathReport, eager_reason, trace_for_cpu
+
+        stay_eager = eager_reason(req.jit, device.type, grid.windows)
+        if stay_eager:
+            fast_path = FastPathReport("eager", stay_eager)
+        else:
+            progress(0.015, "optimising the model for the CPU")
+            net, fast_path = trace_for_cpu(net, min(int(req.batch_size), grid.windows), len(card.bands), patch)
+            timings["model_prepare"] = fast_path.prepare_seconds
+            if req.jit == "on" and not fast_path.used:
+                warnings.append(f"the CPU fast path is not available: {fast_path.reason}")
+        check_cancel()
         agg = CellAggregator(grid, len(card.classes), outputs.write_row)
         runner = _Runner(net, device, int(req.batch_size), warnings)
         reader = StripReader(
@@ -440,6 +455,7 @@ def classify(
             "batch_size": {"requested": int(req.batch_size), "final": runner.bs},
             "device": device_label(device),
             "autocast": str(runner.amp_dtype).replace("torch.", "") if runner.amp_dtype is not None else None,
+            "model_path": fast_path.to_dict(),
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "warnings": warnings,
         }

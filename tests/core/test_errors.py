@@ -110,6 +110,21 @@ def test_bad_stride(tmp_path, brightness_model):
         classify(_req(src, tmp_path / "out", stride=24), model=brightness_model)
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"jit": "fast"}, "jit must be one of auto, on, off"),
+        ({"batch_size": 0}, "batch size must be between 1 and"),
+        ({"radiometry": "16bit"}, "unknown radiometry '16bit'"),
+    ],
+)
+def test_bad_options(tmp_path, brightness_model, option, message):
+    src = write_geotiff(tmp_path / "r.tif", _rgb())
+    with pytest.raises(ClassificationError, match=message):
+        classify(_req(src, tmp_path / "out", **option), model=brightness_model)
+    _assert_nothing_written(tmp_path / "out")
+
+
 def test_model_card_missing(tmp_path):
     src = write_geotiff(tmp_path / "r.tif", _rgb())
     with pytest.raises(ClassificationError, match="does not exist"):

@@ -1,0 +1,130 @@
+"""CPU fast path: the classifier traced and frozen with TorchScript, oneDNN Graph fusion on.
+
+On x86 CPUs PyTorch's oneDNN Graph fuser compiles the frozen graph into fused convolution
+partitions; for the bundled EfficientNet-Lite0 at batch 64 on a 2-core AVX-512 machine this ran
+~2.5 x faster than the eager model, with softmax outputs equal to ~1e-6 (see
+benchmarks/results.md; `benchmarks/bench_engine.py` measures both paths).
+
+Preparing costs 1-2 s (trace, freeze, a few warm-up calls in which the fuser
+specialises the graph to the batch shape), so the engine takes this path on the CPU for runs of
+at least ``AUTO_MIN_WINDOWS`` windows, or always / never on request. Every traced module is
+checked against the eager model on a probe batch; any failure (an old PyTorch, a build or CPU
+without oneDNN Graph, a mismatch) falls back to the eager model with the reason recorded.
+
+`torch.jit` is deprecated in favour of `torch.compile`, whose CPU backend needs a C++ compiler
+at run time (rarely present beside QGIS) and imports Triton, which ui/compat.py keeps out of
+QGIS (its LLVM clashes with QGIS's); so the deprecation warnings are silenced here, and the
+eager fallback keeps the engine working once `torch.jit` is gone.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import torch
+
+# Whole-call break-even with the bundled lite0 on 2 cores: ~1.3-1.9 s of preparation against
+# ~1 ms saved per window -> about 2,000 windows (benchmarks/bench_engine.py, section (e)).
+AUTO_MIN_WINDOWS = 2048
+# Largest |softmax difference| to the eager model accepted on the probe batch.
+TOLERANCE = 1e-3
+WARMUP_CALLS = 3
+
+
+@dataclass
+class FastPathReport:
+    """How the engine ran the model on the CPU, for the run's JSON summary."""
+
+    path: str  # "torchscript+onednn" or "eager"
+    reason: str
+    prepare_seconds: float = 0.0
+    max_softmax_difference: Optional[float] = None
+    batch_size: Optional[int] = None
+
+    @property
+    def used(self) -> bool:
+        return self.path != "eager"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def eager_reason(mode: str, device_type: str, windows: int) -> Optional[str]:
+    """Why a run of ``windows`` windows stays on the eager model, or None to take the fast path."""
+    if device_type != "cpu":
+        return f"a {device_type} run (the fast path is for the CPU)"
+    if mode == "off":
+        return "jit=off"
+    if mode == "auto" and windows < AUTO_MIN_WINDOWS:
+        return f"jit=auto and {windows} windows (< {AUTO_MIN_WINDOWS}): too few to repay the 1-2 s of tracing"
+    return None
+
+
+class TracedClassifier:
+    """Called like the eager classifier (float N x C x p x p on the 0-255 scale -> logits).
+
+    The fuser specialises the graph to the traced batch shape; a new shape would be
+    re-optimised (~0.2 s each), so smaller batches are padded to it and larger ones split.
+    """
+
+    def __init__(self, module, batch_size: int):
+        self.module = module
+        self.batch_size = int(batch_size)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        B = self.batch_size
+        if n > B:
+            return torch.cat([self(x[i : i + B]) for i in range(0, n, B)])
+        x = x.float().contiguous(memory_format=torch.channels_last)
+        if n < B:
+            x = torch.cat([x, x.new_zeros((B - n, *x.shape[1:]))]).contiguous(memory_format=torch.channels_last)
+        return self.module(x)[:n]
+
+
+def _probe(batch_size: int, bands: int, patch: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (batch_size, bands, patch, patch), generator=gen).float()
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def trace_for_cpu(model, batch_size: int, bands: int, patch: int):
+    """-> (callable, FastPathReport): the traced, frozen, fused module, or ``model`` itself
+    (eager) when that cannot be built or does not match the eager model on a probe batch."""
+    t0 = time.perf_counter()
+    batch_size = max(1, int(batch_size))
+
+    def eager(reason: str, diff=None):
+        return model, FastPathReport("eager", reason, time.perf_counter() - t0, diff, batch_size)
+
+    enable_fusion = getattr(getattr(torch, "jit", None), "enable_onednn_fusion", None)
+    if enable_fusion is None or not torch.backends.mkldnn.is_available():
+        return eager("this PyTorch build has no oneDNN Graph fuser")
+    probe = _probe(batch_size, bands, patch)
+    try:
+        enable_fusion(True)  # process-wide; only affects TorchScript graphs
+        model = model.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation, see the module docstring
+            with torch.no_grad():
+                module = torch.jit.freeze(torch.jit.trace(model, probe, check_trace=False))
+        traced = TracedClassifier(module, batch_size)
+        with torch.inference_mode():
+            expected = torch.softmax(model(probe).float(), dim=1)
+            for _ in range(WARMUP_CALLS):
+                got = torch.softmax(traced(probe).float(), dim=1)
+        diff = float((got - expected).abs().max())
+    except Exception as exc:  # any failure to build or run the traced module: stay eager
+        return eager(f"the traced module could not be built or run ({type(exc).__name__}: {exc})")
+    if not diff <= TOLERANCE:
+        return eager(f"the traced module differs from the eager model by {diff:.2g} (> {TOLERANCE:g})", diff)
+    return traced, FastPathReport(
+        "torchscript+onednn",
+        "CPU run: TorchScript trace + freeze with oneDNN Graph fusion, checked against the eager model",
+        time.perf_counter() - t0,
+        diff,
+        batch_size,
+    )
