@@ -233,6 +233,29 @@ def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
     assert len(_groups("Land cover — scene — ")) == 2
 
 
+def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
+    """A raster of 2,209 windows (>= AUTO_MIN_WINDOWS at stride 32) runs in the QgsTask on the traced
+    module (TorchScript + oneDNN Graph, models/cpu_graph.py) and QGIS gets the same styled group."""
+    from eurosat_landcover.models.cpu_graph import AUTO_MIN_WINDOWS
+
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "big.tif", size=1536)), "big")
+    QgsProject.instance().addMapLayer(layer)
+    panel = dock.panel
+    panel.layer_combo.setLayer(layer)
+    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    task = panel.run()
+    assert task is not None and panel.wait_for_tasks(300)
+    wait_for_tasks()
+    assert task.result is not None, (task.error, task.traceback)
+    assert task.result.windows >= AUTO_MIN_WINDOWS
+    model_path = task.result.summary["model_path"]
+    if task.result.device.startswith("cpu"):  # the fast path is the CPU's; a GPU run stays eager
+        assert model_path["path"] == "torchscript+onednn", model_path
+    assert not iface.messageBar().get_messages(Qgis.Critical)
+    (group,) = _groups("Land cover — big — ")
+    assert group.findLayers()[0].layer().name() == "Land cover"
+
+
 def test_sentinel2_13_bands_are_mapped(dock, repo_root, tmp_path):
     """A real 13-band Sentinel-2 L1C GeoTIFF (uint16 DNs): B04, B03, B02 = bands 4, 3, 2, L1C scaling."""
     import shutil
