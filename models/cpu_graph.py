@@ -2,10 +2,10 @@
 
 On x86 CPUs PyTorch's oneDNN Graph fuser compiles the frozen graph into fused convolution
 partitions; for the bundled EfficientNet-Lite0 at batch 64 on a 2-core AVX-512 machine this ran
-~2.5 x faster than the eager model, with softmax outputs equal to ~1e-6 (see
-benchmarks/results.md; `benchmarks/bench_engine.py` measures both paths).
+1.7 x faster than the eager model, with the same predictions (`benchmarks/bench_engine.py`
+measures both paths: benchmarks/results.md).
 
-Preparing costs 1-2 s (trace, freeze, a few warm-up calls in which the fuser
+Preparing costs about 1 s (trace, freeze, a few warm-up calls in which the fuser
 specialises the graph to the batch shape), so the engine takes this path on the CPU for runs of
 at least ``AUTO_MIN_WINDOWS`` windows, or always / never on request. Every traced module is
 checked against the eager model on a probe batch; any failure (an old PyTorch, a build or CPU
@@ -26,8 +26,8 @@ from typing import Optional
 
 import torch
 
-# Whole-call break-even with the bundled lite0 on 2 cores: ~1.3-1.9 s of preparation against
-# ~1 ms saved per window -> about 2,000 windows (benchmarks/bench_engine.py, section (e)).
+# Whole-call time with the bundled lite0 on 2 cores, jit on vs off: slower up to ~1,500 windows,
+# faster from ~2,200 (benchmarks/bench_engine.py, section (e)).
 AUTO_MIN_WINDOWS = 2048
 # Largest |softmax difference| to the eager model accepted on the probe batch.
 TOLERANCE = 1e-3
@@ -59,7 +59,7 @@ def eager_reason(mode: str, device_type: str, windows: int) -> Optional[str]:
     if mode == "off":
         return "jit=off"
     if mode == "auto" and windows < AUTO_MIN_WINDOWS:
-        return f"jit=auto and {windows} windows (< {AUTO_MIN_WINDOWS}): too few to repay the 1-2 s of tracing"
+        return f"jit=auto and {windows} windows (< {AUTO_MIN_WINDOWS}): too few to repay the ~1 s of tracing"
     return None
 
 
