@@ -19,6 +19,7 @@ eager fallback keeps the engine working once `torch.jit` is gone.
 
 from __future__ import annotations
 
+import platform
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -32,6 +33,7 @@ AUTO_MIN_WINDOWS = 2048
 # Largest |softmax difference| to the eager model accepted on the probe batch.
 TOLERANCE = 1e-3
 WARMUP_CALLS = 3
+X86_MACHINES = ("x86_64", "amd64")
 
 
 @dataclass
@@ -60,6 +62,8 @@ def eager_reason(mode: str, device_type: str, windows: int) -> Optional[str]:
         return "jit=off"
     if mode == "auto" and windows < AUTO_MIN_WINDOWS:
         return f"jit=auto and {windows} windows (< {AUTO_MIN_WINDOWS}): too few to repay the ~1 s of tracing"
+    if mode == "auto" and platform.machine().lower() not in X86_MACHINES:
+        return f"jit=auto on a {platform.machine()} CPU: the fast path is measured on x86-64 only (jit=on tries it)"
     return None
 
 

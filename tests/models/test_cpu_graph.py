@@ -11,6 +11,7 @@ from eurosat_landcover.models.checkpoint import LandCoverClassifier
 from eurosat_landcover.models.cpu_graph import (
     AUTO_MIN_WINDOWS,
     TOLERANCE,
+    X86_MACHINES,
     TracedClassifier,
     eager_reason,
     trace_for_cpu,
@@ -19,7 +20,7 @@ from eurosat_landcover.models.registry import build_model, eurosat_rgb_card
 from torch import nn
 
 needs_onednn = pytest.mark.skipif(
-    not (torch.backends.mkldnn.is_available() and platform.machine().lower() in ("x86_64", "amd64")),
+    not (torch.backends.mkldnn.is_available() and platform.machine().lower() in X86_MACHINES),
     reason="oneDNN Graph fusion is an x86 CPU feature",
 )
 
@@ -77,9 +78,13 @@ def test_a_module_that_cannot_be_traced_faithfully_stays_eager(model, words):
     assert words in report.reason
 
 
-def test_when_the_fast_path_is_taken():
+def test_when_the_fast_path_is_taken(monkeypatch):
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     assert eager_reason("auto", "cpu", AUTO_MIN_WINDOWS) is None
     assert eager_reason("on", "cpu", 1) is None
     assert "too few" in eager_reason("auto", "cpu", AUTO_MIN_WINDOWS - 1)
     assert eager_reason("off", "cpu", 10**6) == "jit=off"
     assert "cuda run" in eager_reason("on", "cuda", 10**6)
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    assert "measured on x86-64 only" in eager_reason("auto", "cpu", AUTO_MIN_WINDOWS)
+    assert eager_reason("on", "cpu", 1) is None
