@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -47,11 +48,11 @@ def _proc_status_mb(key: str) -> float:
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM belongs to the process's own memory map; getrusage's
-    ru_maxrss is not used because Linux carries it over from the parent through fork + exec,
-    so a child would report at least its parent's peak."""
+    """This process's peak RSS: VmHWM, which belongs to the process's own memory map. getrusage's
+    ru_maxrss is only the fallback where /proc is missing: Linux carries it over from the parent
+    through fork + exec, so a child would report at least its parent's peak."""
     peak = _proc_status_mb("VmHWM")
-    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 if math.isnan(peak) else peak
 
 
 def _current_rss_mb() -> float:
@@ -247,7 +248,7 @@ def main(argv=None) -> int:
         d = Path(d)
         size_a = 512 if args.quick else 2048
         raster = make_mosaic_vrt(d / "a.vrt", size_a)
-        from eurosat_landcover.models.cpu_graph import trace_for_cpu
+        from eurosat_landcover.models.cpu_graph import AUTO_MIN_WINDOWS, trace_for_cpu
 
         traced, traced_report = trace_for_cpu(model, B, 3, 64)
         traced_1, _ = trace_for_cpu(model, 1, 3, 64)
@@ -324,8 +325,6 @@ def main(argv=None) -> int:
         say()
 
         # (e) whole-call break-even of the traced module
-        from eurosat_landcover.models.cpu_graph import AUTO_MIN_WINDOWS
-
         say("## (e) CPU fast path: whole-call time, jit on vs off (stride 32)")
         say()
         say("| raster | windows | jit=on (s) | of which tracing (s) | jit=off (s) | on / off |")
