@@ -1,6 +1,6 @@
 """Processing algorithm "Classify raster (EuroSAT)": the dock's engine and options, scriptable.
 
-It uses the same request builder (ui.request_builder) and styling (ui.styling) as the dock, so
+It uses the same request builder (qgis_bridge.request_builder) and styling (qgis_bridge.styling) as the dock, so
 `processing.run("eurosat_landcover:classify", {...})`, batch mode, the modeler and
 `qgis_process run eurosat_landcover:classify -- INPUT=... OUTPUT_FOLDER=...` all behave alike.
 """
@@ -31,8 +31,8 @@ from qgis.core import (
 
 from ..core.request import RADIOMETRY_CHOICES
 from ..toolbelt.icons import icon
-from ..ui import styling
-from ..ui.request_builder import RequestError, RunOptions, build_request
+from ..qgis_bridge import styling
+from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
 
 
 def parse_bands(text: str):

@@ -1,4 +1,4 @@
-"""The plugin's dock widget."""
+"""The plugin's dock widget: the workspace of pages, or an explanation of what is missing."""
 
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtCore import Qt
@@ -9,11 +9,15 @@ from ..toolbelt.dependencies import missing_message, missing_packages
 
 
 class LandCoverDock(QgsDockWidget):
-    """Dock that holds the classification panel, or explains which packages are missing."""
+    """Dock that holds the workspace (one tab per page), or explains which packages are missing.
+
+    ``panel`` is the Classify page (kept as a short name for scripts and tests).
+    """
 
     def __init__(self, iface, parent=None):
         super().__init__(PLUGIN_NAME, parent)
         self.iface = iface
+        self.workspace = None
         self.panel = None
         self.setObjectName("EuroSatLandCoverDock")
         missing = missing_packages()
@@ -29,12 +33,13 @@ class LandCoverDock(QgsDockWidget):
             self.setWidget(body)
         else:
             self.notice = None
-            from .panel import ClassifyPanel  # imports the engine (torch) lazily
+            from .workspace import Workspace  # pages import the engine (torch) lazily
 
-            self.panel = ClassifyPanel(iface, self)
-            self.setWidget(self.panel)
+            self.workspace = Workspace(iface, self)
+            self.panel = self.workspace.page("classifyPage")
+            self.setWidget(self.workspace)
 
     def shutdown(self) -> None:
         """Release map tools and cancel running tasks before the plugin unloads."""
-        if self.panel is not None:
-            self.panel.shutdown()
+        if self.workspace is not None:
+            self.workspace.shutdown()

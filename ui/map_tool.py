@@ -14,7 +14,7 @@ from qgis.gui import QgsMapCanvasItem, QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import QRectF, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QFont, QFontMetricsF, QPen
 
-from .request_builder import area_km2, estimate_windows, size_m
+from ..qgis_bridge.request_builder import area_km2, estimate_windows, size_m
 
 RUBBER_COLOR = QColor(255, 140, 0)
 

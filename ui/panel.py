@@ -46,9 +46,10 @@ from qgis.PyQt.QtWidgets import (
 from ..__about__ import PLUGIN_NAME
 from ..core.request import RADIOMETRY_CHOICES
 from ..toolbelt.log import log, log_error, log_warning
-from . import styling
+from ..qgis_bridge import styling
 from .compat import avoid_triton_llvm_clash
-from .request_builder import (
+from .page_base import WorkspacePage
+from ..qgis_bridge.request_builder import (
     RequestError,
     RunOptions,
     area_km2,
@@ -135,13 +136,15 @@ def card_accuracy(card) -> Optional[str]:
     return f"{pct:.1f} % accuracy" + (f" ({split} split)" if split else "")
 
 
-class ClassifyPanel(QWidget):
-    """Everything needed to classify a raster layer, in a compact form."""
+class ClassifyPanel(WorkspacePage):
+    """The Classify page: everything needed to classify a raster layer, in a compact form."""
 
-    def __init__(self, iface, parent=None):
-        super().__init__(parent)
+    title = "Classify"
+    object_name = "classifyPage"
+
+    def __init__(self, iface, workspace=None, parent=None):
+        super().__init__(iface, workspace, parent)
         avoid_triton_llvm_clash()  # before anything imports timm/torchvision in this process
-        self.iface = iface
         self.canvas = iface.mapCanvas()
         self.settings = DockSettings.load()
         self.running: Optional[ClassificationTask] = None  # at most one run at a time from the dock

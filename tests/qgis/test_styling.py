@@ -1,10 +1,10 @@
-"""ui.styling on real GeoTIFFs: uint8 with a 1/254 scale (QGIS reads 0..1), plain bytes, float32."""
+"""qgis_bridge.styling on real GeoTIFFs: uint8 with a 1/254 scale (QGIS reads 0..1), plain bytes, float32."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from eurosat_landcover.ui import styling
+from eurosat_landcover.qgis_bridge import styling
 from osgeo import gdal, osr
 from qgis.core import QgsRasterLayer
 

@@ -1,0 +1,49 @@
+"""The dock's workspace: one tab per page, in the order of :data:`.pages.PAGES`."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Optional
+
+from qgis.PyQt.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from ..toolbelt.log import log_error
+from .pages import PAGES
+
+
+class Workspace(QWidget):
+    """A tab per page. ``page(object_name)`` finds one; ``shutdown`` releases them all."""
+
+    def __init__(self, iface, parent=None):
+        super().__init__(parent)
+        self.setObjectName("EuroSatWorkspace")
+        self.iface = iface
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("workspaceTabs")
+        self.tabs.setDocumentMode(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        self.pages: list = []
+        for module, class_name in PAGES:
+            page_class = getattr(import_module(module, __package__), class_name)
+            page = page_class(iface, self, self.tabs)
+            self.pages.append(page)
+            self.tabs.addTab(page, page.title)
+
+    def page(self, object_name: str) -> Optional[QWidget]:
+        return next((p for p in self.pages if p.objectName() == object_name), None)
+
+    def show_page(self, object_name: str) -> Optional[QWidget]:
+        """Bring a page to the front and return it (None if there is no such page)."""
+        page = self.page(object_name)
+        if page is not None:
+            self.tabs.setCurrentWidget(page)
+        return page
+
+    def shutdown(self) -> None:
+        for page in self.pages:
+            try:
+                page.shutdown()
+            except Exception as exc:  # one page failing to stop must not keep the others running
+                log_error(f"{page.title}: shutdown failed: {exc}")
