@@ -30,9 +30,9 @@ from qgis.core import (
 )
 
 from ..core.request import RADIOMETRY_CHOICES
-from ..toolbelt.icons import icon
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
+from ..toolbelt.icons import icon
 
 
 def parse_bands(text: str):

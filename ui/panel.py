@@ -45,10 +45,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..__about__ import PLUGIN_NAME
 from ..core.request import RADIOMETRY_CHOICES
-from ..toolbelt.log import log, log_error, log_warning
 from ..qgis_bridge import styling
-from .compat import avoid_triton_llvm_clash
-from .page_base import WorkspacePage
 from ..qgis_bridge.request_builder import (
     RequestError,
     RunOptions,
@@ -60,6 +57,9 @@ from ..qgis_bridge.request_builder import (
     raster_source_path,
     size_m,
 )
+from ..toolbelt.log import log, log_error, log_warning
+from .compat import avoid_triton_llvm_clash
+from .page_base import WorkspacePage
 from .settings import AREA_MODES, STRIDES, DockSettings
 from .task import ClassificationTask, format_seconds
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from eurosat_landcover.qgis_bridge.request_builder import estimate_windows
 from eurosat_landcover.ui.dock import LandCoverDock
 from eurosat_landcover.ui.map_tool import RectangleMapTool
-from eurosat_landcover.qgis_bridge.request_builder import estimate_windows
 from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle
 from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, QPoint, Qt
