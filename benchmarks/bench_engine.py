@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_engine.py [--model CARD] [--markdown benchmarks/results.md] [--quick]
 
 (a) end-to-end windows/s of classify() vs the bare model forward pass at the same batch size,
-    both for the model path the engine took (on the CPU: the traced module of models/cpu_graph.py)
+    both for the model path the engine took (on the CPU: the traced module of models/fast_path.py)
     and for the eager model;
 (b) end-to-end vs a naive loop (GDAL read of each window + the eager model at batch size 1), and,
     for reference, the same loop calling the traced module;
@@ -12,7 +12,7 @@
     (stride 64; the big rasters are VRT mosaics of the bundled sample tile, never arrays in RAM);
 (d) km^2/s at strides 64, 32 and 16;
 (e) whole-call time with the CPU fast path on and off per raster size: where tracing pays off
-    (the basis of models.cpu_graph.AUTO_MIN_WINDOWS).
+    (the basis of models.fast_path.AUTO_MIN_WINDOWS).
 Without --model the trained default model is used when present, else random weights of the same
 architecture (speed does not depend on the weights). CPU figures are noisy when other jobs run:
 each timing is the best of a few interleaved repeats.
@@ -145,19 +145,19 @@ def naive_loop(model, raster: Path, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path, jit: str = "auto") -> dict:
+def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path, fast_path: str = "auto") -> dict:
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
     t0 = time.perf_counter()
     res = classify(
-        ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu", jit=jit),
+        ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu", fast_path=fast_path),
         model=model_card_pair,
     )
     wall = time.perf_counter() - t0
     km2 = res.summary["area_km2_total"]
     return {
-        "model_path": res.summary["model_path"],
+        "fast_path": res.summary["fast_path"],
         "wps": res.windows_per_second,
         "windows": res.windows,
         "wall": wall,
@@ -167,7 +167,7 @@ def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path, jit: 
     }
 
 
-def rss_child(size: int, stride: int, jit: str, batch: int, model_card: str | None) -> None:
+def rss_child(size: int, stride: int, fast_path: str, batch: int, model_card: str | None) -> None:
     """Runs in a subprocess: one classification of a size^2 VRT; prints a JSON line."""
     from eurosat_landcover.core.cli import configure_gdal_for_batch
 
@@ -182,7 +182,7 @@ def rss_child(size: int, stride: int, jit: str, batch: int, model_card: str | No
             pair[0](torch.zeros(batch, 3, 64, 64))
         base = _current_rss_mb()
         peak_before = _peak_rss_mb()
-        r = e2e(pair, vrt, stride, batch, d / "out", jit=jit)
+        r = e2e(pair, vrt, stride, batch, d / "out", fast_path=fast_path)
         print(
             json.dumps(
                 {
@@ -194,7 +194,7 @@ def rss_child(size: int, stride: int, jit: str, batch: int, model_card: str | No
                     "seconds": r["wall"],
                     "windows": r["windows"],
                     "wps": r["wps"],
-                    "model_path": r["model_path"]["path"],
+                    "fast_path": r["fast_path"]["path"],
                 }
             )
         )
@@ -211,8 +211,8 @@ def main(argv=None) -> int:
     p.add_argument("--rss-child", nargs=3, metavar=("SIZE", "STRIDE", "JIT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
-        size, stride, jit = args.rss_child
-        rss_child(int(size), int(stride), jit, args.batch_size, args.model)
+        size, stride, fast_path = args.rss_child
+        rss_child(int(size), int(stride), fast_path, args.batch_size, args.model)
         return 0
 
     import torch
@@ -248,7 +248,7 @@ def main(argv=None) -> int:
         d = Path(d)
         size_a = 512 if args.quick else 2048
         raster = make_mosaic_vrt(d / "a.vrt", size_a)
-        from eurosat_landcover.models.cpu_graph import AUTO_MIN_WINDOWS, trace_for_cpu
+        from eurosat_landcover.models.fast_path import AUTO_MIN_WINDOWS, trace_for_cpu
 
         traced, traced_report = trace_for_cpu(model, B, 3, 64)
         traced_1, _ = trace_for_cpu(model, 1, 3, 64)
@@ -267,7 +267,7 @@ def main(argv=None) -> int:
                 ("naive_traced", naive_loop(traced_1, raster, n_naive)),
             ):
                 best[key] = max(best[key], value)
-        path = e2e_best["model_path"]
+        path = e2e_best["fast_path"]
         say("## (a)(b) Throughput, CPU")
         say()
         say(
@@ -277,7 +277,7 @@ def main(argv=None) -> int:
         )
         say()
         wps = e2e_best["wps"]
-        traced_name = "traced module (TorchScript + oneDNN Graph, models/cpu_graph.py)"
+        traced_name = "traced module (TorchScript + oneDNN Graph, models/fast_path.py)"
         if not traced_report.used:
             traced_name += f" - unavailable here, eager instead: {traced_report.reason}"
         say("| measure | windows/s | ratio (end-to-end / this) |")
@@ -325,25 +325,25 @@ def main(argv=None) -> int:
         say()
 
         # (e) whole-call break-even of the traced module
-        say("## (e) CPU fast path: whole-call time, jit on vs off (stride 32)")
+        say("## (e) CPU fast path: whole-call time, fast path on vs off (stride 32)")
         say()
-        say("| raster | windows | jit=on (s) | of which tracing (s) | jit=off (s) | on / off |")
+        say("| raster | windows | fast_path=on (s) | of which tracing (s) | fast_path=off (s) | on / off |")
         say("|---|---:|---:|---:|---:|---:|")
         for size in (320,) if args.quick else (640, 1024, 1280, 1536, 1792, 2048):
             vrt = make_mosaic_vrt(d / f"e{size}.vrt", size)
             runs: dict[str, dict] = {}
             for i in range(max(1, args.repeats - 1)):
-                for jit in ("off", "on"):
-                    r = e2e(pair, vrt, 32, B, d / f"e{size}_{jit}_{i}", jit=jit)
-                    if jit not in runs or r["wall"] < runs[jit]["wall"]:
-                        runs[jit] = r
+                for fast_path in ("off", "on"):
+                    r = e2e(pair, vrt, 32, B, d / f"e{size}_{fast_path}_{i}", fast_path=fast_path)
+                    if fast_path not in runs or r["wall"] < runs[fast_path]["wall"]:
+                        runs[fast_path] = r
             on, off = runs["on"], runs["off"]
             say(
                 f"| {size} x {size} px | {on['windows']} | {on['wall']:.2f} | "
                 f"{on['timings'].get('model_prepare', 0.0):.2f} | {off['wall']:.2f} | {on['wall'] / off['wall']:.2f} |"
             )
         say()
-        say(f"`jit=auto` takes the fast path from {AUTO_MIN_WINDOWS} windows (models/cpu_graph.py).")
+        say(f"`fast_path=auto` takes the fast path from {AUTO_MIN_WINDOWS} windows (models/fast_path.py).")
         say()
 
     # (c) RSS in subprocesses, per model path
@@ -353,26 +353,26 @@ def main(argv=None) -> int:
     say("|---|---:|---|---:|---:|---:|---:|")
     sizes = [s for s in args.sizes if not args.quick or s <= 2000]
     peaks: dict[str, list[float]] = {"on": [], "off": []}
-    for jit in ("on", "off"):
+    for fast_path in ("on", "off"):
         for size in sizes:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(size), "64", jit]
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(size), "64", fast_path]
             cmd += ["--batch-size", str(B)] + (["--model", args.model] if args.model else [])
             pr = subprocess.run(cmd, capture_output=True, text=True)
             if pr.returncode != 0:
                 err = pr.stderr.strip().splitlines()[-1] if pr.stderr.strip() else pr.returncode
-                say(f"| {size} x {size} | jit={jit} failed: {err} |")
+                say(f"| {size} x {size} | fast_path={fast_path} failed: {err} |")
                 continue
             r = json.loads(pr.stdout.strip().splitlines()[-1])
-            peaks[jit].append(r["peak_rss_mb"])
+            peaks[fast_path].append(r["peak_rss_mb"])
             say(
-                f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['model_path']} | "
+                f"| {size} x {size} px ({size * size / 1e6:.0f} Mpx) | {r['windows']} | {r['fast_path']} | "
                 f"{r['seconds']:.1f} | {r['wps']:.0f} | {r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
             )
     say()
-    for jit, values in peaks.items():
+    for fast_path, values in peaks.items():
         if len(values) >= 2:
             say(
-                f"- jit={jit}: peak RSS spread from the smallest to the largest raster "
+                f"- fast_path={fast_path}: peak RSS spread from the smallest to the largest raster "
                 f"{(max(values) / min(values) - 1) * 100:.1f} %, highest {max(values):.0f} MB."
             )
     say(

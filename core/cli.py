@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Callable, Optional
 
-from .request import JIT_MODES, RADIOMETRY_CHOICES
+from .request import FAST_PATH_MODES, RADIOMETRY_CHOICES
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 
@@ -79,8 +79,8 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: PyTorch's choice)")
     p.add_argument(
-        "--jit",
-        choices=JIT_MODES,
+        "--fast-path",
+        choices=FAST_PATH_MODES,
         default="auto",
         help="CPU fast path (TorchScript + oneDNN Graph fusion): auto (large runs only), on or off (default auto)",
     )
@@ -126,7 +126,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         write_probabilities=not args.no_probabilities,
         name=args.name,
         threads=args.threads,
-        jit=args.jit,
+        fast_path=args.fast_path,
     )
     progress = None if args.quiet else ProgressBar()
     result = classify(req, progress=progress)

@@ -4,7 +4,7 @@ Data flow (see docs/notes/engine.md): open the source with GDAL -> band mapping 
 (bands.py, radiometry.py) -> working raster at the model's gsd in a metric CRS, cut to the AOI
 (georef.py) -> reader thread: strips -> scaled windows -> batches (windows.py) -> model on the
 best device (inference_mode, channels_last, autocast on GPU, TorchScript + oneDNN Graph fusion on
-the CPU for large runs (models/cpu_graph.py), OOM -> half the batch) -> softmax
+the CPU for large runs (models/fast_path.py), OOM -> half the batch) -> softmax
 accumulated per output cell, rows written as soon as they are final (aggregate.py, writers.py)
 -> overviews, QML styles, JSON summary, rename from temporary names.
 """
@@ -25,7 +25,13 @@ from . import georef, writers
 from .aggregate import CellAggregator
 from .errors import ClassificationCancelled, ClassificationError
 from .radiometry import SUBSAMPLE_MAX_SIDE, make_radiometry
-from .request import JIT_MODES, PROBABILITY_DTYPES, RADIOMETRY_CHOICES, ClassificationRequest, ClassificationResult
+from .request import (
+    FAST_PATH_MODES,
+    PROBABILITY_DTYPES,
+    RADIOMETRY_CHOICES,
+    ClassificationRequest,
+    ClassificationResult,
+)
 from .windows import Grid, StripReader, check_stride
 
 ProgressFn = Callable[[float, str], None]
@@ -42,8 +48,8 @@ def _validate_request(req: ClassificationRequest) -> None:
         raise ClassificationError(
             f"probabilities_dtype must be one of {', '.join(PROBABILITY_DTYPES)}, got {req.probabilities_dtype!r}"
         )
-    if req.jit not in JIT_MODES:
-        raise ClassificationError(f"jit must be one of {', '.join(JIT_MODES)}, got {req.jit!r}")
+    if req.fast_path not in FAST_PATH_MODES:
+        raise ClassificationError(f"fast_path must be one of {', '.join(FAST_PATH_MODES)}, got {req.fast_path!r}")
     try:
         bs = int(req.batch_size)
     except (TypeError, ValueError):
@@ -337,17 +343,17 @@ def classify(
     if req.threads:  # else PyTorch's default: all physical cores (see core/devices.py)
         torch.set_num_threads(max(1, int(req.threads)))
     try:
-        from ..models.cpu_graph import FastPathReport, eager_reason, trace_for_cpu
+        from ..models.fast_path import FastPathReport, eager_reason, trace_for_cpu
 
-        stay_eager = eager_reason(req.jit, device.type, grid.windows)
+        stay_eager = eager_reason(req.fast_path, device.type, grid.windows)
         if stay_eager:
-            fast_path = FastPathReport("eager", stay_eager)
+            report = FastPathReport("eager", stay_eager)
         else:
             progress(0.015, "optimising the model for the CPU")
-            net, fast_path = trace_for_cpu(net, min(int(req.batch_size), grid.windows), len(card.bands), patch)
-            timings["model_prepare"] = fast_path.prepare_seconds
-            if req.jit == "on" and not fast_path.used:
-                warnings.append(f"the CPU fast path is not available: {fast_path.reason}")
+            net, report = trace_for_cpu(net, min(int(req.batch_size), grid.windows), len(card.bands), patch)
+            timings["model_prepare"] = report.prepare_seconds
+            if req.fast_path == "on" and not report.used:
+                warnings.append(f"the CPU fast path is not available: {report.reason}")
         check_cancel()
         agg = CellAggregator(grid, len(card.classes), outputs.write_row)
         runner = _Runner(net, device, int(req.batch_size), warnings)
@@ -455,7 +461,7 @@ def classify(
             "batch_size": {"requested": int(req.batch_size), "final": runner.bs},
             "device": device_label(device),
             "autocast": str(runner.amp_dtype).replace("torch.", "") if runner.amp_dtype is not None else None,
-            "model_path": fast_path.to_dict(),
+            "fast_path": report.to_dict(),
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "warnings": warnings,
         }

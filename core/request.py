@@ -9,7 +9,7 @@ from typing import Optional
 
 RADIOMETRY_CHOICES = ("auto", "8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile")
 PROBABILITY_DTYPES = ("uint8", "float32")
-JIT_MODES = ("auto", "on", "off")
+FAST_PATH_MODES = ("auto", "on", "off")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ClassificationRequest:
     write_probabilities: bool = True
     name: Optional[str] = None
     threads: Optional[int] = None  # CPU threads for torch during the run (None: torch's default)
-    jit: str = "auto"  # CPU fast path (models/cpu_graph.py): "auto" (large runs), "on" or "off"
+    fast_path: str = "auto"  # CPU fast path (models/fast_path.py): "auto" (large runs), "on" or "off"
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -43,8 +43,8 @@ def trained():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not RGB_ZIP.exists(), reason=f"{RGB_ZIP} is missing")
-@pytest.mark.parametrize("jit", ["off", "on"])
-def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path, jit):
+@pytest.mark.parametrize("fast_path", ["off", "on"])
+def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path, fast_path):
     from eurosat_landcover.core.samples import block_accuracy, build_mosaic
     from eurosat_landcover.models.dataset import stratified_split
 
@@ -56,17 +56,17 @@ def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path, jit):
     truth = build_mosaic(RGB_ZIP, items, tmp_path / "mosaic.tif", columns=50, class_names=card.class_names)
     res = classify(
         ClassificationRequest(
-            tmp_path / "mosaic.tif", tmp_path / "out", stride=64, batch_size=64, device="cpu", jit=jit
+            tmp_path / "mosaic.tif", tmp_path / "out", stride=64, batch_size=64, device="cpu", fast_path=fast_path
         ),
         model=(model, card),
     )
     acc, n, _ = block_accuracy(res.classes_path, truth)
-    path = res.summary["model_path"]["path"]
+    path = res.summary["fast_path"]["path"]
     print(
         f"\nmosaic of {n} test patches ({path}): pipeline accuracy {acc:.4f}, card test accuracy {acc_card:.4f} "
         f"({res.windows_per_second:.0f} windows/s)"
     )
-    assert path == ("eager" if jit == "off" else "torchscript+onednn")
+    assert path == ("eager" if fast_path == "off" else "torchscript+onednn")
     assert n == len(items) and res.windows == n
     assert abs(acc - acc_card) <= 0.005
 
@@ -103,10 +103,10 @@ def test_real_sentinel2_tiles_agree_with_labels(trained, tmp_path):
 
 
 @pytest.mark.skipif(not RGB_ZIP.exists(), reason=f"{RGB_ZIP} is missing")
-@pytest.mark.parametrize("jit", ["off", "on"])
-def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path, jit):
+@pytest.mark.parametrize("fast_path", ["off", "on"])
+def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path, fast_path):
     """Without the trained model: the pipeline must give, block for block, the model's own answer,
-    on the eager model and on the CPU fast path (traced module, models/cpu_graph.py) alike."""
+    on the eager model and on the CPU fast path (traced module, models/fast_path.py) alike."""
     import numpy as np
     import torch
     from eurosat_landcover.core.samples import block_accuracy, build_mosaic
@@ -116,11 +116,13 @@ def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path,
     items = stratified_split(RGB_ZIP, seed=42)["test"][::30][:70]  # 70 patches: 6 rows of 12, last row partial
     truth = build_mosaic(RGB_ZIP, items, tmp_path / "m.tif", columns=12, class_names=card.class_names)
     res = classify(
-        ClassificationRequest(tmp_path / "m.tif", tmp_path / "out", stride=64, batch_size=32, device="cpu", jit=jit),
+        ClassificationRequest(
+            tmp_path / "m.tif", tmp_path / "out", stride=64, batch_size=32, device="cpu", fast_path=fast_path
+        ),
         model=(model, card),
     )
     assert res.windows == 70 and res.skipped_windows == 2  # two transparent blocks
-    assert res.summary["model_path"]["path"] == ("eager" if jit == "off" else "torchscript+onednn")
+    assert res.summary["fast_path"]["path"] == ("eager" if fast_path == "off" else "torchscript+onednn")
     _, _, pred = block_accuracy(res.classes_path, truth)
     x = torch.as_tensor(np.stack([read_rgb(RGB_ZIP, m) for m, _ in items]).transpose(0, 3, 1, 2)).float()
     with torch.inference_mode():

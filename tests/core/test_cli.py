@@ -36,14 +36,14 @@ def test_classify_in_process(tmp_path, random_card, capsys):
             "1",
             "2",
             "3",
-            "--jit",
+            "--fast-path",
             "on",
         ]
     )
     out, err = capsys.readouterr()
     assert rc == 0
     summary = json.loads(out)
-    assert summary["request"]["jit"] == "on" and summary["model_path"]["path"] == "torchscript+onednn"
+    assert summary["request"]["fast_path"] == "on" and summary["fast_path"]["path"] == "torchscript+onednn"
     assert summary["windows"]["classified"] == 4
     assert summary["request"]["probabilities_dtype"] == "float32"
     assert summary["band_mapping"]["bands"] == [1, 2, 3]

@@ -113,7 +113,7 @@ def test_bad_stride(tmp_path, brightness_model):
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ({"jit": "fast"}, "jit must be one of auto, on, off"),
+        ({"fast_path": "fast"}, "fast_path must be one of auto, on, off"),
         ({"batch_size": 0}, "batch size must be between 1 and"),
         ({"radiometry": "16bit"}, "unknown radiometry '16bit'"),
     ],

@@ -235,8 +235,8 @@ def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
 
 def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
     """A raster of 2,209 windows (>= AUTO_MIN_WINDOWS at stride 32) runs in the QgsTask on the traced
-    module (TorchScript + oneDNN Graph, models/cpu_graph.py) and QGIS gets the same styled group."""
-    from eurosat_landcover.models.cpu_graph import AUTO_MIN_WINDOWS
+    module (TorchScript + oneDNN Graph, models/fast_path.py) and QGIS gets the same styled group."""
+    from eurosat_landcover.models.fast_path import AUTO_MIN_WINDOWS
 
     layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "big.tif", size=1536)), "big")
     QgsProject.instance().addMapLayer(layer)
@@ -248,7 +248,7 @@ def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
     wait_for_tasks()
     assert task.result is not None, (task.error, task.traceback)
     assert task.result.windows >= AUTO_MIN_WINDOWS
-    model_path = task.result.summary["model_path"]
+    model_path = task.result.summary["fast_path"]
     if task.result.device.startswith("cpu"):  # the fast path is the CPU's; a GPU run stays eager
         assert model_path["path"] == "torchscript+onednn", model_path
     assert not iface.messageBar().get_messages(Qgis.Critical)

@@ -1,4 +1,4 @@
-"""The CPU fast path (models/cpu_graph.py): a real traced + frozen + fused EfficientNet-Lite0,
+"""The CPU fast path (models/fast_path.py): a real traced + frozen + fused EfficientNet-Lite0,
 checked against the eager model, and the fallbacks when tracing fails or disagrees."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import platform
 import pytest
 import torch
 from eurosat_landcover.models.checkpoint import LandCoverClassifier
-from eurosat_landcover.models.cpu_graph import (
+from eurosat_landcover.models.fast_path import (
     AUTO_MIN_WINDOWS,
     TOLERANCE,
     X86_MACHINES,
@@ -83,7 +83,7 @@ def test_when_the_fast_path_is_taken(monkeypatch):
     assert eager_reason("auto", "cpu", AUTO_MIN_WINDOWS) is None
     assert eager_reason("on", "cpu", 1) is None
     assert "too few" in eager_reason("auto", "cpu", AUTO_MIN_WINDOWS - 1)
-    assert eager_reason("off", "cpu", 10**6) == "jit=off"
+    assert eager_reason("off", "cpu", 10**6) == "fast_path=off"
     assert "cuda run" in eager_reason("on", "cuda", 10**6)
     monkeypatch.setattr(platform, "machine", lambda: "arm64")
     assert "measured on x86-64 only" in eager_reason("auto", "cpu", AUTO_MIN_WINDOWS)

@@ -27,7 +27,7 @@ from typing import Optional
 
 import torch
 
-# Whole-call time with the bundled lite0 on 2 cores, jit on vs off: slower up to ~1,500 windows,
+# Whole-call time with the bundled lite0 on 2 cores, fast path on vs off: slower up to ~1,500 windows,
 # faster from ~2,200 (benchmarks/bench_engine.py, section (e)).
 AUTO_MIN_WINDOWS = 2048
 # Largest |softmax difference| to the eager model accepted on the probe batch.
@@ -59,11 +59,14 @@ def eager_reason(mode: str, device_type: str, windows: int) -> Optional[str]:
     if device_type != "cpu":
         return f"a {device_type} run (the fast path is for the CPU)"
     if mode == "off":
-        return "jit=off"
+        return "fast_path=off"
     if mode == "auto" and windows < AUTO_MIN_WINDOWS:
-        return f"jit=auto and {windows} windows (< {AUTO_MIN_WINDOWS}): too few to repay the ~1 s of tracing"
+        return f"fast_path=auto and {windows} windows (< {AUTO_MIN_WINDOWS}): too few to repay the ~1 s of tracing"
     if mode == "auto" and platform.machine().lower() not in X86_MACHINES:
-        return f"jit=auto on a {platform.machine()} CPU: the fast path is measured on x86-64 only (jit=on tries it)"
+        return (
+            f"fast_path=auto on a {platform.machine()} CPU: the fast path is measured on x86-64 only "
+            "(fast_path=on tries it)"
+        )
     return None
 
 
