@@ -1,0 +1,5 @@
+"""The one error of the corrections: its message is a sentence an analyst can act on."""
+
+
+class EditError(Exception):
+    """An edit, an undo or a rebuild was refused; nothing was changed. The message says why."""

@@ -1,0 +1,287 @@
+"""The edit log: a GeoPackage beside the run's outputs.
+
+Layers:
+- ``edits`` (geometry in the raster's CRS, any type; no geometry = the whole layer): ``tool``,
+  ``from_classes`` ("3,5"; empty = any class), ``to_class``, ``recode`` ("3>5;4>1"), ``cells``
+  (changed when the edit was made), ``time`` (UTC ISO 8601), ``note``, ``state`` (active |
+  reverted), ``all_touched``. Undone edits are deleted; redo writes them back with their id.
+- ``reviews`` (points at cell centres, polygons for tiles): ``kind`` (cell | tile), ``row``,
+  ``col``, ``decision`` (accepted | corrected), ``class``, ``edit_id``, ``time``.
+- ``edit_state`` (one row, no geometry): which raster the log belongs to (``classes_name``,
+  ``grid`` = size + geotransform + CRS, ``classes_sha256``) and ``revision``, raised in the same
+  transaction as every change of ``edits``; the corrected raster stores the revision it shows,
+  so a crash between the two is found on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from osgeo import gdal, ogr
+
+from .errors import EditError
+from .model import Edit, Grid
+
+EDITS = "edits"
+REVIEWS = "reviews"
+STATE = "edit_state"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def grid_key(grid: Grid) -> str:
+    return json.dumps([grid.width, grid.height, [round(v, 6) for v in grid.geotransform]])
+
+
+class EditLog:
+    """Read and write one ``*_edits.gpkg``. Every change is one SQLite transaction."""
+
+    def __init__(self, path: Path, ds):
+        self.path = Path(path)
+        self.ds = ds
+
+    # ------------------------------------------------------------------ open / create
+    @classmethod
+    def create(cls, path: Path, grid: Grid, classes_path: Path) -> EditLog:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".partial.gpkg")
+        if tmp.exists():
+            tmp.unlink()
+        drv = ogr.GetDriverByName("GPKG")
+        ds = drv.CreateDataSource(str(tmp))
+        if ds is None:
+            raise EditError(f"cannot create the edit log {path.name} in {path.parent}: {gdal.GetLastErrorMsg()}")
+        srs = grid.srs()
+        edits = ds.CreateLayer(EDITS, srs, ogr.wkbUnknown, ["FID=id", "GEOMETRY_NULLABLE=YES"])
+        for name, kind in (
+            ("tool", ogr.OFTString),
+            ("from_classes", ogr.OFTString),
+            ("to_class", ogr.OFTInteger),
+            ("recode", ogr.OFTString),
+            ("cells", ogr.OFTInteger64),
+            ("time", ogr.OFTString),
+            ("note", ogr.OFTString),
+            ("state", ogr.OFTString),
+            ("all_touched", ogr.OFTInteger),
+        ):
+            edits.CreateField(ogr.FieldDefn(name, kind))
+        reviews = ds.CreateLayer(REVIEWS, srs, ogr.wkbUnknown, ["FID=id"])
+        for name, kind in (
+            ("kind", ogr.OFTString),
+            ("row", ogr.OFTInteger),
+            ("col", ogr.OFTInteger),
+            ("decision", ogr.OFTString),
+            ("class", ogr.OFTInteger),
+            ("edit_id", ogr.OFTInteger),
+            ("time", ogr.OFTString),
+        ):
+            reviews.CreateField(ogr.FieldDefn(name, kind))
+        state = ds.CreateLayer(STATE, None, ogr.wkbNone, ["ASPATIAL_VARIANT=GPKG_ATTRIBUTES"])
+        for name, kind in (
+            ("classes_name", ogr.OFTString),
+            ("grid", ogr.OFTString),
+            ("classes_sha256", ogr.OFTString),
+            ("revision", ogr.OFTInteger64),
+            ("created", ogr.OFTString),
+        ):
+            state.CreateField(ogr.FieldDefn(name, kind))
+        feat = ogr.Feature(state.GetLayerDefn())
+        feat.SetField("classes_name", Path(classes_path).name)
+        feat.SetField("grid", grid_key(grid))
+        feat.SetField("classes_sha256", file_sha256(classes_path))
+        feat.SetField("revision", 0)
+        feat.SetField("created", utc_now())
+        state.CreateFeature(feat)
+        ds = None
+        tmp.replace(path)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: Path, update: bool = True) -> EditLog:
+        path = Path(path)
+        try:
+            ds = ogr.Open(str(path), 1 if update else 0)
+        except RuntimeError:
+            ds = None
+        if ds is None or ds.GetLayerByName(EDITS) is None or ds.GetLayerByName(STATE) is None:
+            raise EditError(f"{path.name} is not an edit log of this plugin (no 'edits' and 'edit_state' layers)")
+        return cls(path, ds)
+
+    def close(self) -> None:
+        self.ds = None
+
+    # ------------------------------------------------------------------ identity
+    def _state_feature(self):
+        layer = self.ds.GetLayerByName(STATE)
+        layer.ResetReading()
+        feat = layer.GetNextFeature()
+        if feat is None:
+            raise EditError(f"{self.path.name} has no state row: it was not written by this plugin")
+        return layer, feat
+
+    @property
+    def identity(self) -> dict:
+        _, f = self._state_feature()
+        return {k: f.GetField(k) for k in ("classes_name", "grid", "classes_sha256")}
+
+    @property
+    def revision(self) -> int:
+        _, f = self._state_feature()
+        return int(f.GetField("revision") or 0)
+
+    def check_belongs_to(self, grid: Grid, classes_path: Path) -> None:
+        ident = self.identity
+        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != file_sha256(classes_path):
+            raise EditError(
+                f"the edit log {self.path.name} belongs to another raster ({ident['classes_name']}), "
+                f"not to {Path(classes_path).name}: use 'Apply corrections' to carry its edits over"
+            )
+
+    # ------------------------------------------------------------------ edits
+    def _bump(self) -> int:
+        layer, f = self._state_feature()
+        rev = int(f.GetField("revision") or 0) + 1
+        f.SetField("revision", rev)
+        layer.SetFeature(f)
+        return rev
+
+    def _transaction(self, fn, bump: bool = True):
+        if self.ds.StartTransaction() != 0:
+            raise EditError(f"cannot write the edit log {self.path.name}: {gdal.GetLastErrorMsg()}")
+        try:
+            out = fn()
+            rev = self._bump() if bump else self.revision
+        except BaseException:
+            self.ds.RollbackTransaction()
+            raise
+        if self.ds.CommitTransaction() != 0:
+            raise EditError(f"cannot write the edit log {self.path.name}: {gdal.GetLastErrorMsg()} (disk full?)")
+        return out, rev
+
+    def _feature(self, layer, edit: Edit):
+        feat = ogr.Feature(layer.GetLayerDefn())
+        if edit.id is not None:
+            feat.SetFID(int(edit.id))
+        if edit.geometry_wkt:
+            feat.SetGeometry(ogr.CreateGeometryFromWkt(edit.geometry_wkt))
+        feat.SetField("tool", edit.tool)
+        feat.SetField("from_classes", ",".join(map(str, edit.from_classes)))
+        if edit.to_class is not None and not edit.recode:
+            feat.SetField("to_class", int(edit.to_class))
+        feat.SetField("recode", ";".join(f"{a}>{b}" for a, b in edit.recode.items()))
+        feat.SetField("cells", int(edit.cells))
+        feat.SetField("time", edit.time or utc_now())
+        feat.SetField("note", edit.note or "")
+        feat.SetField("state", edit.state)
+        feat.SetField("all_touched", 1 if edit.all_touched else 0)
+        return feat
+
+    def add(self, edit: Edit) -> tuple[Edit, int]:
+        """Append (or, for a redo, write back with its id) an edit; returns it with id + time, and the revision."""
+        layer = self.ds.GetLayerByName(EDITS)
+        edit = edit.copy(time=edit.time or utc_now())
+
+        def write():
+            feat = self._feature(layer, edit)
+            if layer.CreateFeature(feat) != 0:
+                raise EditError(f"cannot write the edit log {self.path.name}: {gdal.GetLastErrorMsg()}")
+            return feat.GetFID()
+
+        fid, rev = self._transaction(write)
+        return edit.copy(id=int(fid)), rev
+
+    def delete(self, edit_id: int) -> int:
+        layer = self.ds.GetLayerByName(EDITS)
+        return self._transaction(lambda: layer.DeleteFeature(int(edit_id)))[1]
+
+    def set_state(self, edit_ids, state: str) -> int:
+        layer = self.ds.GetLayerByName(EDITS)
+
+        def write():
+            for eid in edit_ids:
+                f = layer.GetFeature(int(eid))
+                if f is None:
+                    raise EditError(f"edit {eid} is not in the log {self.path.name}")
+                f.SetField("state", state)
+                layer.SetFeature(f)
+
+        return self._transaction(write)[1]
+
+    def set_note(self, edit_id: int, note: str) -> int:
+        layer = self.ds.GetLayerByName(EDITS)
+
+        def write():
+            f = layer.GetFeature(int(edit_id))
+            f.SetField("note", note)
+            layer.SetFeature(f)
+
+        return self._transaction(write, bump=False)[1]
+
+    def edits(self, state: Optional[str] = None) -> list[Edit]:
+        layer = self.ds.GetLayerByName(EDITS)
+        layer.ResetReading()
+        out = []
+        for f in layer:
+            g = f.GetGeometryRef()
+            recode = {}
+            for pair in (f.GetField("recode") or "").split(";"):
+                if ">" in pair:
+                    a, b = pair.split(">")
+                    recode[int(a)] = int(b)
+            src = f.GetField("from_classes") or ""
+            e = Edit(
+                tool=f.GetField("tool"),
+                geometry_wkt=g.ExportToWkt() if g is not None else None,
+                to_class=None if recode else f.GetField("to_class"),
+                from_classes=tuple(int(c) for c in src.split(",") if c != ""),
+                recode=recode,
+                all_touched=bool(f.GetField("all_touched")),
+                note=f.GetField("note") or "",
+                id=f.GetFID(),
+                cells=int(f.GetField("cells") or 0),
+                time=f.GetField("time") or "",
+                state=f.GetField("state") or "active",
+            )
+            if state is None or e.state == state:
+                out.append(e)
+        out.sort(key=lambda e: e.id)
+        return out
+
+    # ------------------------------------------------------------------ reviews
+    def add_review(self, kind: str, row: int, col: int, decision: str, cls: Optional[int], wkt: str, edit_id=None):
+        layer = self.ds.GetLayerByName(REVIEWS)
+
+        def write():
+            f = ogr.Feature(layer.GetLayerDefn())
+            f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+            f.SetField("kind", kind)
+            f.SetField("row", int(row))
+            f.SetField("col", int(col))
+            f.SetField("decision", decision)
+            if cls is not None:
+                f.SetField("class", int(cls))
+            if edit_id is not None:
+                f.SetField("edit_id", int(edit_id))
+            f.SetField("time", utc_now())
+            layer.CreateFeature(f)
+
+        self._transaction(write, bump=False)
+
+    def reviewed(self, kind: str = "cell") -> set:
+        layer = self.ds.GetLayerByName(REVIEWS)
+        layer.ResetReading()
+        return {(f.GetField("row"), f.GetField("col")) for f in layer if f.GetField("kind") == kind}

@@ -1,0 +1,340 @@
+"""An editing session on one run: apply edits, undo/redo, revert, rebuild, check consistency on open.
+
+Order of every change (so a crash or kill leaves something :meth:`EditSession.open` can repair):
+1. the log changes in one SQLite transaction that also raises its revision;
+2. the corrected raster's affected window is written in place;
+3. the raster's ``EDIT_LOG_REVISION`` metadata is set to the log's revision.
+On open, a corrected raster whose revision differs from the log's (or that is missing or
+unreadable) is rebuilt from the model output + the log, under a temporary name, then renamed.
+
+Undo and redo keep only the changed cells of each action (flat indices in its window, old and
+new values), so memory follows what was edited, not the raster's size; they are unbounded while
+the session lives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from .errors import EditError
+from .log import EditLog
+from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
+from .names import RunFiles, run_files
+from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, write_window
+
+FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
+
+
+def is_landcover_raster(path) -> Optional[str]:
+    """None when ``path`` is a land-cover raster made by the plugin, else the reason it is not.
+
+    Recognised by the run's ``<run>_summary.json`` naming this file as its classes output, or by
+    the metadata the engine writes into the GeoTIFF (MODEL + CONTENT "land-cover class index").
+    """
+    path = Path(str(path).split("|")[0])
+    files = run_files(path)
+    if files is None or path != files.classes:
+        if files is not None and path == files.corrected:
+            return None if files.classes.exists() else f"the model output {files.classes.name} is missing"
+        return f"{path.name} is not a land-cover map made by this plugin (no *_classes.tif name)"
+    if not path.exists():
+        return f"{path.name} does not exist"
+    if files.summary.exists():
+        try:
+            summary = json.loads(files.summary.read_text(encoding="utf-8"))
+            if Path(summary.get("outputs", {}).get("classes", "")).name == path.name:
+                return None
+        except (OSError, ValueError):
+            pass
+    try:
+        ds = open_raster(path)
+    except EditError as exc:
+        return str(exc)
+    md = ds.GetMetadata() or {}
+    if md.get("MODEL") and md.get("CONTENT", "").startswith("land-cover class index"):
+        return None
+    return f"{path.name} is not a land-cover map made by this plugin (no run summary, no engine metadata)"
+
+
+@dataclass
+class Action:
+    """One undoable step: which log rows it touched and the cells it changed (flat indices in ``window``)."""
+
+    kind: str  # "add" | "revert"
+    edits: list
+    window: Window
+    index: np.ndarray
+    old: np.ndarray
+    new: np.ndarray
+    label: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return self.index.nbytes + self.old.nbytes + self.new.nbytes
+
+
+@dataclass
+class EditSession:
+    files: RunFiles
+    grid: Grid = None
+    log: Optional[EditLog] = None
+    undo_stack: list = field(default_factory=list)
+    redo_stack: list = field(default_factory=list)
+    rebuilt_on_open: bool = False
+    listeners: list = field(default_factory=list)
+
+    # ------------------------------------------------------------------ open / close
+    @classmethod
+    def open(cls, path, progress: Optional[Callable[[float], None]] = None) -> EditSession:
+        """Open the corrections of the run of ``path`` (its classes or corrected raster, or its log).
+
+        Refuses (EditError, nothing written) a non-plugin raster, a read-only folder, a log of
+        another raster, or a corrected raster without its log. Creates the log and the corrected
+        raster on first use; rebuilds the corrected raster when it disagrees with the log.
+        """
+        files = run_files(path)
+        if files is None:
+            name = Path(str(path)).name
+            raise EditError(f"{name} is not a land-cover map made by this plugin (no *_classes.tif name)")
+        reason = is_landcover_raster(files.classes)
+        if reason:
+            raise EditError(reason)
+        grid = Grid.of(open_raster(files.classes))
+        if files.corrected.exists() and not files.log.exists():
+            raise EditError(
+                f"{files.corrected.name} exists without its edit log {files.log.name}: "
+                "restore the log, or move the corrected raster away to start again"
+            )
+        _check_writable(files.folder)
+        session = cls(files, grid)
+        if files.log.exists():
+            log = EditLog.open(files.log)
+            try:
+                log.check_belongs_to(grid, files.classes)
+            except EditError:
+                log.close()
+                raise
+        else:
+            log = EditLog.create(files.log, grid, files.classes)
+        session.log = log
+        if raster_revision(files.corrected) != log.revision or not _same_grid(files.corrected, grid):
+            session.rebuild(progress)
+            session.rebuilt_on_open = True
+        return session
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+        self.log = None
+        self.undo_stack.clear()
+        self.redo_stack.clear()
+
+    @property
+    def is_open(self) -> bool:
+        return self.log is not None
+
+    def _require_open(self):
+        if self.log is None:
+            raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
+
+    # ------------------------------------------------------------------ reading
+    def read(self, window: Optional[Window] = None) -> np.ndarray:
+        return read_window(self.files.corrected, window or self.grid.full)
+
+    def class_at(self, x: float, y: float) -> Optional[int]:
+        row, col = self.grid.cell_of(x, y)
+        if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
+            return None
+        v = int(self.read(Window(col, row, 1, 1))[0, 0])
+        return None if v == NODATA else v
+
+    def edits(self, state: Optional[str] = None) -> list:
+        self._require_open()
+        return self.log.edits(state)
+
+    # ------------------------------------------------------------------ changing
+    def apply(self, edit: Edit) -> Edit:
+        """Log the edit and paint it into the corrected raster; returns it with its id and cells."""
+        self._require_open()
+        geom = edit.geometry()
+        window = self.grid.window_of(geom)
+        if window is None:
+            raise EditError("the edit is outside the raster: nothing was changed")
+        block = self.read(window)
+        new = apply_edit(self.grid, window, block, edit, geom)
+        changed = np.flatnonzero(new != block)
+        if changed.size == 0:
+            raise EditError("the edit changes no cell (same class already, or nodata): nothing was changed")
+        logged, rev = self.log.add(edit.copy(cells=int(changed.size), state="active", id=None))
+        flat_old, flat_new = block.ravel()[changed], new.ravel()[changed]
+        try:
+            write_window(self.files.corrected, window, new, rev)
+        except EditError:
+            self.log.delete(logged.id)
+            raise
+        self.undo_stack.append(Action("add", [logged], window, changed.astype(np.int64), flat_old, flat_new))
+        self.redo_stack.clear()
+        self._changed()
+        return logged
+
+    def flood(self, x: float, y: float, to_class: int, note: str = "") -> Edit:
+        """Recode the 4-connected region of one class around map point (x, y) (like Reclassify Object)."""
+        self._require_open()
+        row, col = self.grid.cell_of(x, y)
+        if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
+            raise EditError("the edit is outside the raster: nothing was changed")
+        r = FLOOD_REACH
+        window = Window(
+            max(0, col - r), max(0, row - r), min(self.grid.width, col + r + 1), min(self.grid.height, row + r + 1)
+        )
+        window = Window(window.xoff, window.yoff, window.width - window.xoff, window.height - window.yoff)
+        block = self.read(window)
+        cls = int(block[row - window.yoff, col - window.xoff])
+        if cls == NODATA:
+            raise EditError("that cell has no class (nodata): nothing was changed")
+        if cls == int(to_class):
+            raise EditError("the region already has that class: nothing was changed")
+        mask = flood_region(block, row - window.yoff, col - window.xoff)
+        geom = mask_polygon(self.grid, window, mask)
+        return self.apply(Edit("flood", geom.ExportToWkt(), int(to_class), from_classes=(cls,), note=note))
+
+    def revert(self, edit_id: int) -> int:
+        """Take one edit out (the log keeps it as 'reverted'); later edits stay. Returns cells changed."""
+        self._require_open()
+        active = self.log.edits("active")
+        target = next((e for e in active if e.id == int(edit_id)), None)
+        if target is None:
+            raise EditError(f"edit {edit_id} is not an active edit of this log")
+        window = self.grid.window_of(target.geometry())
+        if window is None:
+            raise EditError(f"edit {edit_id} lies outside the raster")
+        return self._replay(window, [e for e in active if e.id != target.id], [target], "revert")
+
+    def revert_all(self) -> int:
+        self._require_open()
+        active = self.log.edits("active")
+        if not active:
+            raise EditError("there is no edit to revert")
+        window = None
+        for e in active:
+            w = self.grid.window_of(e.geometry())
+            if w is not None:
+                window = w if window is None else window.union(w)
+        window = window or Window(0, 0, 1, 1)
+        return self._replay(window, [], active, "revert")
+
+    def _replay(self, window: Window, keep: list, reverted: list, kind: str) -> int:
+        base = read_window(self.files.classes, window)
+        want = base
+        for e in keep:
+            want = apply_edit(self.grid, window, want, e)
+        block = self.read(window)
+        changed = np.flatnonzero(want != block)
+        rev = self.log.set_state([e.id for e in reverted], "reverted")
+        write_window(self.files.corrected, window, want if changed.size else block, rev)
+        self.undo_stack.append(
+            Action(kind, reverted, window, changed.astype(np.int64), block.ravel()[changed], want.ravel()[changed])
+        )
+        self.redo_stack.clear()
+        self._changed()
+        return int(changed.size)
+
+    def undo(self) -> Action:
+        self._require_open()
+        if not self.undo_stack:
+            raise EditError("nothing to undo")
+        action = self.undo_stack[-1]
+        if action.kind == "add":
+            rev = self.log.delete(action.edits[0].id)
+        else:
+            rev = self.log.set_state([e.id for e in action.edits], "active")
+        self._put(action, action.old, rev)
+        self.redo_stack.append(self.undo_stack.pop())
+        self._changed()
+        return action
+
+    def redo(self) -> Action:
+        self._require_open()
+        if not self.redo_stack:
+            raise EditError("nothing to redo")
+        action = self.redo_stack[-1]
+        if action.kind == "add":
+            _, rev = self.log.add(action.edits[0])
+        else:
+            rev = self.log.set_state([e.id for e in action.edits], "reverted")
+        self._put(action, action.new, rev)
+        self.undo_stack.append(self.redo_stack.pop())
+        self._changed()
+        return action
+
+    def _put(self, action: Action, values: np.ndarray, rev: int) -> None:
+        block = self.read(action.window)
+        flat = block.ravel()
+        flat[action.index] = values
+        write_window(self.files.corrected, action.window, flat.reshape(block.shape), rev)
+
+    def rebuild(self, progress=None, is_cancelled=None) -> dict:
+        """Write the corrected raster again from the model output + the log's active edits."""
+        self._require_open()
+        counts = build_corrected(
+            self.files.classes,
+            self.log.edits("active"),
+            self.files.corrected,
+            self.log.revision,
+            self.files.log.name,
+            progress,
+            is_cancelled,
+        )
+        self._copy_style()
+        self._changed()
+        return counts
+
+    def _copy_style(self) -> None:
+        src, dst = self.files.classes_style, self.files.corrected_style
+        if src.exists() and not dst.exists():
+            tmp = dst.with_name(f"{dst.name}.{secrets.token_hex(4)}.partial")
+            tmp.write_bytes(src.read_bytes())
+            os.replace(tmp, dst)
+
+    # ------------------------------------------------------------------ reviews
+    def mark_reviewed(self, row: int, col: int, decision: str, cls: Optional[int] = None, edit_id=None) -> None:
+        self._require_open()
+        x, y = self.grid.cell_center(row, col)
+        self.log.add_review("cell", row, col, decision, cls, f"POINT ({x} {y})", edit_id)
+
+    def mark_tile(self, window: Window) -> None:
+        self._require_open()
+        wkt = self.grid.cell_polygon_wkt(window)
+        self.log.add_review("tile", window.yoff, window.xoff, "accepted", None, wkt)
+
+    def _changed(self) -> None:
+        for fn in list(self.listeners):
+            fn()
+
+
+def _check_writable(folder: Path) -> None:
+    probe = folder / f".eurosat-edit-probe-{secrets.token_hex(4)}"
+    try:
+        with open(probe, "wb"):
+            pass
+        probe.unlink()
+    except OSError:
+        raise EditError(
+            f"the folder {folder} is read-only: corrections are written beside the run; "
+            "copy the run's files to a folder you can write to"
+        ) from None
+
+
+def _same_grid(path: Path, grid: Grid) -> bool:
+    try:
+        ds = open_raster(path)
+    except EditError:
+        return False
+    return Grid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
