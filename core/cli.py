@@ -87,6 +87,17 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--float-probabilities", action="store_true", help="write probabilities as float32")
     p.add_argument("--no-probabilities", action="store_true", help="do not write the probability raster")
     p.add_argument("--name", help="output file prefix (default: the input's file name)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files of the same name (an input file is never replaced)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help="refuse a working raster (at the model's 10 m) above N pixels (default 2e9; 0: no limit)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -127,6 +138,8 @@ def _run_classify(args: argparse.Namespace) -> int:
         name=args.name,
         threads=args.threads,
         fast_path=args.fast_path,
+        overwrite=args.overwrite,
+        max_pixels=args.max_pixels,
     )
     progress = None if args.quiet else ProgressBar()
     result = classify(req, progress=progress)
@@ -173,21 +186,71 @@ def _eol() -> str:
     return "\n" if hasattr(sys.stderr, "isatty") and sys.stderr.isatty() else ""
 
 
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _StopSignals:
+    """SIGTERM (job schedulers, ``timeout``, ``kill``) and SIGHUP (a closing terminal) stop a run
+    like Ctrl+C: :class:`Terminated` is raised in the main thread, the engine removes its partial
+    files, and the exit code is 128 + the signal number (143, 129). A second signal during the
+    clean-up gets the default action (the next run sweeps what is left). Main thread only."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.saved = {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                self.saved[signum] = signal.signal(signum, self._handler)
+        return self
+
+    @staticmethod
+    def _handler(signum, frame):
+        import signal
+
+        from .errors import Terminated
+
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for signum, old in self.saved.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
+        return False
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     _load_plugins()
     parser = build_parser()
     args = parser.parse_args(argv)
     _, run, _ = SUBCOMMANDS[args.command]
-    from .errors import ClassificationCancelled, ClassificationError
+    from .errors import ClassificationCancelled, ClassificationError, Terminated
+    from .gdalutil import QuietErrors
 
+    debug = getattr(args, "debug", False)
     try:
-        return int(run(args) or 0)
+        with _StopSignals(), QuietErrors() if not debug else _Nothing():
+            return int(run(args) or 0)
     except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error of ours
         import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Terminated as exc:
+        print(f"\nterminated by {exc.name}: partial outputs removed", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("\ninterrupted: partial outputs removed", file=sys.stderr)
         return 130

@@ -7,3 +7,13 @@ class ClassificationError(Exception):
 
 class ClassificationCancelled(ClassificationError):
     """The run was cancelled by the caller (``is_cancelled()`` returned True)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop by a signal (SIGTERM from a job scheduler or ``timeout``,
+    SIGHUP from a closing terminal): raised like Ctrl+C, so the same clean-up runs."""
+
+    def __init__(self, signum: int, name: str = ""):
+        super().__init__(name or f"signal {signum}")
+        self.signum = signum
+        self.name = name or f"signal {signum}"

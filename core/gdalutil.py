@@ -38,11 +38,26 @@ class _Quiet:
         return False
 
 
+class QuietErrors:
+    """Process-wide: GDAL and PROJ errors are recorded (``gdal.GetLastErrorMsg``) but not printed
+    as ``ERROR n: ...`` lines on stderr, in every thread; the engine reports them in its own
+    one-line messages. For the command line; QGIS keeps its own handler (its log panel)."""
+
+    def __enter__(self):
+        gdal.SetErrorHandler("CPLQuietErrorHandler")
+        return self
+
+    def __exit__(self, *exc):
+        gdal.SetErrorHandler("CPLDefaultErrorHandler")
+        return False
+
+
 def srs_from_user(text: str) -> osr.SpatialReference:
     srs = osr.SpatialReference()
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     try:
-        err = srs.SetFromUserInput(str(text))
+        with _Quiet():
+            err = srs.SetFromUserInput(str(text))
     except RuntimeError as exc:
         raise ClassificationError(f"unknown coordinate reference system {text!r}: {exc}") from None
     if err != 0:

@@ -25,6 +25,46 @@ from .bands import BandMapping
 from .errors import ClassificationError
 
 GSD_TOLERANCE = 0.01
+MAX_SIDE_PX = 2**31 - 1  # GDAL's limit on a raster side
+
+
+def _gigapixels(n: float) -> str:
+    return f"{n / 1e9:.3g} gigapixels" if n >= 1e8 else f"{n / 1e6:.3g} megapixels"
+
+
+def check_work_size(width: int, height: int, gsd: float, max_pixels: Optional[int], why: str = "") -> None:
+    """Refuse a working raster above ``max_pixels`` (0 or None: no limit) before any work starts.
+
+    A small raster with huge pixels, or a model card with a tiny ground sampling distance, is
+    resampled to the model's gsd and can become billions of pixels (hours of work)."""
+    n = float(width) * float(height)
+    if not max_pixels or n <= max_pixels:
+        return
+    raise ClassificationError(
+        f"the working raster would be {width:,} x {height:,} px at {gsd:g} m ({_gigapixels(n)}){why}, above the "
+        f"size limit of {_gigapixels(max_pixels)}: choose a smaller area of interest, or raise the limit "
+        "(--max-pixels N, 0 = no limit)"
+    )
+
+
+def check_has_data(src: gdal.Dataset, bands, window=None) -> None:
+    """Refuse a raster GDAL opens but that holds no image data in ``bands`` (a VRT without
+    sources, a sparse GeoTIFF none of whose tiles was written): it would be classified as zeros."""
+    xo, yo, w, h = window or (0, 0, src.RasterXSize, src.RasterYSize)
+    if w <= 0 or h <= 0:
+        return
+    for b in bands:
+        try:
+            flags, _ = src.GetRasterBand(int(b)).GetDataCoverageStatus(xo, yo, w, h)
+        except (RuntimeError, TypeError, ValueError, AttributeError):
+            return  # not implemented by the driver: cannot tell, read as usual
+        if not flags & gdal.GDAL_DATA_COVERAGE_STATUS_EMPTY or flags & gdal.GDAL_DATA_COVERAGE_STATUS_DATA:
+            return
+    where = " in the area of interest" if window else ""
+    raise ClassificationError(
+        f"{src.GetDescription()} holds no image data{where} (no tiles or sources were written in bands "
+        f"{', '.join(map(str, bands))}): nothing to classify"
+    )
 
 
 @dataclass
@@ -120,7 +160,10 @@ def prepare(
     gsd: float,
     bounds: Optional[Sequence[float]] = None,
     bounds_crs: Optional[str] = None,
+    max_pixels: Optional[int] = None,
 ) -> WorkingRaster:
+    """The working raster; ``max_pixels`` (None/0: no limit) refuses one larger than that
+    (:func:`check_work_size`) before anything is read."""
     path = src.GetDescription()
     gt = src.GetGeoTransform(can_return_null=True)
     srs = src.GetSpatialRef()
@@ -179,6 +222,7 @@ def prepare(
                 notes.append(f"pixel size {abs(gt[1]):g} x {abs(gt[5]):g} m: resampled to {gsd:g} m")
 
     bands = list(mapping.bands)
+    why = ""
     if warp_needed:
         alpha_last = mapping.alpha_band is not None and mapping.alpha_band == src.RasterCount
         if mapping.alpha_band is not None and not alpha_last:
@@ -194,6 +238,11 @@ def prepare(
         )
         pgt = probe.GetGeoTransform()
         natural = (abs(pgt[1]) + abs(pgt[5])) / 2
+        est_w = probe.RasterXSize * abs(pgt[1]) / gsd
+        est_h = probe.RasterYSize * abs(pgt[5]) / gsd
+        why = f" (source pixels ~{natural:.3g} m resampled to {gsd:g} m)"
+        if max(est_w, est_h) > MAX_SIDE_PX:
+            check_work_size(int(est_w), int(est_h), gsd, 1, why)  # cannot even be built
         alg = "average" if natural < gsd * (1 - GSD_TOLERANCE) else "bilinear"
         probe = None
         ds = gdalutil.call(
@@ -261,6 +310,7 @@ def prepare(
             source_window = (xoff, yoff, width, height)
         elif gt is not None:
             source_window = _source_window(src, srs_in, work_srs, (ixmin, iymin, ixmax, iymax))
+    check_work_size(width, height, gsd, max_pixels, why)
     gt_work = (wgt[0] + xoff * wgt[1], wgt[1], 0.0, wgt[3] + yoff * wgt[5], 0.0, wgt[5])
     return WorkingRaster(
         ds=ds,

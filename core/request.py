@@ -37,6 +37,8 @@ class ClassificationRequest:
     name: Optional[str] = None
     threads: Optional[int] = None  # CPU threads for torch during the run (None: torch's default)
     fast_path: str = "auto"  # CPU fast path (models/fast_path.py): "auto" (large runs), "on" or "off"
+    overwrite: bool = False  # replace existing files of this run name (an input is never replaced)
+    max_pixels: Optional[int] = None  # size guard, working-raster pixels: None = DEFAULT_MAX_PIXELS, 0 = none
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -70,3 +72,73 @@ class ClassificationResult:
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     style_paths: dict[str, Path] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- argument types
+DEFAULT_MAX_PIXELS = 2_000_000_000  # working raster at the model's gsd: 2 gigapixels = 200,000 km² at 10 m
+
+
+def max_threads() -> int:
+    """Upper bound for ``threads``: the machine's logical CPUs (more only oversubscribes them)."""
+    import os
+
+    return max(1, os.cpu_count() or 1)
+
+
+def _is_int(v) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def check_argument_types(req: ClassificationRequest) -> None:
+    """Refuse API arguments of the wrong type as the CLI's parser would (no silent truncation):
+    ClassificationError naming the argument, what it got and what it takes."""
+    import math
+    import numbers
+    import os
+
+    from .errors import ClassificationError
+
+    def fail(what: str, got) -> None:
+        raise ClassificationError(f"{what}, got {got!r}")
+
+    for key, label in (("input_path", "input raster"), ("output_dir", "output folder")):
+        v = getattr(req, key)
+        if not isinstance(v, (str, os.PathLike)) or not str(os.fspath(v)).strip():
+            fail(f"the {label} ({key}) must be a non-empty path", v)
+    if req.model_card is not None and (
+        not isinstance(req.model_card, (str, os.PathLike)) or not str(os.fspath(req.model_card)).strip()
+    ):
+        fail("model_card must be a path to a model card JSON or None (the bundled model)", req.model_card)
+    if not _is_int(req.stride):
+        fail("stride must be a whole number of pixels (8, 16, 32 or 64)", req.stride)
+    if not _is_int(req.batch_size):
+        fail("batch_size must be a whole number", req.batch_size)
+    if req.bands is not None:
+        if isinstance(req.bands, (str, bytes)) or not isinstance(req.bands, Sequence) or not req.bands:
+            fail("bands must be a list of 1-based band numbers, e.g. [4, 3, 2]", req.bands)
+        bad = [b for b in req.bands if not _is_int(b) or b < 1]
+        if bad:
+            fail("bands must be whole band numbers from 1", list(req.bands))
+    if req.bounds is not None:
+        if isinstance(req.bounds, (str, bytes)) or not isinstance(req.bounds, Sequence) or len(req.bounds) != 4:
+            fail("bounds must be four numbers xmin, ymin, xmax, ymax", req.bounds)
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in req.bounds):
+            fail("bounds must be four finite numbers xmin, ymin, xmax, ymax", list(req.bounds))
+    if req.bounds_crs is not None and (not isinstance(req.bounds_crs, str) or not req.bounds_crs.strip()):
+        fail("bounds_crs must be a CRS text (e.g. 'EPSG:4326') or None", req.bounds_crs)
+    for key in ("device", "radiometry", "probabilities_dtype", "fast_path"):
+        if not isinstance(getattr(req, key), str):
+            fail(f"{key} must be a string", getattr(req, key))
+    if req.name is not None and not isinstance(req.name, str):
+        fail("name must be a string (the output file prefix) or None", req.name)
+    if req.threads is not None:
+        top = max_threads()
+        if not _is_int(req.threads) or not 1 <= req.threads <= top:
+            fail(f"threads must be a whole number from 1 to {top} (this machine's CPUs)", req.threads)
+    for key in ("write_probabilities", "overwrite"):
+        if not isinstance(getattr(req, key), bool):
+            fail(f"{key} must be True or False", getattr(req, key))
+    if req.max_pixels is not None and (not _is_int(req.max_pixels) or req.max_pixels < 0):
+        fail("max_pixels must be a whole number of pixels (0: no limit) or None (the default limit)", req.max_pixels)

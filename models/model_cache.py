@@ -1,0 +1,136 @@
+"""Process-wide cache of loaded models and of their CPU fast-path modules.
+
+Loading the bundled model takes a fraction of a second, but tracing it for the CPU fast path
+(models/fast_path.py) takes about a second and each new trace keeps ~50 MB that PyTorch does not
+give back (the fused graph's compiled kernels): a QGIS session or a batch script that classifies
+many rasters in one process grew by that much per run. Here each model is loaded once and traced
+once per shape, and every later run reuses them, so memory stays flat (benchmarks/soak.py).
+
+Keys are what determines the object:
+- a loaded model: the card's resolved path, the card file's and the weights file's identity
+  (size, modification time, inode) and the weights' SHA-256 named by the card (checked against
+  the file when it is loaded), and the device. Editing or replacing either file gives a new key.
+- a fast-path module: the model's key (or, for a model passed in by the caller, the model
+  object itself, held weakly), the traced batch size, bands, patch size and torch's CPU threads.
+
+At most ``MAX_MODELS`` models and ``MAX_TRACED`` traced modules are kept (least recently used
+are dropped first). :func:`release` empties the cache (the plugin calls it when it unloads).
+Thread-safe: QGIS runs classifications in worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+MAX_MODELS = 4
+MAX_TRACED = 8
+REUSED_NOTE = " (prepared by an earlier run in this process and reused)"
+
+_lock = threading.RLock()
+_models: OrderedDict = OrderedDict()  # model key -> (model, card)
+_traced: OrderedDict = OrderedDict()  # (model key, shape...) -> (callable or None, FastPathReport)
+_traced_injected: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {shape: (...)}
+_stats = {"loads": 0, "model_hits": 0, "traces": 0, "trace_hits": 0}
+
+
+def _identity(path: Path) -> tuple:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def model_key(card_path, device) -> tuple:
+    """What determines a loaded model; raises the card's own errors for a bad card."""
+    from .card import ModelCard
+
+    card = ModelCard.load(card_path)  # validates; cheap (a small JSON file)
+    weights = card.weights_path
+    wid = _identity(weights) if weights.is_file() else None
+    return (str(card.path), _identity(Path(card.path)), card.weights_sha256, wid, str(device))
+
+
+def _put(cache: OrderedDict, key, value, limit: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
+
+def load_model(card_path, device):
+    """``(model, card, key)``: the model of ``card_path`` on ``device``, loaded on first use
+    (``models.checkpoint.load_model``, which verifies the weights' SHA-256) and reused after."""
+    from .checkpoint import load_model as _load
+
+    key = model_key(card_path, device)
+    with _lock:
+        hit = _models.get(key)
+        if hit is not None:
+            _models.move_to_end(key)
+            _stats["model_hits"] += 1
+            return hit[0], hit[1], key
+        model, card = _load(card_path, device=device)
+        _put(_models, key, (model, card), MAX_MODELS)
+        _stats["loads"] += 1
+        return model, card, key
+
+
+def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, patch: int):
+    """``(callable, FastPathReport)`` as ``models.fast_path.trace_for_cpu`` gives, traced on the
+    first call for this model and shape and reused after (the report then says so and its
+    ``prepare_seconds`` is 0). ``key``: from :func:`load_model`, or None for a model the caller
+    loaded itself (cached while that model object lives)."""
+    import torch
+
+    from .fast_path import trace_for_cpu
+
+    shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads())
+    with _lock:
+        if key is not None:
+            store, skey = _traced, (key, *shape)
+        else:
+            store, skey = _traced_injected.setdefault(model, {}), shape
+        hit = store.get(skey)
+        if hit is not None:
+            if key is not None:
+                _traced.move_to_end(skey)
+            _stats["trace_hits"] += 1
+            module, report = hit
+            report = replace(report, prepare_seconds=0.0, reason=report.reason + REUSED_NOTE)
+            return (module if module is not None else model), report
+        module, report = trace_for_cpu(model, batch_size, bands, patch)
+        _stats["traces"] += 1
+        # an eager fallback is stored as None: the cache must not hold the model through its own value
+        value = (None if module is model else module, report)
+        if key is not None:
+            _put(_traced, skey, value, MAX_TRACED)
+        else:
+            store[skey] = value
+        return module, report
+
+
+def stats() -> dict:
+    """Counters (loads, model_hits, traces, trace_hits) and sizes, for tests and the soak script."""
+    with _lock:
+        return {**_stats, "models": len(_models), "traced": len(_traced) + len(_traced_injected)}
+
+
+def release() -> None:
+    """Drop every cached model and module (plugin unload); the next run loads afresh."""
+    with _lock:
+        _models.clear()
+        _traced.clear()
+        _traced_injected.clear()
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # pragma: no cover - a broken torch must not break unloading
+        pass
