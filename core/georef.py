@@ -145,7 +145,36 @@ def _transform_bounds(bounds, src_srs, dst_srs):
     return tuple(out)
 
 
+# GDAL's HTTP reads have no time limit by default: a stalled server would hang a run (and a QGIS
+# task) for ever. Unless the user set them, these limits apply process-wide to network sources.
+NETWORK_TIMEOUTS = {"GDAL_HTTP_CONNECTTIMEOUT": "15", "GDAL_HTTP_TIMEOUT": "60", "GDAL_HTTP_MAX_RETRY": "0"}
+NETWORK_PREFIXES = ("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift", "/vsiwebhdfs")
+
+
+def _is_network(source: str) -> bool:
+    s = source.lower()
+    return "://" in s or any(s.startswith(p) or f"/{p.strip('/')}/" in s for p in NETWORK_PREFIXES)
+
+
+def _refuse_special_file(path: str) -> None:
+    """A FIFO, device or socket would block or never end (``/dev/zero``, a named pipe)."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise ClassificationError(f"{path} is not a regular file (a pipe, device or socket): give a raster file")
+
+
 def open_source(path) -> gdal.Dataset:
+    _refuse_special_file(str(path))
+    if _is_network(str(path)):
+        for key, value in NETWORK_TIMEOUTS.items():
+            if gdal.GetConfigOption(key) is None:
+                gdal.SetConfigOption(key, value)
     ds = gdalutil.call(
         f"cannot open {path} as a raster (missing, corrupt or not a format GDAL reads)", gdal.Open, str(path)
     )
