@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import socket
+import zlib
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Optional
@@ -76,8 +79,211 @@ class _Tif:
         self.ds, self.path = ds, path
 
 
+# ---------------------------------------------------------------------- output names and safety
+RASTER_KINDS = ("classes", "confidence", "probabilities")
+# Sidecars GDAL or QGIS may keep beside a raster (PAM metadata, external overviews/masks built in QGIS):
+# an old one beside a new raster would show the previous run's data, so they belong to the run's files.
+RASTER_SIDECARS = (".aux.xml", ".ovr", ".msk")
+NAME_MAX_BYTES = 255  # longest file name on the common file systems (ext4, NTFS, APFS)
+MAX_CLASSES = NODATA_CLASS  # class values 0..254; 255 is the nodata value of the classes raster
+
+
+def host_tag() -> str:
+    """Four hex digits naming this machine in temporary names (a folder may be shared)."""
+    return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')) & 0xFFFF:04x}"
+
+
+def new_token() -> str:
+    """``<pid>-<host>-<random>``: whose temporary file it is, so a later run can tell a killed
+    run's leftovers (process gone) from a live run's files (:func:`sweep_stale_partials`)."""
+    return f"{os.getpid()}-{host_tag()}-{secrets.token_hex(4)}"
+
+
+# <final name>.<pid>-<host>-<8 hex>.partial[.tif][GDAL sidecar]: the only names the sweep removes.
+PARTIAL_RE = re.compile(
+    r"^(?P<final>.+)\.(?P<pid>\d{1,10})-(?P<host>[0-9a-f]{4})-[0-9a-f]{8}\.partial(?:\.tif)?"
+    r"(?:\.aux\.xml|\.ovr|\.msk)?$"
+)
+
+
+def raster_path(out_dir: Path, prefix: str, kind: str) -> Path:
+    return Path(out_dir) / f"{prefix}_{kind}.tif"
+
+
+def run_files(out_dir, prefix: str) -> list[Path]:
+    """Every file a run named ``prefix`` may write in ``out_dir`` (rasters, their sidecars,
+    styles, summary), whatever its options: the set that is checked, replaced and kept consistent."""
+    out = []
+    for kind in RASTER_KINDS:
+        tif = raster_path(out_dir, prefix, kind)
+        out += [tif, *(tif.with_name(tif.name + s) for s in RASTER_SIDECARS), tif.with_suffix(".qml")]
+    out.append(Path(out_dir) / f"{prefix}_summary.json")
+    return out
+
+
+def check_prefix(prefix: str) -> None:
+    """A plain file-name prefix whose longest temporary name fits the file system."""
+    if not prefix.strip() or re.search(r"[/\\\x00]", prefix) or prefix in (".", ".."):
+        raise ClassificationError(f"output name {prefix!r} must be a plain file name prefix")
+    longest = f"{prefix}_probabilities.tif.{new_token()}.partial.tif.aux.xml"
+    excess = len(os.fsencode(longest)) - NAME_MAX_BYTES
+    if excess > 0:
+        room = len(os.fsencode(prefix)) - excess
+        raise ClassificationError(
+            f"output name is too long ({len(prefix)} characters): file names are limited to {NAME_MAX_BYTES} bytes; "
+            f"use a name of at most {max(1, room)} bytes (--name)"
+        )
+
+
+def _same_file(a: Path, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def check_outputs(out_dir, prefix: str, input_files, overwrite: bool) -> list[Path]:
+    """Refuse a run whose files would replace an input (never allowed) or, without ``overwrite``,
+    any existing file. ``input_files``: every file the input raster is made of (GDAL's
+    ``GetFileList()``: the raster, its sidecars, a VRT's sources). Returns the existing files."""
+    check_prefix(prefix)
+    inputs = [str(f) for f in input_files or () if f and not str(f).startswith("/vsi")]
+    family = run_files(out_dir, prefix)
+    for f in family:
+        for i in inputs:
+            if _same_file(f, i):
+                raise ClassificationError(
+                    f"the output {f.name} would replace the input file {i}: choose another output folder or name "
+                    "(outputs never replace inputs)"
+                )
+    existing = [f for f in family if os.path.lexists(f)]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        names = ", ".join(f.name for f in existing[:3]) + more
+        raise ClassificationError(
+            f"{names} already exist{'s' if len(existing) == 1 else ''} in {Path(out_dir)}: allow overwriting "
+            "(--overwrite, or the overwrite option) or choose another output name or folder"
+        )
+    return existing
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            ok = ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return not ok or code.value == 259  # STILL_ACTIVE
+        finally:
+            ctypes.windll.kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, another user's
+        return True
+    return True
+
+
+def sweep_stale_partials(out_dir) -> list[Path]:
+    """Delete the temporary files of earlier runs that were killed (SIGKILL, power cut): only
+    names matching :data:`PARTIAL_RE`, written on this machine by a process that no longer
+    exists. A live run's files (this process or another) and anything else are left alone."""
+    removed = []
+    try:
+        entries = list(os.scandir(out_dir))
+    except OSError:
+        return removed
+    me = host_tag()
+    for e in entries:
+        m = PARTIAL_RE.match(e.name)
+        if not m or m["host"] != me or _pid_alive(int(m["pid"])):
+            continue
+        try:
+            if e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+        except OSError:
+            pass
+    return removed
+
+
+def prepare_output_dir(path) -> tuple[Path, list[Path]]:
+    """Create the output folder (and missing parents) and check it is writable.
+
+    Returns ``(folder, created)``: the folders this call created, deepest last, for
+    :func:`remove_created_dirs` when the run fails."""
+    out = Path(path).expanduser()
+    created = []
+    p = out
+    while not os.path.lexists(p) and p.parent != p:
+        created.append(p)
+        p = p.parent
+    created.reverse()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        remove_created_dirs(created)
+        raise ClassificationError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if not out.is_dir():
+        raise ClassificationError(f"the output path {out} is not a folder")
+    try:  # a unique probe name: several runs in one process may share the folder
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".eurosat-write-test-"):
+            pass
+    except OSError as exc:
+        remove_created_dirs(created)
+        raise ClassificationError(f"the output folder {out} is not writable: {exc.strerror or exc}") from None
+    return out, created
+
+
+def remove_created_dirs(created) -> None:
+    """Remove the folders a failed run created, deepest first, if they are (still) empty."""
+    for d in reversed(list(created)):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def check_class_count(card) -> None:
+    n = len(card.classes)
+    if n > MAX_CLASSES:
+        raise ClassificationError(
+            f"the model card has {n} classes; at most {MAX_CLASSES} are supported, because value {NODATA_CLASS} "
+            "is the nodata value of the land-cover raster"
+        )
+
+
+def _link_noreplace(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` onto ``final`` unless ``final`` exists (FileExistsError), atomically."""
+    if os.name == "nt":
+        os.rename(tmp, final)  # fails when the target exists
+        return
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise
+    except OSError:  # file system without hard links: check, then rename
+        if os.path.lexists(final):
+            raise FileExistsError(final) from None
+        os.rename(tmp, final)
+        return
+    os.unlink(tmp)
+
+
 class OutputSet:
-    """The three rasters, written row block by row block as cell rows arrive."""
+    """The three rasters, written row block by row block as cell rows arrive.
+
+    ``overwrite=False``: the final names are placed without replacing anything (see
+    :meth:`commit`); the engine passes its request's ``overwrite`` after :func:`check_outputs`."""
 
     def __init__(
         self,
@@ -90,10 +296,13 @@ class OutputSet:
         prob_dtype: str = "uint8",
         write_probabilities: bool = True,
         metadata: Optional[dict] = None,
+        overwrite: bool = True,
     ):
+        check_class_count(card)
         self.dir = Path(output_dir)
         self.prefix = prefix
-        self.token = secrets.token_hex(4)
+        self.overwrite = bool(overwrite)
+        self.token = new_token()
         self.card = card
         self.ncx, self.ncy = grid.ncx, grid.ncy
         self.C = len(card.classes)
@@ -225,9 +434,16 @@ class OutputSet:
         self._close()
 
     def commit(self, texts: Optional[dict] = None) -> dict[str, Path]:
-        """Write the text files (styles, summary) under temporary names, then rename everything."""
+        """Write the text files (styles, summary) under temporary names, then rename everything.
+
+        Without ``overwrite`` no existing file is replaced, even one created by another run since
+        the start (the names placed so far are then removed again and the run fails). With
+        ``overwrite`` the run's files replace the old ones, and the files of the same run name
+        that this run does not write (an earlier run's probabilities, sidecars) are removed, so
+        the folder holds exactly this run's set."""
         texts = texts or {}
         staged = []
+        placed: list[Path] = []
         try:
             for final, text in texts.items():
                 final = Path(final)
@@ -240,19 +456,52 @@ class OutputSet:
                 staged.append((tmp, final))
                 aux = tmp.with_name(tmp.name + ".aux.xml")
                 stale = final.with_name(final.name + ".aux.xml")
-                if stale.exists():
+                if self.overwrite and stale.exists():
                     stale.unlink()
                 if aux.exists():
                     staged.append((aux, stale))
             for tmp, final in staged:
-                os.replace(tmp, final)
+                if self.overwrite:
+                    os.replace(tmp, final)
+                else:
+                    _link_noreplace(tmp, final)
+                placed.append(final)
+        except FileExistsError as exc:
+            self._unplace(placed)
+            self.abort()
+            taken = Path(str(exc.filename2 or exc.args[0])).name
+            raise ClassificationError(
+                f"{taken} was created in {self.dir} by someone else during the run: "
+                "nothing was replaced; allow overwriting or choose another output name"
+            ) from None
         except OSError as exc:
+            self._unplace(placed)
             self.abort()
             raise ClassificationError(f"cannot write the outputs in {self.dir}: {exc}") from None
         except BaseException:
+            self._unplace(placed)
             self.abort()
             raise
+        if self.overwrite:
+            keep = {os.path.normcase(str(f)) for _, f in staged}
+            for f in run_files(self.dir, self.prefix):
+                if os.path.normcase(str(f)) not in keep and os.path.lexists(f):
+                    try:
+                        f.unlink()
+                    except OSError:
+                        pass
         return dict(self.final)
+
+    def _unplace(self, placed) -> None:
+        """Undo the renames of a failed commit that created new names (never with overwrite:
+        those replaced files that are gone)."""
+        if self.overwrite:
+            return
+        for f in placed:
+            try:
+                f.unlink()
+            except OSError:
+                pass
 
     def _close(self):
         for t in self._tifs.values():
