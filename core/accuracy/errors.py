@@ -1,0 +1,5 @@
+"""The one error type of the accuracy assessment: its message is shown to the analyst as it is."""
+
+
+class AssessmentError(ValueError):
+    """Bad input to a sampling design or an analysis; the message says what is wrong and what to do."""

@@ -1,0 +1,269 @@
+"""Estimators of Olofsson et al. (2014), section 5, for a sample stratified by map class.
+
+Notation: ``i`` = map class (row, stratum), ``j`` = reference class (column), ``n_ij`` sample counts,
+``n_i.`` points labelled in stratum i, ``N_i`` mapped pixels of class i, ``W_i = N_i / N``.
+
+- error matrix in area proportions ``p_ij = W_i n_ij / n_i.`` (eq. 4);
+- overall accuracy ``O = sum_j p_jj``, ``V(O) = sum_i W_i^2 U_i (1 - U_i) / (n_i. - 1)`` (eqs. 1, 5);
+- user's accuracy ``U_i = n_ii / n_i.`` (= p_ii / p_i.), ``V(U_i) = U_i (1 - U_i) / (n_i. - 1)`` (eqs. 2, 6);
+- producer's accuracy ``P_j = p_jj / p_.j`` with the variance of eq. 7 (N^_.j = sum_i N_i n_ij / n_i.);
+- area proportion of class j ``p_.j = sum_i p_ij``, ``S(p_.j) = sqrt(sum_i W_i^2 (n_ij/n_i.)(1 - n_ij/n_i.)
+  / (n_i. - 1))`` (eqs. 9, 10); area ``A_j = p_.j A`` and its standard error ``A S(p_.j)`` (eqs. 11, 12);
+- 95 % confidence intervals ``estimate +/- 1.96 SE`` as in the paper (not truncated at 0 or 1);
+- F1 per class = 2 U P / (U + P); kappa only on request (see :data:`KAPPA_NOTE`).
+
+For simple random and systematic samples the same formulas give the post-stratified estimator (strata = map
+classes with their known mapped areas), as AcATaMa does. No finite population correction (as in the paper:
+at pixel scale it changes nothing reported).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .errors import AssessmentError
+
+Z95 = 1.96
+KAPPA_NOTE = (
+    "Kappa is not recommended (Pontius & Millones 2011; Olofsson et al. 2014): its chance correction answers no "
+    "question about the map, it is redundant with overall accuracy, and it is not area-weighted by design."
+)
+
+
+@dataclass
+class Assessment:
+    """The analysis of one labelled sample against one map. Arrays are over ``codes`` (map and reference)."""
+
+    codes: list
+    names: list
+    colors: list
+    mapped_pixels: np.ndarray  # N_i (0 for a class only the reference has)
+    pixel_area_m2: float
+    counts: np.ndarray  # n_ij, K x K, rows = map, columns = reference
+    proportions: np.ndarray  # p_ij
+    overall: float
+    overall_se: float
+    users: np.ndarray
+    users_se: np.ndarray
+    producers: np.ndarray
+    producers_se: np.ndarray
+    f1: np.ndarray
+    area_prop: np.ndarray  # p_.j
+    area_prop_se: np.ndarray
+    kappa: Optional[float] = None
+    notes: list = field(default_factory=list)
+    z: float = Z95
+
+    @property
+    def total_km2(self) -> float:
+        return float(self.mapped_pixels.sum()) * self.pixel_area_m2 / 1e6
+
+    @property
+    def mapped_km2(self) -> np.ndarray:
+        return self.mapped_pixels * self.pixel_area_m2 / 1e6
+
+    @property
+    def adjusted_km2(self) -> np.ndarray:
+        return self.area_prop * self.total_km2
+
+    @property
+    def adjusted_km2_se(self) -> np.ndarray:
+        return self.area_prop_se * self.total_km2
+
+    @property
+    def n_labelled(self) -> int:
+        return int(self.counts.sum())
+
+    def ci(self, est, se):
+        est, se = np.asarray(est, float), np.asarray(se, float)
+        return est - self.z * se, est + self.z * se
+
+    def per_class(self) -> list:
+        """One dict per class: everything the tables show."""
+        rows = []
+        total = self.total_km2
+        for k, code in enumerate(self.codes):
+            ua_lo, ua_hi = self.ci(self.users[k], self.users_se[k])
+            pa_lo, pa_hi = self.ci(self.producers[k], self.producers_se[k])
+            a_lo, a_hi = self.ci(self.adjusted_km2[k], self.adjusted_km2_se[k])
+            rows.append(
+                {
+                    "code": int(code),
+                    "name": self.names[k],
+                    "color": self.colors[k],
+                    "mapped_pixels": int(self.mapped_pixels[k]),
+                    "mapped_km2": _num(self.mapped_km2[k]),
+                    "mapped_pct": _num(100 * self.mapped_km2[k] / total),
+                    "n_map": int(self.counts[k].sum()),
+                    "n_reference": int(self.counts[:, k].sum()),
+                    "users_accuracy": _num(self.users[k]),
+                    "users_se": _num(self.users_se[k]),
+                    "users_ci95": [_num(ua_lo), _num(ua_hi)],
+                    "producers_accuracy": _num(self.producers[k]),
+                    "producers_se": _num(self.producers_se[k]),
+                    "producers_ci95": [_num(pa_lo), _num(pa_hi)],
+                    "f1": _num(self.f1[k]),
+                    "adjusted_km2": _num(self.adjusted_km2[k]),
+                    "adjusted_km2_se": _num(self.adjusted_km2_se[k]),
+                    "adjusted_km2_ci95": [_num(a_lo), _num(a_hi)],
+                    "adjusted_pct": _num(100 * self.area_prop[k]),
+                    "adjusted_pct_se": _num(100 * self.area_prop_se[k]),
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict:
+        lo, hi = self.ci(self.overall, self.overall_se)
+        out = {
+            "overall_accuracy": _num(self.overall),
+            "overall_se": _num(self.overall_se),
+            "overall_ci95": [_num(lo), _num(hi)],
+            "n_labelled": self.n_labelled,
+            "total_km2": _num(self.total_km2),
+            "pixel_area_m2": self.pixel_area_m2,
+            "z": self.z,
+            "classes": self.per_class(),
+            "error_matrix": {
+                "rows": "map class",
+                "columns": "reference class",
+                "codes": [int(c) for c in self.codes],
+                "names": list(self.names),
+                "counts": self.counts.astype(int).tolist(),
+                "proportions": [[_num(v) for v in row] for row in self.proportions],
+            },
+            "notes": list(self.notes),
+        }
+        if self.kappa is not None:
+            out["kappa"] = _num(self.kappa)
+            out["kappa_note"] = KAPPA_NOTE
+        return out
+
+
+def _num(v) -> Optional[float]:
+    v = float(v)
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+def error_matrix(map_codes, ref_codes, codes) -> np.ndarray:
+    """Sample counts n_ij (rows = map class, columns = reference class) over ``codes``."""
+    index = {int(c): k for k, c in enumerate(codes)}
+    k = len(codes)
+    m = np.asarray([index[int(c)] for c in map_codes], np.int64)
+    r = np.asarray([index[int(c)] for c in ref_codes], np.int64)
+    return np.bincount(m * k + r, minlength=k * k).reshape(k, k).astype(float)
+
+
+def estimate_from_counts(
+    counts,
+    mapped_pixels,
+    pixel_area_m2: float = 1.0,
+    codes=None,
+    names=None,
+    colors=None,
+    kappa: bool = False,
+    notes=None,
+    z: float = Z95,
+) -> Assessment:
+    """Olofsson et al. (2014) estimates from an error matrix of counts and the mapped pixels per class."""
+    n = np.asarray(counts, float)
+    N = np.asarray(mapped_pixels, float)
+    k = n.shape[0]
+    codes = list(range(k)) if codes is None else [int(c) for c in codes]
+    names = [f"class {c}" for c in codes] if names is None else list(names)
+    colors = ["#808080"] * k if colors is None else list(colors)
+    if n.shape != (k, k) or N.shape != (k,):
+        raise AssessmentError("the error matrix must be square with one mapped area per class")
+    ni = n.sum(axis=1)
+    mapped = N > 0
+    for i in np.flatnonzero(mapped):
+        if ni[i] == 0:
+            raise AssessmentError(
+                f"no labelled point in stratum {names[i]!r} ({int(N[i])} px mapped): every mapped class needs at "
+                "least two labelled points (label more, or draw a sample with that class)"
+            )
+        if ni[i] < 2:
+            raise AssessmentError(
+                f"stratum {names[i]!r} has only {int(ni[i])} labelled point: at least two per class are needed "
+                "for a standard error; label more points of that class"
+            )
+    for i in np.flatnonzero(~mapped):
+        if ni[i] > 0:
+            raise AssessmentError(
+                f"{int(ni[i])} point(s) have map class {names[i]!r}, which has no pixel in the map: "
+                "the sample does not belong to this map"
+            )
+    W = N / N.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(ni[:, None] > 0, n / ni[:, None], 0.0)  # n_ij / n_i.
+        p = W[:, None] * frac
+        denom = np.where(ni > 1, ni - 1, np.nan)
+        U = np.where(mapped, np.diag(frac), np.nan)
+        var_u = U * (1 - U) / denom
+        overall = float(np.trace(p))
+        var_o = float(np.nansum(W**2 * U * (1 - U) / denom))
+        p_col = p.sum(axis=0)
+        var_p_col = np.nansum((W[:, None] ** 2) * frac * (1 - frac) / denom[:, None], axis=0)
+        P = np.where(p_col > 0, np.diag(p) / p_col, np.nan)
+        # eq. 7: N^_.j = sum_i N_i n_ij / n_i.
+        N_col = (N[:, None] * frac).sum(axis=0)
+        var_pa = np.full(k, np.nan)
+        for j in range(k):
+            if p_col[j] <= 0:
+                continue
+            t1 = N[j] ** 2 * (1 - P[j]) ** 2 * U[j] * (1 - U[j]) / denom[j] if mapped[j] else 0.0
+            others = [i for i in range(k) if i != j and mapped[i]]
+            t2 = P[j] ** 2 * sum(N[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / denom[i] for i in others)
+            var_pa[j] = (t1 + t2) / N_col[j] ** 2
+        F1 = np.where((U + P) > 0, 2 * U * P / (U + P), np.nan)
+    kap = None
+    if kappa:
+        pe = float(np.sum(p.sum(axis=1) * p_col))
+        kap = (overall - pe) / (1 - pe) if pe < 1 else float("nan")
+    return Assessment(
+        codes=codes,
+        names=names,
+        colors=colors,
+        mapped_pixels=N,
+        pixel_area_m2=float(pixel_area_m2),
+        counts=n,
+        proportions=p,
+        overall=overall,
+        overall_se=math.sqrt(var_o),
+        users=U,
+        users_se=np.sqrt(var_u),
+        producers=P,
+        producers_se=np.sqrt(var_pa),
+        f1=F1,
+        area_prop=p_col,
+        area_prop_se=np.sqrt(var_p_col),
+        kappa=kap,
+        notes=list(notes or []),
+        z=z,
+    )
+
+
+def estimate(map_codes, ref_codes, mapped_pixels: dict, pixel_area_m2: float, names=None, colors=None, **kw):
+    """Estimates from labelled points: map class and reference class per point, mapped pixels per code.
+
+    ``names`` / ``colors``: dicts code -> text. Classes are every mapped code plus every reference code.
+    """
+    map_codes = np.asarray(map_codes, np.int64)
+    ref_codes = np.asarray(ref_codes, np.int64)
+    codes = sorted({int(c) for c, v in mapped_pixels.items() if v > 0} | {int(c) for c in ref_codes})
+    names = names or {}
+    colors = colors or {}
+    counts = error_matrix(map_codes, ref_codes, codes)
+    N = [float(mapped_pixels.get(c, 0)) for c in codes]
+    return estimate_from_counts(
+        counts,
+        N,
+        pixel_area_m2,
+        codes,
+        [names.get(c, f"class {c}") for c in codes],
+        [colors.get(c, "#808080") for c in codes],
+        **kw,
+    )
