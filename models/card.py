@@ -117,7 +117,7 @@ class ModelCard:
             seen.add(c.name)
             if not isinstance(c.color, str) or not _COLOR_RE.match(c.color):
                 fail(f"class {c.name!r} colour must be '#rrggbb', got {c.color!r}")
-        if not self.bands or not all(isinstance(b, str) and b for b in self.bands):
+        if not isinstance(self.bands, list) or not self.bands or not all(isinstance(b, str) and b for b in self.bands):
             fail("'bands' must be a non-empty list of band names")
         nb = len(self.bands)
         if self.band_roles and len(self.band_roles) != nb:
@@ -138,7 +138,7 @@ class ModelCard:
             fail(f"'patch_size' must be an integer between 8 and 4096, got {self.patch_size!r}")
         for key in ("gsd_m", "sentinel2_dn_divisor"):
             v = getattr(self, key)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
                 fail(f"'{key}' must be a positive number, got {v!r}")
         if not isinstance(self.metrics, dict) or not isinstance(self.training, dict):
             fail("'metrics' and 'training' must be JSON objects")
@@ -188,6 +188,8 @@ class ModelCard:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelCardError(f"model card {path} is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise ModelCardError(f"model card {path} is not a model card: its JSON is nested too deeply") from None
         return cls.from_dict(data, path=path.resolve())
 
     def save(self, path: str | Path) -> Path:
