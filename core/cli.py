@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_plugins() -> None:
     """Let other parts register subcommands (models: train/evaluate) when they provide a hook."""
+    from .cli_export import register_subcommands as register_export
+
+    register_export(register)
     try:
         from ..models import cli as models_cli  # type: ignore[attr-defined]
     except Exception:

@@ -1,0 +1,225 @@
+"""Raster and report exports: GeoTIFF/COG with colour table + names, QML/SLD, CSV/HTML, corrected maps,
+accuracy assessments, overwrite rules, cancel and unwritable targets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from eurosat_landcover.core import cli
+from eurosat_landcover.core.export import ExportCancelled, ExportError, ExportOptions, export_run, load_run
+from eurosat_landcover.core.export.run import parse_assessment
+from export_testlib import CELL, CLASSES, class_array, write_run
+from osgeo import gdal
+
+gdal.UseExceptions()
+SLD = "{http://www.opengis.net/sld}"
+
+
+@pytest.fixture
+def run(tmp_path):
+    return write_run(tmp_path / "run")
+
+
+def _names_colours(path):
+    ds = gdal.Open(str(path))
+    ds.GetMetadata()
+    b = ds.GetRasterBand(1)
+    ct = b.GetColorTable()
+    names = b.GetCategoryNames()
+    return ds, names, ["#{:02x}{:02x}{:02x}".format(*ct.GetColorEntry(i)[:3]) for i in range(len(CLASSES))]
+
+
+@pytest.mark.parametrize("fmt", ["gtiff", "cog"])
+def test_styled_rasters(run, tmp_path, fmt):
+    out = tmp_path / "out"
+    export_run(run, out, ExportOptions(what=("raster",), raster_format=fmt))
+    tif = out / "demo_landcover.tif"
+    ds, names, colours = _names_colours(tif)
+    assert names[: len(CLASSES)] == [n for n, _c in CLASSES]
+    assert colours == [c for _n, c in CLASSES]
+    assert ds.GetRasterBand(1).GetNoDataValue() == 255
+    assert np.array_equal(ds.ReadAsArray(), class_array())
+    if fmt == "cog":
+        assert ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") == "COG"
+    # the SLD parses and carries every class with its colour
+    root = ET.parse(out / "demo_landcover.sld").getroot()
+    entries = root.findall(f".//{SLD}ColorMapEntry")
+    assert [(e.get("label"), e.get("color"), e.get("quantity")) for e in entries] == [
+        (n, c, str(i)) for i, (n, c) in enumerate(CLASSES)
+    ]
+    qml = ET.parse(out / "demo_landcover.qml").getroot()
+    pal = qml.findall(".//paletteEntry")
+    assert [(p.get("label"), p.get("color")) for p in pal] == CLASSES
+    for part in ("confidence", "probabilities"):
+        t = gdal.Open(str(out / f"demo_landcover_{part}.tif"))
+        assert abs(t.GetRasterBand(1).GetScale() - 1 / 254) < 1e-9
+        ET.parse(out / f"demo_landcover_{part}.sld")
+        assert "singlebandpseudocolor" in (out / f"demo_landcover_{part}.qml").read_text()
+    assert gdal.Open(str(out / "demo_landcover_probabilities.tif")).GetRasterBand(2).GetDescription() == "Forest"
+    assert not list(out.glob(".export-*")) and not list(out.glob("*partial*"))
+
+
+def test_report_csv_html(run, tmp_path):
+    out = tmp_path / "out"
+    res = export_run(run, out, ExportOptions(what=("report",), title="My <map>"))
+    rows = list(csv.DictReader((out / "demo_landcover_areas.csv").open(encoding="utf-8")))
+    cls = class_array()
+    for i, (n, c) in enumerate(CLASSES):
+        r = rows[i]
+        assert (r["class_name"], r["color"], int(r["cells"])) == (n, c, int((cls == i).sum()))
+        assert abs(float(r["area_km2"]) - (cls == i).sum() * CELL * CELL / 1e6) < 1e-6
+    assert rows[-1]["class_name"] == "total" and abs(sum(float(r["percent"]) for r in rows[:-1]) - 100) < 0.01
+    html = (out / "demo_landcover_report.html").read_text(encoding="utf-8")
+    assert "My &lt;map&gt;" in html and "<svg" in html and "98.72 %" in html
+    for n, c in CLASSES:
+        assert n in html and c in html
+    assert "adjusted" not in rows[0]
+    assert res.areas["total_cells"] == int((cls != 255).sum())
+
+
+def test_corrected_map_and_assessment_are_used(run, tmp_path):
+    folder = run.parent
+    corrected = folder / "demo_corrected.tif"
+    shutil.copy(folder / "demo_classes.tif", corrected)
+    shutil.copy(folder / "demo_classes.tif.aux.xml", folder / "demo_corrected.tif.aux.xml")
+    ds = gdal.Open(str(corrected), gdal.GA_Update)
+    a = ds.ReadAsArray()
+    a[a == 2] = 1  # HerbaceousVegetation corrected to Forest
+    ds.GetRasterBand(1).WriteArray(a)
+    ds = None
+    (folder / "demo_assessment.json").write_text(
+        json.dumps(
+            {
+                "overall_accuracy": 0.91,
+                "n": 300,
+                "adjusted_area": {
+                    "Forest": {"area_km2": 2.5, "ci95_km2": 0.4},
+                    "AnnualCrop": {"area_km2": 1.0, "ci95_km2": 0.2},
+                },
+            }
+        )
+    )
+    info = load_run(run)
+    assert info.corrected and info.classes_path == corrected and info.assessment["overall_accuracy"] == 0.91
+    out = tmp_path / "out"
+    res = export_run(run, out, ExportOptions(what=("raster", "report")))
+    assert any("corrected" in n for n in res.notes)
+    exported = gdal.Open(str(out / "demo_landcover.tif")).ReadAsArray()
+    assert not (exported == 2).any() and np.array_equal(exported, a)
+    rows = list(csv.DictReader((out / "demo_landcover_areas.csv").open(encoding="utf-8")))
+    forest = next(r for r in rows if r["class_name"] == "Forest")
+    assert float(forest["adjusted_area_km2"]) == 2.5 and float(forest["ci95_km2"]) == 0.4
+    assert float(forest["adjusted_low_km2"]) == pytest.approx(2.1)
+    html = (out / "demo_landcover_report.html").read_text(encoding="utf-8")
+    assert "corrected map demo_corrected.tif" in html and "demo_assessment.json" in html and "91.0 %" in html
+
+
+def test_assessment_shapes():
+    assert parse_assessment({"nothing": 1}) is None
+    a = parse_assessment(
+        {"accuracy": 0.8, "per_class": [{"class": "Forest", "adjusted_area_km2": 3, "ci_low_km2": 2, "ci_high_km2": 4}]}
+    )
+    assert a["rows"][0]["ci_km2"] == 1 and a["overall_accuracy"] == 0.8
+
+
+def test_overwrite_rules_and_inputs_protected(run, tmp_path):
+    out = tmp_path / "out"
+    export_run(run, out, ExportOptions(what=("report",)))
+    before = (out / "demo_landcover_areas.csv").stat().st_mtime_ns
+    with pytest.raises(ExportError, match="already exist"):
+        export_run(run, out, ExportOptions(what=("report",)))
+    assert (out / "demo_landcover_areas.csv").stat().st_mtime_ns == before
+    export_run(run, out, ExportOptions(what=("report",), overwrite=True))
+    # exporting a bare class raster into its own folder never touches the run's files
+    cls_tif = run.parent / "demo_classes.tif"
+    res = export_run(cls_tif, run.parent, ExportOptions(what=("raster",), overwrite=True))
+    assert cls_tif not in res.files
+    assert np.array_equal(gdal.Open(str(cls_tif)).ReadAsArray(), class_array())
+    assert not list(out.glob(".export-*"))
+
+
+def test_cancel_leaves_nothing(run, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 8
+
+    with pytest.raises(ExportCancelled):
+        export_run(run, out, ExportOptions(what=("raster", "polygons", "report")), is_cancelled=cancel)
+    assert list(out.iterdir()) == []
+
+
+def test_unwritable_target_leaves_nothing(run, tmp_path, monkeypatch):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        if os.access(out, os.W_OK):  # root ignores permission bits: make the OS's answer explicit
+            real_mkdir = type(out).mkdir
+
+            def refuse(self, *a, **k):
+                if self.parent == out:
+                    raise PermissionError(13, "Permission denied", str(self))
+                return real_mkdir(self, *a, **k)
+
+            monkeypatch.setattr(type(out), "mkdir", refuse)
+        with pytest.raises(ExportError, match="cannot write in"):
+            export_run(run, out, ExportOptions(what=("raster", "polygons", "report")))
+    finally:
+        out.chmod(0o755)
+    assert list(out.iterdir()) == []
+
+
+def test_failure_during_rename_takes_back_the_renamed_files(run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real = os.replace
+    n = []
+
+    def flaky(a, b):
+        n.append(1)
+        if len(n) == 3:
+            raise OSError(28, "No space left on device")
+        return real(a, b)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    with pytest.raises(ExportError, match="No space left"):
+        export_run(run, out, ExportOptions(what=("raster",)))
+    assert list(out.iterdir()) == []
+
+
+def test_cli_export(run, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(
+        [
+            "export",
+            str(run),
+            str(out),
+            "--what",
+            "raster,polygons,report",
+            "--format",
+            "cog",
+            "--mmu-ha",
+            "2",
+            "--dissolve",
+            "--vector-format",
+            "geojson",
+        ]
+    )
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    data = json.loads(cap.out)
+    assert data["polygons"]["dissolved"] and data["polygons"]["mmu_cells"] == 2
+    assert (out / "demo_landcover_polygons.geojson").is_file() and "%" in cap.err
+    assert cli.main(["export", str(run), str(out), "--what", "report"]) == 2
+    assert "already exist" in capsys.readouterr().err
+    assert cli.main(["export", str(run), str(out), "--what", "raster,bogus"]) == 2
+    assert "--what takes" in capsys.readouterr().err
