@@ -25,3 +25,8 @@ class LandCoverProvider(QgsProcessingProvider):
         from .classify_algorithm import ClassifyAlgorithm
 
         self.addAlgorithm(ClassifyAlgorithm())
+        from .accuracy_assessment import AccuracyAssessmentAlgorithm  # issue 12
+        from .create_sampling_design import CreateSamplingDesignAlgorithm  # issue 12
+
+        self.addAlgorithm(CreateSamplingDesignAlgorithm())
+        self.addAlgorithm(AccuracyAssessmentAlgorithm())

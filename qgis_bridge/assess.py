@@ -1,0 +1,98 @@
+"""QGIS side of the accuracy assessment, without widgets: shared by the Assess page and Processing.
+
+- :func:`layer_file` turns a layer into the file (and layer name) the core reads; a layer that is not a file
+  (memory, database) is first written to a GeoPackage in a temporary folder;
+- :class:`FunctionTask` runs one core call in QGIS's task manager (progress, cancel, one readable error);
+- :func:`style_sample_layer` styles a sample point layer by labelling status.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Callable, Optional
+
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsCoordinateTransformContext,
+    QgsMarkerSymbol,
+    QgsProviderRegistry,
+    QgsRendererCategory,
+    QgsTask,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+
+STATUS_STYLES = (
+    ("", "to label", "#ffffff", "#000000"),
+    ("labelled", "labelled", "#2ca25f", "#000000"),
+    ("unsure", "unsure", "#fd8d3c", "#000000"),
+    ("skipped", "skipped", "#969696", "#555555"),
+)
+
+
+def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]]:
+    """(path, layer name or None) of a layer's data; non-file vector layers are copied to a GeoPackage."""
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    path = parts.get("path") or ""
+    if path and Path(path).exists():
+        return path, parts.get("layerName") or None
+    if not isinstance(layer, QgsVectorLayer):
+        raise ValueError(f"layer {layer.name()!r} is not a file GDAL can read")
+    folder = Path(tmp_dir or tempfile.mkdtemp(prefix="eurosat_assess_"))
+    out = folder / "reference.gpkg"
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = "reference"
+    err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(out), QgsCoordinateTransformContext(), options)
+    if err[0] != QgsVectorFileWriter.NoError:
+        raise ValueError(f"cannot copy layer {layer.name()!r}: {err[1]}")
+    return str(out), "reference"
+
+
+class FunctionTask(QgsTask):
+    """Runs ``fn(progress, is_cancelled)`` in a worker; ``result`` or ``error`` (one line) afterwards.
+
+    ``on_done(task)`` is called on the main thread when it ends, whatever the outcome.
+    """
+
+    def __init__(self, description: str, fn: Callable, on_done: Optional[Callable] = None):
+        super().__init__(description, QgsTask.CanCancel)
+        self.fn = fn
+        self.on_done = on_done
+        self.result = None
+        self.error: Optional[str] = None
+        self.trace: str = ""
+
+    def run(self) -> bool:
+        def progress(fraction, message=""):
+            self.setProgress(100.0 * max(0.0, min(1.0, float(fraction))))
+
+        try:
+            self.result = self.fn(progress, self.isCanceled)
+            return not self.isCanceled()
+        except ValueError as exc:  # AssessmentError and friends: readable as they are
+            self.error = "cancelled" if self.isCanceled() else str(exc)
+        except Exception as exc:  # anything else: one line here, the traceback for the log
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.trace = traceback.format_exc()
+        return False
+
+    def finished(self, ok: bool) -> None:
+        if not ok and self.error is None:
+            self.error = "cancelled"
+        if self.on_done is not None:
+            self.on_done(self)
+
+
+def style_sample_layer(layer) -> None:
+    """Sample points by status: white to label, green labelled, orange unsure, grey skipped."""
+    cats = []
+    for value, label, fill, line in STATUS_STYLES:
+        sym = QgsMarkerSymbol.createSimple(
+            {"name": "circle", "color": fill, "outline_color": line, "size": "2.6", "outline_width": "0.4"}
+        )
+        cats.append(QgsRendererCategory(value, sym, label))
+    layer.setRenderer(QgsCategorizedSymbolRenderer("coalesce(\"status\", '')", cats))
+    layer.triggerRepaint()

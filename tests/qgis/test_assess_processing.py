@@ -1,0 +1,145 @@
+"""The assessment algorithms through processing.run and through the real qgis_process.bin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from osgeo import ogr
+from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
+
+from . import landcover_helpers  # noqa: F401 (puts QGIS's processing package first)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+from assessment_testlib import NAMES, blocky_map, write_classes  # noqa: E402
+
+DESIGN = f"{PROVIDER_ID}:create_sampling_design"
+ASSESS = f"{PROVIDER_ID}:accuracy_assessment"
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    registry = QgsApplication.processingRegistry()
+    added = None
+    if registry.providerById(PROVIDER_ID) is None:
+        added = LandCoverProvider()
+        assert registry.addProvider(added)
+    yield registry.providerById(PROVIDER_ID)
+    if added is not None:
+        registry.removeProvider(added)
+
+
+def _label_all(gpkg, wrong_every=6):
+    """Label every point: the map class, except every sixth point, which is really Pasture."""
+    ds = ogr.Open(str(gpkg), 1)
+    lyr = ds.GetLayerByName("sample_points")
+    for f in lyr:
+        ref = 5 if f.GetField("point_id") % wrong_every == 0 else f.GetField("map_code")
+        f.SetField("ref_code", ref)
+        f.SetField("ref_class", NAMES[ref])
+        f.SetField("status", "labelled")
+        lyr.SetFeature(f)
+    ds = None
+
+
+def test_algorithms_are_registered(provider):
+    for alg_id in (DESIGN, ASSESS):
+        alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+        assert alg is not None and alg.group() == "Accuracy assessment"
+
+
+def test_design_and_assessment_through_processing_run(provider, tmp_path):
+    import processing
+
+    tif = write_classes(tmp_path / "scene_classes.tif", blocky_map())
+    out = processing.run(
+        DESIGN,
+        {
+            "INPUT": str(tif),
+            "EXPECTED_UA": "0.9, SeaLake=0.95",
+            "TARGET_SE": 0.02,
+            "MIN_PER_CLASS": 20,
+            "SEED": 7,
+            "OUTPUT": str(tmp_path / "sample.gpkg"),
+        },
+    )
+    assert out["POINTS"] == json.loads(out["PLAN"])["n_total"] > 80
+    layer = QgsVectorLayer(out["OUTPUT"] + "|layername=sample_points", "s", "ogr")
+    assert layer.isValid() and layer.featureCount() == out["POINTS"]
+    with pytest.raises(QgsProcessingException, match="already exists"):
+        processing.run(DESIGN, {"INPUT": str(tif), "OUTPUT": str(tmp_path / "sample.gpkg")})
+    with pytest.raises(QgsProcessingException, match="class 'Jungle' is not in the map"):
+        processing.run(DESIGN, {"INPUT": str(tif), "EXPECTED_UA": "Jungle=0.5", "OUTPUT": str(tmp_path / "j.gpkg")})
+    with pytest.raises(QgsProcessingException, match="no point of the sample is labelled yet"):
+        processing.run(ASSESS, {"REFERENCE": out["OUTPUT"] + "|layername=sample_points"})
+    _label_all(out["OUTPUT"])
+    res = processing.run(ASSESS, {"REFERENCE": out["OUTPUT"] + "|layername=sample_points", "KAPPA": True})
+    data = json.loads(Path(res["OUTPUT_JSON"]).read_text())
+    assert Path(res["OUTPUT_JSON"]).name == "scene_classes_assessment.json"
+    assert Path(res["OUTPUT_HTML"]).is_file() and Path(res["OUTPUT_CSV"]).is_file()
+    assert 0.7 < res["OVERALL_ACCURACY"] < 0.95 and "kappa" in data["results"]
+    assert {c["class"] for c in json.loads(res["RESULTS"])} >= {"Forest", "Pasture"}
+
+
+def _qgis_process() -> str:
+    for name in ("qgis_process.bin", "qgis_process"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("qgis_process is not installed")
+
+
+def test_qgis_process_runs_both_algorithms(tmp_path, repo_root):
+    exe = _qgis_process()
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "eurosat_landcover").symlink_to(repo_root, target_is_directory=True)
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),
+        "QGIS_PLUGINPATH": str(plugins),
+        "PYTHONPATH": sysconfig.get_paths()["purelib"],
+        "OMP_NUM_THREADS": "1",
+    }
+
+    def qp(*args):
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
+
+    assert qp("plugins", "enable", "eurosat_landcover").returncode == 0
+    tif = write_classes(tmp_path / "scene_classes.tif", blocky_map())
+    gpkg = tmp_path / "sample.gpkg"
+    run = qp(
+        "--json",
+        "run",
+        DESIGN,
+        "--",
+        f"INPUT={tif}",
+        f"OUTPUT={gpkg}",
+        "SAMPLE_SIZE=60",
+        "MIN_PER_CLASS=10",
+        "ALLOCATION=equal",
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads(run.stdout[run.stdout.index("{") :])
+    assert report["results"]["POINTS"] == 60 and gpkg.is_file()
+    _label_all(gpkg)
+    (tmp_path / "out").mkdir()
+    run = qp(
+        "--json", "run", ASSESS, "--", f"REFERENCE={gpkg}|layername=sample_points", f"OUTPUT_FOLDER={tmp_path / 'out'}"
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    results = json.loads(run.stdout[run.stdout.index("{") :])["results"]
+    assert Path(results["OUTPUT_HTML"]).parent == tmp_path / "out"
+    assert 0.5 < results["OVERALL_ACCURACY"] < 1.0
