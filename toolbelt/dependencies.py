@@ -1,19 +1,41 @@
-"""Which Python packages the engine needs and which of them the running Python lacks.
+"""Which Python packages the engine needs, which of them the running Python lacks or has in a wrong version,
+and the command that installs them where this Python can use them.
 
-Checked with importlib's finders only, so nothing heavy (torch) is imported at plugin load.
+Checked with importlib's finders and the installed metadata only, so nothing heavy (torch) is imported at
+plugin load. The version ranges come from :mod:`.requirements`.
 """
 
-import importlib.util
-import sys
+from __future__ import annotations
 
-# import name -> pip package name
-REQUIRED_PACKAGES = {
-    "numpy": "numpy<2",
-    "torch": "torch",
-    "torchvision": "torchvision",
-    "timm": "timm",
-    "safetensors": "safetensors",
-}
+import importlib.util
+import shlex
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+from . import requirements as reqs
+
+# import name -> pip requirement (kept for callers that read it)
+REQUIRED_PACKAGES = {r.import_name: r.line for r in reqs.RUNTIME}
+
+
+@dataclass(frozen=True)
+class Status:
+    requirement: reqs.Requirement
+    version: Optional[str]  # None: not importable
+    location: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.version is not None and (self.version == "" or self.requirement.accepts(self.version))
+
+    def describe(self) -> str:
+        r = self.requirement
+        if self.version is None:
+            return f"{r.name} (missing)"
+        return f"{r.name} {self.version} (needs {r.specifier})"
 
 
 def is_importable(name: str) -> bool:
@@ -26,23 +48,91 @@ def is_importable(name: str) -> bool:
         return False
 
 
+def _installed_version(requirement: reqs.Requirement) -> tuple:
+    """(version, location) of the distribution that `import` would find; version "" when unknown."""
+    module = sys.modules.get(requirement.import_name)
+    if module is not None and getattr(module, "__version__", None):
+        return str(module.__version__), getattr(module, "__file__", None)
+    spec = importlib.util.find_spec(requirement.import_name)
+    location = spec.origin if spec is not None else None
+    if location:
+        # The dist-info beside the package folder is the one import uses (there may be others on sys.path).
+        parent = Path(location).parent.parent
+        found = metadata.distributions(path=[str(parent)])
+        for dist in found:
+            if reqs.normalize(dist.metadata["Name"] or "") == reqs.normalize(requirement.name):
+                return dist.version, location
+    try:
+        return metadata.version(requirement.name), location
+    except metadata.PackageNotFoundError:
+        return "", location
+
+
+def check(requirements=reqs.RUNTIME) -> list:
+    """A :class:`Status` per requirement."""
+    out = []
+    for r in requirements:
+        if not is_importable(r.import_name):
+            out.append(Status(r, None))
+            continue
+        version, location = _installed_version(r)
+        out.append(Status(r, version, location))
+    return out
+
+
 def missing_packages() -> list:
-    """pip names of the required packages that cannot be imported."""
-    return [pip_name for name, pip_name in REQUIRED_PACKAGES.items() if not is_importable(name)]
+    """pip names of the required packages that cannot be imported or are outside their compatible range."""
+    return [s.requirement.name for s in check() if not s.ok]
 
 
-def install_command(packages: list) -> str:
-    """The command that installs `packages` into the Python that runs QGIS, keeping numpy below 2
-    (Debian's and OSGeo4W's GDAL and QGIS bindings are built against numpy 1.x)."""
-    python = sys.executable if "python" in (sys.executable or "").lower() else "python3"
-    names = [p for p in packages if not p.startswith("numpy")] + ["numpy<2"]
-    return f"{python} -m pip install " + " ".join(f'"{n}"' if "<" in n else n for n in names)
+def problems() -> list:
+    """Readable descriptions of what is wrong, e.g. ``torch (missing)``, ``timm 0.6.12 (needs >=0.9.16,<1.1)``."""
+    return [s.describe() for s in check() if not s.ok]
+
+
+def _requirement_lines(packages: list) -> list:
+    lines = []
+    for p in packages:
+        r = reqs.by_name(p.split("<")[0].split(">")[0].split("=")[0])
+        if r is None and p.split("<")[0] == "numpy":
+            continue
+        lines.append(r.line if r is not None else p)
+    return lines
+
+
+def _numpy_pin() -> str:
+    """``numpy==<the running version>``: keeps pip from choosing releases that need another numpy."""
+    try:
+        return f"numpy=={metadata.version('numpy')}"
+    except metadata.PackageNotFoundError:
+        return "numpy<2"
+
+
+def install_command(packages: list, target: Optional[Path] = None, python: Optional[str] = None) -> str:
+    """A shell command that installs `packages` (pip names) with their compatible ranges into the plugin's own
+    package folder (``pip install --target``), where the plugin finds them when it loads.
+
+    ``--target`` works on every platform, needs no administrator rights, and is allowed by Debian's and
+    Ubuntu's system Python (PEP 668 refuses a plain ``pip install`` there). numpy is pinned to the version
+    the running Python already has, because GDAL and QGIS are built against it.
+    """
+    from .deps_folder import deps_folder
+    from .installer import python_for_pip
+
+    target = Path(target) if target is not None else deps_folder()
+    python = python or python_for_pip() or "python3"
+    words = [python, "-m", "pip", "install", "--target", str(target), *_requirement_lines(packages), _numpy_pin()]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def missing_message(packages: list) -> str:
-    """One readable sentence naming the missing packages and the command to install them."""
+    """What is missing and how to get it: the dock's Install button, or a command that works on this platform."""
+    from .installer import manual_instructions
+
+    found = {s.requirement.name: s for s in check()}
+    described = [found[p].describe() if p in found and not found[p].ok else p for p in packages]
     return (
-        f"EuroSAT Land Cover needs the Python package(s) {', '.join(packages)}, which the Python "
-        f"running QGIS cannot import. Install them with:\n{install_command(packages)}\n"
-        "then restart QGIS."
+        f"EuroSAT Land Cover needs the Python package(s) {', '.join(described)}, which the Python running QGIS "
+        "cannot import in a compatible version. Press \u201cInstall dependencies\u201d in the plugin's dock, "
+        f"or install them yourself:\n{manual_instructions(packages)}\nthen restart QGIS."
     )

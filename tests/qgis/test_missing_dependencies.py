@@ -35,7 +35,7 @@ def test_missing_packages_are_named(without_torch):
     missing = dependencies.missing_packages()
     assert {"torch", "torchvision", "timm"} <= set(missing)
     command = dependencies.install_command(missing)
-    assert "pip install" in command and "torch" in command and '"numpy<2"' in command
+    assert "pip install --target" in command and "'torch>=2.14,<2.15'" in command and "numpy==" in command
 
 
 def test_plugin_loads_and_explains_without_torch(without_torch, iface):

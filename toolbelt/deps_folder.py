@@ -1,0 +1,57 @@
+"""The folder the plugin owns for the packages it installs, and putting it on the import path.
+
+``<QGIS profile>/python/eurosat_landcover_deps/py<major>.<minor>``: inside the profile (the user can write
+there on every platform, no administrator rights), outside the plugin folder (a plugin update does not
+delete it), one sub-folder per Python version (compiled wheels are built for one). The environment
+variable ``EUROSAT_LANDCOVER_DEPS`` replaces the ``eurosat_landcover_deps`` folder (tests, shared installs).
+
+Cheap: called from the plugin's ``classFactory`` before anything else; imports no Qt widgets and no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+ENV_VAR = "EUROSAT_LANDCOVER_DEPS"
+FOLDER_NAME = "eurosat_landcover_deps"
+
+
+def deps_root() -> Path:
+    """The folder Remove deletes: every Python version's packages."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override)
+    settings = ""
+    try:
+        from qgis.core import QgsApplication
+
+        settings = QgsApplication.qgisSettingsDirPath()
+    except Exception:  # outside QGIS (CLI, tests without QGIS)
+        settings = ""
+    if settings:
+        return Path(settings) / "python" / FOLDER_NAME
+    return Path.home() / ".local" / "share" / FOLDER_NAME
+
+
+def deps_folder(root: Path | None = None) -> Path:
+    """Where pip installs for the running Python (``py3.11``)."""
+    return (root or deps_root()) / f"py{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def add_to_sys_path(folder: Path | None = None) -> bool:
+    """Put the plugin's package folder first on ``sys.path`` (when it exists); True when it is there.
+
+    First, so a compatible torch installed there wins over an older one elsewhere; the installer never puts
+    numpy, GDAL or anything else the running Python already provides in it, so nothing of QGIS's is shadowed.
+    """
+    folder = Path(folder) if folder is not None else deps_folder()
+    if not folder.is_dir():
+        return False
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+        importlib.invalidate_caches()
+    return True
