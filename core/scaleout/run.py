@@ -1,0 +1,294 @@
+"""The client of ``classify-many``: plan, submit to Dask, follow, cancel, mosaic, summarise."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from .. import writers
+from ..errors import ClassificationCancelled, ClassificationError
+from .blocks import Block, RasterPlan, fingerprint, plan_raster
+from .inputs import expand_inputs
+from .mosaic import SUMMARY_NAME, merged_summary, raster_summary, write_mosaic
+from .worker import MARKER_DIR, blocks_dir, complete_marker, run_block, temp_token
+
+DEFAULT_BLOCK_SIZE = 4096  # px at the model's gsd: 16 MB per band read, ~16k windows at stride 32
+DEFAULT_RETRIES = 2
+
+
+@dataclass
+class ManyProgress:
+    """Progress of the whole job, reported after each finished block."""
+
+    tasks_done: int
+    tasks_total: int
+    windows_done: int
+    windows_total: int
+    seconds: float
+    failed: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.windows_done / self.windows_total if self.windows_total else 1.0
+
+    @property
+    def windows_per_second(self) -> float:
+        return self.windows_done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> Optional[float]:
+        rate = self.windows_per_second
+        return (self.windows_total - self.windows_done) / rate if rate > 0 else None
+
+    def __str__(self) -> str:
+        left = f", ~{self.seconds_left:.0f} s left" if self.seconds_left is not None and self.fraction < 1 else ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (
+            f"{self.tasks_done}/{self.tasks_total} blocks, {self.windows_done}/{self.windows_total} windows, "
+            f"{self.windows_per_second:.0f} windows/s{left}{failed}"
+        )
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise ClassificationError(
+            "classify-many needs Dask's distributed scheduler: install it with "
+            '`python -m pip install "dask[distributed]"` (the single-raster classify works without it)'
+        ) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(scheduler: str = "local", workers: Optional[int] = None, threads_per_worker: int = 1):
+    """A Dask client: a LocalCluster of worker processes, or the scheduler at ``tcp://host:port``."""
+    distributed = _dask()
+    if scheduler in (None, "", "local"):
+        cluster = distributed.LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+    else:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise ClassificationError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            yield client
+
+
+def _load_card(options: dict):
+    from ...models.card import ModelCard, ModelCardError
+    from ...models.checkpoint import default_card_path
+
+    path = Path(options["model_card"]) if options.get("model_card") else default_card_path()
+    if not path.is_file():
+        raise ClassificationError(f"the model card {path} does not exist")
+    try:
+        return ModelCard.load(path)
+    except ModelCardError as exc:
+        raise ClassificationError(f"cannot load the model: {exc}") from None
+
+
+def _sweep(outdir: Path, names) -> None:
+    """Remove this job's temporary files and folders left by killed workers: everything named
+    ``*.partial*`` in the raster's blocks folder, and the mosaic's ``<name>_*.vrt.*.partial``."""
+    for name in names:
+        leftovers = [*blocks_dir(outdir, name).glob("*.partial*"), *outdir.glob(f"{name}_*.vrt.*.partial")]
+        for entry in leftovers:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _lock(outdir: Path):
+    """One classify-many at a time per output folder."""
+    path = outdir / MARKER_DIR / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        owner = path.read_text().strip() if path.exists() else ""
+        pid = int(owner.split("@")[0]) if owner.split("@")[0].isdigit() else -1
+        if owner.endswith("@" + socket.gethostname()) and pid > 0 and not _alive(pid):
+            path.unlink(missing_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        else:
+            raise ClassificationError(
+                f"another classify-many ({owner or 'unknown'}) is writing into {outdir}; wait for it or "
+                f"delete {path} if it was killed on another machine"
+            ) from None
+    os.write(fd, f"{os.getpid()}@{socket.gethostname()}".encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _plan_all(named: dict, card, options: dict, block_size: int):
+    plans: dict[str, RasterPlan] = {}
+    failures: dict[str, str] = {}
+    for name, path in named.items():
+        try:
+            plans[name] = plan_raster(name, path, card, options, block_size)
+        except ClassificationError as exc:
+            failures[name] = str(exc)
+    return plans, failures
+
+
+def _submit(client, plans, todo: list[Block], options: dict, outdir: Path, fp: str, event: str, retries: int):
+    futures = {}
+    for block in todo:
+        block_options = {**options, "single_run_windows": plans[block.name].windows}
+        fut = client.submit(
+            run_block,
+            block,
+            block_options,
+            str(outdir),
+            fp,
+            event,
+            key=f"eurosat-{block.name}-{block.block_id}-{fp}",
+            retries=retries,
+            pure=False,
+        )
+        futures[fut] = block
+    return futures
+
+
+def _follow(distributed, futures, markers, failures, report, is_cancelled, retries: int) -> None:
+    for fut in distributed.as_completed(list(futures)):
+        block = futures[fut]
+        if fut.status == "finished":
+            markers[(block.name, block.block_id)] = fut.result()
+        else:
+            exc = fut.exception()
+            failures[block.name] = f"block {block.block_id} failed after {retries + 1} tries: {exc}"
+        report(block)
+        if is_cancelled():
+            raise ClassificationCancelled("classify-many cancelled")
+
+
+def _finish(outdir: Path, plans, markers, failures, card) -> dict:
+    per_raster = {}
+    for name, plan in plans.items():
+        got = [markers.get((name, b.block_id)) for b in plan.blocks]
+        if name in failures or not all(got):
+            failures.setdefault(name, "not all blocks completed")
+            continue
+        outputs = write_mosaic(outdir, plan, got, card) if plan.split else dict(got[0]["outputs"])
+        per_raster[name] = raster_summary(plan, got, card, outputs)
+        if plan.split:
+            summary_path = outdir / f"{name}_summary.json"
+            writers.write_json_atomic(summary_path, per_raster[name])
+    return per_raster
+
+
+def classify_many(
+    inputs,
+    outdir,
+    options: Optional[dict] = None,
+    *,
+    scheduler: str = "local",
+    workers: Optional[int] = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    retries: int = DEFAULT_RETRIES,
+    progress: Optional[Callable[[ManyProgress], None]] = None,
+    is_cancelled: Optional[Callable[[], bool]] = None,
+) -> dict:
+    """Classify every input on a Dask cluster; returns the merged summary (also written as JSON).
+
+    ``options`` are ClassificationRequest fields (stride, bands, radiometry, bounds, model_card,
+    device, batch_size, threads, fast_path, probabilities_dtype, write_probabilities, overwrite).
+    Blocks already complete for the same options are reused; Ctrl+C or ``is_cancelled`` cancels the
+    running blocks and leaves no partial file. Inputs that fail are reported in ``failures``.
+    """
+    distributed = _dask()
+    options = {"threads": 1, **(options or {})}
+    progress = progress or (lambda p: None)
+    is_cancelled = is_cancelled or (lambda: False)
+    t0 = time.perf_counter()
+    card = _load_card(options)
+    named = expand_inputs(inputs)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    plans, failures = _plan_all(named, card, options, block_size)
+    fp = fingerprint(options, card, block_size)
+    markers: dict = {}
+    with _lock(outdir):
+        _sweep(outdir, plans)
+        todo = []
+        for plan in plans.values():
+            for block in plan.blocks:
+                marker = complete_marker(outdir, block, fp)
+                if marker is not None:
+                    markers[(block.name, block.block_id)] = marker
+                else:
+                    todo.append(block)
+        reused = len(markers)
+        windows_total = sum(b.windows for b in todo)
+        state = ManyProgress(0, len(todo), 0, windows_total, 0.0)
+        t_compute = time.perf_counter()
+
+        def report(block: Block) -> None:
+            state.tasks_done += 1
+            state.windows_done += block.windows
+            state.failed = len(failures)
+            state.seconds = time.perf_counter() - t_compute
+            progress(state)
+
+        cluster_info: dict = {}
+        if todo:
+            event = f"eurosat-cancel-{temp_token()}"
+            try:
+                with connect(scheduler, workers, options["threads"]) as client:
+                    cluster_info = {"scheduler": scheduler, "workers": len(client.scheduler_info()["workers"])}
+                    cancel = distributed.Event(event, client=client)
+                    futures = _submit(client, plans, todo, options, outdir, fp, event, retries)
+                    try:
+                        _follow(distributed, futures, markers, failures, report, is_cancelled, retries)
+                    except BaseException:
+                        cancel.set()
+                        client.cancel(list(futures))
+                        raise
+            finally:
+                _sweep(outdir, plans)
+        timings = {"compute": time.perf_counter() - t_compute}
+        per_raster = _finish(outdir, plans, markers, failures, card)
+        timings["total"] = time.perf_counter() - t0
+        cluster_info.update(blocks_computed=len(todo), blocks_reused=reused)
+        summary = merged_summary(per_raster, failures, card, timings, cluster_info, _public(options, block_size))
+        writers.write_json_atomic(outdir / SUMMARY_NAME, summary)
+    return summary
+
+
+def _public(options: dict, block_size: int) -> dict:
+    return {**{k: v for k, v in options.items() if k != "single_run_windows"}, "block_size": block_size}
