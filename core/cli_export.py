@@ -44,6 +44,18 @@ def qgis_available() -> bool:
         return False
 
 
+def _map_options(args):
+    """The map's options, checked (page size, orientation) in a headless QGIS before any file is written."""
+    from ..qgis_bridge.print_layout import MapOptions, start_headless_qgis, validate_options
+
+    start_headless_qgis()
+    options = MapOptions(
+        title=args.title, page_size=args.page_size, orientation=args.orientation, dpi=args.dpi, overwrite=args.overwrite
+    )
+    validate_options(options)
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     from .cli import ProgressBar, configure_gdal_for_batch
     from .export import ExportOptions, export_run, load_run, parse_what
@@ -67,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     core_what = [w for w in what if w != "map"]
     want_map = "map" in what
+    map_options = None
+    if want_map and qgis_available():
+        map_options = _map_options(args)
     share = 0.7 if (want_map and core_what) else 1.0
 
     def p_core(f, m):
@@ -88,24 +103,13 @@ def run(args: argparse.Namespace) -> int:
             out["map"] = None
             exit_code = 0 if core_what else 2
         else:
-            from ..qgis_bridge.print_layout import MapOptions, export_map_headless
+            from ..qgis_bridge.print_layout import export_map_headless
 
             def p_map(f, m):
                 if progress:
                     progress(share + f * (1 - share) if core_what else f, m)
 
-            files = export_map_headless(
-                run_info,
-                args.outdir,
-                MapOptions(
-                    title=args.title,
-                    page_size=args.page_size,
-                    orientation=args.orientation,
-                    dpi=args.dpi,
-                    overwrite=args.overwrite,
-                ),
-                progress=p_map,
-            )
+            files = export_map_headless(run_info, args.outdir, map_options, progress=p_map)
             out.setdefault("files", []).extend(str(f) for f in files)
             out["map"] = [str(f) for f in files]
     if progress:

@@ -223,3 +223,15 @@ def test_cli_export(run, tmp_path, capsys):
     assert "already exist" in capsys.readouterr().err
     assert cli.main(["export", str(run), str(out), "--what", "raster,bogus"]) == 2
     assert "--what takes" in capsys.readouterr().err
+
+
+def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeypatch):
+    from eurosat_landcover.core import cli_export
+
+    monkeypatch.setattr(cli_export, "qgis_available", lambda: False)
+    out = tmp_path / "out"
+    assert cli.main(["export", str(run), str(out), "--what", "map", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("map: not made") and "QGIS" in err[0]
+    assert cli.main(["export", str(run), str(out), "--what", "report,map", "--quiet"]) == 0
+    assert (out / "demo_landcover_report.html").is_file() and "map: not made" in capsys.readouterr().err
