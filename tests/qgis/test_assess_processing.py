@@ -18,7 +18,7 @@ from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
 from . import landcover_helpers  # noqa: F401 (puts QGIS's processing package first)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from assessment_testlib import NAMES, blocky_map, write_classes  # noqa: E402
+from assessment_testlib import NAMES, blocky_map, write_classes
 
 DESIGN = f"{PROVIDER_ID}:create_sampling_design"
 ASSESS = f"{PROVIDER_ID}:accuracy_assessment"

@@ -1,0 +1,103 @@
+"""Section 4 of the Assess page: run the analysis, show the results, open the HTML report."""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+from qgis.gui import QgsFileWidget
+from qgis.PyQt.QtCore import QUrl
+from qgis.PyQt.QtGui import QDesktopServices
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+)
+
+from ...core.accuracy.estimators import KAPPA_NOTE
+
+
+def results_html(res, outputs: dict) -> str:
+    """A compact summary for the page (the full report is the HTML file)."""
+    lo, hi = res.ci(res.overall, res.overall_se)
+    rows = []
+    for c in res.per_class():
+        if c["n_map"] == 0 and not c["adjusted_km2"]:
+            continue
+        a_lo, a_hi = c["adjusted_km2_ci95"]
+        ua = "–" if c["users_accuracy"] is None else f"{c['users_accuracy']:.2f} ± {res.z * c['users_se']:.2f}"
+        pa = (
+            "–"
+            if c["producers_accuracy"] is None
+            else f"{c['producers_accuracy']:.2f} ± {res.z * c['producers_se']:.2f}"
+        )
+        rows.append(
+            f"<tr><td><span style='background:{c['color']}'>&nbsp;&nbsp;&nbsp;</span> {html.escape(c['name'])}</td>"
+            f"<td align='right'>{c['mapped_km2']:.2f}</td>"
+            f"<td align='right'>{c['adjusted_km2']:.2f} ({a_lo:.2f}–{a_hi:.2f})</td>"
+            f"<td align='right'>{ua}</td><td align='right'>{pa}</td>"
+            f"<td align='right'>{'' if c['f1'] is None else format(c['f1'], '.2f')}</td></tr>"
+        )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
+    kappa = f"<p>Kappa {res.kappa:.3f} — {html.escape(KAPPA_NOTE)}</p>" if res.kappa is not None else ""
+    return (
+        f"<p><b>Overall accuracy {100 * res.overall:.1f} %</b> (95 % CI {100 * lo:.1f}–{100 * hi:.1f} %), "
+        f"{res.n_labelled} labelled</p>"
+        "<table cellspacing='0' cellpadding='2' border='1' style='border-collapse:collapse'>"
+        "<tr><th>class</th><th>mapped km²</th><th>adjusted km² (95 % CI)</th><th>user's</th><th>producer's</th>"
+        "<th>F1</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + kappa
+        + (f"<ul>{notes}</ul>" if notes else "")
+        + f"<p>Written: {html.escape(str(outputs.get('html', '')))}</p>"
+    )
+
+
+class AnalysisSection(QGroupBox):
+    def __init__(self, page, settings, parent=None):
+        super().__init__("4 · Analysis", parent)
+        self.setObjectName("analysisSection")
+        self.page = page
+        self.report_path: Optional[str] = None
+        self.kappa = QCheckBox("Also report kappa (not recommended)", self)
+        self.kappa.setObjectName("kappaCheck")
+        self.kappa.setToolTip(KAPPA_NOTE)
+        self.kappa.setChecked(settings.kappa)
+        self.folder = QgsFileWidget(self)
+        self.folder.setObjectName("outputFolder")
+        self.folder.setStorageMode(QgsFileWidget.GetDirectory)
+        self.folder.setFilePath(settings.output_dir)
+        self.folder.setToolTip("Where the JSON, CSV and HTML go; empty = beside the map")
+        self.run_button = QPushButton("Analyse", self)
+        self.run_button.setObjectName("analyseButton")
+        self.open_button = QPushButton("Open report", self)
+        self.open_button.setObjectName("openReportButton")
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(self.open_report)
+        self.view = QTextBrowser(self)
+        self.view.setObjectName("resultsView")
+        self.view.setMinimumHeight(220)
+        form = QFormLayout()
+        form.addRow("Output folder", self.folder)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.kappa)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.open_button)
+        lay.addLayout(row)
+        lay.addWidget(self.view)
+
+    def show_results(self, res, outputs: dict) -> None:
+        self.view.setHtml(results_html(res, outputs))
+        self.report_path = outputs.get("html")
+        self.open_button.setEnabled(bool(self.report_path))
+
+    def open_report(self) -> None:
+        if self.report_path:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.report_path))

@@ -1,0 +1,206 @@
+"""The Assess page: how accurate is the map, and how large is each class really (Olofsson et al. 2014).
+
+1. Sampling design on the map -> a GeoPackage of sample points (QgsTask: large maps take a while);
+2. labelling of those points with keys, saved at once, resumable;
+3. or an existing reference layer (with a class mapping);
+4. the analysis: error matrix, accuracies, area-adjusted areas with 95 % CIs, written as JSON, CSV and HTML.
+
+The statistics are all in core/accuracy (no Qt); this page only gathers choices and shows results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.PyQt.QtWidgets import QMessageBox, QScrollArea, QVBoxLayout, QWidget
+
+from ...core.accuracy.design import LAYER
+from ...core.accuracy.report import output_paths, run_assessment
+from ...qgis_bridge.assess import FunctionTask, layer_file, style_sample_layer
+from ...toolbelt.log import log
+from ..page_base import WorkspacePage
+from .analysis_section import AnalysisSection
+from .design_section import DesignSection, map_path
+from .label_section import LabelSection
+from .reference_section import ReferenceSection
+from .settings import AssessSettings
+
+
+class AssessPage(WorkspacePage):
+    title = "Assess"
+    object_name = "AssessPage"
+
+    def __init__(self, iface, workspace=None, parent=None):
+        super().__init__(iface, workspace, parent)
+        self.settings = AssessSettings.load()
+        self.tasks: list = []
+        self.last_result = None
+        inner = QWidget(self)
+        self.design = DesignSection(self, self.settings, inner)
+        self.labels = LabelSection(self, inner)
+        self.reference = ReferenceSection(self, inner)
+        self.analysis = AnalysisSection(self, self.settings, inner)
+        col = QVBoxLayout(inner)
+        for w in (self.design, self.labels, self.reference, self.analysis):
+            col.addWidget(w)
+        col.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+        self.design.create_requested.connect(self.create_sample)
+        self.analysis.run_button.clicked.connect(self.analyse)
+        active = iface.activeLayer() if iface is not None else None
+        if isinstance(active, QgsRasterLayer):
+            self.design.map_combo.setLayer(active)
+        self.design._map_changed()
+
+    # ---------------------------------------------------------------- helpers
+    def ask(self, question: str) -> bool:
+        """Yes/no question (tests replace it)."""
+        return QMessageBox.question(self, "EuroSAT Land Cover", question) == QMessageBox.Yes
+
+    def run_task(self, description: str, fn, on_done) -> FunctionTask:
+        def done(task):
+            if task in self.tasks:
+                self.tasks.remove(task)
+            if task.trace:
+                log(task.trace, Qgis.Critical)
+            on_done(task)
+
+        task = FunctionTask(description, fn, done)
+        self.tasks.append(task)
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    # ---------------------------------------------------------------- 1: design
+    def create_sample(self) -> None:
+        path = map_path(self.design.map_combo.currentLayer())
+        if path is None or self.design.info is None:
+            self.push("Pick a classified map first (section 1).", Qgis.Warning)
+            return
+        out = self.design.output.filePath().strip()
+        if not out:
+            self.push("Choose a file for the sample points (section 1).", Qgis.Warning)
+            return
+        if not out.lower().endswith(".gpkg"):
+            out += ".gpkg"
+        overwrite = False
+        if Path(out).exists():
+            if not self.ask(f"{Path(out).name} exists. Replace it (its labels are lost)?"):
+                return
+            overwrite = True
+            self._drop_layers_of(out)
+        spec = self.design.spec()
+        self.design.settings_into(self.settings)
+        self.settings.save()
+        from ...core.accuracy.design import create_sampling_design
+
+        self.design.create_button.setEnabled(False)
+        self.run_task(
+            f"Sampling design on {Path(path).name}",
+            lambda progress, cancelled: create_sampling_design(path, out, spec, overwrite, progress, cancelled),
+            self._sample_created,
+        )
+
+    def _drop_layers_of(self, path: str) -> None:
+        project = QgsProject.instance()
+        for layer in list(project.mapLayers().values()):
+            try:
+                src = layer_file(layer)[0]
+            except ValueError:
+                continue
+            if Path(src).resolve() == Path(path).resolve():
+                project.removeMapLayer(layer.id())
+
+    def _sample_created(self, task) -> None:
+        self.design.create_button.setEnabled(True)
+        if task.error:
+            self.push(task.error, Qgis.Critical if task.error != "cancelled" else Qgis.Info)
+            return
+        r = task.result
+        layer = QgsVectorLayer(f"{r['path']}|layername={LAYER}", f"Accuracy sample — {Path(r['map']).stem}", "ogr")
+        if not layer.isValid():
+            self.push(f"the sample was written to {r['path']} but QGIS cannot open it", Qgis.Critical)
+            return
+        style_sample_layer(layer)
+        QgsProject.instance().addMapLayer(layer)
+        self.labels.set_layer(layer)
+        for note in r["notes"]:
+            log(note)
+        self.push(f"{r['points']} sample points in {Path(r['path']).name}: label them in section 2", Qgis.Success)
+
+    # ---------------------------------------------------------------- 4: analysis
+    def analysis_inputs(self) -> dict:
+        kw = {"kappa": self.analysis.kappa.isChecked(), "out_dir": self.analysis.folder.filePath().strip() or None}
+        if self.reference.use_sample.isChecked():
+            sample = self.labels.sample_path()
+            if sample is None:
+                raise ValueError("Label a sample first (section 2), or choose an existing reference (section 3).")
+            kw["sample"] = sample
+            return kw
+        map_file = map_path(self.design.map_combo.currentLayer())
+        if map_file is None:
+            raise ValueError("Pick the map to assess (section 1).")
+        ref = self.reference.layer_combo.currentLayer()
+        if ref is None:
+            raise ValueError("Pick the reference layer (section 3).")
+        path, lname = layer_file(ref)
+        kw.update(map_path=map_file, reference=path, mapping=dict(self.reference.mapping))
+        if isinstance(ref, QgsVectorLayer):
+            field = self.reference.field_combo.currentField()
+            if not field:
+                raise ValueError("Pick the reference layer's class field (section 3).")
+            kw.update(class_field=field, reference_layer=lname)
+        return kw
+
+    def analyse(self) -> None:
+        try:
+            kw = self.analysis_inputs()
+        except ValueError as exc:
+            self.push(str(exc), Qgis.Warning)
+            return
+        if "sample" in kw:
+            from ...core.accuracy.design import read_design
+
+            target_map = (read_design(kw["sample"]).get("map") or {}).get("path")
+        else:
+            target_map = kw["map_path"]
+        if target_map:
+            existing = [p for p in output_paths(target_map, kw["out_dir"]).values() if p.exists()]
+            if existing:
+                if not self.ask(f"{existing[0].name} and the other results exist. Replace them?"):
+                    return
+                kw["overwrite"] = True
+        self.settings.kappa = kw["kappa"]
+        self.settings.output_dir = kw["out_dir"] or ""
+        self.settings.save()
+        self.analysis.run_button.setEnabled(False)
+        self.run_task("Accuracy assessment", lambda progress, cancelled: run_assessment(**kw), self._analysed)
+
+    def _analysed(self, task) -> None:
+        self.analysis.run_button.setEnabled(True)
+        if task.error:
+            self.push(task.error, Qgis.Critical)
+            return
+        out = task.result
+        res = out["assessment"]
+        self.last_result = out
+        self.analysis.show_results(res, out)
+        lo, hi = res.ci(res.overall, res.overall_se)
+        self.push(
+            f"overall accuracy {100 * res.overall:.1f} % (95 % CI {100 * lo:.1f}–{100 * hi:.1f} %); "
+            f"report {Path(out['html']).name}",
+            Qgis.Success,
+        )
+
+    # ---------------------------------------------------------------- lifecycle
+    def shutdown(self) -> None:
+        for task in list(self.tasks):
+            task.on_done = None
+            task.cancel()
+        self.tasks.clear()
+        self.labels.shutdown()
