@@ -25,6 +25,9 @@ class LandCoverProvider(QgsProcessingProvider):
         from .classify_algorithm import ClassifyAlgorithm
 
         self.addAlgorithm(ClassifyAlgorithm())
+        from .apply_corrections import ApplyCorrectionsAlgorithm  # issue 11
+
+        self.addAlgorithm(ApplyCorrectionsAlgorithm())
         from .accuracy_assessment import AccuracyAssessmentAlgorithm  # issue 12
         from .create_sampling_design import CreateSamplingDesignAlgorithm  # issue 12
 

@@ -338,3 +338,29 @@ def _same_grid(path: Path, grid: Grid) -> bool:
     except EditError:
         return False
     return Grid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
+
+
+def run_palette(files: RunFiles) -> list[tuple[str, str]]:
+    """[(class name, "#rrggbb")] by class index: the run's model card (from its summary) when it can be
+    read, else the names and colours the engine embedded in the classes raster."""
+    try:
+        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        card_path = (summary.get("model") or {}).get("card")
+        if card_path and Path(card_path).is_file():
+            from ...models.card import ModelCard
+
+            card = ModelCard.load(card_path)
+            return [(c.name, c.color) for c in card.classes]
+    except (OSError, ValueError):
+        pass
+    ds = open_raster(files.classes)  # kept alive while its band is used
+    band = ds.GetRasterBand(1)
+    names = band.GetCategoryNames() or []
+    ct = band.GetColorTable()
+    out = []
+    for i, name in enumerate(names):
+        if not name:
+            break
+        r, g, b = ct.GetColorEntry(i)[:3] if ct is not None and i < ct.GetCount() else (128, 128, 128)
+        out.append((name, f"#{r:02x}{g:02x}{b:02x}"))
+    return out

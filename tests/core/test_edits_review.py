@@ -16,7 +16,8 @@ def run(tmp_path):
 
 def test_confidence_order_is_the_lowest_first(run, monkeypatch):
     files = run_files(run)
-    conf = gdal.Open(str(files.confidence)).ReadAsArray()
+    ds = gdal.Open(str(files.confidence))
+    conf = ds.ReadAsArray()
     rows, cols = np.nonzero(conf != 255)
     order = np.lexsort((cols, rows, conf[rows, cols]))[:50]
     monkeypatch.setattr(review, "ROWS_PER_BLOCK", 16)  # many blocks: the running top-50 must stay exact

@@ -1,0 +1,173 @@
+"""Map tools of the Review & correct page. They only draw and report what was drawn (points in the
+canvas CRS); the page turns that into an edit (core.edits) and applies it.
+
+Keys, whichever tool is active (the canvas has the focus): 1-9 and 0 pick the class (0 is the
+tenth), Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, Enter accepts the current review step,
+Esc drops a drawing in progress.
+"""
+
+from __future__ import annotations
+
+from qgis.core import QgsPointXY, QgsWkbTypes
+from qgis.gui import QgsMapTool, QgsRubberBand
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtGui import QColor
+
+DIGIT_KEYS = {getattr(Qt, f"Key_{d}"): (d - 1) % 10 for d in range(10)}  # 1..9 -> 0..8, 0 -> 9
+DRAW_COLOR = QColor(255, 0, 200, 200)
+
+
+class CorrectionTool(QgsMapTool):
+    """Shared key handling and a rubber band; subclasses say what a gesture emits."""
+
+    kind = ""
+    pointsDrawn = pyqtSignal(str, list)  # tool kind, [QgsPointXY] in the canvas CRS  # noqa: N815
+    command = pyqtSignal(str)  # "undo" | "redo" | "accept" | "class:<i>"
+
+    def __init__(self, canvas, geometry_type=QgsWkbTypes.LineGeometry):
+        super().__init__(canvas)
+        self.points: list = []
+        self.band = QgsRubberBand(canvas, geometry_type)
+        self.band.setColor(DRAW_COLOR)
+        self.band.setWidth(2)
+        self.setCursor(Qt.CrossCursor)
+
+    # ---- keys
+    def keyPressEvent(self, event):  # noqa: N802 (Qt API)
+        key, mods = event.key(), event.modifiers()
+        if key == Qt.Key_Z and mods & Qt.ControlModifier:
+            self.command.emit("redo" if mods & Qt.ShiftModifier else "undo")
+        elif key == Qt.Key_Y and mods & Qt.ControlModifier:
+            self.command.emit("redo")
+        elif key in DIGIT_KEYS and not mods & (Qt.ControlModifier | Qt.AltModifier):
+            self.command.emit(f"class:{DIGIT_KEYS[key]}")
+        elif key in (Qt.Key_Return, Qt.Key_Enter):
+            self.command.emit("accept")
+        elif key == Qt.Key_Escape:
+            self.reset()
+        else:
+            event.ignore()
+            return
+        event.accept()
+
+    # ---- drawing helpers
+    def map_point(self, event) -> QgsPointXY:
+        return QgsPointXY(self.toMapCoordinates(event.pos()))
+
+    def reset(self):
+        self.points = []
+        if self.band is not None:
+            self.band.reset(self._geometry_type())
+
+    def _geometry_type(self):
+        return QgsWkbTypes.LineGeometry
+
+    def finish(self):
+        pts, self.points = self.points, []
+        if self.band is not None:
+            self.band.reset(self._geometry_type())
+        if pts:
+            self.pointsDrawn.emit(self.kind, pts)
+
+    def deactivate(self):
+        self.reset()
+        super().deactivate()
+
+    def release(self):
+        """Remove the canvas items (called by the page when it shuts down)."""
+        scene = self.canvas().scene()
+        if self.band is not None and self.band.scene() is scene:
+            scene.removeItem(self.band)
+        self.band = None
+
+
+class ClickTool(CorrectionTool):
+    """One click = one point: set one cell ("cell"), flood a region ("flood"), pick a review cell."""
+
+    def __init__(self, canvas, kind: str):
+        super().__init__(canvas)
+        self.kind = kind
+
+    def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
+        if event.button() == Qt.LeftButton:
+            self.points = [self.map_point(event)]
+            self.finish()
+
+
+class BrushTool(CorrectionTool):
+    """Press, drag, release: the stroke's points ("brush"); the page knows the size in cells."""
+
+    kind = "brush"
+
+    def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
+        if event.button() == Qt.LeftButton:
+            self.points = [self.map_point(event)]
+            self.band.reset(QgsWkbTypes.LineGeometry)
+            self.band.addPoint(self.points[0])
+
+    def canvasMoveEvent(self, event):  # noqa: N802 (QGIS API)
+        if self.points and event.buttons() & Qt.LeftButton:
+            p = self.map_point(event)
+            self.points.append(p)
+            self.band.addPoint(p)
+
+    def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
+        if self.points and event.button() == Qt.LeftButton:
+            p = self.map_point(event)
+            if p != self.points[-1]:
+                self.points.append(p)
+            self.finish()
+
+
+class PolygonTool(CorrectionTool):
+    """Left clicks add vertices, a right click (or a double click) closes the polygon."""
+
+    def __init__(self, canvas, kind: str = "polygon"):
+        super().__init__(canvas, QgsWkbTypes.PolygonGeometry)
+        self.kind = kind
+        self.band.setFillColor(QColor(255, 0, 200, 50))
+
+    def _geometry_type(self):
+        return QgsWkbTypes.PolygonGeometry
+
+    def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
+        if event.button() == Qt.LeftButton:
+            p = self.map_point(event)
+            self.points.append(p)
+            self.band.addPoint(p)
+        elif event.button() == Qt.RightButton:
+            if len(self.points) >= 3:
+                self.finish()
+            else:
+                self.reset()
+
+    def canvasDoubleClickEvent(self, event):  # noqa: N802 (QGIS API)
+        if len(self.points) >= 3:
+            self.finish()
+
+
+class LassoTool(PolygonTool):
+    """Press, draw freehand, release: the closed outline ("lasso")."""
+
+    def __init__(self, canvas):
+        super().__init__(canvas, "lasso")
+
+    def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
+        if event.button() == Qt.LeftButton:
+            self.points = [self.map_point(event)]
+            self.band.reset(QgsWkbTypes.PolygonGeometry)
+            self.band.addPoint(self.points[0])
+
+    def canvasMoveEvent(self, event):  # noqa: N802 (QGIS API)
+        if self.points and event.buttons() & Qt.LeftButton:
+            p = self.map_point(event)
+            self.points.append(p)
+            self.band.addPoint(p)
+
+    def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
+        if event.button() == Qt.LeftButton and self.points:
+            self.points.append(self.map_point(event))
+            if len(self.points) >= 3:
+                self.finish()
+            else:
+                self.reset()
