@@ -1,11 +1,9 @@
 """The plugin's dock widget: the workspace of pages, or an explanation of what is missing."""
 
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..__about__ import PLUGIN_NAME
-from ..toolbelt.dependencies import missing_message, missing_packages
+from ..toolbelt.dependencies import missing_packages
 
 
 class LandCoverDock(QgsDockWidget):
@@ -20,26 +18,40 @@ class LandCoverDock(QgsDockWidget):
         self.workspace = None
         self.panel = None
         self.setObjectName("EuroSatLandCoverDock")
+        self.install_panel = None
         missing = missing_packages()
-        if missing:
-            body = QWidget(self)
-            layout = QVBoxLayout(body)
-            self.notice = QLabel(missing_message(missing), body)
-            self.notice.setObjectName("missingDependencies")
-            self.notice.setWordWrap(True)
-            self.notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
-            layout.addWidget(self.notice)
-            layout.addStretch(1)
-            self.setWidget(body)
+        if missing:  # what is missing, and an Install button (ui/install)
+            from .install.panel import InstallPanel
+
+            self.install_panel = InstallPanel(iface, missing, self)
+            self.install_panel.installed.connect(self.open_workspace)
+            self.notice = self.install_panel.notice
+            self.setWidget(self.install_panel)
         else:
             self.notice = None
-            from .workspace import Workspace  # pages import the engine (torch) lazily
+            self.open_workspace()
 
-            self.workspace = Workspace(iface, self)
-            self.panel = self.workspace.page("classifyPage")
-            self.setWidget(self.workspace)
+    def open_workspace(self) -> None:
+        """Show the workspace of pages (also right after the install panel installed the packages)."""
+        from ..toolbelt.deps_folder import add_to_sys_path
+
+        add_to_sys_path()  # the folder the installer just made
+        if missing_packages():
+            self.install_panel.status_text = "Installed, but not importable in this session: restart QGIS."
+            self.install_panel.show_state()
+            return
+        from .workspace import Workspace  # pages import the engine (torch) lazily
+
+        self.workspace = Workspace(self.iface, self)
+        self.panel = self.workspace.page("classifyPage")
+        if self.install_panel is not None:
+            self.install_panel.hide()
+        self.setWidget(self.workspace)
+        self.workspace.show()
 
     def shutdown(self) -> None:
         """Release map tools and cancel running tasks before the plugin unloads."""
+        if self.install_panel is not None:
+            self.install_panel.shutdown()
         if self.workspace is not None:
             self.workspace.shutdown()

@@ -8,4 +8,5 @@ plus its own module or folder under ui/ with a :class:`~.page_base.WorkspacePage
 PAGES = [
     (".panel", "ClassifyPanel"),
     (".assess.page", "AssessPage"),
+    (".install.page", "SetupPage"),
 ]
