@@ -33,3 +33,9 @@ class LandCoverProvider(QgsProcessingProvider):
 
         self.addAlgorithm(CreateSamplingDesignAlgorithm())
         self.addAlgorithm(AccuracyAssessmentAlgorithm())
+        from . import export_map, export_polygons, export_raster, export_report  # issue 13
+
+        self.addAlgorithm(export_raster.ExportRasterAlgorithm())
+        self.addAlgorithm(export_polygons.ExportPolygonsAlgorithm())
+        self.addAlgorithm(export_report.ExportReportAlgorithm())
+        self.addAlgorithm(export_map.ExportMapAlgorithm())

@@ -129,7 +129,9 @@ def find_corrected(summary: dict, base: Path, prefix: str) -> Optional[Path]:
 _ASSESS_PATTERNS = ("{p}*assess*.json", "{p}*accuracy*.json")
 
 
-def find_assessment(base: Path, prefix: str, summary: dict) -> Optional[Path]:
+def find_assessment(base: Path, prefix: str, summary: dict, map_path: Optional[Path] = None) -> Optional[Path]:
+    """An accuracy assessment beside the map (issue 12 writes ``<map stem>_assessment.json``, schema
+    ``eurosat_landcover.assessment/1``); one of ``map_path`` itself is preferred, then the newest."""
     outputs = summary.get("outputs") or {}
     for key in ("assessment", "accuracy_assessment"):
         p = _resolve(outputs.get(key), base)
@@ -138,14 +140,17 @@ def find_assessment(base: Path, prefix: str, summary: dict) -> Optional[Path]:
     cands = {p for pat in _ASSESS_PATTERNS for p in base.glob(pat.format(p=prefix)) if ".partial" not in p.name}
     cands |= {p for p in base.glob("*assessment*.json") if ".partial" not in p.name}
     cands = sorted(cands, key=lambda p: p.stat().st_mtime, reverse=True)
+    usable = []
     for p in cands:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if parse_assessment(data) is not None:
-            return p
-    return None
+            if map_path is not None and Path(str(data.get("map", ""))).name == map_path.name:
+                return p
+            usable.append(p)
+    return usable[0] if usable else None
 
 
 def _num(v) -> Optional[float]:
@@ -295,11 +300,18 @@ def load_run(source) -> RunInfo:
             f"{classes_path.name} has no class names (no category names or colour table): "
             "export a class raster written by the plugin"
         )
-    assessment_path = find_assessment(base, stem, summary)
+    assessment_path = find_assessment(base, stem, summary, classes_path)
     assessment = None
     if assessment_path is not None:
-        assessment = parse_assessment(json.loads(assessment_path.read_text(encoding="utf-8")))
+        data = json.loads(assessment_path.read_text(encoding="utf-8"))
+        assessment = parse_assessment(data)
         assessment["path"] = str(assessment_path)
+        assessed = Path(str(data.get("map") or "")).name
+        assessment["map"] = assessed
+        if assessed and assessed != classes_path.name:
+            notes.append(
+                f"the adjusted areas come from the assessment of {assessed}, not of the exported {classes_path.name}"
+            )
     return RunInfo(
         name=stem,
         classes_path=classes_path,

@@ -235,3 +235,41 @@ def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeyp
     assert len(err) == 1 and err[0].startswith("map: not made") and "QGIS" in err[0]
     assert cli.main(["export", str(run), str(out), "--what", "report,map", "--quiet"]) == 0
     assert (out / "demo_landcover_report.html").is_file() and "map: not made" in capsys.readouterr().err
+
+
+def test_assessment_in_the_schema_of_issue_12(run, tmp_path):
+    """``<map stem>_assessment.json`` as core/accuracy/report.py writes it (schema eurosat_landcover.assessment/1)."""
+    folder = run.parent
+    data = {
+        "schema": "eurosat_landcover.assessment/1",
+        "map": str(folder / "demo_classes.tif"),
+        "overall_accuracy": 0.875,
+        "n": 240,
+        "classes": [
+            {
+                "class": n,
+                "code": i,
+                "color": c,
+                "mapped_km2": 1.0,
+                "adjusted_area_km2": 1.0 + i / 10,
+                "se_km2": 0.05,
+                "ci95_km2": 0.098,
+                "ci95_low_km2": 0.902 + i / 10,
+                "ci95_high_km2": 1.098 + i / 10,
+                "users_accuracy": 0.9,
+                "producers_accuracy": 0.8,
+            }
+            for i, (n, c) in enumerate(CLASSES)
+        ],
+    }
+    (folder / "demo_classes_assessment.json").write_text(json.dumps(data))
+    (folder / "other_assessment.json").write_text(json.dumps({**data, "map": "elsewhere.tif", "overall_accuracy": 0.1}))
+    info = load_run(run)
+    assert info.assessment_path.name == "demo_classes_assessment.json" and info.assessment["n"] == 240
+    res = export_run(run, tmp_path / "out", ExportOptions(what=("report",)))
+    rows = list(csv.DictReader((tmp_path / "out" / "demo_landcover_areas.csv").open(encoding="utf-8")))
+    assert float(rows[3]["adjusted_area_km2"]) == pytest.approx(1.3)
+    assert float(rows[3]["adjusted_high_km2"]) == pytest.approx(1.398)
+    html = (tmp_path / "out" / "demo_landcover_report.html").read_text(encoding="utf-8")
+    assert "87.5 %" in html and "240 reference samples" in html and "± 0.10" in html
+    assert res.to_dict()["assessment"].endswith("demo_classes_assessment.json")
