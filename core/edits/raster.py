@@ -75,6 +75,13 @@ def write_window(path: Path, window: Window, block: np.ndarray, revision: int) -
     ds = None
 
 
+def set_revision(path: Path, revision: int) -> None:
+    ds = open_raster(path, update=True)
+    ds.SetMetadataItem(REVISION_KEY, str(int(revision)))
+    ds.FlushCache()
+    ds = None
+
+
 def _refresh_overviews(band, window: Window, width: int, height: int) -> None:
     """Nearest-neighbour overview cells over the window (the rule GDAL's NEAREST uses)."""
     for i in range(band.GetOverviewCount()):

@@ -27,7 +27,7 @@ from .errors import EditError
 from .log import EditLog
 from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
 from .names import RunFiles, run_files
-from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, write_window
+from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
 
@@ -64,20 +64,39 @@ def is_landcover_raster(path) -> Optional[str]:
 
 
 @dataclass
-class Action:
-    """One undoable step: which log rows it touched and the cells it changed (flat indices in ``window``)."""
+class Part:
+    """The changed cells of one strip: flat indices in ``window``, values before and after."""
 
-    kind: str  # "add" | "revert"
-    edits: list
     window: Window
     index: np.ndarray
     old: np.ndarray
     new: np.ndarray
-    label: str = ""
+
+
+@dataclass
+class Action:
+    """One undoable step: which log rows it touched and the cells it changed, strip by strip."""
+
+    kind: str  # "add" | "revert"
+    edits: list
+    parts: list
+
+    @property
+    def cells(self) -> int:
+        return sum(p.index.size for p in self.parts)
 
     @property
     def nbytes(self) -> int:
-        return self.index.nbytes + self.old.nbytes + self.new.nbytes
+        return sum(p.index.nbytes + p.old.nbytes + p.new.nbytes for p in self.parts)
+
+
+def strips(window: Window, max_cells: int = 1 << 22) -> list:
+    """The window cut into strips of whole rows of at most ``max_cells`` cells (bounded memory)."""
+    rows = max(1, max_cells // max(1, window.width))
+    return [
+        Window(window.xoff, y, window.width, min(rows, window.yoff + window.height - y))
+        for y in range(window.yoff, window.yoff + window.height, rows)
+    ]
 
 
 @dataclass
@@ -167,19 +186,24 @@ class EditSession:
         window = self.grid.window_of(geom)
         if window is None:
             raise EditError("the edit is outside the raster: nothing was changed")
-        block = self.read(window)
-        new = apply_edit(self.grid, window, block, edit, geom)
-        changed = np.flatnonzero(new != block)
-        if changed.size == 0:
+        parts = []
+        for strip in strips(window):
+            block = self.read(strip)
+            new = apply_edit(self.grid, strip, block, edit, geom)
+            changed = np.flatnonzero(new != block)
+            if changed.size:
+                parts.append(Part(strip, _index(changed), block.ravel()[changed], new.ravel()[changed]))
+        action = Action("add", [], parts)
+        if not parts:
             raise EditError("the edit changes no cell (same class already, or nodata): nothing was changed")
-        logged, rev = self.log.add(edit.copy(cells=int(changed.size), state="active", id=None))
-        flat_old, flat_new = block.ravel()[changed], new.ravel()[changed]
+        logged, rev = self.log.add(edit.copy(cells=action.cells, state="active", id=None))
+        action.edits = [logged]
         try:
-            write_window(self.files.corrected, window, new, rev)
+            self._put(action, "new", rev)
         except EditError:
             self.log.delete(logged.id)
             raise
-        self.undo_stack.append(Action("add", [logged], window, changed.astype(np.int64), flat_old, flat_new))
+        self.undo_stack.append(action)
         self.redo_stack.clear()
         self._changed()
         return logged
@@ -231,20 +255,22 @@ class EditSession:
         return self._replay(window, [], active, "revert")
 
     def _replay(self, window: Window, keep: list, reverted: list, kind: str) -> int:
-        base = read_window(self.files.classes, window)
-        want = base
-        for e in keep:
-            want = apply_edit(self.grid, window, want, e)
-        block = self.read(window)
-        changed = np.flatnonzero(want != block)
+        parts = []
+        for strip in strips(window):
+            want = read_window(self.files.classes, strip)
+            for e in keep:
+                want = apply_edit(self.grid, strip, want, e)
+            block = self.read(strip)
+            changed = np.flatnonzero(want != block)
+            if changed.size:
+                parts.append(Part(strip, _index(changed), block.ravel()[changed], want.ravel()[changed]))
+        action = Action(kind, reverted, parts)
         rev = self.log.set_state([e.id for e in reverted], "reverted")
-        write_window(self.files.corrected, window, want if changed.size else block, rev)
-        self.undo_stack.append(
-            Action(kind, reverted, window, changed.astype(np.int64), block.ravel()[changed], want.ravel()[changed])
-        )
+        self._put(action, "new", rev)
+        self.undo_stack.append(action)
         self.redo_stack.clear()
         self._changed()
-        return int(changed.size)
+        return action.cells
 
     def undo(self) -> Action:
         self._require_open()
@@ -255,7 +281,7 @@ class EditSession:
             rev = self.log.delete(action.edits[0].id)
         else:
             rev = self.log.set_state([e.id for e in action.edits], "active")
-        self._put(action, action.old, rev)
+        self._put(action, "old", rev)
         self.redo_stack.append(self.undo_stack.pop())
         self._changed()
         return action
@@ -269,16 +295,20 @@ class EditSession:
             _, rev = self.log.add(action.edits[0])
         else:
             rev = self.log.set_state([e.id for e in action.edits], "reverted")
-        self._put(action, action.new, rev)
+        self._put(action, "new", rev)
         self.undo_stack.append(self.redo_stack.pop())
         self._changed()
         return action
 
-    def _put(self, action: Action, values: np.ndarray, rev: int) -> None:
-        block = self.read(action.window)
-        flat = block.ravel()
-        flat[action.index] = values
-        write_window(self.files.corrected, action.window, flat.reshape(block.shape), rev)
+    def _put(self, action: Action, which: str, rev: int) -> None:
+        """Write the action's old or new cell values into the corrected raster; store the revision."""
+        if not action.parts:
+            set_revision(self.files.corrected, rev)
+        for part in action.parts:
+            block = self.read(part.window)
+            flat = block.ravel()
+            flat[part.index] = getattr(part, which)
+            write_window(self.files.corrected, part.window, flat.reshape(block.shape), rev)
 
     def rebuild(self, progress=None, is_cancelled=None) -> dict:
         """Write the corrected raster again from the model output + the log's active edits."""
@@ -317,6 +347,11 @@ class EditSession:
     def _changed(self) -> None:
         for fn in list(self.listeners):
             fn()
+
+
+def _index(flat: np.ndarray) -> np.ndarray:
+    """Flat cell indices of a window, in 4 bytes each when they fit (undo memory)."""
+    return flat.astype(np.int32) if flat.size == 0 or flat[-1] < 2**31 else flat.astype(np.int64)
 
 
 def _check_writable(folder: Path) -> None:

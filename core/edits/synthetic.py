@@ -84,3 +84,45 @@ def write_synthetic_run(
         out.abort()
         raise
     return out.final["classes"]
+
+
+def write_synthetic_classes(folder, prefix: str, width: int, height: int, seed: int = 0, cell: float = 10.0) -> Path:
+    """Only ``<prefix>_classes.tif`` (+ summary), written strip by strip, for rasters too large for
+    :func:`write_synthetic_run` to be quick (the benchmark's 20k x 20k cells). Same creation options,
+    colour table, category names and engine metadata as the engine's classes raster; no overviews."""
+    from osgeo import gdal
+
+    from ...models.card import eurosat_classes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    classes = eurosat_classes()
+    path = folder / f"{prefix}_classes.tif"
+    tmp = path.with_name(path.name + ".partial.tif")
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32632)
+    opts = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "PREDICTOR=2", "BIGTIFF=IF_SAFER"]
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), width, height, 1, gdal.GDT_Byte, options=opts)
+    ds.SetGeoTransform((500000.0, cell, 0.0, 5000000.0, 0.0, -cell))
+    ds.SetProjection(srs.ExportToWkt())
+    band = ds.GetRasterBand(1)
+    band.SetNoDataValue(writers.NODATA_CLASS)
+    ct = gdal.ColorTable()
+    for i, c in enumerate(classes):
+        ct.SetColorEntry(i, (*writers._hex_rgb(c.color), 255))
+    band.SetColorTable(ct)
+    band.SetCategoryNames([c.name for c in classes])
+    ds.SetMetadata({"MODEL": "synthetic", "CONTENT": "land-cover class index (category names and colours embedded)"})
+    rng = np.random.default_rng(seed)
+    patch = 97
+    table = rng.integers(0, len(classes), (-(-height // patch), -(-width // patch))).astype(np.uint8)
+    cols = np.arange(width) // patch
+    for y in range(0, height, 256):
+        rows = np.arange(y, min(height, y + 256)) // patch
+        band.WriteArray(table[rows[:, None], cols[None, :]], 0, y)
+    ds.FlushCache()
+    ds = None
+    tmp.replace(path)
+    summary = {"engine": "synthetic classes only", "outputs": {"classes": str(path)}}
+    writers.write_json_atomic(folder / f"{prefix}_summary.json", summary)
+    return path
