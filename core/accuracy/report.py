@@ -273,7 +273,8 @@ def area_chart_svg(res: Assessment, width: int = 760) -> str:
     vmax = 0.0
     for r in rows:
         vmax = max(vmax, r["mapped_km2"] or 0, (r["adjusted_km2_ci95"][1] or 0), r["adjusted_km2"] or 0)
-    vmax = _nice(vmax * 1.05 or 1.0)
+    step = _nice_step((vmax or 1.0) / 5)
+    vmax = step * math.ceil((vmax or 1.0) * 1.02 / step)
 
     def sx(v):
         return left + plot_w * max(0.0, v) / vmax
@@ -285,10 +286,10 @@ def area_chart_svg(res: Assessment, width: int = 760) -> str:
         '<rect width="6" height="6" fill="white" fill-opacity="0.0"/><line x1="0" y1="0" x2="0" y2="6" '
         'stroke="white" stroke-width="2.5" stroke-opacity="0.75"/></pattern></defs>',
     ]
-    for t in np.linspace(0, vmax, 6):
+    for t in np.arange(0, vmax + step / 2, step):
         x = sx(t)
         out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{top + n * row_h}" stroke="#ddd"/>')
-        out.append(f'<text x="{x:.1f}" y="{top + n * row_h + 16}" text-anchor="middle" fill="#444">{t:g}</text>')
+        out.append(f'<text x="{x:.1f}" y="{top + n * row_h + 16}" text-anchor="middle" fill="#444">{t:.4g}</text>')
     out.append(
         f'<text x="{left + plot_w / 2:.1f}" y="{top + n * row_h + 36}" text-anchor="middle" fill="#222">'
         "area (km²)</text>"
@@ -330,10 +331,11 @@ def area_chart_svg(res: Assessment, width: int = 760) -> str:
     return "\n".join(out)
 
 
-def _nice(v: float) -> float:
+def _nice_step(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k not below v (axis tick spacing)."""
     e = 10 ** math.floor(math.log10(v))
     for m in (1, 2, 2.5, 5, 10):
-        if v <= m * e:
+        if v <= m * e * (1 + 1e-9):
             return m * e
     return 10 * e
 
@@ -358,7 +360,8 @@ def html_report(data: dict, res: Assessment) -> str:
         "table{border-collapse:collapse;margin:8px 0 18px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
         "th{background:#f1f3f5}td:first-child,th:first-child{text-align:left}.sw{display:inline-block;width:12px;"
         "height:12px;border:1px solid #555;margin-right:6px;vertical-align:-1px}"
-        ".diag{background:#e7f5e9;font-weight:bold}"
+        ".diag{background:#e7f5e9;font-weight:bold}.matrix th{max-width:78px;font-size:11px;"
+        "overflow-wrap:anywhere;white-space:normal}.matrix td{font-size:12px}"
         ".note{color:#555;font-size:90%}h1{font-size:22px}h2{font-size:17px;margin-top:26px}"
         ".big{font-size:20px;font-weight:bold}</style></head><body>",
         f"<h1>Accuracy assessment and area estimates: {_esc(Path(data['map']).name)}</h1>",
@@ -400,7 +403,8 @@ def html_report(data: dict, res: Assessment) -> str:
         ("Error matrix, estimated area proportions", res.proportions, 4),
     ):
         parts.append(
-            f"<h2>{title}</h2><p class='note'>Rows: map class; columns: reference class.</p><table><tr><th></th>"
+            f"<h2>{title}</h2><p class='note'>Rows: map class; columns: reference class.</p>"
+            "<table class='matrix'><tr><th></th>"
         )
         parts += [f"<th>{_esc(n)}</th>" for n in res.names]
         parts.append("<th>total</th></tr>")

@@ -28,19 +28,16 @@ def results_html(res, outputs: dict) -> str:
     for c in res.per_class():
         if c["n_map"] == 0 and not c["adjusted_km2"]:
             continue
-        a_lo, a_hi = c["adjusted_km2_ci95"]
-        ua = "–" if c["users_accuracy"] is None else f"{c['users_accuracy']:.2f} ± {res.z * c['users_se']:.2f}"
+        ua = "–" if c["users_accuracy"] is None else f"{c['users_accuracy']:.2f}±{res.z * c['users_se']:.2f}"
         pa = (
-            "–"
-            if c["producers_accuracy"] is None
-            else f"{c['producers_accuracy']:.2f} ± {res.z * c['producers_se']:.2f}"
+            "–" if c["producers_accuracy"] is None else f"{c['producers_accuracy']:.2f}±{res.z * c['producers_se']:.2f}"
         )
         rows.append(
-            f"<tr><td><span style='background:{c['color']}'>&nbsp;&nbsp;&nbsp;</span> {html.escape(c['name'])}</td>"
+            f"<tr><td nowrap><span style='background:{c['color']}'>&nbsp;&nbsp;&nbsp;</span> "
+            f"{html.escape(c['name'])}</td>"
             f"<td align='right'>{c['mapped_km2']:.2f}</td>"
-            f"<td align='right'>{c['adjusted_km2']:.2f} ({a_lo:.2f}–{a_hi:.2f})</td>"
-            f"<td align='right'>{ua}</td><td align='right'>{pa}</td>"
-            f"<td align='right'>{'' if c['f1'] is None else format(c['f1'], '.2f')}</td></tr>"
+            f"<td align='right' nowrap>{c['adjusted_km2']:.2f} ± {res.z * c['adjusted_km2_se']:.2f}</td>"
+            f"<td align='right' nowrap>{ua}</td><td align='right' nowrap>{pa}</td></tr>"
         )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
     kappa = f"<p>Kappa {res.kappa:.3f} — {html.escape(KAPPA_NOTE)}</p>" if res.kappa is not None else ""
@@ -48,13 +45,14 @@ def results_html(res, outputs: dict) -> str:
         f"<p><b>Overall accuracy {100 * res.overall:.1f} %</b> (95 % CI {100 * lo:.1f}–{100 * hi:.1f} %), "
         f"{res.n_labelled} labelled</p>"
         "<table cellspacing='0' cellpadding='2' border='1' style='border-collapse:collapse'>"
-        "<tr><th>class</th><th>mapped km²</th><th>adjusted km² (95 % CI)</th><th>user's</th><th>producer's</th>"
-        "<th>F1</th></tr>"
+        "<tr><th>class</th><th>mapped<br>km²</th><th>adjusted km²<br>± 95 % CI</th><th>user's</th>"
+        "<th>producer's</th></tr>"
         + "".join(rows)
         + "</table>"
         + kappa
         + (f"<ul>{notes}</ul>" if notes else "")
-        + f"<p>Written: {html.escape(str(outputs.get('html', '')))}</p>"
+        + "<p>F1, the error matrices and the design are in the report. "
+        + f"Written: {html.escape(str(outputs.get('html', '')))}</p>"
     )
 
 
@@ -81,7 +79,7 @@ class AnalysisSection(QGroupBox):
         self.open_button.clicked.connect(self.open_report)
         self.view = QTextBrowser(self)
         self.view.setObjectName("resultsView")
-        self.view.setMinimumHeight(220)
+        self.view.setMinimumHeight(380)
         form = QFormLayout()
         form.addRow("Output folder", self.folder)
         lay = QVBoxLayout(self)

@@ -205,6 +205,8 @@ class DesignSection(QGroupBox):
             pts.valueChanged.connect(self._points_edited)
             self.table.setCellWidget(r, 3, pts)
         self._filling = False
+        rows = min(len(info.codes), 10)
+        self.table.setMinimumHeight(self.table.horizontalHeader().height() + 4 + rows * self.table.rowHeight(0))
         self.update_plan()
 
     def _default_ua_changed(self, value):
