@@ -80,8 +80,13 @@ def _block_windows(read_cells, grid: Grid) -> int:
     return Grid(w, h, grid.patch, grid.stride).windows
 
 
-def _split(n_cells: int, per_block: int) -> list[tuple[int, int]]:
-    return [(a, min(n_cells, a + per_block)) for a in range(0, n_cells, per_block)]
+def _split(n_cells: int, per_block: int, k: int) -> list[tuple[int, int]]:
+    """Runs of ``per_block`` cells; a last run shorter than ``k + 1`` cells joins the one before,
+    so that every block's read extent holds at least one whole window."""
+    runs = [(a, min(n_cells, a + per_block)) for a in range(0, n_cells, per_block)]
+    if len(runs) > 1 and runs[-1][1] - runs[-1][0] < k + 1:
+        runs[-2:] = [(runs[-2][0], n_cells)]
+    return runs
 
 
 def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> RasterPlan:
@@ -96,10 +101,12 @@ def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> 
             f"{path.name}: {wr.width} x {wr.height} px at {card.gsd_m:g} m is smaller than one {patch} px window"
         )
     grid = Grid(wr.width, wr.height, patch, stride)
-    per_block = max(1, int(block_size) // stride)
+    if int(block_size) < 2 * patch:
+        raise ClassificationError(f"the block size must be at least {2 * patch} px (two windows), got {block_size}")
+    per_block = int(block_size) // stride
     k = grid.k
     gt, wkt = wr.geotransform, wr.srs.ExportToWkt()
-    xs, ys = _split(grid.ncx, per_block), _split(grid.ncy, per_block)
+    xs, ys = _split(grid.ncx, per_block, grid.k), _split(grid.ncy, per_block, grid.k)
     split = len(xs) * len(ys) > 1
     blocks = []
     for row, (cy0, cy1) in enumerate(ys):

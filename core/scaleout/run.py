@@ -17,7 +17,7 @@ from ..errors import ClassificationCancelled, ClassificationError
 from .blocks import Block, RasterPlan, fingerprint, plan_raster
 from .inputs import expand_inputs
 from .mosaic import SUMMARY_NAME, merged_summary, raster_summary, write_mosaic
-from .worker import MARKER_DIR, blocks_dir, complete_marker, run_block, temp_token
+from .worker import KINDS, MARKER_DIR, blocks_dir, complete_marker, run_block, temp_token, tile_path
 
 DEFAULT_BLOCK_SIZE = 4096  # px at the model's gsd: 16 MB per band read, ~16k windows at stride 32
 DEFAULT_RETRIES = 2
@@ -48,11 +48,10 @@ class ManyProgress:
         return (self.windows_total - self.windows_done) / rate if rate > 0 else None
 
     def __str__(self) -> str:
-        left = f", ~{self.seconds_left:.0f} s left" if self.seconds_left is not None and self.fraction < 1 else ""
         failed = f", {self.failed} failed" if self.failed else ""
         return (
             f"{self.tasks_done}/{self.tasks_total} blocks, {self.windows_done}/{self.windows_total} windows, "
-            f"{self.windows_per_second:.0f} windows/s{left}{failed}"
+            f"{self.windows_per_second:.0f} windows/s{failed}"
         )
 
 
@@ -77,7 +76,7 @@ def connect(scheduler: str = "local", workers: Optional[int] = None, threads_per
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
         )
         try:
             with distributed.Client(cluster) as client:
@@ -154,6 +153,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _check_conflicts(outdir: Path, plans, todo: list[Block], overwrite: bool) -> None:
+    """Files a block or mosaic would replace that no complete block of this job accounts for."""
+    if overwrite:
+        return
+    for block in todo:
+        if not block.split:
+            continue  # the engine checks its own outputs (ClassificationRequest.overwrite)
+        names = [tile_path(outdir, block, k) for k in KINDS]
+        names += [outdir / f"{block.name}_{k}.vrt" for k in KINDS] + [outdir / f"{block.name}_summary.json"]
+        taken = next((p for p in names if p.exists()), None)
+        if taken is not None:
+            raise ClassificationError(
+                f"{taken} already exists and is not part of a complete block of this job "
+                "(other options or another run): choose another output folder or pass --overwrite"
+            )
+
+
 def _plan_all(named: dict, card, options: dict, block_size: int):
     plans: dict[str, RasterPlan] = {}
     failures: dict[str, str] = {}
@@ -187,7 +203,9 @@ def _submit(client, plans, todo: list[Block], options: dict, outdir: Path, fp: s
 def _follow(distributed, futures, markers, failures, report, is_cancelled, retries: int) -> None:
     for fut in distributed.as_completed(list(futures)):
         block = futures[fut]
-        if fut.status == "finished":
+        if fut.status == "finished" and "error" in fut.result():
+            failures[block.name] = f"block {block.block_id}: {fut.result()['error']}"
+        elif fut.status == "finished":
             markers[(block.name, block.block_id)] = fut.result()
         else:
             exc = fut.exception()
@@ -254,6 +272,7 @@ def classify_many(
                 else:
                     todo.append(block)
         reused = len(markers)
+        _check_conflicts(outdir, plans, todo, bool(options.get("overwrite")))
         windows_total = sum(b.windows for b in todo)
         state = ManyProgress(0, len(todo), 0, windows_total, 0.0)
         t_compute = time.perf_counter()

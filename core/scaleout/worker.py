@@ -163,7 +163,18 @@ def _class_counts(path: Path, num_classes: int) -> list[int]:
 
 
 def run_block(block: Block, options: dict, outdir: str, fingerprint: str, cancel_event: Optional[str] = None) -> dict:
-    """Classify one block on this worker; returns its marker (also written beside the outputs)."""
+    """Classify one block on this worker; returns its marker (also written beside the outputs), or
+    ``{"error": message}`` for a readable engine error, which retrying would only repeat (crashes
+    and other exceptions propagate, and Dask retries them)."""
+    from ..errors import ClassificationError
+
+    try:
+        return _run_block(block, options, outdir, fingerprint, cancel_event)
+    except ClassificationError as exc:
+        return {"error": str(exc)}
+
+
+def _run_block(block: Block, options: dict, outdir: str, fingerprint: str, cancel_event: Optional[str]) -> dict:
     from ..pipeline import classify
 
     outdir = Path(outdir)
