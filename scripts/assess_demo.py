@@ -103,6 +103,8 @@ def main() -> int:
         pa = "" if r["producers_accuracy"] is None else f"{r['producers_accuracy']:.2f}"
         print(f"{r['name']:<22}{r['mapped_km2']:9.2f}{r['adjusted_km2']:10.2f}   {c_lo:7.2f} - {c_hi:6.2f}"
               f"{t:8.2f}  {'yes' if inside else 'NO':<5} {ua:<6} {pa}")  # fmt: skip
+    worst = max(rows, key=lambda r: abs(r["mapped_km2"] - true_km2.get(r["name"], 0.0)))
+    print(f"largest mapped-area error: {worst['name']}, {worst['mapped_km2'] - true_km2[worst['name']]:+.2f} km²")
     print(f"true area inside the 95 % CI for {covered} of {len(rows)} classes")
     print("outputs:", res["json"], res["html"], sep="\n  ")
     if args.screenshot:
