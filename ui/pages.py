@@ -8,5 +8,6 @@ plus its own module or folder under ui/ with a :class:`~.page_base.WorkspacePage
 PAGES = [
     (".panel", "ClassifyPanel"),
     (".assess.page", "AssessPage"),
+    (".export.page", "ExportPage"),
     (".install.page", "SetupPage"),
 ]

@@ -239,7 +239,7 @@ def parse_assessment(data) -> Optional[dict]:
 
 
 # ------------------------------------------------------------------ loading
-_SUFFIX = re.compile(r"_(classes|summary)$")
+_SUFFIX = re.compile(r"_(classes|summary|corrected)$")
 
 
 def load_run(source) -> RunInfo:
@@ -285,7 +285,10 @@ def load_run(source) -> RunInfo:
     stem = _SUFFIX.sub("", (summary_path or classes_path).stem)
     original = None
     notes = []
-    if summary_path is not None or classes_path.stem.endswith("_classes"):
+    if classes_path.stem.endswith("_corrected") and (base / f"{stem}_classes.tif").is_file():
+        original = base / f"{stem}_classes.tif"  # the corrected map itself was given
+        notes.append(f"the corrected map {classes_path.name} is exported (not the original {original.name})")
+    elif summary_path is not None or classes_path.stem.endswith("_classes"):
         corrected = find_corrected(summary, base, stem)
         if corrected is not None and corrected != classes_path:
             original, classes_path = classes_path, corrected

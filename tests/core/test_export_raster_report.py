@@ -273,3 +273,12 @@ def test_assessment_in_the_schema_of_issue_12(run, tmp_path):
     html = (tmp_path / "out" / "demo_landcover_report.html").read_text(encoding="utf-8")
     assert "87.5 %" in html and "240 reference samples" in html and "± 0.10" in html
     assert res.to_dict()["assessment"].endswith("demo_classes_assessment.json")
+
+
+def test_corrected_raster_given_directly(run, tmp_path):
+    folder = run.parent
+    shutil.copy(folder / "demo_classes.tif", folder / "demo_corrected.tif")
+    shutil.copy(folder / "demo_classes.tif.aux.xml", folder / "demo_corrected.tif.aux.xml")
+    info = load_run(folder / "demo_corrected.tif")
+    assert info.corrected and info.name == "demo" and info.summary_path == run
+    assert info.confidence_path == folder / "demo_confidence.tif"

@@ -1,0 +1,140 @@
+"""The Export page's choices: what to export and the options of each export."""
+
+from __future__ import annotations
+
+from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+RASTER_FORMATS = [("gtiff", "GeoTIFF"), ("cog", "Cloud-Optimized GeoTIFF")]
+VECTOR_FORMATS = [("gpkg", "GeoPackage (styled)"), ("geojson", "GeoJSON"), ("shp", "Shapefile")]
+ORIENTATIONS = [("landscape", "Landscape"), ("portrait", "Portrait")]
+PAGE_SIZES = ["A4", "A3", "A2", "A1", "A0", "A5", "Letter", "Legal", "ANSI B", "ANSI C"]
+
+
+def _combo(parent, items, current):
+    c = QComboBox(parent)
+    for key, label in items:
+        c.addItem(label, key)
+    i = c.findData(current)
+    c.setCurrentIndex(max(0, i))
+    return c
+
+
+class OptionsSection(QWidget):
+    changed = pyqtSignal()
+
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        s = settings
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+        what = QGroupBox("Export", self)
+        wl = QVBoxLayout(what)
+        self.raster = QCheckBox("Styled raster (land cover, confidence, probabilities) + QML/SLD", what)
+        self.polygons = QCheckBox("Polygons with class, colour, area and mean confidence", what)
+        self.report = QCheckBox("Area report (CSV + HTML page)", what)
+        self.map = QCheckBox("Print-ready map (PDF + PNG)", what)
+        for cb, on, tip in (
+            (self.raster, s.raster, "GeoTIFF or COG with the colour table and class names embedded"),
+            (self.polygons, s.polygons, "GDAL polygonize: neighbouring polygons share their edges, no gaps"),
+            (self.report, s.report, "km² and % per class; adjusted areas when an accuracy assessment exists"),
+            (self.map, s.map, "A print layout: map, legend, scale bar, north arrow, area table, credits"),
+        ):
+            cb.setChecked(on)
+            cb.setToolTip(tip)
+            cb.toggled.connect(self._update)
+            wl.addWidget(cb)
+        lay.addWidget(what)
+
+        self.raster_box = QGroupBox("Raster", self)
+        rf = QFormLayout(self.raster_box)
+        self.raster_format = _combo(self.raster_box, RASTER_FORMATS, s.raster_format)
+        self.probabilities = QCheckBox("Include the probability raster", self.raster_box)
+        self.probabilities.setChecked(s.probabilities)
+        rf.addRow("Format", self.raster_format)
+        rf.addRow("", self.probabilities)
+        lay.addWidget(self.raster_box)
+
+        self.poly_box = QGroupBox("Polygons", self)
+        pf = QFormLayout(self.poly_box)
+        self.mmu = QDoubleSpinBox(self.poly_box)
+        self.mmu.setRange(0.0, 100000.0)
+        self.mmu.setDecimals(2)
+        self.mmu.setSuffix(" ha")
+        self.mmu.setSpecialValueText("none")
+        self.mmu.setValue(s.mmu_ha)
+        self.mmu.setToolTip("Patches smaller than this are merged into their largest neighbour (GDAL sieve)")
+        self.dissolve = QCheckBox("Dissolve by class (one multipolygon per class)", self.poly_box)
+        self.dissolve.setChecked(s.dissolve)
+        self.vector_format = _combo(self.poly_box, VECTOR_FORMATS, s.vector_format)
+        pf.addRow("Minimum mapping unit", self.mmu)
+        pf.addRow("", self.dissolve)
+        pf.addRow("Format", self.vector_format)
+        lay.addWidget(self.poly_box)
+
+        self.map_box = QGroupBox("Map and report", self)
+        mf = QFormLayout(self.map_box)
+        self.title = QLineEdit(self.map_box)
+        self.title.setPlaceholderText("Land cover — <run name>")
+        row = QHBoxLayout()
+        self.page_size = QComboBox(self.map_box)
+        self.page_size.addItems(PAGE_SIZES)
+        self.page_size.setCurrentText(s.page_size if s.page_size in PAGE_SIZES else "A4")
+        self.orientation = _combo(self.map_box, ORIENTATIONS, s.orientation)
+        row.addWidget(self.page_size)
+        row.addWidget(self.orientation)
+        self.dpi = QSpinBox(self.map_box)
+        self.dpi.setRange(50, 1200)
+        self.dpi.setSuffix(" dpi")
+        self.dpi.setValue(s.dpi)
+        mf.addRow("Title", self.title)
+        mf.addRow("Page", row)
+        mf.addRow("PNG resolution", self.dpi)
+        lay.addWidget(self.map_box)
+        self._update()
+
+    def _update(self, *_):
+        self.raster_box.setEnabled(self.raster.isChecked())
+        self.poly_box.setEnabled(self.polygons.isChecked())
+        self.map_box.setEnabled(self.map.isChecked() or self.report.isChecked())
+        self.changed.emit()
+
+    def what(self) -> tuple:
+        return tuple(
+            k
+            for k, cb in (
+                ("raster", self.raster),
+                ("polygons", self.polygons),
+                ("report", self.report),
+                ("map", self.map),
+            )
+            if cb.isChecked()
+        )
+
+    def store(self, s) -> None:
+        s.raster, s.polygons, s.report, s.map = (
+            self.raster.isChecked(),
+            self.polygons.isChecked(),
+            self.report.isChecked(),
+            self.map.isChecked(),
+        )
+        s.raster_format = self.raster_format.currentData()
+        s.probabilities = self.probabilities.isChecked()
+        s.vector_format = self.vector_format.currentData()
+        s.mmu_ha = float(self.mmu.value())
+        s.dissolve = self.dissolve.isChecked()
+        s.page_size = self.page_size.currentText()
+        s.orientation = self.orientation.currentData()
+        s.dpi = int(self.dpi.value())
