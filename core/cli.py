@@ -172,6 +172,9 @@ def _load_plugins() -> None:
     from .cli_export import register_subcommands as register_export
 
     register_export(register)
+    from .cli_predict import register_subcommands as register_predict
+
+    register_predict(register)
     try:
         from ..models import cli as models_cli  # type: ignore[attr-defined]
     except Exception:

