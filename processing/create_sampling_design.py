@@ -10,7 +10,9 @@ import json
 
 from qgis.core import (
     QgsProcessingAlgorithm,
+    QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -19,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
+    QgsProcessingUtils,
 )
 
 from ..toolbelt.icons import icon
@@ -53,6 +56,21 @@ def parse_class_values(text: str, names: dict, what: str, cast=float) -> dict:
         except ValueError:
             raise QgsProcessingException(f"{what}: {value!r} is not a number") from None
     return out
+
+
+_POST_PROCESSORS: list = []
+
+
+class _StyleSample(QgsProcessingLayerPostProcessorInterface):
+    """Styles the sample layer that Processing loads when the algorithm is done (by labelling status)."""
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
+        try:
+            from ..qgis_bridge.assess import style_sample_layer
+
+            style_sample_layer(layer)
+        except Exception as exc:
+            feedback.reportError(f"cannot style {layer.name()}: {exc}")
 
 
 class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
@@ -215,4 +233,15 @@ class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
         for note in result["notes"]:
             feedback.reportError(note, False)
         feedback.pushInfo(f"{result['points']} points written to {result['path']}")
+        if context.project() is not None:  # the GUI loads the points, styled by labelling status
+            from ..core.accuracy.design import LAYER
+
+            details = QgsProcessingContext.LayerDetails(
+                f"Accuracy sample — {layer.name()}", context.project(), self.OUTPUT, QgsProcessingUtils.Vector
+            )
+            post = _StyleSample()
+            _POST_PROCESSORS.append(post)  # Python must keep it alive until QGIS calls it
+            del _POST_PROCESSORS[:-20]
+            details.setPostProcessor(post)
+            context.addLayerToLoadOnCompletion(f"{result['path']}|layername={LAYER}", details)
         return {self.OUTPUT: result["path"], self.POINTS: result["points"], self.PLAN: json.dumps(plan)}

@@ -88,6 +88,25 @@ def test_design_and_assessment_through_processing_run(provider, tmp_path):
     assert {c["class"] for c in json.loads(res["RESULTS"])} >= {"Forest", "Pasture"}
 
 
+def test_the_gui_loads_the_sample_styled(provider, tmp_path, qgis_new_project):
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    tif = write_classes(tmp_path / "scene_classes.tif", blocky_map())
+    alg = QgsApplication.processingRegistry().createAlgorithmById(DESIGN)
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    params = {"INPUT": str(tif), "SAMPLE_SIZE": 40, "MIN_PER_CLASS": 5, "OUTPUT": str(tmp_path / "gui.gpkg")}
+    results, ok = alg.run(params, context, QgsProcessingFeedback())
+    assert ok and results["POINTS"] == 40
+    queued = context.layersToLoadOnCompletion()
+    uri = f"{tmp_path / 'gui.gpkg'}|layername=sample_points"
+    assert uri in queued and queued[uri].name.startswith("Accuracy sample")
+    layer = QgsVectorLayer(uri, "s", "ogr")
+    queued[uri].postProcessor().postProcessLayer(layer, context, QgsProcessingFeedback())
+    assert layer.renderer().type() == "categorizedSymbol"
+    assert [c.label() for c in layer.renderer().categories()] == ["to label", "labelled", "unsure", "skipped"]
+
+
 def _qgis_process() -> str:
     for name in ("qgis_process.bin", "qgis_process"):
         found = shutil.which(name)
