@@ -39,3 +39,6 @@ class LandCoverProvider(QgsProcessingProvider):
         self.addAlgorithm(export_polygons.ExportPolygonsAlgorithm())
         self.addAlgorithm(export_report.ExportReportAlgorithm())
         self.addAlgorithm(export_map.ExportMapAlgorithm())
+        from .classify_many import ClassifyManyAlgorithm  # issue 15
+
+        self.addAlgorithm(ClassifyManyAlgorithm())

@@ -66,11 +66,27 @@ def _dask():
     return distributed
 
 
+def _python_for_workers() -> None:
+    """Worker processes are started from ``sys.executable``. Inside QGIS or qgis_process Python is
+    embedded and ``sys.executable`` is a guess (QGIS's binary, or whatever ``python3`` comes first
+    on PATH); the interpreter of the running Python lives under ``sys.exec_prefix``, so use that."""
+    import multiprocessing
+    import sys
+
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    prefix = Path(sys.exec_prefix)
+    candidates = [prefix / "bin" / version, prefix / "python.exe", prefix / "bin" / "python3"]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is not None and found.resolve() != Path(sys.executable).resolve():
+        multiprocessing.set_executable(str(found))
+
+
 @contextlib.contextmanager
 def connect(scheduler: str = "local", workers: Optional[int] = None, threads_per_worker: int = 1):
     """A Dask client: a LocalCluster of worker processes, or the scheduler at ``tcp://host:port``."""
     distributed = _dask()
     if scheduler in (None, "", "local"):
+        _python_for_workers()
         cluster = distributed.LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,

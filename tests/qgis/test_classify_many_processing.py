@@ -1,0 +1,90 @@
+"""Processing algorithm "Classify many rasters" through processing.run and the real qgis_process.
+
+qgis_process starts the Dask workers itself: its sys.executable is QGIS's binary, so this also
+checks that the workers are started with the Python interpreter QGIS embeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from osgeo import gdal
+from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+
+pytest.importorskip("distributed")
+
+ALG = f"{PROVIDER_ID}:classify_many"
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "eurosat_mosaic_rgb.tif"
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    registry = QgsApplication.processingRegistry()
+    added = None
+    if registry.providerById(PROVIDER_ID) is None:
+        added = LandCoverProvider()
+        assert registry.addProvider(added)
+    yield registry.providerById(PROVIDER_ID)
+    if added is not None:
+        registry.removeProvider(added)
+
+
+def _inputs(tmp_path: Path) -> list[Path]:
+    warped = tmp_path / "sample_wgs84.tif"
+    gdal.Warp(str(warped), str(SAMPLE), dstSRS="EPSG:4326")
+    return [SAMPLE, warped]
+
+
+def test_processing_run_classifies_each_layer(provider, qgis_new_project, tmp_path):
+    import processing
+
+    layers = [QgsRasterLayer(str(p), p.stem) for p in _inputs(tmp_path)]
+    QgsProject.instance().addMapLayers(layers)
+    out = tmp_path / "out"
+    result = processing.run(
+        ALG,
+        {"INPUTS": layers, "STRIDE": 3, "WORKERS": 1, "BLOCK_SIZE": 256, "DEVICE": "cpu", "OUTPUT_FOLDER": str(out)},
+    )
+    assert result["FAILED"] == 0
+    summary = json.loads(Path(result["OUTPUT_SUMMARY"]).read_text())
+    assert set(summary["rasters"]) == {"eurosat_mosaic_rgb", "sample_wgs84"}
+    classes = QgsRasterLayer(summary["rasters"]["eurosat_mosaic_rgb"]["outputs"]["classes"], "classes")
+    assert classes.isValid() and classes.width() == 12 and classes.height() == 8  # 768 x 512 px at stride 64
+
+
+def test_qgis_process_starts_workers_with_python(tmp_path, repo_root):
+    exe = next((e for e in ("/usr/bin/qgis_process.bin", "/usr/bin/qgis_process") if os.path.exists(e)), None)
+    if exe is None:
+        pytest.skip("qgis_process is not installed")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "eurosat_landcover").symlink_to(repo_root, target_is_directory=True)
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),
+        "QGIS_PLUGINPATH": str(plugins),
+        "PYTHONPATH": sysconfig.get_paths()["purelib"],
+        "OMP_NUM_THREADS": "1",
+    }
+
+    def qp(*args):
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=400)
+
+    assert qp("plugins", "enable", "eurosat_landcover").returncode == 0
+    out = tmp_path / "out"
+    run = qp("--json", "run", ALG, "--", f"INPUTS={SAMPLE}", "STRIDE=3", "WORKERS=1", f"OUTPUT_FOLDER={out}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(run.stdout[run.stdout.index("{") :])["results"]
+    assert results["FAILED"] == 0
+    assert (out / "eurosat_mosaic_rgb_classes.tif").is_file()
