@@ -34,7 +34,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import AssessmentError
-from .maps import MapInfo, _open, iter_blocks, read_map
+from .maps import MapInfo, _open, confidence_at, iter_blocks, read_map
 
 METHODS = ("stratified", "simple", "systematic")
 ALLOCATIONS = ("proportional", "equal", "manual")
@@ -444,8 +444,10 @@ def write_sample(path, sample: Sample, info: MapInfo, spec: DesignSpec, overwrit
             ("ref_code", ogr.OFTInteger),
             ("status", ogr.OFTString),
             ("labelled_utc", ogr.OFTString),
+            ("model_confidence", ogr.OFTReal),
         ):
             lyr.CreateField(ogr.FieldDefn(name, ftype))
+        conf = confidence_at(info.path, sample.rows, sample.cols)  # the model's confidence, when the run has it
         rng = np.random.default_rng(spec.seed + 1)
         order = rng.permutation(len(sample.x))  # labelling order: mixed strata, so no class is seen in a row
         defn = lyr.GetLayerDefn()
@@ -461,6 +463,10 @@ def write_sample(path, sample: Sample, info: MapInfo, spec: DesignSpec, overwrit
             f.SetFieldNull("ref_code")
             f.SetField("status", "")
             f.SetFieldNull("labelled_utc")
+            if conf is not None and np.isfinite(conf[i]):
+                f.SetField("model_confidence", round(float(conf[i]), 4))
+            else:
+                f.SetFieldNull("model_confidence")
             f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({sample.x[i]!r} {sample.y[i]!r})"))
             lyr.CreateFeature(f)
         lyr.CommitTransaction()

@@ -57,6 +57,7 @@ class Assessment:
     kappa: Optional[float] = None
     notes: list = field(default_factory=list)
     z: float = Z95
+    by_confidence: list = field(default_factory=list)  # see accuracy_by_confidence()
 
     @property
     def total_km2(self) -> float:
@@ -137,6 +138,8 @@ class Assessment:
             },
             "notes": list(self.notes),
         }
+        if self.by_confidence:
+            out["by_confidence"] = self.by_confidence
         if self.kappa is not None:
             out["kappa"] = _num(self.kappa)
             out["kappa_note"] = KAPPA_NOTE
@@ -267,3 +270,61 @@ def estimate(map_codes, ref_codes, mapped_pixels: dict, pixel_area_m2: float, na
         [colors.get(c, "#808080") for c in codes],
         **kw,
     )
+
+
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)
+
+
+def accuracy_by_confidence(map_codes, ref_codes, confidence, mapped_pixels: dict, bins=CONFIDENCE_BINS, z=Z95):
+    """Is the model's confidence honest? Estimated map accuracy among the pixels whose confidence is in a bin.
+
+    Each labelled point of stratum h (map class) stands for ``N_h / n_h`` pixels, so the accuracy of a bin is the
+    stratified ratio estimator ``R = sum_h N_h mean_h(correct * in_bin) / sum_h N_h mean_h(in_bin)`` with its
+    linearised variance ``V(R) = sum_h N_h^2 s_h^2(d) / n_h / X^2``, ``d = correct * in_bin - R in_bin``
+    (Cochran 1977, 6.11; no finite population correction, as elsewhere). Also the estimated share of the map in
+    the bin and its mean confidence. Points without a confidence count in n_h but in no bin.
+    """
+    m = np.asarray(map_codes, np.int64)
+    r = np.asarray(ref_codes, np.int64)
+    c = np.asarray(confidence, float)
+    correct = (m == r).astype(float)
+    strata = [h for h in sorted(set(m.tolist())) if mapped_pixels.get(h, 0) > 0]
+    N = float(sum(v for v in mapped_pixels.values() if v > 0))
+    out = []
+    for k in range(len(bins) - 1):
+        lo, hi = float(bins[k]), float(bins[k + 1])
+        last = k == len(bins) - 2
+        x = np.isfinite(c) & (c >= lo) & ((c <= hi) if last else (c < hi))
+        x = x.astype(float)
+        y = x * correct
+        cx = np.where(x > 0, c, 0.0)
+        X = Y = CX = 0.0
+        for h in strata:
+            sel = m == h
+            Nh = float(mapped_pixels[h])
+            X += Nh * x[sel].mean()
+            Y += Nh * y[sel].mean()
+            CX += Nh * cx[sel].mean()
+        n_bin = int(x.sum())
+        row = {"bin": [lo, hi], "n": n_bin, "area_share": X / N if N else None}
+        if X <= 0 or n_bin == 0:
+            row.update(mean_confidence=None, accuracy=None, accuracy_se=None, accuracy_ci95=[None, None])
+            out.append(row)
+            continue
+        R = Y / X
+        var = 0.0
+        for h in strata:
+            sel = m == h
+            nh = int(sel.sum())
+            if nh > 1:
+                d = y[sel] - R * x[sel]
+                var += float(mapped_pixels[h]) ** 2 * d.var(ddof=1) / nh
+        se = math.sqrt(var) / X
+        row.update(
+            mean_confidence=CX / X,
+            accuracy=R,
+            accuracy_se=se,
+            accuracy_ci95=[R - z * se, R + z * se],
+        )
+        out.append(row)
+    return out

@@ -280,11 +280,42 @@ def read_map(path, progress=None, is_cancelled=None) -> MapInfo:
     )
 
 
-def values_at(path, rows, cols) -> np.ndarray:
+def confidence_path(map_path) -> Optional[Path]:
+    """The run's ``<run>_confidence.tif`` beside a ``<run>_classes.tif`` / ``<run>_corrected.tif`` (or None)."""
+    prefix = run_prefix(map_path)
+    if prefix is None:
+        return None
+    p = prefix.with_name(prefix.name + "_confidence.tif")
+    return p if p.is_file() else None
+
+
+def confidence_at(map_path, rows, cols) -> Optional[np.ndarray]:
+    """The model's confidence (0-1, NaN on nodata) at map pixels, when the run's confidence raster is there and
+    on the same grid; None otherwise. The engine stores uint8 = round(p * 254) with scale 1/254, nodata 255, or
+    float32 with nodata NaN."""
+    path = confidence_path(map_path)
+    if path is None or len(rows) == 0:
+        return None
+    ds, ref = _open(path), _open(map_path)
+    if (ds.RasterXSize, ds.RasterYSize) != (ref.RasterXSize, ref.RasterYSize):
+        return None
+    band = ds.GetRasterBand(1)
+    raw = values_at(path, rows, cols, np.float64)
+    nodata = band.GetNoDataValue()
+    bad = ~np.isfinite(raw) if nodata is None else (~np.isfinite(raw)) | (raw == nodata)
+    scale = band.GetScale()
+    if scale in (None, 1.0) and band.DataType == 1:  # GDT_Byte without a scale: the engine's 0..254
+        scale = 1.0 / 254.0
+    out = raw * (scale or 1.0) + (band.GetOffset() or 0.0)
+    out[bad] = np.nan
+    return np.clip(out, 0.0, 1.0)
+
+
+def values_at(path, rows, cols, dtype=np.int64) -> np.ndarray:
     """Band-1 values at pixel (rows, cols); the caller makes sure they are inside the raster."""
     ds = _open(path)
     band = ds.GetRasterBand(1)
-    out = np.empty(len(rows), np.int64)
+    out = np.empty(len(rows), dtype)
     order = np.argsort(rows, kind="stable")
     rows = np.asarray(rows)[order]
     cols = np.asarray(cols)[order]

@@ -38,6 +38,7 @@ class Labels:
     notes: list = field(default_factory=list)
     design: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)  # reason -> count
+    confidence: Optional[np.ndarray] = None  # the model's confidence at each labelled point (NaN: unknown)
 
 
 def _key(value) -> str:
@@ -93,13 +94,16 @@ def read_sample_labels(path) -> Labels:
             f"{Path(path).name} has no layer {LAYER!r}: is it a sample made by 'Create sampling design'?"
         )
     design = read_design(path)
-    m, r = [], []
+    m, r, conf = [], [], []
+    has_conf = lyr.GetLayerDefn().GetFieldIndex("model_confidence") >= 0
     excluded = {"unlabelled": 0, STATUS_UNSURE: 0, STATUS_SKIPPED: 0}
     for f in lyr:
         status = (f.GetField("status") or "").strip()
         if status == STATUS_LABELLED and f.IsFieldSetAndNotNull("ref_code"):
             m.append(int(f.GetField("map_code")))
             r.append(int(f.GetField("ref_code")))
+            ok = has_conf and f.IsFieldSetAndNotNull("model_confidence")
+            conf.append(float(f.GetField("model_confidence")) if ok else np.nan)
         elif status in excluded:
             excluded[status] += 1
         else:
@@ -112,7 +116,17 @@ def read_sample_labels(path) -> Labels:
         )
     if excluded["unlabelled"]:
         notes.append(f"{excluded['unlabelled']} point(s) not labelled yet")
-    return Labels(np.asarray(m, np.int64), np.asarray(r, np.int64), str(path), "sample", notes, design, excluded)
+    c = np.asarray(conf, float)
+    return Labels(
+        np.asarray(m, np.int64),
+        np.asarray(r, np.int64),
+        str(path),
+        "sample",
+        notes,
+        design,
+        excluded,
+        c if np.isfinite(c).any() else None,
+    )
 
 
 def _transform_to_map(srs_from, info: MapInfo):

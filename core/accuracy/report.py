@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import AssessmentError
-from .estimators import KAPPA_NOTE, Assessment, estimate
+from .estimators import KAPPA_NOTE, Assessment, accuracy_by_confidence, estimate
 from .maps import MapInfo, read_map
 from .reference import Labels, read_raster_reference, read_sample_labels, read_vector_reference
 
@@ -114,6 +114,8 @@ def assess(
         kappa=kappa,
         notes=notes,
     )
+    if labels.confidence is not None:
+        res.by_confidence = accuracy_by_confidence(labels.map_codes, labels.ref_codes, labels.confidence, info.counts)
     return res, labels, info
 
 
@@ -398,6 +400,22 @@ def html_report(data: dict, res: Assessment) -> str:
     parts.append("</table>")
     if res.kappa is not None:
         parts.append(f"<p>Kappa: {res.kappa:.3f}. <span class='note'>{_esc(KAPPA_NOTE)}</span></p>")
+    if res.by_confidence:
+        parts.append(
+            "<h2>Accuracy by the model's confidence</h2><p class='note'>Is the model's confidence honest? The "
+            "estimated accuracy of the map where the model's confidence (its highest class probability, from the "
+            "run's confidence raster) falls in each range, weighted by stratum (ratio estimator, 95 % CI). A "
+            "well-calibrated model has accuracy close to its mean confidence.</p><table><tr><th>confidence</th>"
+            "<th>points</th><th>share of the map</th><th>mean confidence</th><th>estimated accuracy</th></tr>"
+        )
+        for b in res.by_confidence:
+            share = "–" if b["area_share"] is None else f"{100 * b['area_share']:.1f} %"
+            mean = "–" if b["mean_confidence"] is None else f"{b['mean_confidence']:.2f}"
+            parts.append(
+                f"<tr><td>{b['bin'][0]:.1f} – {b['bin'][1]:.1f}</td><td>{b['n']}</td><td>{share}</td>"
+                f"<td>{mean}</td><td>{_pm(b['accuracy'], b['accuracy_se'], z)}</td></tr>"
+            )
+        parts.append("</table>")
     for title, m, nd in (
         ("Error matrix, sample counts", res.counts, 0),
         ("Error matrix, estimated area proportions", res.proportions, 4),

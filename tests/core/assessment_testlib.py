@@ -79,3 +79,22 @@ def blocky_map(h=120, w=160, seed=0, nodata_corner=True) -> np.ndarray:
     if nodata_corner:
         arr[:10, :10] = 255
     return arr
+
+
+def write_confidence(path, conf: np.ndarray, pixel: float = 10.0, epsg: int = 32632) -> Path:
+    """The engine's confidence raster: uint8 = round(p * 254), scale 1/254, nodata 255."""
+    from osgeo import gdal, osr
+
+    h, w = conf.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((ORIGIN[0], pixel, 0.0, ORIGIN[1], 0.0, -pixel))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    band = ds.GetRasterBand(1)
+    band.WriteArray(np.where(np.isfinite(conf), np.round(conf * 254), 255).astype(np.uint8))
+    band.SetNoDataValue(255)
+    band.SetScale(1.0 / 254)
+    band.SetOffset(0.0)
+    ds = None
+    return Path(path)
