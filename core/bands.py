@@ -27,9 +27,9 @@ from osgeo import gdal
 
 from . import gdalutil
 from .errors import ClassificationError
+from .request import RADIOMETRY_METHODS
 
 EUROSAT_MS_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A")
-RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile")
 
 _S2_RE = re.compile(r"(?<![A-Za-z0-9])B0?(1[0-2]|[1-9]|8A)(?![0-9A-Za-z])", re.IGNORECASE)
 _ROLE_INTERP = {"red": gdal.GCI_RedBand, "green": gdal.GCI_GreenBand, "blue": gdal.GCI_BlueBand}

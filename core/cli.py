@@ -35,7 +35,10 @@ class ProgressBar:
         self.t0 = time.perf_counter()
         self.last_draw = 0.0
 
-    def __call__(self, fraction: float, message: str) -> None:
+    def __call__(self, progress, message: Optional[str] = None) -> None:
+        """``progress``: the engine's typed Progress (core/progress.py), or a fraction with ``message``."""
+        fraction = progress.fraction if message is None else progress
+        message = progress.message if message is None else message
         fraction = min(1.0, max(0.0, float(fraction)))
         filled = int(round(fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)

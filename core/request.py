@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-RADIOMETRY_CHOICES = ("auto", "8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile")
+RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile")  # core/radiometry.py
+RADIOMETRY_CHOICES = ("auto", *RADIOMETRY_METHODS)
 PROBABILITY_DTYPES = ("uint8", "float32")
 FAST_PATH_MODES = ("auto", "on", "off")
+BATCH_SIZE_MAX = 4096  # windows per batch: the largest the engine, CLI, Processing and the dock accept
 
 
 @dataclass
@@ -71,7 +73,7 @@ class ClassificationResult:
     band_mapping: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    style_paths: dict[str, Path] = field(default_factory=dict)
+    card: Optional[object] = None  # the models.card.ModelCard of the run (read once per run)
 
 
 # ---------------------------------------------------------------------- argument types

@@ -66,10 +66,6 @@ class LandCoverClassifier(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 
-    @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self(x).float(), dim=1)
-
 
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
@@ -168,13 +164,21 @@ def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], source: 
 
 def load_model(card_path: str | Path | None = None, device: str | torch.device = "cpu"):
     """Load ``(LandCoverClassifier in eval mode, ModelCard)``; ``None`` = the bundled default."""
-    from .registry import build_model
-
     card_path = Path(card_path) if card_path is not None else default_card_path()
     try:
         card = ModelCard.load(card_path)
     except ModelCardError as exc:
         raise InvalidCardError(str(exc)) from exc
+    return load_weights(card, device), card
+
+
+def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCoverClassifier:
+    """The classifier described by an already read ``card``: its weights checked against the card's
+    sha256, loaded weights-only, placed on ``device`` in eval mode with channels_last."""
+    from ..core.devices import place_model
+    from .registry import build_model
+
+    card_path = card.path or Path(card.weights)
     weights = card.weights_path
     if not weights.is_file():
         raise ModelLoadError(f"weights file {weights} named by card {card_path} does not exist")
@@ -183,7 +187,7 @@ def load_model(card_path: str | Path | None = None, device: str | torch.device =
     actual = sha256_file(weights)
     if actual != card.weights_sha256:
         raise ModelLoadError(
-            f"sha256 of {weights.name} is {actual}, but card {card_path.name} expects "
+            f"sha256 of {weights.name} is {actual}, but card {Path(card_path).name} expects "
             f"{card.weights_sha256}: the file is corrupt or belongs to another model"
         )
     state = _read_state_dict(weights)
@@ -196,6 +200,4 @@ def load_model(card_path: str | Path | None = None, device: str | torch.device =
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelLoadError(f"weights file {weights.name} cannot be loaded: {exc}") from exc
-    model = LandCoverClassifier(net, card.mean, card.std, card=card)
-    model.to(torch.device(device)).use_channels_last(True).eval()
-    return model, card
+    return place_model(LandCoverClassifier(net, card.mean, card.std, card=card), torch.device(device))

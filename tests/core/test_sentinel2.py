@@ -10,7 +10,7 @@ import pytest
 from engine_testlib import MS_ZIP, RGB_ZIP, make_card
 from eurosat_landcover.core import bands, georef
 from eurosat_landcover.core.radiometry import make_radiometry
-from eurosat_landcover.core.windows import Grid, StripReader
+from eurosat_landcover.core.strips import read_strip
 
 pytestmark = pytest.mark.skipif(not MS_ZIP.exists(), reason=f"{MS_ZIP} is missing")
 
@@ -37,8 +37,7 @@ def test_ms_tiles_map_and_scale_like_the_rgb_jpegs():
         assert m.bands == [4, 3, 2] and m.radiometry == "sentinel2_l1c"
         wr = georef.prepare(src, m, 10.0)
         assert not wr.resampled and (wr.width, wr.height) == (64, 64)
-        reader = StripReader(wr, make_radiometry(m.radiometry, card), Grid(64, 64, 64, 64), 1)
-        scaled, valid = reader.read_strip(0, 64)
+        scaled, valid = read_strip(wr, make_radiometry(m.radiometry, card), 0, 64)
         assert valid.all() and scaled.shape == (3, 64, 64)
         cls, name = member.split("/")[-2:]
         jpg = f"EuroSAT_RGB/{cls}/{name[:-4]}.jpg"

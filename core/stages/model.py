@@ -1,0 +1,73 @@
+"""Stage 2: the model card read once, the weights on the device, and the CPU fast path chosen.
+
+:func:`load_model` depends on the card and the device only, so a caller may keep its result for
+the next run (the weights are checked against the card's sha256 on every load).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..errors import ClassificationError
+
+
+def card_path(model_card) -> Path:
+    """The request's model card, or the bundled default; a clear error when the file is missing."""
+    from ...models.checkpoint import default_card_path
+
+    path = Path(model_card) if model_card else default_card_path()
+    if not path.is_file():
+        which = "the default model" if not model_card else "the model card"
+        raise ClassificationError(f"{which} {path} does not exist (no model to classify with)")
+    return path
+
+
+def read_card(model_card):
+    """The :class:`ModelCard` at ``model_card`` (None: the bundled model), read once per run."""
+    from ...models.card import ModelCard, ModelCardError
+
+    try:
+        return ModelCard.load(card_path(model_card))
+    except ModelCardError as exc:
+        raise ClassificationError(f"cannot load the model: {exc}") from None
+
+
+def load_model(card, device):
+    """The classifier of ``card`` on ``device``: eval mode, channels_last (core/devices.place_model)."""
+    try:
+        from ...models.card import ModelCardError
+        from ...models.checkpoint import ModelLoadError, load_weights
+    except ImportError as exc:  # pragma: no cover - broken install
+        raise ClassificationError(f"the model code cannot be imported ({exc}); reinstall the plugin") from None
+    try:
+        return load_weights(card, device)
+    except (ModelLoadError, ModelCardError) as exc:
+        raise ClassificationError(f"cannot load the model: {exc}") from None
+
+
+@dataclass
+class ModelPath:
+    """What runs the windows: the eager model or the traced one, and the report for the summary."""
+
+    model: object  # callable: float N x C x p x p (0-255) -> logits
+    report: object  # models.fast_path.FastPathReport
+    tried: bool = False  # tracing was attempted (report.prepare_seconds is its cost)
+    warning: Optional[str] = None
+
+
+def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None) -> ModelPath:
+    """The CPU fast path (models/fast_path.py) when ``mode`` and the run call for it, else the
+    eager model; ``on_trace()`` is called before tracing starts; ``warning`` when ``mode="on"``
+    asked for a fast path that cannot be built."""
+    from ...models.fast_path import FastPathReport, eager_reason, trace_for_cpu
+
+    stay_eager = eager_reason(mode, device.type, grid.windows)
+    if stay_eager:
+        return ModelPath(model, FastPathReport("eager", stay_eager))
+    if on_trace is not None:
+        on_trace()
+    traced, report = trace_for_cpu(model, min(int(batch_size), grid.windows), bands, grid.patch)
+    warning = f"the CPU fast path is not available: {report.reason}" if mode == "on" and not report.used else None
+    return ModelPath(traced, report, True, warning)

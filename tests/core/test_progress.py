@@ -1,0 +1,43 @@
+"""Typed progress (core/progress.py) from a real run, and the callbacks of the old engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_testlib import random_rgb, write_geotiff
+from eurosat_landcover.core.pipeline import classify
+from eurosat_landcover.core.progress import STAGES, WINDOWS, Progress, as_callback
+from eurosat_landcover.core.request import ClassificationRequest
+
+
+def test_windows_report_fraction_and_message():
+    p = Progress.windows(50, 200)
+    assert (p.stage, p.done, p.total, str(p)) == (WINDOWS, 50, 200, "50/200 windows")
+    assert p.fraction == 0.02 + 0.93 * 0.25
+    assert Progress.windows(0, 0).fraction == 0.02 and Progress.windows(7, 7).fraction == pytest.approx(0.95)
+
+
+def test_old_two_argument_callbacks_still_get_fraction_and_message():
+    got = []
+    as_callback(lambda fraction, message: got.append((fraction, message)))(Progress(0.5, "prepare", "opening"))
+    as_callback(lambda p, message=None: got.append(p))(Progress(0.7, "done", "done"))
+    assert got[0] == (0.5, "opening") and isinstance(got[1], Progress)
+
+
+def test_a_run_reports_its_stages_in_order_with_window_counts(tmp_path, brightness_model):
+    path = write_geotiff(tmp_path / "in.tif", random_rgb(256, 320))
+    reports: list[Progress] = []
+    res = classify(
+        ClassificationRequest(path, tmp_path / "out", stride=32, batch_size=4, device="cpu", fast_path="off"),
+        reports.append,
+        model=brightness_model,
+    )
+    assert all(isinstance(p, Progress) for p in reports)
+    order = [STAGES.index(p.stage) for p in reports]
+    assert order == sorted(order) and reports[0].stage == "prepare" and reports[-1].stage == "done"
+    fractions = [p.fraction for p in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    windows = [p for p in reports if p.stage == WINDOWS]
+    assert windows and all(p.total == res.summary["windows"]["total"] for p in windows)
+    assert [p.done for p in windows] == sorted(p.done for p in windows)
+    assert np.isclose(res.summary["windows"]["total"], 7 * 9)
