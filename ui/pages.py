@@ -9,5 +9,6 @@ PAGES = [
     (".panel", "ClassifyPanel"),
     (".assess.page", "AssessPage"),
     (".export.page", "ExportPage"),
+    (".explain.page", "ExplainPage"),
     (".install.page", "SetupPage"),
 ]
