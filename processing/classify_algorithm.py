@@ -29,9 +29,10 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..core.request import RADIOMETRY_CHOICES
+from ..core.request import BATCH_SIZE_MAX, RADIOMETRY_CHOICES
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
+from ..qgis_bridge.results import area_summary
 from ..toolbelt.icons import icon
 
 
@@ -138,7 +139,7 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterNumber(
-                self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, 64, False, 1, 4096
+                self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, 64, False, 1, BATCH_SIZE_MAX
             )
         )
         self.addParameter(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda:0, mps)", "auto"))
@@ -191,19 +192,19 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
         missing = missing_packages()
         if missing:
             raise QgsProcessingException(missing_message(missing))
-        from ..ui.compat import avoid_triton_llvm_clash
+        from ..qgis_bridge.compat import avoid_triton_llvm_clash
 
         avoid_triton_llvm_clash()  # the algorithm also runs inside the QGIS GUI
         from ..core.errors import ClassificationCancelled, ClassificationError
         from ..core.pipeline import classify
 
-        last = {"text": ""}
+        last_stage = [None]
 
-        def progress(fraction, message):
-            feedback.setProgress(100.0 * fraction)
-            if message and message != last["text"] and "windows" not in message.split()[-1:]:
-                feedback.pushInfo(message)
-            last["text"] = message
+        def progress(report):  # core.progress.Progress
+            feedback.setProgress(100.0 * report.fraction)
+            if report.stage != last_stage[0] and report.message:  # a line per stage, the bar for the windows
+                feedback.pushInfo(report.message)
+            last_stage[0] = report.stage
 
         feedback.pushInfo(f"Request: {json.dumps(request.to_dict())}")
         try:
@@ -218,9 +219,9 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
             f"{result.windows} windows in {result.seconds:.1f} s on {result.device} "
             f"({result.windows_per_second:.0f} windows/s)"
         )
-        feedback.pushInfo("Area per class: " + styling.area_summary(result.area_km2))
+        feedback.pushInfo("Area per class: " + area_summary(result.area_km2))
 
-        classes = self._card_classes(model)
+        classes = styling.card_classes(result.card) if result.card is not None else []  # the run's card
         if (
             classes
             and context.project() is not None
@@ -245,18 +246,3 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
             self.AREA_KM2: json.dumps(result.area_km2),
             self.WINDOWS: result.windows,
         }
-
-    @staticmethod
-    def _card_classes(model_path):
-        try:
-            from ..models.card import ModelCard
-
-            if model_path:
-                card = ModelCard.load(model_path)
-            else:
-                from ..models.checkpoint import default_card_path
-
-                card = ModelCard.load(default_card_path())
-            return styling.card_classes(card)
-        except Exception:
-            return []

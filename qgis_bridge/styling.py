@@ -1,4 +1,4 @@
-"""Styles and layers for classification results, shared by the dock, Processing and exports.
+"""Renderers for classification results, shared by the dock, Processing and exports.
 
 - land-cover layer: QgsPalettedRasterRenderer with the model card's class names and colours, so
   the legend reads as land cover;
@@ -12,34 +12,17 @@ as float32 0..1; a uint8 band without scale is stretched over 0..255 and labelle
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
-from typing import Optional
-
 from qgis.core import (
     Qgis,
     QgsColorRampShader,
-    QgsLayerTreeGroup,
     QgsPalettedRasterRenderer,
-    QgsProject,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
 )
 from qgis.PyQt.QtGui import QColor
 
-VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-NODATA_CLASS = 255
-
-
-def group_name(input_name: str, when: Optional[datetime] = None) -> str:
-    """ "Land cover — <layer> — 14:32"."""
-    when = when or datetime.now()
-    return f"Land cover — {input_name} — {when:%H:%M}"
-
-
-def probability_layer_name(class_name: str) -> str:
-    return f"P({class_name})"
+from ..core.writers import VIRIDIS  # the one confidence palette, also in the engine's QML styles
 
 
 def card_classes(card) -> list:
@@ -94,69 +77,3 @@ def style_confidence(layer: QgsRasterLayer, band: int = 1) -> None:
 def style_probability(layer: QgsRasterLayer, band: int, color: str) -> None:
     layer.setRenderer(ramp_renderer(layer, band, ["#ffffff", color]))
     layer.triggerRepaint()
-
-
-# ------------------------------------------------------------------ layers
-def result_layers(result, classes: list) -> dict:
-    """Styled QgsRasterLayers for a ClassificationResult (not added to any project).
-
-    Returns {"classes": layer, "confidence": layer, "probabilities": [layer per class]}.
-    """
-    out = {"classes": None, "confidence": None, "probabilities": []}
-    cls_layer = QgsRasterLayer(str(result.classes_path), "Land cover", "gdal")
-    if not cls_layer.isValid():
-        raise OSError(f"QGIS cannot open the land-cover raster {result.classes_path}")
-    style_classes(cls_layer, classes)
-    out["classes"] = cls_layer
-    if result.confidence_path and Path(result.confidence_path).exists():
-        conf = QgsRasterLayer(str(result.confidence_path), "Confidence", "gdal")
-        if conf.isValid():
-            style_confidence(conf)
-            out["confidence"] = conf
-    if result.probabilities_path and Path(result.probabilities_path).exists():
-        for i, (name, color) in enumerate(classes, start=1):
-            layer = QgsRasterLayer(str(result.probabilities_path), probability_layer_name(name), "gdal")
-            if not layer.isValid() or layer.bandCount() < i:
-                continue
-            style_probability(layer, i, color)
-            out["probabilities"].append(layer)
-    return out
-
-
-def add_result_group(
-    result,
-    classes: list,
-    input_name: str,
-    project: Optional[QgsProject] = None,
-    when: Optional[datetime] = None,
-    show_confidence: bool = False,
-) -> QgsLayerTreeGroup:
-    """Add the result's layers to `project` in a new group at the top of the layer tree.
-
-    Order in the group: land cover, confidence (hidden unless asked), P(class)... (hidden).
-    """
-    project = project or QgsProject.instance()
-    layers = result_layers(result, classes)
-    root = project.layerTreeRoot()
-    group = root.insertGroup(0, group_name(input_name, when))
-    ordered = [layers["classes"], layers["confidence"], *layers["probabilities"]]
-    for layer in ordered:
-        if layer is None:
-            continue
-        project.addMapLayer(layer, False)
-        node = group.addLayer(layer)
-        if layer is not layers["classes"]:
-            node.setItemVisibilityChecked(layer is layers["confidence"] and show_confidence)
-            node.setExpanded(False)
-    group.setExpanded(False)  # toggled: a view that collapsed the new group follows the model again
-    group.setExpanded(True)
-    return group
-
-
-def area_summary(area_km2: dict, top: int = 0) -> str:
-    """ "Forest 3.2 km² (41 %), Pasture ..." sorted by area."""
-    total = sum(area_km2.values()) or 1.0
-    parts = sorted(area_km2.items(), key=lambda kv: -kv[1])
-    if top:
-        parts = parts[:top]
-    return ", ".join(f"{k} {v:.3g} km² ({100 * v / total:.0f} %)" for k, v in parts if v > 0)

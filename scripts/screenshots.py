@@ -159,7 +159,7 @@ def _inner(job: dict) -> None:
 
     import qgis.utils
     from qgis.core import QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
-    from qgis.PyQt.QtCore import QSize, Qt, QTimer
+    from qgis.PyQt.QtCore import QCoreApplication, QSize, Qt, QTimer
 
     iface = qgis.utils.iface
     out = Path(job["out"])
@@ -238,8 +238,8 @@ def _inner(job: dict) -> None:
             window.resizeDocks([state["layers_dock"]], [330], Qt.Horizontal)
         panel = dock.panel
         if job["model"]:
-            panel.add_model(job["model"])
-        panel.layer_combo.setLayer(layer)
+            panel.model.add_model(job["model"])
+        panel.input.layer_combo.setLayer(layer)
         # screenshot 1 shows a drawn rectangle with its km² and window estimate; the run takes the whole layer
         ext = layer.extent()
         from qgis.core import QgsRectangle
@@ -250,11 +250,11 @@ def _inner(job: dict) -> None:
             ext.xMinimum() + ext.width() * 0.9,
             ext.yMinimum() + ext.height() * 0.55,
         )
-        panel.set_drawn_rectangle(drawn, layer.crs())
-        panel.draw_button.setChecked(False)
-        panel.stride_combo.setCurrentIndex(max(0, panel.stride_combo.findData(int(job["stride"]))))
-        panel.output_widget.setFilePath(str(output_folder))
-        panel.open_check.setChecked(True)
+        panel.area.set_drawn_rectangle(drawn, layer.crs())
+        panel.area.draw_button.setChecked(False)
+        panel.options.stride_combo.setCurrentIndex(max(0, panel.options.stride_combo.findData(int(job["stride"]))))
+        panel.options.output_widget.setFilePath(str(output_folder))
+        panel.options.open_check.setChecked(True)
         state.update(plugin=plugin, panel=panel, layer=layer, dock=dock)
         QTimer.singleShot(1500, step_shot_dock)
 
@@ -262,12 +262,12 @@ def _inner(job: dict) -> None:
     def step_shot_dock():
         layer = state["layer"]
         iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
-        tool = state["panel"].map_tool
+        tool = state["panel"].area.map_tool
         if tool is not None and tool.rubber_band is not None:
             rb = tool.rubber_band
             note(f"rectangle: {rb.asGeometry().boundingBox().toString(0)}, visible {rb.isVisible()}, {tool.info}")
         grab("screenshot-dock.png")
-        state["panel"].set_area_mode("layer")
+        state["panel"].area.set_mode("layer")
         task = state["panel"].run()
         assert task is not None, "the run did not start"
         state["started"] = time.monotonic()
@@ -277,15 +277,15 @@ def _inner(job: dict) -> None:
     @guarded
     def step_wait():
         panel = state["panel"]
-        if panel.tasks:
+        if panel.queue.tasks:
             if time.monotonic() - state["started"] > 420:
                 raise TimeoutError("classification took more than 7 minutes")
             QTimer.singleShot(500, step_wait)
             return
-        note(f"classification finished: {panel.status_label.text()}")
+        note(f"classification finished: {panel.report.status_label.text()}")
         root = QgsProject.instance().layerTreeRoot()
         groups = [g for g in root.children() if isinstance(g, QgsLayerTreeGroup)]
-        assert groups, "no result group: " + panel.status_label.text()
+        assert groups, "no result group: " + panel.report.status_label.text()
         # screenshot 2: the classified map and its legend; the dock stays open, scrolled to the summary
         group = groups[0]
         view = iface.layerTreeView()
@@ -297,13 +297,16 @@ def _inner(job: dict) -> None:
             node.setExpanded(True)
             view.setExpanded(view.node2index(node), True)
         iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
-        scroll = panel.findChild(__import__("qgis.PyQt.QtWidgets", fromlist=["QScrollArea"]).QScrollArea)
-        if scroll is not None:
-            scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
         QTimer.singleShot(1500, step_shot_classified)
 
     @guarded
     def step_shot_classified():
+        # the Classify page scrolled to its last-run summary, once the summary is laid out
+        scroll = state["panel"].findChild(__import__("qgis.PyQt.QtWidgets", fromlist=["QScrollArea"]).QScrollArea)
+        if scroll is not None:
+            QCoreApplication.processEvents()
+            scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+            QCoreApplication.processEvents()
         bar = iface.messageBar()
         for item in list(bar.items()):  # QGIS's own "Task complete" notice hides the plugin's summary
             if "Task complete" in (item.title() or "") + (item.text() or ""):

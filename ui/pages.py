@@ -6,7 +6,7 @@ plus its own module or folder under ui/ with a :class:`~.page_base.WorkspacePage
 """
 
 PAGES = [
-    (".panel", "ClassifyPanel"),
+    (".classify.page", "ClassifyPage"),
     (".assess.page", "AssessPage"),
     (".export.page", "ExportPage"),
     (".explain.page", "ExplainPage"),

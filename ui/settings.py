@@ -7,6 +7,8 @@ from pathlib import Path
 
 from qgis.core import QgsProject, QgsSettings
 
+from ..core.request import BATCH_SIZE_MAX
+
 PREFIX = "eurosat_landcover/ui/"
 
 AREA_MODES = ("layer", "canvas", "drawn", "selection")
@@ -66,7 +68,7 @@ class DockSettings:
             out.area_mode = "layer"
         if out.stride not in STRIDES:
             out.stride = 32
-        out.batch_size = max(1, min(out.batch_size, 4096))
+        out.batch_size = max(1, min(out.batch_size, BATCH_SIZE_MAX))
         if not out.output_dir:
             out.output_dir = default_output_dir()
         return out

@@ -3,12 +3,19 @@
 pytest-qgis's `qgis_iface` accepts toolbar, menu and dock calls without doing anything, so a plugin
 that forgot to remove its button would go unnoticed. `iface` makes those calls act on the real
 QMainWindow of `qgis_iface` the way QGIS does, so tests can look for what a plugin leaves behind.
+
+Shared by the page tests: `model_card` and `clean_settings` (from landcover_helpers), `scene` (a
+192 px RGB GeoTIFF layer in a new project), `dock` (the real dock in the main window, with the test
+model) and `classify_page` (its Classify page).
 """
 
 import pytest
 import sip
-from qgis.PyQt.QtCore import QCoreApplication, QEvent
+from qgis.core import QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from qgis.PyQt.QtWidgets import QMenu, QToolBar
+
+from .landcover_helpers import clean_settings, default_card_path, model_card, write_rgb_geotiff  # noqa: F401
 
 PLUGINS_TOOLBAR = "mPluginToolBar"
 RASTER_MENU = "mRasterMenu"
@@ -90,3 +97,34 @@ def flush_deletes():
     """Run pending deleteLater() calls, as the event loop would."""
     QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
     QCoreApplication.processEvents()
+
+
+@pytest.fixture
+def scene(qgis_new_project, tmp_path):
+    """A 192 x 192 px, 10 m, 8-bit RGB GeoTIFF (UTM 32N) as a layer of a new project."""
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif")), "scene")
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+@pytest.fixture
+def dock(iface, qgis_new_project, clean_settings, model_card):  # noqa: F811
+    """The plugin's dock in the main window, its Classify page on the test model; shut down after."""
+    from eurosat_landcover.ui.dock import LandCoverDock
+
+    dock = LandCoverDock(iface, iface.mainWindow())
+    iface.addDockWidget(Qt.RightDockWidgetArea, dock)
+    dock.show()
+    if model_card != default_card_path():
+        assert dock.panel.model.add_model(str(model_card))
+    yield dock
+    dock.shutdown()
+    iface.removeDockWidget(dock)
+    dock.deleteLater()
+
+
+@pytest.fixture
+def classify_page(dock):
+    """The dock's Classify page (ui/classify/page.py)."""
+    return dock.panel

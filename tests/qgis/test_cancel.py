@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from eurosat_landcover.ui.dock import LandCoverDock
+from eurosat_landcover.qgis_bridge.task import Status
 from qgis.core import Qgis, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtTest import QTest
@@ -20,26 +20,21 @@ from .landcover_helpers import (  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def running(iface, qgis_new_project, clean_settings, model_card, tmp_path):  # noqa: F811
+def running(dock, tmp_path):
     """A dock whose classification of a 640 px raster at stride 16 (1369 windows) is under way."""
     layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "big.tif", size=640)), "big")
     QgsProject.instance().addMapLayer(layer)
-    dock = LandCoverDock(iface, iface.mainWindow())
     panel = dock.panel
-    if model_card != default_card_path():
-        panel.add_model(str(model_card))
-    panel.layer_combo.setLayer(layer)
-    panel.set_area_mode("layer")
-    panel.stride_combo.setCurrentIndex(panel.stride_combo.findData(16))
+    panel.input.layer_combo.setLayer(layer)
+    panel.area.set_mode("layer")
+    panel.options.stride_combo.setCurrentIndex(panel.options.stride_combo.findData(16))
     out = tmp_path / "out"
-    panel.output_widget.setFilePath(str(out))
+    panel.options.output_widget.setFilePath(str(out))
     task = panel.run()
     assert task is not None
-    assert process_events_until(lambda: task.windows_done > 0 or not panel.tasks, 120)
-    assert panel.tasks, "the run finished before it could be cancelled"
-    yield dock, task, layer, out
-    dock.shutdown()
-    dock.deleteLater()
+    assert process_events_until(lambda: task.latest.done > 0 or not panel.queue.tasks, 120)
+    assert panel.queue.tasks, "the run finished before it could be cancelled"
+    return dock, task, layer, out
 
 
 def _no_result(out):
@@ -51,12 +46,12 @@ def _no_result(out):
 
 def test_cancel_button(running, iface):
     dock, task, _layer, out = running
-    QTest.mouseClick(dock.panel.cancel_button, Qt.LeftButton)
+    QTest.mouseClick(dock.panel.report.cancel_button, Qt.LeftButton)
     wait_for_tasks()
-    assert task.cancelled and task.result is None
+    assert task.outcome.status is Status.CANCELLED and task.outcome.result is None
     _no_result(out)
-    assert "Cancelled" in dock.panel.status_label.text()
-    assert not dock.panel.cancel_button.isEnabled()
+    assert "Cancelled" in dock.panel.report.status_label.text()
+    assert not dock.panel.report.cancel_button.isEnabled()
     assert not iface.messageBar().get_messages(Qgis.Critical)
     assert any("cancelled" in m for m in iface.messageBar().get_messages(Qgis.Info))
 
@@ -65,25 +60,25 @@ def test_removing_the_input_layer_cancels(running):
     dock, task, layer, out = running
     QgsProject.instance().removeMapLayer(layer.id())
     wait_for_tasks()
-    assert task.cancelled
+    assert task.outcome.status is Status.CANCELLED
     _no_result(out)
-    assert "removed" in dock.panel.status_label.text()
+    assert "removed" in dock.panel.report.status_label.text()
 
 
 def test_closing_the_project_cancels(running):
     _dock, task, _layer, out = running
     QgsProject.instance().clear()
     wait_for_tasks()
-    assert task.cancelled
+    assert task.outcome.status is Status.CANCELLED
     _no_result(out)
 
 
 def test_shutdown_cancels_and_waits(running):
     dock, task, _layer, out = running
     dock.shutdown()  # as plugin.unload() does
-    assert not dock.panel.tasks
+    assert not dock.panel.queue.tasks
     wait_for_tasks()
-    assert task.cancelled
+    assert task.outcome.status is Status.CANCELLED
     _no_result(out)
 
 
@@ -100,19 +95,19 @@ def test_plugin_unload_mid_run(iface, qgis_new_project, clean_settings, model_ca
     plugin.action.trigger()
     panel = plugin.dock.panel
     if model_card != default_card_path():
-        panel.add_model(str(model_card))
-    panel.layer_combo.setLayer(layer)
-    panel.set_area_mode("drawn")  # arms the rectangle tool
-    assert canvas.mapTool() is panel.map_tool
-    panel.set_drawn_rectangle(layer.extent(), layer.crs())
-    panel.stride_combo.setCurrentIndex(panel.stride_combo.findData(16))
+        panel.model.add_model(str(model_card))
+    panel.input.layer_combo.setLayer(layer)
+    panel.area.set_mode("drawn")  # arms the rectangle tool
+    assert canvas.mapTool() is panel.area.map_tool
+    panel.area.set_drawn_rectangle(layer.extent(), layer.crs())
+    panel.options.stride_combo.setCurrentIndex(panel.options.stride_combo.findData(16))
     out = tmp_path / "out"
-    panel.output_widget.setFilePath(str(out))
+    panel.options.output_widget.setFilePath(str(out))
     task = panel.run()
-    assert process_events_until(lambda: task.windows_done > 0 or not panel.tasks, 120)
+    assert process_events_until(lambda: task.latest.done > 0 or not panel.queue.tasks, 120)
     plugin.unload()
     wait_for_tasks()
-    assert task.cancelled
+    assert task.outcome.status is Status.CANCELLED
     _no_result(out)
     assert canvas.mapTool() is tool_before
     items = [i for i in canvas.scene().items() if type(i).__name__ in ("QgsRubberBand", "_LabelItem")]
@@ -122,9 +117,9 @@ def test_plugin_unload_mid_run(iface, qgis_new_project, clean_settings, model_ca
 def test_cancel_drops_queued_runs(running, iface):
     dock, task, _layer, out = running
     queued = dock.panel.run()
-    assert dock.panel.pending == [queued]
+    assert dock.panel.queue.pending == [queued]
     dock.panel.cancel_all()
-    assert dock.panel.pending == [] and queued.cancelled
+    assert dock.panel.queue.pending == [] and queued.outcome.status is Status.CANCELLED
     wait_for_tasks()
-    assert task.cancelled and queued.result is None
+    assert task.outcome.status is Status.CANCELLED and queued.outcome.result is None
     _no_result(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from eurosat_landcover.ui import compat
+from eurosat_landcover.qgis_bridge import compat
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from eurosat_landcover.models.card import ModelCard
+from eurosat_landcover.qgis_bridge.task import Status
 from eurosat_landcover.ui.dock import LandCoverDock
 from qgis.core import (
     Qgis,
@@ -17,35 +18,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtTest import QTest
 
-from .landcover_helpers import (  # noqa: F401 (fixtures)
-    clean_settings,
-    default_card_path,
-    files_under,
-    model_card,
-    wait_for_tasks,
-    write_rgb_geotiff,
-)
-
-
-@pytest.fixture
-def dock(iface, qgis_new_project, clean_settings, model_card):  # noqa: F811
-    dock = LandCoverDock(iface, iface.mainWindow())
-    iface.addDockWidget(Qt.RightDockWidgetArea, dock)
-    dock.show()
-    if model_card != default_card_path():
-        assert dock.panel.add_model(str(model_card))
-    yield dock
-    dock.shutdown()
-    iface.removeDockWidget(dock)
-    dock.deleteLater()
-
-
-@pytest.fixture
-def scene(tmp_path):
-    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif")), "scene")
-    assert layer.isValid()
-    QgsProject.instance().addMapLayer(layer)
-    return layer
+from .landcover_helpers import files_under, wait_for_tasks, write_rgb_geotiff
 
 
 def _groups(prefix="Land cover — "):
@@ -53,59 +26,50 @@ def _groups(prefix="Land cover — "):
     return [g for g in root.children() if isinstance(g, QgsLayerTreeGroup) and g.name().startswith(prefix)]
 
 
-def test_dock_shows_model_bands_and_devices(dock, scene, model_card):  # noqa: F811
+def test_dock_shows_model_bands_and_devices(dock, scene, model_card):
     panel = dock.panel
-    panel.layer_combo.setLayer(scene)
+    panel.input.layer_combo.setLayer(scene)
     card = ModelCard.load(model_card)
     assert dock.notice is None
     # classes with colour swatches, bands and the card's metrics
-    html = panel.classes_label.text()
+    html = panel.model.classes_label.text()
     for c in card.classes:
         assert c.name in html and c.color in html
-    assert "B04" in panel.model_info.text()
+    assert "B04" in panel.model.model_info.text()
     # auto-detected band mapping: colour interpretation R, G, B = bands 1, 2, 3
-    assert [c.currentData() for c in panel.band_combos] == [1, 2, 3]
-    assert panel.chosen_bands() is None  # same as detection -> the engine detects again
-    panel.band_combos[0].setCurrentIndex(2)
-    assert panel.chosen_bands() == [3, 2, 3]
-    assert "Detected" in panel.band_reason.text()
-    assert not panel.gsd_warning.isVisibleTo(panel)
+    assert [c.currentData() for c in panel.bands.band_combos] == [1, 2, 3]
+    assert panel.bands.value().bands is None  # same as detection -> the engine detects again
+    panel.bands.band_combos[0].setCurrentIndex(2)
+    assert panel.bands.value().bands == [3, 2, 3]
+    assert "Detected" in panel.bands.band_reason.text()
+    assert not panel.bands.gsd_warning.isVisibleTo(panel)
     # devices from core.devices
-    ids = [panel.device_combo.itemData(i) for i in range(panel.device_combo.count())]
+    ids = [panel.options.device_combo.itemData(i) for i in range(panel.options.device_combo.count())]
     assert ids[0] == "auto" and "cpu" in ids
-    assert panel.device_info.text().startswith("Detected")
+    assert panel.options.device_info.text().startswith("Detected")
     # area estimate of the whole layer: 1.92 km x 1.92 km = 3.69 km², 5 x 5 windows at stride 32
-    assert panel.area_info.text().startswith("3.69 km²") and "~25 windows" in panel.area_info.text()
+    assert panel.area.area_info.text().startswith("3.69 km²") and "~25 windows" in panel.area.area_info.text()
 
 
 def test_gsd_warning_for_coarse_pixels(dock, tmp_path):
     layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "coarse.tif", size=64, pixel=30.0)), "coarse")
     QgsProject.instance().addMapLayer(layer)
-    dock.panel.layer_combo.setLayer(layer)
-    assert dock.panel.gsd_warning.isVisibleTo(dock.panel)
-    assert "30 m" in dock.panel.gsd_warning.text()
+    dock.panel.input.layer_combo.setLayer(layer)
+    assert dock.panel.bands.gsd_warning.isVisibleTo(dock.panel)
+    assert "30 m" in dock.panel.bands.gsd_warning.text()
 
 
-def test_dock_follows_the_active_layer(dock, scene, tmp_path, iface):
-    other = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "other.tif", size=96)), "other")
-    QgsProject.instance().addMapLayer(other)
-    dock.panel.layer_combo.setLayer(scene)
-    iface.setActiveLayer(other)
-    iface.currentLayerChanged.emit(iface.mapCanvas())  # pytest-qgis's signal carries a canvas
-    assert dock.panel.layer() is other
-
-
-def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):  # noqa: F811
+def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     panel = dock.panel
-    panel.layer_combo.setLayer(scene)
-    panel.set_area_mode("layer")
+    panel.input.layer_combo.setLayer(scene)
+    panel.area.set_mode("layer")
     out = tmp_path / "out"
-    panel.output_widget.setFilePath(str(out))
-    QTest.mouseClick(panel.run_button, Qt.LeftButton)
-    assert panel.tasks, "no task was started"
-    assert panel.cancel_button.isEnabled()
+    panel.options.output_widget.setFilePath(str(out))
+    QTest.mouseClick(panel.report.run_button, Qt.LeftButton)
+    assert panel.queue.tasks, "no task was started"
+    assert panel.report.cancel_button.isEnabled()
     wait_for_tasks()
-    assert not panel.tasks
+    assert not panel.queue.tasks
 
     criticals = iface.messageBar().get_messages(Qgis.Critical)
     assert not criticals, criticals
@@ -136,9 +100,9 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):  # n
     # message bar summary: area per class and the run time
     successes = iface.messageBar().get_messages(Qgis.Success)
     assert any("km²" in m and "scene" in m for m in successes), successes
-    assert "Last run" in panel.summary_label.text()
-    assert panel.progress_bar.value() == 100
-    assert not panel.cancel_button.isEnabled()
+    assert "Last run" in panel.report.summary_label.text()
+    assert panel.report.progress_bar.value() == 100
+    assert not panel.report.cancel_button.isEnabled()
     # outputs in the chosen folder
     names = files_under(out)
     assert any(n.endswith("_classes.tif") for n in names), names
@@ -150,18 +114,18 @@ def test_run_on_drawn_rectangle_in_another_crs(dock, scene, tmp_path, iface):
     from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform
 
     panel = dock.panel
-    panel.layer_combo.setLayer(scene)
+    panel.input.layer_combo.setLayer(scene)
     web = QgsCoordinateReferenceSystem("EPSG:3857")
     utm_rect = QgsRectangle(500000, 5000000 - 1280, 500000 + 1280, 5000000)  # top-left 1.28 km square
     ct = QgsCoordinateTransform(scene.crs(), web, QgsProject.instance())
-    panel.set_drawn_rectangle(ct.transformBoundingBox(utm_rect), web)
-    assert panel.area_mode() == "drawn"
+    panel.area.set_drawn_rectangle(ct.transformBoundingBox(utm_rect), web)
+    assert panel.area.mode() == "drawn"
     request = panel.build_request()
     assert "UTM zone 32N" in request.bounds_crs
     xmin, ymin, xmax, ymax = request.bounds
     assert abs(xmin - 500000) < 30 and abs(ymax - 5000000) < 30
     assert abs((xmax - xmin) - 1280) < 40 and abs((ymax - ymin) - 1280) < 40
-    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     assert panel.run() is not None
     wait_for_tasks()
     (group,) = _groups()
@@ -175,15 +139,15 @@ def test_selection_extent_and_incomplete_form(dock, scene, iface, tmp_path):
     from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
 
     panel = dock.panel
-    panel.layer_combo.setLayer(scene)
+    panel.input.layer_combo.setLayer(scene)
     poly = QgsVectorLayer("Polygon?crs=EPSG:32632", "fields", "memory")
     f = QgsFeature()
     f.setGeometry(QgsGeometry.fromRect(QgsRectangle(500100, 4999000, 500900, 4999800)))
     poly.dataProvider().addFeatures([f])
     QgsProject.instance().addMapLayer(poly)
-    panel.set_area_mode("selection")
-    panel.polygon_combo.setLayer(poly)
-    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    panel.area.set_mode("selection")
+    panel.area.polygon_combo.setLayer(poly)
+    panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     assert panel.run() is None  # nothing selected: a readable warning, no task
     warnings = iface.messageBar().get_messages(Qgis.Warning)
     assert any("select" in m.lower() for m in warnings), warnings
@@ -194,19 +158,19 @@ def test_selection_extent_and_incomplete_form(dock, scene, iface, tmp_path):
 
 def test_settings_are_remembered(dock, scene, tmp_path, iface):
     panel = dock.panel
-    panel.batch_spin.setValue(17)
-    panel.set_area_mode("canvas")
-    panel.output_widget.setFilePath(str(tmp_path / "remembered"))
-    panel.open_check.setChecked(False)
+    panel.options.batch_spin.setValue(17)
+    panel.area.set_mode("canvas")
+    panel.options.output_widget.setFilePath(str(tmp_path / "remembered"))
+    panel.options.open_check.setChecked(False)
     panel.save_settings()
     again = LandCoverDock(iface, iface.mainWindow())
     try:
         p2 = again.panel
-        assert p2.batch_spin.value() == 17
-        assert p2.area_mode() == "canvas"
-        assert p2.output_widget.filePath() == str(tmp_path / "remembered")
-        assert not p2.open_check.isChecked()
-        assert p2.model_path() == panel.model_path()
+        assert p2.options.batch_spin.value() == 17
+        assert p2.area.mode() == "canvas"
+        assert p2.options.output_widget.filePath() == str(tmp_path / "remembered")
+        assert not p2.options.open_check.isChecked()
+        assert p2.model.value() == panel.model.value()
     finally:
         again.shutdown()
         again.deleteLater()
@@ -215,21 +179,16 @@ def test_settings_are_remembered(dock, scene, tmp_path, iface):
 def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
     """Runs queue in the dock and run one after the other, each with its own output names."""
     panel = dock.panel
-    panel.layer_combo.setLayer(scene)
-    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    panel.input.layer_combo.setLayer(scene)
+    panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     first, second = panel.run(), panel.run()
-    assert first is not None and second is not None and len(panel.tasks) == 2
-    assert panel.running is first and panel.pending == [second]  # one after the other
-    assert panel.wait_for_tasks(180)
+    assert first is not None and second is not None and len(panel.queue.tasks) == 2
+    assert panel.queue.running is first and panel.queue.pending == [second]  # one after the other
+    assert panel.queue.wait(180)
     wait_for_tasks()
     assert second.started_at >= first.finished_at
-    assert first.result is not None and second.result is not None, (
-        first.error,
-        first.traceback,
-        second.error,
-        second.traceback,
-    )
-    assert first.result.classes_path != second.result.classes_path
+    assert first.outcome.status is second.outcome.status is Status.SUCCEEDED, (first.outcome, second.outcome)
+    assert first.outcome.result.classes_path != second.outcome.result.classes_path
     assert len(_groups("Land cover — scene — ")) == 2
 
 
@@ -241,15 +200,16 @@ def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
     layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "big.tif", size=1536)), "big")
     QgsProject.instance().addMapLayer(layer)
     panel = dock.panel
-    panel.layer_combo.setLayer(layer)
-    panel.output_widget.setFilePath(str(tmp_path / "out"))
+    panel.input.layer_combo.setLayer(layer)
+    panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     task = panel.run()
-    assert task is not None and panel.wait_for_tasks(300)
+    assert task is not None and panel.queue.wait(300)
     wait_for_tasks()
-    assert task.result is not None, (task.error, task.traceback)
-    assert task.result.windows >= AUTO_MIN_WINDOWS
-    model_path = task.result.summary["fast_path"]
-    if task.result.device.startswith("cpu"):  # the fast path is the CPU's; a GPU run stays eager
+    assert task.outcome.status is Status.SUCCEEDED, task.outcome
+    result = task.outcome.result
+    assert result.windows >= AUTO_MIN_WINDOWS
+    model_path = result.summary["fast_path"]
+    if result.device.startswith("cpu"):  # the fast path is the CPU's; a GPU run stays eager
         assert model_path["path"] == "torchscript+onednn", model_path
     assert not iface.messageBar().get_messages(Qgis.Critical)
     (group,) = _groups("Land cover — big — ")
@@ -268,7 +228,7 @@ def test_sentinel2_13_bands_are_mapped(dock, repo_root, tmp_path):
     layer = QgsRasterLayer(str(path), "s2")
     QgsProject.instance().addMapLayer(layer)
     panel = dock.panel
-    panel.layer_combo.setLayer(layer)
-    assert [c.currentData() for c in panel.band_combos] == [4, 3, 2]
-    assert "Sentinel-2 L1C" in panel.radiometry_combo.itemText(panel.radiometry_combo.findData("auto"))
-    assert "13 bands" in panel.band_reason.text()
+    panel.input.layer_combo.setLayer(layer)
+    assert [c.currentData() for c in panel.bands.band_combos] == [4, 3, 2]
+    assert "Sentinel-2 L1C" in panel.bands.radiometry_combo.itemText(panel.bands.radiometry_combo.findData("auto"))
+    assert "13 bands" in panel.bands.band_reason.text()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from eurosat_landcover.__about__ import LOG_TAG
-from eurosat_landcover.ui.dock import LandCoverDock
 from qgis.core import Qgis, QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
 
 from .landcover_helpers import (  # noqa: F401 (fixtures)
@@ -18,17 +17,11 @@ from .landcover_helpers import (  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def panel(iface, qgis_new_project, clean_settings, model_card, tmp_path):  # noqa: F811
-    dock = LandCoverDock(iface, iface.mainWindow())
-    if model_card != default_card_path():
-        dock.panel.add_model(str(model_card))
-    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif")), "scene")
-    QgsProject.instance().addMapLayer(layer)
-    dock.panel.layer_combo.setLayer(layer)
-    dock.panel.output_widget.setFilePath(str(tmp_path / "out"))
-    yield dock.panel
-    dock.shutdown()
-    dock.deleteLater()
+def panel(dock, scene, tmp_path):
+    """The Classify page with the scene chosen and an output folder."""
+    dock.panel.input.layer_combo.setLayer(scene)
+    dock.panel.options.output_widget.setFilePath(str(tmp_path / "out"))
+    return dock.panel
 
 
 @pytest.fixture
@@ -50,7 +43,7 @@ def _groups():
 
 def test_engine_error_is_readable(panel, iface, plugin_log, monkeypatch):
     # radiometry the engine does not know -> ClassificationError with a readable message
-    monkeypatch.setattr(panel, "options", lambda o=panel.options: _with(o(), radiometry="bogus"))
+    monkeypatch.setattr(panel, "run_options", lambda o=panel.run_options: _with(o(), radiometry="bogus"))
     assert panel.run() is not None
     wait_for_tasks()
     criticals = iface.messageBar().get_messages(Qgis.Critical)
@@ -79,7 +72,7 @@ def test_unexpected_exception_logs_traceback(panel, iface, plugin_log, monkeypat
 def test_bad_output_folder_is_refused_before_running(panel, iface, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    panel.output_widget.setFilePath(str(blocker))
+    panel.options.output_widget.setFilePath(str(blocker))
     assert panel.run() is None
     warnings = iface.messageBar().get_messages(Qgis.Warning)
     assert any("is a file" in m for m in warnings), warnings
@@ -92,15 +85,15 @@ def _with(options, **changes):
 
 
 def test_a_failing_slot_is_reported_not_raised(panel, iface, plugin_log, monkeypatch, tmp_path):
-    import eurosat_landcover.ui.panel as panel_module
+    import eurosat_landcover.ui.classify.input_section as input_section
 
     def broken(_layer):
         raise RuntimeError("odd CRS")
 
-    monkeypatch.setattr(panel_module, "pixel_size_m", broken)
+    monkeypatch.setattr(input_section, "pixel_size_m", broken)
     other = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "other.tif", size=64)), "other")
     QgsProject.instance().addMapLayer(other)
-    panel.layer_combo.setLayer(other)  # layerChanged -> refresh_layer raises inside
+    panel.input.layer_combo.setLayer(other)  # layerChanged -> refresh_layer raises inside
     warnings = iface.messageBar().get_messages(Qgis.Warning)
     assert any("odd CRS" in m and "log panel" in m for m in warnings), warnings
     assert any("Traceback" in m for m, _lvl in plugin_log)

@@ -78,25 +78,25 @@ def test_dock_draw_button_uses_the_tool(iface, utm_canvas, tmp_path, clean_setti
     try:
         panel = dock.panel
         if model_card != default_card_path():
-            panel.add_model(str(model_card))
-        panel.layer_combo.setLayer(layer)
-        panel.set_area_mode("drawn")  # switching to "drawn" arms the tool
-        assert panel.draw_button.isChecked() and canvas.mapTool() is panel.map_tool
-        _drag(panel.map_tool, canvas, (0, 0), (100, 100), (200, 150))
+            panel.model.add_model(str(model_card))
+        panel.input.layer_combo.setLayer(layer)
+        panel.area.set_mode("drawn")  # switching to "drawn" arms the tool
+        assert panel.area.draw_button.isChecked() and canvas.mapTool() is panel.area.map_tool
+        _drag(panel.area.map_tool, canvas, (0, 0), (100, 100), (200, 150))
         to_map = canvas.getCoordinateTransform().toMapCoordinates
         expected = QgsRectangle(to_map(0, 0), to_map(200, 150))
-        rect, crs = panel.current_area()
+        rect, crs = panel.area.value()
         assert crs.authid() == "EPSG:32632"
         assert rect.toString(3) == expected.toString(3)
         # estimate: the part of the rectangle over the raster, at the model's 10 m and stride 32
         over = expected.intersect(layer.extent())
         n = estimate_windows(over.width(), over.height(), 10, 64, 32)
-        assert f"~{n} windows" in panel.area_info.text()
-        assert f"~{n} windows" in panel.map_tool.info
-        panel.draw_button.setChecked(False)
+        assert f"~{n} windows" in panel.area.area_info.text()
+        assert f"~{n} windows" in panel.area.map_tool.info
+        panel.area.draw_button.setChecked(False)
         assert canvas.mapTool() is tool_before
-        panel.set_area_mode("layer")  # leaving the mode hides the rectangle
-        assert panel.map_tool.rectangle is None
+        panel.area.set_mode("layer")  # leaving the mode hides the rectangle
+        assert panel.area.map_tool.rectangle is None
     finally:
         dock.shutdown()
         dock.deleteLater()
@@ -113,16 +113,16 @@ def test_drawn_rectangle_follows_a_canvas_crs_change(iface, utm_canvas, tmp_path
     try:
         panel = dock.panel
         if model_card != default_card_path():
-            panel.add_model(str(model_card))
-        panel.layer_combo.setLayer(layer)
+            panel.model.add_model(str(model_card))
+        panel.input.layer_combo.setLayer(layer)
         rect = QgsRectangle(500200, 4998500, 501200, 4999500)
-        panel.set_drawn_rectangle(rect, layer.crs())
-        assert panel.map_tool.rubber_band.asGeometry().boundingBox().toString(0) == rect.toString(0)
+        panel.area.set_drawn_rectangle(rect, layer.crs())
+        assert panel.area.map_tool.rubber_band.asGeometry().boundingBox().toString(0) == rect.toString(0)
         canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
-        shown = panel.map_tool.rubber_band.asGeometry().boundingBox()
+        shown = panel.area.map_tool.rubber_band.asGeometry().boundingBox()
         assert 8.9 < shown.xMinimum() < 9.1 and 45 < shown.yMinimum() < 45.2  # now in degrees
-        assert panel.current_area()[0] == rect  # the request still uses the rectangle in its own CRS
-        assert "1 km²" in panel.map_tool.info or "1.0" in panel.map_tool.info
+        assert panel.area.value()[0] == rect  # the request still uses the rectangle in its own CRS
+        assert "1 km²" in panel.area.map_tool.info or "1.0" in panel.area.map_tool.info
     finally:
         dock.shutdown()
         dock.deleteLater()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from eurosat_landcover.models.card import ModelCard
 from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
-from qgis.core import QgsApplication, QgsProcessingException, QgsProject, QgsRasterLayer
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer
 
 from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
 
@@ -30,6 +30,19 @@ def provider(qgis_processing):
     yield registry.providerById(PROVIDER_ID)
     if added is not None:
         registry.removeProvider(added)
+
+
+class _Lines(QgsProcessingFeedback):
+    """Feedback that keeps the info lines and the progress values."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines, self.percent = [], []
+        self.progressChanged.connect(self.percent.append)
+
+    def pushInfo(self, info):
+        self.lines.append(info)
+        super().pushInfo(info)
 
 
 def _model_param(card: Path) -> str:
@@ -60,6 +73,7 @@ def test_processing_run(provider, qgis_new_project, tmp_path, model_card):  # no
     layer = QgsRasterLayer(str(raster), "scene")
     QgsProject.instance().addMapLayer(layer)
     out = tmp_path / "out"
+    feedback = _Lines()
     result = processing.run(
         ALG,
         {
@@ -73,7 +87,12 @@ def test_processing_run(provider, qgis_new_project, tmp_path, model_card):  # no
             "RADIOMETRY": "8bit",
             "OUTPUT_FOLDER": str(out),
         },
+        feedback=feedback,
     )
+    # one line per engine stage from its typed progress; the windows only move the bar
+    assert "classifying 9 windows on cpu" in feedback.lines and "building overviews" in feedback.lines
+    assert not [line for line in feedback.lines if line.endswith(" windows") and "/" in line], feedback.lines
+    assert feedback.percent[-1] == 100
     classes = Path(result["OUTPUT_CLASSES"])
     assert classes.is_file() and classes.parent == out
     assert Path(result["OUTPUT_PROBABILITIES"]).is_file() and Path(result["OUTPUT_SUMMARY"]).is_file()

@@ -40,12 +40,3 @@ def test_probability_ramp_reads_0_to_1(qgis_app, tmp_path, dtype, values, scale,
     items = r.shader().rasterShaderFunction().colorRampItemList()
     assert [i.label for i in items] == ["0", "1"]
     assert items[-1].color.name() == "#1b5e20" and items[-1].value == pytest.approx(vmax)
-
-
-def test_area_summary_and_names():
-    text = styling.area_summary({"Forest": 3.0, "River": 1.0, "SeaLake": 0.0})
-    assert text == "Forest 3 km² (75 %), River 1 km² (25 %)"
-    assert styling.probability_layer_name("Forest") == "P(Forest)"
-    from datetime import datetime
-
-    assert styling.group_name("scene", datetime(2026, 1, 1, 14, 32)) == "Land cover — scene — 14:32"

@@ -1,0 +1,196 @@
+"""Model section: the bundled model or an added model card, with its classes, bands and accuracy."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Optional
+
+from qgis.core import Qgis
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton
+
+from ...qgis_bridge.styling import card_classes
+from ...toolbelt.log import log_warning
+from .common import form_layout, muted, notify, safe_slot, select_data
+
+BUNDLED_LABEL = "EuroSAT RGB (bundled default)"
+
+
+def default_card_path() -> Path:
+    from ...models.checkpoint import default_card_path as bundled
+
+    return bundled()
+
+
+def _find_accuracy(d, depth=0):
+    """(value, the dict holding it) for the first accuracy-like key in nested metrics."""
+    if not isinstance(d, dict) or depth > 3:
+        return None
+    for key in ("overall_accuracy", "accuracy", "test_accuracy", "top1"):
+        if isinstance(d.get(key), (int, float)):
+            return float(d[key]), d
+    for key in ("test", "val", "validation"):
+        if key in d:
+            hit = _find_accuracy(d[key], depth + 1)
+            if hit:
+                return hit[0], {**hit[1], "_split": key}
+    for v in d.values():
+        hit = _find_accuracy(v, depth + 1)
+        if hit:
+            return hit
+    return None
+
+
+def card_accuracy(card) -> Optional[str]:
+    """ "97.2 % accuracy (test split)" from the card's metrics, when present."""
+    metrics = getattr(card, "metrics", None) or {}
+    hit = _find_accuracy(metrics)
+    if not hit:
+        return None
+    value, where = hit
+    pct = value * 100 if value <= 1.0 else value
+    split = where.get("split") or where.get("_split") or metrics.get("split")
+    return f"{pct:.1f} % accuracy" + (f" ({split} split)" if split else "")
+
+
+def classes_html(card) -> str:
+    """The card's classes as a two-column table of colour swatches and names."""
+    cells = [
+        f'<td><span style="background-color:{color}; color:{color};">&nbsp;&nbsp;&nbsp;&nbsp;</span>'
+        f"&nbsp;{html.escape(name)}</td>"
+        for name, color in card_classes(card)
+    ]
+    rows = ["<tr>" + "".join(cells[i : i + 2]) + "</tr>" for i in range(0, len(cells), 2)]
+    return '<table cellspacing="2">' + "".join(rows) + "</table>"
+
+
+class ModelPicker(QGroupBox):
+    """``value()`` is the chosen card's path ("" = the bundled model), ``card()`` its ModelCard (None
+    when unreadable); ``changed(card)`` when the choice changes. Cards are read once and cached."""
+
+    changed = pyqtSignal(object)
+
+    def __init__(self, settings, parent=None):
+        super().__init__("Model", parent)
+        self.settings = settings  # DockSettings: the added models and the last choice are remembered
+        self._cards: dict = {}
+        self._build()
+        self.fill()
+        self.model_combo.currentIndexChanged.connect(self._on_choice)
+        self.add_model_button.clicked.connect(self._ask_model)
+        self.remove_model_button.clicked.connect(self.remove_current)
+
+    def _build(self) -> None:
+        form = form_layout(self)
+        row = QHBoxLayout()
+        self.model_combo = QComboBox(self)
+        self.model_combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.model_combo.setToolTip("The bundled EuroSAT model, or a model card (JSON) you added")
+        self.add_model_button = QToolButton(self)
+        self.add_model_button.setText("+")
+        self.add_model_button.setToolTip("Add a model from its card (the JSON file beside the weights)")
+        self.remove_model_button = QToolButton(self)
+        self.remove_model_button.setText("−")
+        self.remove_model_button.setToolTip("Remove the selected model from this list (files are kept)")
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.add_model_button)
+        row.addWidget(self.remove_model_button)
+        form.addRow("Model", row)
+        self.model_info = muted(QLabel(self))
+        form.addRow(self.model_info)
+        self.classes_label = QLabel(self)
+        self.classes_label.setObjectName("modelClasses")
+        self.classes_label.setTextFormat(Qt.RichText)
+        self.classes_label.setToolTip("The model's classes and their map colours")
+        form.addRow(self.classes_label)
+
+    # ---------------------------------------------------------------- value
+    def value(self) -> str:
+        return self.model_combo.currentData() or ""
+
+    def card(self, path: Optional[str] = None):
+        """The ModelCard for `path` (default: the chosen one; "" = bundled), None when unreadable."""
+        from ...models.card import ModelCard, ModelCardError
+
+        path = self.value() if path is None else path
+        real = str(path) if path else str(default_card_path())
+        if real not in self._cards:
+            try:
+                self._cards[real] = ModelCard.load(real)
+            except (ModelCardError, OSError) as exc:
+                log_warning(f"cannot read the model card {real}: {exc}")
+                self._cards[real] = None
+        return self._cards[real]
+
+    def fill(self) -> None:
+        """The bundled model, then the added cards; the remembered choice selected."""
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        label = BUNDLED_LABEL if default_card_path().is_file() else BUNDLED_LABEL + " — not installed"
+        self.model_combo.addItem(label, "")
+        for path in self.settings.extra_models:
+            card = self.card(path)
+            title = getattr(card, "title", None) or Path(path).stem
+            self.model_combo.addItem(f"{title} ({Path(path).name})", path)
+            self.model_combo.setItemData(self.model_combo.count() - 1, path, Qt.ToolTipRole)
+        select_data(self.model_combo, self.settings.model_card)
+        self.model_combo.blockSignals(False)
+        self._show(self.card())
+
+    # ---------------------------------------------------------------- edits
+    def add_model(self, path: str) -> bool:
+        """Add a model card to the remembered list and select it; False (and a message) if invalid."""
+        from ...models.card import ModelCard, ModelCardError
+
+        path = str(Path(path).expanduser().resolve())
+        try:
+            self._cards[path] = ModelCard.load(path)
+        except (ModelCardError, OSError) as exc:
+            notify(self, f"Not a usable model card: {exc}", Qgis.Warning)
+            return False
+        if path not in self.settings.extra_models:
+            self.settings.extra_models.append(path)
+        self._remember(path)
+        return True
+
+    @safe_slot
+    def remove_current(self, *_args) -> None:
+        path = self.value()
+        if path:
+            self.settings.extra_models = [p for p in self.settings.extra_models if p != path]
+            self._remember("")
+
+    def _remember(self, chosen: str) -> None:
+        self.settings.model_card = chosen
+        self.settings.save()
+        self.fill()
+        self.changed.emit(self.card())
+
+    @safe_slot
+    def _ask_model(self, *_args) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a model card", str(Path.home()), "Model card (*.json);;All files (*)"
+        )
+        if path:
+            self.add_model(path)
+
+    @safe_slot
+    def _on_choice(self, *_args) -> None:
+        card = self.card()
+        self._show(card)
+        self.changed.emit(card)
+
+    def _show(self, card) -> None:
+        self.remove_model_button.setEnabled(bool(self.value()))
+        if card is None:
+            self.model_info.setText(f"Model card not available: {self.value() or default_card_path()}")
+            self.classes_label.setText("")
+            return
+        parts = [f"Bands {' '.join(card.bands)}", f"{card.gsd_m:g} m", f"{card.patch_size} px windows"]
+        accuracy = card_accuracy(card)
+        if accuracy:
+            parts.append(accuracy)
+        self.model_info.setText(f"{card.title or card.name} · " + " · ".join(parts))
+        self.model_info.setToolTip(card.description or str(card.path or ""))
+        self.classes_label.setText(classes_html(card))

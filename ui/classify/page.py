@@ -1,0 +1,287 @@
+"""The Classify page: pick a raster, an area, a model, bands and options, then Run.
+
+The page only wires its sections together (each in its own module, each with ``value()`` and a
+``changed`` signal), turns them into one engine request (qgis_bridge.request_builder), queues a
+ClassificationTask in its RunQueue, and reports the outcome (qgis_bridge.results adds the layers).
+Imported only when the engine's dependencies are present (the options list torch devices).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Optional
+
+from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRectangle
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QComboBox, QFrame, QScrollArea, QVBoxLayout, QWidget
+
+from ...__about__ import PLUGIN_NAME
+from ...qgis_bridge.compat import avoid_triton_llvm_clash
+from ...qgis_bridge.request_builder import (
+    RequestError,
+    RunOptions,
+    area_km2,
+    build_request,
+    clip_to_layer,
+    estimate_windows,
+    size_m,
+)
+from ...qgis_bridge.results import add_result_group, area_summary
+from ...qgis_bridge.styling import card_classes
+from ...qgis_bridge.task import ClassificationTask, Status, format_seconds
+from ...toolbelt.log import log, log_error
+from ..page_base import WorkspacePage
+from ..settings import DockSettings
+from .area_picker import AreaPicker
+from .band_picker import BandPicker
+from .common import safe_slot
+from .input_section import InputSection
+from .model_picker import ModelPicker, default_card_path
+from .options_section import OptionsSection
+from .run_queue import RunQueue
+from .run_report import RunReport, result_log_lines
+
+
+class ClassifyPage(WorkspacePage):
+    """Sections: ``input``, ``area``, ``model``, ``bands``, ``options``; ``report`` (Run, Cancel,
+    progress, last run) and ``queue`` (the runs, one after the other)."""
+
+    title = "Classify"
+    object_name = "classifyPage"
+
+    def __init__(self, iface, workspace=None, parent=None):
+        super().__init__(iface, workspace, parent)
+        avoid_triton_llvm_clash()  # before anything imports timm/torchvision in this process
+        self.canvas = iface.mapCanvas()
+        self.settings = DockSettings.load()
+        self.queue = RunQueue(parent=self)
+        self._closed = False
+        self._build()
+        self._connect()
+        self.area.restore_mode(self.settings.area_mode)
+        self._on_model(self.model.card())
+        self.input.refresh()
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        body = QWidget(scroll)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(6)
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        self.input = InputSection(self.iface, body)
+        self.area = AreaPicker(self.canvas, self.estimate, body)
+        self.model = ModelPicker(self.settings, body)
+        self.bands = BandPicker(body)
+        self.bands.set_radiometry(self.settings.radiometry)
+        self.options = OptionsSection(self.settings, body)
+        self.report = RunReport(body)
+        for section in (self.input, self.area, self.model, self.bands, self.options, self.report):
+            layout.addWidget(section)
+        layout.addStretch(1)
+        for combo in body.findChildren(QComboBox):  # long items must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
+        self.setMinimumWidth(280)
+
+    def _connect(self) -> None:
+        self.input.changed.connect(self._on_layer)
+        self.model.changed.connect(self._on_model)
+        self.options.changed.connect(self.area.refresh)
+        self.report.run_button.clicked.connect(self.run)
+        self.report.cancel_button.clicked.connect(self.cancel_all)
+        self.queue.started.connect(self._on_started)
+        self.queue.finished.connect(self._on_finished)
+        self.queue.dropped.connect(lambda task: task.drop())
+        self.queue.changed.connect(lambda: self.report.set_busy(bool(self.queue.tasks)))
+        project = QgsProject.instance()
+        project.layersWillBeRemoved.connect(self._on_layers_removed)
+        project.removeAll.connect(self._on_project_closing)
+        project.cleared.connect(self._on_project_closing)
+
+    def _disconnect(self) -> None:
+        project = QgsProject.instance()
+        for signal, slot in (
+            (project.layersWillBeRemoved, self._on_layers_removed),
+            (project.removeAll, self._on_project_closing),
+            (project.cleared, self._on_project_closing),
+        ):
+            try:
+                signal.disconnect(slot)
+            except (TypeError, RuntimeError):
+                pass
+
+    # ================================================================== sections talk
+    @safe_slot
+    def _on_layer(self, layer) -> None:
+        self.bands.set_source(layer, self.model.card())
+        self.area.set_layer(layer)
+
+    @safe_slot
+    def _on_model(self, card) -> None:
+        patch, gsd = (card.patch_size, card.gsd_m) if card is not None else (64, 10.0)
+        self.options.set_model_geometry(patch, gsd)
+        self.bands.set_source(self.input.value(), card)
+        self.area.refresh()
+
+    def estimate(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> str:
+        """ "3.69 km² · ~25 windows" for the part of `rect` over the raster, at the model's gsd and stride."""
+        card = self.model.card()
+        gsd, patch = (card.gsd_m, card.patch_size) if card is not None else (10.0, 64)
+        layer = self.input.value()
+        if layer is not None:
+            try:
+                rect, crs = clip_to_layer(rect, crs, layer), layer.crs()
+            except RequestError:
+                return f"{area_km2(rect, crs):.3g} km² · outside the raster"
+        w, h = size_m(rect, crs)
+        n = estimate_windows(w, h, gsd, patch, self.options.value().stride)
+        return f"{area_km2(rect, crs):.3g} km² · ~{n} windows"
+
+    # ================================================================== the request
+    def run_options(self) -> RunOptions:
+        bands, choices = self.bands.value(), self.options.value()
+        return RunOptions(
+            model_card=self.model.value() or None,
+            bands=bands.bands,
+            radiometry=bands.radiometry,
+            stride=choices.stride,
+            batch_size=choices.batch_size,
+            device=choices.device,
+            write_probabilities=choices.write_probabilities,
+        )
+
+    def build_request(self):
+        layer = self.input.value()
+        if layer is None:
+            raise RequestError("choose a raster layer to classify")
+        if self.model.value() == "" and not default_card_path().is_file():
+            raise RequestError(
+                f"the bundled model is not installed ({default_card_path().name}); add a model card with +"
+            )
+        rect, crs = self.area.value()
+        reserved = {t.request.name for t in self.queue.tasks}
+        return build_request(layer, self.options.value().output_dir, self.run_options(), rect, crs, reserved)
+
+    def save_settings(self) -> None:
+        s, choices = self.settings, self.options.value()
+        s.model_card = self.model.value()
+        s.area_mode = self.area.mode()
+        s.radiometry = self.bands.value().radiometry
+        s.stride, s.batch_size, s.device = choices.stride, choices.batch_size, choices.device
+        s.output_dir, s.open_results = choices.output_dir, choices.open_results
+        s.write_probabilities = choices.write_probabilities
+        s.save()
+
+    # ================================================================== runs
+    def run(self, *_args) -> Optional[ClassificationTask]:
+        """Queue a classification in the background; the task, or None when the form is incomplete."""
+        try:
+            request = self.build_request()
+        except RequestError as exc:
+            self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.Warning)
+            return None
+        except Exception as exc:
+            log_error("cannot prepare the classification:\n" + traceback.format_exc())
+            self.push(f"Cannot prepare the classification: {exc}", Qgis.Critical)
+            return None
+        self.save_settings()
+        layer, card = self.input.value(), self.model.card()
+        context = {
+            "layer_name": layer.name(),
+            "classes": card_classes(card) if card is not None else [],
+            "open_results": self.options.value().open_results,
+        }
+        task = ClassificationTask(request, f"{PLUGIN_NAME}: {layer.name()}", context)
+        task.progressChanged.connect(lambda _v, t=task: self._show_progress(t))
+        log(f"classification queued: {request.to_dict()}")
+        if self.queue.running is not None:
+            queued = len(self.queue.pending) + 1
+            self.report.status(f"{queued} run(s) queued · " + self.queue.running.status_text())
+        return self.queue.add(task, layer.id())
+
+    @safe_slot
+    def cancel_all(self, *_args) -> None:
+        self.queue.cancel_all()
+        if self.queue.running is not None:
+            self.report.status("Cancelling…")
+
+    def _on_started(self, task) -> None:
+        self.report.status("Starting…", 0)
+        log(f"classification started: {task.request.to_dict()}")
+
+    def _show_progress(self, task) -> None:
+        if self._closed or task is not self.queue.running:
+            return
+        text = task.status_text()
+        if self.queue.pending:
+            text = f"{len(self.queue.pending)} queued · " + text
+        self.report.status(text, task.progress())
+
+    @safe_slot
+    def _on_layers_removed(self, layer_ids) -> None:
+        self.queue.cancel_for_layers(layer_ids)
+
+    @safe_slot
+    def _on_project_closing(self) -> None:
+        self.queue.cancel_all(why_removed=True)
+        if self.queue.running is not None:
+            self.report.status("Cancelling…")
+        self.area.clear()
+
+    # ================================================================== outcomes
+    @safe_slot
+    def _on_finished(self, task) -> None:
+        if self._closed:
+            return
+        name = task.context.get("layer_name", "raster")
+        outcome = task.outcome
+        if outcome.status is Status.SUCCEEDED:
+            self._succeeded(task, name, outcome.result)
+        elif outcome.status is Status.FAILED:
+            log_error(f"classification of {name} failed: {outcome.traceback or outcome.message}")
+            self.report.status("Failed: see the message bar and the log.", 0)
+            hint = " (details in the log panel)" if outcome.traceback else ""
+            self.push(f"Classification of {name} failed: {outcome.message}{hint}", Qgis.Critical, 0)
+        else:
+            why = " (the input layer was removed)" if self.queue.input_removed(task) else ""
+            self.report.status(f"Cancelled{why}.", 0)
+            self.push(f"Classification of {name} cancelled{why}; no files were kept.", Qgis.Info, 5)
+
+    def _succeeded(self, task, name: str, result) -> None:
+        if task.context.get("open_results", True) and not self.queue.input_removed(task):
+            try:
+                group = add_result_group(result, name, task.context.get("classes"))
+                task.context["group"] = group.name()
+            except Exception as exc:
+                log_error("cannot add the result layers:\n" + traceback.format_exc())
+                self.push(f"The classification finished but its layers cannot be added: {exc}", Qgis.Warning, 0)
+        seconds = result.seconds or task.seconds
+        self.report.succeeded(name, result, seconds)
+        total = sum(result.area_km2.values())
+        areas = area_summary(result.area_km2, top=4)
+        self.push(f"Land cover of {name}: {total:.3g} km² in {format_seconds(seconds)} — {areas}", Qgis.Success, 10)
+        for warning in result.warnings or []:
+            self.push(warning, Qgis.Warning, 10)
+        log("\n".join(result_log_lines(name, result, seconds)))
+
+    # ================================================================== shutdown
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel running tasks (waiting for them, so no partial file remains) and free map items."""
+        if self._closed:
+            return
+        try:
+            self.save_settings()
+        except Exception:
+            pass
+        self._disconnect()
+        self.input.release()
+        self.queue.close(timeout)
+        self._closed = True
+        self.area.release()

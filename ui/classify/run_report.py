@@ -1,0 +1,85 @@
+"""Run report: Run / Cancel buttons, the progress bar, the status line and the last run's summary."""
+
+from __future__ import annotations
+
+import html
+
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from ...qgis_bridge.task import format_seconds
+from .common import muted
+
+
+def summary_html(name: str, result, seconds: float) -> str:
+    """ "Last run", the total area and time, then the area of each class present, largest first."""
+    total = sum(result.area_km2.values())
+    lines = [html.escape(f"{name}: {total:.3g} km² in {format_seconds(seconds)} on {result.device}")]
+    lines += [
+        html.escape(f"{k}: {v:.3g} km²") for k, v in sorted(result.area_km2.items(), key=lambda kv: -kv[1]) if v > 0
+    ]
+    return "<b>Last run</b><br>" + "<br>".join(lines)
+
+
+class RunReport(QWidget):
+    """Shows what the page's runs are doing; the page connects ``run_button`` and ``cancel_button``."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Run", self)
+        self.run_button.setObjectName("runButton")
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Classify in the background; you can keep working (several runs may queue)")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop the running classifications; partial files are removed")
+        row.addWidget(self.run_button, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(0)
+        layout.addWidget(self.progress_bar)
+        self.status_label = muted(QLabel(self))
+        self.status_label.setObjectName("statusLabel")
+        layout.addWidget(self.status_label)
+        self.summary_label = QLabel(self)
+        self.summary_label.setObjectName("summaryLabel")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.summary_label)
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+
+    def status(self, text: str, percent=None) -> None:
+        self.status_label.setText(text)
+        if percent is not None:
+            self.progress_bar.setValue(int(percent))
+
+    def succeeded(self, name: str, result, seconds: float) -> None:
+        self.status(
+            f"Done: {result.windows} windows · {result.windows_per_second:.0f} windows/s · {result.device}", 100
+        )
+        self.summary_label.setText(summary_html(name, result, seconds))
+
+
+def result_log_lines(name: str, result, seconds: float) -> list:
+    """The details of a finished run for the log panel: paths, windows, speed, areas, warnings."""
+    lines = [
+        f"classification of {name} done in {seconds:.1f} s on {result.device}",
+        f"  windows: {result.windows} ({result.skipped_windows} skipped as nodata), "
+        f"{result.windows_per_second:.1f} windows/s",
+        f"  classes: {result.classes_path}",
+        f"  probabilities: {result.probabilities_path}",
+        f"  confidence: {result.confidence_path}",
+        f"  summary: {result.summary_path}",
+        "  area per class (km²): " + ", ".join(f"{k} {v:.4g}" for k, v in result.area_km2.items()),
+    ]
+    if result.warnings:
+        lines.append("  warnings: " + "; ".join(result.warnings))
+    return lines
