@@ -6,7 +6,7 @@ The outer part (this file run by Python) classifies the bundled sample raster wi
 model (the CLI, into a temporary folder), prepares a throw-away QGIS profile with the plugin
 enabled and starts
 
-    xvfb-run -a -s "-screen 0 1400x900x24" qgis --nologo --noversioncheck --profiles-path TMP --code THIS_FILE
+    xvfb-run -a -s "-screen 0 1400x1050x24" qgis --nologo --noversioncheck --profiles-path TMP --code THIS_FILE
 
 The inner part (this file run by QGIS's --code) loads the plugin, adds the sample raster and the
 land-cover layer, opens the dock on the Review & correct page, presses Edit, paints a polygon and a
@@ -72,7 +72,7 @@ def main() -> int:
     )
     env.pop("QT_QPA_PLATFORM", None)
     cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
+        "xvfb-run", "-a", "-s", "-screen 0 1400x1050x24",
         "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
         "--code", str(Path(__file__).resolve()),
     ]  # fmt: skip
@@ -130,7 +130,7 @@ def _inner(job: dict) -> None:
     @guarded
     def step_setup():
         window = iface.mainWindow()
-        window.resize(QSize(1400, 900))
+        window.resize(QSize(1400, 1050))
         window.showMaximized()
         for dock_widget in window.findChildren(QDockWidget):
             if dock_widget.objectName() == "Browser":
@@ -176,15 +176,21 @@ def _inner(job: dict) -> None:
         def canvas_pt(row, col):
             return ct.transform(QgsPointXY(*g.cell_center(row, col)))
 
-        page.palette.select(4)  # Industrial
+        page.palette.select(9)  # SeaLake: a lake drawn as a polygon
         page.set_tool("polygon")
         h, w = g.height, g.width
-        corners = [(h * 0.15, w * 0.55), (h * 0.12, w * 0.8), (h * 0.4, w * 0.85), (h * 0.45, w * 0.6)]
+        corners = [
+            (h * 0.3, w * 0.62),
+            (h * 0.25, w * 0.72),
+            (h * 0.38, w * 0.8),
+            (h * 0.5, w * 0.74),
+            (h * 0.48, w * 0.64),
+        ]
         page.on_drawn("polygon", [canvas_pt(r, c) for r, c in corners])
-        page.palette.select(8)  # River
-        page.tools.brush_size.setValue(2)
+        page.palette.select(3)  # Highway: a straight road painted with the brush
+        page.tools.brush_size.setValue(1)
         page.set_tool("brush")
-        stroke = [(h * 0.6 + 3 * ((k % 4) - 1.5), w * (0.1 + 0.02 * k)) for k in range(18)]
+        stroke = [(h * 0.9, w * 0.05), (h * 0.55, w * 0.45)]
         page.on_drawn("brush", [canvas_pt(r, c) for r, c in stroke])
         note(f"edits: {[(e.tool, e.cells) for e in page.session.edits()]}")
         page.review.mode.setCurrentIndex(page.review.mode.findData("confidence"))
@@ -194,10 +200,12 @@ def _inner(job: dict) -> None:
         page.accept_review()
         page.on_command("class:1")  # Forest for the third doubtful cell
         note(f"review: {page.review.progress.text()}; {page.review.current.text()}")
+        note(f"reviewed marks: {len(page.reviewed_marks)} at {[(i.row, i.col) for i in page.review_items[:3]]}")
         iface.mapCanvas().setExtent(state["classes"].extent())
         scroll = page.findChild(QScrollArea)
         if scroll is not None:
-            scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+            scroll.verticalScrollBar().setValue(0)
+        iface.messageBar().clearWidgets()
         QTimer.singleShot(1500, step_shot)
 
     @guarded

@@ -106,7 +106,8 @@ class EditSession:
     log: Optional[EditLog] = None
     undo_stack: list = field(default_factory=list)
     redo_stack: list = field(default_factory=list)
-    rebuilt_on_open: bool = False
+    rebuilt_on_open: bool = False  # the corrected raster disagreed with (or was missing beside) an existing log
+    created_on_open: bool = False  # first use: the log and the corrected raster were created
     listeners: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ open / close
@@ -144,8 +145,10 @@ class EditSession:
             log = EditLog.create(files.log, grid, files.classes)
         session.log = log
         if raster_revision(files.corrected) != log.revision or not _same_grid(files.corrected, grid):
+            created = log.revision == 0 and not files.corrected.exists()
             session.rebuild(progress)
-            session.rebuilt_on_open = True
+            session.created_on_open = created
+            session.rebuilt_on_open = not created
         return session
 
     def close(self) -> None:

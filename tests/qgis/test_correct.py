@@ -336,6 +336,8 @@ def test_review_steps_in_confidence_order(page, iface, run):
     assert page.session.edits()[-1].tool == "review"
     assert page.session.log.reviewed("cell") == {(first.row, first.col), (second.row, second.col)}
     assert page.review.progress.text() == "reviewed 2 of 6 doubtful cells"
+    marks = {(m.center().x(), m.center().y()) for m in page.reviewed_marks}  # canvas CRS = raster CRS here
+    assert marks == {page.session.grid.cell_center(i.row, i.col) for i in (first, second)}
     # tile walk: the whole map in tiles of 8 cells, in order
     page.review.mode.setCurrentIndex(page.review.mode.findData("tiles"))
     page.review.count.setValue(8)

@@ -39,6 +39,8 @@ class LogSection(QGroupBox):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setMinimumHeight(90)
+        self.table.setMaximumHeight(140)
         self.table.cellClicked.connect(lambda r, _c: self._emit(self.editClicked, r))
         lay.addWidget(self.table)
         row = QHBoxLayout()

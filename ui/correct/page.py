@@ -19,7 +19,7 @@ from qgis.core import (
     QgsRectangle,
     QgsWkbTypes,
 )
-from qgis.gui import QgsMapLayerComboBox, QgsRubberBand
+from qgis.gui import QgsMapLayerComboBox, QgsRubberBand, QgsVertexMarker
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
@@ -59,7 +59,7 @@ class CorrectPage(WorkspacePage):
         self.review_index = -1
         self.review_kind = ""
         self.marker = None
-        self.reviewed_band = None
+        self.reviewed_marks: list = []  # QgsVertexMarker per reviewed cell or tile
         self._build()
         project = QgsProject.instance()
         project.layersWillBeRemoved.connect(self._layers_removed)
@@ -109,7 +109,7 @@ class CorrectPage(WorkspacePage):
         self.log_view.revertClicked.connect(lambda i: self._run(lambda: self.session.revert(i), "revert"))
         self.log_view.revertAllClicked.connect(lambda: self._run(self.session.revert_all, "revert all"))
         self.log_view.rebuildClicked.connect(self.rebuild)
-        lay.addWidget(self.log_view, 1)
+        lay.addWidget(self.log_view)
         self.review = ReviewSection(body)
         idx = self.review.mode.findData(self.settings.review_mode)
         self.review.mode.setCurrentIndex(max(0, idx))
@@ -120,6 +120,7 @@ class CorrectPage(WorkspacePage):
         self.review.acceptClicked.connect(self.accept_review)
         self.review.stepClicked.connect(lambda d: self.go_to(self.review_index + d))
         lay.addWidget(self.review)
+        lay.addStretch(1)
         scroll.setWidget(body)
         outer.addWidget(scroll)
 
@@ -235,10 +236,10 @@ class CorrectPage(WorkspacePage):
         for tool in self.map_tools.values():
             tool.release()
         self.map_tools.clear()
-        for item in (self.marker, self.reviewed_band):
-            if item is not None and self.canvas is not None:
-                self.canvas.scene().removeItem(item)
-        self.marker = self.reviewed_band = None
+        if self.marker is not None and self.canvas is not None:
+            self.canvas.scene().removeItem(self.marker)
+        self.marker = None
+        self._clear_marks()
 
     # ------------------------------------------------------------------ tools
     def set_tool(self, kind: str) -> None:
@@ -422,19 +423,18 @@ class CorrectPage(WorkspacePage):
             self.marker.setColor(QColor(255, 255, 255, 230))
             self.marker.setFillColor(QColor(255, 255, 255, 0))
             self.marker.setWidth(3)
-        if self.reviewed_band is None:
-            self.reviewed_band = QgsRubberBand(self.canvas, QgsWkbTypes.PointGeometry)
-            self.reviewed_band.setIcon(QgsRubberBand.ICON_CIRCLE)
-            self.reviewed_band.setColor(QColor(20, 20, 20, 220))
-            self.reviewed_band.setIconSize(7)
-            self.reviewed_band.setWidth(2)
 
     def _clear_review(self):
         self.review_items, self.review_index, self.review_kind = [], -1, ""
         if self.marker is not None:
             self.marker.reset(QgsWkbTypes.PolygonGeometry)
-        if self.reviewed_band is not None:
-            self.reviewed_band.reset(QgsWkbTypes.PointGeometry)
+        self._clear_marks()
+
+    def _clear_marks(self):
+        if self.canvas is not None:
+            for m in self.reviewed_marks:
+                self.canvas.scene().removeItem(m)
+        self.reviewed_marks = []
 
     def _item_key(self, item):
         return (item.row, item.col) if self.review_kind == "cells" else (item.yoff, item.xoff)
@@ -443,22 +443,26 @@ class CorrectPage(WorkspacePage):
         return self.session.log.reviewed("cell" if self.review_kind == "cells" else "tile")
 
     def _paint_reviewed(self):
-        if self.reviewed_band is None:
-            return
-        self.reviewed_band.reset(QgsWkbTypes.PointGeometry)
+        """A white dot with a black ring on every reviewed cell (tile centre) of the current review."""
+        self._clear_marks()
         done = self._reviewed()
         ct = self._to_canvas()
         g = self.session.grid
         for item in self.review_items:
-            key = self._item_key(item)
-            if key in done:
-                if self.review_kind == "cells":
-                    x, y = g.cell_center(item.row, item.col)
-                else:
-                    x, y = g.cell_center(item.yoff + item.height / 2 - 0.5, item.xoff + item.width / 2 - 0.5)
-                self.reviewed_band.addPoint(ct.transform(QgsPointXY(x, y)), False)
-        self.reviewed_band.updatePosition()
-        self.reviewed_band.update()
+            if self._item_key(item) not in done:
+                continue
+            if self.review_kind == "cells":
+                x, y = g.cell_center(item.row, item.col)
+            else:
+                x, y = g.cell_center(item.yoff + item.height / 2 - 0.5, item.xoff + item.width / 2 - 0.5)
+            mark = QgsVertexMarker(self.canvas)
+            mark.setIconType(QgsVertexMarker.ICON_CIRCLE)
+            mark.setColor(QColor(0, 0, 0))
+            mark.setFillColor(QColor(255, 255, 255))
+            mark.setIconSize(10)
+            mark.setPenWidth(2)
+            mark.setCenter(ct.transform(QgsPointXY(x, y)))
+            self.reviewed_marks.append(mark)
         total = len(self.review_items)
         n = sum(1 for it in self.review_items if self._item_key(it) in done)
         self.review.show_progress(n, total, "doubtful cells" if self.review_kind == "cells" else "tiles")

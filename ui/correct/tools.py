@@ -71,13 +71,23 @@ class ToolsSection(QGroupBox):
         row.addWidget(self.undo)
         row.addWidget(self.redo)
         outer.addLayout(row)
-        self.recode = RecodeTable(self)
-        outer.addWidget(self.recode)
+        from qgis.gui import QgsCollapsibleGroupBox
+
+        self.recode_box = QgsCollapsibleGroupBox("Recode table (from → to)", self)
+        self.recode_box.setObjectName("recodeBox")
+        box = QVBoxLayout(self.recode_box)
+        box.setContentsMargins(2, 2, 2, 2)
+        self.recode = RecodeTable(self.recode_box)
+        box.addWidget(self.recode)
+        self.recode_box.setCollapsed(True)
+        outer.addWidget(self.recode_box)
         self.recode.allClicked.connect(self.recodeAllClicked.emit)
 
     def check(self, kind: str) -> None:
         if kind in self.buttons:
             self.buttons[kind].setChecked(True)
+        if kind == "recode":
+            self.recode_box.setCollapsed(False)
 
 
 class RecodeTable(QWidget):
