@@ -7,6 +7,7 @@ plus its own module or folder under ui/ with a :class:`~.page_base.WorkspacePage
 
 PAGES = [
     (".classify.page", "ClassifyPage"),
+    (".correct.page", "CorrectPage"),
     (".assess.page", "AssessPage"),
     (".export.page", "ExportPage"),
     (".explain.page", "ExplainPage"),

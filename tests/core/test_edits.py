@@ -27,7 +27,7 @@ def test_names_and_first_open(run):
     assert files.corrected.name == "scene_corrected.tif" and files.log.name == "scene_edits.gpkg"
     before = sha256(run)
     s = EditSession.open(run)
-    assert files.corrected.exists() and files.log.exists() and s.rebuilt_on_open
+    assert files.corrected.exists() and files.log.exists() and s.created_on_open and not s.rebuilt_on_open
     assert np.array_equal(read(files.corrected), read(run))
     assert files.corrected_style.read_text() == files.classes_style.read_text()
     s.close()
