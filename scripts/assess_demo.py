@@ -106,6 +106,11 @@ def main() -> int:
     worst = max(rows, key=lambda r: abs(r["mapped_km2"] - true_km2.get(r["name"], 0.0)))
     print(f"largest mapped-area error: {worst['name']}, {worst['mapped_km2'] - true_km2[worst['name']]:+.2f} km²")
     print(f"true area inside the 95 % CI for {covered} of {len(rows)} classes")
+    for b in a.by_confidence:
+        acc = "" if b["accuracy"] is None else f"accuracy {b['accuracy']:.2f} ± {a.z * b['accuracy_se']:.2f}"
+        mean = "" if b["mean_confidence"] is None else f"mean confidence {b['mean_confidence']:.2f}, "
+        print(f"confidence {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: {b['n']:4d} points, "
+              f"{100 * b['area_share']:5.1f} % of the map, {mean}{acc}")  # fmt: skip
     print("outputs:", res["json"], res["html"], sep="\n  ")
     if args.screenshot:
         exe = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -41,6 +41,19 @@ def results_html(res, outputs: dict) -> str:
         )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
     kappa = f"<p>Kappa {res.kappa:.3f} — {html.escape(KAPPA_NOTE)}</p>" if res.kappa is not None else ""
+    conf = ""
+    if res.by_confidence:
+        cells = "".join(
+            f"<tr><td>{b['bin'][0]:.1f}–{b['bin'][1]:.1f}</td><td align='right'>{100 * b['area_share']:.0f} %</td>"
+            f"<td align='right'>{'–' if b['accuracy'] is None else format(b['accuracy'], '.2f')}</td></tr>"
+            for b in res.by_confidence
+        )
+        conf = (
+            "<p><b>Accuracy by the model's confidence</b></p><table cellspacing='0' cellpadding='2' border='1' "
+            "style='border-collapse:collapse'><tr><th>confidence</th><th>of the map</th><th>accuracy</th></tr>"
+            + cells
+            + "</table>"
+        )
     return (
         f"<p><b>Overall accuracy {100 * res.overall:.1f} %</b> (95 % CI {100 * lo:.1f}–{100 * hi:.1f} %), "
         f"{res.n_labelled} labelled</p>"
@@ -50,6 +63,7 @@ def results_html(res, outputs: dict) -> str:
         + "".join(rows)
         + "</table>"
         + kappa
+        + conf
         + (f"<ul>{notes}</ul>" if notes else "")
         + "<p>F1, the error matrices and the design are in the report. "
         + f"Written: {html.escape(str(outputs.get('html', '')))}</p>"
