@@ -2,7 +2,11 @@
 
 
 class ClassificationError(Exception):
-    """A classification could not be done; the message says why in plain words."""
+    """A classification could not be done; the message says why in plain words, on one line
+    (line breaks in a GDAL message it quotes are joined)."""
+
+    def __init__(self, message="", *args):
+        super().__init__(" ".join(str(message).split()) if isinstance(message, str) else message, *args)
 
 
 class ClassificationCancelled(ClassificationError):

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -61,6 +62,18 @@ def check_has_data(src: gdal.Dataset, bands, window=None) -> None:
         if not flags & gdal.GDAL_DATA_COVERAGE_STATUS_EMPTY or flags & gdal.GDAL_DATA_COVERAGE_STATUS_DATA:
             return
     where = " in the area of interest" if window else ""
+    if src.GetDriver() is not None and src.GetDriver().ShortName == "VRT":  # a missing source reads as empty
+        gdal.ErrorReset()
+        try:
+            with gdalutil._Quiet():
+                src.GetRasterBand(int(bands[0])).ReadRaster(xo, yo, 1, 1)
+            msg = gdal.GetLastErrorMsg()
+        except RuntimeError as exc:
+            msg = str(exc)
+        if msg:
+            raise ClassificationError(
+                f"cannot read {src.GetDescription()}: a source of the VRT is missing or unreadable ({msg})"
+            )
     raise ClassificationError(
         f"{src.GetDescription()} holds no image data{where} (no tiles or sources were written in bands "
         f"{', '.join(map(str, bands))}): nothing to classify"
@@ -180,6 +193,9 @@ def open_source(path) -> gdal.Dataset:
     )
     if ds.RasterCount == 0:
         raise ClassificationError(f"{path} has no raster bands (is it a vector file or a container?)")
+    files = [os.path.normcase(os.path.abspath(f)) for f in ds.GetFileList() or []]
+    if len(files) != len(set(files)):  # GDAL lists a VRT that reaches itself twice
+        raise ClassificationError(f"{path} refers to itself (a recursive VRT): it has no image data to read")
     return ds
 
 

@@ -10,10 +10,12 @@ Keys are what determines the object:
 - a loaded model: the card's resolved path, the card file's and the weights file's identity
   (size, modification time, inode) and the weights' SHA-256 named by the card (checked against
   the file when it is loaded), and the device. Editing or replacing either file gives a new key.
-- a fast-path module: the model's key (or, for a model passed in by the caller, the model
-  object itself, held weakly), the traced batch size, bands, patch size and torch's CPU threads.
+- a fast-path module: the model's key, or the model object itself (held weakly: the engine's
+  models are kept by this cache, so their modules live as long as they do; a model passed in by
+  a caller keeps its modules while it lives), and the traced batch size, bands, patch size and
+  torch's CPU threads (the fast-path mode decides whether a module is asked for at all).
 
-At most ``MAX_MODELS`` models and ``MAX_TRACED`` traced modules are kept (least recently used
+At most ``MAX_MODELS`` models and ``MAX_TRACED`` traced modules (per store) are kept (least recently used
 are dropped first). :func:`release` empties the cache (the plugin calls it when it unloads).
 Thread-safe: QGIS runs classifications in worker threads.
 """
@@ -47,10 +49,15 @@ def model_key(card_path, device) -> tuple:
     """What determines a loaded model; raises the card's own errors for a bad card."""
     from .card import ModelCard
 
-    card = ModelCard.load(card_path)  # validates; cheap (a small JSON file)
+    return card_key(ModelCard.load(card_path), device)  # validates; cheap (a small JSON file)
+
+
+def card_key(card, device) -> tuple:
+    """The key of ``card``'s model on ``device`` (a card read from a file: ``card.path`` set)."""
     weights = card.weights_path
     wid = _identity(weights) if weights.is_file() else None
-    return (str(card.path), _identity(Path(card.path)), card.weights_sha256, wid, str(device))
+    cid = _identity(Path(card.path)) if card.path is not None and Path(card.path).is_file() else None
+    return (str(card.path), cid, card.weights_sha256, wid, str(device))
 
 
 def _put(cache: OrderedDict, key, value, limit: int) -> None:
@@ -78,6 +85,24 @@ def load_model(card_path, device):
         return model, card, key
 
 
+def load_weights(card, device):
+    """``(model, key)``: the model of an already read ``card`` on ``device`` (the engine reads the
+    card once per run), loaded on first use by ``models.checkpoint.load_weights`` and reused after."""
+    from .checkpoint import load_weights as _load
+
+    key = card_key(card, device)
+    with _lock:
+        hit = _models.get(key)
+        if hit is not None:
+            _models.move_to_end(key)
+            _stats["model_hits"] += 1
+            return hit[0], key
+        model = _load(card, device)
+        _put(_models, key, (model, card), MAX_MODELS)
+        _stats["loads"] += 1
+        return model, key
+
+
 def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, patch: int):
     """``(callable, FastPathReport)`` as ``models.fast_path.trace_for_cpu`` gives, traced on the
     first call for this model and shape and reused after (the report then says so and its
@@ -92,11 +117,10 @@ def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, p
         if key is not None:
             store, skey = _traced, (key, *shape)
         else:
-            store, skey = _traced_injected.setdefault(model, {}), shape
+            store, skey = _traced_injected.setdefault(model, OrderedDict()), shape
         hit = store.get(skey)
         if hit is not None:
-            if key is not None:
-                _traced.move_to_end(skey)
+            store.move_to_end(skey)
             _stats["trace_hits"] += 1
             module, report = hit
             report = replace(report, prepare_seconds=0.0, reason=report.reason + REUSED_NOTE)
@@ -104,18 +128,15 @@ def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, p
         module, report = trace_for_cpu(model, batch_size, bands, patch)
         _stats["traces"] += 1
         # an eager fallback is stored as None: the cache must not hold the model through its own value
-        value = (None if module is model else module, report)
-        if key is not None:
-            _put(_traced, skey, value, MAX_TRACED)
-        else:
-            store[skey] = value
+        _put(store, skey, (None if module is model else module, report), MAX_TRACED)
         return module, report
 
 
 def stats() -> dict:
     """Counters (loads, model_hits, traces, trace_hits) and sizes, for tests and the soak script."""
     with _lock:
-        return {**_stats, "models": len(_models), "traced": len(_traced) + len(_traced_injected)}
+        traced = len(_traced) + sum(len(v) for v in _traced_injected.values())
+        return {**_stats, "models": len(_models), "traced": traced}
 
 
 def release() -> None:
