@@ -206,3 +206,15 @@ def test_probe_device_asks_a_fresh_interpreter(tmp_path):
     import torch
 
     assert probe["torch"] == torch.__version__ and probe["cuda"] == torch.cuda.is_available()
+
+
+def test_python_for_pip_skips_another_python_on_path(tmp_path, monkeypatch):
+    """Inside QGIS sys.executable may be a `python3` found on PATH that is another interpreter (a pyenv shim):
+    pip must run with this Python, so a candidate that reports another installation is skipped."""
+    shim = tmp_path / "python3"
+    shim.write_text("#!/bin/sh\necho 3 11 /root/.pyenv/versions/3.11.7\n")
+    shim.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(shim))
+    found = installer.python_for_pip()
+    assert found is not None and found != str(shim)
+    assert Path(found).parent == Path(sys.exec_prefix) / "bin"

@@ -56,6 +56,10 @@ PROTECTED = (
 # Top-level import names of the protected distributions, for pruning a folder filled by hand.
 PROTECTED_MODULES = ("numpy", "osgeo", "PyQt5", "PyQt6", "sip", "qgis")
 MANIFEST = "eurosat_landcover_install.json"
+# Needed by torch only to compile C++ extensions (torch.utils.cpp_extension), which the plugin never does:
+# not pinned, and not installed when the running Python has any version (Debian 12 has setuptools 66.1,
+# torch 2.14 asks for >=77.0.3).
+BUILD_TOOLS = ("setuptools", "pip", "wheel")
 
 
 class InstallRefused(Exception):
@@ -95,6 +99,7 @@ class Plan:
     python: str
     pinned: dict = field(default_factory=dict)  # name -> version QGIS provides, kept as it is
     index_options: list = field(default_factory=list)
+    build_tools: dict = field(default_factory=dict)  # asked for by a package, the running Python's kept
 
     @property
     def total_size(self) -> Optional[int]:
@@ -110,14 +115,25 @@ class Plan:
         size = format_size(known) + (f" + {unknown} file(s) of unknown size" if unknown else "")
         lines = [
             f"Download {len(self.packages)} package(s), {size}, into {self.target}:",
-            ", ".join(p.describe() for p in sorted(self.packages, key=lambda p: -(p.size or 0))),
+            _largest(self.packages),
         ]
         if self.source.kind != "none":
             lines.append(f"PyTorch: {self.source.reason}.")
-        kept = [n for n in ("numpy", "gdal") if n in self.pinned]
+        kept = [f"{n} {self.pinned[n]}" for n in ("numpy", "gdal") if n in self.pinned]
+        kept += [f"{n} {v}" for n, v in self.build_tools.items()]
         if kept:
-            lines.append("Kept as QGIS has them: " + ", ".join(f"{n} {self.pinned[n]}" for n in kept) + ".")
+            lines.append(f"Kept as QGIS has them: {', '.join(kept)}.")
         return "\n".join(lines)
+
+
+def _largest(packages: list, shown: int = 8) -> str:
+    """The largest packages by name and size, then how many others and their total."""
+    ordered = sorted(packages, key=lambda p: -(p.size or 0))
+    text = ", ".join(p.describe() for p in ordered[:shown])
+    rest = ordered[shown:]
+    if rest:
+        text += f" and {len(rest)} smaller ({format_size(sum(p.size or 0 for p in rest))})"
+    return text
 
 
 def format_size(size: Optional[int]) -> str:
@@ -132,36 +148,38 @@ def format_size(size: Optional[int]) -> str:
 
 # The Python that runs pip ---------------------------------------------------------------------------------
 def python_for_pip() -> Optional[str]:
-    """The Python interpreter of the running QGIS (inside QGIS ``sys.executable`` is often QGIS itself)."""
+    """The Python interpreter of the running QGIS (inside QGIS ``sys.executable`` is often QGIS itself, or
+    whatever ``python3`` comes first on PATH, e.g. a pyenv shim: each candidate must report this Python's
+    version and prefix)."""
     exe = Path(sys.executable or "")
-    if exe.name.lower().startswith("python") and exe.is_file():
-        return str(exe)
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     names = ("python.exe", "python3.exe") if os.name == "nt" else (f"python{version}", "python3", "python")
-    for folder in (Path(sys.exec_prefix), Path(sys.exec_prefix) / "bin", Path(sys.prefix) / "bin", exe.parent):
-        for name in names:
-            candidate = folder / name
-            if candidate.is_file() and _same_python(str(candidate)):
-                return str(candidate)
-    for name in names:
-        found = shutil.which(name)
-        if found and _same_python(found):
-            return found
+    candidates = [folder / name for folder in (Path(sys.exec_prefix) / "bin", Path(sys.exec_prefix)) for name in names]
+    if exe.name.lower().startswith("python"):
+        candidates.insert(0, exe)
+    candidates += [exe.parent / name for name in names]
+    seen = set()
+    for candidate in candidates:
+        if candidate in seen or not candidate.is_file():
+            continue
+        seen.add(candidate)
+        if _same_python(str(candidate)):
+            return str(candidate)
     return None
 
 
+_IDENTITY = "import sys; print(sys.version_info[0], sys.version_info[1], sys.base_exec_prefix)"
+
+
 def _same_python(python: str) -> bool:
+    """True when `python` is this interpreter (same version and installation), not another one on PATH."""
     try:
         out = subprocess.run(
-            [python, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        ).stdout.split()
+            [python, "-c", _IDENTITY], capture_output=True, text=True, timeout=20, check=False
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return False
-    return out == [str(sys.version_info[0]), str(sys.version_info[1])]
+    return out == f"{sys.version_info[0]} {sys.version_info[1]} {sys.base_exec_prefix}"
 
 
 def pip_problem(python: Optional[str]) -> Optional[str]:
@@ -316,7 +334,7 @@ def imported_distributions() -> set:
 def pins(provided: dict, own: tuple) -> dict:
     """{name: version} pip must keep: the protected and imported distributions, except the plugin's own."""
     keep = set(PROTECTED) | imported_distributions()
-    ours = {reqs.normalize(r.name) for r in own}
+    ours = {reqs.normalize(r.name) for r in own} | set(BUILD_TOOLS)
     return {
         name: version
         for key, (name, version) in provided.items()
@@ -417,9 +435,13 @@ def make_plan(
             f"Cannot install automatically: pip wants to replace {', '.join(bad)}, which QGIS provides",
             manual_instructions(names, target),
         )
+    kept = {}
+    for p in [p for p in packages if reqs.normalize(p.name) in BUILD_TOOLS and reqs.normalize(p.name) in provided]:
+        packages.remove(p)
+        kept[p.name] = provided[reqs.normalize(p.name)][1]
     for p in packages:
         p.size = download_size(p.url)
-    return Plan(target, lines, packages, source, machine, python, pinned, options)
+    return Plan(target, lines, packages, source, machine, python, pinned, options, kept)
 
 
 def _hash(download_info: dict) -> Optional[str]:
@@ -464,8 +486,13 @@ def _run_pip(command: list, target_on_path: Optional[Path], on_line: Callable, i
 
 
 def _pip_failure(what: str, log: list, pinned: dict) -> str:
-    errors = [line for line in log if "ERROR" in line or "conflict" in line.lower() or "requires" in line]
-    detail = " ".join(errors[-3:] or log[-3:])
+    if "The conflict is caused by:" in log:  # the lines that name the conflicting requirements
+        start = log.index("The conflict is caused by:") + 1
+        causes = [line.strip() for line in log[start : start + 6] if line.startswith(" ")]
+        detail = "; ".join(causes)
+    else:
+        errors = [line for line in log if "ERROR" in line or "requires" in line]
+        detail = " ".join(errors[-3:] or log[-3:])
     hint = ""
     if any(n in detail for n in pinned):
         hint = " (a package needs another version of one that QGIS provides, which the plugin never replaces)"

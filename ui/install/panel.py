@@ -94,6 +94,7 @@ class InstallPanel(QWidget):
         self.log_view.setMaximumBlockCount(400)
         self.log_view.setPlaceholderText("pip's output appears here (and in the log panel, plugin tab).")
         layout.addWidget(self.log_view, 1)
+        layout.addStretch(0)
         self.show_state()
 
     def _label(self, name: str) -> QLabel:
@@ -137,6 +138,7 @@ class InstallPanel(QWidget):
         self.cancel_button.setVisible(running or self.plan is not None)
         self.open_button.setVisible(bool(self.missing) and bool(self.device_text) and not running)
         self.progress.setVisible(running)
+        self.log_view.setVisible(running or bool(self.log_view.toPlainText()))
         self.device_label.setVisible(bool(self.device_text))
         self.device_label.setText(f"The plugin will use: {self.device_text}" if self.device_text else "")
         self.warning_label.setVisible(bool(self.device_warning))
@@ -175,6 +177,7 @@ class InstallPanel(QWidget):
 
     def _append(self, text: str) -> None:
         self.log_view.appendPlainText(text)
+        self.log_view.show()
 
     # Actions ----------------------------------------------------------------------------------------------
     def start_plan(self, repair: bool = False) -> None:
