@@ -254,6 +254,11 @@ def read_map(path, progress=None, is_cancelled=None) -> MapInfo:
         for code in range(ct.GetCount()):
             if code in counts or code in names:
                 colors[code] = _hex(ct.GetColorEntry(code))
+    if not names and ct is None and len(counts) > 64:
+        raise AssessmentError(
+            f"{Path(path).name} has {len(counts)} distinct values and no class names or colours: it looks like "
+            "imagery, not a land-cover map; pick the classes raster (e.g. *_classes.tif)"
+        )
     prov = provenance(path)
     window_m = DEFAULT_WINDOW_M
     model = prov.get("model") or {}

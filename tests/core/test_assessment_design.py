@@ -227,6 +227,15 @@ def test_bad_design_input_is_one_clear_message(classes_tif, tmp_path):
         create_sampling_design(classes_tif, tmp_path / "x.gpkg", DesignSpec(min_per_class=1))
     with pytest.raises(AssessmentError, match="cannot open the map"):
         create_sampling_design(tmp_path / "nope.tif", tmp_path / "x.gpkg", DesignSpec())
+    imagery = tmp_path / "image.tif"
+    from osgeo import gdal
+
+    ds = gdal.GetDriverByName("GTiff").Create(str(imagery), 64, 64, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((ORIGIN[0], 10.0, 0.0, ORIGIN[1], 0.0, -10.0))
+    ds.GetRasterBand(1).WriteArray(np.arange(64 * 64).reshape(64, 64) % 200)
+    ds = None
+    with pytest.raises(AssessmentError, match="looks like imagery"):
+        create_sampling_design(imagery, tmp_path / "x.gpkg", DesignSpec())
     info = read_map(classes_tif)
     p = plan(info, DesignSpec(method="simple", sample_size=10))
     assert any("fewer than 2 points" in n for n in p.notes)
