@@ -27,7 +27,6 @@ from ...qgis_bridge.request_builder import (
     size_m,
 )
 from ...qgis_bridge.results import add_result_group, area_summary
-from ...qgis_bridge.styling import card_classes
 from ...qgis_bridge.task import ClassificationTask, Status, format_seconds
 from ...toolbelt.log import log, log_error
 from ..page_base import WorkspacePage
@@ -192,12 +191,8 @@ class ClassifyPage(WorkspacePage):
             self.push(f"Cannot prepare the classification: {exc}", Qgis.Critical)
             return None
         self.save_settings()
-        layer, card = self.input.value(), self.model.card()
-        context = {
-            "layer_name": layer.name(),
-            "classes": card_classes(card) if card is not None else [],
-            "open_results": self.options.value().open_results,
-        }
+        layer = self.input.value()
+        context = {"layer_name": layer.name(), "open_results": self.options.value().open_results}
         task = ClassificationTask(request, f"{PLUGIN_NAME}: {layer.name()}", context)
         task.progressChanged.connect(lambda _v, t=task: self._show_progress(t))
         log(f"classification queued: {request.to_dict()}")
@@ -257,7 +252,7 @@ class ClassifyPage(WorkspacePage):
     def _succeeded(self, task, name: str, result) -> None:
         if task.context.get("open_results", True) and not self.queue.input_removed(task):
             try:
-                group = add_result_group(result, name, task.context.get("classes"))
+                group = add_result_group(result, name)  # styled from the card the result carries
                 task.context["group"] = group.name()
             except Exception as exc:
                 log_error("cannot add the result layers:\n" + traceback.format_exc())
