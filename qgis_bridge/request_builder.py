@@ -7,7 +7,7 @@ request. Only qgis.core is used (it runs inside qgis_process too); no torch.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional, Union
@@ -45,7 +45,6 @@ class RunOptions:
     device: str = "auto"
     write_probabilities: bool = True
     name: Optional[str] = None  # output file prefix; None = from the layer name and time
-    extra: dict = field(default_factory=dict)
 
 
 def raster_source_path(layer: Union[QgsRasterLayer, str]) -> str:
@@ -85,14 +84,6 @@ def unique_run_name(output_dir: Path, base: str, reserved=()) -> str:
         n += 1
         name = f"{base}_{n}"
     return name
-
-
-def layer_extent_in(layer: QgsRasterLayer, crs: QgsCoordinateReferenceSystem) -> QgsRectangle:
-    """The layer's extent transformed to `crs`."""
-    if not crs.isValid() or crs == layer.crs():
-        return QgsRectangle(layer.extent())
-    ct = QgsCoordinateTransform(layer.crs(), crs, QgsProject.instance().transformContext())
-    return ct.transformBoundingBox(layer.extent())
 
 
 def clip_to_layer(
