@@ -180,6 +180,16 @@ def test_add_to_sys_path_puts_the_folder_first(tmp_path, monkeypatch):
     assert add_to_sys_path(tmp_path) is True and sys.path.count(str(tmp_path)) == 1
 
 
+def test_add_to_sys_path_removes_a_numpy_copy_first(tmp_path, monkeypatch):
+    """A folder filled by the manual command holds numpy too: it is removed before the folder goes first."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy-1.24.2.dist-info").mkdir()
+    (tmp_path / "tifffile").mkdir()
+    assert add_to_sys_path(tmp_path) is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tifffile"]
+
+
 @pytest.mark.parametrize(
     ("probe", "machine", "text", "warning"),
     [

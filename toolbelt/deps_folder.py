@@ -17,6 +17,8 @@ from pathlib import Path
 
 ENV_VAR = "EUROSAT_LANDCOVER_DEPS"
 FOLDER_NAME = "eurosat_landcover_deps"
+# QGIS's own modules: a copy in the plugin's folder would shadow them (installer.PROTECTED_MODULES).
+_SHADOWING = ("numpy", "osgeo", "PyQt5", "PyQt6", "sip", "qgis")
 
 
 def deps_root() -> Path:
@@ -50,6 +52,10 @@ def add_to_sys_path(folder: Path | None = None) -> bool:
     folder = Path(folder) if folder is not None else deps_folder()
     if not folder.is_dir():
         return False
+    if any((folder / name).exists() for name in _SHADOWING):  # e.g. after the manual `pip install --target`
+        from .installer import prune_protected
+
+        prune_protected(folder)
     entry = str(folder)
     if entry not in sys.path:
         sys.path.insert(0, entry)
