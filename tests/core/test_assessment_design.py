@@ -241,3 +241,15 @@ def test_bad_design_input_is_one_clear_message(classes_tif, tmp_path):
     assert any("fewer than 2 points" in n for n in p.notes)
     p = plan(info, DesignSpec())
     assert any("not in the map" in n and "Highway" in n for n in p.notes)  # empty strata are reported
+
+
+def test_cancel_leaves_no_file(classes_tif, tmp_path):
+    calls = []
+
+    def cancelled():
+        calls.append(1)
+        return len(calls) > 1  # after counting, while drawing
+
+    with pytest.raises(AssessmentError, match="cancelled"):
+        create_sampling_design(classes_tif, tmp_path / "c.gpkg", DesignSpec(), is_cancelled=cancelled)
+    assert not list(tmp_path.glob("c*")) and not list(tmp_path.glob("*.partial*"))

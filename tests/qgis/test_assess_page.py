@@ -264,3 +264,22 @@ def test_a_point_layer_that_is_no_sample_is_refused(page, tmp_path):
     page.labels.set_layer(ref)
     assert page.labels.layer is None and "is not a sample made by" in page.labels.current.text()
     assert NAMES[0] == "AnnualCrop"
+
+
+def test_a_large_map_is_read_in_a_task(iface, map_layer, monkeypatch):
+    from eurosat_landcover.ui.assess import design_section
+    from eurosat_landcover.ui.assess.page import AssessPage
+
+    monkeypatch.setattr("eurosat_landcover.ui.assess.settings.QgsSettings", _MemorySettings)
+    monkeypatch.setattr(design_section, "SYNC_READ_PIXELS", 10)  # every map counts as large
+    p = AssessPage(iface)
+    try:
+        p.design.map_combo.setLayer(None)
+        p.design.map_combo.setLayer(map_layer)
+        assert p.design.info is None and "Counting pixels" in p.design.size_label.text()
+        assert p.tasks  # the counting runs in QGIS's task manager
+        wait_tasks(p)
+        assert p.design.info is not None and p.design.table.rowCount() == 4
+        assert "points" in p.design.size_label.text()
+    finally:
+        p.shutdown()
