@@ -58,10 +58,13 @@ class Assessment:
     notes: list = field(default_factory=list)
     z: float = Z95
     by_confidence: list = field(default_factory=list)  # see accuracy_by_confidence()
+    total_pixels: Optional[float] = None  # the population's size when it is not the mapped pixels' sum
+    estimator: str = "olofsson2014"  # or "stehman2014" (strata are not the assessed map's classes)
 
     @property
     def total_km2(self) -> float:
-        return float(self.mapped_pixels.sum()) * self.pixel_area_m2 / 1e6
+        total = self.mapped_pixels.sum() if self.total_pixels is None else self.total_pixels
+        return float(total) * self.pixel_area_m2 / 1e6
 
     @property
     def mapped_km2(self) -> np.ndarray:
@@ -127,6 +130,7 @@ class Assessment:
             "total_km2": _num(self.total_km2),
             "pixel_area_m2": self.pixel_area_m2,
             "z": self.z,
+            "estimator": self.estimator,
             "classes": self.per_class(),
             "error_matrix": {
                 "rows": "map class",
@@ -328,3 +332,125 @@ def accuracy_by_confidence(map_codes, ref_codes, confidence, mapped_pixels: dict
         )
         out.append(row)
     return out
+
+
+def estimate_stratified(
+    strata,
+    map_codes,
+    ref_codes,
+    stratum_sizes: dict,
+    mapped_pixels: dict,
+    pixel_area_m2: float,
+    names=None,
+    colors=None,
+    kappa: bool = False,
+    notes=None,
+    z: float = Z95,
+) -> Assessment:
+    """Stehman (2014): stratified random sampling when the strata are not the assessed map's classes.
+
+    ``strata``: the stratum of each point (e.g. the class of the map the sample was drawn on), ``stratum_sizes``
+    its pixels; ``map_codes``: the class of the assessed map at each point (e.g. a corrected map). Every
+    quantity is a total ``sum_h N_h ybar_h`` (area proportions, overall accuracy, error-matrix cells) or a ratio
+    of two (user's and producer's accuracy), with ``V = sum_h N_h^2 (1 - n_h/N_h) s_h^2 / n_h`` (eq. 25) and the
+    linearised ratio variance (eq. 28). The error matrix's row totals are estimated from the sample here, not
+    the known mapped proportions. When the strata are the map classes this gives Olofsson et al.'s estimates.
+    """
+    h_arr = np.asarray(strata, np.int64)
+    m = np.asarray(map_codes, np.int64)
+    r = np.asarray(ref_codes, np.int64)
+    names = names or {}
+    colors = colors or {}
+    hs = sorted(h for h, v in stratum_sizes.items() if v > 0)
+    for h in hs:
+        n_h = int((h_arr == h).sum())
+        if n_h < 2 and n_h != stratum_sizes[h]:
+            what = "no labelled point" if n_h == 0 else "only 1 labelled point"
+            raise AssessmentError(
+                f"stratum {names.get(h, f'class {h}')!r} has {what}: at least two per stratum are needed for a "
+                "standard error; label more points of that stratum"
+            )
+    unknown = sorted(set(h_arr.tolist()) - set(hs))
+    if unknown:
+        raise AssessmentError(f"points in stratum/strata {unknown} that the design does not know: wrong sample?")
+    N = float(sum(stratum_sizes[h] for h in hs))
+    codes = sorted({int(c) for c, v in mapped_pixels.items() if v > 0} | set(m.tolist()) | set(r.tolist()))
+    k = len(codes)
+    groups = []
+    for h in hs:
+        sel = h_arr == h
+        groups.append((float(stratum_sizes[h]), sel, int(sel.sum())))
+
+    def total(y):
+        return sum(Nh * y[sel].mean() for Nh, sel, _ in groups)
+
+    def var_total(y):
+        v = 0.0
+        for Nh, sel, n in groups:
+            if n > 1:
+                v += Nh**2 * (1 - n / Nh) * y[sel].var(ddof=1) / n
+        return v
+
+    def ratio(y, x):
+        Y, X = total(y), total(x)
+        if X <= 0:
+            return float("nan"), float("nan")
+        R = Y / X
+        v = 0.0
+        for Nh, sel, n in groups:
+            if n > 1:
+                d = y[sel] - R * x[sel]
+                v += Nh**2 * (1 - n / Nh) * d.var(ddof=1) / n
+        return R, math.sqrt(v) / X
+
+    p = np.zeros((k, k))
+    counts = np.zeros((k, k))
+    for i, ci in enumerate(codes):
+        for j, cj in enumerate(codes):
+            y = ((m == ci) & (r == cj)).astype(float)
+            counts[i, j] = y.sum()
+            p[i, j] = total(y) / N
+    agree = (m == r).astype(float)
+    users = np.full(k, np.nan)
+    users_se = np.full(k, np.nan)
+    prods = np.full(k, np.nan)
+    prods_se = np.full(k, np.nan)
+    area_prop = np.zeros(k)
+    area_se = np.zeros(k)
+    for j, c in enumerate(codes):
+        hit = ((m == c) & (r == c)).astype(float)
+        users[j], users_se[j] = ratio(hit, (m == c).astype(float))
+        prods[j], prods_se[j] = ratio(hit, (r == c).astype(float))
+        yr = (r == c).astype(float)
+        area_prop[j] = total(yr) / N
+        area_se[j] = math.sqrt(var_total(yr)) / N
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where((users + prods) > 0, 2 * users * prods / (users + prods), np.nan)
+    overall = total(agree) / N
+    kap = None
+    if kappa:
+        pe = float(np.sum(p.sum(axis=1) * p.sum(axis=0)))
+        kap = (overall - pe) / (1 - pe) if pe < 1 else float("nan")
+    return Assessment(
+        codes=codes,
+        names=[names.get(c, f"class {c}") for c in codes],
+        colors=[colors.get(c, "#808080") for c in codes],
+        mapped_pixels=np.asarray([float(mapped_pixels.get(c, 0)) for c in codes]),
+        pixel_area_m2=float(pixel_area_m2),
+        counts=counts,
+        proportions=p,
+        overall=overall,
+        overall_se=math.sqrt(var_total(agree)) / N,
+        users=users,
+        users_se=users_se,
+        producers=prods,
+        producers_se=prods_se,
+        f1=f1,
+        area_prop=area_prop,
+        area_prop_se=area_se,
+        kappa=kap,
+        notes=list(notes or []),
+        z=z,
+        total_pixels=N,
+        estimator="stehman2014",
+    )

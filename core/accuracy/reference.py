@@ -39,6 +39,7 @@ class Labels:
     design: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)  # reason -> count
     confidence: Optional[np.ndarray] = None  # the model's confidence at each labelled point (NaN: unknown)
+    xy: Optional[np.ndarray] = None  # (n, 2) coordinates of the labelled points (a sample), in its CRS
 
 
 def _key(value) -> str:
@@ -94,7 +95,7 @@ def read_sample_labels(path) -> Labels:
             f"{Path(path).name} has no layer {LAYER!r}: is it a sample made by 'Create sampling design'?"
         )
     design = read_design(path)
-    m, r, conf = [], [], []
+    m, r, conf, xy = [], [], [], []
     has_conf = lyr.GetLayerDefn().GetFieldIndex("model_confidence") >= 0
     excluded = {"unlabelled": 0, STATUS_UNSURE: 0, STATUS_SKIPPED: 0}
     for f in lyr:
@@ -104,6 +105,8 @@ def read_sample_labels(path) -> Labels:
             r.append(int(f.GetField("ref_code")))
             ok = has_conf and f.IsFieldSetAndNotNull("model_confidence")
             conf.append(float(f.GetField("model_confidence")) if ok else np.nan)
+            g = f.GetGeometryRef()
+            xy.append((g.GetX(), g.GetY()) if g is not None else (np.nan, np.nan))
         elif status in excluded:
             excluded[status] += 1
         else:
@@ -126,6 +129,7 @@ def read_sample_labels(path) -> Labels:
         design,
         excluded,
         c if np.isfinite(c).any() else None,
+        np.asarray(xy, float).reshape(-1, 2),
     )
 
 

@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import AssessmentError
-from .estimators import KAPPA_NOTE, Assessment, accuracy_by_confidence, estimate
+from .estimators import KAPPA_NOTE, Assessment, accuracy_by_confidence, estimate, estimate_stratified
 from .maps import MapInfo, read_map
 from .reference import Labels, read_raster_reference, read_sample_labels, read_vector_reference
 
@@ -86,13 +86,10 @@ def assess(
             if map_path is None:
                 raise AssessmentError(f"{Path(sample).name} has no design table: give the map it was drawn on")
             info = read_map(map_path)
-        elif map_path is not None and Path(map_path).resolve() != Path(info.path).resolve():
-            raise AssessmentError(
-                f"this sample was drawn on {Path(info.path).name}, not {Path(map_path).name}: assess the map it was "
-                "drawn on (its strata are that map's classes), or draw a new sample"
-            )
         if labels.map_codes.size == 0:
             raise AssessmentError("no point of the sample is labelled yet: label at least two points per class")
+        if map_path is not None and Path(map_path).resolve() != Path(info.path).resolve():
+            return _assess_other_map(map_path, labels, info, kappa)
     else:
         if map_path is None:
             raise AssessmentError("give the map to assess")
@@ -117,6 +114,80 @@ def assess(
     if labels.confidence is not None:
         res.by_confidence = accuracy_by_confidence(labels.map_codes, labels.ref_codes, labels.confidence, info.counts)
     return res, labels, info
+
+
+def _assess_other_map(map_path, labels: Labels, design_info: MapInfo, kappa: bool):
+    """A sample drawn on one map (its strata) used to assess another on the same ground, e.g. the corrected map:
+    the assessed map's class is read at each point and Stehman (2014)'s estimators do the rest."""
+    from .maps import values_at
+
+    info = read_map(map_path)
+    if labels.xy is None or len(labels.xy) != len(labels.map_codes):
+        raise AssessmentError("the sample's points have no coordinates: cannot read the other map at them")
+    xs, ys = labels.xy[:, 0], labels.xy[:, 1]
+    notes = list(labels.notes)
+    if design_info.crs_wkt and info.crs_wkt:
+        from osgeo import osr
+
+        a, b = osr.SpatialReference(), osr.SpatialReference()
+        a.ImportFromWkt(design_info.crs_wkt)
+        b.ImportFromWkt(info.crs_wkt)
+        if not a.IsSame(b):
+            for srs in (a, b):
+                srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            ct = osr.CoordinateTransformation(a, b)
+            pts = np.asarray(ct.TransformPoints(np.column_stack([xs, ys]).tolist()))
+            xs, ys = pts[:, 0], pts[:, 1]
+            notes.append("sample points transformed to the assessed map's CRS")
+    rows, cols = info.xy_to_pixel(xs, ys)
+    inside = (rows >= 0) & (rows < info.height) & (cols >= 0) & (cols < info.width)
+    codes = np.full(len(xs), -1, np.int64)
+    if inside.any():
+        codes[inside] = values_at(info.path, rows[inside], cols[inside])
+    keep = inside & ((codes != info.nodata) if info.nodata is not None else True)
+    if (~keep).any():
+        notes.append(f"left out: {int((~keep).sum())} point(s) outside {Path(info.path).name} or on its nodata")
+    notes.append(
+        f"strata are the classes of {Path(design_info.path).name}, on which the sample was drawn; "
+        f"{Path(info.path).name} is assessed with Stehman (2014)'s estimators (its error-matrix row totals are "
+        "estimated from the sample)"
+    )
+    if abs(design_info.total_pixels * design_info.pixel_area_m2 - info.total_pixels * info.pixel_area_m2) > 1e-6 * (
+        design_info.total_pixels * design_info.pixel_area_m2
+    ):
+        notes.append("the two maps cover different areas: the estimates are for the sampled map's area")
+    all_names = {c: design_info.name(c) for c in set(design_info.names) | set(design_info.counts)}
+    all_names.update({c: info.name(c) for c in set(info.names) | set(info.counts)})
+    all_colors = {c: design_info.color(c) for c in all_names}
+    all_colors.update({c: info.color(c) for c in set(info.names) | set(info.counts)})
+    scale = design_info.pixel_area_m2 / info.pixel_area_m2
+    res = estimate_stratified(
+        labels.map_codes[keep],  # the stratum: the class of the sampled map at the point
+        codes[keep],
+        labels.ref_codes[keep],
+        design_info.counts,
+        {c: v / scale for c, v in info.counts.items()},
+        design_info.pixel_area_m2,
+        names=all_names,
+        colors=all_colors,
+        kappa=kappa,
+        notes=notes,
+    )
+    if labels.confidence is not None:
+        # the bins weight points by their stratum (the sampled map's class), whatever the assessed map says
+        res.by_confidence = _by_confidence_stratified(labels, keep, codes, design_info)
+    info.provenance = {**info.provenance, "sampled_map": design_info.path}
+    return res, labels, info
+
+
+def _by_confidence_stratified(labels: Labels, keep, codes, design_info: MapInfo):
+    from .estimators import CONFIDENCE_BINS
+
+    strata = labels.map_codes[keep]
+    correct = (codes[keep] == labels.ref_codes[keep]).astype(np.int64)
+    # accuracy_by_confidence takes (stratum, "reference") pairs: give it the stratum and stratum-or-not
+    ref = np.where(correct == 1, strata, -1)
+    return accuracy_by_confidence(strata, ref, labels.confidence[keep], design_info.counts, CONFIDENCE_BINS)
 
 
 def results_dict(res: Assessment, labels: Labels, info: MapInfo, outputs: Optional[dict] = None) -> dict:

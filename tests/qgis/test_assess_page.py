@@ -196,6 +196,16 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
     wait_tasks(page)
     assert (tmp_path / "scene_classes_assessment.json").read_text() == before
+    # the corrected map, assessed with the same labels (the sample's strata stay the model map's classes)
+    fixed = blocky_map()
+    corrected = QgsRasterLayer(str(write_classes(tmp_path / "scene_corrected.tif", fixed, summary=False)), "fixed")
+    QgsProject.instance().addMapLayer(corrected)
+    page.design.map_combo.setLayer(corrected)
+    page.analysis.other_map.setChecked(True)
+    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    wait_tasks(page)
+    data = json.loads((tmp_path / "scene_corrected_assessment.json").read_text())
+    assert data["results"]["estimator"] == "stehman2014" and data["provenance"]["sampled_map"].endswith("classes.tif")
 
 
 def _reference_points(path):

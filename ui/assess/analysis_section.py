@@ -80,6 +80,12 @@ class AnalysisSection(QGroupBox):
         self.kappa.setObjectName("kappaCheck")
         self.kappa.setToolTip(KAPPA_NOTE)
         self.kappa.setChecked(settings.kappa)
+        self.other_map = QCheckBox("Assess the map of section 1 with this sample (e.g. the corrected map)", self)
+        self.other_map.setObjectName("otherMapCheck")
+        self.other_map.setToolTip(
+            "The sample's strata stay the classes of the map it was drawn on; the map of section 1 is read at each "
+            "point and assessed with Stehman (2014)'s estimators"
+        )
         self.folder = QgsFileWidget(self)
         self.folder.setObjectName("outputFolder")
         self.folder.setStorageMode(QgsFileWidget.GetDirectory)
@@ -98,6 +104,7 @@ class AnalysisSection(QGroupBox):
         form.addRow("Output folder", self.folder)
         lay = QVBoxLayout(self)
         lay.addWidget(self.kappa)
+        lay.addWidget(self.other_map)
         lay.addLayout(form)
         row = QHBoxLayout()
         row.addWidget(self.run_button)

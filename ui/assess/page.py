@@ -141,6 +141,11 @@ class AssessPage(WorkspacePage):
             if sample is None:
                 raise ValueError("Label a sample first (section 2), or choose an existing reference (section 3).")
             kw["sample"] = sample
+            if self.analysis.other_map.isChecked():
+                other = map_path(self.design.map_combo.currentLayer())
+                if other is None:
+                    raise ValueError("Pick the map to assess in section 1, or untick 'Assess the map of section 1'.")
+                kw["map_path"] = other
             return kw
         map_file = map_path(self.design.map_combo.currentLayer())
         if map_file is None:
@@ -163,12 +168,12 @@ class AssessPage(WorkspacePage):
         except ValueError as exc:
             self.push(str(exc), Qgis.Warning)
             return
-        if "sample" in kw:
+        if kw.get("map_path"):
+            target_map = kw["map_path"]
+        else:
             from ...core.accuracy.design import read_design
 
             target_map = (read_design(kw["sample"]).get("map") or {}).get("path")
-        else:
-            target_map = kw["map_path"]
         if target_map:
             existing = [p for p in output_paths(target_map, kw["out_dir"]).values() if p.exists()]
             if existing:
