@@ -5,13 +5,13 @@ from qgis.core import Qgis, QgsMessageLog
 from ..__about__ import LOG_TAG
 
 
-def log(message: str, level=Qgis.Info) -> None:
+def log(message: str, level=Qgis.MessageLevel.Info) -> None:
     QgsMessageLog.logMessage(message, LOG_TAG, level)
 
 
 def log_warning(message: str) -> None:
-    log(message, Qgis.Warning)
+    log(message, Qgis.MessageLevel.Warning)
 
 
 def log_error(message: str) -> None:
-    log(message, Qgis.Critical)
+    log(message, Qgis.MessageLevel.Critical)

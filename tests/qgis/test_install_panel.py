@@ -129,3 +129,26 @@ def test_the_dock_offers_install_when_torch_is_missing(qgis_iface, deps_root, mo
     finally:
         dock.shutdown()
         dock.deleteLater()
+
+
+def test_install_code_has_nothing_qt6_would_reject(repo_root, tmp_path):
+    """scripts/check_qt6.py (QGIS's migration checks, Qt enum names from the installed PyQt5) on this code."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_qt6", repo_root / "scripts" / "check_qt6.py")
+    check_qt6 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_qt6)
+    enums, ambiguous = check_qt6.scoped_enums()
+    assert enums["Qt.AlignLeft"] == "AlignmentFlag" and enums["Qgis.Info"] == "MessageLevel"
+    paths = [repo_root / p for p in ("__init__.py", "toolbelt", "ui/install", "scripts/build_zip.py")]
+    findings = {
+        str(path.relative_to(repo_root)): check_qt6.check_file(path, enums, ambiguous)
+        for path in check_qt6.python_files(paths)
+    }
+    assert {path: found for path, found in findings.items() if found} == {}
+    qt5_style = tmp_path / "qt5_style.py"  # the checker does find what it looks for
+    qt5_style.write_text("from PyQt5.QtCore import Qt\nx = Qt.AlignLeft\ny = dialog.exec_()\n")
+    messages = [m for _line, _col, m in check_qt6.check_file(qt5_style, enums, {})]
+    assert "Qt.AlignLeft -> Qt.AlignmentFlag.AlignLeft" in messages
+    assert "exec_() is exec() in PyQt6" in messages
+    assert any(m.startswith("from PyQt5.QtCore import") for m in messages)
