@@ -23,29 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.devices import autocast_dtype, require_device
 from .checkpoint import LandCoverClassifier, default_card_path, load_model
 from .dataset import DEFAULT_DATASET, list_eurosat, load_arrays, split_fingerprint, stratified_split
 from .metrics import classification_metrics, confusion_matrix, format_report, record_in_card
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> the current CUDA device when available, else CPU; ``cuda`` -> ``cuda:<current>``."""
-    if name in (None, "", "auto"):
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit(f"device {name!r} requested but CUDA is not available")
-        if device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """Autocast dtype on CUDA (bf16 where supported, else fp16); None (fp32) on CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 @torch.no_grad()
@@ -64,7 +45,7 @@ def predict_logits(
     device = torch.device(device) if device is not None else next(model.parameters()).device
     x_all = torch.as_tensor(images)
     n = x_all.shape[0] if max_batches is None else min(x_all.shape[0], max_batches * batch_size)
-    dtype = amp_dtype(device) if amp else None
+    dtype = autocast_dtype(device) if amp else None
     pin = device.type == "cuda" and not x_all.is_cuda
     was_training = model.training
     model.eval()
@@ -180,7 +161,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args, command: str) -> dict:
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    device = resolve_device(args.device)
+    device = require_device(args.device)
     card_path = Path(args.model) if args.model else default_card_path()
     model, card = load_model(card_path, device=device)
     listing = list_eurosat(args.data, card.class_names)
