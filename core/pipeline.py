@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
+from . import writers
 from .devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
@@ -56,8 +57,6 @@ def classify(
     the 0-255 scale and returns logits (used by tests and benchmarks).
     Raises ClassificationError (readable) or ClassificationCancelled; outputs are then removed.
     """
-    import torch
-
     clock, warnings = _Clock(), []
     progress = as_callback(progress)
     is_cancelled = is_cancelled or (lambda: False)
@@ -69,9 +68,21 @@ def classify(
     req = request
     validate_request(req)
     progress(Progress(0.0, PREPARE, "opening the raster"))
-    out_dir = prepare_output_dir(req.output_dir)
+    out_dir, created_dirs = prepare_output_dir(req.output_dir)
+    try:
+        return _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
+    except BaseException:
+        writers.remove_created_dirs(created_dirs)  # a failed run leaves no folder it made
+        raise
+
+
+def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model) -> ClassificationResult:
+    """The stages, once the output folder exists (the ``classify`` arguments, unpacked)."""
+    import torch
+
     check_input_exists(req)
     card = model[1] if model is not None else read_card(req.model_card)
+    writers.check_class_count(card)
     prepared = prepare_input(req, card, out_dir)
     clock.since("prepare", clock.start)
     check_cancel()
@@ -117,6 +128,10 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
         prepared, path.model, device, req.batch_size, len(card.classes), outputs.write_row, progress, check_cancel
     )
     warnings += run.warnings
+    if run.classified == 0:
+        warnings.append(
+            "every window is nodata: nothing was classified (check the nodata value, the bands and the area)"
+        )
     check_cancel()
     clock.timings.update(inference=run.seconds, reading=run.read_seconds, forward=run.forward_seconds)
 

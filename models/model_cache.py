@@ -96,6 +96,8 @@ def load_weights(card, device):
         if hit is not None:
             _models.move_to_end(key)
             _stats["model_hits"] += 1
+            if getattr(hit[0], "card", None) is not None:
+                hit[0].card = card  # the same file (same key): the model carries the card this run read
             return hit[0], key
         model = _load(card, device)
         _put(_models, key, (model, card), MAX_MODELS)

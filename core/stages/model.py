@@ -18,6 +18,10 @@ def card_path(model_card) -> Path:
     from ...models.checkpoint import default_card_path
 
     path = Path(model_card) if model_card else default_card_path()
+    if path.is_dir():
+        raise ClassificationError(
+            f"the model card {path} is a folder: give the card's .json file (it lies beside its .safetensors weights)"
+        )
     if not path.is_file():
         which = "the default model" if not model_card else "the model card"
         raise ClassificationError(f"{which} {path} does not exist (no model to classify with)")
@@ -25,24 +29,30 @@ def card_path(model_card) -> Path:
 
 
 def read_card(model_card):
-    """The :class:`ModelCard` at ``model_card`` (None: the bundled model), read once per run."""
+    """The :class:`ModelCard` at ``model_card`` (None: the bundled model), read once per run;
+    a card with more classes than the land-cover raster can hold is refused here."""
     from ...models.card import ModelCard, ModelCardError
+    from ..writers import check_class_count
 
     try:
-        return ModelCard.load(card_path(model_card))
+        card = ModelCard.load(card_path(model_card))
     except ModelCardError as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
+    check_class_count(card)
+    return card
 
 
 def load_model(card, device):
-    """The classifier of ``card`` on ``device``: eval mode, channels_last (core/devices.place_model)."""
+    """The classifier of ``card`` on ``device``: eval mode, channels_last (core/devices.place_model);
+    loaded once per process and reused by later runs (models/model_cache.py)."""
     try:
+        from ...models import model_cache
         from ...models.card import ModelCardError
-        from ...models.checkpoint import ModelLoadError, load_weights
+        from ...models.checkpoint import ModelLoadError
     except ImportError as exc:  # pragma: no cover - broken install
         raise ClassificationError(f"the model code cannot be imported ({exc}); reinstall the plugin") from None
     try:
-        return load_weights(card, device)
+        return model_cache.load_weights(card, device)[0]
     except (ModelLoadError, ModelCardError) as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
 
@@ -61,13 +71,15 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
     """The CPU fast path (models/fast_path.py) when ``mode`` and the run call for it, else the
     eager model; ``on_trace()`` is called before tracing starts; ``warning`` when ``mode="on"``
     asked for a fast path that cannot be built."""
-    from ...models.fast_path import FastPathReport, eager_reason, trace_for_cpu
+    from ...models import model_cache
+    from ...models.fast_path import FastPathReport, eager_reason
 
     stay_eager = eager_reason(mode, device.type, grid.windows)
     if stay_eager:
         return ModelPath(model, FastPathReport("eager", stay_eager))
     if on_trace is not None:
         on_trace()
-    traced, report = trace_for_cpu(model, min(int(batch_size), grid.windows), bands, grid.patch)
+    # traced once per model and shape in a process: a new trace per run kept ~50 MB each (issue 10)
+    traced, report = model_cache.fast_path_module(model, None, min(int(batch_size), grid.windows), bands, grid.patch)
     warning = f"the CPU fast path is not available: {report.reason}" if mode == "on" and not report.used else None
     return ModelPath(traced, report, True, warning)

@@ -39,6 +39,7 @@ def open_outputs(req, prepared, card) -> writers.OutputSet:
         req.probabilities_dtype,
         req.write_probabilities,
         raster_metadata(req, prepared, card),
+        overwrite=req.overwrite,
     )
 
 

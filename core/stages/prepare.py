@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import bands as bands_mod
-from .. import georef
+from .. import georef, writers
 from ..errors import ClassificationError
 from ..radiometry import SUBSAMPLE_MAX_SIDE, Radiometry, make_radiometry
 from ..request import (
     BATCH_SIZE_MAX,
+    DEFAULT_MAX_PIXELS,
     FAST_PATH_MODES,
     PROBABILITY_DTYPES,
     RADIOMETRY_CHOICES,
     ClassificationRequest,
+    check_argument_types,
 )
 from ..validity import internal_mask_band, valid_pixels
 from ..windows import Grid, check_stride
@@ -38,6 +39,7 @@ class PreparedInput:
 
 
 def validate_request(req: ClassificationRequest) -> None:
+    check_argument_types(req)  # wrong types refused as the CLI's parser would (no silent truncation)
     if req.radiometry not in RADIOMETRY_CHOICES:
         raise ClassificationError(
             f"unknown radiometry {req.radiometry!r}; choose one of {', '.join(RADIOMETRY_CHOICES)}"
@@ -64,20 +66,12 @@ def is_gdal_connection_string(source: str) -> bool:
     return "://" in source or source.startswith("/vsi") or bool(re.match(r"^[A-Za-z][A-Za-z0-9_]+:", source))
 
 
-def prepare_output_dir(path) -> Path:
-    out = Path(path).expanduser()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ClassificationError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    if not out.is_dir():
-        raise ClassificationError(f"the output path {out} is not a folder")
-    try:  # a unique probe name: several runs in one process may share the folder
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".eurosat-write-test-"):
-            pass
-    except OSError as exc:
-        raise ClassificationError(f"the output folder {out} is not writable: {exc.strerror or exc}") from None
-    return out
+def prepare_output_dir(path) -> tuple[Path, list[Path]]:
+    """The output folder created if missing and checked writable, and stale temporary files of
+    killed runs swept from it -> (folder, the folders created: removed again if the run fails)."""
+    out, created = writers.prepare_output_dir(path)
+    writers.sweep_stale_partials(out)
+    return out, created
 
 
 def check_input_exists(req: ClassificationRequest) -> None:
@@ -120,8 +114,13 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
     patch = int(card.patch_size)
     stride = check_stride(req.stride, patch)
     src = georef.open_source(req.input_path)
+    prefix = req.name or Path(req.input_path).stem
+    # never replace a file the input is made of; existing outputs only with overwrite
+    writers.check_outputs(out_dir, prefix, src.GetFileList() or [str(req.input_path)], req.overwrite)
     mapping = bands_mod.detect_band_mapping(src, card, req.bands, req.radiometry)
-    wr = georef.prepare(src, mapping, float(card.gsd_m), req.bounds, req.bounds_crs)
+    max_pixels = DEFAULT_MAX_PIXELS if req.max_pixels is None else req.max_pixels
+    wr = georef.prepare(src, mapping, float(card.gsd_m), req.bounds, req.bounds_crs, max_pixels=max_pixels)
+    georef.check_has_data(src, mapping.bands, wr.source_window)
     if wr.width < patch or wr.height < patch:
         what = "the area of interest" if req.bounds is not None else "the raster"
         raise ClassificationError(
@@ -131,7 +130,7 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
     radiometry = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, percentile_sampler(wr, mapping))
     return PreparedInput(
         out_dir=out_dir,
-        prefix=req.name or Path(req.input_path).stem,
+        prefix=prefix,
         source=src,
         mapping=mapping,
         working=wr,

@@ -176,7 +176,7 @@ def test_failure_removes_partial_outputs(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="boom"):
         classify(_req(src, out, stride=32, batch_size=4), model=(BrightnessModel(fail_on_call=3), make_card()))
-    assert _only_input(out) == []
+    assert not out.exists()  # the folder the failed run created is removed too
 
 
 def test_rerun_overwrites_previous_outputs(tmp_path, brightness_model):
@@ -184,8 +184,9 @@ def test_rerun_overwrites_previous_outputs(tmp_path, brightness_model):
     src = write_geotiff(tmp_path / "in.tif", img)
     out = tmp_path / "out"
     classify(_req(src, out, stride=64), model=brightness_model)
-    res = classify(_req(src, out, stride=32, write_probabilities=False), model=brightness_model)
+    res = classify(_req(src, out, stride=32, write_probabilities=False, overwrite=True), model=brightness_model)
     assert res.probabilities_path is None
+    assert not (out / "in_probabilities.tif").exists()  # the previous run's file of this name is removed
     ds = gdal.Open(str(res.classes_path))
     assert ds.RasterXSize == 4
     assert not [p for p in out.iterdir() if "partial" in p.name]
