@@ -24,6 +24,7 @@ from osgeo import gdal, osr
 from . import gdalutil
 from .bands import BandMapping
 from .errors import ClassificationError
+from .validity import internal_mask_band
 
 GSD_TOLERANCE = 0.01
 MAX_SIDE_PX = 2**31 - 1  # GDAL's limit on a raster side
@@ -315,11 +316,7 @@ def prepare(
     else:
         ds = src
         alpha_band = mapping.alpha_band
-        mask_of = None
-        if alpha_band is None:
-            flags = src.GetRasterBand(bands[0]).GetMaskFlags()
-            if flags & gdal.GMF_PER_DATASET and not flags & gdal.GMF_ALL_VALID and not flags & gdal.GMF_NODATA:
-                mask_of = bands[0]  # internal (per-dataset) mask
+        mask_of = internal_mask_band(src, bands[0]) if alpha_band is None else None  # core/validity.py
         nodata = [src.GetRasterBand(b).GetNoDataValue() for b in bands]
         resampling = None
 
