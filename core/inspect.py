@@ -529,6 +529,9 @@ def write_heat_map_geotiff(path: Union[str, Path], heat: np.ndarray, footprint: 
         band.SetDescription("Grad-CAM")
         ds.FlushCache()
         ds = None
+        umask = os.umask(0)  # mkstemp makes 0600 files: the permissions of any new file
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -361,6 +361,15 @@ def heat_map_picture(pred: Prediction, opacity: float = 0.5, min_side: int = 256
     return np.asarray(canvas)
 
 
+def _readable(path) -> None:
+    """mkstemp makes 0600 files: give the finished file the permissions of any new file (umask)."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_png(path: Union[str, Path], rgb: np.ndarray, overwrite: bool = False) -> Path:
     """Write ``rgb`` as PNG under a temporary name, then rename; never replaces a file unless asked."""
     import os
@@ -376,6 +385,7 @@ def write_png(path: Union[str, Path], rgb: np.ndarray, overwrite: bool = False) 
     os.close(fd)
     try:
         Image.fromarray(rgb).save(tmp, format="PNG")
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -8,9 +8,9 @@ channel, weights the channels of a convolutional layer; ReLU; bilinear upsamplin
 The layer per architecture is ``ArchitectureSpec.cam_layer`` in the registry. It is the stride-16
 stage (4 x 4 cells for a 64 px window), not the last stage (2 x 2): measured with the bundled
 Lite0 on 40 patches made of half a real EuroSAT Forest image and half a SeaLake image (both
-orders), ``blocks.4`` put the Forest map on the forest half and the SeaLake map on the water half
-in 40 of 40, while the last stage (``bn2``, 2 x 2) put the SeaLake map on the *forest* half on the
-first such patch already: at 64 px its cells each see almost the whole window.
+orders; ``scripts/gradcam_layers.py``), ``blocks.4`` put the Forest map on the forest half and the
+SeaLake map on the water half in 40 of 40, the last stage (``bn2``, 2 x 2) in 2 of 40: at 64 px its
+four cells each see almost the whole window.
 
 captum is optional (``requirements.txt``): it is imported inside the functions that need it, so
 the plugin and the engine import without it; :func:`is_available` / :class:`GradCamUnavailable`

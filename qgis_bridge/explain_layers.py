@@ -61,7 +61,7 @@ def footprint_geometry(bounds, crs_wkt: str, dest_crs: QgsCoordinateReferenceSys
 
 def heat_renderer(layer: QgsRasterLayer, opacity: float = 0.6) -> QgsSingleBandPseudoColorRenderer:
     """The heat-map colours of the page and the CLI (models.gradcam.colormap_lut), 0..1; no evidence
-    (0) is transparent so the imagery shows through."""
+    (0) is transparent and weak evidence (< 1/3) translucent, so the imagery shows through."""
     from ..models.gradcam import colormap_lut
 
     lut = colormap_lut()
@@ -69,7 +69,7 @@ def heat_renderer(layer: QgsRasterLayer, opacity: float = 0.6) -> QgsSingleBandP
     for k in range(9):
         v = k / 8
         r, g, b = (int(c) for c in lut[round(v * 255)])
-        color = QColor(r, g, b, 0 if k == 0 else 255)
+        color = QColor(r, g, b, min(255, round(255 * 3 * v)))  # fades out towards 0: the imagery shows through
         items.append(QgsColorRampShader.ColorRampItem(v, color, f"{v:.2g}"))
     ramp = QgsColorRampShader(0.0, 1.0)
     ramp.setColorRampType(QgsColorRampShader.Interpolated)

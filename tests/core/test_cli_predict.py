@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def test_text_output_and_the_grad_cam_png(jpegs, capsys, tmp_path):
     text = capsys.readouterr().out
     assert "input: as is (64 x 64 px)" in text and "  1. Industrial" in text and "  3." not in text
     im = np.asarray(Image.open(png))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert png.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     assert im.shape[1] > 2 * 256 and im.shape[2] == 3
     # never overwritten without --overwrite; no temporary file left behind
     before = png.read_bytes()
