@@ -170,6 +170,9 @@ class EditLog:
             raise
         if self.ds.CommitTransaction() != 0:
             raise EditError(f"cannot write the edit log {self.path.name}: {gdal.GetLastErrorMsg()} (disk full?)")
+        for name in (EDITS, REVIEWS):  # deferred bookkeeping (feature counts) written now, not at close
+            self.ds.GetLayerByName(name).SyncToDisk()
+        self.ds.FlushCache()
         return out, rev
 
     def _feature(self, layer, edit: Edit):

@@ -108,16 +108,19 @@ class EditSession:
     redo_stack: list = field(default_factory=list)
     rebuilt_on_open: bool = False  # the corrected raster disagreed with (or was missing beside) an existing log
     created_on_open: bool = False  # first use: the log and the corrected raster were created
+    needs_rebuild: bool = False  # opened with defer_rebuild: edits wait until rebuild()/rebuilt()
     listeners: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ open / close
     @classmethod
-    def open(cls, path, progress: Optional[Callable[[float], None]] = None) -> EditSession:
+    def open(cls, path, progress: Optional[Callable[[float], None]] = None, defer_rebuild: bool = False) -> EditSession:
         """Open the corrections of the run of ``path`` (its classes or corrected raster, or its log).
 
         Refuses (EditError, nothing written) a non-plugin raster, a read-only folder, a log of
         another raster, or a corrected raster without its log. Creates the log and the corrected
-        raster on first use; rebuilds the corrected raster when it disagrees with the log.
+        raster on first use; rebuilds the corrected raster when it disagrees with the log. With
+        ``defer_rebuild`` that writing is left to the caller (``needs_rebuild``; e.g. a background task
+        runs :func:`build_corrected` with :meth:`rebuild_plan`, then calls :meth:`rebuilt`).
         """
         files = run_files(path)
         if files is None:
@@ -146,9 +149,12 @@ class EditSession:
         session.log = log
         if raster_revision(files.corrected) != log.revision or not _same_grid(files.corrected, grid):
             created = log.revision == 0 and not files.corrected.exists()
-            session.rebuild(progress)
             session.created_on_open = created
             session.rebuilt_on_open = not created
+            if defer_rebuild:
+                session.needs_rebuild = True
+            else:
+                session.rebuild(progress)
         return session
 
     def close(self) -> None:
@@ -165,6 +171,8 @@ class EditSession:
     def _require_open(self):
         if self.log is None:
             raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
+        if self.needs_rebuild:
+            raise EditError(f"{self.files.corrected.name} is being written: wait until it is ready")
 
     # ------------------------------------------------------------------ reading
     def read(self, window: Optional[Window] = None) -> np.ndarray:
@@ -178,7 +186,8 @@ class EditSession:
         return None if v == NODATA else v
 
     def edits(self, state: Optional[str] = None) -> list:
-        self._require_open()
+        if self.log is None:
+            raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
         return self.log.edits(state)
 
     # ------------------------------------------------------------------ changing
@@ -313,21 +322,29 @@ class EditSession:
             flat[part.index] = getattr(part, which)
             write_window(self.files.corrected, part.window, flat.reshape(block.shape), rev)
 
+    def rebuild_plan(self) -> dict:
+        """The arguments of :func:`build_corrected` for this session (safe to run in another thread)."""
+        if self.log is None:
+            raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
+        return {
+            "classes_path": self.files.classes,
+            "edits": self.log.edits("active"),
+            "out_path": self.files.corrected,
+            "revision": self.log.revision,
+            "log_name": self.files.log.name,
+        }
+
     def rebuild(self, progress=None, is_cancelled=None) -> dict:
         """Write the corrected raster again from the model output + the log's active edits."""
-        self._require_open()
-        counts = build_corrected(
-            self.files.classes,
-            self.log.edits("active"),
-            self.files.corrected,
-            self.log.revision,
-            self.files.log.name,
-            progress,
-            is_cancelled,
-        )
+        counts = build_corrected(**self.rebuild_plan(), progress=progress, is_cancelled=is_cancelled)
+        self.rebuilt()
+        return counts
+
+    def rebuilt(self) -> None:
+        """The corrected raster was written from :meth:`rebuild_plan`: edits may go on."""
+        self.needs_rebuild = False
         self._copy_style()
         self._changed()
-        return counts
 
     def _copy_style(self) -> None:
         src, dst = self.files.classes_style, self.files.corrected_style

@@ -26,7 +26,7 @@ from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, QPoint, Qt
 from qgis.PyQt.QtTest import QTest
 
-from .landcover_helpers import model_card, write_rgb_geotiff  # noqa: F401
+from .landcover_helpers import model_card, wait_for_tasks, write_rgb_geotiff  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from edits_testlib import bfs_region, centres_inside, folder_state, read_only_folder
@@ -405,3 +405,34 @@ def test_refusals_leave_files_unchanged(page, iface, run, tmp_path):
         assert not page.start_editing(ro_layer)
     assert len(_warnings(iface)) == 1 and "read-only" in _warnings(iface)[0]
     assert folder_state(ro) == rstate
+
+
+def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch):
+    from eurosat_landcover.ui.correct import page as page_mod
+
+    monkeypatch.setattr(page_mod, "BACKGROUND_CELLS", 1)  # this small map takes the large-map path
+    files = run_files(run)
+    layer = _open(page, run)
+    assert page.start_editing(layer)
+    assert page.session.needs_rebuild and not page.tools.isEnabled() and page.layer is None
+    wait_for_tasks()
+    assert not page.session.needs_rebuild and page.tools.isEnabled() and page.layer is not None
+    assert np.array_equal(read(files.corrected), read(run))
+    canvas = page.canvas
+    page.set_tool("cell")
+    g = page.session.grid
+    before = read(files.corrected)
+    _key(canvas, Qt.Key_1 if before[2, 2] != 0 else Qt.Key_2)
+    _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(2, 2)))
+    after = read(files.corrected)
+    assert np.argwhere(after != before).tolist() == [[2, 2]]
+    # Rebuild on a large map runs in a task too and gives the same raster
+    page.log_view.rebuild.click()
+    wait_for_tasks()
+    assert np.array_equal(read(files.corrected), after) and page.tools.isEnabled()
+    # closing the project stops editing; nothing more is written
+    state = folder_state(files.folder)
+    QgsProject.instance().clear()
+    assert page.session is None
+    assert any("project was closed" in m for m in iface.messageBar().get_messages(Qgis.Info))
+    assert folder_state(files.folder) == state

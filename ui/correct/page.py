@@ -11,12 +11,14 @@ import traceback
 
 from qgis.core import (
     Qgis,
+    QgsApplication,
     QgsCoordinateTransform,
     QgsGeometry,
     QgsMapLayerProxyModel,
     QgsPointXY,
     QgsProject,
     QgsRectangle,
+    QgsTask,
     QgsWkbTypes,
 )
 from qgis.gui import QgsMapLayerComboBox, QgsRubberBand, QgsVertexMarker
@@ -27,6 +29,7 @@ from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, Q
 from ...core.edits import Edit, EditError, EditSession
 from ...core.edits import review as review_core
 from ...core.edits.model import brush_geometry, polygon_geometry
+from ...core.edits.raster import build_corrected
 from ...core.edits.session import run_palette
 from ...qgis_bridge import corrections
 from ...toolbelt.log import log_error
@@ -39,6 +42,7 @@ from .settings import CorrectSettings
 from .tools import ToolsSection
 
 REVIEW_CONTEXT_CELLS = 21  # a review step shows this many cells across
+BACKGROUND_CELLS = 4_000_000  # from this many cells the corrected raster is (re)written in a QgsTask
 
 
 class CorrectPage(WorkspacePage):
@@ -58,11 +62,13 @@ class CorrectPage(WorkspacePage):
         self.review_items: list = []
         self.review_index = -1
         self.review_kind = ""
+        self.task = None
         self.marker = None
         self.reviewed_marks: list = []  # QgsVertexMarker per reviewed cell or tile
         self._build()
         project = QgsProject.instance()
         project.layersWillBeRemoved.connect(self._layers_removed)
+        project.removeAll.connect(self._project_cleared)  # before the layers go (project closed or cleared)
         project.cleared.connect(self._project_cleared)
         self._update_enabled()
 
@@ -125,12 +131,13 @@ class CorrectPage(WorkspacePage):
         outer.addWidget(scroll)
 
     def _update_enabled(self):
-        on = self.session is not None
+        on = self.session is not None and not self.session.needs_rebuild
         for w in (self.palette, self.tools, self.log_view, self.review):
             w.setEnabled(on)
-        self.layer_combo.setEnabled(not on)
-        self.edit_button.setChecked(on)
-        self.edit_button.setText("Stop" if on else "Edit")
+        editing = self.session is not None
+        self.layer_combo.setEnabled(not editing)
+        self.edit_button.setChecked(editing)
+        self.edit_button.setText("Stop" if editing else "Edit")
 
     def _remember(self):
         self.settings.brush_size = self.tools.brush_size.value()
@@ -157,7 +164,7 @@ class CorrectPage(WorkspacePage):
             self._update_enabled()
             return False
         try:
-            session = EditSession.open(files.classes)
+            session = EditSession.open(files.classes, defer_rebuild=True)
         except EditError as exc:
             self.push(str(exc), Qgis.Warning)
             self._update_enabled()
@@ -167,8 +174,24 @@ class CorrectPage(WorkspacePage):
             self._update_enabled()
             return False
         self.session, self.files, self.source_layer = session, files, layer
+        if session.needs_rebuild:
+            g = session.grid
+            if g.width * g.height >= BACKGROUND_CELLS:
+                self._rebuild_in_task(self._ready)
+                return True
+            try:
+                session.rebuild()
+            except EditError as exc:
+                self.stop_editing(quiet=True)
+                self.push(str(exc), Qgis.Warning)
+                return False
+        return self._ready()
+
+    def _ready(self) -> bool:
+        """The corrected raster shows the log: add its layer and open the tools."""
+        files, session = self.files, self.session
         try:
-            self.layer = corrections.corrected_layer(files, near=layer)
+            self.layer = corrections.corrected_layer(files, near=self.source_layer)
         except OSError as exc:
             self.stop_editing(quiet=True)
             self.push(str(exc), Qgis.Critical)
@@ -190,7 +213,40 @@ class CorrectPage(WorkspacePage):
             self.push(f"{files.corrected.name} did not match its edit log and was rebuilt from it", Qgis.Info)
         return True
 
+    def _rebuild_in_task(self, then) -> None:
+        """Write the corrected raster in a QgsTask (progress, cancel); ``then()`` on the main thread after."""
+        plan = self.session.rebuild_plan()
+        self.session.needs_rebuild = True
+        name = self.files.corrected.name
+        self.status.setText(f"Writing {name} from the model output and the edit log…")
+        self._update_enabled()
+
+        def work(task):
+            return build_corrected(**plan, progress=lambda f: task.setProgress(100.0 * f), is_cancelled=task.isCanceled)
+
+        def done(exception, result=None):
+            self.task = None
+            if self.session is None:  # editing stopped meanwhile (layer removed, project closed)
+                return
+            if exception is not None:
+                self.stop_editing(quiet=True)
+                if isinstance(exception, EditError):
+                    self.push(str(exception), Qgis.Warning)
+                else:
+                    self.push(f"cannot write {name}: {exception}", Qgis.Critical)
+                return
+            self.session.rebuilt()
+            corrections.repaint(self.layer)
+            self._update_enabled()
+            then()
+
+        self.task = QgsTask.fromFunction(f"EuroSAT corrections: writing {name}", work, on_finished=done)
+        QgsApplication.taskManager().addTask(self.task)
+
     def stop_editing(self, reason: str = "", quiet: bool = False) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
         if self.canvas is not None:
             for tool in self.map_tools.values():
                 if self.canvas.mapTool() is tool:
@@ -229,6 +285,7 @@ class CorrectPage(WorkspacePage):
         try:
             project = QgsProject.instance()
             project.layersWillBeRemoved.disconnect(self._layers_removed)
+            project.removeAll.disconnect(self._project_cleared)
             project.cleared.disconnect(self._project_cleared)
         except (TypeError, RuntimeError):
             pass
@@ -340,7 +397,13 @@ class CorrectPage(WorkspacePage):
         self._run(lambda: self.session.redo(), "redo")
 
     def rebuild(self) -> None:
-        self._run(lambda: self.session.rebuild(), "rebuild")
+        if self.session is None:
+            return
+        g = self.session.grid
+        if g.width * g.height >= BACKGROUND_CELLS:
+            self._rebuild_in_task(self.refresh_log)
+        else:
+            self._run(lambda: self.session.rebuild(), "rebuild")
 
     def _run(self, fn, what: str):
         """Run one change; a refusal is one sentence in the message bar, never a traceback."""
