@@ -37,6 +37,7 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
+    QgsScaleBarSettings,
     QgsTableCell,
     QgsTextFormat,
     QgsUnitTypes,
@@ -160,6 +161,16 @@ def credits_text(run: RunInfo, crs_label: str, extra: Optional[str] = None) -> s
     return "\n".join(lines)
 
 
+def nice_step(x: float) -> float:
+    """The 1-2-5 number nearest below ``x`` (scale-bar segments of 0.5, 1, 2, 5 km...)."""
+    import math
+
+    if x <= 0:
+        return 1.0
+    e = 10 ** math.floor(math.log10(x))
+    return max(m * e for m in (1, 2, 5) if m * e <= x)
+
+
 def _fit(ext: QgsRectangle, w_mm: float, h_mm: float, margin: float = 0.03) -> QgsRectangle:
     """``ext`` grown by ``margin`` and widened or heightened to the item's aspect ratio, same centre."""
     w, h = ext.width() * (1 + margin), ext.height() * (1 + margin)
@@ -207,6 +218,25 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
         legend_rect = (m, below, half, max(table_h, 70))
         table_rect = (m + half + 6, below, half, table_h)
 
+    # the map frame takes the data's shape (no wide empty bands), the rest follows it
+    ext = layer.extent()
+    if ext.width() > 0 and ext.height() > 0:
+        want_h = map_rect[2] * ext.height() / ext.width()
+        if want_h < map_rect[3]:
+            map_rect = (map_rect[0], map_rect[1], map_rect[2], max(want_h * 1.04, 40.0))
+        else:
+            map_rect = (
+                map_rect[0],
+                map_rect[1],
+                max(map_rect[3] * ext.width() / ext.height() * 1.04, 40.0),
+                map_rect[3],
+            )
+
+    if orientation == "portrait":  # legend and table right under the (possibly shorter) map
+        below = map_rect[1] + map_rect[3] + 14
+        legend_rect = (legend_rect[0], below, legend_rect[2], legend_rect[3])
+        table_rect = (table_rect[0], below, table_rect[2], table_rect[3])
+
     # map
     mp = QgsLayoutItemMap(layout)
     mp.setId("map")
@@ -249,10 +279,14 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     sb.setLinkedMap(mp)
     layout.addLayoutItem(sb)
     sb.applyDefaultSize(QgsUnitTypes.DistanceKilometers)
+    sb.setUnits(QgsUnitTypes.DistanceKilometers)
     sb.setUnitLabel("km")
     sb.setTextFormat(_fmt(8))
     sb.setNumberOfSegmentsLeft(0)
     sb.setNumberOfSegments(4)
+    if layer.crs().mapUnits() == QgsUnitTypes.DistanceMeters:
+        sb.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFixed)
+        sb.setUnitsPerSegment(nice_step(mp.extent().width() / 1000.0 * 0.4 / 4))
     sb.update()
     sb.attemptMove(QgsLayoutPoint(map_rect[0], map_rect[1] + map_rect[3] + 2, MM))
 
@@ -281,6 +315,12 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     layout.addLayoutItem(legend)
     legend.attemptMove(QgsLayoutPoint(legend_rect[0], legend_rect[1], MM))
     legend.adjustBoxSize()
+    if orientation == "landscape":  # the table right under the legend
+        # (the legend's own size is known only once rendered: 9 pt entries 4.5 mm high take ~7 mm each)
+        legend_h = max(legend.sizeWithUnits().height(), 12.0 + 7.0 * len(keep or nodes))
+        top_of_table = legend_rect[1] + legend_h + 6
+        if top_of_table + table_rect[3] < table_rect[1] + table_rect[3]:
+            table_rect = (table_rect[0], top_of_table, table_rect[2], table_rect[3])
 
     # area table with colour swatches
     table = QgsLayoutItemManualTable.create(layout)
@@ -321,7 +361,12 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     # credits
     crs = layer.crs().authid() or layer.crs().description()
     text = credits_text(run, crs, options.credits)
-    _label(layout, text, (m, H - m - credits_h + 2, W - 2 * m, credits_h), 7 if W < 350 else 9, color="#444444")
+    credits_y = H - m - credits_h + 2
+    if orientation == "landscape":  # right under the scale bar when the map frame got shorter
+        credits_y = min(credits_y, max(map_rect[1] + map_rect[3] + 14, table_rect[1] + table_rect[3] + 4))
+    else:  # under the legend and the table
+        credits_y = min(credits_y, max(legend_rect[1] + 12 + 7.0 * n_rows, table_rect[1] + table_rect[3]) + 4)
+    _label(layout, text, (m, credits_y, W - 2 * m, credits_h), 7 if W < 350 else 9, color="#444444")
     return layout
 
 

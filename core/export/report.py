@@ -187,8 +187,10 @@ def _metrics_html(summary: dict) -> str:
         items.append(
             (
                 "measured accuracy",
-                f"<b>{100 * float(acc):.2f} %</b> overall on the held-out "
-                f"{escape(str(met.get('split', 'test')))} split" + (f" ({int(n):,} images)" if n else ""),
+                f"<b>{100 * float(acc):.2f} %</b> on the model's held-out "
+                f"{escape(str(met.get('split', 'test')))} split"
+                + (f" ({int(n):,} images)" if n else "")
+                + " (the model's accuracy on image patches; this map's own accuracy needs an accuracy assessment)",
             )
         )
     if f1 is not None:
