@@ -84,6 +84,9 @@ def test_install_from_pypi_into_the_plugin_folder(pypi_only, tmp_path):
     # A second plan sees the folder's package as installed: nothing to download.
     again = installer.make_plan([SMALL], target=target, index_url=PYPI)
     assert again.packages == [] and "Nothing to download" in again.describe()
+    # Repair empties the folder first, so the same package is planned again.
+    repair = installer.repair_plan(target=target, requirements=[SMALL], index_url=PYPI)
+    assert [p.name for p in repair.packages] == [SMALL] and not (target / SMALL).exists()
 
 
 def test_debian_message_command_works_there(pypi_only, tmp_path):

@@ -173,6 +173,25 @@ def test_remove_deletes_the_folder_and_nothing_else(tmp_path):
         installer.remove(tmp_path / "other")
 
 
+def test_remove_of_a_folder_in_use_finishes_at_the_next_load(tmp_path, monkeypatch):
+    """Windows keeps loaded libraries locked: Remove leaves a marker, the plugin's next load deletes the folder."""
+    root = tmp_path / "eurosat_landcover_deps"
+    (root / "py3.11" / "torch").mkdir(parents=True)
+
+    def locked(self, target):
+        raise PermissionError(13, "The process cannot access the file because it is being used")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "rename", locked)
+        marker = installer.remove(root)
+        assert marker.name == "eurosat_landcover_deps.remove-pending" and marker.is_file() and root.is_dir()
+        with pytest.raises(installer.InstallFailed, match="in use by this QGIS session"):
+            installer.repair_plan(target=root / "py3.11")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert add_to_sys_path(root / "py3.11") is False
+    assert not root.exists() and not marker.exists() and str(root / "py3.11") not in sys.path
+
+
 def test_add_to_sys_path_puts_the_folder_first(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert add_to_sys_path(tmp_path / "absent") is False

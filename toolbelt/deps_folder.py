@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def deps_folder(root: Path | None = None) -> Path:
     return (root or deps_root()) / f"py{sys.version_info[0]}.{sys.version_info[1]}"
 
 
+def pending_removal_marker(root: Path) -> Path:
+    return Path(root).with_name(Path(root).name + ".remove-pending")
+
+
 def add_to_sys_path(folder: Path | None = None) -> bool:
     """Put the plugin's package folder first on ``sys.path`` (when it exists); True when it is there.
 
@@ -50,6 +55,11 @@ def add_to_sys_path(folder: Path | None = None) -> bool:
     numpy, GDAL or anything else the running Python already provides in it, so nothing of QGIS's is shadowed.
     """
     folder = Path(folder) if folder is not None else deps_folder()
+    marker = pending_removal_marker(folder.parent)
+    if marker.exists():  # Remove could not delete it while QGIS had it loaded (Windows): now it can
+        shutil.rmtree(folder.parent, ignore_errors=True)
+        if not folder.parent.exists():
+            marker.unlink()
     if not folder.is_dir():
         return False
     if any((folder / name).exists() for name in _SHADOWING):  # e.g. after the manual `pip install --target`

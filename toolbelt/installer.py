@@ -587,9 +587,20 @@ def remove(root: Optional[Path] = None) -> Optional[Path]:
     trash = root.with_name(root.name + ".removing")
     if trash.exists():
         shutil.rmtree(trash, ignore_errors=True)
-    root.rename(trash)  # one atomic step: the folder is either there or gone
+    try:
+        root.rename(trash)  # one atomic step: the folder is either there or gone
+    except OSError:  # Windows: this session has loaded libraries from it; finish when the plugin next loads
+        pending_removal(root).write_text("remove when the plugin loads\n", encoding="utf-8")
+        return pending_removal(root)
     shutil.rmtree(trash, ignore_errors=True)
     return root
+
+
+def pending_removal(root: Path) -> Path:
+    """The marker that makes the plugin delete ``root`` the next time it loads (see deps_folder)."""
+    from .deps_folder import pending_removal_marker
+
+    return pending_removal_marker(root)
 
 
 def repair_plan(target: Optional[Path] = None, **kwargs) -> Plan:
@@ -598,7 +609,13 @@ def repair_plan(target: Optional[Path] = None, **kwargs) -> Plan:
     if target.exists():
         trash = target.with_name(target.name + ".repairing")
         shutil.rmtree(trash, ignore_errors=True)
-        target.rename(trash)
+        try:
+            target.rename(trash)
+        except OSError as exc:
+            raise InstallFailed(
+                f"{target} is in use by this QGIS session ({exc.strerror}): press Remove, restart QGIS, "
+                "then Install dependencies"
+            ) from exc
         shutil.rmtree(trash, ignore_errors=True)
     return make_plan(target=target, **kwargs)
 

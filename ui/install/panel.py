@@ -9,6 +9,7 @@ says why and shows the command that works on this platform (selectable text).
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 from qgis.core import Qgis, QgsApplication
@@ -223,6 +224,8 @@ class InstallPanel(QWidget):
         self.device_text, self.device_warning = device, warning
         names = ", ".join(installed) if installed else "nothing new"
         self.status_text = f"Installed into {target}: {names}."
+        if any(name in sys.modules for name in ("torch", "torchvision", "timm")):
+            self.status_text += " Restart QGIS to use them (this session has loaded the previous ones)."
         message = f"Packages installed ({names}). The plugin will use: {device}"
         log(message, Qgis.MessageLevel.Success)
         if warning:
@@ -242,7 +245,12 @@ class InstallPanel(QWidget):
 
     def _removed(self, removed) -> None:
         self.device_text, self.device_warning = "", None
-        self.status_text = f"Removed {removed}. Restart QGIS." if removed else "There was nothing to remove."
+        if removed is None:
+            self.status_text = "There was nothing to remove."
+        elif removed.name.endswith(".remove-pending"):  # Windows: in use by this session
+            self.status_text = "The packages are in use by this QGIS session: they are deleted when QGIS restarts."
+        else:
+            self.status_text = f"Removed {removed}. Restart QGIS."
         log(self.status_text)
 
     def check_device(self) -> None:
