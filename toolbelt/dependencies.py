@@ -85,6 +85,12 @@ def missing_packages() -> list:
     return [s.requirement.name for s in check() if not s.ok]
 
 
+def missing_optional() -> list:
+    """Optional packages that cannot be imported, as ``name (what it is for)``: e.g. captum for the Explain
+    page's Grad-CAM heat maps. The plugin runs without them; the page that needs one says so."""
+    return [f"{s.requirement.name} ({s.requirement.purpose})" for s in check(reqs.OPTIONAL) if not s.ok]
+
+
 def problems() -> list:
     """Readable descriptions of what is wrong, e.g. ``torch (missing)``, ``timm 0.6.12 (needs >=0.9.16,<1.1)``."""
     return [s.describe() for s in check() if not s.ok]
