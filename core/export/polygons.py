@@ -14,7 +14,7 @@
    so the layer opens styled in any QGIS; a ``.qml``/``.sld`` beside a Shapefile or GeoJSON file.
 
 Memory: GDAL's algorithms stream the raster line by line; this module holds one strip of rows
-(256 x width cells) and two numbers per polygon (benchmarks/bench_export.py measures peak RSS).
+(about 2 M cells) and two numbers per polygon (benchmarks/bench_export.py measures peak RSS).
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ from .run import RunInfo
 from .styles import qml_polygons, sld_polygons
 
 VECTOR_FORMATS = {"gpkg": ("GPKG", ".gpkg"), "geojson": ("GeoJSON", ".geojson"), "shp": ("ESRI Shapefile", ".shp")}
-STRIP_ROWS = 256
+STRIP_CELLS = 1 << 21  # cells per strip of rows read at once (~2 M: the strip's arrays stay ~50 MB at any width)
+
+
+def strip_rows(width: int) -> int:
+    """Rows per strip: about STRIP_CELLS cells, 16 to 256 rows."""
+    return max(16, min(256, STRIP_CELLS // max(1, width)))
+
+
 FIELDS = ("class_code", "class_name", "color", "area_ha", "confidence")
 
 
@@ -133,8 +140,9 @@ def _sieve(src_path: Path, dst_path: Path, cells: int, progress: Progress) -> No
     if err not in (0, None):
         raise ExportError(f"the minimum-mapping-unit filter failed: {gdal.GetLastErrorMsg()}")
     if nodata is not None:  # the sieve may write class values into masked cells: keep them nodata
-        for y in range(0, src.RasterYSize, STRIP_ROWS):
-            h = min(STRIP_ROWS, src.RasterYSize - y)
+        rows = strip_rows(src.RasterXSize)
+        for y in range(0, src.RasterYSize, rows):
+            h = min(rows, src.RasterYSize - y)
             a = band.ReadAsArray(0, y, src.RasterXSize, h)
             b = dband.ReadAsArray(0, y, src.RasterXSize, h)
             bad = (a == nodata) & (b != nodata)
@@ -178,9 +186,10 @@ def _mean_confidence(work_ds, raw, class_ds, conf_read, n_features: int, progres
     sums = np.zeros(n_features + 1, np.float64)
     counts = np.zeros(n_features + 1, np.int64)
     mem = gdal.GetDriverByName("MEM")
-    for y in range(0, H, STRIP_ROWS):
+    rows = strip_rows(W)
+    for y in range(0, H, rows):
         progress(y / H, "averaging confidence per polygon")
-        h = min(STRIP_ROWS, H - y)
+        h = min(rows, H - y)
         strip = mem.Create("", W, h, 1, gdal.GDT_UInt32)
         sgt = (gt[0] + y * gt[2], gt[1], gt[2], gt[3] + y * gt[5], gt[4], gt[5])
         strip.SetGeoTransform(sgt)

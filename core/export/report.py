@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import ExportError, Progress, Staging
-from .polygons import _cell_area_m2
+from .polygons import _cell_area_m2, strip_rows
 from .run import RunInfo
 
 
@@ -37,11 +37,11 @@ def class_areas(run: RunInfo, progress: Progress | None = None) -> dict:
     nodata = band.GetNoDataValue()
     W, H = ds.RasterXSize, ds.RasterYSize
     counts = np.zeros(256, np.int64)
-    step = 512
+    step = strip_rows(W)
     for y in range(0, H, step):
         progress(y / H, "counting cells per class")
         a = band.ReadAsArray(0, y, W, min(step, H - y))
-        counts += np.bincount(a.ravel().astype(np.int64), minlength=256)[:256]
+        counts += np.bincount(a.ravel(), minlength=256)[:256]
     if nodata is not None and 0 <= nodata < 256:
         counts[int(nodata)] = 0
     cell = _cell_area_m2(ds)
