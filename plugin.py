@@ -59,6 +59,9 @@ class EuroSatLandCoverPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        from .models import model_cache  # no torch import: only frees what earlier runs kept
+
+        model_cache.release()
 
     # Dock ----------------------------------------------------------------------------------------
     def set_dock_visible(self, visible: bool) -> None:

@@ -150,10 +150,11 @@ def release() -> None:
     import gc
 
     gc.collect()
-    try:
-        import torch
+    import sys
 
-        if torch.cuda.is_available():
+    torch = sys.modules.get("torch")  # never imported here just to release (plugin unload stays fast)
+    try:
+        if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
     except Exception:  # pragma: no cover - a broken torch must not break unloading
         pass

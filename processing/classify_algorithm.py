@@ -74,6 +74,7 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
     BANDS = "BANDS"
     RADIOMETRY = "RADIOMETRY"
     PROBABILITIES = "PROBABILITIES"
+    OVERWRITE = "OVERWRITE"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     OUTPUT_CLASSES = "OUTPUT_CLASSES"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
@@ -111,7 +112,9 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
             "BANDS: source band numbers in the model's band order, e.g. 1,2,3 for red, green, blue; empty = "
             "auto-detect from band names, colour interpretation or the 13-band Sentinel-2 layout.\n"
             "RADIOMETRY: how values become the model's 0–255 input; auto = 8-bit as is, 16-bit Sentinel-2 "
-            "digital numbers ÷ divisor, anything else a 2–98 % percentile stretch."
+            "digital numbers ÷ divisor, anything else a 2–98 % percentile stretch.\n"
+            "OVERWRITE: replace existing files of the same output name (off: the run stops with a message "
+            "instead); a file the input raster is made of is never replaced."
         )
 
     def createInstance(self):  # noqa: N802
@@ -152,6 +155,9 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
         radiometry.setUsesStaticStrings(True)
         self.addParameter(radiometry)
         self.addParameter(QgsProcessingParameterBoolean(self.PROBABILITIES, "Write per-class probabilities", True))
+        self.addParameter(
+            QgsProcessingParameterBoolean(self.OVERWRITE, "Replace existing output files of the same name", False)
+        )
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.OUTPUT_CLASSES, "Land cover"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.OUTPUT_CONFIDENCE, "Confidence"))
@@ -186,6 +192,7 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
             request = build_request(layer, folder, options, extent, crs)
         except RequestError as exc:
             raise QgsProcessingException(str(exc)) from None
+        request.overwrite = self.parameterAsBool(parameters, self.OVERWRITE, context)
 
         from ..toolbelt.dependencies import missing_message, missing_packages
 

@@ -1,0 +1,95 @@
+"""Issue 10 in QGIS: Processing's OVERWRITE parameter (an existing output name is refused without it,
+replaced with it, an input never) and the plugin's unload releasing the models kept by earlier runs."""
+
+from __future__ import annotations
+
+import eurosat_landcover
+import pytest
+from eurosat_landcover.models import model_cache
+from eurosat_landcover.processing import classify_algorithm
+from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from qgis.core import QgsApplication, QgsProcessingException
+
+from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
+
+ALG = f"{PROVIDER_ID}:classify"
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    registry = QgsApplication.processingRegistry()
+    added = None
+    if registry.providerById(PROVIDER_ID) is None:
+        added = LandCoverProvider()
+        assert registry.addProvider(added)
+    yield registry.providerById(PROVIDER_ID)
+    if added is not None:
+        registry.removeProvider(added)
+
+
+@pytest.fixture
+def fixed_name(monkeypatch):
+    """Processing names each run after the layer and the time; a fixed name makes a collision."""
+    real = classify_algorithm.build_request
+
+    def build(layer, folder, options, *args, **kw):
+        options.name = "fixed"
+        return real(layer, folder, options, *args, **kw)
+
+    monkeypatch.setattr(classify_algorithm, "build_request", build)
+
+
+def _params(raster, out, card, **over):
+    return {
+        "INPUT": str(raster),
+        "MODEL": "" if card == default_card_path() else str(card),
+        "STRIDE": 64,
+        "DEVICE": "cpu",
+        "OUTPUT_FOLDER": str(out),
+        **over,
+    }
+
+
+def test_overwrite_parameter(provider, tmp_path, model_card, fixed_name):  # noqa: F811
+    import processing
+
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    param = alg.parameterDefinition("OVERWRITE")
+    assert param is not None and param.defaultValue() is False
+    raster = write_rgb_geotiff(tmp_path / "scene.tif", size=128)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fixed_summary.json").write_text("my notes")
+    with pytest.raises(QgsProcessingException, match=r"fixed_summary.json already exists in .*allow overwriting"):
+        processing.run(ALG, _params(raster, out, model_card))
+    assert sorted(p.name for p in out.iterdir()) == ["fixed_summary.json"]
+    assert (out / "fixed_summary.json").read_text() == "my notes"
+    result = processing.run(ALG, _params(raster, out, model_card, OVERWRITE=True))
+    assert (out / "fixed_summary.json").read_text() != "my notes"
+    assert result["OUTPUT_CLASSES"] == str(out / "fixed_classes.tif")
+
+
+def test_overwrite_never_replaces_the_input(provider, tmp_path, model_card, monkeypatch):  # noqa: F811
+    import processing
+
+    real = classify_algorithm.build_request
+
+    def build(layer, folder, options, *args, **kw):
+        options.name = "scene"
+        return real(layer, folder, options, *args, **kw)
+
+    monkeypatch.setattr(classify_algorithm, "build_request", build)
+    raster = write_rgb_geotiff(tmp_path / "scene_classes.tif", size=128)
+    before = raster.read_bytes()
+    with pytest.raises(QgsProcessingException, match="would replace the input file"):
+        processing.run(ALG, _params(raster, tmp_path, model_card, OVERWRITE=True))
+    assert raster.read_bytes() == before
+
+
+def test_unload_releases_the_kept_models(iface):
+    model_cache.load_model(default_card_path(), "cpu")
+    assert model_cache.stats()["models"] >= 1
+    plugin = eurosat_landcover.classFactory(iface)
+    plugin.initGui()
+    plugin.unload()
+    assert model_cache.stats()["models"] == 0 and model_cache.stats()["traced"] == 0
