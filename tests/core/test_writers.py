@@ -1,0 +1,95 @@
+"""Streamed outputs (core/writers.py): encodings, temporary names until commit, abort, QML styles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_testlib import make_card
+from eurosat_landcover.core import writers
+from eurosat_landcover.core.windows import Grid
+from osgeo import gdal, osr
+
+GT = (500000.0, 320.0, 0.0, 5000000.0, 0.0, -320.0)
+
+
+def _wkt():
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32632)
+    return srs.ExportToWkt()
+
+
+def _output_set(tmp_path, dtype="uint8", probabilities=True):
+    grid = Grid(width=64 * 5, height=64 * 3, patch=64, stride=32)  # 10 x 6 cells
+    card = make_card()
+    return writers.OutputSet(tmp_path, "run", grid, GT, _wkt(), card, dtype, probabilities, {"MODEL": "m"}), grid
+
+
+def _rows(grid, n_classes=10):
+    """Cell rows: row r has class r % n_classes with p = 0.75; the first cell of each row is invalid."""
+    for r in range(grid.ncy):
+        probs = np.full((grid.ncx, n_classes), 0.25 / (n_classes - 1), np.float32)
+        probs[:, r % n_classes] = 0.75
+        valid = np.ones(grid.ncx, bool)
+        valid[0] = False
+        yield r, probs, valid
+
+
+def test_uint8_encoding_and_commit(tmp_path):
+    out, grid = _output_set(tmp_path)
+    for r, probs, valid in _rows(grid):
+        out.write_row(r, probs, valid)
+    out.close_rasters(overviews=True)
+    assert not any(p.exists() for p in out.final.values())  # still temporary
+    final = out.commit({tmp_path / "run_summary.json": "{}\n"})
+    assert set(final) == {"classes", "confidence", "probabilities"} and (tmp_path / "run_summary.json").is_file()
+    assert not list(tmp_path.glob("*.partial*"))
+    cls = gdal.Open(str(final["classes"]))
+    a = cls.ReadAsArray()
+    assert a.shape == (grid.ncy, grid.ncx) and cls.GetGeoTransform() == GT
+    assert (a[:, 0] == writers.NODATA_CLASS).all() and (a[:, 1:] == np.arange(grid.ncy)[:, None]).all()
+    assert cls.GetRasterBand(1).GetNoDataValue() == writers.NODATA_CLASS and cls.GetMetadataItem("MODEL") == "m"
+    assert cls.GetRasterBand(1).GetColorTable() is not None
+    conf_ds = gdal.Open(str(final["confidence"]))  # a band needs its dataset alive
+    conf = conf_ds.GetRasterBand(1)
+    assert conf.ReadAsArray()[0, 1] == round(0.75 * writers.U8_SCALE) and conf.GetScale() == pytest.approx(1 / 254)
+    prob = gdal.Open(str(final["probabilities"]))
+    assert prob.RasterCount == 10 and prob.GetRasterBand(1).GetDescription() == make_card().classes[0].name
+    assert prob.GetRasterBand(1).ReadAsArray()[0, 0] == writers.NODATA_U8
+    assert out.valid_cells == grid.ncy * (grid.ncx - 1) and out.class_counts.sum() == out.valid_cells
+
+
+def test_float32_encoding_without_probabilities(tmp_path):
+    out, grid = _output_set(tmp_path, "float32", probabilities=False)
+    for r, probs, valid in _rows(grid):
+        out.write_row(r, probs, valid)
+    out.close_rasters(overviews=False)
+    final = out.commit()
+    assert "probabilities" not in final
+    conf = gdal.Open(str(final["confidence"])).ReadAsArray()
+    assert conf.dtype == np.float32 and np.isnan(conf[:, 0]).all() and conf[0, 1] == pytest.approx(0.75)
+
+
+def test_abort_leaves_nothing(tmp_path):
+    out, grid = _output_set(tmp_path)
+    rows = _rows(grid)
+    r, probs, valid = next(rows)
+    out.write_row(r, probs, valid)
+    assert list(tmp_path.glob("*.partial*"))
+    out.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_qml_styles_name_the_classes_and_use_the_one_palette():
+    card = make_card()
+    qml = writers.qml_paletted(card)
+    for c in card.classes:
+        assert c.name in qml and c.color.lower() in qml.lower()
+    ramp = writers.qml_pseudocolor(1)
+    n = len(writers.VIRIDIS)
+    for i, color in enumerate(writers.VIRIDIS):
+        assert f'<item value="{i / (n - 1):g}" color="{color}"' in ramp
+
+
+def test_overview_levels():
+    assert writers._overview_levels(7, 7) == []
+    assert writers._overview_levels(64, 20) == [2, 4, 8]
