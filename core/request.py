@@ -41,6 +41,9 @@ class ClassificationRequest:
     fast_path: str = "auto"  # CPU fast path (models/fast_path.py): "auto" (large runs), "on" or "off"
     overwrite: bool = False  # replace existing files of this run name (an input is never replaced)
     max_pixels: Optional[int] = None  # size guard, working-raster pixels: None = DEFAULT_MAX_PIXELS, 0 = none
+    # fixed (low, high) per model band for the percentile stretch instead of sampling the AOI (classify-many
+    # passes the whole raster's to each block, so blocks scale like a single run)
+    percentile_limits: Optional[Sequence[Sequence[float]]] = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -128,6 +131,11 @@ def check_argument_types(req: ClassificationRequest) -> None:
             fail("bounds must be four numbers xmin, ymin, xmax, ymax", req.bounds)
         if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in req.bounds):
             fail("bounds must be four finite numbers xmin, ymin, xmax, ymax", list(req.bounds))
+    if req.percentile_limits is not None:
+        rows = req.percentile_limits
+        ok = isinstance(rows, Sequence) and len(rows) == 2 and all(isinstance(r, Sequence) for r in rows)
+        if not ok or not all(isinstance(v, numbers.Real) and math.isfinite(v) for r in rows for v in r):
+            fail("percentile_limits must be two lists of numbers: (low per band, high per band)", rows)
     if req.bounds_crs is not None and (not isinstance(req.bounds_crs, str) or not req.bounds_crs.strip()):
         fail("bounds_crs must be a CRS text (e.g. 'EPSG:4326') or None", req.bounds_crs)
     for key in ("device", "radiometry", "probabilities_dtype", "fast_path"):

@@ -15,10 +15,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from .. import bands as bands_mod
 from .. import georef
 from ..errors import ClassificationError
+from ..radiometry import make_radiometry
+from ..stages.prepare import percentile_sampler
 from ..windows import Grid, check_stride
 
 
@@ -57,6 +60,7 @@ class RasterPlan:
     crs_wkt: str
     blocks: list[Block]
     windows: int  # windows of a single run of the whole raster
+    percentile_limits: Optional[list] = None  # the whole raster's stretch, given to every block
 
     @property
     def split(self) -> bool:
@@ -130,7 +134,11 @@ def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> 
                 )
             )
     cell_gt = (gt[0], gt[1] * stride, 0.0, gt[3], 0.0, gt[5] * stride)
-    return RasterPlan(name, str(path), grid, cell_gt, wkt, blocks, grid.windows)
+    limits = None
+    if split and mapping.radiometry == "percentile":  # blocks must not each stretch their own pixels
+        radiometry = make_radiometry("percentile", card, mapping.radiometry_reason, percentile_sampler(wr, mapping))
+        limits = [list(radiometry.low), list(radiometry.high)]
+    return RasterPlan(name, str(path), grid, cell_gt, wkt, blocks, grid.windows, limits)
 
 
 def fingerprint(options: dict, card, block_size: int) -> str:

@@ -200,7 +200,10 @@ def _plan_all(named: dict, card, options: dict, block_size: int):
 def _submit(client, plans, todo: list[Block], options: dict, outdir: Path, fp: str, event: str, retries: int):
     futures = {}
     for block in todo:
-        block_options = {**options, "single_run_windows": plans[block.name].windows}
+        plan = plans[block.name]
+        block_options = {**options, "single_run_windows": plan.windows}
+        if plan.percentile_limits is not None:
+            block_options["percentile_limits"] = plan.percentile_limits
         fut = client.submit(
             run_block,
             block,

@@ -127,7 +127,13 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
             f"{what} is {wr.width} x {wr.height} px at {card.gsd_m:g} m, smaller than one {patch} x {patch} px "
             f"window ({patch * card.gsd_m:g} m): nothing to classify"
         )
-    radiometry = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, percentile_sampler(wr, mapping))
+    if req.percentile_limits is not None and mapping.radiometry == "percentile":
+        low, high = ([float(v) for v in row] for row in req.percentile_limits)
+        reason = f"{mapping.radiometry_reason}; stretch limits given by the caller"
+        radiometry = Radiometry("percentile", low=low, high=high, reason=reason)
+    else:
+        sampler = percentile_sampler(wr, mapping)
+        radiometry = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sampler)
     return PreparedInput(
         out_dir=out_dir,
         prefix=prefix,

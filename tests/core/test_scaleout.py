@@ -225,3 +225,14 @@ def test_existing_files_of_another_run_are_not_replaced_without_overwrite(cluste
     with pytest.raises(ClassificationError, match="--overwrite"):
         classify_many([str(SAMPLE)], out, {"stride": 16}, scheduler=cluster.scheduler_address, block_size=BLOCK)
     assert (out / "eurosat_mosaic_rgb_blocks" / "r000_c000_classes.tif").read_bytes() == before
+
+
+def test_a_split_raster_with_a_percentile_stretch_uses_the_whole_rasters_limits(cluster, single_runs, tmp_path):
+    """16-bit data that is not Sentinel-2 get a 2-98 % stretch: computed once for the raster, not per block."""
+    scaled = tmp_path / "sample_uint16.tif"
+    gdal.Translate(str(scaled), str(SAMPLE), outputType=gdal.GDT_UInt16, scaleParams=[[0, 255, 100, 30000]])
+    summary = classify_many(
+        [str(scaled)], tmp_path / "out", {"stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK
+    )
+    assert summary["failures"] == {}
+    _assert_equal_to_single(summary, "sample_uint16", single_runs(scaled))
