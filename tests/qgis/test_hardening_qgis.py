@@ -93,3 +93,72 @@ def test_unload_releases_the_kept_models(iface):
     plugin.initGui()
     plugin.unload()
     assert model_cache.stats()["models"] == 0 and model_cache.stats()["traced"] == 0
+
+
+# ---------------------------------------------------------------------- the dock asks before replacing
+@pytest.fixture
+def fixed_page_name(classify_page, monkeypatch):
+    """The page names runs after the layer and the time; a fixed name makes a collision."""
+    from eurosat_landcover.ui.classify import page as page_module
+
+    real = page_module.build_request
+
+    def build(layer, folder, options, *args, **kw):
+        options.name = "fixed"
+        return real(layer, folder, options, *args, **kw)
+
+    monkeypatch.setattr(page_module, "build_request", build)
+    return classify_page
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_the_dock_asks_before_replacing_existing_files(fixed_page_name, scene, tmp_path, monkeypatch, answer):
+    from qgis.PyQt.QtWidgets import QMessageBox
+
+    from .landcover_helpers import wait_for_tasks
+
+    page = fixed_page_name
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fixed_confidence.qml").write_text("my style")
+    asked = []
+
+    def question(parent, title, text, *args):
+        asked.append(text)
+        return getattr(QMessageBox, answer)
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    page.input.layer_combo.setLayer(scene)
+    page.options.output_widget.setFilePath(str(out))
+    task = page.run()
+    assert len(asked) == 1 and "fixed_confidence.qml" in asked[0] and "Replace them" in asked[0]
+    if answer == "No":
+        assert task is None
+        assert sorted(p.name for p in out.iterdir()) == ["fixed_confidence.qml"]
+        assert (out / "fixed_confidence.qml").read_text() == "my style"
+    else:
+        assert task is not None and task.request.overwrite
+        wait_for_tasks()
+        assert (out / "fixed_classes.tif").is_file() and (out / "fixed_confidence.qml").read_text() != "my style"
+
+
+def test_the_dock_never_offers_to_replace_the_input(classify_page, tmp_path, monkeypatch, qgis_new_project):
+    from eurosat_landcover.ui.classify import page as page_module
+    from qgis.core import QgsProject, QgsRasterLayer
+    from qgis.PyQt.QtWidgets import QMessageBox
+
+    raster = write_rgb_geotiff(tmp_path / "scene_classes.tif", size=128)
+    layer = QgsRasterLayer(str(raster), "scene")
+    QgsProject.instance().addMapLayer(layer)
+    real = page_module.build_request
+
+    def build(layer, folder, options, *args, **kw):
+        options.name = "scene"
+        return real(layer, folder, options, *args, **kw)
+
+    monkeypatch.setattr(page_module, "build_request", build)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: pytest.fail("must not ask"))
+    classify_page.input.layer_combo.setLayer(layer)
+    classify_page.options.output_widget.setFilePath(str(tmp_path))
+    assert classify_page.run() is None
+    assert raster.read_bytes() and sorted(p.name for p in tmp_path.iterdir()) == ["scene_classes.tif"]

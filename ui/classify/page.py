@@ -13,7 +13,7 @@ from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import QComboBox, QFrame, QScrollArea, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import QComboBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ...__about__ import PLUGIN_NAME
 from ...qgis_bridge.compat import avoid_triton_llvm_clash
@@ -190,6 +190,8 @@ class ClassifyPage(WorkspacePage):
             log_error("cannot prepare the classification:\n" + traceback.format_exc())
             self.push(f"Cannot prepare the classification: {exc}", Qgis.Critical)
             return None
+        if not self.may_write(request):
+            return None
         self.save_settings()
         layer = self.input.value()
         context = {"layer_name": layer.name(), "open_results": self.options.value().open_results}
@@ -200,6 +202,34 @@ class ClassifyPage(WorkspacePage):
             queued = len(self.queue.pending) + 1
             self.report.status(f"{queued} run(s) queued · " + self.queue.running.status_text())
         return self.queue.add(task, layer.id())
+
+    def may_write(self, request) -> bool:
+        """False when the run would replace its input (never allowed), or would replace existing files
+        of its name and the analyst says no; yes sets ``request.overwrite`` (the engine re-checks)."""
+        from ...core.errors import ClassificationError
+        from ...core.writers import check_outputs
+
+        try:
+            existing = check_outputs(request.output_dir, request.name, [str(request.input_path)], overwrite=True)
+        except ClassificationError as exc:
+            self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.Warning)
+            return False
+        if not existing:
+            return True
+        names = "\n".join(f"  {f.name}" for f in existing[:8]) + ("\n  …" if len(existing) > 8 else "")
+        answer = QMessageBox.question(
+            self,
+            "Replace existing files?",
+            f"The output folder {request.output_dir} already holds files of the run name '{request.name}':\n"
+            f"{names}\n\nReplace them with this run's outputs?",
+            QMessageBox.Yes | QMessageBox.No,
+            QMessageBox.No,
+        )
+        if answer != QMessageBox.Yes:
+            self.push("Not run: the existing files were kept", Qgis.Info)
+            return False
+        request.overwrite = True
+        return True
 
     @safe_slot
     def cancel_all(self, *_args) -> None:
