@@ -107,6 +107,17 @@ def _overview_levels(w: int, h: int) -> list[int]:
     return levels
 
 
+def replace_raster(src: Path, dst: Path) -> None:
+    """Rename a GeoTIFF onto ``dst`` with its GDAL sidecar (``.aux.xml``: category names live there)."""
+    src, dst = Path(src), Path(dst)
+    aux_src, aux_dst = src.with_name(src.name + ".aux.xml"), dst.with_name(dst.name + ".aux.xml")
+    if aux_dst.exists():
+        aux_dst.unlink()
+    os.replace(src, dst)
+    if aux_src.exists():
+        os.replace(aux_src, aux_dst)
+
+
 def transform_edits(edits: list[Edit], source_wkt: str, grid: Grid) -> list[Edit]:
     """Edits with their geometries in the grid's CRS (unchanged when the CRS is the same)."""
     src = osr.SpatialReference()
@@ -144,6 +155,7 @@ def build_corrected(
     classes_path, out_path = Path(classes_path), Path(out_path)
     src = open_raster(classes_path)
     grid = Grid.of(src)
+    src_metadata = dict(src.GetMetadata() or {})  # also loads the .aux.xml (GTiff reads PAM lazily)
     sband = src.GetRasterBand(1)
     tmp = out_path.with_name(f"{out_path.name}.{secrets.token_hex(4)}.partial.tif")
     gdal.ErrorReset()
@@ -171,7 +183,7 @@ def build_corrected(
         if names:
             band.SetCategoryNames(names)
         band.SetDescription("class (corrected)")
-        md = dict(src.GetMetadata() or {})
+        md = src_metadata
         md["CONTENT"] = "land-cover class index, corrected by hand (model output + edit log)"
         md[FROM_KEY] = classes_path.name
         md[LOG_KEY] = log_name
@@ -209,7 +221,7 @@ def build_corrected(
                 gdal.SetThreadLocalConfigOption("COMPRESS_OVERVIEW", None)
         dst.FlushCache()
         dst = None
-        os.replace(tmp, out_path)
+        replace_raster(tmp, out_path)
     except BaseException:
         dst = None
         for f in (tmp, tmp.with_name(tmp.name + ".aux.xml")):

@@ -8,7 +8,6 @@ Review & correct page can go on editing it). Each edit's ``cells`` is recounted 
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from .errors import EditError
 from .log import EditLog
 from .model import Grid
 from .names import run_files
-from .raster import build_corrected, open_raster, transform_edits
+from .raster import build_corrected, open_raster, replace_raster, transform_edits
 from .session import _check_writable, is_landcover_raster
 
 
@@ -48,7 +47,8 @@ def apply_log_to_run(
     if not log_path.is_file():
         raise EditError(f"the edit log {log_path} does not exist")
     same_log = log_path.resolve() == files.log.resolve()
-    existing = [p.name for p in (files.corrected, files.log) if p.exists() and not (same_log and p == files.log)]
+    # the run's own log: its corrected raster is rebuilt (it is derived from the log), nothing else is replaced
+    existing = [] if same_log else [p.name for p in (files.corrected, files.log) if p.exists()]
     if existing and not overwrite:
         raise EditError(f"{', '.join(existing)} already exist(s) in {files.folder}: choose overwrite to replace")
     _check_writable(files.folder)
@@ -87,10 +87,11 @@ def apply_log_to_run(
             log.close()
         if revision != len(edits):
             raise EditError(f"the edit log {files.log.name} was not written completely")
-        os.replace(tmp, files.corrected)
+        replace_raster(tmp, files.corrected)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for f in (tmp, tmp.with_name(tmp.name + ".aux.xml")):
+            if f.exists():
+                f.unlink()
     return ReapplyResult(
         files.corrected,
         files.log,

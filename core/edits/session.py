@@ -409,6 +409,7 @@ def run_palette(files: RunFiles) -> list[tuple[str, str]]:
     except (OSError, ValueError):
         pass
     ds = open_raster(files.classes)  # kept alive while its band is used
+    ds.GetMetadata()  # loads the .aux.xml, where GTiff keeps category names (read lazily)
     band = ds.GetRasterBand(1)
     names = band.GetCategoryNames() or []
     ct = band.GetColorTable()

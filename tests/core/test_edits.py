@@ -30,6 +30,19 @@ def test_names_and_first_open(run):
     assert files.corrected.exists() and files.log.exists() and s.created_on_open and not s.rebuilt_on_open
     assert np.array_equal(read(files.corrected), read(run))
     assert files.corrected_style.read_text() == files.classes_style.read_text()
+    from osgeo import gdal
+
+    ds, src = gdal.Open(str(files.corrected)), gdal.Open(str(run))
+    ds.GetMetadata()  # GTiff loads the .aux.xml (category names) lazily
+    assert ds.GetRasterBand(1).GetCategoryNames()[:2] == ["AnnualCrop", "Forest"]
+    ct, src_ct = ds.GetRasterBand(1).GetColorTable(), src.GetRasterBand(1).GetColorTable()
+    assert [ct.GetColorEntry(i) for i in range(10)] == [src_ct.GetColorEntry(i) for i in range(10)]
+    ds = src = None
+    assert not [p.name for p in files.folder.iterdir() if "partial" in p.name]
+    from eurosat_landcover.core.edits.session import run_palette
+    from eurosat_landcover.models.card import eurosat_classes
+
+    assert run_palette(files) == [(c.name, c.color) for c in eurosat_classes()]  # embedded names + colours
     s.close()
     s = EditSession.open(files.corrected)  # consistent now: no rebuild
     assert not s.rebuilt_on_open
