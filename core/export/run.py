@@ -125,6 +125,32 @@ def find_corrected(summary: dict, base: Path, prefix: str) -> Optional[Path]:
     return max(cands, key=lambda p: p.stat().st_mtime) if cands else None
 
 
+def stale_correction_note(corrected: Path, base: Path, prefix: str) -> Optional[str]:
+    """A note when the corrected raster does not show the latest revision of its edit log
+    (docs/notes/correct.md: ``raster_revision(corrected) == EditLog.open(log).revision``)."""
+    log = base / f"{prefix}_edits.gpkg"
+    if not log.is_file():
+        return None
+    try:
+        from ..edits.log import EditLog
+        from ..edits.raster import raster_revision
+
+        shown = raster_revision(corrected)
+        edit_log = EditLog.open(log, update=False)
+        try:
+            latest = edit_log.revision
+        finally:
+            edit_log.close()
+    except Exception:  # the correction tool's files are read only when they can be
+        return None
+    if shown is not None and latest is not None and shown != latest:
+        return (
+            f"{corrected.name} shows edit revision {shown} but {log.name} is at revision {latest}: "
+            "apply the corrections (Review & correct page or 'Apply corrections') to export the latest"
+        )
+    return None
+
+
 # ------------------------------------------------------------------ accuracy assessment
 _ASSESS_PATTERNS = ("{p}*assess*.json", "{p}*accuracy*.json")
 
@@ -288,11 +314,17 @@ def load_run(source) -> RunInfo:
     if classes_path.stem.endswith("_corrected") and (base / f"{stem}_classes.tif").is_file():
         original = base / f"{stem}_classes.tif"  # the corrected map itself was given
         notes.append(f"the corrected map {classes_path.name} is exported (not the original {original.name})")
+        stale = stale_correction_note(classes_path, base, stem)
+        if stale:
+            notes.append(stale)
     elif summary_path is not None or classes_path.stem.endswith("_classes"):
         corrected = find_corrected(summary, base, stem)
         if corrected is not None and corrected != classes_path:
             original, classes_path = classes_path, corrected
             notes.append(f"the corrected map {corrected.name} is exported (not the original {original.name})")
+            stale = stale_correction_note(corrected, base, stem)
+            if stale:
+                notes.append(stale)
     classes = raster_classes(classes_path)
     if not classes and original is not None:
         classes = raster_classes(original)

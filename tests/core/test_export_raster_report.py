@@ -282,3 +282,24 @@ def test_corrected_raster_given_directly(run, tmp_path):
     info = load_run(folder / "demo_corrected.tif")
     assert info.corrected and info.name == "demo" and info.summary_path == run
     assert info.confidence_path == folder / "demo_confidence.tif"
+
+
+def test_a_real_correction_of_issue_11_is_exported(run, tmp_path):
+    """A recode made with core.edits (the Review & correct tool's engine) writes <run>_corrected.tif;
+    the export takes it, counts its areas and polygonises it."""
+    from eurosat_landcover.core.edits import Edit, EditSession
+
+    session = EditSession.open(run.parent / "demo_classes.tif")
+    try:
+        session.apply(Edit(tool="recode", geometry_wkt=None, recode={2: 1}))
+    finally:
+        session.close()
+    assert (run.parent / "demo_corrected.tif").is_file()
+    info = load_run(run)
+    assert info.corrected and info.classes_path.name == "demo_corrected.tif"
+    assert not any("revision" in n for n in info.notes)
+    res = export_run(run, tmp_path / "out", ExportOptions(what=("polygons", "report")))
+    areas = {r["class_name"]: r["cells"] for r in res.areas["rows"]}
+    cls = class_array()
+    assert areas["HerbaceousVegetation"] == 0 and areas["Forest"] == int(((cls == 1) | (cls == 2)).sum())
+    assert "HerbaceousVegetation" not in res.polygons["area_ha"]
