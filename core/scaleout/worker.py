@@ -134,14 +134,10 @@ def _request(block: Block, options: dict, output_dir: Path, name: str, device: s
 def _fast_path_mode(options: dict, device: str, single_run_windows: int) -> str:
     """The model path a single run of the whole raster would take, so blocks take the same one."""
     from ...models.fast_path import eager_reason
+    from ..devices import resolve_device
 
-    mode = options.get("fast_path", "auto")
-    device_type = device.split(":")[0] if device != "auto" else "cpu"
-    if device == "auto":
-        import torch
-
-        device_type = "cuda" if torch.cuda.is_available() else "cpu"
-    return "off" if eager_reason(mode, device_type, single_run_windows) else "on"
+    device_type = resolve_device(device)[0].type
+    return "off" if eager_reason(options.get("fast_path", "auto"), device_type, single_run_windows) else "on"
 
 
 def _crop(src_path: Path, dst: Path, window: tuple[int, int, int, int], token: str) -> Path:
