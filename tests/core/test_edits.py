@@ -253,3 +253,48 @@ def test_refusals_change_nothing(run, tmp_path):
     with read_only_folder(ro.parent), pytest.raises(EditError, match="read-only"):
         EditSession.open(ro)
     assert folder_state(ro.parent) == rstate
+
+
+_EDIT_LOOP = """
+import sys
+from eurosat_landcover.core.edits import Edit, EditSession
+from eurosat_landcover.core.edits.model import polygon_geometry
+
+s = EditSession.open(sys.argv[1])
+g = s.grid
+k = 0
+while True:
+    r, c = k % (g.height - 6), (3 * k) % (g.width - 6)
+    x0, y0 = g.cell_center(r, c)
+    x1, y1 = g.cell_center(r + 5, c + 5)
+    try:
+        s.apply(Edit("polygon", polygon_geometry([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]).ExportToWkt(), k % 10))
+    except Exception:
+        pass
+    if k % 7 == 6:
+        s.undo()
+    print(k, flush=True)
+    k += 1
+"""
+
+
+def test_killed_mid_edit_is_consistent_on_open(run, tmp_path):
+    """A process editing in a loop is killed (SIGKILL) at some point: on open, raster = model output + log."""
+    import signal
+    import subprocess
+    import sys
+
+    files = run_files(run)
+    script = tmp_path / "edit_loop.py"
+    script.write_text(_EDIT_LOOP)
+    for wait_lines in (5, 23):
+        proc = subprocess.Popen([sys.executable, str(script), str(run)], stdout=subprocess.PIPE, text=True)
+        for _ in range(wait_lines):
+            proc.stdout.readline()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        s = EditSession.open(run)
+        build_corrected(run, s.edits("active"), files.folder / "replayed.tif", 0)
+        assert np.array_equal(s.read(), read(files.folder / "replayed.tif"))
+        assert len(s.edits()) >= wait_lines // 2
+        s.close()
