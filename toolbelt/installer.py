@@ -100,6 +100,7 @@ class Plan:
     pinned: dict = field(default_factory=dict)  # name -> version QGIS provides, kept as it is
     index_options: list = field(default_factory=list)
     build_tools: dict = field(default_factory=dict)  # asked for by a package, the running Python's kept
+    proxy: Optional[str] = field(default=None, repr=False)  # given to pip through its environment
 
     @property
     def total_size(self) -> Optional[int]:
@@ -277,12 +278,18 @@ def configured_index(python: str) -> str:
     return PYPI_SIMPLE
 
 
-def unreachable(url: str, timeout: float = 8.0) -> Optional[str]:
+def _open(request, timeout: float, proxy: Optional[str]):
+    """urlopen, through ``proxy`` when given (else the environment's proxy settings, as pip does)."""
+    handlers = [urllib.request.ProxyHandler({"http": proxy, "https": proxy})] if proxy else []
+    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
+
+
+def unreachable(url: str, timeout: float = 8.0, proxy: Optional[str] = None) -> Optional[str]:
     """None when ``url`` answers (any HTTP status), else the error in a few words."""
     if url.startswith("file:"):
         return None if _file_path(url).exists() else "no such folder"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url.rstrip("/") + "/", method="HEAD"), timeout=timeout):
+        with _open(urllib.request.Request(url.rstrip("/") + "/", method="HEAD"), timeout, proxy):
             return None
     except urllib.error.HTTPError:
         return None  # the server answered
@@ -294,14 +301,14 @@ def _file_path(url: str) -> Path:
     return Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
 
 
-def download_size(url: str, timeout: float = 15.0) -> Optional[int]:
+def download_size(url: str, timeout: float = 15.0, proxy: Optional[str] = None) -> Optional[int]:
     """Bytes of a file on an index (HTTP Content-Length, or the local file's size)."""
     url = url.split("#", 1)[0]
     if url.startswith("file:"):
         path = _file_path(url)
         return path.stat().st_size if path.is_file() else None
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as response:
+        with _open(urllib.request.Request(url, method="HEAD"), timeout, proxy) as response:
             length = response.headers.get("Content-Length")
             return int(length) if length else None
     except (urllib.error.URLError, OSError, ValueError):
@@ -350,10 +357,16 @@ def make_plan(
     machine: Optional[Machine] = None,
     source: Optional[TorchSource] = None,
     index_url: Optional[str] = None,
-    probe: Callable = unreachable,
+    probe: Optional[Callable] = None,
     on_line: Callable = lambda line: None,
+    proxy: Optional[str] = None,
 ) -> Plan:
-    """Resolve what must be downloaded (nothing is installed). Raises :class:`InstallRefused`."""
+    """Resolve what must be downloaded (nothing is installed). Raises :class:`InstallRefused`.
+
+    ``proxy``: ``http://[user:password@]host:port`` for pip and the size requests (QGIS's own proxy
+    setting, which pip would not see otherwise); ``probe(url)``: the reachability check (tests).
+    """
+    probe = probe or (lambda url: unreachable(url, proxy=proxy))
     requirement_objs = list(reqs.RUNTIME)
     lines = [r.line for r in requirement_objs] if requirements is None else list(requirements)
     target = Path(target) if target is not None else deps_folder()
@@ -366,7 +379,8 @@ def make_plan(
     why = probe(index)
     if why:
         raise InstallRefused(
-            f"Cannot install automatically: the package index {index} cannot be reached ({why}); "
+            f"Cannot install automatically: the package index {index} cannot be reached "
+            f"{'through the proxy ' + _masked(proxy) + ' ' if proxy else ''}({why}); "
             "check the network connection or proxy (QGIS Settings \u2192 Options \u2192 Network)",
             manual_instructions(names, target),
         )
@@ -415,7 +429,7 @@ def make_plan(
             *lines,
         ]
         on_line("$ " + " ".join(shlex.quote(c) for c in command))
-        result = _run_pip(command, target_on_path=target, on_line=on_line)
+        result = _run_pip(command, target_on_path=target, on_line=on_line, proxy=proxy)
         if result.returncode != 0:
             raise InstallFailed(_pip_failure("pip could not resolve the packages", result.log, pinned))
         report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -440,8 +454,13 @@ def make_plan(
         packages.remove(p)
         kept[p.name] = provided[reqs.normalize(p.name)][1]
     for p in packages:
-        p.size = download_size(p.url)
-    return Plan(target, lines, packages, source, machine, python, pinned, options, kept)
+        p.size = download_size(p.url, proxy=proxy)
+    return Plan(target, lines, packages, source, machine, python, pinned, options, kept, proxy)
+
+
+def _masked(proxy: Optional[str]) -> str:
+    """The proxy address without its password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", proxy or "")
 
 
 def _hash(download_info: dict) -> Optional[str]:
@@ -459,9 +478,14 @@ class _Result:
     log: list
 
 
-def _run_pip(command: list, target_on_path: Optional[Path], on_line: Callable, is_canceled=lambda: False) -> _Result:
-    """Run pip, streaming its output lines to ``on_line``; terminate it when ``is_canceled()``."""
+def _run_pip(
+    command: list, target_on_path: Optional[Path], on_line: Callable, is_canceled=lambda: False, proxy=None
+) -> _Result:
+    """Run pip, streaming its output lines to ``on_line``; terminate it when ``is_canceled()``.
+    A proxy goes through the environment, so its password is neither in the log nor on the command line."""
     env = dict(os.environ)
+    if proxy:
+        env.update({name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")})
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     if target_on_path is not None and Path(target_on_path).is_dir():
@@ -520,7 +544,7 @@ def install(plan: Plan, on_line: Callable = lambda line: None, is_canceled: Call
             *[p.url or f"{p.name}=={p.version}" for p in plan.packages],
         ]
         on_line("$ " + " ".join(shlex.quote(c) for c in command))
-        result = _run_pip(command, None, on_line, is_canceled)
+        result = _run_pip(command, None, on_line, is_canceled, plan.proxy)
         if result.returncode == -1:
             raise InstallFailed("installation cancelled")
         if result.returncode != 0:

@@ -107,6 +107,32 @@ def test_no_network_is_refused_with_the_manual_command(qgis_iface, deps_root):
     assert not deps_root.exists()
 
 
+def test_qgis_proxy_setting_reaches_the_installer(qgis_iface, deps_root):
+    """QGIS's proxy (Options > Network) is what pip and the checks use: an unreachable one is reported."""
+    from eurosat_landcover.ui.install.tasks import qgis_proxy
+    from qgis.core import QgsSettings
+
+    settings = QgsSettings()
+    keys = ("proxyEnabled", "proxyType", "proxyHost", "proxyPort", "proxyUser", "proxyPassword")
+    saved = {k: settings.value(f"proxy/{k}") for k in keys}
+    try:
+        for key, value in zip(keys, (True, "HttpProxy", "127.0.0.1", "9", "ana lyst", "s3cr@t")):
+            settings.setValue(f"proxy/{key}", value)
+        assert qgis_proxy() == "http://ana%20lyst:s3cr%40t@127.0.0.1:9"
+        panel = InstallPanel(qgis_iface, [SMALL], requirements=[SMALL], index_url=PYPI)
+        panel.show()
+        _click(panel.install_button)
+        _wait(panel)
+        text = panel.error_label.text()
+        assert "cannot be reached through the proxy http://ana%20lyst:***@127.0.0.1:9" in text, text
+        assert "s3cr" not in text
+        settings.setValue("proxy/proxyType", "DefaultProxy")  # the system's: pip reads the environment
+        assert qgis_proxy() is None
+    finally:
+        for key, value in saved.items():
+            settings.remove(f"proxy/{key}") if value is None else settings.setValue(f"proxy/{key}", value)
+
+
 def test_the_dock_offers_install_when_torch_is_missing(qgis_iface, deps_root, monkeypatch):
     from eurosat_landcover.toolbelt import dependencies
     from eurosat_landcover.ui.dock import LandCoverDock

@@ -28,7 +28,7 @@ from qgis.PyQt.QtWidgets import (
 from ...toolbelt.deps_folder import deps_folder, deps_root
 from ...toolbelt.installer import format_size
 from ...toolbelt.log import log
-from .tasks import FunctionTask, device_work, install_work, remove_work
+from .tasks import FunctionTask, device_work, install_work, qgis_proxy, remove_work
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
@@ -182,15 +182,15 @@ class InstallPanel(QWidget):
 
     # Actions ----------------------------------------------------------------------------------------------
     def start_plan(self, repair: bool = False) -> None:
-        requirements, index_url = self.requirements, self.index_url
+        options = {"requirements": self.requirements, "index_url": self.index_url, "proxy": qgis_proxy()}
 
         def work(on_line, is_canceled, set_progress):
             from ...toolbelt import installer
 
             set_progress(5)
             if repair:
-                return installer.repair_plan(requirements=requirements, index_url=index_url, on_line=on_line)
-            return installer.make_plan(requirements, index_url=index_url, on_line=on_line)
+                return installer.repair_plan(on_line=on_line, **options)
+            return installer.make_plan(on_line=on_line, **options)
 
         self._run("EuroSAT Land Cover: what to install", work, self._planned)
 

@@ -15,6 +15,28 @@ from qgis.PyQt.QtCore import pyqtSignal
 from ...toolbelt.log import log
 
 
+def qgis_proxy():
+    """QGIS's HTTP proxy (Settings > Options > Network) as ``http://[user:password@]host:port``, or None
+    (no proxy, or the system's, which pip reads from the environment itself)."""
+    from urllib.parse import quote
+
+    from qgis.core import QgsSettings
+
+    settings = QgsSettings()
+    if not settings.value("proxy/proxyEnabled", False, type=bool):
+        return None
+    if settings.value("proxy/proxyType", "", type=str) not in ("HttpProxy", "HttpCachingProxy"):
+        return None
+    host = settings.value("proxy/proxyHost", "", type=str).strip()
+    if not host:
+        return None
+    port = settings.value("proxy/proxyPort", "", type=str).strip()
+    user = settings.value("proxy/proxyUser", "", type=str)
+    password = settings.value("proxy/proxyPassword", "", type=str)
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
+    return f"http://{credentials}{host}{':' + port if port else ''}"
+
+
 class FunctionTask(QgsTask):
     """Runs ``work(on_line, is_canceled, set_progress)`` in the background."""
 
