@@ -11,8 +11,8 @@ model) and `classify_page` (its Classify page).
 
 import pytest
 import sip
-from qgis.core import QgsProject, QgsRasterLayer
-from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
+from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, QObject, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QMenu, QToolBar
 
 from .landcover_helpers import clean_settings, default_card_path, model_card, write_rgb_geotiff  # noqa: F401
@@ -75,10 +75,28 @@ class _MainWindowCalls:
         self.window.removeDockWidget(dock)
 
 
+class _ActiveLayerSignal(QObject):
+    """QgisInterface.currentLayerChanged as QGIS declares it: the new active layer (pytest-qgis's
+    carries a map canvas, which a slot reading it as a layer cannot use)."""
+
+    currentLayerChanged = pyqtSignal(QgsMapLayer)  # noqa: N815 (QGIS API)
+
+
 @pytest.fixture
 def iface(qgis_iface, monkeypatch):
-    """`qgis_iface` whose toolbar, Raster menu and dock calls change its real main window."""
+    """`qgis_iface` whose toolbar, Raster menu and dock calls change its real main window, and whose
+    setActiveLayer(layer) emits currentLayerChanged(layer) as QGIS does."""
     calls = _MainWindowCalls(qgis_iface.mainWindow())
+    active = _ActiveLayerSignal()
+    set_active = qgis_iface.setActiveLayer
+
+    def set_active_layer(layer):
+        set_active(layer)
+        active.currentLayerChanged.emit(layer)
+        return True
+
+    monkeypatch.setattr(qgis_iface, "currentLayerChanged", active.currentLayerChanged, raising=False)
+    monkeypatch.setattr(qgis_iface, "setActiveLayer", set_active_layer, raising=False)
     monkeypatch.setattr(qgis_iface, "addToolBarIcon", calls.add_toolbar_icon, raising=False)
     monkeypatch.setattr(qgis_iface, "removeToolBarIcon", calls.remove_toolbar_icon, raising=False)
     monkeypatch.setattr(qgis_iface, "addPluginToRasterMenu", calls.add_to_raster_menu, raising=False)
@@ -86,11 +104,13 @@ def iface(qgis_iface, monkeypatch):
     monkeypatch.setattr(qgis_iface, "addDockWidget", calls.add_dock, raising=False)
     monkeypatch.setattr(qgis_iface, "removeDockWidget", calls.remove_dock, raising=False)
     qgis_iface.calls = calls
+    qgis_iface.active_layer_signal = active  # kept alive with the interface
     qgis_iface.messageBar().clear_messages()
     qgis_iface.mainWindow().show()  # as in QGIS: docks get show/visibility events
     yield qgis_iface
     flush_deletes()
     del qgis_iface.calls
+    del qgis_iface.active_layer_signal
 
 
 def flush_deletes():

@@ -37,8 +37,7 @@ def test_input_section_value_and_active_layer(iface, scene, tmp_path):
     section.set_value(scene)
     assert section.value() is scene and seen[-1] is scene
     assert section.layer_info.text().startswith("64 × 64 px · 3 band(s) 8-bit · EPSG:32632")
-    iface.setActiveLayer(other)
-    iface.currentLayerChanged.emit(iface.mapCanvas())
+    iface.setActiveLayer(other)  # emits currentLayerChanged(other), as QGIS does
     assert section.value() is other and seen[-1] is other
     section.release()
 

@@ -59,6 +59,16 @@ def test_gsd_warning_for_coarse_pixels(dock, tmp_path):
     assert "30 m" in dock.panel.bands.gsd_warning.text()
 
 
+def test_dock_follows_the_active_layer(dock, scene, tmp_path, iface):
+    """Selecting another raster in the Layers panel selects it on the Classify page (the other pages
+    receive the same signal)."""
+    other = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "other.tif", size=96)), "other")
+    QgsProject.instance().addMapLayer(other)
+    dock.panel.input.layer_combo.setLayer(scene)
+    iface.setActiveLayer(other)  # emits currentLayerChanged(other), as QGIS does
+    assert dock.panel.input.value() is other
+
+
 def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     panel = dock.panel
     panel.input.layer_combo.setLayer(scene)
