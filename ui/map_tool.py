@@ -1,7 +1,7 @@
 """A map tool to draw the area to classify: press, drag, release.
 
 While dragging, a rubber band shows the rectangle and a label on the map gives its size in km²
-and the estimated number of model windows (the estimate comes from the dock, which knows the
+and the estimated number of model windows (the estimate comes from the Classify page, which knows the
 model's patch size, gsd and the chosen stride). The rectangle is in the canvas CRS.
 """
 
