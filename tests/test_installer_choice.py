@@ -95,18 +95,27 @@ def test_unreachable_torch_index_falls_back_to_the_default_index():
     assert cuda.pip_options() == ["--extra-index-url", "https://download.pytorch.org/whl/cu130"]
 
 
-def test_the_plan_hands_the_chosen_index_to_pip(tmp_path):
-    """torch is in the venv already, so pip resolves without downloading; the plan carries the index choice."""
-    linux = Machine("Linux", "x86_64")
-    plan = installer.make_plan(["torch>=2.14,<2.15"], target=tmp_path / "t", machine=linux, probe=lambda url: None)
-    assert plan.packages == [] and plan.source.kind == "cpu"
-    assert plan.index_options == ["--extra-index-url", "https://download.pytorch.org/whl/cpu"]
+def test_the_chosen_index_goes_to_pip_for_torch_only():
+    cpu = choose_source(Machine("Linux", "x86_64"))
+    assert installer.index_options(cpu, ["torch", "timm"]) == ["--extra-index-url", cpu.index_url]
+    assert installer.index_options(cpu, ["timm"]) == []
+    assert installer.index_options(cpu, ["torchvision"], "https://mirror/simple") == [
+        "--index-url",
+        "https://mirror/simple",
+        "--extra-index-url",
+        "https://download.pytorch.org/whl/cpu",
+    ]
+
+
+def test_the_plan_falls_back_when_the_pytorch_index_is_unreachable(tmp_path):
+    """torch is in the venv already, so pip resolves without downloading; the plan says it fell back."""
 
     def probe(url):
         return "simulated: unreachable" if "download.pytorch.org" in url else None
 
+    linux = Machine("Linux", "x86_64")
     plan = installer.make_plan(["torch>=2.14,<2.15"], target=tmp_path / "t", machine=linux, probe=probe)
-    assert plan.index_options == [] and plan.source.index_url is None
+    assert plan.packages == [] and plan.index_options == [] and plan.source.index_url is None
     assert "cannot be reached (simulated: unreachable); using the default package index" in plan.source.reason
 
 
@@ -228,13 +237,6 @@ def test_device_summary(probe, machine, text, warning):
     line, warn = installer.device_summary(probe, machine)
     assert text in line
     assert (warn is None) if warning is None else (warning in warn and "Repair" in warn)
-
-
-def test_probe_device_asks_a_fresh_interpreter(tmp_path):
-    probe = installer.probe_device(python=sys.executable, target=tmp_path)
-    import torch
-
-    assert probe["torch"] == torch.__version__ and probe["cuda"] == torch.cuda.is_available()
 
 
 def test_python_for_pip_skips_another_python_on_path(tmp_path, monkeypatch):

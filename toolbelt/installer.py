@@ -395,9 +395,7 @@ def make_plan(
             why = probe(source.index_url)
             if why:
                 source = fallback_to_default(source, why)
-    options = ([] if index_url is None else ["--index-url", index_url]) + (
-        source.pip_options() if any(n in ("torch", "torchvision") for n in names) else []
-    )
+    options = index_options(source, names, index_url)
     provided = provided_distributions(exclude=target.parent)
     pinned = pins(provided, tuple(requirement_objs))
     missing_protected = [n for n in ("numpy",) if n not in provided]
@@ -456,6 +454,12 @@ def make_plan(
     for p in packages:
         p.size = download_size(p.url, proxy=proxy)
     return Plan(target, lines, packages, source, machine, python, pinned, options, kept, proxy)
+
+
+def index_options(source: TorchSource, names: list, index_url: Optional[str] = None) -> list:
+    """pip's index options: the chosen PyTorch index (only when torch or torchvision is installed)."""
+    options = [] if index_url is None else ["--index-url", index_url]
+    return options + (source.pip_options() if any(n in ("torch", "torchvision") for n in names) else [])
 
 
 def _masked(proxy: Optional[str]) -> str:
