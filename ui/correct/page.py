@@ -13,6 +13,7 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsCoordinateTransform,
+    QgsCsException,
     QgsGeometry,
     QgsMapLayerProxyModel,
     QgsPointXY,
@@ -358,12 +359,16 @@ class CorrectPage(WorkspacePage):
         if self.session is None or self.layer is None:
             self.push("no land-cover layer is being edited: nothing was changed (press Edit first)", Qgis.Warning)
             return
-        ct = self._to_raster()
-        pts = [ct.transform(p) for p in points]
-        xy = [(p.x(), p.y()) for p in pts]
+        if kind == "review":  # the review tool only takes keys (Enter, 1-9, 0)
+            return
         to = self.current_class
 
         def make():
+            try:
+                ct = self._to_raster()
+                xy = [(p.x(), p.y()) for p in (ct.transform(q) for q in points)]
+            except QgsCsException as exc:
+                raise EditError(f"the drawn points cannot be transformed to the layer's CRS: {exc}") from None
             grid = self.session.grid
             if kind == "cell":
                 return self.session.apply(Edit("cell", f"POINT ({xy[0][0]} {xy[0][1]})", to, all_touched=True))
