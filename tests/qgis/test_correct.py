@@ -436,3 +436,37 @@ def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch
     assert page.session is None
     assert any("project was closed" in m for m in iface.messageBar().get_messages(Qgis.Info))
     assert folder_state(files.folder) == state
+
+
+def test_reopen_from_the_corrected_layer_and_revert_from_the_log(page, iface, run):
+    files = run_files(run)
+    layer = _open(page, run)
+    assert page.start_editing(layer)
+    canvas = page.canvas
+    g = page.session.grid
+    base = read(run)
+    page.set_tool("cell")
+    for r, c in ((1, 1), (5, 9)):
+        _key(canvas, Qt.Key_1 if base[r, c] != 0 else Qt.Key_2)
+        _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(r, c)))
+    two = read(files.corrected)
+    page.stop_editing()
+    corrected = QgsProject.instance().mapLayersByName("Land cover (corrected)")[0]
+    # the corrected layer itself is recognised; its layer is reused, not added twice
+    page.layer_combo.setLayer(corrected)
+    QTest.mouseClick(page.edit_button, Qt.LeftButton)
+    assert page.session is not None and page.layer is corrected
+    assert len(QgsProject.instance().mapLayersByName("Land cover (corrected)")) == 1
+    assert page.log_view.table.rowCount() == 2 and page.log_view.table.item(1, 0).text() == "1"
+    # revert the first edit (row 1: newest first) with the log's button; the second stays
+    page.log_view.table.selectRow(1)
+    page.log_view.revert.click()
+    want = two.copy()
+    want[1, 1] = base[1, 1]
+    assert np.array_equal(read(files.corrected), want)
+    assert page.log_view.table.item(1, 5).text() == "reverted"
+    _key(canvas, Qt.Key_Z, Qt.ControlModifier)  # undo the revert
+    assert np.array_equal(read(files.corrected), two)
+    page.log_view.revert_all.click()
+    assert np.array_equal(read(files.corrected), base)
+    assert [e.state for e in page.session.edits()] == ["reverted", "reverted"]
