@@ -20,7 +20,7 @@ from .log import EditLog
 from .model import Grid
 from .names import run_files
 from .raster import build_corrected, open_raster, replace_raster, transform_edits
-from .session import _check_writable, is_landcover_raster
+from .session import _check_writable, copy_style, is_landcover_raster
 
 
 @dataclass
@@ -88,6 +88,7 @@ def apply_log_to_run(
         if revision != len(edits):
             raise EditError(f"the edit log {files.log.name} was not written completely")
         replace_raster(tmp, files.corrected)
+        copy_style(files)
     finally:
         for f in (tmp, tmp.with_name(tmp.name + ".aux.xml")):
             if f.exists():

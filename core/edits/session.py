@@ -347,11 +347,7 @@ class EditSession:
         self._changed()
 
     def _copy_style(self) -> None:
-        src, dst = self.files.classes_style, self.files.corrected_style
-        if src.exists() and not dst.exists():
-            tmp = dst.with_name(f"{dst.name}.{secrets.token_hex(4)}.partial")
-            tmp.write_bytes(src.read_bytes())
-            os.replace(tmp, dst)
+        copy_style(self.files)
 
     # ------------------------------------------------------------------ reviews
     def mark_reviewed(self, row: int, col: int, decision: str, cls: Optional[int] = None, edit_id=None) -> None:
@@ -393,6 +389,15 @@ def _same_grid(path: Path, grid: Grid) -> bool:
     except EditError:
         return False
     return Grid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
+
+
+def copy_style(files: RunFiles) -> None:
+    """``<run>_corrected.qml`` = the model output's style (QGIS applies it when it opens the raster)."""
+    src, dst = files.classes_style, files.corrected_style
+    if src.exists() and not dst.exists():
+        tmp = dst.with_name(f"{dst.name}.{secrets.token_hex(4)}.partial")
+        tmp.write_bytes(src.read_bytes())
+        os.replace(tmp, dst)
 
 
 def run_palette(files: RunFiles) -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ def test_log_carries_over_to_a_run_at_another_stride(tmp_path):
     new_sha = sha256(new)
     result = apply_log_to_run(run_files(old).log, new)
     nf = run_files(new)
+    assert nf.corrected_style.read_text() == nf.classes_style.read_text()  # QGIS styles it on opening
     got, base = read(nf.corrected), read(new)
     from eurosat_landcover.core.edits import Grid
     from osgeo import gdal
