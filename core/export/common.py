@@ -110,9 +110,10 @@ class Staging:
         taken = [n for n in names if (self.outdir / n).exists()]
         if taken:
             more = f" and {len(taken) - 3} more" if len(taken) > 3 else ""
+            verb = "already exists" if len(taken) == 1 else "already exist"
             raise ExportError(
-                f"{', '.join(taken[:3])}{more} already exist(s) in {self.outdir}: "
-                "choose another folder or allow overwriting (--overwrite)"
+                f"{', '.join(taken[:3])}{more} {verb} in {self.outdir}: choose another folder or allow "
+                "overwriting (--overwrite on the command line, OVERWRITE in Processing)"
             )
 
     def commit(self) -> list[Path]:
