@@ -59,6 +59,7 @@ def test_install_from_the_panel(qgis_iface, deps_root, log_lines, monkeypatch):
         pytest.skip(f"{PYPI} cannot be reached ({why})")
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the panel puts the new folder on the path
     panel = InstallPanel(qgis_iface, [SMALL], requirements=[SMALL], index_url=PYPI)
     panel.show()
     assert SMALL in panel.notice.text() and "--target" in panel.notice.text()
@@ -131,6 +132,36 @@ def test_qgis_proxy_setting_reaches_the_installer(qgis_iface, deps_root):
     finally:
         for key, value in saved.items():
             settings.remove(f"proxy/{key}") if value is None else settings.setValue(f"proxy/{key}", value)
+
+
+def test_setup_page_offers_the_optional_packages(qgis_iface, deps_root, monkeypatch):
+    """The Setup page lists captum and dask with what they are for; a missing one gets an Install button
+    whose plan goes through the same panel (here captum is in the venv: nothing to download)."""
+    from eurosat_landcover.toolbelt import dependencies
+    from eurosat_landcover.ui.install.page import SetupPage
+
+    real_check = dependencies.check
+
+    def captum_missing(requirements=dependencies.reqs.RUNTIME):
+        return [dependencies.Status(s.requirement, None) if s.requirement.name == "captum" else s
+                for s in real_check(requirements)]  # fmt: skip
+
+    monkeypatch.setattr(dependencies, "check", captum_missing)
+    page = SetupPage(qgis_iface)
+    page.panel.check_device = lambda: None  # the device line is covered by the install test
+    page.show()
+    label, button = page.optional_rows["captum"]
+    assert "captum: Grad-CAM heat maps" in label.text() and "(missing)" in label.text()
+    assert button.isVisible()
+    dask_label, dask_button = page.optional_rows["dask"]
+    assert "dask[distributed]" in dask_label.text() and not dask_button.isVisible()
+    _click(button)
+    _wait(page.panel)
+    assert page.panel.plan is not None, page.panel.error_label.text()
+    assert page.panel.plan.requirements == ["captum>=0.8,<0.10"]
+    assert "Nothing to download" in page.panel.plan_label.text()
+    assert "nothing to download" in page.panel.confirm_button.text()
+    page.shutdown()
 
 
 def test_the_dock_offers_install_when_torch_is_missing(qgis_iface, deps_root, monkeypatch):

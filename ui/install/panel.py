@@ -37,6 +37,7 @@ class InstallPanel(QWidget):
     """The dependency panel. ``installed`` is emitted after a successful install (the dock then opens)."""
 
     installed = pyqtSignal()
+    finished = pyqtSignal()  # any background task ended (plan, install, remove, device)
 
     def __init__(self, iface=None, missing: Optional[list] = None, parent=None, requirements=None, index_url=None):
         super().__init__(parent)
@@ -115,6 +116,7 @@ class InstallPanel(QWidget):
     # State ------------------------------------------------------------------------------------------------
     def show_state(self) -> None:
         """Buttons and texts for the current state (missing, planned, running, installed)."""
+        from ...toolbelt import dependencies
         from ...toolbelt.dependencies import missing_message
 
         running = self.task is not None
@@ -124,8 +126,9 @@ class InstallPanel(QWidget):
         elif self.missing:
             self.notice.setText(missing_message(self.missing))
         else:
+            found = ", ".join(f"{s.requirement.name} {s.version}" for s in dependencies.check())
             where = f"in {folder}" if folder.is_dir() else "in the Python that runs QGIS"
-            self.notice.setText(f"The plugin's Python packages are installed ({where}).")
+            self.notice.setText(f"Installed: {found} ({where}).")
         self.install_button.setVisible(bool(self.missing) and self.plan is None and not self.device_text)
         self.install_button.setEnabled(not running)
         self.confirm_button.setVisible(self.plan is not None and not running)
@@ -170,6 +173,7 @@ class InstallPanel(QWidget):
         else:
             self._error("Cancelled: nothing was installed." if self.plan is not None else "Cancelled.")
         self.show_state()
+        self.finished.emit()
 
     def _error(self, text: str) -> None:
         self.error_label.setText(text)
@@ -221,6 +225,9 @@ class InstallPanel(QWidget):
     def _installed(self, outcome) -> None:
         installed, (device, warning) = outcome
         target, self.plan = self.plan.target, None
+        from ...toolbelt.deps_folder import add_to_sys_path
+
+        add_to_sys_path(target)  # importable in this session (a new folder was not on the path)
         self.device_text, self.device_warning = device, warning
         names = ", ".join(installed) if installed else "nothing new"
         self.status_text = f"Installed into {target}: {names}."
