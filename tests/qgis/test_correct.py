@@ -407,12 +407,16 @@ def test_refusals_leave_files_unchanged(page, iface, run, tmp_path):
     assert folder_state(ro) == rstate
 
 
-def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch):
+def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch, tmp_path):
     from eurosat_landcover.ui.correct import page as page_mod
 
     monkeypatch.setattr(page_mod, "BACKGROUND_CELLS", 1)  # this small map takes the large-map path
     files = run_files(run)
+    plain = _open(page, write_rgb_geotiff(tmp_path / "plain.tif"), "plain")
     layer = _open(page, run)
+    for active in (plain, layer, plain, layer):  # the layer box follows the active layer
+        iface.setActiveLayer(active)
+        assert page.layer_combo.currentLayer() is active
     assert page.start_editing(layer)
     assert page.session.needs_rebuild and not page.tools.isEnabled() and page.layer is None
     wait_for_tasks()

@@ -18,6 +18,7 @@ from qgis.core import (
     QgsMapLayerProxyModel,
     QgsPointXY,
     QgsProject,
+    QgsRasterLayer,
     QgsRectangle,
     QgsTask,
     QgsWkbTypes,
@@ -71,7 +72,15 @@ class CorrectPage(WorkspacePage):
         project.layersWillBeRemoved.connect(self._layers_removed)
         project.removeAll.connect(self._project_cleared)  # before the layers go (project closed or cleared)
         project.cleared.connect(self._project_cleared)
+        signal = getattr(iface, "currentLayerChanged", None)
+        if signal is not None:
+            signal.connect(self._follow_active_layer)
         self._update_enabled()
+
+    def _follow_active_layer(self, layer=None) -> None:
+        """Until editing starts, the layer box follows the active raster layer."""
+        if self.session is None and isinstance(layer, QgsRasterLayer):
+            self.layer_combo.setLayer(layer)
 
     # ------------------------------------------------------------------ widgets
     def _build(self):
@@ -289,6 +298,10 @@ class CorrectPage(WorkspacePage):
             project.removeAll.disconnect(self._project_cleared)
             project.cleared.disconnect(self._project_cleared)
         except (TypeError, RuntimeError):
+            pass
+        try:
+            self.iface.currentLayerChanged.disconnect(self._follow_active_layer)
+        except (AttributeError, TypeError, RuntimeError):
             pass
         self.stop_editing(quiet=True)
         for tool in self.map_tools.values():
