@@ -185,18 +185,40 @@ def check_file(path: Path, enums: dict, ambiguous: dict) -> list:
     return sorted(set(found))
 
 
+def fix_enums(path: Path, findings: list) -> int:
+    """Rewrite the reported ``Class.VALUE`` as ``Class.Enum.VALUE`` in place; returns how many were fixed."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    fixed = 0
+    for line_no, col, message in sorted(findings, reverse=True):  # right to left keeps offsets valid
+        if " -> " not in message:
+            continue
+        old, new = message.split(" -> ")
+        raw = lines[line_no - 1].encode("utf-8")  # ast offsets are UTF-8 byte offsets
+        if raw[col : col + len(old.encode())] != old.encode():
+            continue
+        lines[line_no - 1] = (raw[:col] + new.encode() + raw[col + len(old.encode()) :]).decode("utf-8")
+        fixed += 1
+    if fixed:
+        path.write_text("".join(lines), encoding="utf-8")
+    return fixed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", default=[str(ROOT)])
     parser.add_argument("--pyqt6-python", help="a Python with PyQt6 installed, for the Qt enum table")
     parser.add_argument("--qgis-python", default="/usr/bin/python3", help="a Python with QGIS's bindings")
+    parser.add_argument("--fix", action="store_true", help="scope the reported enum values in place")
     args = parser.parse_args(argv)
     enums, ambiguous = scoped_enums(args.qgis_python, args.pyqt6_python)
     if not args.pyqt6_python:
         print("note: no --pyqt6-python: Qt's enum names are taken from PyQt5 (same names but a few)", file=sys.stderr)
     count = 0
     for path in python_files(args.paths):
-        for line, col, message in check_file(path, enums, ambiguous):
+        findings = check_file(path, enums, ambiguous)
+        if args.fix and fix_enums(path, findings):
+            findings = check_file(path, enums, ambiguous)
+        for line, col, message in findings:
             shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
             print(f"{shown}:{line}:{col}: {message}")
             count += 1
