@@ -264,6 +264,15 @@ def export_polygons(
     progress: Progress | None = None,
 ) -> dict:
     """Polygonise ``run.classes_path`` into ``staging``; returns statistics (polygons, area_ha per class, ...)."""
+    try:
+        return _export_polygons(run, staging, vector_format, mmu_ha, dissolve, progress)
+    except ExportError as exc:
+        # drop the frames (and with them the open GDAL/OGR datasets) before the staging folder is removed:
+        # a file still open cannot be deleted on Windows
+        raise exc.with_traceback(None) from None
+
+
+def _export_polygons(run, staging, vector_format, mmu_ha, dissolve, progress) -> dict:
     from osgeo import gdal, ogr
 
     vector_format = (vector_format or "gpkg").lower()
