@@ -18,6 +18,7 @@ Where the automatic path cannot work (no pip, no network, no PyTorch build for t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -151,8 +152,13 @@ def format_size(size: Optional[int]) -> str:
 def python_for_pip() -> Optional[str]:
     """The Python interpreter of the running QGIS (inside QGIS ``sys.executable`` is often QGIS itself, or
     whatever ``python3`` comes first on PATH, e.g. a pyenv shim: each candidate must report this Python's
-    version and prefix)."""
-    exe = Path(sys.executable or "")
+    version and prefix). Found once per session (it runs a few interpreters)."""
+    return _python_for(sys.executable or "")
+
+
+@functools.lru_cache(maxsize=4)
+def _python_for(executable: str) -> Optional[str]:
+    exe = Path(executable)
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     names = ("python.exe", "python3.exe") if os.name == "nt" else (f"python{version}", "python3", "python")
     candidates = [folder / name for folder in (Path(sys.exec_prefix) / "bin", Path(sys.exec_prefix)) for name in names]
@@ -198,6 +204,14 @@ def pip_problem(python: Optional[str]) -> Optional[str]:
     return None
 
 
+def _pip_missing(python: Optional[str]) -> bool:
+    """For the messages, cheaply: can this interpreter find pip? (No subprocess: the messages are built when
+    the plugin loads; the installer itself runs ``python -m pip --version``.)"""
+    import importlib.util
+
+    return python is None or importlib.util.find_spec("pip") is None
+
+
 # Where the plugin runs: the manual commands ------------------------------------------------------------
 def platform_kind() -> str:
     """flatpak, conda, osgeo4w, windows, macos-app, macos, debian (PEP 668 system Python), linux."""
@@ -239,7 +253,7 @@ def manual_instructions(packages: list, target: Optional[Path] = None, reason: s
     """The way that works on this platform, as text for the dock and the message bar."""
     kind = platform_kind()
     python = python_for_pip()
-    no_pip = pip_problem(python) is not None if python else True
+    no_pip = _pip_missing(python)
     command = manual_command(packages, target, python)
     if kind == "conda":
         names = " ".join("pytorch" if p == "torch" else p for p in packages)
