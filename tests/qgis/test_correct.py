@@ -374,8 +374,10 @@ def test_refusals_leave_files_unchanged(page, iface, run, tmp_path):
     canvas.setExtent(ext)
     QgsProject.instance().removeMapLayer(page.layer.id())
     assert page.session is None
+    infos = iface.messageBar().get_messages(Qgis.Info)
+    assert len(infos) == 1 and "was removed: editing stopped" in infos[0]
     _click(tool, canvas, _px(canvas, *g.cell_center(3, 3)))  # a click that arrives after the removal
-    assert any("removed" in m for m in iface.messageBar().get_messages(Qgis.Info))
+    assert len(_warnings(iface)) == 1 and "no land-cover layer is being edited" in _warnings(iface)[0]
     assert folder_state(files.folder) == state
     iface.messageBar().clear_messages()
 
