@@ -22,8 +22,16 @@ ORIENTATIONS = [("landscape", "Landscape"), ("portrait", "Portrait")]
 PAGE_SIZES = ["A4", "A3", "A2", "A1", "A0", "A5", "Letter", "Legal", "ANSI B", "ANSI C"]
 
 
+def narrow(combo, chars: int = 8):
+    """A combo box that may shrink with the dock instead of widening the page."""
+    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
+
+
 def _combo(parent, items, current):
     c = QComboBox(parent)
+    narrow(c)
     for key, label in items:
         c.addItem(label, key)
     i = c.findData(current)
@@ -42,12 +50,16 @@ class OptionsSection(QWidget):
 
         what = QGroupBox("Export", self)
         wl = QVBoxLayout(what)
-        self.raster = QCheckBox("Styled raster (land cover, confidence, probabilities) + QML/SLD", what)
-        self.polygons = QCheckBox("Polygons with class, colour, area and mean confidence", what)
-        self.report = QCheckBox("Area report (CSV + HTML page)", what)
+        self.raster = QCheckBox("Styled raster + QML/SLD", what)
+        self.polygons = QCheckBox("Polygons (class, area, confidence)", what)
+        self.report = QCheckBox("Area report (CSV + HTML)", what)
         self.map = QCheckBox("Print-ready map (PDF + PNG)", what)
         for cb, on, tip in (
-            (self.raster, s.raster, "GeoTIFF or COG with the colour table and class names embedded"),
+            (
+                self.raster,
+                s.raster,
+                "Land cover, confidence, probabilities: GeoTIFF or COG with colours and class names",
+            ),
             (self.polygons, s.polygons, "GDAL polygonize: neighbouring polygons share their edges, no gaps"),
             (self.report, s.report, "km² and % per class; adjusted areas when an accuracy assessment exists"),
             (self.map, s.map, "A print layout: map, legend, scale bar, north arrow, area table, credits"),
@@ -60,6 +72,7 @@ class OptionsSection(QWidget):
 
         self.raster_box = QGroupBox("Raster", self)
         rf = QFormLayout(self.raster_box)
+        rf.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.raster_format = _combo(self.raster_box, RASTER_FORMATS, s.raster_format)
         self.probabilities = QCheckBox("Include the probability raster", self.raster_box)
         self.probabilities.setChecked(s.probabilities)
@@ -69,6 +82,7 @@ class OptionsSection(QWidget):
 
         self.poly_box = QGroupBox("Polygons", self)
         pf = QFormLayout(self.poly_box)
+        pf.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.mmu = QDoubleSpinBox(self.poly_box)
         self.mmu.setRange(0.0, 100000.0)
         self.mmu.setDecimals(2)
@@ -76,20 +90,22 @@ class OptionsSection(QWidget):
         self.mmu.setSpecialValueText("none")
         self.mmu.setValue(s.mmu_ha)
         self.mmu.setToolTip("Patches smaller than this are merged into their largest neighbour (GDAL sieve)")
-        self.dissolve = QCheckBox("Dissolve by class (one multipolygon per class)", self.poly_box)
+        self.dissolve = QCheckBox("Dissolve by class", self.poly_box)
         self.dissolve.setChecked(s.dissolve)
+        self.dissolve.setToolTip("One multipolygon per class")
         self.vector_format = _combo(self.poly_box, VECTOR_FORMATS, s.vector_format)
-        pf.addRow("Minimum mapping unit", self.mmu)
+        pf.addRow("Min. mapping unit", self.mmu)
         pf.addRow("", self.dissolve)
         pf.addRow("Format", self.vector_format)
         lay.addWidget(self.poly_box)
 
         self.map_box = QGroupBox("Map and report", self)
         mf = QFormLayout(self.map_box)
+        mf.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.title = QLineEdit(self.map_box)
         self.title.setPlaceholderText("Land cover — <run name>")
         row = QHBoxLayout()
-        self.page_size = QComboBox(self.map_box)
+        self.page_size = narrow(QComboBox(self.map_box), 5)
         self.page_size.addItems(PAGE_SIZES)
         self.page_size.setCurrentText(s.page_size if s.page_size in PAGE_SIZES else "A4")
         self.orientation = _combo(self.map_box, ORIENTATIONS, s.orientation)

@@ -94,6 +94,8 @@ class ExportPage(WorkspacePage):
         self.layer_combo = QgsMapLayerComboBox(box)
         self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         self.layer_combo.setAllowEmptyLayer(True)
+        self.layer_combo.setSizeAdjustPolicy(QgsMapLayerComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_combo.setMinimumContentsLength(8)
         self.layer_combo.setToolTip("A land-cover layer made by the plugin (its run summary is found beside it)")
         self.layer_combo.setLayer(self._first_landcover_layer())
         self.summary_widget = QgsFileWidget(box)
