@@ -14,13 +14,13 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. QGIS, GDAL, Xvfb from Debian.
 if ! "$SYS_PY" -c "import qgis.core, osgeo.gdal" >/dev/null 2>&1 || ! command -v qgis_process >/dev/null 2>&1 \
-   || ! command -v Xvfb >/dev/null 2>&1; then
+   || ! command -v Xvfb >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     log "installing QGIS, GDAL and Xvfb from Debian (about a minute)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends qgis python3-qgis qgis-providers gdal-bin python3-gdal \
-      xvfb python3-venv >/dev/null
+      xvfb python3-venv poppler-utils >/dev/null
   else
     log "QGIS/GDAL are missing; run as root or: sudo apt-get install qgis python3-qgis qgis-providers gdal-bin python3-gdal xvfb python3-venv"
     exit 1
