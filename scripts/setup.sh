@@ -14,7 +14,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. QGIS, GDAL, Xvfb from Debian.
 if ! "$SYS_PY" -c "import qgis.core, osgeo.gdal" >/dev/null 2>&1 || ! command -v qgis_process >/dev/null 2>&1 \
-   || ! command -v Xvfb >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+   || ! command -v Xvfb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     log "installing QGIS, GDAL and Xvfb from Debian (about a minute)"
     export DEBIAN_FRONTEND=noninteractive
@@ -24,6 +24,15 @@ if ! "$SYS_PY" -c "import qgis.core, osgeo.gdal" >/dev/null 2>&1 || ! command -v
   else
     log "QGIS/GDAL are missing; run as root or: sudo apt-get install qgis python3-qgis qgis-providers gdal-bin python3-gdal xvfb python3-venv"
     exit 1
+  fi
+fi
+# pdftoppm (poppler-utils) renders the exported PDF map in the export tests; optional otherwise.
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null \
+      || log "could not install poppler-utils: the PDF check of the export tests is skipped"
+  else
+    log "pdftoppm is missing (sudo apt-get install poppler-utils): the PDF check of the export tests is skipped"
   fi
 fi
 
