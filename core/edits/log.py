@@ -284,6 +284,21 @@ class EditLog:
 
         self._transaction(write, bump=False)
 
+    def take_reviews(self, edit_id: int) -> list:
+        """Delete the review rows made with an edit (its undo); returns them for a redo."""
+        layer = self.ds.GetLayerByName(REVIEWS)
+        layer.ResetReading()
+        rows = [f for f in layer if f.GetField("edit_id") == int(edit_id)]
+        out = [
+            (f.GetField("kind"), f.GetField("row"), f.GetField("col"), f.GetField("decision"), f.GetField("class"),
+             f.GetGeometryRef().ExportToWkt())
+            for f in rows
+        ]  # fmt: skip
+        fids = [f.GetFID() for f in rows]
+        if fids:
+            self._transaction(lambda: [layer.DeleteFeature(fid) for fid in fids], bump=False)
+        return out
+
     def reviewed(self, kind: str = "cell") -> set:
         layer = self.ds.GetLayerByName(REVIEWS)
         layer.ResetReading()

@@ -80,6 +80,7 @@ class Action:
     kind: str  # "add" | "revert"
     edits: list
     parts: list
+    reviews: list = field(default_factory=list)  # review rows an undo took away (a redo puts them back)
 
     @property
     def cells(self) -> int:
@@ -290,6 +291,7 @@ class EditSession:
             raise EditError("nothing to undo")
         action = self.undo_stack[-1]
         if action.kind == "add":
+            action.reviews = self.log.take_reviews(action.edits[0].id)  # a review correction is unreviewed
             rev = self.log.delete(action.edits[0].id)
         else:
             rev = self.log.set_state([e.id for e in action.edits], "active")
@@ -305,6 +307,9 @@ class EditSession:
         action = self.redo_stack[-1]
         if action.kind == "add":
             _, rev = self.log.add(action.edits[0])
+            for kind, row, col, decision, cls, wkt in action.reviews:
+                self.log.add_review(kind, row, col, decision, cls, wkt, action.edits[0].id)
+            action.reviews = []
         else:
             rev = self.log.set_state([e.id for e in action.edits], "reverted")
         self._put(action, "new", rev)

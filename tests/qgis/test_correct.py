@@ -338,6 +338,14 @@ def test_review_steps_in_confidence_order(page, iface, run):
     assert page.review.progress.text() == "reviewed 2 of 6 doubtful cells"
     marks = {(m.center().x(), m.center().y()) for m in page.reviewed_marks}  # canvas CRS = raster CRS here
     assert marks == {page.session.grid.cell_center(i.row, i.col) for i in (first, second)}
+    # undoing the correction makes the cell doubtful again; redo reviews it again
+    _key(canvas, Qt.Key_Z, Qt.ControlModifier)
+    assert np.array_equal(read(files.corrected), before)
+    assert page.review.progress.text() == "reviewed 1 of 6 doubtful cells" and len(page.reviewed_marks) == 1
+    _key(canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert np.array_equal(read(files.corrected), after)
+    assert page.session.log.reviewed("cell") == {(first.row, first.col), (second.row, second.col)}
+    assert page.review.progress.text() == "reviewed 2 of 6 doubtful cells"
     # tile walk: the whole map in tiles of 8 cells, in order
     page.review.mode.setCurrentIndex(page.review.mode.findData("tiles"))
     page.review.count.setValue(8)

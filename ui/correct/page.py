@@ -438,6 +438,8 @@ class CorrectPage(WorkspacePage):
             return None
         corrections.repaint(self.layer)
         self.refresh_log()
+        if self.review_items:
+            self._paint_reviewed()
         return out
 
     def _unexpected(self, exc) -> None:
