@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--rss-child", nargs=3, metavar=("SIZE", "STRIDE", "JIT"), help=argparse.SUPPRESS)
+    p.add_argument("--rss-child", nargs=3, metavar=("SIZE", "STRIDE", "FAST_PATH"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
         size, stride, fast_path = args.rss_child
