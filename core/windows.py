@@ -153,7 +153,8 @@ class StripReader(threading.Thread):
     def _run(self):
         g = self.grid
         bands = len(self.wr.data_bands)
-        self.strips = strips = StripBuffer(lambda y, n: read_strip(self.wr, self.radiometry, y, n), g, bands)
+        wr, radiometry = self.wr, self.radiometry  # not `self` in the closure: a cycle kept the raster open
+        self.strips = strips = StripBuffer(lambda y, n: read_strip(wr, radiometry, y, n), g, bands)
         pool, self.pin_memory = alloc_pool(self.pool_size, self.batch_size, bands, g.patch, self.pin_memory)
         filler = BatchFiller(pool, self.batch_size)
         cell_valid: list = []  # cell-row validity not yet handed out
