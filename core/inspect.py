@@ -4,7 +4,8 @@ An :class:`Inspector` prepares a raster exactly as a classification run does, wi
 own code: band mapping and radiometry (``bands.py``, ``radiometry.py``; the percentile stretch
 sampled by the engine's sampler), the working raster at the model's gsd in a metric CRS
 (``georef.prepare``: a warped VRT for a geographic, Mercator or off-10 m source) and the reader's
-strip read, validity rule and scaling (``windows.StripReader.read_strip``). Then:
+strip read, validity rule and scaling (``strips.read_strip``, ``batching.fill_invalid``) and forward pass
+(``stages.run_windows.ModelRunner``). Then:
 
 - :meth:`Inspector.window_at` takes the window centred at a map coordinate (any CRS): the patch
   as the model sees it (RGB uint8), the model input (float, 0-255, invalid pixels filled with the
@@ -161,36 +162,27 @@ class CellInspection:
 
 
 # ----------------------------------------------------------------------------- the engine's pieces
-# The engine's own pieces, from its stage modules (core/stages, core/strips.py, core/batching.py);
-# the fallbacks are the same code in its earlier one-module layout (core/pipeline.py, core/windows.py).
+# From the engine's stage modules, so a window is read, scaled, validated and filled by the same code
+# as in a run: core/stages/prepare.py (percentile sampler), core/strips.py (strip read + validity),
+# core/batching.py (filling a partly valid window), core/stages/run_windows.py (the forward pass).
 def _engine_sampler(wr, mapping):
     """The engine's sampler for the percentile stretch (one rule for runs and inspection)."""
-    try:
-        from .stages.prepare import percentile_sampler
-    except ImportError:
-        from .pipeline import _sampler as percentile_sampler
+    from .stages.prepare import percentile_sampler
+
     return percentile_sampler(wr, mapping)
 
 
 def _read_strip(wr, radiometry, y: int, n: int):
     """The reader's strip read: (scaled float32 (C, n, W), valid (n, W)), the engine's validity rule."""
-    try:
-        from .strips import read_strip
-    except ImportError:
-        from .windows import Grid, StripReader
+    from .strips import read_strip
 
-        return StripReader(wr, radiometry, Grid(wr.width, wr.height, wr.width, wr.width), 1).read_strip(y, n)
     return read_strip(wr, radiometry, y, n)
 
 
 def _fill_invalid(window: np.ndarray, mask: np.ndarray) -> None:
     """The reader's rule for a partly valid window: invalid pixels get the per-band mean of valid ones."""
-    try:
-        from .batching import fill_invalid
-    except ImportError:
-        for c in range(window.shape[0]):
-            window[c][~mask] = window[c][mask].mean() if mask.any() else 0.0
-        return
+    from .batching import fill_invalid
+
     fill_invalid(window, mask)
 
 
@@ -213,32 +205,16 @@ def radiometry_from_dict(d: dict, card):
 
 
 def engine_probabilities(model, device, x: np.ndarray) -> np.ndarray:
-    """Softmax of ``model`` for ``x`` (N, C, p, p float32, 0-255) as the engine's forward pass
-    computes it: channels-last on the device, bf16/fp16 autocast on GPU, softmax in float32."""
+    """Softmax of ``model`` for ``x`` (N, C, p, p float32, 0-255) by the engine's forward pass
+    (stages/run_windows.ModelRunner: channels-last on the device, bf16/fp16 autocast on GPU, softmax
+    in float32)."""
     import torch
 
-    try:
-        from .stages.run_windows import ModelRunner
-    except ImportError:
-        ModelRunner = None
-    if ModelRunner is not None:
-        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        with torch.inference_mode():
-            return ModelRunner(model, device, max(1, len(t)), [])(t)
+    from .stages.run_windows import ModelRunner
+
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    amp = None
-    if device.type == "cuda":
-        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    elif device.type == "mps":
-        amp = torch.float16
     with torch.inference_mode():
-        t = t.to(device).contiguous(memory_format=torch.channels_last)
-        if amp is not None:
-            with torch.autocast(device_type=device.type, dtype=amp):
-                logits = model(t)
-        else:
-            logits = model(t)
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        return ModelRunner(model, device, max(1, len(t)), [])(t)
 
 
 def _rgb_indices(card) -> list[int]:
