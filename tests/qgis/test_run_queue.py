@@ -7,8 +7,9 @@ import time
 import pytest
 from eurosat_landcover.ui.classify.run_queue import RunQueue
 from qgis.core import QgsTask
+from qgis.PyQt import sip
 
-from .landcover_helpers import process_events_until
+from .landcover_helpers import process_events_until, wait_for_tasks
 
 
 class NapTask(QgsTask):
@@ -88,3 +89,12 @@ def test_close_waits_and_starts_nothing_more(queue):
     late = queue.add(NapTask("late"), "a")
     assert queue.running is None and queue.pending == [late]  # kept, never handed to QGIS
     queue.pending.clear()
+
+
+def test_a_task_that_outlives_its_queue_is_harmless(qgis_app):
+    """A task still running when its page (and queue) is deleted ends without touching the queue."""
+    q = RunQueue()
+    task = q.add(NapTask("outlives", 0.3), "a")
+    sip.delete(q)
+    assert process_events_until(lambda: task.ended is not None, 10)
+    wait_for_tasks(10)  # taskCompleted reaches a deleted queue: no exception (it would abort the process)

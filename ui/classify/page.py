@@ -98,7 +98,7 @@ class ClassifyPage(WorkspacePage):
         self.queue.started.connect(self._on_started)
         self.queue.finished.connect(self._on_finished)
         self.queue.dropped.connect(lambda task: task.drop())
-        self.queue.changed.connect(lambda: self.report.set_busy(bool(self.queue.tasks)))
+        self.queue.changed.connect(self._on_queue_changed)
         project = QgsProject.instance()
         project.layersWillBeRemoved.connect(self._on_layers_removed)
         project.removeAll.connect(self._on_project_closing)
@@ -241,6 +241,11 @@ class ClassifyPage(WorkspacePage):
         self.report.status("Starting…", 0)
         log(f"classification started: {task.request.to_dict()}")
 
+    @safe_slot
+    def _on_queue_changed(self) -> None:
+        self.report.set_busy(bool(self.queue.tasks))
+
+    @safe_slot
     def _show_progress(self, task) -> None:
         if self._closed or task is not self.queue.running:
             return

@@ -12,6 +12,7 @@ import time
 from typing import Callable, Optional
 
 from qgis.core import QgsApplication, QgsTask
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QObject, pyqtSignal
 
 from ...toolbelt.log import log, log_warning
@@ -95,6 +96,8 @@ class RunQueue(QObject):
     def _on_done(self, task: QgsTask) -> None:
         if task is self.running:
             self.running = None
+        if sip.isdeleted(self):  # a task that outlived its page (it did not stop within close's timeout)
+            return
         self.finished.emit(task)
         self._forget(task)
         self.start_next()
