@@ -54,16 +54,21 @@ def run(args: argparse.Namespace) -> int:
             raise ClassificationError(f"{out} exists: choose another name or pass --overwrite")
     elif args.target is not None:
         raise ClassificationError("--class chooses the class of the heat map: give --gradcam OUT.png too")
-    pred = predict_image(
-        args.image,
-        args.model,
-        mode=args.mode,
-        device=args.device,
-        gradcam=out is not None,
-        target=args.target,
-        bands=args.bands,
-        radiometry=args.radiometry,
-    )
+    from ..models.gradcam import GradCamUnavailable
+
+    try:
+        pred = predict_image(
+            args.image,
+            args.model,
+            mode=args.mode,
+            device=args.device,
+            gradcam=out is not None,
+            target=args.target,
+            bands=args.bands,
+            radiometry=args.radiometry,
+        )
+    except GradCamUnavailable as exc:  # one readable line, like every other error
+        raise ClassificationError(str(exc)) from None
     if out is not None:
         write_png(out, heat_map_picture(pred, args.opacity), overwrite=args.overwrite)
     if args.json:

@@ -133,7 +133,11 @@ def test_overlay_and_colours():
     assert lut.shape == (256, 3) and lut[0, 2] > lut[0, 0] and lut[255, 0] > lut[255, 2]  # blue -> red
 
 
-def test_without_captum_a_clear_error_and_the_engine_still_imports(monkeypatch):
+def test_without_captum_a_clear_error_and_the_engine_still_imports(tmp_path):
+    from PIL import Image
+
+    jpg = tmp_path / "forest.jpg"
+    Image.fromarray(_images("Forest", 1)[0]).save(jpg)
     code = (
         "import sys; sys.modules['captum'] = None\n"
         "import eurosat_landcover.core.inspect, eurosat_landcover.core.predict, eurosat_landcover.core.cli_predict\n"
@@ -144,6 +148,9 @@ def test_without_captum_a_clear_error_and_the_engine_still_imports(monkeypatch):
         "    print('MSG', e)\n"
         "from eurosat_landcover.toolbelt.dependencies import missing_optional\n"
         "print('OPTIONAL', missing_optional())\n"
+        "from eurosat_landcover.core.cli import main\n"
+        f"print('PREDICT', main(['predict', {str(jpg)!r}, '--device', 'cpu']))\n"
+        f"print('GRADCAM', main(['predict', {str(jpg)!r}, '--gradcam', {str(tmp_path / 'x.png')!r}]))\n"
     )
     env = dict(os.environ, PYTHONPATH="")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT.parent, env=env)
@@ -151,3 +158,7 @@ def test_without_captum_a_clear_error_and_the_engine_still_imports(monkeypatch):
     assert "MSG" in out.stdout and "pip install" in out.stdout and "captum" in out.stdout
     # the dependency check names it as optional, for the Explain page
     assert "OPTIONAL ['captum (Grad-CAM heat maps (Explain page" in out.stdout
+    # predict works without it; --gradcam is refused in one line that says what to install
+    assert "PREDICT 0" in out.stdout and "GRADCAM 2" in out.stdout
+    assert "error: Grad-CAM heat maps need the Python package captum" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "x.png").exists()
