@@ -237,3 +237,22 @@ def test_classify_an_image_file_button(page, tmp_path, monkeypatch):
     page.inspect_at(QgsPointXY(0, 0))
     warnings = page.iface.messageBar().get_messages(Qgis.Warning)
     assert any("choose an input raster layer" in m for m in warnings)
+
+
+def test_without_captum_the_page_still_shows_the_probabilities(iface, qgis_new_project, tmp_path, mosaic, monkeypatch):
+    from eurosat_landcover.models import gradcam
+    from eurosat_landcover.ui.explain.page import ExplainPage
+
+    monkeypatch.setattr(gradcam, "is_available", lambda: False)
+    page = ExplainPage(iface)
+    try:
+        page.device_combo.setCurrentIndex(page.device_combo.findData("cpu"))
+        src = write_geotiff(tmp_path / "m.tif", mosaic)
+        layer = add_layer(src)
+        show(page, layer, "EPSG:32632")
+        click(page, 500000 + 645, 5000000 - 645, "EPSG:32632")
+        assert page.view.heat is None and "captum" in page.view.message and "pip install" in page.view.message
+        assert len(page.chart.rows) == 10 and not page.show_button.isEnabled()
+    finally:
+        page.shutdown()
+        page.deleteLater()
