@@ -303,3 +303,45 @@ def test_a_real_correction_of_issue_11_is_exported(run, tmp_path):
     cls = class_array()
     assert areas["HerbaceousVegetation"] == 0 and areas["Forest"] == int(((cls == 1) | (cls == 2)).sum())
     assert "HerbaceousVegetation" not in res.polygons["area_ha"]
+
+
+def _browser():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def test_report_renders_in_a_headless_browser(run, tmp_path):
+    """The HTML report opened in real headless chromium: the screenshot shows the bars in the class colours."""
+    import subprocess
+
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no chromium here (apt-get install chromium)")
+    out = tmp_path / "out"
+    export_run(run, out, ExportOptions(what=("report",)))
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=900,700",
+            f"--screenshot={shot}",
+            (out / "demo_landcover_report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.is_file(), proc.stderr[-2000:]
+    img = gdal.Open(str(shot)).ReadAsArray()[:3].reshape(3, -1).T
+    colours = {"#{:02x}{:02x}{:02x}".format(*p) for p in np.unique(img, axis=0)}
+    cls = class_array()
+    drawn = {c for i, (_n, c) in enumerate(CLASSES) if (cls == i).any()}
+    assert drawn <= colours, sorted(drawn - colours)
