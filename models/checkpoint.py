@@ -172,11 +172,10 @@ def load_model(card_path: str | Path | None = None, device: str | torch.device =
     return load_weights(card, device), card
 
 
-def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCoverClassifier:
-    """The classifier described by an already read ``card``: its weights checked against the card's
-    sha256, loaded weights-only, placed on ``device`` in eval mode with channels_last."""
-    from ..core.devices import place_model
-    from .registry import build_model
+def verify_weights(card: ModelCard) -> Path:
+    """The card's weights file, checked against the card's sha256 (ModelLoadError otherwise); the
+    checksum of an unchanged file is remembered between runs (models/weights_memo.py)."""
+    from .weights_memo import file_sha256
 
     card_path = card.path or Path(card.weights)
     weights = card.weights_path
@@ -184,12 +183,23 @@ def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCov
         raise ModelLoadError(f"weights file {weights} named by card {card_path} does not exist")
     if not card.weights_sha256:
         raise ModelLoadError(f"card {card_path} has no weights_sha256; refusing unverified weights")
-    actual = sha256_file(weights)
+    actual, _remembered = file_sha256(weights)
     if actual != card.weights_sha256:
         raise ModelLoadError(
             f"sha256 of {weights.name} is {actual}, but card {Path(card_path).name} expects "
             f"{card.weights_sha256}: the file is corrupt or belongs to another model"
         )
+    return weights
+
+
+def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCoverClassifier:
+    """The classifier described by an already read ``card``: its weights checked against the card's
+    sha256, loaded weights-only, placed on ``device`` in eval mode with channels_last."""
+    from ..core.devices import place_model
+    from .registry import build_model
+
+    card_path = card.path or Path(card.weights)
+    weights = verify_weights(card)
     state = _read_state_dict(weights)
     try:
         net = build_model(card.architecture, num_classes=card.num_classes, pretrained=False)

@@ -45,6 +45,7 @@ class FastPathReport:
     prepare_seconds: float = 0.0
     max_softmax_difference: Optional[float] = None
     batch_size: Optional[int] = None
+    graph_cache: Optional[str] = None  # the on-disk graph cache: loaded, traced and cached, or why not (graph_cache.py)
 
     @property
     def used(self) -> bool:

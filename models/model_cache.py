@@ -80,14 +80,23 @@ def load_model(card_path, device):
             _stats["model_hits"] += 1
             return hit[0], hit[1], key
         model, card = _load(card_path, device=device)
+        _register_verified(model, card)
         _put(_models, key, (model, card), MAX_MODELS)
         _stats["loads"] += 1
         return model, card, key
 
 
-def load_weights(card, device):
+def _register_verified(model, card) -> None:
+    from .graph_cache import register_verified  # its weights matched the card: the disk graph cache may serve it
+
+    register_verified(model, card.weights_sha256)
+
+
+def load_weights(card, device, lazy: bool = False):
     """``(model, key)``: the model of an already read ``card`` on ``device`` (the engine reads the
-    card once per run), loaded on first use by ``models.checkpoint.load_weights`` and reused after."""
+    card once per run), loaded on first use by ``models.checkpoint.load_weights`` and reused after.
+    ``lazy``: the weights are verified now but the network is built on first use
+    (models/lazy_model.py), so a run served by a cached CPU graph never imports timm."""
     from .checkpoint import load_weights as _load
 
     key = card_key(card, device)
@@ -99,7 +108,15 @@ def load_weights(card, device):
             if getattr(hit[0], "card", None) is not None:
                 hit[0].card = card  # the same file (same key): the model carries the card this run read
             return hit[0], key
-        model = _load(card, device)
+        if lazy:
+            from .checkpoint import verify_weights
+            from .lazy_model import LazyClassifier
+
+            verify_weights(card)
+            model = LazyClassifier(card, device, lambda: _load(card, device))
+        else:
+            model = _load(card, device)
+        _register_verified(model, card)
         _put(_models, key, (model, card), MAX_MODELS)
         _stats["loads"] += 1
         return model, key
@@ -112,7 +129,7 @@ def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, p
     loaded itself (cached while that model object lives)."""
     import torch
 
-    from .fast_path import trace_for_cpu
+    from .graph_cache import prepare  # the disk cache's graph, else models.fast_path.trace_for_cpu
 
     shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads())
     with _lock:
@@ -127,11 +144,21 @@ def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, p
             module, report = hit
             report = replace(report, prepare_seconds=0.0, reason=report.reason + REUSED_NOTE)
             return (module if module is not None else model), report
-        module, report = trace_for_cpu(model, batch_size, bands, patch)
+        module, report = prepare(model, batch_size, bands, patch)
         _stats["traces"] += 1
         # an eager fallback is stored as None: the cache must not hold the model through its own value
         _put(store, skey, (None if module is model else module, report), MAX_TRACED)
         return module, report
+
+
+def has_fast_path(model, key: Optional[tuple], batch_size: int, bands: int, patch: int) -> bool:
+    """True when this process already holds the fast-path module of ``model`` at this shape."""
+    import torch
+
+    shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads())
+    with _lock:
+        hit = _traced.get((key, *shape)) if key is not None else _traced_injected.get(model, {}).get(shape)
+        return hit is not None and hit[1].used
 
 
 def stats() -> dict:

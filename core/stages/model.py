@@ -52,7 +52,8 @@ def load_model(card, device):
     except ImportError as exc:  # pragma: no cover - broken install
         raise ClassificationError(f"the model code cannot be imported ({exc}); reinstall the plugin") from None
     try:
-        return model_cache.load_weights(card, device)[0]
+        # on the CPU the network is built only if the run needs it (not when a cached graph serves it)
+        return model_cache.load_weights(card, device, lazy=device.type == "cpu")[0]
     except (ModelLoadError, ModelCardError) as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
 
@@ -71,15 +72,37 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
     """The CPU fast path (models/fast_path.py) when ``mode`` and the run call for it, else the
     eager model; ``on_trace()`` is called before tracing starts; ``warning`` when ``mode="on"``
     asked for a fast path that cannot be built."""
-    from ...models import model_cache
+    from ...models import graph_cache, model_cache
     from ...models.fast_path import FastPathReport, eager_reason
 
     stay_eager = eager_reason(mode, device.type, grid.windows)
+    # a model the disk graph cache serves (models/graph_cache.py) is traced once per machine at the
+    # request's batch size (smaller batches are padded), so one cached graph serves every run size
+    cacheable = device.type == "cpu" and graph_cache.usable(model)
+    batch = int(batch_size) if cacheable else min(int(batch_size), grid.windows)
+    if stay_eager and eager_reason(mode, device.type, 1 << 62) is None:  # too few windows only
+        if cacheable or model_cache.has_fast_path(model, None, batch, bands, grid.patch):
+            stay_eager = None  # its cost is paid once (the disk cache, or traced earlier in this process)
     if stay_eager:
-        return ModelPath(model, FastPathReport("eager", stay_eager))
+        return ModelPath(_eager(model), FastPathReport("eager", stay_eager))
     if on_trace is not None:
         on_trace()
     # traced once per model and shape in a process: a new trace per run kept ~50 MB each (issue 10)
-    traced, report = model_cache.fast_path_module(model, None, min(int(batch_size), grid.windows), bands, grid.patch)
+    try:
+        traced, report = model_cache.fast_path_module(model, None, batch, bands, grid.patch)
+    except ClassificationError:
+        raise
+    except Exception as exc:  # building a lazy model's network failed (models/lazy_model.py)
+        raise ClassificationError(f"cannot load the model: {exc}") from None
     warning = f"the CPU fast path is not available: {report.reason}" if mode == "on" and not report.used else None
-    return ModelPath(traced, report, True, warning)
+    return ModelPath(traced if report.used else _eager(traced), report, True, warning)
+
+
+def _eager(model):
+    """The eager model behind a lazy one (models/lazy_model.py), built now: load errors as ClassificationError."""
+    from ...models.lazy_model import materialise
+
+    try:
+        return materialise(model)
+    except Exception as exc:  # ModelLoadError, a missing timm, ...
+        raise ClassificationError(f"cannot load the model: {exc}") from None

@@ -62,8 +62,11 @@ class RunReport(QWidget):
             self.progress_bar.setValue(int(percent))
 
     def succeeded(self, name: str, result, seconds: float) -> None:
+        from ...models import model_cache  # no torch import; the engine keeps the model between runs
+
+        ready = " · model ready for the next run" if model_cache.stats()["models"] else ""
         self.status(
-            f"Done: {result.windows} windows · {result.windows_per_second:.0f} windows/s · {result.device}", 100
+            f"Done: {result.windows} windows · {result.windows_per_second:.0f} windows/s · {result.device}{ready}", 100
         )
         self.summary_label.setText(summary_html(name, result, seconds))
 
