@@ -59,6 +59,9 @@ def test_export_algorithms(provider, qgis_new_project, tmp_path):
     )
     assert Path(r["PDF"]).is_file() and Path(r["PNG"]).is_file()
 
+    # layers outside a project must be gone before an exception's traceback can keep this frame (and them) alive
+    # past QGIS's exit, where deleting them crashes the interpreter
+    del layer, vl, lc
     # no overwrite without OVERWRITE, then with it
     with pytest.raises(QgsProcessingException, match="already exist"):
         processing.run(f"{PROVIDER_ID}:export_report", {"SUMMARY": str(run), "OUTPUT_FOLDER": str(out)})
