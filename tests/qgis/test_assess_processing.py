@@ -73,6 +73,7 @@ def test_design_and_assessment_through_processing_run(provider, tmp_path):
     assert out["POINTS"] == json.loads(out["PLAN"])["n_total"] > 80
     layer = QgsVectorLayer(out["OUTPUT"] + "|layername=sample_points", "s", "ogr")
     assert layer.isValid() and layer.featureCount() == out["POINTS"]
+    del layer  # a layer outside any project must not outlive QGIS (a pytest.raises traceback below would keep it)
     with pytest.raises(QgsProcessingException, match="already exists"):
         processing.run(DESIGN, {"INPUT": str(tif), "OUTPUT": str(tmp_path / "sample.gpkg")})
     with pytest.raises(QgsProcessingException, match="class 'Jungle' is not in the map"):
