@@ -412,9 +412,26 @@ class OutputSet:
             self._alloc_block()
 
     def _write(self, name, band, arr, y):
-        err = self._tifs[name].ds.GetRasterBand(band).WriteArray(arr, 0, y)
-        if err not in (0, None):
-            raise ClassificationError(f"cannot write {self.final[name].name}: {gdal.GetLastErrorMsg()} (disk full?)")
+        self._checked(name, self._tifs[name].ds.GetRasterBand(band).WriteArray, arr, 0, y)
+
+    def _checked(self, name, fn, *args):
+        """Run a GDAL write step of raster ``name``; a failure GDAL only reports through its error
+        state (a full disk seen when the block cache is flushed or the file closed) is an error
+        here, never a silently truncated output."""
+        from .gdalutil import _Quiet
+
+        gdal.ErrorReset()
+        try:
+            with _Quiet():
+                err = fn(*args)
+        except RuntimeError as exc:  # gdal.UseExceptions() mode
+            msg = str(exc)
+        else:
+            failed = err not in (0, None) or gdal.GetLastErrorType() >= gdal.CE_Failure
+            msg = (gdal.GetLastErrorMsg() or "GDAL error") if failed else ""
+        fn = args = None  # the traceback must not keep the dataset open past abort()
+        if msg:
+            raise ClassificationError(f"cannot write {self.final[name].name} in {self.dir}: {msg} (disk full?)")
 
     def close_rasters(self, overviews: bool = True):
         """Build overviews and close the rasters (still under their temporary names)."""
@@ -427,10 +444,16 @@ class OutputSet:
                     alg = "NEAREST" if name == "classes" else "AVERAGE"
                     gdal.SetThreadLocalConfigOption("COMPRESS_OVERVIEW", "DEFLATE")
                     try:
-                        t.ds.BuildOverviews(alg, levels)
+                        self._checked(name, t.ds.BuildOverviews, alg, levels)
                     finally:
                         gdal.SetThreadLocalConfigOption("COMPRESS_OVERVIEW", None)
-            t.ds.FlushCache()
+            self._checked(name, t.ds.FlushCache)
+        for name, t in list(self._tifs.items()):  # closing writes the last blocks and the header
+
+            def close(t=t):
+                t.ds = None
+
+            self._checked(name, close)
         self._close()
 
     def commit(self, texts: Optional[dict] = None) -> dict[str, Path]:

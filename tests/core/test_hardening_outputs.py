@@ -214,3 +214,28 @@ def test_failed_run_into_a_new_folder_removes_the_folders_it_created(tmp_path):
         assert_folder(tmp_path, before)
         assert not (tmp_path / "a").exists() and not (tmp_path / "exists" / "d").exists()
     assert (tmp_path / "exists").is_dir()
+
+
+# ---------------------------------------------------------------------- a full disk
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs setrlimit in a child process")
+def test_a_full_disk_is_an_error_not_a_truncated_output(tmp_path):
+    """Writes that fail only when GDAL flushes its block cache or closes the file (a full disk, a
+    file-size limit) once gave exit 0 and truncated GeoTIFFs; here the file-size limit of the child
+    process stands in for a full disk."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    src = small_rgb(tmp_path / "in.tif", size=256)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(src), str(out), "--stride", "16"]
+    cmd += ["--device", "cpu", "--quiet", "--float-probabilities", "--fast-path", "off"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit, env=env, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    line = one_error_line(proc.stderr)
+    assert line.startswith("error: cannot write in_") and line.endswith("(disk full?)")
+    assert not out.exists()  # nothing half-written, and the folder it created is gone
