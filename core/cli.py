@@ -67,6 +67,12 @@ class ProgressBar:
 def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="raster to classify (any format GDAL reads)")
     p.add_argument("outdir", help="output folder (created if missing)")
+    add_run_options(p)
+    p.add_argument("--name", help="output file prefix (default: the input's file name)")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of one run, shared by ``classify`` and ``classify-many``."""
     p.add_argument("--model", metavar="CARD", help="model card JSON (default: the bundled model)")
     p.add_argument("--stride", type=int, default=32, help="window stride in pixels: 8, 16, 32 or 64 (default 32)")
     p.add_argument("--bounds", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="area of interest")
@@ -80,7 +86,7 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
-    p.add_argument("--threads", type=int, help="CPU threads for the model (default: PyTorch's choice)")
+    p.add_argument("--threads", type=int, help="CPU threads for the model, 1 to the CPU count (default: PyTorch's)")
     p.add_argument(
         "--fast-path",
         choices=FAST_PATH_MODES,
@@ -89,7 +95,6 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--float-probabilities", action="store_true", help="write probabilities as float32")
     p.add_argument("--no-probabilities", action="store_true", help="do not write the probability raster")
-    p.add_argument("--name", help="output file prefix (default: the input's file name)")
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -145,7 +150,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
     )
     progress = None if args.quiet else ProgressBar()
-    result = classify(req, progress=progress)
+    result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     json.dump(result.summary, sys.stdout, indent=2, ensure_ascii=False)
@@ -178,6 +183,9 @@ def _load_plugins() -> None:
     from .cli_predict import register_subcommands as register_predict
 
     register_predict(register)
+    from .cli_many import register_subcommands as register_many
+
+    register_many(register)
     try:
         from ..models import cli as models_cli  # type: ignore[attr-defined]
     except Exception:
@@ -205,9 +213,20 @@ class _Nothing:
 
 class _StopSignals:
     """SIGTERM (job schedulers, ``timeout``, ``kill``) and SIGHUP (a closing terminal) stop a run
-    like Ctrl+C: :class:`Terminated` is raised in the main thread, the engine removes its partial
-    files, and the exit code is 128 + the signal number (143, 129). A second signal during the
-    clean-up gets the default action (the next run sweeps what is left). Main thread only."""
+    like Ctrl+C, and the exit code is 128 + the signal number (143, 129). With ``cancel=True``
+    (classify) the signal only sets :meth:`requested`, which the engine polls as its cancel
+    callback between batches and stages: it stops there and removes its partial files. (An
+    exception raised by the handler inside native code can come out as another error: torch
+    turned one into a TypeError while reading weights.) Otherwise :class:`Terminated` is raised
+    in the main thread. A second signal gets the default action (the next run sweeps what is
+    left). Main thread only."""
+
+    def __init__(self, cancel: bool = False):
+        self.cancel = cancel
+        self.signum: Optional[int] = None
+
+    def requested(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self):
         import signal
@@ -222,14 +241,15 @@ class _StopSignals:
                 self.saved[signum] = signal.signal(signum, self._handler)
         return self
 
-    @staticmethod
-    def _handler(signum, frame):
+    def _handler(self, signum, frame):
         import signal
 
         from .errors import Terminated
 
         signal.signal(signum, signal.SIG_DFL)
-        raise Terminated(signum, signal.Signals(signum).name)
+        self.signum = signum
+        if not self.cancel:
+            raise Terminated(signum, signal.Signals(signum).name)
 
     def __exit__(self, *exc):
         import signal
@@ -248,8 +268,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .gdalutil import QuietErrors
 
     debug = getattr(args, "debug", False)
+    stop = _StopSignals(cancel=args.command == "classify")
+    args.stop_requested = stop.requested  # the engine's cancel callback (see _run_classify)
     try:
-        with _StopSignals(), QuietErrors() if not debug else _Nothing():
+        with stop, QuietErrors() if not debug else _Nothing():
             return int(run(args) or 0)
     except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error of ours
         import os
@@ -264,6 +286,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("\ninterrupted: partial outputs removed", file=sys.stderr)
         return 130
     except ClassificationCancelled as exc:
+        if stop.signum is not None:
+            import signal
+
+            print(f"\nterminated by {signal.Signals(stop.signum).name}: partial outputs removed", file=sys.stderr)
+            return 128 + stop.signum
         print(f"cancelled: {exc}", file=sys.stderr)
         return 130
     except ClassificationError as exc:
