@@ -47,10 +47,13 @@ def test_the_result_is_read_from_the_summary(tmp_path, brightness_model):
 
 def test_load_model_and_the_fast_path_choice(random_card):
     import torch
+    from eurosat_landcover.models.checkpoint import LandCoverClassifier, load_weights
+    from eurosat_landcover.models.lazy_model import materialise
 
     card = read_card(random_card)
-    model = load_model(card, torch.device("cpu"))
-    assert model.card is card and not model.training and model.channels_last
+    loaded = materialise(load_model(card, torch.device("cpu")))  # the network behind a lazy model
+    assert isinstance(loaded, LandCoverClassifier) and not loaded.training and loaded.channels_last
+    model = load_weights(card, "cpu")  # not from the caches: the choice alone
     path = choose_fast_path(model, "off", torch.device("cpu"), Grid(640, 640, 64, 32), 64, 3)
     assert path.model is model and not path.tried and path.report.reason == "fast_path=off"
     calls = []
