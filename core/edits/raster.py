@@ -55,7 +55,7 @@ def raster_revision(path: Path) -> Optional[int]:
         ds = open_raster(path)
         value = ds.GetMetadataItem(REVISION_KEY)
         ds.GetRasterBand(1).Checksum()  # a torn file fails here
-    except EditError:
+    except (EditError, RuntimeError):  # RuntimeError: where gdal.UseExceptions() is on in the process
         return None
     try:
         return int(value)
