@@ -6,7 +6,8 @@ is saved (``torch.jit.save``) in ``<cache folder>/graphs/`` (models/weights_memo
 loaded by later runs, from the CLI or a new QGIS session.
 
 Key (every field must match, else the entry is not used): the weights' SHA-256 (verified against
-the file when the model was loaded), the card's normalisation (mean, std: inside the graph),
+the file when the model was loaded), the card's architecture and class count (an entry exists only
+if that network was built and took these weights), the card's normalisation (mean, std: inside the graph),
 torch's version, this CPU (model name and instruction-set flags of /proc/cpuinfo), the batch
 shape (batch size, bands, patch) and torch's CPU threads, and ``FORMAT``. The file name is a hash
 of the key and the key is stored inside the archive too, and compared after loading.
@@ -33,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-FORMAT = 1
+FORMAT = 2
 SUBDIR = "graphs"
 MAX_ENTRIES = 16  # oldest files (by modification time) removed beyond this
 _verified: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> verified weights sha256
@@ -76,6 +77,8 @@ def graph_key(model, batch_size: int, bands: int, patch: int) -> Optional[dict]:
     return {
         "format": FORMAT,
         "weights_sha256": sha,
+        "architecture": str(card.architecture),  # a graph exists only if this network built and took the weights
+        "classes": int(card.num_classes),
         "mean": [float(v) for v in card.mean],
         "std": [float(v) for v in card.std],
         "torch": torch.__version__,

@@ -92,6 +92,17 @@ def _register_verified(model, card) -> None:
     register_verified(model, card.weights_sha256)
 
 
+def _check_architecture(card) -> None:
+    """A lazy model's card names a known architecture (the eager load's message otherwise)."""
+    from .checkpoint import ModelLoadError
+    from .registry import get_spec
+
+    try:
+        get_spec(card.architecture)
+    except ValueError as exc:
+        raise ModelLoadError(f"card {card.path or Path(card.weights)}: {exc}") from None
+
+
 def load_weights(card, device, lazy: bool = False):
     """``(model, key)``: the model of an already read ``card`` on ``device`` (the engine reads the
     card once per run), loaded on first use by ``models.checkpoint.load_weights`` and reused after.
@@ -113,6 +124,7 @@ def load_weights(card, device, lazy: bool = False):
             from .lazy_model import LazyClassifier
 
             verify_weights(card)
+            _check_architecture(card)
             model = LazyClassifier(card, device, lambda: _load(card, device))
         else:
             model = _load(card, device)
