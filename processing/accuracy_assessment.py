@@ -110,7 +110,7 @@ class AccuracyAssessmentAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterFile(
                 self.OUTPUT_FOLDER,
                 "Output folder (default: beside the map)",
-                behavior=QgsProcessingParameterFile.Folder,
+                behavior=QgsProcessingParameterFile.Behavior.Folder,
                 optional=True,
             )
         )

@@ -130,19 +130,25 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterFile(
                 self.MODEL,
                 "Model card (JSON; default: the bundled EuroSAT RGB model)",
-                behavior=QgsProcessingParameterFile.File,
+                behavior=QgsProcessingParameterFile.Behavior.File,
                 extension="json",
                 optional=True,
             )
         )
         self.addParameter(
             QgsProcessingParameterNumber(
-                self.STRIDE, "Stride (px at the model's gsd)", QgsProcessingParameterNumber.Integer, 32, False, 1, 4096
+                self.STRIDE,
+                "Stride (px at the model's gsd)",
+                QgsProcessingParameterNumber.Type.Integer,
+                32,
+                False,
+                1,
+                4096,
             )
         )
         self.addParameter(
             QgsProcessingParameterNumber(
-                self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, 64, False, 1, BATCH_SIZE_MAX
+                self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Type.Integer, 64, False, 1, BATCH_SIZE_MAX
             )
         )
         self.addParameter(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda:0, mps)", "auto"))

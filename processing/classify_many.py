@@ -71,7 +71,9 @@ class ClassifyManyAlgorithm(QgsProcessingAlgorithm):
         return ClassifyManyAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterMultipleLayers(self.INPUTS, "Input rasters", QgsProcessing.TypeRaster))
+        self.addParameter(
+            QgsProcessingParameterMultipleLayers(self.INPUTS, "Input rasters", QgsProcessing.SourceType.TypeRaster)
+        )
         self.addParameter(
             QgsProcessingParameterFile(self.MODEL, "Model card (empty: bundled model)", extension="json", optional=True)
         )

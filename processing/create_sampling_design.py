@@ -130,7 +130,7 @@ class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterNumber(
                 self.TARGET_SE,
                 "Target standard error of overall accuracy",
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 0.01,
                 False,
                 0.0001,
@@ -146,7 +146,7 @@ class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterNumber(
                 self.SAMPLE_SIZE,
                 "Sample size (0 = from the target standard error)",
-                QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber.Type.Integer,
                 0,
                 False,
                 0,
@@ -160,20 +160,20 @@ class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(alloc)
         self.addParameter(
             QgsProcessingParameterNumber(
-                self.MIN_PER_CLASS, "Minimum points per class", QgsProcessingParameterNumber.Integer, 30, False, 2
+                self.MIN_PER_CLASS, "Minimum points per class", QgsProcessingParameterNumber.Type.Integer, 30, False, 2
             )
         )
         self.addParameter(
             QgsProcessingParameterString(self.MANUAL, "Manual allocation (Forest=50, River=30)", "", optional=True)
         )
         self.addParameter(
-            QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 42)
+            QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Type.Integer, 42)
         )
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.MIN_DISTANCE,
                 "Minimum distance between points (m, 0 = off)",
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 0.0,
                 False,
                 0.0,

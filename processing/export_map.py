@@ -35,7 +35,7 @@ class ExportMapAlgorithm(ExportAlgorithm):
 
     def flags(self):
         # layouts are rendered on the main thread
-        return super().flags() | QgsProcessingAlgorithm.FlagNoThreading
+        return super().flags() | QgsProcessingAlgorithm.Flag.FlagNoThreading
 
     def shortHelpString(self) -> str:  # noqa: N802
         return (

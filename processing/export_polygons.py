@@ -44,7 +44,7 @@ class ExportPolygonsAlgorithm(ExportAlgorithm):
             QgsProcessingParameterNumber(
                 self.MMU_HA,
                 "Minimum mapping unit (ha, 0 = none)",
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 minValue=0.0,
                 defaultValue=0.0,
             )

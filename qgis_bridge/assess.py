@@ -46,7 +46,7 @@ def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]
     options.driverName = "GPKG"
     options.layerName = "reference"
     err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(out), QgsCoordinateTransformContext(), options)
-    if err[0] != QgsVectorFileWriter.NoError:
+    if err[0] != QgsVectorFileWriter.WriterError.NoError:
         raise ValueError(f"cannot copy layer {layer.name()!r}: {err[1]}")
     return str(out), "reference"
 
@@ -58,7 +58,7 @@ class FunctionTask(QgsTask):
     """
 
     def __init__(self, description: str, fn: Callable, on_done: Optional[Callable] = None):
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.fn = fn
         self.on_done = on_done
         self.result = None

@@ -72,7 +72,7 @@ def heat_renderer(layer: QgsRasterLayer, opacity: float = 0.6) -> QgsSingleBandP
         color = QColor(r, g, b, min(255, round(255 * 3 * v)))  # fades out towards 0: the imagery shows through
         items.append(QgsColorRampShader.ColorRampItem(v, color, f"{v:.2g}"))
     ramp = QgsColorRampShader(0.0, 1.0)
-    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     ramp.setColorRampItemList(items)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)

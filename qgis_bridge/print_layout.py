@@ -52,7 +52,7 @@ from ..core.export.run import RunInfo
 from ..core.export.styles import qml_classes
 
 ORIENTATIONS = ("landscape", "portrait")
-MM = QgsUnitTypes.LayoutMillimeters
+MM = QgsUnitTypes.LayoutUnit.LayoutMillimeters
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _fmt(size_pt: float, bold: bool = False, color: str = "#222222") -> QgsTextF
     font.setBold(bold)
     f.setFont(font)
     f.setSize(size_pt)
-    f.setSizeUnit(QgsUnitTypes.RenderPoints)
+    f.setSizeUnit(QgsUnitTypes.RenderUnit.RenderPoints)
     f.setColor(QColor(color))
     return f
 
@@ -192,7 +192,11 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     layout.initializeDefaults()
     layout.setName(options.title or f"Land cover — {run.name}")
     page = layout.pageCollection().page(0)
-    ori = QgsLayoutItemPage.Landscape if orientation == "landscape" else QgsLayoutItemPage.Portrait
+    ori = (
+        QgsLayoutItemPage.Orientation.Landscape
+        if orientation == "landscape"
+        else QgsLayoutItemPage.Orientation.Portrait
+    )
     if not page.setPageSize(options.page_size, ori):
         raise ExportError(f"unknown page size {options.page_size!r}: use one of {', '.join(page_sizes()[:16])}...")
     W, H = page.pageSize().width(), page.pageSize().height()
@@ -264,7 +268,7 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
         arrow = QgsLayoutItemPicture(layout)
         arrow.setPicturePath(svg)
         arrow.setLinkedMap(mp)
-        arrow.setNorthMode(QgsLayoutItemPicture.GridNorth)
+        arrow.setNorthMode(QgsLayoutItemPicture.NorthMode.GridNorth)
         arrow.setBackgroundEnabled(True)
         arrow.setBackgroundColor(QColor(255, 255, 255, 200))
         layout.addLayoutItem(arrow)
@@ -278,14 +282,14 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     sb.setStyle("Single Box")
     sb.setLinkedMap(mp)
     layout.addLayoutItem(sb)
-    sb.applyDefaultSize(QgsUnitTypes.DistanceKilometers)
-    sb.setUnits(QgsUnitTypes.DistanceKilometers)
+    sb.applyDefaultSize(QgsUnitTypes.DistanceUnit.DistanceKilometers)
+    sb.setUnits(QgsUnitTypes.DistanceUnit.DistanceKilometers)
     sb.setUnitLabel("km")
     sb.setTextFormat(_fmt(8))
     sb.setNumberOfSegmentsLeft(0)
     sb.setNumberOfSegments(4)
-    if layer.crs().mapUnits() == QgsUnitTypes.DistanceMeters:
-        sb.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFixed)
+    if layer.crs().mapUnits() == QgsUnitTypes.DistanceUnit.DistanceMeters:
+        sb.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeMode.SegmentSizeFixed)
         sb.setUnitsPerSegment(nice_step(mp.extent().width() / 1000.0 * 0.4 / 4))
     sb.update()
     sb.attemptMove(QgsLayoutPoint(map_rect[0], map_rect[1] + map_rect[3] + 2, MM))
@@ -300,15 +304,15 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     node = root.addLayer(layer)
     from qgis.core import QgsLegendRenderer
 
-    QgsLegendRenderer.setNodeLegendStyle(node, QgsLegendStyle.Hidden)
+    QgsLegendRenderer.setNodeLegendStyle(node, QgsLegendStyle.Style.Hidden)
     # keep the class entries only (QGIS puts a "Band 1: class (Palette)" line first for a raster)
     nodes = legend.model().layerLegendNodes(node)
-    keep = [i for i, n in enumerate(nodes) if n.data(Qt.DisplayRole) in {c.name for c in run.classes}]
+    keep = [i for i, n in enumerate(nodes) if n.data(Qt.ItemDataRole.DisplayRole) in {c.name for c in run.classes}]
     if keep and len(keep) < len(nodes):
         QgsMapLayerLegendUtils.setLegendNodeOrder(node, keep)
         legend.model().refreshLayerLegend(node)
-    legend.setStyleFont(QgsLegendStyle.Title, QFont("DejaVu Sans", 12, QFont.Bold))
-    legend.setStyleFont(QgsLegendStyle.SymbolLabel, QFont("DejaVu Sans", 9))
+    legend.setStyleFont(QgsLegendStyle.Style.Title, QFont("DejaVu Sans", 12, QFont.Weight.Bold))
+    legend.setStyleFont(QgsLegendStyle.Style.SymbolLabel, QFont("DejaVu Sans", 9))
     legend.setSymbolHeight(4.5)
     legend.setSymbolWidth(7)
     legend.setResizeToContents(True)
@@ -399,7 +403,7 @@ def export_map(
             st.forceVectorOutput = False
             st.dpi = max(150, options.dpi)
             res = exporter.exportToPdf(str(staging.path(names["pdf"])), st)
-            if res != QgsLayoutExporter.Success:
+            if res != QgsLayoutExporter.ExportResult.Success:
                 raise ExportError(f"cannot write {names['pdf']}: {exporter.errorMessage() or 'QGIS layout error'}")
         prog.check()
         if "png" in names:
@@ -407,7 +411,7 @@ def export_map(
             st = QgsLayoutExporter.ImageExportSettings()
             st.dpi = options.dpi
             res = exporter.exportToImage(str(staging.path(names["png"])), st)
-            if res != QgsLayoutExporter.Success:
+            if res != QgsLayoutExporter.ExportResult.Success:
                 raise ExportError(f"cannot write {names['png']}: {exporter.errorMessage() or 'QGIS layout error'}")
         prog.check()
         layout = None

@@ -141,7 +141,7 @@ def build_request(
             crs = extent_crs
         bounds = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
         if crs is not None and crs.isValid():
-            bounds_crs = crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
+            bounds_crs = crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED)
     stride = int(options.stride)
     if stride <= 0:
         raise RequestError("the stride must be a positive number of pixels")
@@ -184,7 +184,7 @@ def area_km2(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> float:
         return 0.0
     da = distance_area(crs)
     m2 = da.measureArea(QgsGeometry.fromRect(rect))
-    return da.convertAreaMeasurement(m2, QgsUnitTypes.AreaSquareKilometers)
+    return da.convertAreaMeasurement(m2, QgsUnitTypes.AreaUnit.AreaSquareKilometers)
 
 
 def size_m(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> tuple:
@@ -193,8 +193,8 @@ def size_m(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> tuple:
     cx, cy = rect.center().x(), rect.center().y()
     w = da.measureLine(QgsPointXY(rect.xMinimum(), cy), QgsPointXY(rect.xMaximum(), cy))
     h = da.measureLine(QgsPointXY(cx, rect.yMinimum()), QgsPointXY(cx, rect.yMaximum()))
-    w = da.convertLengthMeasurement(w, QgsUnitTypes.DistanceMeters)
-    h = da.convertLengthMeasurement(h, QgsUnitTypes.DistanceMeters)
+    w = da.convertLengthMeasurement(w, QgsUnitTypes.DistanceUnit.DistanceMeters)
+    h = da.convertLengthMeasurement(h, QgsUnitTypes.DistanceUnit.DistanceMeters)
     return w, h
 
 

@@ -54,7 +54,7 @@ def ramp_renderer(layer: QgsRasterLayer, band: int, colors: list) -> QgsSingleBa
         frac = i / (n - 1)
         items.append(QgsColorRampShader.ColorRampItem(frac * vmax, QColor(color), f"{frac:.2g}"))
     ramp = QgsColorRampShader(0.0, vmax)
-    ramp.setColorRampType(QgsColorRampShader.Interpolated)
+    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     ramp.setColorRampItemList(items)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)

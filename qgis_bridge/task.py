@@ -57,7 +57,7 @@ class ClassificationTask(QgsTask):
     """One classification of ``request``; ``outcome`` is set when run() ends (None before)."""
 
     def __init__(self, request, description: str, context: Optional[dict] = None):
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.request = request
         self.context = dict(context or {})  # what the owner needs when the task is done (layer name...)
         self.outcome: Optional[Outcome] = None

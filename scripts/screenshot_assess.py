@@ -169,7 +169,7 @@ def _inner(job: dict) -> None:
         iface.setActiveLayer(land)
         plugin.action.setChecked(True)
         dock = plugin.dock
-        window.resizeDocks([dock], [520], Qt.Horizontal)
+        window.resizeDocks([dock], [520], Qt.Orientation.Horizontal)
         page = dock.findChild(QWidget, "AssessPage")
         assert page is not None, "no Assess page in the dock"
         tabs = dock.findChild(QTabWidget, "workspaceTabs")

@@ -154,9 +154,9 @@ def _inner(job: dict) -> None:
         project.addMapLayer(classes)
         plugin.action.setChecked(True)
         dock = plugin.dock
-        window.resizeDocks([dock], [470], Qt.Horizontal)
+        window.resizeDocks([dock], [470], Qt.Orientation.Horizontal)
         if "layers_dock" in state:
-            window.resizeDocks([state["layers_dock"]], [260], Qt.Horizontal)
+            window.resizeDocks([state["layers_dock"]], [260], Qt.Orientation.Horizontal)
         page = dock.workspace.show_page("CorrectPage")
         assert page is not None, "no Review & correct page in the workspace"
         iface.mapCanvas().setExtent(classes.extent())

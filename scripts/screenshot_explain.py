@@ -160,7 +160,7 @@ def _inner(job: dict) -> None:
         iface.mapCanvas().setExtent(QgsRectangle(x - 1100, y - 700, x + 1100, y + 700))
         plugin.action.setChecked(True)
         dock = plugin.dock
-        window.resizeDocks([dock], [470], Qt.Horizontal)
+        window.resizeDocks([dock], [470], Qt.Orientation.Horizontal)
         page = dock.workspace.show_page("explainPage")
         assert page is not None, "no Explain page"
         page.device_combo.setCurrentIndex(max(0, page.device_combo.findData("cpu")))
@@ -181,8 +181,16 @@ def _inner(job: dict) -> None:
         pos = QPoint(round(pix.x()), round(pix.y()))
         tool = canvas.mapTool()
         assert tool is page.map_tool, "the inspect tool is not active"
-        tool.canvasPressEvent(QgsMapMouseEvent(canvas, QEvent.MouseButtonPress, pos, Qt.LeftButton, Qt.LeftButton))
-        tool.canvasReleaseEvent(QgsMapMouseEvent(canvas, QEvent.MouseButtonRelease, pos, Qt.LeftButton, Qt.NoButton))
+        tool.canvasPressEvent(
+            QgsMapMouseEvent(
+                canvas, QEvent.Type.MouseButtonPress, pos, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton
+            )
+        )
+        tool.canvasReleaseEvent(
+            QgsMapMouseEvent(
+                canvas, QEvent.Type.MouseButtonRelease, pos, Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+            )
+        )
         state["started"] = time.monotonic()
         QTimer.singleShot(500, step_wait)
 

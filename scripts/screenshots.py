@@ -233,9 +233,9 @@ def _inner(job: dict) -> None:
         iface.mapCanvas().setExtent(layer.extent().buffered(layer.extent().width() * 0.02))
         plugin.action.setChecked(True)  # opens the dock
         dock = plugin.dock
-        window.resizeDocks([dock], [430], Qt.Horizontal)
+        window.resizeDocks([dock], [430], Qt.Orientation.Horizontal)
         if "layers_dock" in state:
-            window.resizeDocks([state["layers_dock"]], [330], Qt.Horizontal)
+            window.resizeDocks([state["layers_dock"]], [330], Qt.Orientation.Horizontal)
         panel = dock.panel
         if job["model"]:
             panel.model.add_model(job["model"])

@@ -60,7 +60,9 @@ class _LabelItem(QgsMapCanvasItem):
         painter.setBrush(QColor(255, 255, 255, 220))
         painter.drawRect(rect)
         painter.setPen(QColor(40, 40, 40))
-        painter.drawText(rect.adjusted(5, 3, -5, -3), Qt.AlignLeft | Qt.AlignVCenter, self.text)
+        painter.drawText(
+            rect.adjusted(5, 3, -5, -3), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.text
+        )
 
 
 class RectangleMapTool(QgsMapTool):
@@ -76,16 +78,16 @@ class RectangleMapTool(QgsMapTool):
         self.start: Optional[QgsPointXY] = None
         self.rectangle: Optional[QgsRectangle] = None
         self.info = ""
-        self.rubber_band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
+        self.rubber_band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.rubber_band.setColor(RUBBER_COLOR)
         self.rubber_band.setFillColor(QColor(255, 140, 0, 40))
         self.rubber_band.setWidth(2)
         self.label = _LabelItem(canvas)
-        self.setCursor(Qt.CrossCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor)
 
     # ------------------------------------------------------------------ events
     def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         self.start = QgsPointXY(event.mapPoint())
         self._show(QgsRectangle(self.start, self.start))
@@ -98,7 +100,7 @@ class RectangleMapTool(QgsMapTool):
         self.rectangleChanged.emit(rect)
 
     def canvasReleaseEvent(self, event):  # noqa: N802
-        if self.start is None or event.button() != Qt.LeftButton:
+        if self.start is None or event.button() != Qt.MouseButton.LeftButton:
             return
         rect = QgsRectangle(self.start, QgsPointXY(event.mapPoint()))
         self.start = None
@@ -110,7 +112,7 @@ class RectangleMapTool(QgsMapTool):
         self.rectangleDrawn.emit(rect)
 
     def keyPressEvent(self, event):  # noqa: N802
-        if event.key() == Qt.Key_Escape:
+        if event.key() == Qt.Key.Key_Escape:
             self.start = None
             self.clear()
 
@@ -137,7 +139,7 @@ class RectangleMapTool(QgsMapTool):
     def _show(self, rect: QgsRectangle) -> None:
         if self.rubber_band is None:
             return
-        self.rubber_band.reset(QgsWkbTypes.PolygonGeometry)
+        self.rubber_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         corners = [
             QgsPointXY(rect.xMinimum(), rect.yMinimum()),
             QgsPointXY(rect.xMinimum(), rect.yMaximum()),
@@ -159,7 +161,7 @@ class RectangleMapTool(QgsMapTool):
         self.info = ""
         if self.rubber_band is None:
             return
-        self.rubber_band.reset(QgsWkbTypes.PolygonGeometry)
+        self.rubber_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         self.label.set("", QgsPointXY())
         self.label.hide()
 

@@ -8,7 +8,12 @@ from qgis.PyQt.QtWidgets import QWidget
 from ..__about__ import PLUGIN_NAME
 from ..toolbelt.log import log
 
-_LEVEL_NAMES = {Qgis.Info: "info", Qgis.Warning: "warning", Qgis.Critical: "error", Qgis.Success: "done"}
+_LEVEL_NAMES = {
+    Qgis.MessageLevel.Info: "info",
+    Qgis.MessageLevel.Warning: "warning",
+    Qgis.MessageLevel.Critical: "error",
+    Qgis.MessageLevel.Success: "done",
+}
 
 
 class WorkspacePage(QWidget):
@@ -30,7 +35,7 @@ class WorkspacePage(QWidget):
         if self.object_name:
             self.setObjectName(self.object_name)
 
-    def push(self, text: str, level=Qgis.Info, duration: int = 8) -> None:
+    def push(self, text: str, level=Qgis.MessageLevel.Info, duration: int = 8) -> None:
         """The one log-and-notify call: the log tab always, the message bar when there is one."""
         log(text, level)
         bar = self.iface.messageBar() if self.iface is not None else None

@@ -10,8 +10,8 @@ model) and `classify_page` (its Classify page).
 """
 
 import pytest
-import sip
 from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QObject, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QMenu, QToolBar
 
@@ -115,7 +115,7 @@ def iface(qgis_iface, monkeypatch):
 
 def flush_deletes():
     """Run pending deleteLater() calls, as the event loop would."""
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
 
 
@@ -134,7 +134,7 @@ def dock(iface, qgis_new_project, clean_settings, model_card):  # noqa: F811
     from eurosat_landcover.ui.dock import LandCoverDock
 
     dock = LandCoverDock(iface, iface.mainWindow())
-    iface.addDockWidget(Qt.RightDockWidgetArea, dock)
+    iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     dock.show()
     if model_card != default_card_path():
         assert dock.panel.model.add_model(str(model_card))

@@ -78,7 +78,7 @@ class _MemorySettings(dict):
 
 def _create(page, tmp_path, name="sample.gpkg"):
     page.design.output.setFilePath(str(tmp_path / name))
-    QTest.mouseClick(page.design.create_button, Qt.LeftButton)
+    QTest.mouseClick(page.design.create_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
     return tmp_path / name
 
@@ -101,10 +101,10 @@ def test_design_table_and_sample_creation(page, tmp_path, iface):
     layer = page.labels.layer
     assert layer is not None and layer.featureCount() == 52 and QgsProject.instance().mapLayer(layer.id())
     assert page.labels.progress.value() == 0 and page.labels.progress.maximum() == 52
-    assert any("52 sample points" in m for m in iface.messageBar().get_messages(Qgis.Success))
+    assert any("52 sample points" in m for m in iface.messageBar().get_messages(Qgis.MessageLevel.Success))
     # the same file again: the page asks, and keeps it when told no
     page.ask = lambda q: False
-    QTest.mouseClick(page.design.create_button, Qt.LeftButton)
+    QTest.mouseClick(page.design.create_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
     assert saved_labels(gpkg) == labels
 
@@ -125,18 +125,18 @@ def test_labelling_with_keys_saves_at_once_and_resumes(page, tmp_path, iface):
     box = lab.band.asGeometry().boundingBox()
     assert box.width() == pytest.approx(640.0) and box.center().x() == pytest.approx(pt.x())
     assert iface.mapCanvas().extent().contains(box)
-    QTest.keyClick(lab, Qt.Key_2)  # Forest
+    QTest.keyClick(lab, Qt.Key.Key_2)  # Forest
     assert saved_labels(gpkg)[1] == ("labelled", 1, "Forest")  # written at once
-    QTest.keyClick(lab, Qt.Key_U)
-    QTest.keyClick(lab, Qt.Key_S)
-    QTest.keyClick(lab, Qt.Key_0)  # the tenth class, SeaLake
+    QTest.keyClick(lab, Qt.Key.Key_U)
+    QTest.keyClick(lab, Qt.Key.Key_S)
+    QTest.keyClick(lab, Qt.Key.Key_0)  # the tenth class, SeaLake
     saved = saved_labels(gpkg)
     assert saved[2] == ("unsure", None, None) and saved[3] == ("skipped", None, None)
     assert saved[4] == ("labelled", 9, "SeaLake")
     assert lab.progress.value() == 4 and "1 unsure · 1 skipped" in lab.counts.text()
-    QTest.keyClick(lab, Qt.Key_Left)  # back to point 4, relabel it on the map canvas
+    QTest.keyClick(lab, Qt.Key.Key_Left)  # back to point 4, relabel it on the map canvas
     assert int(lab.feature()["point_id"]) == 4
-    QTest.keyClick(iface.mapCanvas(), Qt.Key_6)  # Pasture, typed while the canvas has the focus
+    QTest.keyClick(iface.mapCanvas(), Qt.Key.Key_6)  # Pasture, typed while the canvas has the focus
     assert saved_labels(gpkg)[4] == ("labelled", 5, "Pasture")
     # resume: a fresh page on the same sample starts at the first unlabelled point
     from eurosat_landcover.ui.assess.page import AssessPage
@@ -162,7 +162,18 @@ def _label_everything(lab, gpkg):
             code = 5
         QTest.keyClick(
             lab,
-            [Qt.Key_1, Qt.Key_2, Qt.Key_3, Qt.Key_4, Qt.Key_5, Qt.Key_6, Qt.Key_7, Qt.Key_8, Qt.Key_9, Qt.Key_0][code],
+            [
+                Qt.Key.Key_1,
+                Qt.Key.Key_2,
+                Qt.Key.Key_3,
+                Qt.Key.Key_4,
+                Qt.Key.Key_5,
+                Qt.Key.Key_6,
+                Qt.Key.Key_7,
+                Qt.Key.Key_8,
+                Qt.Key.Key_9,
+                Qt.Key.Key_0,
+            ][code],
         )
     return saved_labels(gpkg)
 
@@ -174,16 +185,16 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     gpkg = _create(page, tmp_path)
     lab = page.labels
     # too few labels: one clear message, no files
-    QTest.keyClick(lab, Qt.Key_2)
-    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    QTest.keyClick(lab, Qt.Key.Key_2)
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
-    crit = iface.messageBar().get_messages(Qgis.Critical)
+    crit = iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
     assert crit and ("at least two" in crit[-1] or "no labelled point" in crit[-1])
     assert not (tmp_path / "scene_classes_assessment.json").exists()
     saved = _label_everything(lab, gpkg)
     assert all(s[0] == "labelled" for s in saved.values())
     page.analysis.kappa.setChecked(True)
-    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
     data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
     assert data["results"]["n_labelled"] == len(saved) and "kappa" in data["results"]
@@ -193,7 +204,7 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     # results exist: asked before replacing; "no" keeps them untouched
     before = (tmp_path / "scene_classes_assessment.json").read_text()
     page.ask = lambda q: False
-    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
     assert (tmp_path / "scene_classes_assessment.json").read_text() == before
     # the corrected map, assessed with the same labels (the sample's strata stay the model map's classes)
@@ -202,7 +213,7 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     QgsProject.instance().addMapLayer(corrected)
     page.design.map_combo.setLayer(corrected)
     page.analysis.other_map.setChecked(True)
-    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
     data = json.loads((tmp_path / "scene_corrected_assessment.json").read_text())
     assert data["results"]["estimator"] == "stehman2014" and data["provenance"]["sampled_map"].endswith("classes.tif")
@@ -247,20 +258,23 @@ def test_existing_reference_layer_with_a_mapping(page, tmp_path, iface):
     sec.field_combo.setField("klasse")
     page.analysis.folder.setFilePath(str(tmp_path))
     # without a mapping the German names map to nothing: one clear message naming them
-    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
-    assert "'Acker', 'See', 'Siedlung', 'Wald' map to no class" in iface.messageBar().get_messages(Qgis.Critical)[-1]
+    assert (
+        "'Acker', 'See', 'Siedlung', 'Wald' map to no class"
+        in iface.messageBar().get_messages(Qgis.MessageLevel.Critical)[-1]
+    )
 
     def fill(dlg):
         pairs = {"Acker": "AnnualCrop", "Wald": "Forest", "Siedlung": "Residential", "See": "SeaLake"}
         assert [v for v, _ in dlg.combos] == sorted(pairs)
         for value, combo in dlg.combos:
             combo.setCurrentText(pairs[value])
-        dlg.done(QDialog.Accepted)
+        dlg.done(QDialog.DialogCode.Accepted)
 
     assert sec.edit_mapping(dialog_hook=fill)
     assert sec.mapping["Wald"] == "Forest" and "Wald → Forest" in sec.mapping_label.text()
-    QTest.mouseClick(page.analysis.run_button, Qt.LeftButton)
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
     wait_tasks(page)
     data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
     assert data["reference"]["excluded"] == {"outside the map": 1, "on nodata": 1}

@@ -46,14 +46,14 @@ def _no_result(out):
 
 def test_cancel_button(running, iface):
     dock, task, _layer, out = running
-    QTest.mouseClick(dock.panel.report.cancel_button, Qt.LeftButton)
+    QTest.mouseClick(dock.panel.report.cancel_button, Qt.MouseButton.LeftButton)
     wait_for_tasks()
     assert task.outcome.status is Status.CANCELLED and task.outcome.result is None
     _no_result(out)
     assert "Cancelled" in dock.panel.report.status_label.text()
     assert not dock.panel.report.cancel_button.isEnabled()
-    assert not iface.messageBar().get_messages(Qgis.Critical)
-    assert any("cancelled" in m for m in iface.messageBar().get_messages(Qgis.Info))
+    assert not iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
+    assert any("cancelled" in m for m in iface.messageBar().get_messages(Qgis.MessageLevel.Info))
 
 
 def test_removing_the_input_layer_cancels(running):

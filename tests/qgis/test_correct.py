@@ -93,21 +93,21 @@ def _px(canvas, x, y) -> QPoint:
     return QPoint(round(p.x()), round(p.y()))
 
 
-def _ev(canvas, kind, pos: QPoint, button=Qt.LeftButton):
-    buttons = button if kind != QEvent.MouseButtonRelease else Qt.NoButton
-    return QgsMapMouseEvent(canvas, kind, pos, button, buttons, Qt.NoModifier)
+def _ev(canvas, kind, pos: QPoint, button=Qt.MouseButton.LeftButton):
+    buttons = button if kind != QEvent.Type.MouseButtonRelease else Qt.MouseButton.NoButton
+    return QgsMapMouseEvent(canvas, kind, pos, button, buttons, Qt.KeyboardModifier.NoModifier)
 
 
-def _click(tool, canvas, pos: QPoint, button=Qt.LeftButton):
-    tool.canvasPressEvent(_ev(canvas, QEvent.MouseButtonPress, pos, button))
-    tool.canvasReleaseEvent(_ev(canvas, QEvent.MouseButtonRelease, pos, button))
+def _click(tool, canvas, pos: QPoint, button=Qt.MouseButton.LeftButton):
+    tool.canvasPressEvent(_ev(canvas, QEvent.Type.MouseButtonPress, pos, button))
+    tool.canvasReleaseEvent(_ev(canvas, QEvent.Type.MouseButtonRelease, pos, button))
 
 
 def _drag(tool, canvas, points):
-    tool.canvasPressEvent(_ev(canvas, QEvent.MouseButtonPress, points[0]))
+    tool.canvasPressEvent(_ev(canvas, QEvent.Type.MouseButtonPress, points[0]))
     for p in points[1:-1]:
-        tool.canvasMoveEvent(_ev(canvas, QEvent.MouseMove, p))
-    tool.canvasReleaseEvent(_ev(canvas, QEvent.MouseButtonRelease, points[-1]))
+        tool.canvasMoveEvent(_ev(canvas, QEvent.Type.MouseMove, p))
+    tool.canvasReleaseEvent(_ev(canvas, QEvent.Type.MouseButtonRelease, points[-1]))
 
 
 def _map(canvas, pos: QPoint):
@@ -115,12 +115,12 @@ def _map(canvas, pos: QPoint):
     return p.x(), p.y()
 
 
-def _key(canvas, key, mods=Qt.NoModifier):
+def _key(canvas, key, mods=Qt.KeyboardModifier.NoModifier):
     QTest.keyClick(canvas, key, mods)
 
 
 def _warnings(iface):
-    return iface.messageBar().get_messages(Qgis.Warning)
+    return iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
 
 
 def test_page_is_a_workspace_page():
@@ -134,7 +134,7 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
     model_sha = sha(run)
     layer = _open(page, run)
     page.layer_combo.setLayer(layer)
-    QTest.mouseClick(page.edit_button, Qt.LeftButton)
+    QTest.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
     assert page.session is not None, _warnings(iface)
     canvas = page.canvas
     corrected = QgsProject.instance().mapLayersByName("Land cover (corrected)")
@@ -152,19 +152,19 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
         history.append(expected.copy())
 
     # key 3 picks the third class; a click sets one cell
-    _key(canvas, Qt.Key_3)
+    _key(canvas, Qt.Key.Key_3)
     assert page.current_class == 2
     r, c = 4, 5
     if expected[r, c] == 2:
-        _key(canvas, Qt.Key_4)
+        _key(canvas, Qt.Key.Key_4)
     to = page.current_class
-    QTest.mouseClick(page.tools.buttons["cell"], Qt.LeftButton)
+    QTest.mouseClick(page.tools.buttons["cell"], Qt.MouseButton.LeftButton)
     _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(r, c)))
     expected[r, c] = to
     check()
 
     # brush 1 cell wide along row 8, cols 2..10
-    _key(canvas, Qt.Key_0)
+    _key(canvas, Qt.Key.Key_0)
     assert page.current_class == 9
     page.tools.brush_size.setValue(1)
     page.set_tool("brush")
@@ -174,20 +174,20 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
     check()
 
     # polygon: 4 clicks + right click; cells whose centre is inside
-    _key(canvas, Qt.Key_6)
+    _key(canvas, Qt.Key.Key_6)
     page.set_tool("polygon")
     corners = [(12, 2), (12, 9), (18, 9), (18, 2)]
     pix = [_px(canvas, *g.cell_center(rr, cc)) for rr, cc in corners]
     tool = canvas.mapTool()
     for p in pix:
         _click(tool, canvas, p)
-    _click(tool, canvas, pix[0], Qt.RightButton)
+    _click(tool, canvas, pix[0], Qt.MouseButton.RightButton)
     (x0, y0), (x1, y1) = _map(canvas, pix[0]), _map(canvas, pix[2])
     expected[centres_inside(g, x0, y0, x1, y1) & valid] = 5
     check()
 
     # lasso (freehand) around rows 2..6, cols 14..20
-    _key(canvas, Qt.Key_2)
+    _key(canvas, Qt.Key.Key_2)
     page.set_tool("lasso")
     x0, y0 = g.cell_center(2, 14)
     x1, y1 = g.cell_center(6, 20)
@@ -200,11 +200,11 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
     check()
 
     # flood the 4-connected region under a click
-    _key(canvas, Qt.Key_8)
+    _key(canvas, Qt.Key.Key_8)
     page.set_tool("flood")
     r, c = 20, 20
     if expected[r, c] == 7:
-        _key(canvas, Qt.Key_9)
+        _key(canvas, Qt.Key.Key_9)
     to = page.current_class
     region = bfs_region(expected, r, c)
     _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(r, c)))
@@ -222,24 +222,24 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
     tool = canvas.mapTool()
     for p in pix:
         _click(tool, canvas, p)
-    _click(tool, canvas, pix[0], Qt.RightButton)
+    _click(tool, canvas, pix[0], Qt.MouseButton.RightButton)
     (mx0, my0), (mx1, my1) = _map(canvas, pix[0]), _map(canvas, pix[2])
     expected[centres_inside(g, mx0, my0, mx1, my1) & (expected == src)] = (src + 1) % 10
     check()
     a = int(expected[0, 0])
     page.tools.recode.table.setRowCount(0)
     page.tools.recode.add_row(a, (a + 2) % 10)
-    QTest.mouseClick(page.tools.recode.whole, Qt.LeftButton)
+    QTest.mouseClick(page.tools.recode.whole, Qt.MouseButton.LeftButton)
     expected[expected == a] = (a + 2) % 10
     check()
 
     # Ctrl+Z twice, Ctrl+Shift+Z once: the files follow exactly
-    _key(canvas, Qt.Key_Z, Qt.ControlModifier)
+    _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(read(files.corrected), history[-2])
-    _key(canvas, Qt.Key_Z, Qt.ControlModifier)
+    _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(read(files.corrected), history[-3])
     assert len(page.session.edits()) == 5 and page.log_view.table.rowCount() == 5
-    _key(canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(read(files.corrected), history[-2])
     live = read(files.corrected)
 
@@ -275,13 +275,13 @@ def test_apply_corrections_on_a_fresh_run_gives_the_same_raster(page, iface, run
     g = page.session.grid
     canvas = page.canvas
     page.set_tool("polygon")
-    _key(canvas, Qt.Key_5)
+    _key(canvas, Qt.Key.Key_5)
     pix = [_px(canvas, *g.cell_center(rr, cc)) for rr, cc in ((3, 3), (3, 15), (15, 15), (15, 3))]
     for p in pix:
         _click(canvas.mapTool(), canvas, p)
-    _click(canvas.mapTool(), canvas, pix[0], Qt.RightButton)
+    _click(canvas.mapTool(), canvas, pix[0], Qt.MouseButton.RightButton)
     page.set_tool("cell")
-    _key(canvas, Qt.Key_1)
+    _key(canvas, Qt.Key.Key_1)
     _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(20, 2)))
     live = read(files.corrected)
     page.stop_editing()
@@ -316,7 +316,7 @@ def test_review_steps_in_confidence_order(page, iface, run):
     canvas = page.canvas
     page.review.mode.setCurrentIndex(page.review.mode.findData("confidence"))
     page.review.count.setValue(6)
-    QTest.mouseClick(page.review.start, Qt.LeftButton)
+    QTest.mouseClick(page.review.start, Qt.MouseButton.LeftButton)
     conf = read(files.confidence)
     rows, cols = np.nonzero(conf != 255)
     order = np.lexsort((cols, rows, conf[rows, cols]))[:6]
@@ -324,7 +324,7 @@ def test_review_steps_in_confidence_order(page, iface, run):
     first = page.review_items[0]
     assert canvas.extent().contains(*page.session.grid.cell_center(first.row, first.col))
     assert "Cell 1 of 6" in page.review.current.text() and "%" in page.review.current.text()
-    _key(canvas, Qt.Key_Return)  # accept
+    _key(canvas, Qt.Key.Key_Return)  # accept
     assert page.review.progress.text() == "reviewed 1 of 6 doubtful cells" and page.review_index == 1
     second = page.review_items[1]
     before = read(files.corrected)
@@ -339,19 +339,19 @@ def test_review_steps_in_confidence_order(page, iface, run):
     marks = {(m.center().x(), m.center().y()) for m in page.reviewed_marks}  # canvas CRS = raster CRS here
     assert marks == {page.session.grid.cell_center(i.row, i.col) for i in (first, second)}
     # undoing the correction makes the cell doubtful again; redo reviews it again
-    _key(canvas, Qt.Key_Z, Qt.ControlModifier)
+    _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(read(files.corrected), before)
     assert page.review.progress.text() == "reviewed 1 of 6 doubtful cells" and len(page.reviewed_marks) == 1
-    _key(canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(read(files.corrected), after)
     assert page.session.log.reviewed("cell") == {(first.row, first.col), (second.row, second.col)}
     assert page.review.progress.text() == "reviewed 2 of 6 doubtful cells"
     # tile walk: the whole map in tiles of 8 cells, in order
     page.review.mode.setCurrentIndex(page.review.mode.findData("tiles"))
     page.review.count.setValue(8)
-    QTest.mouseClick(page.review.start, Qt.LeftButton)
+    QTest.mouseClick(page.review.start, Qt.MouseButton.LeftButton)
     assert len(page.review_items) == 9 and (page.review_items[1].xoff, page.review_items[1].yoff) == (8, 0)
-    _key(canvas, Qt.Key_Return)
+    _key(canvas, Qt.Key.Key_Return)
     assert page.review.progress.text() == "reviewed 1 of 9 tiles"
 
 
@@ -382,7 +382,7 @@ def test_refusals_leave_files_unchanged(page, iface, run, tmp_path):
     canvas.setExtent(ext)
     QgsProject.instance().removeMapLayer(page.layer.id())
     assert page.session is None
-    infos = iface.messageBar().get_messages(Qgis.Info)
+    infos = iface.messageBar().get_messages(Qgis.MessageLevel.Info)
     assert len(infos) == 1 and "was removed: editing stopped" in infos[0]
     _click(tool, canvas, _px(canvas, *g.cell_center(3, 3)))  # a click that arrives after the removal
     assert len(_warnings(iface)) == 1 and "no land-cover layer is being edited" in _warnings(iface)[0]
@@ -436,7 +436,7 @@ def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch
     page.set_tool("cell")
     g = page.session.grid
     before = read(files.corrected)
-    _key(canvas, Qt.Key_1 if before[2, 2] != 0 else Qt.Key_2)
+    _key(canvas, Qt.Key.Key_1 if before[2, 2] != 0 else Qt.Key.Key_2)
     _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(2, 2)))
     after = read(files.corrected)
     assert np.argwhere(after != before).tolist() == [[2, 2]]
@@ -448,7 +448,7 @@ def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch
     state = folder_state(files.folder)
     QgsProject.instance().clear()
     assert page.session is None
-    assert any("project was closed" in m for m in iface.messageBar().get_messages(Qgis.Info))
+    assert any("project was closed" in m for m in iface.messageBar().get_messages(Qgis.MessageLevel.Info))
     assert folder_state(files.folder) == state
 
 
@@ -461,14 +461,14 @@ def test_reopen_from_the_corrected_layer_and_revert_from_the_log(page, iface, ru
     base = read(run)
     page.set_tool("cell")
     for r, c in ((1, 1), (5, 9)):
-        _key(canvas, Qt.Key_1 if base[r, c] != 0 else Qt.Key_2)
+        _key(canvas, Qt.Key.Key_1 if base[r, c] != 0 else Qt.Key.Key_2)
         _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(r, c)))
     two = read(files.corrected)
     page.stop_editing()
     corrected = QgsProject.instance().mapLayersByName("Land cover (corrected)")[0]
     # the corrected layer itself is recognised; its layer is reused, not added twice
     page.layer_combo.setLayer(corrected)
-    QTest.mouseClick(page.edit_button, Qt.LeftButton)
+    QTest.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
     assert page.session is not None and page.layer is corrected
     assert len(QgsProject.instance().mapLayersByName("Land cover (corrected)")) == 1
     assert page.log_view.table.rowCount() == 2 and page.log_view.table.item(1, 0).text() == "1"
@@ -479,7 +479,7 @@ def test_reopen_from_the_corrected_layer_and_revert_from_the_log(page, iface, ru
     want[1, 1] = base[1, 1]
     assert np.array_equal(read(files.corrected), want)
     assert page.log_view.table.item(1, 5).text() == "reverted"
-    _key(canvas, Qt.Key_Z, Qt.ControlModifier)  # undo the revert
+    _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the revert
     assert np.array_equal(read(files.corrected), two)
     page.log_view.revert_all.click()
     assert np.array_equal(read(files.corrected), base)

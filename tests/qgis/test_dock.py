@@ -75,13 +75,13 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     panel.area.set_mode("layer")
     out = tmp_path / "out"
     panel.options.output_widget.setFilePath(str(out))
-    QTest.mouseClick(panel.report.run_button, Qt.LeftButton)
+    QTest.mouseClick(panel.report.run_button, Qt.MouseButton.LeftButton)
     assert panel.queue.tasks, "no task was started"
     assert panel.report.cancel_button.isEnabled()
     wait_for_tasks()
     assert not panel.queue.tasks
 
-    criticals = iface.messageBar().get_messages(Qgis.Critical)
+    criticals = iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
     assert not criticals, criticals
     (group,) = _groups("Land cover — scene — ")
     layers = [node.layer() for node in group.findLayers()]
@@ -108,7 +108,7 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
         assert not group.findLayer(p.id()).isVisible()
     assert group.findLayer(land.id()).isVisible()
     # message bar summary: area per class and the run time
-    successes = iface.messageBar().get_messages(Qgis.Success)
+    successes = iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert any("km²" in m and "scene" in m for m in successes), successes
     assert "Last run" in panel.report.summary_label.text()
     assert panel.report.progress_bar.value() == 100
@@ -159,7 +159,7 @@ def test_selection_extent_and_incomplete_form(dock, scene, iface, tmp_path):
     panel.area.polygon_combo.setLayer(poly)
     panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     assert panel.run() is None  # nothing selected: a readable warning, no task
-    warnings = iface.messageBar().get_messages(Qgis.Warning)
+    warnings = iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert any("select" in m.lower() for m in warnings), warnings
     poly.selectAll()
     request = panel.build_request()
@@ -221,7 +221,7 @@ def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
     model_path = result.summary["fast_path"]
     if result.device.startswith("cpu"):  # the fast path is the CPU's; a GPU run stays eager
         assert model_path["path"] == "torchscript+onednn", model_path
-    assert not iface.messageBar().get_messages(Qgis.Critical)
+    assert not iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
     (group,) = _groups("Land cover — big — ")
     assert group.findLayers()[0].layer().name() == "Land cover"
 

@@ -46,10 +46,10 @@ def test_engine_error_is_readable(panel, iface, plugin_log, monkeypatch):
     monkeypatch.setattr(panel, "run_options", lambda o=panel.run_options: _with(o(), radiometry="bogus"))
     assert panel.run() is not None
     wait_for_tasks()
-    criticals = iface.messageBar().get_messages(Qgis.Critical)
+    criticals = iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
     assert len(criticals) == 1 and "unknown radiometry" in criticals[0], criticals
     assert "Traceback" not in criticals[0]
-    assert any("unknown radiometry" in m and lvl == Qgis.Critical for m, lvl in plugin_log)
+    assert any("unknown radiometry" in m and lvl == Qgis.MessageLevel.Critical for m, lvl in plugin_log)
     assert _groups() == []
 
 
@@ -62,7 +62,7 @@ def test_unexpected_exception_logs_traceback(panel, iface, plugin_log, monkeypat
     monkeypatch.setattr(pipeline, "classify", broken)
     assert panel.run() is not None
     wait_for_tasks()
-    criticals = iface.messageBar().get_messages(Qgis.Critical)
+    criticals = iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
     assert len(criticals) == 1 and "ZeroDivisionError: boom" in criticals[0] and "log" in criticals[0]
     assert "Traceback" not in criticals[0]
     assert any("Traceback" in m for m, _lvl in plugin_log)
@@ -74,7 +74,7 @@ def test_bad_output_folder_is_refused_before_running(panel, iface, tmp_path):
     blocker.write_text("x")
     panel.options.output_widget.setFilePath(str(blocker))
     assert panel.run() is None
-    warnings = iface.messageBar().get_messages(Qgis.Warning)
+    warnings = iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert any("is a file" in m for m in warnings), warnings
 
 
@@ -94,6 +94,6 @@ def test_a_failing_slot_is_reported_not_raised(panel, iface, plugin_log, monkeyp
     other = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "other.tif", size=64)), "other")
     QgsProject.instance().addMapLayer(other)
     panel.input.layer_combo.setLayer(other)  # layerChanged -> refresh_layer raises inside
-    warnings = iface.messageBar().get_messages(Qgis.Warning)
+    warnings = iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert any("odd CRS" in m and "log panel" in m for m in warnings), warnings
     assert any("Traceback" in m for m, _lvl in plugin_log)

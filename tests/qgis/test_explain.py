@@ -89,13 +89,16 @@ def click(page, x, y, crs: str):
     )
     pt = ct.transform(QgsPointXY(x, y))
     if not page.inspect_button.isChecked():
-        QTest.mouseClick(page.inspect_button, Qt.LeftButton)
+        QTest.mouseClick(page.inspect_button, Qt.MouseButton.LeftButton)
     assert canvas.mapTool() is page.map_tool
     pix = canvas.getCoordinateTransform().transform(pt)
     pos = QPoint(round(pix.x()), round(pix.y()))
-    for kind, buttons in ((QEvent.MouseButtonPress, Qt.LeftButton), (QEvent.MouseButtonRelease, Qt.NoButton)):
-        ev = QgsMapMouseEvent(canvas, kind, pos, Qt.LeftButton, buttons, Qt.NoModifier)
-        if kind == QEvent.MouseButtonPress:
+    for kind, buttons in (
+        (QEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
+        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+    ):
+        ev = QgsMapMouseEvent(canvas, kind, pos, Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
+        if kind == QEvent.Type.MouseButtonPress:
             page.map_tool.canvasPressEvent(ev)
         else:
             page.map_tool.canvasReleaseEvent(ev)
@@ -148,7 +151,7 @@ def test_click_shows_the_engine_probabilities_patch_and_heat_map(page, tmp_path,
     assert not np.array_equal(page.view.overlaid(), page.view.patch)
 
     # Show on map: a georeferenced layer aligned with the window, removed with its folder on shutdown
-    QTest.mouseClick(page.show_button, Qt.LeftButton)
+    QTest.mouseClick(page.show_button, Qt.MouseButton.LeftButton)
     heat_layer = QgsProject.instance().mapLayer(page.layers.layer_ids[-1])
     assert heat_layer is not None and "Grad-CAM Forest" in heat_layer.name()
     ext = heat_layer.extent()
@@ -226,7 +229,7 @@ def test_classify_an_image_file_button(page, tmp_path, monkeypatch):
         jpg = tmp_path / Path(member).name
         jpg.write_bytes(zf.read(member))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(jpg), ""))
-    QTest.mouseClick(page.file_button, Qt.LeftButton)
+    QTest.mouseClick(page.file_button, Qt.MouseButton.LeftButton)
     wait_for_tasks(120)
     assert page.last_error is None and page.mode == "file"
     assert "as is (64 x 64 px)" in page.status.text() and jpg.name in page.status.text()
@@ -235,7 +238,7 @@ def test_classify_an_image_file_button(page, tmp_path, monkeypatch):
     # an outside click reads the input layer: none chosen here -> a clear message, no task
     page.input_combo.setLayer(None)
     page.inspect_at(QgsPointXY(0, 0))
-    warnings = page.iface.messageBar().get_messages(Qgis.Warning)
+    warnings = page.iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert any("choose an input raster layer" in m for m in warnings)
 
 

@@ -121,7 +121,8 @@ def test_print_layout_pdf_and_png(qgis_new_project, run, tmp_path, orientation, 
     img = QImage(str(tmp_path / "pdf.png"))
     assert not img.isNull() and len(_class_colours_in(img, 2)) >= 8
     arr = np.frombuffer(
-        bytes(img.convertToFormat(QImage.Format_Grayscale8).constBits().asarray(img.width() * img.height())), np.uint8
+        bytes(img.convertToFormat(QImage.Format.Format_Grayscale8).constBits().asarray(img.width() * img.height())),
+        np.uint8,
     )
     assert (arr < 80).mean() > 0.01  # text, frame, table lines: the page is not blank
 

@@ -47,7 +47,7 @@ def page(iface, qgis_new_project, tmp_path, monkeypatch):
 
 
 def _click_export(page):
-    QTest.mouseClick(page.export_button, Qt.LeftButton)
+    QTest.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
     wait_for_tasks(120)
 
 
@@ -88,7 +88,7 @@ def test_page_exports_everything(page, tmp_path):
     before = {n: (out / n).stat().st_mtime_ns for n in names}
     asked = []
     page._ask_overwrite = lambda taken, folder: asked.append(len(taken)) or False
-    QTest.mouseClick(page.export_button, Qt.LeftButton)
+    QTest.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
     wait_for_tasks(60)
     assert asked and asked[0] >= 8 and "kept" in page.result_label.text()
     assert {n: (out / n).stat().st_mtime_ns for n in names} == before
@@ -122,10 +122,10 @@ def test_cancel_leaves_nothing(page, tmp_path, monkeypatch):
     out = tmp_path / "cancelled"
     page.output_widget.setFilePath(str(out))
     page.options.map.setChecked(False)
-    QTest.mouseClick(page.export_button, Qt.LeftButton)
+    QTest.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
     assert process_events_until(started.is_set, 30)
     assert page.cancel_button.isEnabled()
-    QTest.mouseClick(page.cancel_button, Qt.LeftButton)
+    QTest.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     wait_for_tasks(30)
     assert "cancelled" in page.result_label.text()
     assert files_under(out) == [] and (not out.exists() or list(out.iterdir()) == [])

@@ -14,14 +14,16 @@ from .landcover_helpers import clean_settings, default_card_path, model_card, wr
 
 
 def _event(canvas, kind, x, y):
-    buttons = Qt.LeftButton if kind != QEvent.MouseButtonRelease else Qt.NoButton
-    return QgsMapMouseEvent(canvas, kind, QPoint(x, y), Qt.LeftButton, buttons, Qt.NoModifier)
+    buttons = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseButtonRelease else Qt.MouseButton.NoButton
+    return QgsMapMouseEvent(
+        canvas, kind, QPoint(x, y), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier
+    )
 
 
 def _drag(tool, canvas, start, move, end):
-    tool.canvasPressEvent(_event(canvas, QEvent.MouseButtonPress, *start))
-    tool.canvasMoveEvent(_event(canvas, QEvent.MouseMove, *move))
-    tool.canvasReleaseEvent(_event(canvas, QEvent.MouseButtonRelease, *end))
+    tool.canvasPressEvent(_event(canvas, QEvent.Type.MouseButtonPress, *start))
+    tool.canvasMoveEvent(_event(canvas, QEvent.Type.MouseMove, *move))
+    tool.canvasReleaseEvent(_event(canvas, QEvent.Type.MouseButtonRelease, *end))
 
 
 @pytest.fixture

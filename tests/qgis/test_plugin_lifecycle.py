@@ -1,10 +1,10 @@
 """classFactory -> initGui -> the dock opens -> unload leaves nothing behind, in the real QGIS."""
 
 import eurosat_landcover
-import sip
 from eurosat_landcover.__about__ import PLUGIN_NAME
 from qgis.core import QgsApplication
 from qgis.gui import QgsDockWidget
+from qgis.PyQt import sip
 from qgis.PyQt.QtWidgets import QAction
 
 from .conftest import flush_deletes

@@ -16,7 +16,7 @@ class NapTask(QgsTask):
     """Sleeps `seconds` in the worker unless cancelled; records when it ran."""
 
     def __init__(self, name: str, seconds: float = 0.2):
-        super().__init__(name, QgsTask.CanCancel)
+        super().__init__(name, QgsTask.Flag.CanCancel)
         self.seconds = seconds
         self.began = self.ended = None
         self.was_cancelled = False

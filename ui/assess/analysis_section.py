@@ -88,7 +88,7 @@ class AnalysisSection(QGroupBox):
         )
         self.folder = QgsFileWidget(self)
         self.folder.setObjectName("outputFolder")
-        self.folder.setStorageMode(QgsFileWidget.GetDirectory)
+        self.folder.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.folder.setFilePath(settings.output_dir)
         self.folder.setToolTip("Where the JSON, CSV and HTML go; empty = beside the map")
         self.run_button = QPushButton("Analyse", self)

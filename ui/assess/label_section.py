@@ -39,7 +39,18 @@ from ...core.accuracy.design import LAYER, STATUS_LABELLED, STATUS_SKIPPED, STAT
 from ...core.accuracy.reference import label_values
 from .design_section import _swatch
 
-CLASS_KEYS = [Qt.Key_1, Qt.Key_2, Qt.Key_3, Qt.Key_4, Qt.Key_5, Qt.Key_6, Qt.Key_7, Qt.Key_8, Qt.Key_9, Qt.Key_0]
+CLASS_KEYS = [
+    Qt.Key.Key_1,
+    Qt.Key.Key_2,
+    Qt.Key.Key_3,
+    Qt.Key.Key_4,
+    Qt.Key.Key_5,
+    Qt.Key.Key_6,
+    Qt.Key.Key_7,
+    Qt.Key.Key_8,
+    Qt.Key.Key_9,
+    Qt.Key.Key_0,
+]
 KEY_TEXT = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"]
 REQUIRED_FIELDS = ("point_id", "map_code", "ref_code", "ref_class", "status", "labelled_utc")
 
@@ -53,7 +64,7 @@ class _CanvasKeys(QObject):
 
     def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
         return bool(
-            event.type() == QEvent.KeyPress and self.section.isVisible() and self.section.handle_key(event.key())
+            event.type() == QEvent.Type.KeyPress and self.section.isVisible() and self.section.handle_key(event.key())
         )
 
 
@@ -63,7 +74,7 @@ class LabelSection(QGroupBox):
     def __init__(self, page, parent=None):
         super().__init__("2 · Label the sample", parent)
         self.setObjectName("labelSection")
-        self.setFocusPolicy(Qt.StrongFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.page = page
         self.layer = None
         self.fids: list = []  # in point_id order
@@ -74,7 +85,7 @@ class LabelSection(QGroupBox):
         self.marker: Optional[QgsVertexMarker] = None
         self.layer_combo = QgsMapLayerComboBox(self)
         self.layer_combo.setObjectName("sampleCombo")
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.PointLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.PointLayer)
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setCurrentIndex(0)
         self.progress = QProgressBar(self)
@@ -252,14 +263,14 @@ class LabelSection(QGroupBox):
             box.transform(tr)
             pt = tr.transform(pt)
         self._clear_canvas_items()
-        self.band = QgsRubberBand(self.canvas, QgsWkbTypes.PolygonGeometry)
+        self.band = QgsRubberBand(self.canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.band.setColor(QColor(255, 230, 0))
         self.band.setFillColor(QColor(0, 0, 0, 0))
         self.band.setWidth(3)
         self.band.setToGeometry(box, None)
         self.marker = QgsVertexMarker(self.canvas)
         self.marker.setCenter(QgsPointXY(pt))
-        self.marker.setIconType(QgsVertexMarker.ICON_CROSS)
+        self.marker.setIconType(QgsVertexMarker.IconType.ICON_CROSS)
         self.marker.setColor(QColor(255, 0, 0))
         self.marker.setIconSize(16)
         self.marker.setPenWidth(2)
@@ -285,7 +296,9 @@ class LabelSection(QGroupBox):
         changes = {fields.indexOf(k): v for k, v in values.items()}
         ok = self.layer.dataProvider().changeAttributeValues({f.id(): changes})
         if not ok:
-            self.page.push(f"cannot save the label in {self.layer.name()}: is the file read-only?", Qgis.Critical)
+            self.page.push(
+                f"cannot save the label in {self.layer.name()}: is the file read-only?", Qgis.MessageLevel.Critical
+            )
             return False
         self.layer.triggerRepaint()
         self.update_progress()
@@ -320,14 +333,14 @@ class LabelSection(QGroupBox):
             if k < len(self.classes):
                 return self.set_label(STATUS_LABELLED, self.classes[k][0])
             return False
-        if key == Qt.Key_U:
+        if key == Qt.Key.Key_U:
             return self.set_label(STATUS_UNSURE)
-        if key == Qt.Key_S:
+        if key == Qt.Key.Key_S:
             return self.set_label(STATUS_SKIPPED)
-        if key == Qt.Key_Left:
+        if key == Qt.Key.Key_Left:
             self.go(self.index - 1)
             return True
-        if key == Qt.Key_Right:
+        if key == Qt.Key.Key_Right:
             self.go(self.index + 1)
             return True
         return False

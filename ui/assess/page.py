@@ -61,14 +61,14 @@ class AssessPage(WorkspacePage):
     # ---------------------------------------------------------------- helpers
     def ask(self, question: str) -> bool:
         """Yes/no question (tests replace it)."""
-        return QMessageBox.question(self, "EuroSAT Land Cover", question) == QMessageBox.Yes
+        return QMessageBox.question(self, "EuroSAT Land Cover", question) == QMessageBox.StandardButton.Yes
 
     def run_task(self, description: str, fn, on_done) -> FunctionTask:
         def done(task):
             if task in self.tasks:
                 self.tasks.remove(task)
             if task.trace:
-                log(task.trace, Qgis.Critical)
+                log(task.trace, Qgis.MessageLevel.Critical)
             on_done(task)
 
         task = FunctionTask(description, fn, done)
@@ -80,11 +80,11 @@ class AssessPage(WorkspacePage):
     def create_sample(self) -> None:
         path = map_path(self.design.map_combo.currentLayer())
         if path is None or self.design.info is None:
-            self.push("Pick a classified map first (section 1).", Qgis.Warning)
+            self.push("Pick a classified map first (section 1).", Qgis.MessageLevel.Warning)
             return
         out = self.design.output.filePath().strip()
         if not out:
-            self.push("Choose a file for the sample points (section 1).", Qgis.Warning)
+            self.push("Choose a file for the sample points (section 1).", Qgis.MessageLevel.Warning)
             return
         if not out.lower().endswith(".gpkg"):
             out += ".gpkg"
@@ -119,19 +119,21 @@ class AssessPage(WorkspacePage):
     def _sample_created(self, task) -> None:
         self.design.create_button.setEnabled(True)
         if task.error:
-            self.push(task.error, Qgis.Critical if task.error != "cancelled" else Qgis.Info)
+            self.push(task.error, Qgis.MessageLevel.Critical if task.error != "cancelled" else Qgis.MessageLevel.Info)
             return
         r = task.result
         layer = QgsVectorLayer(f"{r['path']}|layername={LAYER}", f"Accuracy sample — {Path(r['map']).stem}", "ogr")
         if not layer.isValid():
-            self.push(f"the sample was written to {r['path']} but QGIS cannot open it", Qgis.Critical)
+            self.push(f"the sample was written to {r['path']} but QGIS cannot open it", Qgis.MessageLevel.Critical)
             return
         style_sample_layer(layer)
         QgsProject.instance().addMapLayer(layer)
         self.labels.set_layer(layer)
         for note in r["notes"]:
             log(note)
-        self.push(f"{r['points']} sample points in {Path(r['path']).name}: label them in section 2", Qgis.Success)
+        self.push(
+            f"{r['points']} sample points in {Path(r['path']).name}: label them in section 2", Qgis.MessageLevel.Success
+        )
 
     # ---------------------------------------------------------------- 4: analysis
     def analysis_inputs(self) -> dict:
@@ -166,7 +168,7 @@ class AssessPage(WorkspacePage):
         try:
             kw = self.analysis_inputs()
         except ValueError as exc:
-            self.push(str(exc), Qgis.Warning)
+            self.push(str(exc), Qgis.MessageLevel.Warning)
             return
         if kw.get("map_path"):
             target_map = kw["map_path"]
@@ -189,7 +191,7 @@ class AssessPage(WorkspacePage):
     def _analysed(self, task) -> None:
         self.analysis.run_button.setEnabled(True)
         if task.error:
-            self.push(task.error, Qgis.Critical)
+            self.push(task.error, Qgis.MessageLevel.Critical)
             return
         out = task.result
         res = out["assessment"]
@@ -199,7 +201,7 @@ class AssessPage(WorkspacePage):
         self.push(
             f"overall accuracy {100 * res.overall:.1f} % (95 % CI {100 * lo:.1f}–{100 * hi:.1f} %); "
             f"report {Path(out['html']).name}",
-            Qgis.Success,
+            Qgis.MessageLevel.Success,
         )
 
     # ---------------------------------------------------------------- lifecycle

@@ -74,19 +74,19 @@ class MappingDialog(QDialog):
         self.table = QTableWidget(len(values), 2, self)
         self.table.setObjectName("mappingTable")
         self.table.setHorizontalHeaderLabels(["Reference value", "Map class"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.combos = []
         for r, v in enumerate(values):
             item = QTableWidgetItem(str(v))
-            item.setFlags(Qt.ItemIsEnabled)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.table.setItem(r, 0, item)
             combo = QComboBox(self.table)
             combo.addItems([NO_CLASS] + [n for _c, n in classes])
             combo.setCurrentText(mapping.get(str(v)) or guess(v, classes))
             self.table.setCellWidget(r, 1, combo)
             self.combos.append((str(v), combo))
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -118,7 +118,9 @@ class ReferenceSection(QGroupBox):
         self.layer_combo = QgsMapLayerComboBox(self)
         self.layer_combo.setObjectName("referenceCombo")
         self.layer_combo.setFilters(
-            QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer | QgsMapLayerProxyModel.RasterLayer
+            QgsMapLayerProxyModel.Filter.PointLayer
+            | QgsMapLayerProxyModel.Filter.PolygonLayer
+            | QgsMapLayerProxyModel.Filter.RasterLayer
         )
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setCurrentIndex(0)
@@ -181,9 +183,9 @@ class ReferenceSection(QGroupBox):
         dlg = MappingDialog(values, classes, self.mapping, self)
         if dialog_hook is not None:  # tests fill the dialog and accept it
             dialog_hook(dlg)
-            accepted = dlg.result() == QDialog.Accepted
+            accepted = dlg.result() == QDialog.DialogCode.Accepted
         else:
-            accepted = dlg.exec_() == QDialog.Accepted
+            accepted = dlg.exec() == QDialog.DialogCode.Accepted
         if accepted:
             self.mapping = dlg.mapping()
             pairs = [f"{k} → {v}" for k, v in self.mapping.items() if k.casefold() != v.casefold()]

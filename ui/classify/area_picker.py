@@ -72,7 +72,7 @@ class AreaPicker(QGroupBox):
         row.addWidget(self.draw_button)
         form.addRow("Classify", row)
         self.polygon_combo = QgsMapLayerComboBox(self)
-        self.polygon_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.polygon_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.polygon_combo.setToolTip("Polygon layer whose selected features give the area")
         self.polygon_label = QLabel("Polygons", self)
         form.addRow(self.polygon_label, self.polygon_combo)

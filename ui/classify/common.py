@@ -11,7 +11,7 @@ from qgis.PyQt.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel
 from ...toolbelt.log import log_error
 
 
-def notify(widget, text: str, level=Qgis.Warning) -> None:
+def notify(widget, text: str, level=Qgis.MessageLevel.Warning) -> None:
     """Tell the analyst through the page holding `widget` (its ``push``), else the log only."""
     while widget is not None:
         push = getattr(widget, "push", None)
@@ -56,5 +56,5 @@ def select_data(combo: QComboBox, data) -> None:
 def form_layout(box: QGroupBox) -> QFormLayout:
     """A form layout for a section whose fields grow with the dock."""
     form = QFormLayout(box)
-    form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     return form

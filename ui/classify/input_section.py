@@ -36,7 +36,7 @@ class InputSection(QGroupBox):
         self.iface = iface
         form = form_layout(self)
         self.layer_combo = QgsMapLayerComboBox(self)
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.setAllowEmptyLayer(False)
         self.layer_combo.setToolTip("Raster layer to classify; follows the layer selected in the Layers panel")
         form.addRow("Raster", self.layer_combo)

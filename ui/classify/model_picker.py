@@ -85,7 +85,7 @@ class ModelPicker(QGroupBox):
         form = form_layout(self)
         row = QHBoxLayout()
         self.model_combo = QComboBox(self)
-        self.model_combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.model_combo.setToolTip("The bundled EuroSAT model, or a model card (JSON) you added")
         self.add_model_button = QToolButton(self)
         self.add_model_button.setText("+")
@@ -101,7 +101,7 @@ class ModelPicker(QGroupBox):
         form.addRow(self.model_info)
         self.classes_label = QLabel(self)
         self.classes_label.setObjectName("modelClasses")
-        self.classes_label.setTextFormat(Qt.RichText)
+        self.classes_label.setTextFormat(Qt.TextFormat.RichText)
         self.classes_label.setToolTip("The model's classes and their map colours")
         form.addRow(self.classes_label)
 
@@ -133,7 +133,7 @@ class ModelPicker(QGroupBox):
             card = self.card(path)
             title = getattr(card, "title", None) or Path(path).stem
             self.model_combo.addItem(f"{title} ({Path(path).name})", path)
-            self.model_combo.setItemData(self.model_combo.count() - 1, path, Qt.ToolTipRole)
+            self.model_combo.setItemData(self.model_combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
         select_data(self.model_combo, self.settings.model_card)
         self.model_combo.blockSignals(False)
         self._show(self.card())
@@ -147,7 +147,7 @@ class ModelPicker(QGroupBox):
         try:
             self._cards[path] = ModelCard.load(path)
         except (ModelCardError, OSError) as exc:
-            notify(self, f"Not a usable model card: {exc}", Qgis.Warning)
+            notify(self, f"Not a usable model card: {exc}", Qgis.MessageLevel.Warning)
             return False
         if path not in self.settings.extra_models:
             self.settings.extra_models.append(path)

@@ -86,7 +86,7 @@ class OptionsSection(QGroupBox):
         self.device_info = muted(QLabel(self))
         form.addRow(self.device_info)
         self.output_widget = QgsFileWidget(self)
-        self.output_widget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.output_widget.setDialogTitle("Output folder for the classification rasters")
         self.output_widget.setToolTip("Folder for the land-cover, confidence and probability GeoTIFFs")
         form.addRow("Output folder", self.output_widget)

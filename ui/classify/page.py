@@ -66,8 +66,8 @@ class ClassifyPage(WorkspacePage):
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget(scroll)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -85,7 +85,7 @@ class ClassifyPage(WorkspacePage):
             layout.addWidget(section)
         layout.addStretch(1)
         for combo in body.findChildren(QComboBox):  # long items must not widen the dock
-            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(10)
         self.setMinimumWidth(280)
 
@@ -184,11 +184,11 @@ class ClassifyPage(WorkspacePage):
         try:
             request = self.build_request()
         except RequestError as exc:
-            self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.Warning)
+            self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.MessageLevel.Warning)
             return None
         except Exception as exc:
             log_error("cannot prepare the classification:\n" + traceback.format_exc())
-            self.push(f"Cannot prepare the classification: {exc}", Qgis.Critical)
+            self.push(f"Cannot prepare the classification: {exc}", Qgis.MessageLevel.Critical)
             return None
         if not self.may_write(request):
             return None
@@ -212,7 +212,7 @@ class ClassifyPage(WorkspacePage):
         try:
             existing = check_outputs(request.output_dir, request.name, [str(request.input_path)], overwrite=True)
         except ClassificationError as exc:
-            self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.Warning)
+            self.push(str(exc)[0].upper() + str(exc)[1:], Qgis.MessageLevel.Warning)
             return False
         if not existing:
             return True
@@ -222,11 +222,11 @@ class ClassifyPage(WorkspacePage):
             "Replace existing files?",
             f"The output folder {request.output_dir} already holds files of the run name '{request.name}':\n"
             f"{names}\n\nReplace them with this run's outputs?",
-            QMessageBox.Yes | QMessageBox.No,
-            QMessageBox.No,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
-        if answer != QMessageBox.Yes:
-            self.push("Not run: the existing files were kept", Qgis.Info)
+        if answer != QMessageBox.StandardButton.Yes:
+            self.push("Not run: the existing files were kept", Qgis.MessageLevel.Info)
             return False
         request.overwrite = True
         return True
@@ -278,11 +278,11 @@ class ClassifyPage(WorkspacePage):
             log_error(f"classification of {name} failed: {outcome.traceback or outcome.message}")
             self.report.status("Failed: see the message bar and the log.", 0)
             hint = " (details in the log panel)" if outcome.traceback else ""
-            self.push(f"Classification of {name} failed: {outcome.message}{hint}", Qgis.Critical, 0)
+            self.push(f"Classification of {name} failed: {outcome.message}{hint}", Qgis.MessageLevel.Critical, 0)
         else:
             why = " (the input layer was removed)" if self.queue.input_removed(task) else ""
             self.report.status(f"Cancelled{why}.", 0)
-            self.push(f"Classification of {name} cancelled{why}; no files were kept.", Qgis.Info, 5)
+            self.push(f"Classification of {name} cancelled{why}; no files were kept.", Qgis.MessageLevel.Info, 5)
 
     def _succeeded(self, task, name: str, result) -> None:
         if task.context.get("open_results", True) and not self.queue.input_removed(task):
@@ -291,14 +291,20 @@ class ClassifyPage(WorkspacePage):
                 task.context["group"] = group.name()
             except Exception as exc:
                 log_error("cannot add the result layers:\n" + traceback.format_exc())
-                self.push(f"The classification finished but its layers cannot be added: {exc}", Qgis.Warning, 0)
+                self.push(
+                    f"The classification finished but its layers cannot be added: {exc}", Qgis.MessageLevel.Warning, 0
+                )
         seconds = result.seconds or task.seconds
         self.report.succeeded(name, result, seconds)
         total = sum(result.area_km2.values())
         areas = area_summary(result.area_km2, top=4)
-        self.push(f"Land cover of {name}: {total:.3g} km² in {format_seconds(seconds)} — {areas}", Qgis.Success, 10)
+        self.push(
+            f"Land cover of {name}: {total:.3g} km² in {format_seconds(seconds)} — {areas}",
+            Qgis.MessageLevel.Success,
+            10,
+        )
         for warning in result.warnings or []:
-            self.push(warning, Qgis.Warning, 10)
+            self.push(warning, Qgis.MessageLevel.Warning, 10)
         log("\n".join(result_log_lines(name, result, seconds)))
 
     # ================================================================== shutdown

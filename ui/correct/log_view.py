@@ -35,9 +35,9 @@ class LogSection(QGroupBox):
         self.table.setObjectName("editLogTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMinimumHeight(90)
         self.table.setMaximumHeight(140)
@@ -75,7 +75,7 @@ class LogSection(QGroupBox):
             for c, v in enumerate(values):
                 item = QTableWidgetItem(v)
                 if e.state != "active":
-                    item.setForeground(Qt.gray)
+                    item.setForeground(Qt.GlobalColor.gray)
                 if e.note:
                     item.setToolTip(e.note)
                 self.table.setItem(r, c, item)

@@ -24,26 +24,26 @@ class CorrectionTool(QgsMapTool):
     pointsDrawn = pyqtSignal(str, list)  # tool kind, [QgsPointXY] in the canvas CRS  # noqa: N815
     command = pyqtSignal(str)  # "undo" | "redo" | "accept" | "class:<i>"
 
-    def __init__(self, canvas, geometry_type=QgsWkbTypes.LineGeometry):
+    def __init__(self, canvas, geometry_type=QgsWkbTypes.GeometryType.LineGeometry):
         super().__init__(canvas)
         self.points: list = []
         self.band = QgsRubberBand(canvas, geometry_type)
         self.band.setColor(DRAW_COLOR)
         self.band.setWidth(2)
-        self.setCursor(Qt.CrossCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor)
 
     # ---- keys
     def keyPressEvent(self, event):  # noqa: N802 (Qt API)
         key, mods = event.key(), event.modifiers()
-        if key == Qt.Key_Z and mods & Qt.ControlModifier:
-            self.command.emit("redo" if mods & Qt.ShiftModifier else "undo")
-        elif key == Qt.Key_Y and mods & Qt.ControlModifier:
+        if key == Qt.Key.Key_Z and mods & Qt.KeyboardModifier.ControlModifier:
+            self.command.emit("redo" if mods & Qt.KeyboardModifier.ShiftModifier else "undo")
+        elif key == Qt.Key.Key_Y and mods & Qt.KeyboardModifier.ControlModifier:
             self.command.emit("redo")
-        elif key in DIGIT_KEYS and not mods & (Qt.ControlModifier | Qt.AltModifier):
+        elif key in DIGIT_KEYS and not mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
             self.command.emit(f"class:{DIGIT_KEYS[key]}")
-        elif key in (Qt.Key_Return, Qt.Key_Enter):
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.command.emit("accept")
-        elif key == Qt.Key_Escape:
+        elif key == Qt.Key.Key_Escape:
             self.reset()
         else:
             event.ignore()
@@ -60,7 +60,7 @@ class CorrectionTool(QgsMapTool):
             self.band.reset(self._geometry_type())
 
     def _geometry_type(self):
-        return QgsWkbTypes.LineGeometry
+        return QgsWkbTypes.GeometryType.LineGeometry
 
     def finish(self):
         pts, self.points = self.points, []
@@ -89,7 +89,7 @@ class ClickTool(CorrectionTool):
         self.kind = kind
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
             self.points = [self.map_point(event)]
             self.finish()
 
@@ -100,19 +100,19 @@ class BrushTool(CorrectionTool):
     kind = "brush"
 
     def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
             self.points = [self.map_point(event)]
-            self.band.reset(QgsWkbTypes.LineGeometry)
+            self.band.reset(QgsWkbTypes.GeometryType.LineGeometry)
             self.band.addPoint(self.points[0])
 
     def canvasMoveEvent(self, event):  # noqa: N802 (QGIS API)
-        if self.points and event.buttons() & Qt.LeftButton:
+        if self.points and event.buttons() & Qt.MouseButton.LeftButton:
             p = self.map_point(event)
             self.points.append(p)
             self.band.addPoint(p)
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
-        if self.points and event.button() == Qt.LeftButton:
+        if self.points and event.button() == Qt.MouseButton.LeftButton:
             p = self.map_point(event)
             if p != self.points[-1]:
                 self.points.append(p)
@@ -123,19 +123,19 @@ class PolygonTool(CorrectionTool):
     """Left clicks add vertices, a right click (or a double click) closes the polygon."""
 
     def __init__(self, canvas, kind: str = "polygon"):
-        super().__init__(canvas, QgsWkbTypes.PolygonGeometry)
+        super().__init__(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.kind = kind
         self.band.setFillColor(QColor(255, 0, 200, 50))
 
     def _geometry_type(self):
-        return QgsWkbTypes.PolygonGeometry
+        return QgsWkbTypes.GeometryType.PolygonGeometry
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
             p = self.map_point(event)
             self.points.append(p)
             self.band.addPoint(p)
-        elif event.button() == Qt.RightButton:
+        elif event.button() == Qt.MouseButton.RightButton:
             if len(self.points) >= 3:
                 self.finish()
             else:
@@ -153,19 +153,19 @@ class LassoTool(PolygonTool):
         super().__init__(canvas, "lasso")
 
     def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
             self.points = [self.map_point(event)]
-            self.band.reset(QgsWkbTypes.PolygonGeometry)
+            self.band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
             self.band.addPoint(self.points[0])
 
     def canvasMoveEvent(self, event):  # noqa: N802 (QGIS API)
-        if self.points and event.buttons() & Qt.LeftButton:
+        if self.points and event.buttons() & Qt.MouseButton.LeftButton:
             p = self.map_point(event)
             self.points.append(p)
             self.band.addPoint(p)
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() == Qt.LeftButton and self.points:
+        if event.button() == Qt.MouseButton.LeftButton and self.points:
             self.points.append(self.map_point(event))
             if len(self.points) >= 3:
                 self.finish()

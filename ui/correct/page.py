@@ -88,14 +88,14 @@ class CorrectPage(WorkspacePage):
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget(scroll)
         lay = QVBoxLayout(body)
         lay.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
         self.layer_combo = QgsMapLayerComboBox(body)
         self.layer_combo.setObjectName("correctLayer")
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.setToolTip("A land-cover layer made by the Classify page (its *_classes.tif)")
         row.addWidget(self.layer_combo, 1)
         self.edit_button = QPushButton("Edit", body)
@@ -170,13 +170,13 @@ class CorrectPage(WorkspacePage):
         self.stop_editing(quiet=True)
         files, reason = corrections.landcover_run(layer)
         if files is None:
-            self.push(reason, Qgis.Warning)
+            self.push(reason, Qgis.MessageLevel.Warning)
             self._update_enabled()
             return False
         try:
             session = EditSession.open(files.classes, defer_rebuild=True)
         except EditError as exc:
-            self.push(str(exc), Qgis.Warning)
+            self.push(str(exc), Qgis.MessageLevel.Warning)
             self._update_enabled()
             return False
         except Exception as exc:  # never a traceback in a dialog
@@ -193,7 +193,7 @@ class CorrectPage(WorkspacePage):
                 session.rebuild()
             except EditError as exc:
                 self.stop_editing(quiet=True)
-                self.push(str(exc), Qgis.Warning)
+                self.push(str(exc), Qgis.MessageLevel.Warning)
                 return False
         return self._ready()
 
@@ -204,7 +204,7 @@ class CorrectPage(WorkspacePage):
             self.layer = corrections.corrected_layer(files, near=self.source_layer)
         except OSError as exc:
             self.stop_editing(quiet=True)
-            self.push(str(exc), Qgis.Critical)
+            self.push(str(exc), Qgis.MessageLevel.Critical)
             return False
         corrections.repaint(self.layer)
         palette = run_palette(files)
@@ -220,7 +220,9 @@ class CorrectPage(WorkspacePage):
         self.set_tool(self.tool_kind)
         self.refresh_log()
         if session.rebuilt_on_open:
-            self.push(f"{files.corrected.name} did not match its edit log and was rebuilt from it", Qgis.Info)
+            self.push(
+                f"{files.corrected.name} did not match its edit log and was rebuilt from it", Qgis.MessageLevel.Info
+            )
         return True
 
     def _rebuild_in_task(self, then) -> None:
@@ -241,9 +243,9 @@ class CorrectPage(WorkspacePage):
             if exception is not None:
                 self.stop_editing(quiet=True)
                 if isinstance(exception, EditError):
-                    self.push(str(exception), Qgis.Warning)
+                    self.push(str(exception), Qgis.MessageLevel.Warning)
                 else:
-                    self.push(f"cannot write {name}: {exception}", Qgis.Critical)
+                    self.push(f"cannot write {name}: {exception}", Qgis.MessageLevel.Critical)
                 return
             self.session.rebuilt()
             corrections.repaint(self.layer)
@@ -270,7 +272,10 @@ class CorrectPage(WorkspacePage):
         self.source_layer = None
         if was is not None and not quiet:
             files = self.files
-            self.push(reason or f"Stopped editing {files.prefix}; the edits are saved in {files.log.name}", Qgis.Info)
+            self.push(
+                reason or f"Stopped editing {files.prefix}; the edits are saved in {files.log.name}",
+                Qgis.MessageLevel.Info,
+            )
         self.status.setText(reason or "Pick a land-cover layer made by the Classify page and press Edit.")
         self._update_enabled()
 
@@ -370,7 +375,9 @@ class CorrectPage(WorkspacePage):
     def on_drawn(self, kind: str, points: list) -> None:
         """A gesture ended on the map: make it an edit of the corrected raster."""
         if self.session is None or self.layer is None:
-            self.push("no land-cover layer is being edited: nothing was changed (press Edit first)", Qgis.Warning)
+            self.push(
+                "no land-cover layer is being edited: nothing was changed (press Edit first)", Qgis.MessageLevel.Warning
+            )
             return
         if kind == "review":  # the review tool only takes keys (Enter, 1-9, 0)
             return
@@ -404,7 +411,7 @@ class CorrectPage(WorkspacePage):
     def recode_whole_layer(self) -> None:
         table = self.tools.recode.mapping()
         if not table:
-            self.push("the recode table is empty: add a row with two different classes", Qgis.Warning)
+            self.push("the recode table is empty: add a row with two different classes", Qgis.MessageLevel.Warning)
             return
         self._run(lambda: self.session.apply(Edit("recode", None, recode=table)), "recode")
 
@@ -426,12 +433,14 @@ class CorrectPage(WorkspacePage):
     def _run(self, fn, what: str):
         """Run one change; a refusal is one sentence in the message bar, never a traceback."""
         if self.session is None:
-            self.push("no land-cover layer is being edited: nothing was changed (press Edit first)", Qgis.Warning)
+            self.push(
+                "no land-cover layer is being edited: nothing was changed (press Edit first)", Qgis.MessageLevel.Warning
+            )
             return None
         try:
             out = fn()
         except EditError as exc:
-            self.push(str(exc), Qgis.Warning)
+            self.push(str(exc), Qgis.MessageLevel.Warning)
             return None
         except Exception as exc:
             self._unexpected(exc)
@@ -444,7 +453,7 @@ class CorrectPage(WorkspacePage):
 
     def _unexpected(self, exc) -> None:
         log_error(traceback.format_exc())
-        self.push(f"unexpected error: {exc} (details in the log panel)", Qgis.Critical)
+        self.push(f"unexpected error: {exc} (details in the log panel)", Qgis.MessageLevel.Critical)
 
     def refresh_log(self) -> None:
         if self.session is None:
@@ -490,10 +499,10 @@ class CorrectPage(WorkspacePage):
                 self.review_items = review_core.doubtful_cells(source, mode, self.review.count.value())
                 self.review_kind = "cells"
         except EditError as exc:
-            self.push(str(exc), Qgis.Warning)
+            self.push(str(exc), Qgis.MessageLevel.Warning)
             return
         if not self.review_items:
-            self.push("there is nothing to review: the layer has no classified cell", Qgis.Info)
+            self.push("there is nothing to review: the layer has no classified cell", Qgis.MessageLevel.Info)
             return
         self._ensure_review_items()
         self.set_tool("review")
@@ -502,7 +511,7 @@ class CorrectPage(WorkspacePage):
 
     def _ensure_review_items(self):
         if self.marker is None:
-            self.marker = QgsRubberBand(self.canvas, QgsWkbTypes.PolygonGeometry)
+            self.marker = QgsRubberBand(self.canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
             self.marker.setColor(QColor(255, 255, 255, 230))
             self.marker.setFillColor(QColor(255, 255, 255, 0))
             self.marker.setWidth(3)
@@ -510,7 +519,7 @@ class CorrectPage(WorkspacePage):
     def _clear_review(self):
         self.review_items, self.review_index, self.review_kind = [], -1, ""
         if self.marker is not None:
-            self.marker.reset(QgsWkbTypes.PolygonGeometry)
+            self.marker.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         self._clear_marks()
 
     def _clear_marks(self):
@@ -539,7 +548,7 @@ class CorrectPage(WorkspacePage):
             else:
                 x, y = g.cell_center(item.yoff + item.height / 2 - 0.5, item.xoff + item.width / 2 - 0.5)
             mark = QgsVertexMarker(self.canvas)
-            mark.setIconType(QgsVertexMarker.ICON_CIRCLE)
+            mark.setIconType(QgsVertexMarker.IconType.ICON_CIRCLE)
             mark.setColor(QColor(0, 0, 0))
             mark.setFillColor(QColor(255, 255, 255))
             mark.setIconSize(10)
@@ -608,7 +617,7 @@ class CorrectPage(WorkspacePage):
             else:
                 self.session.mark_tile(item)
         except EditError as exc:
-            self.push(str(exc), Qgis.Warning)
+            self.push(str(exc), Qgis.MessageLevel.Warning)
             return
         self._advance()
 

@@ -22,7 +22,7 @@ class ProbabilityChart(QWidget):
         self.setObjectName("probabilityChart")
         self.rows: list[tuple[str, float, str]] = []
         self.highlight: Optional[str] = None
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(ROW_H * 10 + 6)
 
     def set_probabilities(self, names, colors, probabilities, highlight: Optional[str] = None) -> None:
@@ -42,11 +42,11 @@ class ProbabilityChart(QWidget):
     def paintEvent(self, event):  # noqa: N802 (Qt API)
         painter = QPainter(self)
         try:
-            painter.setRenderHint(QPainter.Antialiasing)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             fm = QFontMetrics(self.font())
             if not self.rows:
                 painter.setPen(self.palette().color(self.foregroundRole()))
-                painter.drawText(self.rect(), Qt.AlignCenter, "Click the map to inspect a window")
+                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Click the map to inspect a window")
                 return
             name_w = max(fm.horizontalAdvance(n) for n, _, _ in self.rows) + 8
             pct_w = fm.horizontalAdvance("100.0 %") + 6
@@ -59,15 +59,19 @@ class ProbabilityChart(QWidget):
                 font.setBold(name == self.highlight)
                 painter.setFont(font)
                 painter.setPen(text_color)
-                painter.drawText(QRectF(0, y, name_w - 6, ROW_H), Qt.AlignRight | Qt.AlignVCenter, name)
-                painter.setPen(Qt.NoPen)
+                painter.drawText(
+                    QRectF(0, y, name_w - 6, ROW_H), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name
+                )
+                painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(QColor(225, 225, 225))
                 painter.drawRect(QRectF(bar_x, y + 3, bar_w, ROW_H - 6))
                 painter.setBrush(QColor(color))
                 painter.drawRect(QRectF(bar_x, y + 3, max(1.0, bar_w * p), ROW_H - 6))
                 painter.setPen(text_color)
                 painter.drawText(
-                    QRectF(bar_x + bar_w + 4, y, pct_w, ROW_H), Qt.AlignLeft | Qt.AlignVCenter, f"{100 * p:.1f} %"
+                    QRectF(bar_x + bar_w + 4, y, pct_w, ROW_H),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    f"{100 * p:.1f} %",
                 )
         finally:
             painter.end()

@@ -13,7 +13,7 @@ from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
 def to_qimage(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
-    return QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format_RGB888).copy()
+    return QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class HeatMapView(QWidget):
@@ -26,7 +26,7 @@ class HeatMapView(QWidget):
         self.heat: Optional[np.ndarray] = None
         self.opacity = 0.5
         self.message = "Click the map to inspect a window"
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMinimumHeight(140)
 
     def set_patch(self, rgb: Optional[np.ndarray], heat: Optional[np.ndarray] = None) -> None:
@@ -65,18 +65,22 @@ class HeatMapView(QWidget):
         painter = QPainter(self)
         try:
             if self.patch is None:
-                painter.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self.message)
+                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
                 return
             h, w = self.patch.shape[:2]
             gap = 8
             side_w = (self.width() - gap) // 2
             scale = min(side_w / w, self.height() / h)
             dw, dh = int(w * scale), int(h * scale)
-            painter.setRenderHint(QPainter.SmoothPixmapTransform, False)  # nearest: the pixels as they are
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # nearest: the pixels as they are
             painter.drawImage(QRect(0, 0, dw, dh), to_qimage(self.patch))
             right = self.overlaid()
             painter.drawImage(QRect(side_w + gap, 0, dw, dh), to_qimage(right))
             if self.heat is None and self.message:
-                painter.drawText(QRect(side_w + gap, 0, dw, dh), Qt.AlignCenter | Qt.TextWordWrap, self.message)
+                painter.drawText(
+                    QRect(side_w + gap, 0, dw, dh),
+                    Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                    self.message,
+                )
         finally:
             painter.end()

@@ -19,27 +19,27 @@ class InspectMapTool(QgsMapTool):
 
     def __init__(self, canvas):
         super().__init__(canvas)
-        self.setCursor(Qt.CrossCursor)
-        self.window_band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.window_band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.window_band.setStrokeColor(WINDOW_COLOR)
         self.window_band.setFillColor(QColor(255, 140, 0, 30))
         self.window_band.setWidth(2)
-        self.cell_band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
+        self.cell_band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.cell_band.setStrokeColor(CELL_COLOR)
         self.cell_band.setFillColor(QColor(0, 200, 255, 40))
         self.cell_band.setWidth(2)
         self._pressed = False
 
     def canvasPressEvent(self, event):  # noqa: N802 (Qt API)
-        self._pressed = event.button() == Qt.LeftButton
+        self._pressed = event.button() == Qt.MouseButton.LeftButton
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (Qt API)
-        if event.button() == Qt.LeftButton and self._pressed:
+        if event.button() == Qt.MouseButton.LeftButton and self._pressed:
             self._pressed = False
             self.clicked.emit(QgsPointXY(self.toMapCoordinates(event.pos())))
 
     def keyPressEvent(self, event):  # noqa: N802 (Qt API)
-        if event.key() == Qt.Key_Escape:
+        if event.key() == Qt.Key.Key_Escape:
             self.clear()
             event.accept()
         else:
@@ -47,8 +47,8 @@ class InspectMapTool(QgsMapTool):
 
     def show(self, window_geometry=None, cell_geometry=None) -> None:
         """Outline the window (and the result cell) in the canvas CRS."""
-        self.window_band.reset(QgsWkbTypes.PolygonGeometry)
-        self.cell_band.reset(QgsWkbTypes.PolygonGeometry)
+        self.window_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
+        self.cell_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         if window_geometry is not None:
             self.window_band.setToGeometry(window_geometry, None)
         if cell_geometry is not None:

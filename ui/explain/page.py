@@ -82,7 +82,7 @@ class ExplainPage(WorkspacePage):
         form = QFormLayout()
         self.input_combo = QgsMapLayerComboBox(self)
         self.input_combo.setObjectName("explainInput")
-        self.input_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.input_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.input_combo.setToolTip(
             "The layer a click reads. A land-cover result of this plugin inspects the windows that made the "
             "clicked cell (from the run's summary beside it)."
@@ -123,7 +123,7 @@ class ExplainPage(WorkspacePage):
         self.status = QLabel("", self)
         self.status.setObjectName("explainStatus")
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(self.status)
 
         wrow = QHBoxLayout()
@@ -156,7 +156,7 @@ class ExplainPage(WorkspacePage):
         outer.addLayout(hrow)
         orow = QHBoxLayout()
         orow.addWidget(QLabel("Opacity", self))
-        self.opacity = QSlider(Qt.Horizontal, self)
+        self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setObjectName("explainOpacity")
         self.opacity.setRange(0, 100)
         self.opacity.setValue(self.settings.opacity)
@@ -228,11 +228,11 @@ class ExplainPage(WorkspacePage):
         """Inspect the window centred at ``point`` (canvas CRS) of the input layer."""
         layer = self.input_combo.currentLayer()
         if layer is None:
-            self.push("choose an input raster layer first (Explain page)", Qgis.Warning)
+            self.push("choose an input raster layer first (Explain page)", Qgis.MessageLevel.Warning)
             return
         path = layer_path(layer)
         if path is None:
-            self.push(f"{layer.name()} is not a raster file the engine can read (GDAL)", Qgis.Warning)
+            self.push(f"{layer.name()} is not a raster file the engine can read (GDAL)", Qgis.MessageLevel.Warning)
             return
         crs = self.canvas.mapSettings().destinationCrs()
         summary = run_summary(layer)
@@ -357,7 +357,7 @@ class ExplainPage(WorkspacePage):
             if task.traceback:
                 log_error("Explain: " + task.traceback)
             self.status.setText(task.error)
-            self.push(task.error, Qgis.Warning)
+            self.push(task.error, Qgis.MessageLevel.Warning)
         elif task.result is not None:
             self.last_error = None
             try:
@@ -366,7 +366,7 @@ class ExplainPage(WorkspacePage):
                 import traceback
 
                 log_error("Explain: " + traceback.format_exc())
-                self.push(f"cannot show the result: {exc} (details in the log panel)", Qgis.Critical)
+                self.push(f"cannot show the result: {exc} (details in the log panel)", Qgis.MessageLevel.Critical)
         pending, self._pending = self._pending, None
         if pending is not None:
             self._submit(pending)
@@ -510,7 +510,7 @@ class ExplainPage(WorkspacePage):
                 heat, w.footprint, f"Grad-CAM {w.class_names[target]} at {cx:.0f}, {cy:.0f}", self.opacity.value() / 100
             )
         except Exception as exc:
-            self.push(f"cannot add the heat map: {exc}", Qgis.Warning)
+            self.push(f"cannot add the heat map: {exc}", Qgis.MessageLevel.Warning)
             return None
         if self.canvas is not None:
             self.canvas.refresh()

@@ -11,7 +11,7 @@ from qgis.core import QgsTask
 
 class ExplainTask(QgsTask):
     def __init__(self, description: str, work: Callable[[], object], on_done: Optional[Callable] = None):
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.work = work
         self.on_done = on_done
         self.result = None

@@ -24,7 +24,7 @@ PAGE_SIZES = ["A4", "A3", "A2", "A1", "A0", "A5", "Letter", "Legal", "ANSI B", "
 
 def narrow(combo, chars: int = 8):
     """A combo box that may shrink with the dock instead of widening the page."""
-    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(chars)
     return combo
 
@@ -72,7 +72,7 @@ class OptionsSection(QWidget):
 
         self.raster_box = QGroupBox("Raster", self)
         rf = QFormLayout(self.raster_box)
-        rf.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        rf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.raster_format = _combo(self.raster_box, RASTER_FORMATS, s.raster_format)
         self.probabilities = QCheckBox("Include the probability raster", self.raster_box)
         self.probabilities.setChecked(s.probabilities)
@@ -82,7 +82,7 @@ class OptionsSection(QWidget):
 
         self.poly_box = QGroupBox("Polygons", self)
         pf = QFormLayout(self.poly_box)
-        pf.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        pf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.mmu = QDoubleSpinBox(self.poly_box)
         self.mmu.setRange(0.0, 100000.0)
         self.mmu.setDecimals(2)
@@ -101,7 +101,7 @@ class OptionsSection(QWidget):
 
         self.map_box = QGroupBox("Map and report", self)
         mf = QFormLayout(self.map_box)
-        mf.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        mf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.title = QLineEdit(self.map_box)
         self.title.setPlaceholderText("Land cover — <run name>")
         row = QHBoxLayout()

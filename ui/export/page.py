@@ -84,7 +84,7 @@ class ExportPage(WorkspacePage):
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget(scroll)
         lay = QVBoxLayout(body)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -92,9 +92,9 @@ class ExportPage(WorkspacePage):
         box = QGroupBox("Result", body)
         form = QFormLayout(box)
         self.layer_combo = QgsMapLayerComboBox(box)
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.setAllowEmptyLayer(True)
-        self.layer_combo.setSizeAdjustPolicy(QgsMapLayerComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_combo.setSizeAdjustPolicy(QgsMapLayerComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer_combo.setMinimumContentsLength(8)
         self.layer_combo.setToolTip("A land-cover layer made by the plugin (its run summary is found beside it)")
         self.layer_combo.setLayer(self._first_landcover_layer())
@@ -114,7 +114,7 @@ class ExportPage(WorkspacePage):
         out = QGroupBox("Output", body)
         of = QFormLayout(out)
         self.output_widget = QgsFileWidget(out)
-        self.output_widget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.output_widget.setFilePath(self.settings.output_dir)
         self.output_widget.setToolTip("Empty: an 'export' folder beside the run")
         of.addRow("Folder", self.output_widget)
@@ -134,7 +134,7 @@ class ExportPage(WorkspacePage):
         lay.addWidget(self.progress)
         self.result_label = QLabel(body)
         self.result_label.setWordWrap(True)
-        self.result_label.setTextFormat(Qt.RichText)
+        self.result_label.setTextFormat(Qt.TextFormat.RichText)
         self.result_label.setOpenExternalLinks(False)
         self.result_label.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
         lay.addWidget(self.result_label)
@@ -156,7 +156,7 @@ class ExportPage(WorkspacePage):
                 fn()
             except Exception as exc:
                 log_error(traceback.format_exc())
-                self.push(f"export: {type(exc).__name__}: {exc} (details in the log panel)", Qgis.Critical)
+                self.push(f"export: {type(exc).__name__}: {exc} (details in the log panel)", Qgis.MessageLevel.Critical)
 
         return slot
 
@@ -261,10 +261,10 @@ class ExportPage(WorkspacePage):
             self,
             "Replace existing files?",
             f"These files already exist in {folder}:\n\n{shown}\n\nReplace them?",
-            QMessageBox.Yes | QMessageBox.No,
-            QMessageBox.No,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.Yes
+        return answer == QMessageBox.StandardButton.Yes
 
     def start(self) -> None:
         from ...core.export import ExportOptions, planned_files
@@ -274,7 +274,7 @@ class ExportPage(WorkspacePage):
             return
         what = self.options.what()
         if not what:
-            self.push("export: tick at least one thing to export", Qgis.Warning)
+            self.push("export: tick at least one thing to export", Qgis.MessageLevel.Warning)
             return
         s = self.settings
         self.options.store(s)
@@ -282,7 +282,7 @@ class ExportPage(WorkspacePage):
         s.save()
         outdir = self.output_dir()
         if outdir.exists() and not outdir.is_dir():
-            self.push(f"export: {outdir} is a file: choose a folder", Qgis.Critical)
+            self.push(f"export: {outdir} is a file: choose a folder", Qgis.MessageLevel.Critical)
             return
         parts = ("classes", "confidence", "probabilities") if s.probabilities else ("classes", "confidence")
         title = self.options.title.text().strip() or None
@@ -303,7 +303,7 @@ class ExportPage(WorkspacePage):
             try:
                 validate_options(map_options)
             except ExportError as exc:
-                self.push(f"export: {exc}", Qgis.Critical)
+                self.push(f"export: {exc}", Qgis.MessageLevel.Critical)
                 return
         names = planned_files(self.run_info, options) + (list(map_names(self.run_info).values()) if map_options else [])
         taken = [n for n in names if (outdir / n).exists()]
@@ -345,14 +345,14 @@ class ExportPage(WorkspacePage):
             self._pending_map = None
             self.progress.setValue(0)
             self.result_label.setText("Export cancelled: nothing was written.")
-            self.push("export cancelled: nothing was written", Qgis.Info)
+            self.push("export cancelled: nothing was written", Qgis.MessageLevel.Info)
             return
         if task.error:
             self._pending_map = None
             if task.traceback:
                 log_error(task.traceback)
             self.result_label.setText(f"<span style='color:#b00020'>{task.error}</span>")
-            self.push(f"export failed: {task.error}", Qgis.Critical)
+            self.push(f"export failed: {task.error}", Qgis.MessageLevel.Critical)
             return
         self.last_files = list(task.result.files)
         for note in task.result.notes:
@@ -377,7 +377,7 @@ class ExportPage(WorkspacePage):
             except ExportError as exc:
                 self.progress.setFormat("%p %")
                 self.result_label.setText(f"<span style='color:#b00020'>map: {exc}</span>")
-                self.push(f"export: the map failed: {exc}", Qgis.Critical)
+                self.push(f"export: the map failed: {exc}", Qgis.MessageLevel.Critical)
                 return
         self.progress.setFormat("%p %")
         self.progress.setValue(100)
@@ -386,7 +386,10 @@ class ExportPage(WorkspacePage):
         self.result_label.setText(f"{len(self.last_files)} files written{corrected} to <a href='{url}'>{outdir}</a>")
         for f in self.last_files:
             log(f"export: wrote {f}")
-        self.push(f"exported {self.run_info.name}{corrected}: {len(self.last_files)} files in {outdir}", Qgis.Success)
+        self.push(
+            f"exported {self.run_info.name}{corrected}: {len(self.last_files)} files in {outdir}",
+            Qgis.MessageLevel.Success,
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def shutdown(self) -> None:

@@ -12,7 +12,7 @@ from qgis.core import QgsTask
 
 class ExportTask(QgsTask):
     def __init__(self, run, outdir, options, on_done):
-        super().__init__(f"Export {run.name}", QgsTask.CanCancel)
+        super().__init__(f"Export {run.name}", QgsTask.Flag.CanCancel)
         self.run_info = run
         self.outdir = outdir
         self.options = options
