@@ -40,21 +40,17 @@ def _single_process(inputs: list[Path], out: Path, stride: int, threads: int) ->
 
 
 def _many(inputs: list[Path], out: Path, stride: int, workers: int, block: int) -> dict:
-    import distributed
-    from eurosat_landcover.core.scaleout.run import classify_many
+    from eurosat_landcover.core.scaleout.run import classify_many, connect
 
     t0 = time.perf_counter()
-    with distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-    ) as cluster:
+    with connect("local", workers) as client:  # the cluster classify-many itself starts
         started = time.perf_counter() - t0
         t1 = time.perf_counter()
         summary = classify_many(
-            [str(p) for p in inputs], out, {"stride": stride}, scheduler=cluster.scheduler_address, block_size=block
+            [str(p) for p in inputs], out, {"stride": stride}, scheduler=client.scheduler.address, block_size=block
         )
         wall = time.perf_counter() - t1
-        with distributed.Client(cluster.scheduler_address) as client:
-            peaks = client.run(_peak_rss_mb)
+        peaks = client.run(_peak_rss_mb)
     return {"start": started, "wall": wall, "summary": summary, "peak_rss_mb": sorted(peaks.values())}
 
 
@@ -111,7 +107,7 @@ def main(argv=None) -> int:
         )
         for n in (1, 8, 32, 128):
             hours = args.tiles * tile_windows * per_window / n / 3600
-            print(f"- {n} worker(s): {hours:.1f} h")
+            print(f"- {n} worker(s): {hours:.2f} h ({hours * 60:.0f} min)")
         print("load average after:", os.getloadavg())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -81,24 +81,36 @@ def _python_for_workers() -> None:
         multiprocessing.set_executable(str(found))
 
 
+def _worker_environment():
+    """Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand every freed
+    activation buffer back to the kernel: PyTorch's CPU forward then ran at half speed (measured
+    359 vs 671 windows/s). The workers keep Dask's other settings (one OpenMP/MKL thread)."""
+    import dask
+
+    key = "distributed.nanny.pre-spawn-environ"
+    environ = {k: v for k, v in (dask.config.get(key, default=None) or {}).items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    return dask.config.set({key: environ})
+
+
 @contextlib.contextmanager
 def connect(scheduler: str = "local", workers: Optional[int] = None, threads_per_worker: int = 1):
     """A Dask client: a LocalCluster of worker processes, or the scheduler at ``tcp://host:port``."""
     distributed = _dask()
     if scheduler in (None, "", "local"):
         _python_for_workers()
-        cluster = distributed.LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
-        try:
-            with distributed.Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
+        with _worker_environment():  # also for workers the nanny restarts later
+            cluster = distributed.LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
+            try:
+                with distributed.Client(cluster) as client:
+                    yield client
+            finally:
+                cluster.close()
     else:
         try:
             client = distributed.Client(scheduler, timeout="20s")

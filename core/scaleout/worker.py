@@ -81,23 +81,6 @@ def _worker_device(requested: str) -> str:
     return f"cuda:{index % n}"
 
 
-def _model(card_path: Optional[str], device: str):
-    """The worker's model for this card and device: loaded on the worker's first task, then reused
-    (models/model_cache.py keeps it, and its fast-path trace, for the life of the worker process)."""
-    from ...models import model_cache
-    from ...models.card import ModelCardError
-    from ...models.checkpoint import ModelLoadError, default_card_path
-    from ..devices import resolve_device
-    from ..errors import ClassificationError
-
-    torch_device, _warning = resolve_device(device)
-    try:
-        net, card, _key = model_cache.load_model(Path(card_path) if card_path else default_card_path(), torch_device)
-    except (ModelLoadError, ModelCardError) as exc:
-        raise ClassificationError(f"cannot load the model: {exc}") from None
-    return net, card
-
-
 def _cancel_check(event_name: Optional[str]) -> Callable[[], bool]:
     """Polls the client's cancel event (a Dask Event) at most every CANCEL_POLL_S seconds."""
     if not event_name:
@@ -132,12 +115,16 @@ def _request(block: Block, options: dict, output_dir: Path, name: str, device: s
 
 
 def _fast_path_mode(options: dict, device: str, single_run_windows: int) -> str:
-    """The model path a single run of the whole raster would take, so blocks take the same one."""
+    """The model path of a single run of the whole raster, so blocks take the same one: ``auto``
+    stays ``auto`` (the engine then decides alike for the block) unless the whole raster is large
+    enough for the fast path while a block alone might not be."""
     from ...models.fast_path import eager_reason
     from ..devices import resolve_device
 
-    device_type = resolve_device(device)[0].type
-    return "off" if eager_reason(options.get("fast_path", "auto"), device_type, single_run_windows) else "on"
+    mode = options.get("fast_path", "auto")
+    if mode == "auto" and eager_reason(mode, resolve_device(device)[0].type, single_run_windows) is None:
+        return "on"
+    return mode
 
 
 def _crop(src_path: Path, dst: Path, window: tuple[int, int, int, int], token: str) -> Path:
@@ -176,29 +163,26 @@ def _run_block(block: Block, options: dict, outdir: str, fingerprint: str, cance
     outdir = Path(outdir)
     t0 = time.perf_counter()
     device = _worker_device(options.get("device", "auto"))
-    net, card = _model(options.get("model_card"), device)
     options = {**options, "fast_path": _fast_path_mode(options, device, options["single_run_windows"])}
     is_cancelled = _cancel_check(cancel_event)
     if not block.split:
-        result = classify(_request(block, options, outdir, block.name, device), None, is_cancelled, model=(net, card))
+        result = classify(_request(block, options, outdir, block.name, device), None, is_cancelled)
         files = {k: str(p) for k, p in _result_rasters(result).items()}
-        counts = _class_counts(result.classes_path, len(card.classes))
+        counts = _class_counts(result.classes_path, len(result.card.classes))
         summary = result.summary
     else:
         token = temp_token()
         work = blocks_dir(outdir, block.name) / f"{block.block_id}.{token}.partial"
         work.mkdir(parents=True)
         try:
-            result = classify(
-                _request(block, options, work, block.block_id, device), None, is_cancelled, model=(net, card)
-            )
+            result = classify(_request(block, options, work, block.block_id, device), None, is_cancelled)
             files = {
                 kind: str(_crop(path, tile_path(outdir, block, kind), block.crop, token))
                 for kind, path in _result_rasters(result).items()
             }
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        counts = _class_counts(Path(files["classes"]), len(card.classes))
+        counts = _class_counts(Path(files["classes"]), len(result.card.classes))
         summary = result.summary
     sizes = {}
     for path in files.values():
