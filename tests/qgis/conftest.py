@@ -148,3 +148,19 @@ def dock(iface, qgis_new_project, clean_settings, model_card):  # noqa: F811
 def classify_page(dock):
     """The dock's Classify page (ui/classify/page.py)."""
     return dock.panel
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    """The plugin's Processing provider, registered for the test (and removed after, if the test added it)."""
+    from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+    from qgis.core import QgsApplication
+
+    registry = QgsApplication.processingRegistry()
+    added = None
+    if registry.providerById(PROVIDER_ID) is None:
+        added = LandCoverProvider()
+        assert registry.addProvider(added)
+    yield registry.providerById(PROVIDER_ID)
+    if added is not None:
+        registry.removeProvider(added)

@@ -11,7 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from eurosat_landcover.processing.provider import PROVIDER_ID
 from osgeo import ogr
 from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
 
@@ -22,18 +22,6 @@ from assessment_testlib import NAMES, blocky_map, write_classes
 
 DESIGN = f"{PROVIDER_ID}:create_sampling_design"
 ASSESS = f"{PROVIDER_ID}:accuracy_assessment"
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById(PROVIDER_ID) is None:
-        added = LandCoverProvider()
-        assert registry.addProvider(added)
-    yield registry.providerById(PROVIDER_ID)
-    if added is not None:
-        registry.removeProvider(added)
 
 
 def _label_all(gpkg, wrong_every=6):

@@ -13,26 +13,14 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from eurosat_landcover.processing.provider import PROVIDER_ID
 from osgeo import gdal
-from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from qgis.core import QgsProject, QgsRasterLayer
 
 pytest.importorskip("distributed")
 
 ALG = f"{PROVIDER_ID}:classify_many"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "eurosat_mosaic_rgb.tif"
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById(PROVIDER_ID) is None:
-        added = LandCoverProvider()
-        assert registry.addProvider(added)
-    yield registry.providerById(PROVIDER_ID)
-    if added is not None:
-        registry.removeProvider(added)
 
 
 def _inputs(tmp_path: Path) -> list[Path]:

@@ -7,25 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
-from qgis.core import QgsApplication, QgsProcessingException, QgsRasterLayer, QgsVectorLayer
+from eurosat_landcover.processing.provider import PROVIDER_ID
+from qgis.core import QgsProcessingException, QgsRasterLayer, QgsVectorLayer
 
 from .landcover_helpers import REPO_ROOT  # noqa: F401 (sys.path order for QGIS's processing)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from export_testlib import CLASSES, write_run
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById(PROVIDER_ID) is None:
-        added = LandCoverProvider()
-        assert registry.addProvider(added)
-    yield registry.providerById(PROVIDER_ID)
-    if added is not None:
-        registry.removeProvider(added)
 
 
 def test_export_algorithms(provider, qgis_new_project, tmp_path):

@@ -7,24 +7,12 @@ import eurosat_landcover
 import pytest
 from eurosat_landcover.models import model_cache
 from eurosat_landcover.processing import classify_algorithm
-from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from eurosat_landcover.processing.provider import PROVIDER_ID
 from qgis.core import QgsApplication, QgsProcessingException
 
 from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
 
 ALG = f"{PROVIDER_ID}:classify"
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById(PROVIDER_ID) is None:
-        added = LandCoverProvider()
-        assert registry.addProvider(added)
-    yield registry.providerById(PROVIDER_ID)
-    if added is not None:
-        registry.removeProvider(added)
 
 
 @pytest.fixture

@@ -11,25 +11,12 @@ from pathlib import Path
 
 import pytest
 from eurosat_landcover.models.card import ModelCard
-from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+from eurosat_landcover.processing.provider import PROVIDER_ID
 from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer
 
 from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
 
 ALG = f"{PROVIDER_ID}:classify"
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    existing = registry.providerById(PROVIDER_ID)
-    added = None
-    if existing is None:
-        added = LandCoverProvider()
-        assert registry.addProvider(added)
-    yield registry.providerById(PROVIDER_ID)
-    if added is not None:
-        registry.removeProvider(added)
 
 
 class _Lines(QgsProcessingFeedback):
