@@ -167,7 +167,7 @@ def check_outputs(out_dir, prefix: str, input_files, overwrite: bool) -> list[Pa
     return existing
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
@@ -203,7 +203,7 @@ def sweep_stale_partials(out_dir) -> list[Path]:
     me = host_tag()
     for e in entries:
         m = PARTIAL_RE.match(e.name)
-        if not m or m["host"] != me or _pid_alive(int(m["pid"])):
+        if not m or m["host"] != me or pid_alive(int(m["pid"])):
             continue
         try:
             if e.is_file(follow_symlinks=False):

@@ -42,11 +42,6 @@ class ManyProgress:
     def windows_per_second(self) -> float:
         return self.windows_done / self.seconds if self.seconds > 0 else 0.0
 
-    @property
-    def seconds_left(self) -> Optional[float]:
-        rate = self.windows_per_second
-        return (self.windows_total - self.windows_done) / rate if rate > 0 else None
-
     def __str__(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
         return (
@@ -93,7 +88,7 @@ def _worker_environment():
 
 
 @contextlib.contextmanager
-def connect(scheduler: str = "local", workers: Optional[int] = None, threads_per_worker: int = 1):
+def connect(scheduler: str = "local", workers: Optional[int] = None):
     """A Dask client: a LocalCluster of worker processes, or the scheduler at ``tcp://host:port``."""
     distributed = _dask()
     if scheduler in (None, "", "local"):
@@ -155,7 +150,7 @@ def _lock(outdir: Path):
     except FileExistsError:
         owner = path.read_text().strip() if path.exists() else ""
         pid = int(owner.split("@")[0]) if owner.split("@")[0].isdigit() else -1
-        if owner.endswith("@" + socket.gethostname()) and pid > 0 and not _alive(pid):
+        if owner.endswith("@" + socket.gethostname()) and pid > 0 and not writers.pid_alive(pid):
             path.unlink(missing_ok=True)
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         else:
@@ -169,16 +164,6 @@ def _lock(outdir: Path):
         yield
     finally:
         path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _check_conflicts(outdir: Path, plans, todo: list[Block], overwrite: bool) -> None:
@@ -319,7 +304,7 @@ def classify_many(
         if todo:
             event = f"eurosat-cancel-{temp_token()}"
             try:
-                with connect(scheduler, workers, options["threads"]) as client:
+                with connect(scheduler, workers) as client:
                     cluster_info = {"scheduler": scheduler, "workers": len(client.scheduler_info()["workers"])}
                     cancel = distributed.Event(event, client=client)
                     futures = _submit(client, plans, todo, options, outdir, fp, event, retries)
