@@ -139,10 +139,10 @@ class ExplainPage(WorkspacePage):
 
         self.view = HeatMapView(self)
         self.view.set_opacity(self.settings.opacity / 100)
-        if not self._gradcam_ok:
-            from ...models.gradcam import INSTALL_HINT
-
-            self.view.set_message(f"Grad-CAM heat maps need the Python package captum: {INSTALL_HINT}")
+        if not self._gradcam_ok:  # pip in QGIS's own Python is refused on Debian (PEP 668): the Setup page installs it
+            self.view.set_message(
+                "Grad-CAM heat maps need the optional Python package captum: install it on the Setup page."
+            )
         outer.addWidget(self.view)
 
         hrow = QHBoxLayout()
