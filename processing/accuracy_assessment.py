@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
@@ -23,7 +22,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..toolbelt.icons import icon
+from .base import LandCoverAlgorithm
 
 
 def parse_mapping(text: str) -> dict:
@@ -39,7 +38,9 @@ def parse_mapping(text: str) -> dict:
     return out
 
 
-class AccuracyAssessmentAlgorithm(QgsProcessingAlgorithm):
+class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
+    GROUP = "Accuracy assessment"
+    GROUP_ID = "assessment"
     MAP = "MAP"
     REFERENCE = "REFERENCE"
     REFERENCE_FIELD = "REFERENCE_FIELD"
@@ -60,15 +61,6 @@ class AccuracyAssessmentAlgorithm(QgsProcessingAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return "Accuracy assessment and area estimates"
 
-    def group(self) -> str:
-        return "Accuracy assessment"
-
-    def groupId(self) -> str:  # noqa: N802
-        return "assessment"
-
-    def icon(self):
-        return icon("icon.svg")
-
     def shortHelpString(self) -> str:  # noqa: N802
         return (
             "Error matrix in sample counts and in estimated area proportions, overall, user's and producer's "
@@ -84,9 +76,6 @@ class AccuracyAssessmentAlgorithm(QgsProcessingAlgorithm):
             "Outputs <map>_assessment.json/.csv/_matrix.csv/.html in OUTPUT_FOLDER (default: beside the map); "
             "existing files are kept unless OVERWRITE."
         )
-
-    def createInstance(self):  # noqa: N802
-        return AccuracyAssessmentAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.MAP, "Land-cover map", optional=True))

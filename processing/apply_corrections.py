@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
@@ -21,10 +20,10 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..toolbelt.icons import icon
+from .base import LandCoverAlgorithm
 
 
-class ApplyCorrectionsAlgorithm(QgsProcessingAlgorithm):
+class ApplyCorrectionsAlgorithm(LandCoverAlgorithm):
     INPUT = "INPUT"
     EDIT_LOG = "EDIT_LOG"
     OVERWRITE = "OVERWRITE"
@@ -46,12 +45,6 @@ class ApplyCorrectionsAlgorithm(QgsProcessingAlgorithm):
             "<run>_corrected.tif and <run>_edits.gpkg beside it; the run's classes raster is not changed. "
             "Existing corrections of that run are replaced only with OVERWRITE."
         )
-
-    def icon(self):
-        return icon("icon.svg")
-
-    def createInstance(self):  # noqa: N802 (QGIS API)
-        return ApplyCorrectionsAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Land-cover raster of a run (*_classes.tif)"))

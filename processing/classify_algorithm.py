@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
@@ -33,7 +32,7 @@ from ..core.request import BATCH_SIZE_MAX, RADIOMETRY_CHOICES
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
 from ..qgis_bridge.results import area_summary
-from ..toolbelt.icons import icon
+from .base import LandCoverAlgorithm
 
 
 def parse_bands(text: str):
@@ -64,7 +63,9 @@ class _StyleClasses(QgsProcessingLayerPostProcessorInterface):
             feedback.reportError(f"cannot style {layer.name()}: {exc}")
 
 
-class ClassifyAlgorithm(QgsProcessingAlgorithm):
+class ClassifyAlgorithm(LandCoverAlgorithm):
+    GROUP = "Land cover"
+    GROUP_ID = "landcover"
     INPUT = "INPUT"
     EXTENT = "EXTENT"
     MODEL = "MODEL"
@@ -90,15 +91,6 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return "Classify raster (EuroSAT)"
 
-    def group(self) -> str:
-        return "Land cover"
-
-    def groupId(self) -> str:  # noqa: N802
-        return "landcover"
-
-    def icon(self):
-        return icon("icon.svg")
-
     def shortHelpString(self) -> str:  # noqa: N802
         return (
             "Slides a EuroSAT land-cover classifier over a raster layer (or the part inside EXTENT, in any "
@@ -116,9 +108,6 @@ class ClassifyAlgorithm(QgsProcessingAlgorithm):
             "OVERWRITE: replace existing files of the same output name (off: the run stops with a message "
             "instead); a file the input raster is made of is never replaced."
         )
-
-    def createInstance(self):  # noqa: N802
-        return ClassifyAlgorithm()
 
     # ---------------------------------------------------------------- parameters
     def initAlgorithm(self, config=None):  # noqa: N802

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
@@ -25,12 +24,14 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..toolbelt.icons import icon
+from .base import LandCoverAlgorithm
 
 STRIDES = (8, 16, 32, 64)
 
 
-class ClassifyManyAlgorithm(QgsProcessingAlgorithm):
+class ClassifyManyAlgorithm(LandCoverAlgorithm):
+    GROUP = "Land cover"
+    GROUP_ID = "landcover"
     INPUTS = "INPUTS"
     MODEL = "MODEL"
     STRIDE = "STRIDE"
@@ -49,15 +50,6 @@ class ClassifyManyAlgorithm(QgsProcessingAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return "Classify many rasters (EuroSAT, Dask)"
 
-    def group(self) -> str:
-        return "Land cover"
-
-    def groupId(self) -> str:  # noqa: N802
-        return "landcover"
-
-    def icon(self):
-        return icon("icon.svg")
-
     def shortHelpString(self) -> str:  # noqa: N802
         return (
             "Classifies many rasters, or rasters too large for one task, on a Dask cluster: a local cluster "
@@ -66,9 +58,6 @@ class ClassifyManyAlgorithm(QgsProcessingAlgorithm):
             "overlap by one window, so the mosaic equals a single run cell for cell. A second run into the "
             "same folder reuses the blocks that are complete. Needs the Python package dask[distributed]."
         )
-
-    def createInstance(self):  # noqa: N802
-        return ClassifyManyAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
@@ -24,7 +23,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..toolbelt.icons import icon
+from .base import LandCoverAlgorithm
 
 METHODS = ("stratified", "simple", "systematic")
 ALLOCATIONS = ("proportional", "equal", "manual")
@@ -73,7 +72,9 @@ class _StyleSample(QgsProcessingLayerPostProcessorInterface):
             feedback.reportError(f"cannot style {layer.name()}: {exc}")
 
 
-class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
+class CreateSamplingDesignAlgorithm(LandCoverAlgorithm):
+    GROUP = "Accuracy assessment"
+    GROUP_ID = "assessment"
     INPUT = "INPUT"
     METHOD = "METHOD"
     TARGET_SE = "TARGET_SE"
@@ -95,15 +96,6 @@ class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return "Create sampling design (accuracy assessment)"
 
-    def group(self) -> str:
-        return "Accuracy assessment"
-
-    def groupId(self) -> str:  # noqa: N802
-        return "assessment"
-
-    def icon(self):
-        return icon("icon.svg")
-
     def shortHelpString(self) -> str:  # noqa: N802
         return (
             "Draws sample points on a classified map for an accuracy assessment and area estimation "
@@ -117,9 +109,6 @@ class CreateSamplingDesignAlgorithm(QgsProcessingAlgorithm):
             "every class gets at least MIN_PER_CLASS points (or all its pixels).\n"
             "MIN_DISTANCE: metres between points (0 = off). An existing OUTPUT is kept unless OVERWRITE."
         )
-
-    def createInstance(self):  # noqa: N802
-        return CreateSamplingDesignAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Land-cover map (classes raster)"))

@@ -4,7 +4,6 @@ folder, the overwrite switch, progress/cancel through the feedback, and errors a
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -13,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..toolbelt.icons import icon
+from .base import LandCoverAlgorithm
 
 HELP_INPUT = (
     "<p><b>Run summary</b>: the <code>*_summary.json</code> a classification wrote, or <b>Land-cover layer</b>: "
@@ -24,24 +23,14 @@ HELP_INPUT = (
 )
 
 
-class ExportAlgorithm(QgsProcessingAlgorithm):
+class ExportAlgorithm(LandCoverAlgorithm):
+    GROUP = "Export"
+    GROUP_ID = "export"
     SUMMARY = "SUMMARY"
     LAYER = "LAYER"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     OVERWRITE = "OVERWRITE"
     FILES = "FILES"
-
-    def group(self) -> str:
-        return "Export"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "export"
-
-    def icon(self):
-        return icon("icon.svg")
-
-    def createInstance(self):  # noqa: N802
-        return type(self)()
 
     def add_input_parameters(self) -> None:
         self.addParameter(
