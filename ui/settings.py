@@ -15,6 +15,40 @@ AREA_MODES = ("layer", "canvas", "drawn", "selection")
 STRIDES = (8, 16, 32, 64)
 
 
+def _converted(default, raw):
+    """A stored value in the type of the field's default (QgsSettings gives strings back from its ini file)."""
+    if isinstance(default, bool):
+        return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
+    if isinstance(default, list):
+        if raw in (None, ""):
+            return []
+        return [raw] if isinstance(raw, str) else [str(v) for v in raw if v]
+    if isinstance(default, str):
+        return "" if raw is None else str(raw)
+    return type(default)(raw)
+
+
+def read_fields(cls, prefix: str, settings: QgsSettings | None = None):
+    """An instance of the settings dataclass ``cls`` with every field stored under ``prefix`` read back;
+    a field missing or unreadable keeps its default. Each page's settings class validates after it."""
+    s = settings or QgsSettings()
+    out = cls()
+    for f in fields(cls):
+        key = prefix + f.name
+        if s.contains(key):
+            try:
+                setattr(out, f.name, _converted(getattr(out, f.name), s.value(key)))
+            except (TypeError, ValueError):
+                pass
+    return out
+
+
+def write_fields(obj, prefix: str, settings: QgsSettings | None = None) -> None:
+    s = settings or QgsSettings()
+    for f in fields(obj):
+        s.setValue(prefix + f.name, getattr(obj, f.name))
+
+
 def default_output_dir() -> str:
     """A folder beside the saved project, else under the user's home."""
     home = QgsProject.instance().homePath()
@@ -39,31 +73,7 @@ class DockSettings:
 
     @classmethod
     def load(cls, settings: QgsSettings | None = None) -> DockSettings:
-        s = settings or QgsSettings()
-        out = cls()
-        for f in fields(cls):
-            key = PREFIX + f.name
-            if not s.contains(key):
-                continue
-            default = getattr(out, f.name)
-            raw = s.value(key)
-            try:
-                if isinstance(default, bool):
-                    value = raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
-                elif isinstance(default, int):
-                    value = int(raw)
-                elif isinstance(default, list):
-                    if raw in (None, ""):
-                        value = []
-                    elif isinstance(raw, str):
-                        value = [raw]
-                    else:
-                        value = [str(v) for v in raw if v]
-                else:
-                    value = "" if raw is None else str(raw)
-            except (TypeError, ValueError):
-                continue
-            setattr(out, f.name, value)
+        out = read_fields(cls, PREFIX, settings)
         if out.area_mode not in AREA_MODES:
             out.area_mode = "layer"
         if out.stride not in STRIDES:
@@ -74,6 +84,4 @@ class DockSettings:
         return out
 
     def save(self, settings: QgsSettings | None = None) -> None:
-        s = settings or QgsSettings()
-        for f in fields(self):
-            s.setValue(PREFIX + f.name, getattr(self, f.name))
+        write_fields(self, PREFIX, settings)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from qgis.core import QgsSettings
+
+from ..settings import read_fields, write_fields
 
 PREFIX = "eurosat_landcover/assess/"
 
@@ -23,25 +25,8 @@ class AssessSettings:
 
     @classmethod
     def load(cls, settings: QgsSettings | None = None) -> AssessSettings:
-        s = settings or QgsSettings()
-        out = cls()
-        for f in fields(cls):
-            key = PREFIX + f.name
-            if not s.contains(key):
-                continue
-            default = getattr(out, f.name)
-            raw = s.value(key)
-            try:
-                if isinstance(default, bool):
-                    value = raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
-                else:
-                    value = type(default)(raw)
-            except (TypeError, ValueError):
-                continue
-            setattr(out, f.name, value)
+        out = read_fields(cls, PREFIX, settings)
         return out
 
     def save(self, settings: QgsSettings | None = None) -> None:
-        s = settings or QgsSettings()
-        for f in fields(self):
-            s.setValue(PREFIX + f.name, getattr(self, f.name))
+        write_fields(self, PREFIX, settings)

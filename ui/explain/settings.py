@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from qgis.core import QgsSettings
+
+from ..settings import read_fields, write_fields
 
 PREFIX = "eurosat_landcover/explain/"
 
@@ -17,20 +19,9 @@ class ExplainSettings:
 
     @classmethod
     def load(cls, settings: QgsSettings | None = None) -> ExplainSettings:
-        s = settings or QgsSettings()
-        out = cls()
-        for f in fields(cls):
-            key = PREFIX + f.name
-            if s.contains(key):
-                raw = s.value(key)
-                try:
-                    setattr(out, f.name, int(raw) if isinstance(getattr(out, f.name), int) else str(raw or ""))
-                except (TypeError, ValueError):
-                    pass
+        out = read_fields(cls, PREFIX, settings)
         out.opacity = max(0, min(100, out.opacity))
         return out
 
     def save(self, settings: QgsSettings | None = None) -> None:
-        s = settings or QgsSettings()
-        for f in fields(self):
-            s.setValue(PREFIX + f.name, getattr(self, f.name))
+        write_fields(self, PREFIX, settings)

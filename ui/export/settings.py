@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from qgis.core import QgsSettings
+
+from ..settings import read_fields, write_fields
 
 PREFIX = "eurosat_landcover/export/"
 
@@ -28,22 +30,8 @@ class ExportSettings:
 
     @classmethod
     def load(cls, settings: QgsSettings | None = None) -> ExportSettings:
-        s = settings or QgsSettings()
-        out = cls()
-        for f in fields(cls):
-            key = PREFIX + f.name
-            if s.contains(key):
-                default = getattr(out, f.name)
-                value = s.value(key)
-                try:
-                    if isinstance(default, bool):
-                        value = value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
-                    setattr(out, f.name, type(default)(value))
-                except (TypeError, ValueError):
-                    pass
+        out = read_fields(cls, PREFIX, settings)
         return out
 
     def save(self, settings: QgsSettings | None = None) -> None:
-        s = settings or QgsSettings()
-        for f in fields(self):
-            s.setValue(PREFIX + f.name, getattr(self, f.name))
+        write_fields(self, PREFIX, settings)
