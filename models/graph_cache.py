@@ -124,9 +124,12 @@ def load_entry(model, key: dict, path: Path, batch_size: int, bands: int, patch:
     """-> (TracedClassifier, max softmax difference, against what) or (None, note, None)."""
     import torch
 
-    from .fast_path import TOLERANCE, WARMUP_CALLS, TracedClassifier, _probe
+    from .fast_path import TOLERANCE, WARMUP_CALLS, TracedClassifier, _probe, enable_onednn_fusion
     from .lazy_model import eager_model
 
+    missing = enable_onednn_fusion()  # before the first call: the fuser compiles the graph then
+    if missing:
+        return None, f"the cached graph {path.name} not used: {missing}", None
     try:
         extra = {"meta.json": ""}
         with warnings.catch_warnings():

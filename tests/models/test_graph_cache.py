@@ -116,6 +116,17 @@ def test_round_trip_matches_tracing_without_the_eager_network(card, eager, cache
     assert report.used and report.graph_cache.startswith("loaded") and report.reason.endswith("the eager model")
 
 
+def test_a_loaded_graph_runs_fused_even_when_fusion_was_off(card, eager, cache, entry):
+    """oneDNN Graph fusion is process-wide and off by default: a graph loaded in a new process must
+    switch it on itself, else it runs unfused (about 25 % slower, same outputs)."""
+    traced_and_cached(card, eager, cache, entry)
+    torch.jit.enable_onednn_fusion(False)  # a new process: nothing traced yet
+    loaded, report = graph_cache.prepare(lazy(card, eager)[0], BATCH, 3, 64)
+    assert report.used and report.graph_cache.startswith("loaded")
+    probs(loaded, batch())
+    assert "oneDNNFusionGroup" in str(torch.jit.last_executed_optimized_graph())
+
+
 def test_corrupt_entry_is_ignored_with_a_note(card, eager, cache, entry, no_tracing):
     _, path = traced_and_cached(card, eager, cache, entry)
     path.write_bytes(b"not a torchscript archive" * 100)
