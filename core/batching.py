@@ -70,7 +70,12 @@ class BatchFiller:
         ``vmask`` (p, nx, p) from StripBuffer.windows, ``complete[i]`` True when window take[i]
         has no invalid pixel."""
         dst = self.pool[self.index][1][self.count : self.count + take.size]
-        np.copyto(dst, view[:, :, take, :].transpose(2, 0, 1, 3))
+        first = int(take[0])
+        if int(take[-1]) - first + 1 == take.size:  # a run of windows (the usual case): a view, one copy
+            src = view[:, :, first : first + take.size, :]
+        else:
+            src = view[:, :, take, :]
+        np.copyto(dst, src.transpose(2, 0, 1, 3))
         for t in np.flatnonzero(~complete):
             fill_invalid(dst[t], vmask[:, take[t], :])
         self.rows.append(np.full(take.size, j, np.int64))

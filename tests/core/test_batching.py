@@ -53,3 +53,21 @@ def test_filler_copies_windows_and_hands_out_batches_in_turn():
     assert filler.count == 0 and filler.index == 1  # the next buffer of the pool
     bookkeeping = filler.take(9, [], 5, with_data=False)
     assert bookkeeping.data is None and bookkeeping.rows.size == 0 and bookkeeping.skipped == 5
+
+
+def test_a_run_of_windows_and_scattered_windows_copy_the_same_pixels():
+    """BatchFiller copies a run of windows from a view and scattered ones by index: same pixels,
+    from a band- or a pixel-interleaved strip (StripBuffer holds the latter)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    C, rows, W, p, s = 3, 8, 40, 8, 4
+    band_first = np.random.default_rng(0).random((C, rows, W), dtype=np.float32)
+    for strip in (band_first, np.ascontiguousarray(band_first.transpose(1, 2, 0)).transpose(2, 0, 1)):
+        view = sliding_window_view(strip[:, 0:p, :], p, axis=2)[:, :, ::s, :]
+        vmask = np.ones((p, view.shape[2], p), bool)
+        for take in (np.array([2, 3, 4]), np.array([1, 4, 6])):
+            filler = BatchFiller(alloc_pool(1, 3, C, p)[0], 3)
+            filler.add(0, view, vmask, take, complete=np.ones(3, bool))
+            data = filler.take(1, [], 0).data.numpy()
+            for i, t in enumerate(take):
+                np.testing.assert_array_equal(data[i], band_first[:, 0:p, t * s : t * s + p])

@@ -26,6 +26,7 @@ def test_read_strip_scales_and_flags_nodata(tmp_path):
     scaled, valid = read_strip(wr, radiometry, 4, 8)
     assert scaled.dtype == np.float32 and scaled.shape == (3, 8, 24) and valid.shape == (8, 24)
     np.testing.assert_array_equal(scaled, a[:, 4:12].astype(np.float32))
+    assert scaled.transpose(1, 2, 0).flags.c_contiguous  # pixel-interleaved, like the model's batches
     assert not valid[1, 3] and valid.sum() == 8 * 24 - 1
 
 
@@ -68,6 +69,7 @@ def test_buffer_keeps_the_rows_of_the_current_window_row(tmp_path):
         win_any, win_all = buf.window_flags(j)
         assert win_any.all() and not win_all[0] and win_all[1:].all()
         assert min(buf.cell_any) == j  # rows above the window row are dropped
+        assert buf.data.transpose(1, 2, 0).flags.c_contiguous  # pixel-interleaved, like the model's batches
     ys = [y for y, _ in reads]
     assert ys == sorted(ys) and sum(n for _, n in reads) == H
     assert buf.strips == len(reads) and buf.read_seconds >= 0
