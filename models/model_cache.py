@@ -17,6 +17,9 @@ Keys are what determines the object:
 
 At most ``MAX_MODELS`` models and ``MAX_TRACED`` traced modules (per store) are kept (least recently used
 are dropped first). :func:`release` empties the cache (the plugin calls it when it unloads).
+When memory is short (the system has less than ``MIN_AVAILABLE_MB`` available: :func:`available_memory_mb`),
+a model about to be loaded first drops what the cache holds, and :func:`release_if_memory_short`
+gives everything back (the Classify page calls it while no run is active).
 Thread-safe: QGIS runs classifications in worker threads.
 """
 
@@ -31,6 +34,9 @@ from typing import Optional
 
 MAX_MODELS = 4
 MAX_TRACED = 8
+# Below this much memory available to new allocations the cache gives back what it holds: a kept
+# model with its traced graphs is about 150-300 MB (benchmarks/soak.py).
+MIN_AVAILABLE_MB = 512
 REUSED_NOTE = " (prepared by an earlier run in this process and reused)"
 
 _lock = threading.RLock()
@@ -67,6 +73,54 @@ def _put(cache: OrderedDict, key, value, limit: int) -> None:
         cache.popitem(last=False)
 
 
+def available_memory_mb() -> Optional[float]:
+    """Memory the system can still give to new allocations, in MB (Linux's MemAvailable; psutil's
+    figure elsewhere when it is installed), or None when unknown (then nothing is released for it)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        return psutil.virtual_memory().available / 2**20
+    except Exception:  # pragma: no cover - a platform psutil cannot read
+        return None
+
+
+def memory_short(min_available_mb: float = MIN_AVAILABLE_MB, available_mb: Optional[float] = None) -> bool:
+    """True when less than ``min_available_mb`` MB are available (``available_mb``: measured if None)."""
+    available = available_memory_mb() if available_mb is None else available_mb
+    return available is not None and available < min_available_mb
+
+
+def release_if_memory_short(
+    min_available_mb: float = MIN_AVAILABLE_MB, available_mb: Optional[float] = None
+) -> Optional[str]:
+    """Give back every cached model and graph when memory is short and the cache holds any;
+    -> a sentence for the user saying so, or None when nothing was released."""
+    available = available_memory_mb() if available_mb is None else available_mb
+    held = stats()
+    if not (held["models"] or held["traced"]) or not memory_short(min_available_mb, available):
+        return None
+    release()
+    return (
+        f"Memory is short ({available:.0f} MB available): the model kept for the next run was released; "
+        "the next run loads it again."
+    )
+
+
+def _room_for_a_new_model() -> None:
+    """Before loading a model that is not cached: when memory is short, drop what the cache holds."""
+    if (_models or _traced) and memory_short():
+        release()
+
+
 def load_model(card_path, device):
     """``(model, card, key)``: the model of ``card_path`` on ``device``, loaded on first use
     (``models.checkpoint.load_model``, which verifies the weights' SHA-256) and reused after."""
@@ -79,6 +133,7 @@ def load_model(card_path, device):
             _models.move_to_end(key)
             _stats["model_hits"] += 1
             return hit[0], hit[1], key
+        _room_for_a_new_model()
         model, card = _load(card_path, device=device)
         _register_verified(model, card)
         _put(_models, key, (model, card), MAX_MODELS)
@@ -119,6 +174,7 @@ def load_weights(card, device, lazy: bool = False):
             if getattr(hit[0], "card", None) is not None:
                 hit[0].card = card  # the same file (same key): the model carries the card this run read
             return hit[0], key
+        _room_for_a_new_model()
         if lazy:
             from .checkpoint import verify_weights
             from .lazy_model import LazyClassifier

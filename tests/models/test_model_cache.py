@@ -79,3 +79,35 @@ def test_injected_model_cached_while_it_lives_and_release_empties():
     model_cache.load_model(default_card_path(), "cpu")
     model_cache.release()
     assert model_cache.stats()["models"] == 0 and model_cache.stats()["traced"] == 0
+
+
+def test_memory_short_releases_the_kept_model_and_says_so():
+    model_cache.load_model(default_card_path(), "cpu")
+    assert model_cache.release_if_memory_short(available_mb=4096) is None  # plenty: kept
+    assert model_cache.stats()["models"] == 1
+    note = model_cache.release_if_memory_short(available_mb=300)
+    assert note.startswith("Memory is short (300 MB available)") and "next run loads it again" in note
+    assert model_cache.stats()["models"] == 0 and model_cache.stats()["traced"] == 0
+    assert model_cache.release_if_memory_short(available_mb=300) is None  # nothing left to give back
+
+
+def test_a_new_model_loaded_when_memory_is_short_drops_the_kept_ones(tmp_path, monkeypatch):
+    card = tmp_path / "m.json"
+    shutil.copy(default_card_path(), card)
+    shutil.copy(default_card_path().with_suffix(".safetensors"), tmp_path / "m.safetensors")
+    card.write_text(card.read_text().replace("eurosat_rgb_lite0.safetensors", "m.safetensors"))
+    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.load_model(card, "cpu")
+    assert model_cache.stats()["models"] == 2  # enough memory: both kept
+    model_cache.release()
+    model_cache.load_model(default_card_path(), "cpu")
+    monkeypatch.setattr(model_cache, "available_memory_mb", lambda: 200.0)
+    model_cache.load_model(default_card_path(), "cpu")  # a hit: nothing to load, nothing dropped
+    assert model_cache.stats()["models"] == 1
+    model_cache.load_model(card, "cpu")
+    assert model_cache.stats()["models"] == 1  # the kept model was dropped before loading another
+
+
+def test_available_memory_is_measured_here():
+    mb = model_cache.available_memory_mb()
+    assert mb is not None and 0 < mb < 2**30

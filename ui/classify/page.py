@@ -12,10 +12,11 @@ import traceback
 from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRectangle
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import QComboBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ...__about__ import PLUGIN_NAME
+from ...models import model_cache
 from ...qgis_bridge.compat import avoid_triton_llvm_clash
 from ...qgis_bridge.request_builder import (
     RequestError,
@@ -41,9 +42,13 @@ from .run_queue import RunQueue
 from .run_report import RunReport, result_log_lines
 
 
+MEMORY_CHECK_MS = 30_000  # while no run is active: give the kept model back when memory is short
+
+
 class ClassifyPage(WorkspacePage):
     """Sections: ``input``, ``area``, ``model``, ``bands``, ``options``; ``report`` (Run, Cancel,
-    progress, last run) and ``queue`` (the runs, one after the other)."""
+    progress, last run) and ``queue`` (the runs, one after the other). The engine keeps the model
+    loaded between runs (models/model_cache.py); a timer gives it back when memory is short."""
 
     title = "Classify"
     object_name = "classifyPage"
@@ -60,6 +65,10 @@ class ClassifyPage(WorkspacePage):
         self.area.restore_mode(self.settings.area_mode)
         self._on_model(self.model.card())
         self.input.refresh()
+        self.memory_timer = QTimer(self)
+        self.memory_timer.setInterval(MEMORY_CHECK_MS)
+        self.memory_timer.timeout.connect(self.check_memory)
+        self.memory_timer.start()
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -307,6 +316,16 @@ class ClassifyPage(WorkspacePage):
             self.push(warning, Qgis.MessageLevel.Warning, 10)
         log("\n".join(result_log_lines(name, result, seconds)))
 
+    @safe_slot
+    def check_memory(self, available_mb=None) -> None:
+        """While no run is active, release the kept model when memory is short and say so."""
+        if self._closed or self.queue.tasks:
+            return
+        note = model_cache.release_if_memory_short(available_mb=available_mb)
+        if note:
+            self.report.status(note)
+            self.push(note, Qgis.MessageLevel.Info, 10)
+
     # ================================================================== shutdown
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel running tasks (waiting for them, so no partial file remains) and free map items."""
@@ -316,6 +335,7 @@ class ClassifyPage(WorkspacePage):
             self.save_settings()
         except Exception:
             pass
+        self.memory_timer.stop()
         self._disconnect()
         self.input.release()
         self.queue.close(timeout)
