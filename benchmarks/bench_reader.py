@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_engine import make_mosaic_vrt  # noqa: E402
+from bench_engine import make_mosaic_vrt
 
 
 def copy_ms(layout: str, repeats: int) -> float:
-    from numpy.lib.stride_tricks import sliding_window_view
-
     import torch
+    from numpy.lib.stride_tricks import sliding_window_view
 
     C, p, s, n = 3, 64, 32, 64
     W = p + s * (n - 1)
@@ -67,7 +66,6 @@ class ConstantModel:
 def model_cpu_per_window() -> float:
     """CPU seconds per window of the bare traced model (batch 64), all threads."""
     import torch
-
     from eurosat_landcover.models.checkpoint import default_card_path, load_model
     from eurosat_landcover.models.fast_path import trace_for_cpu
 

@@ -71,10 +71,8 @@ class BatchFiller:
         has no invalid pixel."""
         dst = self.pool[self.index][1][self.count : self.count + take.size]
         first = int(take[0])
-        if int(take[-1]) - first + 1 == take.size:  # a run of windows (the usual case): a view, one copy
-            src = view[:, :, first : first + take.size, :]
-        else:
-            src = view[:, :, take, :]
+        run = int(take[-1]) - first + 1 == take.size  # a run of windows (the usual case): a view, one copy
+        src = view[:, :, first : first + take.size, :] if run else view[:, :, take, :]
         np.copyto(dst, src.transpose(2, 0, 1, 3))
         for t in np.flatnonzero(~complete):
             fill_invalid(dst[t], vmask[:, take[t], :])

@@ -41,7 +41,6 @@ from .options_section import OptionsSection
 from .run_queue import RunQueue
 from .run_report import RunReport, result_log_lines
 
-
 MEMORY_CHECK_MS = 30_000  # while no run is active: give the kept model back when memory is short
 
 
