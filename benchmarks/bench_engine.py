@@ -59,6 +59,23 @@ def _current_rss_mb() -> float:
     return _proc_status_mb("VmRSS")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo) and whether it has AVX-512 / bf16: figures depend on it."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    extras = [label for f, label in (("avx512f", "AVX-512"), ("avx512_bf16", "bf16")) if f in flags]
+    return name + (f" ({', '.join(extras)})" if extras else "")
+
+
 def make_mosaic_vrt(path: Path, size: int, tile: Path = TILE) -> Path:
     """A size x size px VRT tiling ``tile`` (10 m, EPSG:32632): no pixel array is ever built."""
     from osgeo import gdal
@@ -232,7 +249,7 @@ def main(argv=None) -> int:
     say()
     say(
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"host: {platform.processor() or platform.machine()}, "
+        f"host: {cpu_name()}, "
         f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device cpu; model threads: {threads} "
         "(PyTorch's default) for the engine and for the bare and naive loops alike"
     )

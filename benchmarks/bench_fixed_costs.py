@@ -195,11 +195,12 @@ def main() -> None:
         child(args)
         return
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_engine import make_mosaic_vrt
+    from bench_engine import cpu_name, make_mosaic_vrt
 
     head = ["raster, stride: process, run", "windows"] + [label for _, label in STAGES] + ["model path"]
     lines = [
-        f"load average before: {load_average()} (machine shared: CPU figures are noisy; re-run idle if they matter)",
+        f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average before: {load_average()} "
+        "(other jobs make CPU figures noisy; re-run idle if they matter)",
         "",
         "Seconds. " + ("fast_path=" + args.fast_path) + (", dense" if args.dense else ""),
         "",
