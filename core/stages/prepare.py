@@ -39,6 +39,7 @@ class PreparedInput:
 
 
 def validate_request(req: ClassificationRequest) -> None:
+    """Types first (check_argument_types), then the values: choices, ranges, a plain output name."""
     check_argument_types(req)  # wrong types refused as the CLI's parser would (no silent truncation)
     if req.radiometry not in RADIOMETRY_CHOICES:
         raise ClassificationError(
@@ -50,10 +51,7 @@ def validate_request(req: ClassificationRequest) -> None:
         )
     if req.fast_path not in FAST_PATH_MODES:
         raise ClassificationError(f"fast_path must be one of {', '.join(FAST_PATH_MODES)}, got {req.fast_path!r}")
-    try:
-        bs = int(req.batch_size)
-    except (TypeError, ValueError):
-        raise ClassificationError(f"batch size must be a whole number, got {req.batch_size!r}") from None
+    bs = int(req.batch_size)  # a whole number: check_argument_types refused anything else
     if not 1 <= bs <= BATCH_SIZE_MAX:
         raise ClassificationError(f"batch size must be between 1 and {BATCH_SIZE_MAX}, got {bs}")
     if req.name is not None and (not str(req.name).strip() or re.search(r"[/\\\x00]", str(req.name))):
