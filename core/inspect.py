@@ -461,16 +461,10 @@ class Inspector:
 
 
 def _load_card(model_card):
-    from ..models.card import ModelCard, ModelCardError
-    from ..models.checkpoint import default_card_path
+    """The model card (None: the bundled model), read and checked as a classification reads it."""
+    from .stages.model import read_card
 
-    path = Path(model_card) if model_card else default_card_path()
-    if not path.is_file():
-        raise ClassificationError(f"the model card {path} does not exist")
-    try:
-        return ModelCard.load(path)
-    except ModelCardError as exc:
-        raise ClassificationError(f"cannot load the model: {exc}") from None
+    return read_card(model_card)
 
 
 # ----------------------------------------------------------------------------- result layers and files

@@ -116,16 +116,10 @@ def connect(scheduler: str = "local", workers: Optional[int] = None):
 
 
 def _load_card(options: dict):
-    from ...models.card import ModelCard, ModelCardError
-    from ...models.checkpoint import default_card_path
+    """The run's model card, read and checked as a single classification reads it."""
+    from ..stages.model import read_card
 
-    path = Path(options["model_card"]) if options.get("model_card") else default_card_path()
-    if not path.is_file():
-        raise ClassificationError(f"the model card {path} does not exist")
-    try:
-        return ModelCard.load(path)
-    except ModelCardError as exc:
-        raise ClassificationError(f"cannot load the model: {exc}") from None
+    return read_card(options.get("model_card"))
 
 
 def _sweep(outdir: Path, names) -> None:
