@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Union
@@ -483,13 +481,9 @@ def write_heat_map_geotiff(path: Union[str, Path], heat: np.ndarray, footprint: 
     """The heat map as a float32 GeoTIFF aligned with the window (tmp name, then rename)."""
     from osgeo import gdal
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ClassificationError(f"{path} exists: choose another name or allow overwriting")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.tif")
-    os.close(fd)
-    try:
+    from .writers import staged_file
+
+    with staged_file(path, overwrite) as tmp:
         h, w = heat.shape
         ds = gdal.GetDriverByName("GTiff").Create(tmp, w, h, 1, gdal.GDT_Float32, options=["COMPRESS=DEFLATE"])
         ds.SetGeoTransform(footprint.geotransform)
@@ -499,12 +493,4 @@ def write_heat_map_geotiff(path: Union[str, Path], heat: np.ndarray, footprint: 
         band.SetDescription("Grad-CAM")
         ds.FlushCache()
         ds = None
-        umask = os.umask(0)  # mkstemp makes 0600 files: the permissions of any new file
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return Path(path)

@@ -361,34 +361,12 @@ def heat_map_picture(pred: Prediction, opacity: float = 0.5, min_side: int = 256
     return np.asarray(canvas)
 
 
-def _readable(path) -> None:
-    """mkstemp makes 0600 files: give the finished file the permissions of any new file (umask)."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def write_png(path: Union[str, Path], rgb: np.ndarray, overwrite: bool = False) -> Path:
     """Write ``rgb`` as PNG under a temporary name, then rename; never replaces a file unless asked."""
-    import os
-    import tempfile
-
     from PIL import Image
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ClassificationError(f"{path} exists: choose another name or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.png")
-    os.close(fd)
-    try:
+    from .writers import staged_file
+
+    with staged_file(path, overwrite, hint="choose another name or pass --overwrite") as tmp:
         Image.fromarray(rgb).save(tmp, format="PNG")
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return Path(path)

@@ -18,7 +18,9 @@ import os
 import re
 import secrets
 import socket
+import tempfile
 import zlib
+from contextlib import contextmanager
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Optional
@@ -620,6 +622,29 @@ def qml_pseudocolor(band: int = 1, label: str = "") -> str:
 def _rgba(color: str) -> str:
     r, g, b = _hex_rgb(color)
     return f"{r},{g},{b},255"
+
+
+@contextmanager
+def staged_file(path, overwrite: bool = False, hint: str = "choose another name or allow overwriting"):
+    """Yield a temporary path beside ``path`` to write the whole file to; when the block ends without
+    an error it is renamed to ``path`` (with the permissions of any new file: mkstemp makes 0600),
+    else removed. An existing ``path`` is refused unless ``overwrite`` (``hint`` says what to do)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ClassificationError(f"{path} exists: {hint}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

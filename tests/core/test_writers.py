@@ -93,3 +93,28 @@ def test_qml_styles_name_the_classes_and_use_the_one_palette():
 def test_overview_levels():
     assert writers._overview_levels(7, 7) == []
     assert writers._overview_levels(64, 20) == [2, 4, 8]
+
+
+def test_staged_file_renames_on_success_removes_on_error_and_never_replaces(tmp_path):
+    import os
+    from pathlib import Path
+
+    from eurosat_landcover.core.errors import ClassificationError
+
+    target = tmp_path / "sub" / "heat.tif"
+    with writers.staged_file(target) as tmp:
+        assert os.path.dirname(tmp) == str(target.parent) and tmp.endswith(".tmp.tif")
+        Path(tmp).write_bytes(b"done")
+    assert target.read_bytes() == b"done"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    with pytest.raises(ClassificationError, match="exists: choose another name"), writers.staged_file(target):
+        pass
+    with pytest.raises(RuntimeError), writers.staged_file(target, overwrite=True) as tmp:
+        Path(tmp).write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert target.read_bytes() == b"done" and sorted(p.name for p in target.parent.iterdir()) == ["heat.tif"]
+    with writers.staged_file(target, overwrite=True) as tmp:
+        Path(tmp).write_bytes(b"new")
+    assert target.read_bytes() == b"new"
