@@ -6,19 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from eurosat_landcover.models.dataset import EUROSAT_CLASSES
 
-NAMES = [
-    "AnnualCrop",
-    "Forest",
-    "HerbaceousVegetation",
-    "Highway",
-    "Industrial",
-    "Pasture",
-    "PermanentCrop",
-    "Residential",
-    "River",
-    "SeaLake",
-]
+NAMES = list(EUROSAT_CLASSES)
 COLORS = ["#e6a23c", "#1b7837", "#a6d96a", "#7f7f7f", "#d62728", "#c2e699", "#8c510a", "#e377c2", "#1f78b4", "#08306b"]
 ORIGIN = (500000.0, 5000000.0)
 
