@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -40,6 +38,8 @@ def main() -> int:
     if not (classes.is_file() and sample.is_file()):
         print("run scripts/assess_demo.py first", file=sys.stderr)
         return 1
+    from qgis_shots import run_in_qgis
+
     work = Path(tempfile.mkdtemp(prefix="eurosat-assess-shots-"))
     data = work / "data"
     data.mkdir()
@@ -58,107 +58,35 @@ def main() -> int:
             f.SetField("status", "")
             lyr.SetFeature(f)
     ds = None
-    plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(REPO, target_is_directory=True)
-    profile = work / "profiles" / "profiles" / "default" / "QGIS"
-    profile.mkdir(parents=True)
-    (profile / "QGIS3.ini").write_text(
-        "[PythonPlugins]\neurosat_landcover=true\n\n[qgis]\ncheckVersion=false\nshowTips=false\n", encoding="utf-8"
-    )
     job = {
         "raster": str(REPO / "sample_data" / "eurosat_mosaic_rgb.tif"),
         "classes": str(data / classes.name),
         "sample": str(data / sample.name),
         "out": str(Path(args.out).resolve()),
-        "results": str(work / "results"),
     }
-    runtime = work / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = dict(os.environ)
-    env.update(
-        {
-            ENV_JOB: json.dumps(job),
-            "QGIS_PLUGINPATH": str(plugins),
-            "PYTHONPATH": sysconfig.get_paths()["purelib"],
-            "XDG_RUNTIME_DIR": str(runtime),
-        }
-    )
-    env.pop("QT_QPA_PLATFORM", None)
-    cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
-        "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
-        "--code", str(Path(__file__).resolve()),
-    ]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, env=env, timeout=300, capture_output=True, text=True)
-    except subprocess.TimeoutExpired:
-        print("QGIS did not finish within 5 minutes", file=sys.stderr)
-        return 1
-    (work / "qgis.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-    status = Path(job["results"]) / "status.json"
-    ok = status.is_file() and json.loads(status.read_text()).get("ok")
-    print(status.read_text() if status.is_file() else f"no status; see {work / 'qgis.log'}")
-    if not args.keep and ok:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
+    return run_in_qgis(__file__, job, env_job=ENV_JOB, work=work, size=(1600, 1000), timeout=300, keep=args.keep)
 
 
 def _inner(job: dict) -> None:
     import time
-    import traceback
 
-    import qgis.utils
-    from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
-    from qgis.PyQt.QtCore import QSize, Qt, QTimer
-    from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea, QTabWidget, QWidget
+    sys.path.insert(0, job["scripts"])  # no __file__ under QGIS's --code
+    from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
+    from qgis.PyQt.QtCore import Qt, QTimer
+    from qgis.PyQt.QtWidgets import QScrollArea, QTabWidget, QWidget
+    from qgis_shots import Shots, pop_task_complete, prepare_window, start_plugin
 
-    iface = qgis.utils.iface
-    out = Path(job["out"])
-    results = Path(job["results"])
-    results.mkdir(parents=True, exist_ok=True)
-    status = {"ok": False, "steps": []}
+    shots = Shots(job)
+    note, finish, guarded, grab = shots.note, shots.finish, shots.guarded, shots.grab
+    iface = shots.iface
+    results = shots.results
     state = {}
-
-    def note(text):
-        status["steps"].append(f"{time.strftime('%H:%M:%S')} {text}")
-        (results / "status.json").write_text(json.dumps(status, indent=1))
-
-    def finish(ok=True):
-        status["ok"] = ok
-        note("quit")
-        QgsProject.instance().setDirty(False)
-        os._exit(0 if ok else 1)
-
-    def guarded(fn):
-        def run():
-            try:
-                fn()
-            except Exception:
-                note("error: " + traceback.format_exc())
-                finish(False)
-
-        return run
-
-    def settle(n=40):
-        for _ in range(n):
-            QgsApplication.processEvents()
-            time.sleep(0.05)
-        iface.mapCanvas().waitWhileRendering()
-        QgsApplication.processEvents()
 
     @guarded
     def setup():
         window = iface.mainWindow()
-        window.resize(QSize(1600, 1000))
-        window.showMaximized()
-        for dw in window.findChildren(QDockWidget):
-            if dw.objectName() == "Browser":
-                dw.hide()
-        if "eurosat_landcover" not in qgis.utils.plugins:
-            qgis.utils.loadPlugin("eurosat_landcover")
-            qgis.utils.startPlugin("eurosat_landcover")
-        plugin = qgis.utils.plugins["eurosat_landcover"]
+        prepare_window(iface, job["size"])
+        plugin = start_plugin()
         image = QgsRasterLayer(job["raster"], "eurosat_mosaic_rgb (imagery)")
         land = QgsRasterLayer(job["classes"], "Land cover (stride 16)")
         for layer in (image, land):
@@ -206,26 +134,18 @@ def _inner(job: dict) -> None:
         scroll = page.findChild(QScrollArea)
         scroll.ensureWidgetVisible(page.labels, 0, 0)
         scroll.verticalScrollBar().setValue(page.labels.y() - 8)
-        bar = iface.messageBar()
-        for item in list(bar.items()):
-            if "Task complete" in (item.title() or "") + (item.text() or ""):
-                bar.popWidget(item)
+        pop_task_complete(iface)
         QTimer.singleShot(1500, shoot)
 
     @guarded
     def shoot():
-        settle()
-        out.mkdir(parents=True, exist_ok=True)
-        iface.mainWindow().grab().save(str(out / "screenshot-assess.png"))
-        note("saved screenshot-assess.png")
+        grab("screenshot-assess.png")
         page = state["page"]
         inner = page.findChild(QScrollArea).widget()
-        inner.grab().save(str(out / "screenshot-assess-page.png"))
-        note("saved screenshot-assess-page.png")
+        grab("screenshot-assess-page.png", widget=inner, settle=False)
         finish(True)
 
-    note("QGIS started the script")
-    QTimer.singleShot(3000, setup)
+    shots.start(setup)
 
 
 if os.environ.get(ENV_JOB) and "qgis.utils" in sys.modules and getattr(sys.modules["qgis.utils"], "iface", None):

@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -37,6 +35,9 @@ def main() -> int:
     parser.add_argument("--stride", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+
+    from qgis_shots import run_in_qgis
+
     work = Path(tempfile.mkdtemp(prefix="eurosat-correct-shot-"))
     raster = sorted((REPO / "sample_data").glob("*.tif"))[0]
     run_dir = work / "run"
@@ -44,103 +45,40 @@ def main() -> int:
            "--stride", str(args.stride), "--name", "sample", "--quiet"]  # fmt: skip
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(REPO, target_is_directory=True)
-    profile = work / "profiles" / "profiles" / "default" / "QGIS"
-    profile.mkdir(parents=True)
-    (profile / "QGIS3.ini").write_text(
-        "[PythonPlugins]\neurosat_landcover=true\n\n[qgis]\ncheckVersion=false\nshowTips=false\n", encoding="utf-8"
-    )
     job = {
         "raster": str(raster.resolve()),
         "classes": str(run_dir / "sample_classes.tif"),
         "out": str(Path(args.out).resolve()),
-        "results": str(work / "results"),
     }
-    runtime = work / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = dict(os.environ)
-    env.update(
-        {
-            ENV_JOB: json.dumps(job),
-            "QGIS_PLUGINPATH": str(plugins),
-            "PYTHONPATH": sysconfig.get_paths()["purelib"],
-            "XDG_RUNTIME_DIR": str(runtime),
-            "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
-        }
+    return run_in_qgis(
+        __file__,
+        job,
+        env_job=ENV_JOB,
+        work=work,
+        size=(1400, 1050),
+        timeout=600,
+        keep=args.keep,
+        extra_env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")},
     )
-    env.pop("QT_QPA_PLATFORM", None)
-    cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1400x1050x24",
-        "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
-        "--code", str(Path(__file__).resolve()),
-    ]  # fmt: skip
-    print("running:", " ".join(cmd), flush=True)
-    try:
-        proc = subprocess.run(cmd, env=env, timeout=600, capture_output=True, text=True)
-    except subprocess.TimeoutExpired:
-        print("QGIS did not finish within 10 minutes", file=sys.stderr)
-        return 1
-    (work / "qgis.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-    status = Path(job["results"]) / "status.json"
-    ok = status.is_file() and json.loads(status.read_text()).get("ok")
-    print(status.read_text() if status.is_file() else f"no status; QGIS output in {work / 'qgis.log'}")
-    if not args.keep and ok:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
 
 
 def _inner(job: dict) -> None:
-    import time
-    import traceback
+    sys.path.insert(0, job["scripts"])  # no __file__ under QGIS's --code
+    from qgis.core import QgsPointXY, QgsProject, QgsRasterLayer
+    from qgis.PyQt.QtCore import Qt, QTimer
+    from qgis.PyQt.QtWidgets import QScrollArea
+    from qgis_shots import Shots, prepare_window, start_plugin
 
-    import qgis.utils
-    from qgis.core import QgsApplication, QgsPointXY, QgsProject, QgsRasterLayer
-    from qgis.PyQt.QtCore import QSize, Qt, QTimer
-    from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea
-
-    iface = qgis.utils.iface
-    out = Path(job["out"])
-    results = Path(job["results"])
-    results.mkdir(parents=True, exist_ok=True)
-    status = {"ok": False, "steps": []}
+    shots = Shots(job)
+    note, finish, guarded, grab = shots.note, shots.finish, shots.guarded, shots.grab
+    iface = shots.iface
     state = {}
-
-    def note(text):
-        status["steps"].append(f"{time.strftime('%H:%M:%S')} {text}")
-        (results / "status.json").write_text(json.dumps(status, indent=1))
-
-    def finish(ok=True):
-        status["ok"] = ok
-        note("quit")
-        QgsProject.instance().setDirty(False)
-        os._exit(0 if ok else 1)
-
-    def guarded(fn):
-        def run():
-            try:
-                fn()
-            except Exception:
-                note("error: " + traceback.format_exc())
-                finish(False)
-
-        return run
 
     @guarded
     def step_setup():
         window = iface.mainWindow()
-        window.resize(QSize(1400, 1050))
-        window.showMaximized()
-        for dock_widget in window.findChildren(QDockWidget):
-            if dock_widget.objectName() == "Browser":
-                dock_widget.hide()
-            elif dock_widget.objectName() == "Layers":
-                state["layers_dock"] = dock_widget
-        if "eurosat_landcover" not in qgis.utils.plugins:
-            qgis.utils.loadPlugin("eurosat_landcover")
-            qgis.utils.startPlugin("eurosat_landcover")
-        plugin = qgis.utils.plugins["eurosat_landcover"]
+        state["layers_dock"] = prepare_window(iface, job["size"])
+        plugin = start_plugin()
         rgb = QgsRasterLayer(job["raster"], Path(job["raster"]).stem)
         project = QgsProject.instance()
         project.addMapLayer(rgb)
@@ -155,7 +93,7 @@ def _inner(job: dict) -> None:
         plugin.action.setChecked(True)
         dock = plugin.dock
         window.resizeDocks([dock], [470], Qt.Orientation.Horizontal)
-        if "layers_dock" in state:
+        if state["layers_dock"] is not None:
             window.resizeDocks([state["layers_dock"]], [260], Qt.Orientation.Horizontal)
         page = dock.workspace.show_page("CorrectPage")
         assert page is not None, "no Review & correct page in the workspace"
@@ -210,21 +148,10 @@ def _inner(job: dict) -> None:
 
     @guarded
     def step_shot():
-        canvas = iface.mapCanvas()
-        canvas.refresh()
-        for _ in range(40):
-            QgsApplication.processEvents()
-            time.sleep(0.05)
-        canvas.waitWhileRendering()
-        QgsApplication.processEvents()
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "screenshot-correct.png"
-        iface.mainWindow().grab().save(str(path))
-        note(f"saved {path}")
+        grab("screenshot-correct.png")
         finish(True)
 
-    note("QGIS started the script")
-    QTimer.singleShot(3000, step_setup)
+    shots.start(step_setup)
 
 
 if os.environ.get(ENV_JOB) and "qgis.utils" in sys.modules and getattr(sys.modules["qgis.utils"], "iface", None):

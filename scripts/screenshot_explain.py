@@ -15,11 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
-import tempfile
 from pathlib import Path
 
 REPO = Path(globals().get("__file__", os.getcwd())).resolve().parent.parent
@@ -44,114 +40,45 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "docs"), help="folder for the PNG (default docs/)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="eurosat-explain-shot-"))
-    plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(REPO, target_is_directory=True)
-    profile = work / "profiles" / "profiles" / "default" / "QGIS"
-    profile.mkdir(parents=True)
-    (profile / "QGIS3.ini").write_text(
-        "[PythonPlugins]\neurosat_landcover=true\n\n[qgis]\ncheckVersion=false\nshowTips=false\n",
-        encoding="utf-8",
-    )
+
+    from qgis_shots import run_in_qgis
+
     truth = json.loads((REPO / SAMPLE).with_name("eurosat_mosaic_rgb_truth.json").read_text())
     x, y, a, b = pick_edge(truth)
-    job = {"raster": str(REPO / SAMPLE), "out": str(Path(args.out).resolve()), "results": str(work / "results")}
+    job = {"raster": str(REPO / SAMPLE), "out": str(Path(args.out).resolve())}
     job.update(x=x, y=y, left=a, right=b)
-    runtime = work / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = dict(os.environ)
-    env.update(
-        {
-            ENV_JOB: json.dumps(job),
-            "QGIS_PLUGINPATH": str(plugins),
-            "PYTHONPATH": sysconfig.get_paths()["purelib"],
-            "XDG_RUNTIME_DIR": str(runtime),
-            "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
-        }
+    return run_in_qgis(
+        __file__,
+        job,
+        env_job=ENV_JOB,
+        prefix="eurosat-explain-shot-",
+        size=(1400, 900),
+        timeout=600,
+        keep=args.keep,
+        extra_env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")},
     )
-    env.pop("QT_QPA_PLATFORM", None)
-    cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
-        "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
-        "--code", str(Path(__file__).resolve()),
-    ]  # fmt: skip
-    print("running:", " ".join(cmd), flush=True)
-    try:
-        proc = subprocess.run(cmd, env=env, timeout=600, capture_output=True, text=True)
-    except subprocess.TimeoutExpired:
-        print("QGIS did not finish within 10 minutes", file=sys.stderr)
-        return 1
-    (work / "qgis.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-    status = Path(job["results"]) / "status.json"
-    ok = status.is_file() and json.loads(status.read_text()).get("ok")
-    print(status.read_text() if status.is_file() else f"no status; QGIS output in {work / 'qgis.log'}")
-    if not args.keep and ok:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
 
 
 # ======================================================================== inner part (in QGIS)
 def _inner(job: dict) -> None:
     import time
-    import traceback
 
-    import qgis.utils
-    from qgis.core import QgsApplication, QgsPointXY, QgsProject, QgsRasterLayer, QgsRectangle
+    sys.path.insert(0, job["scripts"])  # no __file__ under QGIS's --code
+    from qgis.core import QgsPointXY, QgsProject, QgsRasterLayer, QgsRectangle
     from qgis.gui import QgsMapMouseEvent
-    from qgis.PyQt.QtCore import QEvent, QPoint, QSize, Qt, QTimer
+    from qgis.PyQt.QtCore import QEvent, QPoint, Qt, QTimer
+    from qgis_shots import Shots, pop_task_complete, prepare_window, start_plugin
 
-    iface = qgis.utils.iface
-    out = Path(job["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    results = Path(job["results"])
-    results.mkdir(parents=True, exist_ok=True)
-    status = {"ok": False, "steps": []}
+    shots = Shots(job)
+    note, finish, guarded, grab = shots.note, shots.finish, shots.guarded, shots.grab
+    iface = shots.iface
     state = {}
-
-    def note(text):
-        status["steps"].append(f"{time.strftime('%H:%M:%S')} {text}")
-        (results / "status.json").write_text(json.dumps(status, indent=1))
-
-    def finish(ok=True):
-        status["ok"] = ok
-        note("quit")
-        QgsProject.instance().setDirty(False)
-        os._exit(0 if ok else 1)
-
-    def guarded(fn):
-        def run():
-            try:
-                fn()
-            except Exception:
-                note("error: " + traceback.format_exc())
-                finish(False)
-
-        return run
-
-    def wait_render():
-        canvas = iface.mapCanvas()
-        canvas.refresh()
-        for _ in range(50):
-            QgsApplication.processEvents()
-            time.sleep(0.05)
-        canvas.waitWhileRendering()
-        QgsApplication.processEvents()
 
     @guarded
     def step_setup():
         window = iface.mainWindow()
-        window.resize(QSize(1400, 900))
-        window.showMaximized()
-        from qgis.PyQt.QtWidgets import QDockWidget
-
-        for dock_widget in window.findChildren(QDockWidget):
-            if dock_widget.objectName() == "Browser":
-                dock_widget.hide()
-        if "eurosat_landcover" not in qgis.utils.plugins:
-            qgis.utils.loadPlugin("eurosat_landcover")
-            qgis.utils.startPlugin("eurosat_landcover")
-        plugin = qgis.utils.plugins["eurosat_landcover"]
+        prepare_window(iface, job["size"])
+        plugin = start_plugin()
         layer = QgsRasterLayer(job["raster"], Path(job["raster"]).stem)
         assert layer.isValid(), job["raster"]
         QgsProject.instance().addMapLayer(layer)
@@ -176,7 +103,7 @@ def _inner(job: dict) -> None:
         page = state["page"]
         x, y = job["x"], job["y"]
         canvas.setExtent(QgsRectangle(x - 1000, y - 900, x + 1000, y + 900))
-        wait_render()
+        shots.settle()
         pix = canvas.getCoordinateTransform().transform(QgsPointXY(job["x"] + 5, job["y"] - 5))
         pos = QPoint(round(pix.x()), round(pix.y()))
         tool = canvas.mapTool()
@@ -208,21 +135,15 @@ def _inner(job: dict) -> None:
         layer = page.show_on_map()
         assert layer is not None, "Show on map added no layer"
         iface.setActiveLayer(state["layer"])
-        bar = iface.messageBar()
-        for item in list(bar.items()):
-            bar.popWidget(item)
+        pop_task_complete(iface, everything=True)
         QTimer.singleShot(1500, step_shot)
 
     @guarded
     def step_shot():
-        wait_render()
-        path = out / "screenshot-explain.png"
-        iface.mainWindow().grab().save(str(path))
-        note(f"saved {path}")
+        grab("screenshot-explain.png")
         finish(True)
 
-    note("QGIS started the script")
-    QTimer.singleShot(3000, step_setup)
+    shots.start(step_setup)
 
 
 if os.environ.get(ENV_JOB) and "qgis.utils" in sys.modules and getattr(sys.modules["qgis.utils"], "iface", None):

@@ -17,11 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
-import tempfile
 from pathlib import Path
 
 REPO = Path(globals().get("__file__", os.getcwd())).resolve().parent.parent
@@ -29,42 +25,23 @@ ENV_JOB = "EUROSAT_INSTALL_SHOT_JOB"
 
 
 def run_qgis(mode: str, out: Path, keep: bool) -> bool:
-    work = Path(tempfile.mkdtemp(prefix=f"eurosat-install-{mode}-"))
-    plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(REPO, target_is_directory=True)
-    profile = work / "profiles" / "profiles" / "default" / "QGIS"
-    profile.mkdir(parents=True)
-    (profile / "QGIS3.ini").write_text(
-        "[PythonPlugins]\neurosat_landcover=true\n\n[qgis]\ncheckVersion=false\nshowTips=false\n",
-        encoding="utf-8",
+    from qgis_shots import run_in_qgis
+
+    job = {"mode": mode, "out": str(out.resolve()), "raster": str(_raster())}
+    # before: QGIS on Debian's own Python; after: the venv on its path (torch & co. present)
+    extra_env = {"VIRTUAL_ENV": None, **({"PYTHONPATH": None} if mode == "before" else {})}
+    print(f"{mode}:", flush=True)
+    rc = run_in_qgis(
+        __file__,
+        job,
+        env_job=ENV_JOB,
+        prefix=f"eurosat-install-{mode}-",
+        size=(1500, 950),
+        timeout=540,
+        keep=keep,
+        extra_env=extra_env,
     )
-    results = work / "results"
-    job = {"mode": mode, "out": str(out.resolve()), "results": str(results), "raster": str(_raster())}
-    runtime = work / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({ENV_JOB: json.dumps(job), "QGIS_PLUGINPATH": str(plugins), "XDG_RUNTIME_DIR": str(runtime)})
-    if mode == "after":
-        env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the venv: torch & co. present
-    cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1500x950x24",
-        "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
-        "--code", str(Path(__file__).resolve()),
-    ]  # fmt: skip
-    print(f"{mode}: running {' '.join(cmd)}", flush=True)
-    try:
-        proc = subprocess.run(cmd, env=env, timeout=540, capture_output=True, text=True)
-        output = proc.stdout + "\n" + proc.stderr
-    except subprocess.TimeoutExpired:
-        output = "timed out"
-    (work / "qgis.log").write_text(output, encoding="utf-8")
-    status = results / "status.json"
-    ok = status.is_file() and json.loads(status.read_text()).get("ok")
-    print(status.read_text() if status.is_file() else f"no status; QGIS output in {work / 'qgis.log'}")
-    if ok and not keep:
-        shutil.rmtree(work, ignore_errors=True)
-    return bool(ok)
+    return rc == 0
 
 
 def _raster() -> Path:
@@ -84,48 +61,16 @@ def main() -> int:
 # ======================================================================== inner part (in QGIS)
 def _inner(job: dict) -> None:
     import time
-    import traceback
 
-    import qgis.utils
-    from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
-    from qgis.PyQt.QtCore import QSize, Qt, QTimer
-    from qgis.PyQt.QtWidgets import QDockWidget
+    sys.path.insert(0, job["scripts"])  # no __file__ under QGIS's --code
+    from qgis.core import QgsProject, QgsRasterLayer
+    from qgis.PyQt.QtCore import Qt, QTimer
+    from qgis_shots import Shots, prepare_window, start_plugin
 
-    iface = qgis.utils.iface
-    results = Path(job["results"])
-    results.mkdir(parents=True, exist_ok=True)
-    status = {"ok": False, "steps": []}
+    shots = Shots(job)
+    note, finish, guarded, grab = shots.note, shots.finish, shots.guarded, shots.grab
+    iface = shots.iface
     state = {"started": time.monotonic()}
-
-    def note(text):
-        status["steps"].append(f"{time.strftime('%H:%M:%S')} {text}")
-        (results / "status.json").write_text(json.dumps(status, indent=1))
-
-    def finish(ok=True):
-        status["ok"] = ok
-        note("quit")
-        QgsProject.instance().setDirty(False)
-        os._exit(0 if ok else 1)
-
-    def guarded(fn):
-        def run():
-            try:
-                fn()
-            except Exception:
-                note("error: " + traceback.format_exc())
-                finish(False)
-
-        return run
-
-    def grab(name):
-        for _ in range(40):
-            QgsApplication.processEvents()
-            time.sleep(0.05)
-        path = Path(job["out"]) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not iface.mainWindow().grab().save(str(path)):
-            raise OSError(f"could not write {path}")
-        note(f"saved {path}")
 
     def wait_for(panel, then, limit=420):
         @guarded
@@ -142,15 +87,8 @@ def _inner(job: dict) -> None:
     @guarded
     def setup():
         window = iface.mainWindow()
-        window.resize(QSize(1500, 950))
-        window.showMaximized()
-        for dock_widget in window.findChildren(QDockWidget):
-            if dock_widget.objectName() == "Browser":
-                dock_widget.hide()
-        if "eurosat_landcover" not in qgis.utils.plugins:
-            qgis.utils.loadPlugin("eurosat_landcover")
-            qgis.utils.startPlugin("eurosat_landcover")
-        plugin = qgis.utils.plugins["eurosat_landcover"]
+        prepare_window(iface, job["size"])
+        plugin = start_plugin()
         layer = QgsRasterLayer(job["raster"], Path(job["raster"]).stem)
         QgsProject.instance().addMapLayer(layer)
         iface.mapCanvas().setExtent(layer.extent())
@@ -176,8 +114,7 @@ def _inner(job: dict) -> None:
         grab(name)
         finish(True)
 
-    note("QGIS started the script")
-    QTimer.singleShot(3000, setup)
+    shots.start(setup)
 
 
 if os.environ.get(ENV_JOB) and "qgis.utils" in sys.modules and getattr(sys.modules["qgis.utils"], "iface", None):

@@ -20,10 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -97,134 +94,55 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
+    from qgis_shots import run_in_qgis
+
     work = Path(tempfile.mkdtemp(prefix="eurosat-shots-"))
     raster = Path(args.raster) if args.raster else default_raster()
     if raster is None:
         raster = build_sample(work / "eurosat_sample_mosaic.tif")
-    plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(REPO, target_is_directory=True)
-    profile = work / "profiles" / "profiles" / "default" / "QGIS"  # --profiles-path P -> P/profiles/<name>
-    profile.mkdir(parents=True)
-    (profile / "QGIS3.ini").write_text(
-        "[PythonPlugins]\neurosat_landcover=true\n\n[qgis]\ncheckVersion=false\nshowTips=false\n"
-        "[core]\nlayout\\showTips=false\n",
-        encoding="utf-8",
-    )
     job = {
         "raster": str(raster.resolve()),
         "model": str(Path(args.model).resolve()) if args.model else "",
         "out": str(Path(args.out).resolve()),
-        "results": str(work / "results"),
         "stride": args.stride,
     }
-    runtime = work / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = dict(os.environ)
-    env.update(
-        {
-            ENV_JOB: json.dumps(job),
-            "QGIS_PLUGINPATH": str(plugins),
-            "PYTHONPATH": sysconfig.get_paths()["purelib"],
-            "XDG_RUNTIME_DIR": str(runtime),
-            "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
-        }
+    return run_in_qgis(
+        __file__,
+        job,
+        env_job=ENV_JOB,
+        work=work,
+        size=(1600, 1000),
+        timeout=600,
+        keep=args.keep,
+        ini_extra="[core]\nlayout\\showTips=false\n",
+        extra_env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")},
     )
-    env.pop("QT_QPA_PLATFORM", None)
-    cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
-        "qgis", "--nologo", "--noversioncheck", "--profiles-path", str(work / "profiles"),
-        "--code", str(Path(__file__).resolve()),
-    ]  # fmt: skip
-    print("running:", " ".join(cmd), flush=True)
-    try:
-        proc = subprocess.run(cmd, env=env, timeout=600, capture_output=True, text=True)
-    except subprocess.TimeoutExpired:
-        print("QGIS did not finish within 10 minutes", file=sys.stderr)
-        return 1
-    log = work / "qgis.log"
-    log.write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-    status = Path(job["results"]) / "status.json"
-    ok = status.is_file() and json.loads(status.read_text()).get("ok")
-    print(status.read_text() if status.is_file() else f"no status; QGIS output in {log}")
-    if not args.keep and ok:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
 
 
 # ======================================================================== inner part (in QGIS)
 def _inner(job: dict) -> None:
-    import time
-    import traceback
-
-    import qgis.utils
-    from qgis.core import QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer
-    from qgis.PyQt.QtCore import QCoreApplication, QSize, Qt, QTimer
-
-    iface = qgis.utils.iface
-    out = Path(job["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    results = Path(job["results"])  # status and fault log
-    results.mkdir(parents=True, exist_ok=True)
-    output_folder = results / "EuroSAT land cover"
-    status = {"ok": False, "steps": []}
-    state = {}
     import faulthandler
+    import time
 
+    sys.path.insert(0, job["scripts"])  # no __file__ under QGIS's --code
+    from qgis.core import QgsLayerTreeGroup, QgsProject, QgsRasterLayer
+    from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
+    from qgis_shots import Shots, pop_task_complete, prepare_window, start_plugin
+
+    shots = Shots(job)
+    note, finish, guarded, grab = shots.note, shots.finish, shots.guarded, shots.grab
+    iface = shots.iface
+    results = shots.results  # status and fault log
+    output_folder = results / "EuroSAT land cover"
+    state = {}
     state["fault_file"] = open(results / "faulthandler.txt", "w")  # noqa: SIM115 - lives until exit
     faulthandler.enable(file=state["fault_file"], all_threads=True)
-
-    def note(text):
-        status["steps"].append(f"{time.strftime('%H:%M:%S')} {text}")
-        (results / "status.json").write_text(json.dumps(status, indent=1))
-
-    def finish(ok=True):
-        status["ok"] = ok
-        note("quit")
-        QgsProject.instance().setDirty(False)
-        os._exit(0 if ok else 1)  # no "save project?" dialog, no shutdown surprises under Xvfb
-
-    def guarded(fn):
-        def run():
-            try:
-                fn()
-            except Exception:
-                note("error: " + traceback.format_exc())
-                finish(False)
-
-        return run
-
-    def wait_render():
-        canvas = iface.mapCanvas()
-        canvas.refresh()
-        for _ in range(50):
-            QgsApplication.processEvents()
-            time.sleep(0.05)
-        canvas.waitWhileRendering()
-        QgsApplication.processEvents()
-
-    def grab(name):
-        wait_render()
-        path = out / name
-        iface.mainWindow().grab().save(str(path))
-        note(f"saved {path}")
 
     @guarded
     def step_setup():
         window = iface.mainWindow()
-        window.resize(QSize(1600, 1000))
-        window.showMaximized()
-        from qgis.PyQt.QtWidgets import QDockWidget
-
-        for dock_widget in window.findChildren(QDockWidget):
-            if dock_widget.objectName() == "Browser":  # more room for the Layers panel and its legend
-                dock_widget.hide()
-            elif dock_widget.objectName() == "Layers":
-                state["layers_dock"] = dock_widget
-        if "eurosat_landcover" not in qgis.utils.plugins:
-            qgis.utils.loadPlugin("eurosat_landcover")
-            qgis.utils.startPlugin("eurosat_landcover")
-        plugin = qgis.utils.plugins["eurosat_landcover"]
+        state["layers_dock"] = prepare_window(iface, job["size"])
+        plugin = start_plugin()
         note(f"plugin loaded: {type(plugin).__name__}")
         layer = QgsRasterLayer(job["raster"], Path(job["raster"]).stem)
         assert layer.isValid(), job["raster"]
@@ -234,7 +152,7 @@ def _inner(job: dict) -> None:
         plugin.action.setChecked(True)  # opens the dock
         dock = plugin.dock
         window.resizeDocks([dock], [430], Qt.Orientation.Horizontal)
-        if "layers_dock" in state:
+        if state["layers_dock"] is not None:
             window.resizeDocks([state["layers_dock"]], [330], Qt.Orientation.Horizontal)
         panel = dock.panel
         if job["model"]:
@@ -307,15 +225,11 @@ def _inner(job: dict) -> None:
             QCoreApplication.processEvents()
             scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
             QCoreApplication.processEvents()
-        bar = iface.messageBar()
-        for item in list(bar.items()):  # QGIS's own "Task complete" notice hides the plugin's summary
-            if "Task complete" in (item.title() or "") + (item.text() or ""):
-                bar.popWidget(item)
+        pop_task_complete(iface)  # QGIS's own notice hides the plugin's summary
         grab("screenshot-classified.png")
         finish(True)
 
-    note("QGIS started the script")
-    QTimer.singleShot(3000, step_setup)
+    shots.start(step_setup)
 
 
 if os.environ.get(ENV_JOB) and "qgis.utils" in sys.modules and getattr(sys.modules["qgis.utils"], "iface", None):
