@@ -1,11 +1,17 @@
 """An editing session on one run: apply edits, undo/redo, revert, rebuild, check consistency on open.
 
-Order of every change (so a crash or kill leaves something :meth:`EditSession.open` can repair):
-1. the log changes in one SQLite transaction that also raises its revision;
-2. the corrected raster's affected window is written in place;
-3. the raster's ``EDIT_LOG_REVISION`` metadata is set to the log's revision.
+Every change (apply, revert, undo, redo) is a :class:`Change` in three steps, in this order (so a
+crash or kill leaves something :meth:`EditSession.open` can repair):
+1. plan (:meth:`EditSession.plan_apply`, ...): checks, reads the log; the session refuses other changes;
+2. stage (:meth:`Change.stage`): the changed cells are computed, then written into the corrected
+   raster in place, its ``EDIT_LOG_REVISION`` set to ``DIRTY`` first (no log has that revision); it
+   touches no log and no session state, so it may run in a worker thread, with progress and cancel;
+   a cancel or an error puts the written cells and the revision back;
+3. commit (:meth:`EditSession.commit`): the log changes in one SQLite transaction that also raises its
+   revision, then the raster's revision is set to it. A log that cannot be written puts the cells back.
 On open, a corrected raster whose revision differs from the log's (or that is missing or
 unreadable) is rebuilt from the model output + the log, under a temporary name, then renamed.
+:meth:`EditSession.complete` runs steps 2 and 3 at once; the page runs step 2 in a QgsTask for big ones.
 
 Undo and redo keep only the changed cells of each action (flat indices in its window, old and
 new values), so memory follows what was edited, not the raster's size; they are unbounded while
@@ -30,6 +36,8 @@ from .names import RunFiles, run_files
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
+DIRTY = -1  # the raster's EDIT_LOG_REVISION while a change is written into it: no log has this revision
+CANCELLED = "cancelled: nothing was changed"
 
 
 def is_landcover_raster(path) -> Optional[str]:
@@ -100,6 +108,92 @@ def strips(window: Window, max_cells: int = 1 << 22) -> list:
     ]
 
 
+def _never() -> bool:
+    return False
+
+
+def _quiet(_fraction: float) -> None:
+    pass
+
+
+@dataclass(eq=False)
+class Change:
+    """One planned change of the log and the corrected raster: an edit added, edits reverted, an undo, a redo.
+
+    :meth:`stage` computes its cells and writes them into the raster; it reads and writes only raster
+    files (no log, no session), so it may run in a worker thread. :meth:`EditSession.commit` then writes
+    the log and the raster's revision on the session's thread; :meth:`EditSession.discard` takes it back.
+    """
+
+    kind: str  # "add" | "revert" | "undo" | "redo"
+    action: Action
+    window: Window  # the cells it may change
+    path: Path  # the corrected raster
+    revision: int  # the log's (= the raster's) revision before the change
+    which: str = "new"  # the values it writes: "new" (add, revert, redo) or "old" (undo)
+    compute: Optional[Callable] = None  # (progress, is_cancelled) -> parts; None: the action has its parts
+    written: int = 0  # parts written into the raster so far
+    dirty: bool = False  # the raster's revision is DIRTY
+    staged: bool = False  # all its cells are in the raster; the log does not show it yet
+
+    @property
+    def window_cells(self) -> int:
+        return self.window.width * self.window.height
+
+    def stage(self, progress: Optional[Callable[[float], None]] = None, is_cancelled=None) -> None:
+        """Compute the changed cells (when needed), then write them; a cancel or error writes the old ones back.
+
+        ``progress(fraction)`` after every strip; ``is_cancelled()`` is asked before every strip, and a
+        cancel raises EditError (CANCELLED) with the raster as it was.
+        """
+        progress, is_cancelled = progress or _quiet, is_cancelled or _never
+        share = 0.5 if self.compute is not None else 0.0
+        try:
+            if self.compute is not None:
+                self.action.parts = self.compute(lambda f: progress(share * f), is_cancelled)
+                if self.kind == "add" and not self.action.parts:
+                    raise EditError("the edit changes no cell (same class already, or nodata): nothing was changed")
+            parts = self.action.parts
+            if parts:
+                set_revision(self.path, DIRTY)
+                self.dirty = True
+            for i, part in enumerate(parts):
+                if is_cancelled():
+                    raise EditError(CANCELLED)
+                _write_part(self.path, part, getattr(part, self.which))
+                self.written = i + 1
+                progress(share + (1.0 - share) * (i + 1) / len(parts))
+        except BaseException:
+            self.rollback()
+            raise
+        self.staged = True
+
+    def rollback(self) -> None:
+        """Write back the cells written so far and the raster's revision: nothing of the change stays."""
+        back = "old" if self.which == "new" else "new"
+        for part in reversed(self.action.parts[: self.written]):
+            _write_part(self.path, part, getattr(part, back))
+            self.written -= 1
+        if self.dirty:
+            set_revision(self.path, self.revision)
+            self.dirty = False
+        self.staged = False
+
+
+def _write_part(path: Path, part: Part, values: np.ndarray) -> None:
+    block = read_window(path, part.window)
+    flat = block.ravel()
+    flat[part.index] = values
+    write_window(path, part.window, flat.reshape(block.shape), DIRTY)
+
+
+def _extent(parts: list) -> Window:
+    window = Window(0, 0, 0, 0)
+    for part in parts:
+        window = part.window if window.width == 0 else window.union(part.window)
+    return window
+
+
 @dataclass
 class EditSession:
     files: RunFiles
@@ -111,6 +205,7 @@ class EditSession:
     created_on_open: bool = False  # first use: the log and the corrected raster were created
     needs_rebuild: bool = False  # opened with defer_rebuild: edits wait until rebuild()/rebuilt()
     listeners: list = field(default_factory=list)
+    pending: Optional[Change] = None  # planned, not yet committed or discarded: other changes wait
 
     # ------------------------------------------------------------------ open / close
     @classmethod
@@ -162,6 +257,7 @@ class EditSession:
         if self.log is not None:
             self.log.close()
         self.log = None
+        self.pending = None  # a change still staging in a task is taken back by its owner (Change.rollback)
         self.undo_stack.clear()
         self.redo_stack.clear()
 
@@ -172,7 +268,7 @@ class EditSession:
     def _require_open(self):
         if self.log is None:
             raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
-        if self.needs_rebuild:
+        if self.needs_rebuild or self.pending is not None:
             raise EditError(f"{self.files.corrected.name} is being written: wait until it is ready")
 
     # ------------------------------------------------------------------ reading
@@ -194,32 +290,30 @@ class EditSession:
     # ------------------------------------------------------------------ changing
     def apply(self, edit: Edit) -> Edit:
         """Log the edit and paint it into the corrected raster; returns it with its id and cells."""
+        return self.complete(self.plan_apply(edit))
+
+    def plan_apply(self, edit: Edit) -> Change:
         self._require_open()
-        geom = edit.geometry()
-        window = self.grid.window_of(geom)
+        window = self.grid.window_of(edit.geometry())
         if window is None:
             raise EditError("the edit is outside the raster: nothing was changed")
-        parts = []
-        for strip in strips(window):
-            block = self.read(strip)
-            new = apply_edit(self.grid, strip, block, edit, geom)
-            changed = np.flatnonzero(new != block)
-            if changed.size:
-                parts.append(Part(strip, _index(changed), block.ravel()[changed], new.ravel()[changed]))
-        action = Action("add", [], parts)
-        if not parts:
-            raise EditError("the edit changes no cell (same class already, or nodata): nothing was changed")
-        logged, rev = self.log.add(edit.copy(cells=action.cells, state="active", id=None))
-        action.edits = [logged]
-        try:
-            self._put(action, "new", rev)
-        except EditError:
-            self.log.delete(logged.id)
-            raise
-        self.undo_stack.append(action)
-        self.redo_stack.clear()
-        self._changed()
-        return logged
+        grid, path = self.grid, self.files.corrected
+
+        def compute(progress, is_cancelled):
+            geom = edit.geometry()  # its own geometry object: this may run in a worker thread
+            parts, todo = [], strips(window)
+            for i, strip in enumerate(todo):
+                if is_cancelled():
+                    raise EditError(CANCELLED)
+                block = read_window(path, strip)
+                new = apply_edit(grid, strip, block, edit, geom)
+                changed = np.flatnonzero(new != block)
+                if changed.size:
+                    parts.append(Part(strip, _index(changed), block.ravel()[changed], new.ravel()[changed]))
+                progress((i + 1) / len(todo))
+            return parts
+
+        return self._plan("add", Action("add", [edit], []), window, compute)
 
     def flood(self, x: float, y: float, to_class: int, note: str = "") -> Edit:
         """Recode the 4-connected region of one class around map point (x, y) (like Reclassify Object)."""
@@ -244,6 +338,9 @@ class EditSession:
 
     def revert(self, edit_id: int) -> int:
         """Take one edit out (the log keeps it as 'reverted'); later edits stay. Returns cells changed."""
+        return self.complete(self.plan_revert(edit_id))
+
+    def plan_revert(self, edit_id: int) -> Change:
         self._require_open()
         active = self.log.edits("active")
         target = next((e for e in active if e.id == int(edit_id)), None)
@@ -252,9 +349,12 @@ class EditSession:
         window = self.grid.window_of(target.geometry())
         if window is None:
             raise EditError(f"edit {edit_id} lies outside the raster")
-        return self._replay(window, [e for e in active if e.id != target.id], [target], "revert")
+        return self._plan_replay(window, [e for e in active if e.id != target.id], [target])
 
     def revert_all(self) -> int:
+        return self.complete(self.plan_revert_all())
+
+    def plan_revert_all(self) -> Change:
         self._require_open()
         active = self.log.edits("active")
         if not active:
@@ -265,72 +365,126 @@ class EditSession:
             if w is not None:
                 window = w if window is None else window.union(w)
         window = window or Window(0, 0, 1, 1)
-        return self._replay(window, [], active, "revert")
+        return self._plan_replay(window, [], active)
 
-    def _replay(self, window: Window, keep: list, reverted: list, kind: str) -> int:
-        parts = []
-        for strip in strips(window):
-            want = read_window(self.files.classes, strip)
-            for e in keep:
-                want = apply_edit(self.grid, strip, want, e)
-            block = self.read(strip)
-            changed = np.flatnonzero(want != block)
-            if changed.size:
-                parts.append(Part(strip, _index(changed), block.ravel()[changed], want.ravel()[changed]))
-        action = Action(kind, reverted, parts)
-        rev = self.log.set_state([e.id for e in reverted], "reverted")
-        self._put(action, "new", rev)
-        self.undo_stack.append(action)
-        self.redo_stack.clear()
-        self._changed()
-        return action.cells
+    def _plan_replay(self, window: Window, keep: list, reverted: list) -> Change:
+        """The window as the model output + the ``keep`` edits would make it (a revert)."""
+        grid, classes, path = self.grid, self.files.classes, self.files.corrected
+
+        def compute(progress, is_cancelled):
+            parts, todo = [], strips(window)
+            for i, strip in enumerate(todo):
+                if is_cancelled():
+                    raise EditError(CANCELLED)
+                want = read_window(classes, strip)
+                for e in keep:
+                    want = apply_edit(grid, strip, want, e)
+                block = read_window(path, strip)
+                changed = np.flatnonzero(want != block)
+                if changed.size:
+                    parts.append(Part(strip, _index(changed), block.ravel()[changed], want.ravel()[changed]))
+                progress((i + 1) / len(todo))
+            return parts
+
+        return self._plan("revert", Action("revert", list(reverted), []), window, compute)
 
     def undo(self) -> Action:
+        return self.complete(self.plan_undo())
+
+    def plan_undo(self) -> Change:
         self._require_open()
         if not self.undo_stack:
             raise EditError("nothing to undo")
         action = self.undo_stack[-1]
-        if action.kind == "add":
-            action.reviews = self.log.take_reviews(action.edits[0].id)  # a review correction is unreviewed
-            rev = self.log.delete(action.edits[0].id)
-        else:
-            rev = self.log.set_state([e.id for e in action.edits], "active")
-        self._put(action, "old", rev)
-        self.redo_stack.append(self.undo_stack.pop())
-        self._changed()
-        return action
+        return self._plan("undo", action, _extent(action.parts), which="old")
 
     def redo(self) -> Action:
+        return self.complete(self.plan_redo())
+
+    def plan_redo(self) -> Change:
         self._require_open()
         if not self.redo_stack:
             raise EditError("nothing to redo")
         action = self.redo_stack[-1]
-        if action.kind == "add":
-            _, rev = self.log.add(action.edits[0])
-            for kind, row, col, decision, cls, wkt in action.reviews:
-                self.log.add_review(kind, row, col, decision, cls, wkt, action.edits[0].id)
-            action.reviews = []
-        else:
-            rev = self.log.set_state([e.id for e in action.edits], "reverted")
-        self._put(action, "new", rev)
-        self.undo_stack.append(self.redo_stack.pop())
-        self._changed()
-        return action
+        return self._plan("redo", action, _extent(action.parts))
 
-    def _put(self, action: Action, which: str, rev: int) -> None:
-        """Write the action's old or new cell values into the corrected raster; store the revision."""
-        if not action.parts:
-            set_revision(self.files.corrected, rev)
-        for part in action.parts:
-            block = self.read(part.window)
-            flat = block.ravel()
-            flat[part.index] = getattr(part, which)
-            write_window(self.files.corrected, part.window, flat.reshape(block.shape), rev)
+    def _plan(self, kind: str, action: Action, window: Window, compute=None, which: str = "new") -> Change:
+        change = Change(kind, action, window, self.files.corrected, self.log.revision, which, compute)
+        self.pending = change
+        return change
+
+    def complete(self, change: Change, progress=None, is_cancelled=None):
+        """Stage and commit a planned change here and now; returns what :meth:`commit` returns."""
+        try:
+            change.stage(progress, is_cancelled)
+        except BaseException:
+            self.discard(change)
+            raise
+        return self.commit(change)
+
+    def discard(self, change: Change) -> None:
+        """A planned or staged change is not made: its cells are written back, other changes may go on."""
+        try:
+            change.rollback()
+        finally:
+            if self.pending is change:
+                self.pending = None
+
+    def commit(self, change: Change):
+        """Write a staged change into the log, then the raster's revision; the undo/redo stacks follow.
+
+        Returns the logged edit (add), the cells changed (revert) or the action (undo, redo). A log that
+        cannot be written: the cells go back (:meth:`discard`) and the EditError is raised.
+        """
+        if change is not self.pending or not change.staged:
+            raise EditError("this change is not the one being made: nothing was changed")
+        action = change.action
+        try:
+            if change.kind == "add":
+                logged, rev = self.log.add(action.edits[0].copy(cells=action.cells, state="active", id=None))
+                action.edits = [logged]
+                out = logged
+            elif change.kind == "revert":
+                rev = self.log.set_state([e.id for e in action.edits], "reverted")
+                out = action.cells
+            elif change.kind == "undo":
+                if action.kind == "add":
+                    action.reviews = self.log.take_reviews(action.edits[0].id)  # a review correction is unreviewed
+                    rev = self.log.delete(action.edits[0].id)
+                else:
+                    rev = self.log.set_state([e.id for e in action.edits], "active")
+                out = action
+            else:  # redo
+                if action.kind == "add":
+                    _, rev = self.log.add(action.edits[0])
+                    for kind, row, col, decision, cls, wkt in action.reviews:
+                        self.log.add_review(kind, row, col, decision, cls, wkt, action.edits[0].id)
+                    action.reviews = []
+                else:
+                    rev = self.log.set_state([e.id for e in action.edits], "reverted")
+                out = action
+        except BaseException:
+            self.discard(change)
+            raise
+        self.pending = None
+        change.staged = change.dirty = False
+        if change.kind == "undo":
+            self.redo_stack.append(self.undo_stack.pop())
+        elif change.kind == "redo":
+            self.undo_stack.append(self.redo_stack.pop())
+        else:
+            self.undo_stack.append(action)
+            self.redo_stack.clear()
+        set_revision(change.path, rev)  # if this fails, the raster stays DIRTY: rebuilt from the log on open
+        self._changed()
+        return out
 
     def rebuild_plan(self) -> dict:
         """The arguments of :func:`build_corrected` for this session (safe to run in another thread)."""
         if self.log is None:
             raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
+        if self.pending is not None:
+            raise EditError(f"{self.files.corrected.name} is being written: wait until it is ready")
         return {
             "classes_path": self.files.classes,
             "edits": self.log.edits("active"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from edits_testlib import bfs_region, centres_inside, folder_state, read, read_only_folder, sha256
@@ -298,3 +300,162 @@ def test_killed_mid_edit_is_consistent_on_open(run, tmp_path):
         assert np.array_equal(s.read(), read(files.folder / "replayed.tif"))
         assert len(s.edits()) >= wait_lines // 2
         s.close()
+
+
+def _log_rows(session) -> list:
+    """The log's edits without their times (two sessions made them at different times)."""
+    return [
+        (e.id, e.tool, e.geometry_wkt, e.to_class, e.from_classes, e.recode, e.cells, e.state, e.all_touched)
+        for e in session.edits()
+    ]
+
+
+def _box(g, r0, c0, r1, c1) -> str:
+    x0, y0 = g.cell_center(r0, c0)
+    x1, y1 = g.cell_center(r1, c1)
+    return polygon_geometry([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]).ExportToWkt()
+
+
+@pytest.mark.parametrize("strip_cells", [1 << 22, 50])
+def test_staged_changes_equal_the_direct_path(run, tmp_path, strip_cells, monkeypatch):
+    """plan -> stage (as a background task runs it, with progress) -> commit gives the raster, the log and the
+    undo/redo stacks of apply / undo / redo / revert / revert_all, step by step; meanwhile other changes wait."""
+    import shutil
+
+    from eurosat_landcover.core.edits import session as session_mod
+    from eurosat_landcover.core.edits.raster import raster_revision
+
+    strips = session_mod.strips
+    monkeypatch.setattr(session_mod, "strips", lambda w, max_cells=0: strips(w, strip_cells))  # 50: many strips
+    twin = Path(shutil.copytree(run.parent, tmp_path / "twin")) / run.name
+    direct, staged = EditSession.open(run), EditSession.open(twin)
+    files, tfiles = run_files(run), run_files(twin)
+    g = direct.grid
+    steps = [
+        ("apply", Edit("polygon", _box(g, 2, 2, 12, 20), 3)),
+        ("apply", Edit("recode", None, recode={1: 2, 2: 1, 4: 3})),
+        ("undo",),
+        ("redo",),
+        ("revert", 1),
+        ("revert_all",),
+        ("undo",),
+        ("undo",),
+        ("redo",),
+    ]
+    x, y = g.cell_center(20, 20)
+    for name, *args in steps:
+        getattr(direct, name)(*args)
+        change = getattr(staged, f"plan_{name}")(*args)
+        with pytest.raises(EditError, match="being written"):  # one change at a time
+            staged.apply(Edit("cell", f"POINT ({x} {y})", 5, all_touched=True))
+        with pytest.raises(EditError, match="being written"):
+            staged.rebuild_plan()
+        seen = []
+        change.stage(progress=seen.append)
+        assert seen and seen == sorted(seen) and seen[-1] == 1.0
+        staged.commit(change)
+        assert staged.pending is None
+        assert np.array_equal(read(tfiles.corrected), read(files.corrected)), name
+        assert _log_rows(staged) == _log_rows(direct), name
+        assert raster_revision(tfiles.corrected) == staged.log.revision == direct.log.revision
+        assert [a.cells for a in staged.undo_stack] == [a.cells for a in direct.undo_stack]
+        assert [a.cells for a in staged.redo_stack] == [a.cells for a in direct.redo_stack]
+    assert [e.state for e in staged.edits()] == ["reverted", "active"]
+    direct.close()
+    staged.close()
+    s = EditSession.open(twin)
+    assert not s.rebuilt_on_open
+    s.close()
+
+
+def test_a_cancelled_change_leaves_the_raster_and_the_log_as_they_were(run, monkeypatch):
+    """Cancelled while computing or half-way through writing: cells, revision, log and stacks unchanged;
+    the same change can then be made."""
+    from eurosat_landcover.core.edits import session as session_mod
+    from eurosat_landcover.core.edits.raster import raster_revision
+
+    strips = session_mod.strips
+    monkeypatch.setattr(session_mod, "strips", lambda w, max_cells=0: strips(w, 1))  # one row per strip
+    files = run_files(run)
+    s = EditSession.open(run)
+    g = s.grid
+    s.apply(Edit("polygon", _box(g, 2, 2, 12, 20), 3))
+    s.apply(Edit("recode", None, recode={1: 2, 2: 1}))
+    s.undo()
+
+    def state():
+        return (
+            read(files.corrected).tobytes(),
+            raster_revision(files.corrected),
+            s.log.revision,
+            _log_rows(s),
+            [a.cells for a in s.undo_stack],
+            [a.cells for a in s.redo_stack],
+        )
+
+    before = state()
+    cases = [  # (plan, polls of is_cancelled before it answers yes, cancelled while writing)
+        (lambda: s.plan_apply(Edit("recode", None, recode={0: 5, 3: 4})), 0, False),
+        (lambda: s.plan_apply(Edit("recode", None, recode={0: 5, 3: 4})), 7, False),  # computing (30 strips)
+        (lambda: s.plan_apply(Edit("recode", None, recode={0: 5, 3: 4})), 35, True),  # writing
+        (s.plan_revert_all, 3, False),
+        (s.plan_revert_all, 14, True),  # 11 strips computed, 3 written
+        (s.plan_undo, 4, True),
+        (s.plan_redo, 5, True),
+    ]
+    for plan, after, writing in cases:
+        change = plan()
+        polls, written = [], []
+
+        def cancelled(change=change, polls=polls, written=written, after=after):
+            polls.append(1)
+            if len(polls) > after:
+                written.append(change.written)
+                return True
+            return False
+
+        with pytest.raises(EditError, match="cancelled"):
+            change.stage(is_cancelled=cancelled)
+        assert (written[0] > 0) == writing, (after, written)
+        s.discard(change)
+        assert s.pending is None and state() == before, after
+    e = s.apply(Edit("recode", None, recode={0: 5, 3: 4}))  # nothing is left in the way
+    assert e.cells > 0 and len(s.edits()) == 2 and raster_revision(files.corrected) == s.log.revision
+    s.close()
+
+
+def test_killed_while_a_change_is_written_is_repaired_on_open(run):
+    """Staged (cells written) but not committed, as if QGIS died before the task's finish: on open, the
+    raster is the model output + the log, which never got the change."""
+    files = run_files(run)
+    s = EditSession.open(run)
+    s.apply(Edit("polygon", _box(s.grid, 2, 2, 12, 20), 3))
+    live = read(files.corrected)
+    change = s.plan_apply(Edit("recode", None, recode={1: 2, 2: 1}))
+    change.stage()
+    assert not np.array_equal(read(files.corrected), live)
+    s.close()  # no commit
+    s = EditSession.open(run)
+    assert s.rebuilt_on_open and np.array_equal(read(files.corrected), live) and len(s.edits()) == 1
+    s.close()
+
+
+def test_a_log_that_cannot_be_written_puts_the_cells_back(run, monkeypatch):
+    from eurosat_landcover.core.edits.raster import raster_revision
+
+    files = run_files(run)
+    s = EditSession.open(run)
+    s.apply(Edit("polygon", _box(s.grid, 2, 2, 12, 20), 3))
+    live, rev = read(files.corrected), s.log.revision
+
+    def full(*_a, **_k):
+        raise EditError("cannot write the edit log scene_edits.gpkg: disk full")
+
+    monkeypatch.setattr(s.log, "add", full)
+    monkeypatch.setattr(s.log, "set_state", full)
+    for fn in (lambda: s.apply(Edit("recode", None, recode={1: 2, 2: 1})), s.revert_all):
+        with pytest.raises(EditError, match="disk full"):
+            fn()
+        assert np.array_equal(read(files.corrected), live) and raster_revision(files.corrected) == rev
+        assert s.pending is None and len(s.undo_stack) == 1 and s.log.revision == rev
+    s.close()

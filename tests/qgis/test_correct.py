@@ -484,3 +484,184 @@ def test_reopen_from_the_corrected_layer_and_revert_from_the_log(page, iface, ru
     page.log_view.revert_all.click()
     assert np.array_equal(read(files.corrected), base)
     assert [e.state for e in page.session.edits()] == ["reverted", "reverted"]
+
+
+def _log_rows(session) -> list:
+    return [(e.id, e.tool, e.geometry_wkt, e.to_class, e.recode, e.cells, e.state) for e in session.edits()]
+
+
+def _stacks(session) -> tuple:
+    return [a.cells for a in session.undo_stack], [a.cells for a in session.redo_stack]
+
+
+def _controls(page) -> list:
+    return [w.isEnabled() for w in (page.palette, page.tools, page.log_view, page.review)]
+
+
+def _whole_layer_steps(page, iface, path: Path, name: str, background: bool) -> dict:
+    """Two cell clicks, then Recode whole layer, Undo, Redo, Revert (edit 1), Revert all, Undo from the page's
+    buttons: the raster after each step, the log and the undo/redo stacks at the end. With ``background``
+    every step is checked while its task runs: the page is off, the log does not show it yet, a second
+    change (button or map click) is refused."""
+    files = run_files(path)
+    layer = _open(page, path, name)
+    assert page.start_editing(layer)
+    wait_for_tasks()  # the first write of the corrected raster (a task when the threshold is lowered)
+    assert page.session is not None and all(_controls(page))
+    canvas, g = page.canvas, page.session.grid
+    base = read(path)
+    page.set_tool("cell")
+    for r, c in ((1, 1), (5, 9)):
+        _key(canvas, Qt.Key.Key_1 if base[r, c] != 0 else Qt.Key.Key_2)
+        _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(r, c)))
+    a = int(base[10, 10])
+    assert a != 255
+    page.tools.recode.table.setRowCount(0)
+    page.tools.recode.add_row(a, (a + 2) % 10)
+
+    def revert_first():
+        page.log_view.table.selectRow(page.log_view.ids.index(1))
+        page.log_view.revert.click()
+
+    steps = [
+        ("Recode whole layer", page.tools.recode.whole.click),
+        ("Undo", page.tools.undo.click),
+        ("Redo", page.tools.redo.click),
+        ("Revert", revert_first),
+        ("Revert all", page.log_view.revert_all.click),
+        ("Undo", page.tools.undo.click),
+    ]
+    rasters = [read(files.corrected)]
+    for label, click in steps:
+        log_before, stacks_before = _log_rows(page.session), _stacks(page.session)
+        iface.messageBar().clear_messages()
+        click()
+        if background:
+            assert page.task is not None, f"{label} did not start a task"
+            assert not any(_controls(page)), label
+            # the log is changed on the main thread once the task is done, not before
+            assert _log_rows(page.session) == log_before and _stacks(page.session) == stacks_before
+            page.undo()  # Ctrl+Z on the map while it runs
+            _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(3, 3)))
+            assert [m for m in _warnings(iface) if "is being written: wait" in m] == _warnings(iface)
+            assert len(_warnings(iface)) == 2
+            wait_for_tasks()
+            assert page.task is None and all(_controls(page)), label
+            done = iface.messageBar().get_messages(Qgis.MessageLevel.Success)
+            assert len(done) == 1 and f":{label} done: " in done[0] and files.corrected.name in done[0]
+        else:
+            assert page.task is None and _warnings(iface) == []
+        assert _log_rows(page.session) != log_before
+        rasters.append(read(files.corrected))
+    out = {"rasters": rasters, "log": _log_rows(page.session), "stacks": _stacks(page.session)}
+    assert np.array_equal(rasters[-2], base)  # after Revert all
+    assert [e.state for e in page.session.edits()] == ["reverted", "active", "active"]
+    page.stop_editing()
+    return out
+
+
+def test_whole_layer_operations_run_in_a_background_task(page, iface, run, tmp_path, monkeypatch):
+    """With the threshold lowered, recode whole layer, undo, redo, revert and revert all run in a QgsTask (their
+    cells are written in another thread), the page is off meanwhile, and every step gives the raster, the log and
+    the undo/redo stacks of the same steps made at once on a twin run."""
+    import threading
+
+    from eurosat_landcover.core.edits import session as session_mod
+    from eurosat_landcover.ui.correct import page as page_mod
+
+    twin = Path(shutil.copytree(run.parent, tmp_path / "twin")) / run.name
+    on_main = []
+    stage = session_mod.Change.stage
+
+    def spy(change, *args, **kwargs):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return stage(change, *args, **kwargs)
+
+    monkeypatch.setattr(session_mod.Change, "stage", spy)
+    at_once = _whole_layer_steps(page, iface, twin, "Twin", background=False)
+    assert on_main == [True] * 8  # 2 clicks + 6 steps, here
+    on_main.clear()
+    monkeypatch.setattr(page_mod, "BACKGROUND_CELLS", 1)  # this small map takes the large-map path
+    in_task = _whole_layer_steps(page, iface, run, "Land cover", background=True)
+    assert on_main == [True] * 2 + [False] * 6  # the map clicks stay here; the six steps ran in the task's thread
+    assert len(in_task["rasters"]) == len(at_once["rasters"]) == 7
+    for k, (x, y) in enumerate(zip(in_task["rasters"], at_once["rasters"])):
+        assert np.array_equal(x, y), k
+    assert in_task["log"] == at_once["log"] and in_task["stacks"] == at_once["stacks"]
+    s = EditSession.open(run)  # the raster shows the log's revision: nothing to repair
+    assert not s.rebuilt_on_open and np.array_equal(s.read(), in_task["rasters"][-1])
+    s.close()
+
+
+def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeypatch):
+    """Cancelled half-way through writing (from the task manager), or editing stopped (project closed) half-way:
+    the raster, its revision, the log and the undo stack are as before; the page is back on."""
+    import threading
+
+    from eurosat_landcover.core.edits import session as session_mod
+    from eurosat_landcover.core.edits.raster import raster_revision
+    from eurosat_landcover.ui.correct import page as page_mod
+
+    from .landcover_helpers import process_events_until
+
+    monkeypatch.setattr(page_mod, "BACKGROUND_CELLS", 1)
+    strips = session_mod.strips
+    monkeypatch.setattr(session_mod, "strips", lambda w, max_cells=0: strips(w, 1))  # one row per strip
+    armed, first, go = threading.Event(), threading.Event(), threading.Event()
+    write = session_mod.write_window
+
+    def held(*args, **kwargs):  # once armed: the first part written, the task waits until the test lets it go on
+        write(*args, **kwargs)
+        if armed.is_set() and not first.is_set():
+            assert threading.current_thread() is not threading.main_thread()
+            first.set()
+            assert go.wait(60)
+
+    monkeypatch.setattr(session_mod, "write_window", held)
+    files = run_files(run)
+    layer = _open(page, run)
+    assert page.start_editing(layer)
+    wait_for_tasks()
+    canvas, g = page.canvas, page.session.grid
+    base = read(run)
+    page.set_tool("cell")
+    _key(canvas, Qt.Key.Key_1 if base[4, 4] != 0 else Qt.Key.Key_2)
+    _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(4, 4)))  # a map click: written at once
+    assert len(page.session.edits()) == 1
+    armed.set()
+
+    def state():
+        s = page.session
+        return read(files.corrected).tobytes(), raster_revision(files.corrected), _log_rows(s), _stacks(s)
+
+    before = state()
+    a = int(np.bincount(base[base != 255]).argmax())  # the commonest class: many rows to write
+    page.tools.recode.table.setRowCount(0)
+    page.tools.recode.add_row(a, (a + 2) % 10)
+    page.tools.recode.whole.click()
+    assert page.task is not None and not any(_controls(page))
+    assert process_events_until(first.is_set, 60)
+    assert raster_revision(files.corrected) == session_mod.DIRTY  # half-way: one row written
+    page.task.cancel()  # the task manager's cancel button
+    go.set()
+    wait_for_tasks()
+    assert page.task is None and all(_controls(page)) and page.session.pending is None
+    assert state() == before
+    infos = iface.messageBar().get_messages(Qgis.MessageLevel.Info)
+    assert infos[-1].endswith(":Recode whole layer cancelled: nothing was changed")
+    assert iface.messageBar().get_messages(Qgis.MessageLevel.Success) == []
+
+    # revert all, and the project is closed half-way: editing stops, the log and the raster stay as they were
+    first.clear()
+    go.clear()
+    page.log_view.revert_all.click()
+    assert process_events_until(first.is_set, 60)
+    QgsProject.instance().clear()
+    assert page.session is None
+    go.set()
+    wait_for_tasks()
+    raster, revision, log, _ = before
+    s = EditSession.open(run)
+    assert not s.rebuilt_on_open and s.log.revision == revision and _log_rows(s) == log
+    assert read(files.corrected).tobytes() == raster
+    s.close()

@@ -32,7 +32,7 @@ from ...core.edits import Edit, EditError, EditSession
 from ...core.edits import review as review_core
 from ...core.edits.model import brush_geometry, polygon_geometry
 from ...core.edits.raster import build_corrected
-from ...core.edits.session import run_palette
+from ...core.edits.session import CANCELLED, run_palette
 from ...qgis_bridge import corrections
 from ...toolbelt.log import log_error
 from ..page_base import WorkspacePage
@@ -44,7 +44,14 @@ from .settings import CorrectSettings
 from .tools import ToolsSection
 
 REVIEW_CONTEXT_CELLS = 21  # a review step shows this many cells across
-BACKGROUND_CELLS = 4_000_000  # from this many cells the corrected raster is (re)written in a QgsTask
+BACKGROUND_CELLS = 4_000_000  # from this many cells the corrected raster is (re)written, or changed, in a QgsTask
+LABELS = {
+    "recode": "Recode whole layer",
+    "revert": "Revert",
+    "revert all": "Revert all",
+    "undo": "Undo",
+    "redo": "Redo",
+}
 
 
 class CorrectPage(WorkspacePage):
@@ -122,8 +129,10 @@ class CorrectPage(WorkspacePage):
         lay.addWidget(self.tools)
         self.log_view = LogSection(body)
         self.log_view.editClicked.connect(self.zoom_to_edit)
-        self.log_view.revertClicked.connect(lambda i: self._run(lambda: self.session.revert(i), "revert"))
-        self.log_view.revertAllClicked.connect(lambda: self._run(self.session.revert_all, "revert all"))
+        self.log_view.revertClicked.connect(lambda i: self._run_change(lambda: self.session.plan_revert(i), "revert"))
+        self.log_view.revertAllClicked.connect(
+            lambda: self._run_change(lambda: self.session.plan_revert_all(), "revert all")
+        )
         self.log_view.rebuildClicked.connect(self.rebuild)
         lay.addWidget(self.log_view)
         self.review = ReviewSection(body)
@@ -141,7 +150,7 @@ class CorrectPage(WorkspacePage):
         outer.addWidget(scroll)
 
     def _update_enabled(self):
-        on = self.session is not None and not self.session.needs_rebuild
+        on = self.session is not None and not self.session.needs_rebuild and self.task is None
         for w in (self.palette, self.tools, self.log_view, self.review):
             w.setEnabled(on)
         editing = self.session is not None
@@ -227,8 +236,8 @@ class CorrectPage(WorkspacePage):
 
     def _rebuild_in_task(self, then) -> None:
         """Write the corrected raster in a QgsTask (progress, cancel); ``then()`` on the main thread after."""
-        plan = self.session.rebuild_plan()
-        self.session.needs_rebuild = True
+        session, plan = self.session, self.session.rebuild_plan()
+        session.needs_rebuild = True
         name = self.files.corrected.name
         self.status.setText(f"Writing {name} from the model output and the edit log…")
         self._update_enabled()
@@ -237,8 +246,9 @@ class CorrectPage(WorkspacePage):
             return build_corrected(**plan, progress=lambda f: task.setProgress(100.0 * f), is_cancelled=task.isCanceled)
 
         def done(exception, result=None):
-            self.task = None
-            if self.session is None:  # editing stopped meanwhile (layer removed, project closed)
+            if self.task is task:
+                self.task = None
+            if self.session is not session:  # editing stopped meanwhile (layer removed, project closed)
                 return
             if exception is not None:
                 self.stop_editing(quiet=True)
@@ -252,8 +262,9 @@ class CorrectPage(WorkspacePage):
             self._update_enabled()
             then()
 
-        self.task = QgsTask.fromFunction(f"EuroSAT corrections: writing {name}", work, on_finished=done)
-        QgsApplication.taskManager().addTask(self.task)
+        task = QgsTask.fromFunction(f"EuroSAT corrections: writing {name}", work, on_finished=done)
+        self.task = task
+        QgsApplication.taskManager().addTask(task)
 
     def stop_editing(self, reason: str = "", quiet: bool = False) -> None:
         if self.task is not None:
@@ -413,16 +424,16 @@ class CorrectPage(WorkspacePage):
         if not table:
             self.push("the recode table is empty: add a row with two different classes", Qgis.MessageLevel.Warning)
             return
-        self._run(lambda: self.session.apply(Edit("recode", None, recode=table)), "recode")
+        self._run_change(lambda: self.session.plan_apply(Edit("recode", None, recode=table)), "recode")
 
     def undo(self) -> None:
-        self._run(lambda: self.session.undo(), "undo")
+        self._run_change(lambda: self.session.plan_undo(), "undo")
 
     def redo(self) -> None:
-        self._run(lambda: self.session.redo(), "redo")
+        self._run_change(lambda: self.session.plan_redo(), "redo")
 
     def rebuild(self) -> None:
-        if self.session is None:
+        if self.session is None or self.task is not None:
             return
         g = self.session.grid
         if g.width * g.height >= BACKGROUND_CELLS:
@@ -445,14 +456,93 @@ class CorrectPage(WorkspacePage):
         except Exception as exc:
             self._unexpected(exc)
             return None
+        self._show_change()
+        return out
+
+    def _show_change(self) -> None:
         corrections.repaint(self.layer)
         self.refresh_log()
         if self.review_items:
             self._paint_reviewed()
-        return out
+
+    def _run_change(self, plan, what: str):
+        """One change planned by ``plan()`` (a core Change: revert, whole-layer recode, undo, redo).
+
+        One whose window has fewer than BACKGROUND_CELLS cells is made at once (:meth:`_run`); a bigger
+        one is written in a QgsTask (:meth:`_change_in_task`).
+        """
+        if self.session is None:
+            return self._run(plan, what)  # the one refusal sentence
+        try:
+            change = plan()  # refused while another change or a rebuild is under way
+        except EditError as exc:
+            self.push(str(exc), Qgis.MessageLevel.Warning)
+            return None
+        except Exception as exc:
+            self._unexpected(exc)
+            return None
+        if change.window_cells < BACKGROUND_CELLS:
+            return self._run(lambda: self.session.complete(change), what)
+        self._change_in_task(change, what)
+        return None
+
+    def _change_in_task(self, change, what: str) -> None:
+        """Stage a planned change in a QgsTask (progress, cancel), commit it on the main thread after.
+
+        The page's tools are off meanwhile and the session refuses other changes (its ``pending``), so no
+        second edit can start. A cancel or an error leaves the raster and the log as they were.
+        """
+        session, name = self.session, self.files.corrected.name
+        label = LABELS.get(what, what)
+        before = self.status.text()
+
+        def work(task):
+            change.stage(progress=lambda f: task.setProgress(100.0 * f), is_cancelled=task.isCanceled)
+            return change.action.cells
+
+        def done(exception, result=None):
+            if self.task is task:
+                self.task = None
+            if self.session is not session:  # editing stopped meanwhile: the log never shows it, nor the raster
+                try:
+                    change.rollback()
+                except Exception as exc:  # the raster stays marked as being written: rebuilt when opened again
+                    self._unexpected(exc)
+                return
+            out = None
+            if exception is None:
+                try:
+                    out = session.commit(change)
+                except Exception as exc:
+                    exception = exc
+            else:
+                try:
+                    session.discard(change)
+                except Exception as exc:
+                    exception = exc
+            self.status.setText(before)
+            self._show_change()
+            self._update_enabled()
+            if exception is None:
+                logged = f" (edit {out.id} in the log)" if change.kind == "add" else ""
+                self.push(
+                    f"{label} done: {change.action.cells:,} cells changed in {name}{logged}", Qgis.MessageLevel.Success
+                )
+            elif task.isCanceled() or str(exception) == CANCELLED:
+                self.push(f"{label} {CANCELLED}", Qgis.MessageLevel.Info)
+            elif isinstance(exception, EditError):
+                self.push(str(exception), Qgis.MessageLevel.Warning)
+            else:
+                self._unexpected(exception)
+
+        task = QgsTask.fromFunction(f"EuroSAT corrections: {label.lower()} ({name})", work, on_finished=done)
+        self.task = task
+        self.status.setText(f"{label}: writing {name}… (progress and cancel in QGIS's task manager)")
+        self._update_enabled()
+        QgsApplication.taskManager().addTask(task)
 
     def _unexpected(self, exc) -> None:
-        log_error(traceback.format_exc())
+        log_error("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         self.push(f"unexpected error: {exc} (details in the log panel)", Qgis.MessageLevel.Critical)
 
     def refresh_log(self) -> None:
