@@ -468,6 +468,7 @@ class EditSession:
             raise
         self.pending = None
         change.staged = change.dirty = False
+        change.written = 0  # the log shows it now: nothing to take back
         if change.kind == "undo":
             self.redo_stack.append(self.undo_stack.pop())
         elif change.kind == "redo":
