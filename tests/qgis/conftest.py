@@ -17,6 +17,15 @@ from qgis.PyQt.QtWidgets import QMenu, QToolBar
 
 from .landcover_helpers import clean_settings, default_card_path, model_card, write_rgb_geotiff  # noqa: F401
 
+
+@pytest.fixture(autouse=True)
+def _no_remembered_settings(clean_settings):  # noqa: F811
+    """Every QGIS test starts without the plugin's settings: they persist in the test profile
+    (.qgis-settings) between runs, and a folder remembered by an earlier run once made the Assess page
+    ask a modal question in the next run, which hung the suite."""
+    yield
+
+
 PLUGINS_TOOLBAR = "mPluginToolBar"
 RASTER_MENU = "mRasterMenu"
 

@@ -35,7 +35,7 @@ def _let_qgis_processing_win() -> None:
 
 _let_qgis_processing_win()
 
-SETTINGS_GROUP = "eurosat_landcover/ui"
+SETTINGS_GROUP = "eurosat_landcover"  # every page's settings (ui/settings.py, ui/*/settings.py)
 
 
 def write_rgb_geotiff(path, size=192, epsg=32632, origin=(500000.0, 5000000.0), pixel=10.0, seed=0) -> Path:
@@ -94,7 +94,7 @@ def model_card(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def clean_settings():
-    """The dock's remembered settings are removed before and after the test."""
+    """The plugin's remembered settings (every page's) are removed before and after the test."""
     QgsSettings().remove(SETTINGS_GROUP)
     yield
     QgsSettings().remove(SETTINGS_GROUP)

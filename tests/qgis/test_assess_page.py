@@ -50,10 +50,9 @@ def map_layer(tmp_path, qgis_new_project):
 
 
 @pytest.fixture
-def page(iface, map_layer, monkeypatch):
+def page(iface, map_layer):
     from eurosat_landcover.ui.assess.page import AssessPage
 
-    monkeypatch.setattr("eurosat_landcover.ui.assess.settings.QgsSettings", _MemorySettings)
     p = AssessPage(iface)
     p.design.map_combo.setLayer(map_layer)
     p.resize(520, 1400)
@@ -61,19 +60,6 @@ def page(iface, map_layer, monkeypatch):
     yield p
     p.shutdown()
     p.close()
-
-
-class _MemorySettings(dict):
-    """QgsSettings stand-in so tests never touch the user's profile."""
-
-    def contains(self, k):
-        return k in self
-
-    def value(self, k):
-        return self[k]
-
-    def setValue(self, k, v):
-        self[k] = v
 
 
 def _create(page, tmp_path, name="sample.gpkg"):
@@ -294,7 +280,6 @@ def test_a_large_map_is_read_in_a_task(iface, map_layer, monkeypatch):
     from eurosat_landcover.ui.assess import design_section
     from eurosat_landcover.ui.assess.page import AssessPage
 
-    monkeypatch.setattr("eurosat_landcover.ui.assess.settings.QgsSettings", _MemorySettings)
     monkeypatch.setattr(design_section, "SYNC_READ_PIXELS", 10)  # every map counts as large
     p = AssessPage(iface)
     try:
