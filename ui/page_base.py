@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from qgis.core import Qgis
-from qgis.PyQt.QtWidgets import QWidget
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from ..__about__ import PLUGIN_NAME
 from ..toolbelt.log import log
@@ -34,6 +35,24 @@ class WorkspacePage(QWidget):
         self.workspace = workspace
         if self.object_name:
             self.setObjectName(self.object_name)
+
+    def scrolling_body(self):
+        """The page's content area, called once while building: a body that scrolls vertically (no
+        frame, no horizontal scroll bar: long items must not widen the dock) filling the page;
+        -> (body widget, its vertical layout)."""
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget(scroll)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(6)
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        return body, layout
 
     def push(self, text: str, level=Qgis.MessageLevel.Info, duration: int = 8) -> None:
         """The one log-and-notify call: the log tab always, the message bar when there is one."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
-from qgis.PyQt.QtWidgets import QMessageBox, QScrollArea, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import QMessageBox
 
 from ...core.accuracy.design import LAYER
 from ...core.accuracy.report import output_paths, run_assessment
@@ -36,21 +36,14 @@ class AssessPage(WorkspacePage):
         self.settings = AssessSettings.load()
         self.tasks: list = []
         self.last_result = None
-        inner = QWidget(self)
+        inner, col = self.scrolling_body()
         self.design = DesignSection(self, self.settings, inner)
         self.labels = LabelSection(self, inner)
         self.reference = ReferenceSection(self, inner)
         self.analysis = AnalysisSection(self, self.settings, inner)
-        col = QVBoxLayout(inner)
         for w in (self.design, self.labels, self.reference, self.analysis):
             col.addWidget(w)
         col.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(scroll)
         self.design.create_requested.connect(self.create_sample)
         self.analysis.run_button.clicked.connect(self.analyse)
         active = iface.activeLayer() if iface is not None else None

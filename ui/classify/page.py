@@ -12,8 +12,8 @@ import traceback
 from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsProject, QgsRectangle
-from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QComboBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout, QWidget
+from qgis.PyQt.QtCore import QTimer
+from qgis.PyQt.QtWidgets import QComboBox, QMessageBox
 
 from ...__about__ import PLUGIN_NAME
 from ...models import model_cache
@@ -70,18 +70,7 @@ class ClassifyPage(WorkspacePage):
         self.memory_timer.start()
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(6)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
+        body, layout = self.scrolling_body()
         self.input = InputSection(self.iface, body)
         self.area = AreaPicker(self.canvas, self.estimate, body)
         self.model = ModelPicker(self.settings, body)

@@ -24,9 +24,8 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.gui import QgsMapLayerComboBox, QgsRubberBand, QgsVertexMarker
-from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
-from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
 from ...core.edits import Edit, EditError, EditSession
 from ...core.edits import review as review_core
@@ -91,14 +90,7 @@ class CorrectPage(WorkspacePage):
 
     # ------------------------------------------------------------------ widgets
     def _build(self):
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        lay = QVBoxLayout(body)
-        lay.setContentsMargins(4, 4, 4, 4)
+        body, lay = self.scrolling_body()
         row = QHBoxLayout()
         self.layer_combo = QgsMapLayerComboBox(body)
         self.layer_combo.setObjectName("correctLayer")
@@ -146,8 +138,6 @@ class CorrectPage(WorkspacePage):
         self.review.stepClicked.connect(lambda d: self.go_to(self.review_index + d))
         lay.addWidget(self.review)
         lay.addStretch(1)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
 
     def _update_enabled(self):
         on = self.session is not None and not self.session.needs_rebuild and self.task is None

@@ -26,9 +26,6 @@ from qgis.PyQt.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QVBoxLayout,
-    QWidget,
 )
 
 from ...toolbelt.log import log, log_error
@@ -80,14 +77,7 @@ class ExportPage(WorkspacePage):
 
     # ------------------------------------------------------------------ widgets
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        lay = QVBoxLayout(body)
-        lay.setContentsMargins(4, 4, 4, 4)
+        body, lay = self.scrolling_body()
 
         box = QGroupBox("Result", body)
         form = QFormLayout(box)
@@ -139,8 +129,6 @@ class ExportPage(WorkspacePage):
         self.result_label.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
         lay.addWidget(self.result_label)
         lay.addStretch(1)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
 
         self.layer_combo.layerChanged.connect(lambda _l: self._refresh())
         self.summary_widget.fileChanged.connect(lambda _f: self._refresh())
