@@ -92,6 +92,43 @@ def model_card(tmp_path_factory) -> Path:
     return path
 
 
+def qgis_process(tmp_path, threads: int = 1, timeout: float = 300):
+    """``qgis_process`` with a fresh profile in ``tmp_path`` (never the user's), the plugin found through
+    QGIS_PLUGINPATH and enabled -> ``run(*args, timeout=timeout)`` giving a CompletedProcess.
+    Skips the test where qgis_process is not installed."""
+    import shutil
+    import subprocess
+    import sysconfig
+
+    # Debian's /usr/bin/qgis_process wrapper adds QGIS_OPTS=--noversioncheck from /etc/default/qgis,
+    # which qgis_process 3.22 rejects ("Command --noversioncheck not known!"): call the binary.
+    exe = next(filter(None, (shutil.which(n) for n in ("qgis_process.bin", "qgis_process"))), None)
+    if exe is None:
+        pytest.skip("qgis_process is not installed")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "eurosat_landcover").symlink_to(REPO_ROOT, target_is_directory=True)
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),  # never the user's real profile
+        "QGIS_PLUGINPATH": str(plugins),
+        "PYTHONPATH": sysconfig.get_paths()["purelib"],  # the venv's torch for the system Python
+        "OMP_NUM_THREADS": str(threads),
+    }
+
+    def run(*args, timeout=timeout):
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+    enabled = run("plugins", "enable", "eurosat_landcover")
+    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    return run
+
+
 @pytest.fixture
 def clean_settings():
     """The plugin's remembered settings (every page's) are removed before and after the test."""

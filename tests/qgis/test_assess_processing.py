@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -15,7 +11,7 @@ from eurosat_landcover.processing.provider import PROVIDER_ID
 from osgeo import ogr
 from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
 
-from . import landcover_helpers  # noqa: F401 (puts QGIS's processing package first)
+from .landcover_helpers import qgis_process  # also puts QGIS's processing package first
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from assessment_testlib import NAMES, blocky_map, write_classes
@@ -96,36 +92,8 @@ def test_the_gui_loads_the_sample_styled(provider, tmp_path, qgis_new_project):
     assert [c.label() for c in layer.renderer().categories()] == ["to label", "labelled", "unsure", "skipped"]
 
 
-def _qgis_process() -> str:
-    for name in ("qgis_process.bin", "qgis_process"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("qgis_process is not installed")
-
-
-def test_qgis_process_runs_both_algorithms(tmp_path, repo_root):
-    exe = _qgis_process()
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(repo_root, target_is_directory=True)
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_RUNTIME_DIR": str(runtime),
-        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),
-        "QGIS_PLUGINPATH": str(plugins),
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],
-        "OMP_NUM_THREADS": "1",
-    }
-
-    def qp(*args):
-        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
-
-    assert qp("plugins", "enable", "eurosat_landcover").returncode == 0
+def test_qgis_process_runs_both_algorithms(tmp_path):
+    qp = qgis_process(tmp_path)
     tif = write_classes(tmp_path / "scene_classes.tif", blocky_map())
     gpkg = tmp_path / "sample.gpkg"
     run = qp(

@@ -7,15 +7,14 @@ checks that the workers are started with the Python interpreter QGIS embeds.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sysconfig
 from pathlib import Path
 
 import pytest
 from eurosat_landcover.processing.provider import PROVIDER_ID
 from osgeo import gdal
 from qgis.core import QgsProject, QgsRasterLayer
+
+from .landcover_helpers import qgis_process
 
 pytest.importorskip("distributed")
 
@@ -46,30 +45,8 @@ def test_processing_run_classifies_each_layer(provider, qgis_new_project, tmp_pa
     assert classes.isValid() and classes.width() == 12 and classes.height() == 8  # 768 x 512 px at stride 64
 
 
-def test_qgis_process_starts_workers_with_python(tmp_path, repo_root):
-    exe = next((e for e in ("/usr/bin/qgis_process.bin", "/usr/bin/qgis_process") if os.path.exists(e)), None)
-    if exe is None:
-        pytest.skip("qgis_process is not installed")
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(repo_root, target_is_directory=True)
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_RUNTIME_DIR": str(runtime),
-        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),
-        "QGIS_PLUGINPATH": str(plugins),
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],
-        "OMP_NUM_THREADS": "1",
-    }
-
-    def qp(*args):
-        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=400)
-
-    assert qp("plugins", "enable", "eurosat_landcover").returncode == 0
+def test_qgis_process_starts_workers_with_python(tmp_path):
+    qp = qgis_process(tmp_path, timeout=400)
     out = tmp_path / "out"
     run = qp("--json", "run", ALG, "--", f"INPUTS={SAMPLE}", "STRIDE=3", "WORKERS=1", f"OUTPUT_FOLDER={out}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

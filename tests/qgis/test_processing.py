@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -14,7 +10,7 @@ from eurosat_landcover.models.card import ModelCard
 from eurosat_landcover.processing.provider import PROVIDER_ID
 from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer
 
-from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
+from .landcover_helpers import default_card_path, model_card, qgis_process, write_rgb_geotiff  # noqa: F401 (fixture)
 
 ALG = f"{PROVIDER_ID}:classify"
 
@@ -109,40 +105,9 @@ def test_processing_reports_engine_errors(provider, qgis_new_project, tmp_path, 
     assert not list((tmp_path / "o").glob("*.tif")) if (tmp_path / "o").exists() else True
 
 
-def _qgis_process() -> str:
-    # Debian's /usr/bin/qgis_process wrapper adds QGIS_OPTS=--noversioncheck from /etc/default/qgis,
-    # which qgis_process 3.22 rejects ("Command --noversioncheck not known!"): call the binary.
-    for name in ("qgis_process.bin", "qgis_process"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("qgis_process is not installed")
-
-
-def test_qgis_process_run(tmp_path, repo_root, model_card):  # noqa: F811
+def test_qgis_process_run(tmp_path, model_card):  # noqa: F811
     """qgis_process with a fresh profile in tmp, the plugin found through QGIS_PLUGINPATH and enabled."""
-    exe = _qgis_process()
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "eurosat_landcover").symlink_to(repo_root, target_is_directory=True)
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_RUNTIME_DIR": str(runtime),
-        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),  # never the user's real profile
-        "QGIS_PLUGINPATH": str(plugins),
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],  # the venv's torch for the system Python
-        "OMP_NUM_THREADS": "2",
-    }
-
-    def qp(*args, timeout=300):
-        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-    enabled = qp("plugins", "enable", "eurosat_landcover")
-    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    qp = qgis_process(tmp_path, threads=2)
     listed = qp("plugins")
     assert "* eurosat_landcover" in listed.stdout, listed.stdout + listed.stderr
 
