@@ -94,15 +94,13 @@ class ClickTool(CorrectionTool):
             self.finish()
 
 
-class BrushTool(CorrectionTool):
-    """Press, drag, release: the stroke's points ("brush"); the page knows the size in cells."""
-
-    kind = "brush"
+class Freehand:
+    """Press and drag draws: the points of a stroke (mixed into a CorrectionTool: brush, lasso)."""
 
     def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
         if event.button() == Qt.MouseButton.LeftButton:
             self.points = [self.map_point(event)]
-            self.band.reset(QgsWkbTypes.GeometryType.LineGeometry)
+            self.band.reset(self._geometry_type())
             self.band.addPoint(self.points[0])
 
     def canvasMoveEvent(self, event):  # noqa: N802 (QGIS API)
@@ -110,6 +108,12 @@ class BrushTool(CorrectionTool):
             p = self.map_point(event)
             self.points.append(p)
             self.band.addPoint(p)
+
+
+class BrushTool(Freehand, CorrectionTool):
+    """Press, drag, release: the stroke's points ("brush"); the page knows the size in cells."""
+
+    kind = "brush"
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
         if self.points and event.button() == Qt.MouseButton.LeftButton:
@@ -146,23 +150,11 @@ class PolygonTool(CorrectionTool):
             self.finish()
 
 
-class LassoTool(PolygonTool):
+class LassoTool(Freehand, PolygonTool):
     """Press, draw freehand, release: the closed outline ("lasso")."""
 
     def __init__(self, canvas):
         super().__init__(canvas, "lasso")
-
-    def canvasPressEvent(self, event):  # noqa: N802 (QGIS API)
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.points = [self.map_point(event)]
-            self.band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
-            self.band.addPoint(self.points[0])
-
-    def canvasMoveEvent(self, event):  # noqa: N802 (QGIS API)
-        if self.points and event.buttons() & Qt.MouseButton.LeftButton:
-            p = self.map_point(event)
-            self.points.append(p)
-            self.band.addPoint(p)
 
     def canvasReleaseEvent(self, event):  # noqa: N802 (QGIS API)
         if event.button() == Qt.MouseButton.LeftButton and self.points:
