@@ -105,8 +105,7 @@ def release_if_memory_short(
     """Give back every cached model and graph when memory is short and the cache holds any;
     -> a sentence for the user saying so, or None when nothing was released."""
     available = available_memory_mb() if available_mb is None else available_mb
-    held = stats()
-    if not (held["models"] or held["traced"]) or not memory_short(min_available_mb, available):
+    if not _holds_anything() or not memory_short(min_available_mb, available):
         return None
     release()
     return (
@@ -115,9 +114,14 @@ def release_if_memory_short(
     )
 
 
+def _holds_anything() -> bool:
+    with _lock:
+        return bool(_models or _traced or any(_traced_injected.values()))
+
+
 def _room_for_a_new_model() -> None:
     """Before loading a model that is not cached: when memory is short, drop what the cache holds."""
-    if (_models or _traced) and memory_short():
+    if _holds_anything() and memory_short():
         release()
 
 
