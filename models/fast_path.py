@@ -103,7 +103,7 @@ def enable_onednn_fusion() -> Optional[str]:
     """Switch oneDNN Graph fusion on for TorchScript graphs (process-wide); -> None, or why it cannot be.
 
     Both a freshly traced graph and one loaded from the disk cache (models/graph_cache.py) need it:
-    without it a frozen graph runs, unfused, about 25 % slower."""
+    without it a frozen graph runs unfused and slower (benchmarks/bench_fixed_costs.py, warm run)."""
     enable = getattr(getattr(torch, "jit", None), "enable_onednn_fusion", None)
     if enable is None or not torch.backends.mkldnn.is_available():
         return "this PyTorch build has no oneDNN Graph fuser"
