@@ -250,13 +250,14 @@ class Inspector:
         from . import bands as bands_mod
         from . import georef
         from .radiometry import make_radiometry
+        from .stages.model import read_card
 
         self.source_path = str(source)
         if model is not None:
             self._model, self.card = model
         else:
             self._model = None
-            self.card = _load_card(model_card)
+            self.card = read_card(model_card)
         self.card_path = Path(model_card) if model_card else None
         self.device_name = device
         self.device = None
@@ -456,13 +457,6 @@ class Inspector:
         else:
             out.probabilities = np.mean([w.probabilities for w in out.windows], axis=0).astype(np.float32)
         return out
-
-
-def _load_card(model_card):
-    """The model card (None: the bundled model), read and checked as a classification reads it."""
-    from .stages.model import read_card
-
-    return read_card(model_card)
 
 
 # ----------------------------------------------------------------------------- result layers and files

@@ -170,14 +170,15 @@ def predict_image(
     from osgeo import gdal
 
     from . import gdalutil
-    from .inspect import Inspector, _load_card, engine_probabilities
+    from .inspect import Inspector, engine_probabilities
+    from .stages.model import read_card
 
     if mode not in MODES:
         raise ClassificationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     path = Path(image)
     if not path.is_file():
         raise ClassificationError(f"the image {path} does not exist")
-    card = model[1] if model is not None else _load_card(model_card)
+    card = model[1] if model is not None else read_card(model_card)
     p = int(card.patch_size)
     tgt = class_index(card, target)
     ds = gdalutil.call(f"cannot open {path} as an image (not a format GDAL reads)", gdal.Open, str(path))

@@ -115,13 +115,6 @@ def connect(scheduler: str = "local", workers: Optional[int] = None):
             yield client
 
 
-def _load_card(options: dict):
-    """The run's model card, read and checked as a single classification reads it."""
-    from ..stages.model import read_card
-
-    return read_card(options.get("model_card"))
-
-
 def _sweep(outdir: Path, names) -> None:
     """Remove this job's temporary files and folders left by killed workers: everything named
     ``*.partial*`` in the raster's blocks folder, and the mosaic's ``<name>_*.vrt.*.partial``."""
@@ -264,7 +257,9 @@ def classify_many(
     progress = progress or (lambda p: None)
     is_cancelled = is_cancelled or (lambda: False)
     t0 = time.perf_counter()
-    card = _load_card(options)
+    from ..stages.model import read_card
+
+    card = read_card(options.get("model_card"))
     named = expand_inputs(inputs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
