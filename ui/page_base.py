@@ -54,6 +54,14 @@ class WorkspacePage(QWidget):
         outer.addWidget(scroll)
         return body, layout
 
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        """Each time the page comes to the front it re-reads the state of its layers (no stale run)."""
+        super().showEvent(event)
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        """Re-read what the page shows from the layers' current state (files on disk); pages override it."""
+
     def push(self, text: str, level=Qgis.MessageLevel.Info, duration: int = 8) -> None:
         """The one log-and-notify call: the log tab always, the message bar when there is one."""
         log(text, level)
