@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Optional, Union
 
@@ -44,7 +43,7 @@ class RunOptions:
     batch_size: int = 64
     device: str = "auto"
     write_probabilities: bool = True
-    name: Optional[str] = None  # output file prefix; None = from the layer name and time
+    name: Optional[str] = None  # output file prefix; None = the input's file name (+ _2, _3...)
 
 
 def raster_source_path(layer: Union[QgsRasterLayer, str]) -> str:
@@ -72,15 +71,18 @@ def safe_name(text: str) -> str:
     return name[:60] or "raster"
 
 
-def default_run_name(layer_name: str, when: Optional[datetime] = None) -> str:
-    when = when or datetime.now()
-    return f"{safe_name(layer_name)}_{when:%Y%m%d_%H%M%S}"
+def default_run_name(input_name: str) -> str:
+    """The output prefix of a run without ``--name``/``name``: the input's file name, as the CLI names it
+    (``unique_run_name`` then adds ``_2``, ``_3``... so the dock and Processing never replace a run)."""
+    return safe_name(Path(str(input_name)).stem if Path(str(input_name)).suffix else str(input_name))
 
 
 def unique_run_name(output_dir: Path, base: str, reserved=()) -> str:
-    """`base`, or `base_2`, `base_3`... when outputs of that name exist or another queued run uses it."""
+    """`base`, or `base_2`, `base_3`... when a file of a run of that name exists or a queued run uses it."""
+    from ..core.writers import run_files
+
     name, n = base, 1
-    while name in reserved or any(Path(output_dir).glob(f"{name}_*.tif")):
+    while name in reserved or any(f.exists() for f in run_files(output_dir, name)):
         n += 1
         name = f"{base}_{n}"
     return name
@@ -121,7 +123,7 @@ def build_request(
     those bounds and the layer CRS as WKT. With a plain path the extent is passed through as it is,
     with `extent_crs` as WKT, and the engine transforms it. Without `options.name` the outputs are
     named after the layer and the time, made unique against existing files and `reserved_names`
-    (the names of runs still queued).
+    (the names of runs still queued): the same name the CLI gives, never replacing a run.
     """
     options = options or RunOptions()
     if not output_dir or not str(output_dir).strip():
@@ -148,9 +150,7 @@ def build_request(
     batch = int(options.batch_size)
     if batch <= 0:
         raise RequestError("the batch size must be at least 1")
-    name = options.name or unique_run_name(
-        out, default_run_name(layer.name() if is_layer else Path(path).stem), reserved_names
-    )
+    name = options.name or unique_run_name(out, default_run_name(path), reserved_names)
     return ClassificationRequest(
         input_path=path,
         output_dir=str(out),

@@ -156,9 +156,8 @@ def test_page_is_listed():
 def test_export_after_a_correction_writes_the_corrected_map(page, tmp_path):
     """Issue 25 item 1: the page picked the run before Review & correct made ``_corrected.tif``; Export then
     must write the corrected map (it wrote the model output the page had cached)."""
-    from osgeo import gdal
-
     from eurosat_landcover.core.edits import Edit, EditSession
+    from osgeo import gdal
 
     assert "model output" in page.status.text()
     session = EditSession.open(page.run_path.parent / "demo_classes.tif")
