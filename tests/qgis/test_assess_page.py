@@ -292,3 +292,74 @@ def test_a_large_map_is_read_in_a_task(iface, map_layer, monkeypatch):
         assert "points" in p.design.size_label.text()
     finally:
         p.shutdown()
+
+
+def _reference_csv(path, duplicates=0):
+    """The map's own class at 120 pixel centres (30 per class) as lon/lat rows of a CSV, keep = 1; 6 more rows
+    (keep = 0) with a wrong class; then ``duplicates`` copies of kept rows."""
+    import csv
+
+    arr = blocky_map()
+    utm, wgs = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(32632)
+    wgs.ImportFromEPSG(4326)
+    for s in (utm, wgs):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ct = osr.CoordinateTransformation(utm, wgs)
+    rows = []
+    for code in (0, 1, 7, 9):
+        r, c = (arr == code).nonzero()
+        for i in range(0, 30 * (len(r) // 30), len(r) // 30):
+            rows.append((r[i], c[i], NAMES[code], 1))
+    rows += [(r, c, NAMES[5], 0) for r, c, _n, _k in rows[:6]]  # Pasture: wrong, filtered out
+    rows += rows[:duplicates]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["lon", "lat", "klasse", "keep"])
+        for r, c, name, keep in rows:
+            lon, lat, _ = ct.TransformPoint(ORIGIN[0] + (c + 0.5) * 10, ORIGIN[1] - (r + 0.5) * 10)
+            w.writerow([f"{lon:.10f}", f"{lat:.10f}", name, keep])
+    return path
+
+
+def _csv_layer(path):
+    uri = f"file://{path}?delimiter=,&xField=lon&yField=lat&crs=EPSG:4326&detectTypes=yes"
+    layer = QgsVectorLayer(uri, "reference csv", "delimitedtext")
+    assert layer.isValid() and layer.featureCount() > 0
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def _analyse_reference(page, layer, tmp_path):
+    sec = page.reference
+    sec.use_layer.setChecked(True)
+    sec.layer_combo.setLayer(layer)
+    sec.field_combo.setField("klasse")
+    page.analysis.folder.setFilePath(str(tmp_path))
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
+    wait_tasks(page)
+
+
+def test_a_csv_layer_is_read_through_qgis_with_its_filter(page, tmp_path, iface):
+    """Issue 25 item 2: a CSV loaded as a delimited-text point layer was read from its file with OGR ("has no
+    feature with a geometry"), and a layer filter was ignored. Read through QGIS: 120 of 126 points (the
+    filter), in EPSG:4326 transformed to the map's UTM, all on their own class."""
+    layer = _csv_layer(_reference_csv(tmp_path / "ref.csv"))
+    assert layer.setSubsetString('"keep" = 1') and layer.featureCount() == 120
+    _analyse_reference(page, layer, tmp_path)
+    assert not iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
+    data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
+    assert data["results"]["n_labelled"] == 120 and data["overall_accuracy"] == pytest.approx(1.0)
+    notes = " ".join(data["results"]["notes"])
+    assert "transformed from EPSG:4326" in notes and "filter" in notes
+    assert "Pasture" not in {c["name"] for c in data["results"]["classes"] if c["n_reference"]}
+
+
+def test_duplicate_reference_points_are_counted_once_with_a_note(page, tmp_path, iface):
+    """Issue 25 item 3: 40 duplicates (same place, same class) were counted as 40 more points, silently."""
+    layer = _csv_layer(_reference_csv(tmp_path / "ref.csv", duplicates=40))
+    layer.setSubsetString('"keep" = 1')
+    _analyse_reference(page, layer, tmp_path)
+    data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
+    assert data["results"]["n_labelled"] == 120
+    assert any("40 duplicate reference point(s)" in n and "120 of 160" in n for n in data["results"]["notes"])
