@@ -6,6 +6,7 @@ request. Only qgis.core is used (it runs inside qgis_process too); no torch.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,44 @@ def clip_to_layer(
     if clipped.isEmpty() or clipped.width() <= 0 or clipped.height() <= 0:
         raise RequestError(f"the chosen area does not overlap the raster '{layer.name()}'")
     return clipped
+
+
+def snap_to_cells(
+    extent: QgsRectangle, extent_crs: QgsCoordinateReferenceSystem, layer: QgsRasterLayer, stride: int, gsd: float
+) -> Optional[QgsRectangle]:
+    """`extent` as the run will cover it: in the layer's CRS, cut to the layer and widened to whole cells
+    (`stride` px) of the whole layer's grid, as the engine snaps it (``core.georef.prepare``). None where the
+    engine resamples the layer (not metric, Mercator, rotated, pixels off `gsd`: it snaps on its own grid then)
+    or the extent misses the layer."""
+    try:
+        rect = clip_to_layer(extent, extent_crs, layer)
+    except RequestError:
+        return None
+    crs = layer.crs()
+    px, py = layer.rasterUnitsPerPixelX(), layer.rasterUnitsPerPixelY()
+    native = (
+        crs.isValid()
+        and not crs.isGeographic()
+        and crs.mapUnits() == QgsUnitTypes.DistanceUnit.DistanceMeters
+        and "+proj=merc" not in crs.toProj()
+        and abs(px - gsd) <= 0.01 * gsd
+        and abs(py - gsd) <= 0.01 * gsd
+    )
+    if not native:
+        return None
+    ext = layer.extent()
+    x0, y1 = ext.xMinimum(), ext.yMaximum()
+    cx, cy = px * int(stride), py * int(stride)
+    c0 = math.floor((rect.xMinimum() - x0) / cx + 1e-3)
+    c1 = math.ceil((rect.xMaximum() - x0) / cx - 1e-3)
+    r0 = math.floor((y1 - rect.yMaximum()) / cy + 1e-3)
+    r1 = math.ceil((y1 - rect.yMinimum()) / cy - 1e-3)
+    return QgsRectangle(
+        max(ext.xMinimum(), x0 + c0 * cx),
+        max(ext.yMinimum(), y1 - r1 * cy),
+        min(ext.xMaximum(), x0 + c1 * cx),
+        min(y1, y1 - r0 * cy),
+    )
 
 
 def build_request(
