@@ -363,3 +363,20 @@ def test_duplicate_reference_points_are_counted_once_with_a_note(page, tmp_path,
     data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
     assert data["results"]["n_labelled"] == 120
     assert any("40 duplicate reference point(s)" in n and "120 of 160" in n for n in data["results"]["notes"])
+
+
+def test_the_design_rereads_a_map_changed_while_the_page_was_hidden(page, map_layer, tmp_path):
+    """Issue 25 item 1 (no stale state): the map of section 1 is rewritten (e.g. corrected) while the analyst is
+    on another page; coming back, the design shows the map as it is now."""
+    import time as _time
+
+    assert page.design.info is not None
+    before = dict(page.design.info.counts)
+    page.hide()
+    arr = blocky_map()
+    arr[arr == 9] = 7  # every SeaLake cell becomes Residential
+    _time.sleep(0.01)
+    write_classes(Path(map_layer.source()), arr)
+    page.show()
+    after = page.design.info.counts
+    assert 9 in before and 9 not in after and after[7] == before[7] + before[9]

@@ -51,6 +51,14 @@ class AssessPage(WorkspacePage):
             self.design.map_combo.setLayer(active)
         self.design._map_changed()
 
+    def refresh_state(self) -> None:
+        """Shown again: the map of section 1 is read again when its file changed since (e.g. corrected)."""
+        path = map_path(self.design.map_combo.currentLayer())
+        stamp = (path, Path(path).stat().st_mtime_ns) if path and Path(path).is_file() else None
+        if stamp != getattr(self, "_map_stamp", stamp) and self.design.info is not None:
+            self.design._map_changed()
+        self._map_stamp = stamp
+
     # ---------------------------------------------------------------- helpers
     def ask(self, question: str) -> bool:
         """Yes/no question (tests replace it)."""
