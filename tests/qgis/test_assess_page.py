@@ -380,3 +380,22 @@ def test_the_design_rereads_a_map_changed_while_the_page_was_hidden(page, map_la
     page.show()
     after = page.design.info.counts
     assert 9 in before and 9 not in after and after[7] == before[7] + before[9]
+
+
+def test_manual_allocation_of_one_point_is_refused_while_designing(page, tmp_path, iface):
+    """Issue 25 item 4: 0 or 1 point for a class by hand was accepted at design time and refused at analysis."""
+    d = page.design
+    d.allocation.setCurrentIndex(d.allocation.findData("manual"))
+    spin = d.table.cellWidget(1, 3)
+    QTest.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(spin, "1")
+    QTest.keyClick(spin, Qt.Key.Key_Enter)
+    assert spin.value() == 1
+    assert d.current_plan is None and "gives Forest fewer than 2 points" in d.size_label.text()
+    assert not spin.isReadOnly()  # still editable: the analyst can fix it
+    d.output.setFilePath(str(tmp_path / "never.gpkg"))
+    QTest.mouseClick(d.create_button, Qt.MouseButton.LeftButton)
+    wait_tasks(page)
+    assert not (tmp_path / "never.gpkg").exists()
+    spin.setValue(2)
+    assert d.current_plan is not None
