@@ -205,15 +205,20 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     assert data["results"]["estimator"] == "stehman2014" and data["provenance"]["sampled_map"].endswith("classes.tif")
 
 
-def _reference_points(path):
-    """Points in EPSG:4326 labelled in German, one outside the map and one on its nodata corner."""
-    arr = blocky_map()
+def _utm_to_wgs84():
+    """(the transformation UTM 32N -> EPSG:4326 in x/y order, the EPSG:4326 SRS)."""
     utm, wgs = osr.SpatialReference(), osr.SpatialReference()
     utm.ImportFromEPSG(32632)
     wgs.ImportFromEPSG(4326)
     for s in (utm, wgs):
         s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ct = osr.CoordinateTransformation(utm, wgs)
+    return osr.CoordinateTransformation(utm, wgs), wgs
+
+
+def _reference_points(path):
+    """Points in EPSG:4326 labelled in German, one outside the map and one on its nodata corner."""
+    arr = blocky_map()
+    ct, wgs = _utm_to_wgs84()
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
     lyr = ds.CreateLayer("ref", wgs, ogr.wkbPoint)
     lyr.CreateField(ogr.FieldDefn("klasse", ogr.OFTString))
@@ -300,12 +305,7 @@ def _reference_csv(path, duplicates=0):
     import csv
 
     arr = blocky_map()
-    utm, wgs = osr.SpatialReference(), osr.SpatialReference()
-    utm.ImportFromEPSG(32632)
-    wgs.ImportFromEPSG(4326)
-    for s in (utm, wgs):
-        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ct = osr.CoordinateTransformation(utm, wgs)
+    ct, _wgs = _utm_to_wgs84()
     rows = []
     for code in (0, 1, 7, 9):
         r, c = (arr == code).nonzero()
