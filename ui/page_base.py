@@ -61,6 +61,9 @@ class WorkspacePage(QWidget):
         if bar is not None:
             bar.pushMessage(PLUGIN_NAME, text, level, duration)
 
+    def left(self) -> None:
+        """The analyst went to another page: take the page's marks off the canvas (rubber bands, hidden layers)."""
+
     def shutdown(self) -> None:
         """Release map tools, cancel tasks, disconnect signals. Called once before the plugin unloads."""
 

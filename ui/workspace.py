@@ -30,6 +30,17 @@ class Workspace(QWidget):
             page = page_class(iface, self, self.tabs)
             self.pages.append(page)
             self.tabs.addTab(page, page.title)
+        self._current = self.tabs.currentWidget()
+        self.tabs.currentChanged.connect(self._page_changed)
+
+    def _page_changed(self, _index: int) -> None:
+        """Tell the page the analyst left (its canvas marks go)."""
+        previous, self._current = self._current, self.tabs.currentWidget()
+        if previous is not None and previous is not self._current:
+            try:
+                previous.left()
+            except Exception as exc:  # one page failing must not break the tabs
+                log_error(f"{previous.title}: leaving the page failed: {exc}")
 
     def page(self, object_name: str) -> Optional[QWidget]:
         return next((p for p in self.pages if p.objectName() == object_name), None)

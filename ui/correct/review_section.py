@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
@@ -50,6 +51,13 @@ class ReviewSection(QGroupBox):
         self.current.setObjectName("reviewCurrent")
         self.current.setWordWrap(True)
         lay.addWidget(self.current)
+        self.show_map = QCheckBox("Show the land cover", self)
+        self.show_map.setObjectName("reviewShowMap")
+        self.show_map.setToolTip(
+            "While reviewing, the plugin's result layers are hidden so that you judge the imagery; "
+            "tick to see them. They show again when the review ends or you leave the page."
+        )
+        lay.addWidget(self.show_map)
         row = QHBoxLayout()
         self.prev = QPushButton("◀", self)
         self.accept = QPushButton("Accept (Enter)", self)
