@@ -314,7 +314,15 @@ class ClassifyPage(WorkspacePage):
             self.report.status(note)
             self.push(note, Qgis.MessageLevel.Info, 10)
 
-    # ================================================================== shutdown
+    # ================================================================== leaving, shutdown
+    def left(self) -> None:
+        self.area.hide_on_map()
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if not self._closed:
+            self.area.show_on_map()
+
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel running tasks (waiting for them, so no partial file remains) and free map items."""
         if self._closed:
