@@ -57,11 +57,10 @@ def test_the_install_stage_and_its_clock_show_while_pip_works(qgis_iface):
 
 
 def test_open_the_workspace_says_it_is_busy_and_clears_the_missing_warning(qgis_iface, monkeypatch):
+    import eurosat_landcover.ui.dock as dock_module
     from eurosat_landcover.toolbelt import dependencies
     from eurosat_landcover.ui import workspace as workspace_module
     from eurosat_landcover.ui.dock import LandCoverDock
-
-    import eurosat_landcover.ui.dock as dock_module
 
     bar = qgis_iface.messageBar()
     QgsMessageBar.pushWarning(bar, "EuroSAT Land Cover", missing_message(["torch"]))  # as plugin.initGui does

@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -119,12 +118,8 @@ class DesignSection(QGroupBox):
         form.addRow("Target SE (overall)", self.target_se)
         form.addRow("Expected UA", self.default_ua)
         form.addRow("Allocation", self.allocation)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("min per class"))
-        row.addWidget(self.min_per_class)
-        row.addWidget(QLabel("seed"))
-        row.addWidget(self.seed)
-        form.addRow("", row)
+        form.addRow("Min per class", self.min_per_class)
+        form.addRow("Seed", self.seed)
         form.addRow("Min distance", self.min_distance)
         lay = QVBoxLayout(self)
         lay.addLayout(form)

@@ -128,9 +128,10 @@ class LabelSection(QGroupBox):
             row.addWidget(b)
         lay.addLayout(row)
         row = QHBoxLayout()
-        for b in (self.prev, self.next, self.next_open):
+        for b in (self.prev, self.next):
             row.addWidget(b)
         lay.addLayout(row)
+        lay.addWidget(self.next_open)
         lay.addWidget(hint)
         self.layer_combo.layerChanged.connect(self.set_layer)
         self.canvas_keys = _CanvasKeys(self)

@@ -12,6 +12,7 @@ from qgis.PyQt.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
 )
 
@@ -37,7 +38,7 @@ class ReviewSection(QGroupBox):
         self.mode.setObjectName("reviewMode")
         for key, text in MODES:
             self.mode.addItem(text, key)
-        row.addWidget(self.mode, 1)
+        lay.addWidget(self.mode)  # a row of its own: its texts are long
         self.count = QSpinBox(self)
         self.count.setObjectName("reviewCount")
         self.count.setRange(1, 100000)
@@ -59,11 +60,13 @@ class ReviewSection(QGroupBox):
         )
         lay.addWidget(self.show_map)
         row = QHBoxLayout()
-        self.prev = QPushButton("◀", self)
+        self.prev = QToolButton(self)
+        self.prev.setText("◀")
         self.accept = QPushButton("Accept (Enter)", self)
         self.accept.setObjectName("reviewAccept")
         self.accept.setToolTip("The model is right here; or press 1-9, 0 on the map to set the right class")
-        self.next = QPushButton("▶", self)
+        self.next = QToolButton(self)
+        self.next.setText("▶")
         for b in (self.prev, self.accept, self.next):
             row.addWidget(b)
         lay.addLayout(row)

@@ -50,7 +50,7 @@ class ToolsSection(QGroupBox):
             b.setToolTip(tip)
             b.setCheckable(True)
             self.group.addButton(b, i)
-            grid.addWidget(b, i // 3, i % 3)
+            grid.addWidget(b, i // 2, i % 2)  # two columns: the dock may be 300 px wide
             self.buttons[kind] = b
             b.clicked.connect(lambda _=False, k=kind: self.toolChosen.emit(k))
         outer.addLayout(grid)
@@ -61,7 +61,9 @@ class ToolsSection(QGroupBox):
         self.brush_size.setRange(1, 99)
         self.brush_size.setSuffix(" cells")
         self.brush_size.setToolTip("Brush width in cells")
-        row.addWidget(self.brush_size)
+        row.addWidget(self.brush_size, 1)
+        outer.addLayout(row)
+        row = QHBoxLayout()
         self.undo = QPushButton("Undo", self)
         self.undo.setToolTip("Undo the last change (Ctrl+Z on the map)")
         self.redo = QPushButton("Redo", self)

@@ -113,7 +113,7 @@ class ExplainPage(WorkspacePage):
         self.inspect_button.setCheckable(True)
         self.inspect_button.setToolTip("Click the map: the model window centred there is inspected")
         self.inspect_button.toggled.connect(self._arm_tool)
-        self.file_button = QPushButton("Classify an image file…", self)
+        self.file_button = QPushButton("Image file…", self)
         self.file_button.setObjectName("classifyFileButton")
         self.file_button.setToolTip("A JPEG, PNG or GeoTIFF patch of any size: top classes and heat map")
         self.file_button.clicked.connect(self._choose_file)
