@@ -10,7 +10,8 @@ import pytest
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QAbstractScrollArea, QComboBox, QLabel, QLayout, QScrollArea
 
-from .landcover_helpers import wait_for_tasks
+from .landcover_helpers import model_card, wait_for_tasks  # noqa: F401
+from .test_correct import model_run, run  # noqa: F401
 
 DOCK_WIDTH = 300
 PAGES = ["classifyPage", "CorrectPage", "AssessPage", "ExportPage", "explainPage", "setupPage"]
@@ -51,10 +52,8 @@ def narrow_dock(dock, scene, iface):
     dock.setMaximumWidth(16777215)
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_no_page_needs_horizontal_scrolling_at_300_px(narrow_dock, name):
-    page = narrow_dock.workspace.show_page(name)
-    _settle()
+def check_fits(page, name):
+    """The page's content fits the viewport of its scroll area; no number is cut."""
     scroll = page.findChild(QScrollArea)
     assert scroll is not None, f"{name} does not scroll vertically"
     body = scroll.widget()
@@ -75,6 +74,35 @@ def test_no_page_needs_horizontal_scrolling_at_300_px(narrow_dock, name):
         if combo.isVisibleTo(body) and combo.count() and combo.currentText():
             fits = combo.fontMetrics().horizontalAdvance(combo.currentText()) <= combo.width() - 24
             assert fits or combo.toolTip(), f"{name}: combo '{combo.currentText()}' is cut without a tooltip"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_page_needs_horizontal_scrolling_at_300_px(narrow_dock, name):
+    page = narrow_dock.workspace.show_page(name)
+    _settle()
+    check_fits(page, name)
+
+
+def test_the_correct_page_while_editing_fits_300_px_and_shows_the_edit_state(narrow_dock, run):  # noqa: F811
+    from qgis.core import QgsPointXY, QgsProject, QgsRasterLayer
+
+    layer = QgsRasterLayer(str(run), "Land cover", "gdal")
+    QgsProject.instance().addMapLayer(layer)
+    page = narrow_dock.workspace.show_page("CorrectPage")
+    assert page.start_editing(layer)
+    g = page.session.grid
+    for i, (r, c) in enumerate(((2, 2), (5, 7), (9, 3), (12, 12))):
+        page.palette.select(i + 2)
+        x, y = g.cell_center(r, c)
+        page.on_drawn("cell", [page._to_canvas().transform(QgsPointXY(x, y))])
+    _settle()
+    check_fits(page, "CorrectPage (editing)")
+    table = page.log_view.table
+    state = table.columnCount() - 1
+    assert table.horizontalHeaderItem(state).text() == "state"
+    assert table.columnViewportPosition(state) + table.columnWidth(state) <= table.viewport().width()
+    assert table.rowCount() == 4 and table.viewport().height() >= 4 * table.rowHeight(0), "four edits in sight"
+    page.stop_editing(quiet=True)
 
 
 def test_every_page_is_reachable_at_300_px(narrow_dock):

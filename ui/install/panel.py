@@ -306,7 +306,7 @@ class InstallPanel(QWidget):
 
     def check_device(self) -> None:
         """Ask torch (in a fresh interpreter) which device it will use, and show it."""
-        self._run("EuroSAT Land Cover: device", device_work(), self._device)
+        self._run("EuroSAT Land Cover: asking torch which device it will use", device_work(), self._device)
 
     def _device(self, outcome) -> None:
         self.device_text, self.device_warning = outcome
