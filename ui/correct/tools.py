@@ -9,6 +9,7 @@ from qgis.PyQt.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -104,7 +105,8 @@ class RecodeTable(QWidget):
         self.table = QTableWidget(0, 2, self)
         self.table.setObjectName("recodeTable")
         self.table.setHorizontalHeaderLabels(["from", "to"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        for col in (0, 1):  # two equal columns as wide as the dock allows: the class names show whole
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setMaximumHeight(90)
         lay.addWidget(self.table)
@@ -134,6 +136,8 @@ class RecodeTable(QWidget):
             for name, _color in self.classes:
                 combo.addItem(name)
             combo.setCurrentIndex(value)
+            combo.setToolTip(combo.currentText())  # the whole name, should the column be narrower
+            combo.currentTextChanged.connect(combo.setToolTip)
             self.table.setCellWidget(r, col, combo)
 
     def mapping(self) -> dict:
