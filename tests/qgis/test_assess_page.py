@@ -399,3 +399,14 @@ def test_manual_allocation_of_one_point_is_refused_while_designing(page, tmp_pat
     assert not (tmp_path / "never.gpkg").exists()
     spin.setValue(2)
     assert d.current_plan is not None
+
+
+def test_the_reference_choice_stays_exclusive_in_the_narrow_dock(dock):
+    """Found by scripts/replay_analyst.py after the 300 px layout: wrapping a radio button's text gave it a parent
+    of its own, so "An existing reference layer" no longer unticked "The labelled sample" and the analysis kept
+    asking for a labelled sample."""
+    ref = dock.workspace.page("AssessPage").reference
+    QTest.mouseClick(ref.use_layer, Qt.MouseButton.LeftButton)
+    assert ref.use_layer.isChecked() and not ref.use_sample.isChecked()
+    QTest.mouseClick(ref.use_sample, Qt.MouseButton.LeftButton)
+    assert ref.use_sample.isChecked() and not ref.use_layer.isChecked()
