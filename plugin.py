@@ -8,7 +8,8 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QAction
 
 from .__about__ import PLUGIN_NAME
-from .toolbelt.dependencies import missing_message, missing_packages
+from .toolbelt.advice import missing_message
+from .toolbelt.dependencies import missing_packages
 from .toolbelt.icons import icon
 from .toolbelt.log import log_warning
 

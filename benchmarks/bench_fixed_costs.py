@@ -96,10 +96,10 @@ def child(args) -> None:
     timers = _Timers()
     from eurosat_landcover.core.stages import run_windows
     from eurosat_landcover.models import card as card_mod
-    from eurosat_landcover.models import checkpoint, registry
+    from eurosat_landcover.models import checkpoint, hashing, registry
 
     timers.wrap(card_mod.ModelCard, "load", "card_weights")  # the bound classmethod, wrapped
-    timers.wrap(checkpoint, "sha256_file", "card_weights")
+    timers.wrap(hashing, "sha256_file", "card_weights")
     timers.wrap(registry, "build_model", "network")
     timers.wrap(checkpoint, "_read_state_dict", "network")
     timers.wrap(torch.jit, "trace", "tracing")

@@ -325,7 +325,7 @@ class Inspector:
 
     def model(self):
         """The classifier on the chosen device (loaded on first use, as the engine loads it)."""
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
         if self.device is None:
             self.device, self.device_warning = resolve_device(self.device_name)

@@ -19,7 +19,7 @@ import time
 from typing import Callable, Optional
 
 from . import writers
-from .devices import device_label, place_model, resolve_device
+from ..models.devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult

@@ -7,7 +7,6 @@ pickled Python objects is refused with :class:`ModelLoadError`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from .card import ModelCard, ModelCardError
+from .hashing import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_CARD_NAME = "eurosat_rgb_lite0.json"
@@ -65,14 +65,6 @@ class LandCoverClassifier(nn.Module):
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _network(model: nn.Module) -> nn.Module:
@@ -195,7 +187,7 @@ def verify_weights(card: ModelCard) -> Path:
 def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCoverClassifier:
     """The classifier described by an already read ``card``: its weights checked against the card's
     sha256, loaded weights-only, placed on ``device`` in eval mode with channels_last."""
-    from ..core.devices import place_model
+    from .devices import place_model
     from .registry import build_model
 
     card_path = card.path or Path(card.weights)

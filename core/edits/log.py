@@ -15,7 +15,6 @@ Layers:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Optional
 
 from osgeo import gdal, ogr
 
+from ...models.hashing import sha256_file
 from .errors import EditError
 from .model import Edit, Grid
 
@@ -33,14 +33,6 @@ STATE = "edit_state"
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def grid_key(grid: Grid) -> str:
@@ -102,7 +94,7 @@ class EditLog:
         feat = ogr.Feature(state.GetLayerDefn())
         feat.SetField("classes_name", Path(classes_path).name)
         feat.SetField("grid", grid_key(grid))
-        feat.SetField("classes_sha256", file_sha256(classes_path))
+        feat.SetField("classes_sha256", sha256_file(classes_path))
         feat.SetField("revision", 0)
         feat.SetField("created", utc_now())
         state.CreateFeature(feat)
@@ -145,7 +137,7 @@ class EditLog:
 
     def check_belongs_to(self, grid: Grid, classes_path: Path) -> None:
         ident = self.identity
-        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != file_sha256(classes_path):
+        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != sha256_file(classes_path):
             raise EditError(
                 f"the edit log {self.path.name} belongs to another raster ({ident['classes_name']}), "
                 f"not to {Path(classes_path).name}: use 'Apply corrections' to carry its edits over"

@@ -26,16 +26,16 @@ def cache(tmp_path, monkeypatch):
 @pytest.fixture()
 def hashes(monkeypatch):
     """Counts the real hashing calls."""
-    from eurosat_landcover.models import checkpoint
+    from eurosat_landcover.models import hashing
 
     calls = []
-    real = checkpoint.sha256_file
+    real = hashing.sha256_file
 
     def counting(path):
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(checkpoint, "sha256_file", counting)
+    monkeypatch.setattr(hashing, "sha256_file", counting)
     return calls
 
 

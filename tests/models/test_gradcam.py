@@ -103,8 +103,8 @@ def test_every_registry_architecture_has_a_cam_layer_that_works(arch):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 def test_gpu_gives_the_cpu_heat_map(bundled):
-    from eurosat_landcover.core.devices import resolve_device
     from eurosat_landcover.models.checkpoint import load_model
+    from eurosat_landcover.models.devices import resolve_device
 
     device, _ = resolve_device("cuda")
     gpu_model, _card = load_model(None, device=device)

@@ -76,7 +76,7 @@ class ExplainPage(WorkspacePage):
 
     # ------------------------------------------------------------------ widgets
     def _build(self) -> None:
-        from ...core.devices import available_devices
+        from ...models.devices import available_devices
 
         outer = QVBoxLayout(self)
         form = QFormLayout()
@@ -299,7 +299,7 @@ class ExplainPage(WorkspacePage):
     def _model(self, card: str, device: str):
         key = (card, device)
         if key not in self._models:
-            from ...core.devices import resolve_device
+            from ...models.devices import resolve_device
             from ...core.errors import ClassificationError
             from ...models.card import ModelCardError
             from ...models.checkpoint import ModelLoadError, default_card_path, load_model
