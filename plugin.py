@@ -87,7 +87,7 @@ class EuroSatLandCoverPlugin:
         if self.provider is not None:
             return
         try:
-            from .processing.provider import LandCoverProvider
+            from .eurosat_processing.provider import LandCoverProvider
         except ImportError:  # the provider module is not there (yet)
             return
         self.provider = LandCoverProvider()

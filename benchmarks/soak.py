@@ -46,7 +46,7 @@ def _fds() -> int:
 
 def child(mode: str, runs: int, size: int) -> dict:
     """``runs`` classifications in this process -> figures (printed as one JSON line)."""
-    from eurosat_landcover.core.cli import configure_gdal_for_batch
+    from eurosat_landcover.core.gdalutil import configure_gdal_for_batch
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
     from osgeo import gdal

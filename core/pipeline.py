@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
-from . import writers
 from ..models.devices import device_label, place_model, resolve_device
+from . import writers
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult

@@ -219,5 +219,3 @@ def load_arrays(
             if progress is not None:
                 progress(min(n, start + chunk), n)
     return images, labels
-
-

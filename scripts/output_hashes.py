@@ -18,7 +18,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = {"rgb": ROOT / "sample_data" / "eurosat_mosaic_rgb.tif", "13band": ROOT / "sample_data" / "sentinel2_13band.tif"}
+SAMPLES = {
+    "rgb": ROOT / "sample_data" / "eurosat_mosaic_rgb.tif",
+    "13band": ROOT / "sample_data" / "sentinel2_13band.tif",
+}
 STRIDES = (16, 32, 64)
 FAST_PATHS = ("on", "off")
 
@@ -50,7 +53,9 @@ def main() -> int:
             for stride in STRIDES:
                 for fast_path in FAST_PATHS:
                     classes, probabilities = run_one(sample, stride, fast_path, Path(tmp))
-                    print(f"{label} stride={stride} fast_path={fast_path} classes={classes} probabilities={probabilities}")
+                    print(
+                        f"{label} stride={stride} fast_path={fast_path} classes={classes} probabilities={probabilities}"
+                    )
                     sys.stdout.flush()
     return 0
 

@@ -17,8 +17,9 @@ modules are outside these layers but still may not form circles.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 import pytest
 

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
 from eurosat_landcover.core.export import ExportCancelled, ExportError, ExportOptions, export_run, load_run
 from eurosat_landcover.core.export.run import parse_assessment
 from export_testlib import CELL, CLASSES, class_array, write_run
@@ -226,7 +226,7 @@ def test_cli_export(run, tmp_path, capsys):
 
 
 def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeypatch):
-    from eurosat_landcover.core import cli_export
+    from eurosat_landcover.cli import export as cli_export
 
     monkeypatch.setattr(cli_export, "qgis_available", lambda: False)
     out = tmp_path / "out"

@@ -14,7 +14,8 @@ import time
 
 import pytest
 from engine_testlib import BrightnessModel, make_card
-from eurosat_landcover.core import cli, georef
+from eurosat_landcover import cli
+from eurosat_landcover.core import georef
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 from engine_testlib import BrightnessModel, make_card
-from eurosat_landcover.core import cli, writers
+from eurosat_landcover import cli
+from eurosat_landcover.core import writers
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest

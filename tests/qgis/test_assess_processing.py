@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from osgeo import ogr
 from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import eurosat_landcover
 import pytest
+from eurosat_landcover.eurosat_processing import classify_algorithm
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from eurosat_landcover.models import model_cache
-from eurosat_landcover.processing import classify_algorithm
-from eurosat_landcover.processing.provider import PROVIDER_ID
 from qgis.core import QgsApplication, QgsProcessingException
 
 from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
