@@ -86,9 +86,7 @@ class EuroSatLandCoverPlugin:
     def _init_processing(self) -> None:
         if self.provider is not None:
             return
-        try:
-            from .eurosat_processing.provider import LandCoverProvider
-        except ImportError:  # the provider module is not there (yet)
-            return
+        from .eurosat_processing.provider import LandCoverProvider
+
         self.provider = LandCoverProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)

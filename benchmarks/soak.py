@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak test: many consecutive classifications in ONE process, on each model path; prints memory
 (RSS), open file descriptors and threads before and after. Asserts nothing; slow, so not part of
-the test suite (issue 10: memory after N runs must stay flat).
+the test suite (memory after N runs must stay flat).
 
     nice -n 5 .venv/bin/python benchmarks/soak.py [--runs 100] [--size 256] [--markdown FILE]
 

@@ -30,8 +30,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .errors import ClassificationError
+from .run_names import RASTER_SUFFIXES, summary_name
 
-RESULT_SUFFIXES = ("_classes", "_probabilities", "_confidence")
+RESULT_SUFFIXES = tuple(Path(s).stem for s in RASTER_SUFFIXES.values())  # "_classes", ...
 
 
 # ----------------------------------------------------------------------------- data
@@ -466,7 +467,7 @@ def summary_for_result(raster_path: Union[str, Path]) -> Optional[Path]:
     stem = p.stem
     for suffix in RESULT_SUFFIXES:
         if stem.endswith(suffix):
-            cand = p.with_name(stem[: -len(suffix)] + "_summary.json")
+            cand = p.with_name(summary_name(stem[: -len(suffix)]))
             return cand if cand.is_file() else None
     return None
 

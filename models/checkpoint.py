@@ -54,10 +54,6 @@ class LandCoverClassifier(nn.Module):
         self.net.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
         return self
 
-    @property
-    def num_bands(self) -> int:
-        return self.mean.shape[1]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:
             x = x.float()

@@ -45,10 +45,6 @@ class DatasetError(ValueError):
     """A data source is missing, empty or not in the EuroSAT layout."""
 
 
-def _is_zip(source: str | os.PathLike) -> bool:
-    return Path(source).is_file() and zipfile.is_zipfile(source)
-
-
 def _iter_members(source: str | os.PathLike) -> Iterable[str]:
     path = Path(source)
     if not path.exists():

@@ -9,13 +9,6 @@ from qgis.PyQt.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 from ..__about__ import PLUGIN_NAME
 from ..toolbelt.log import log
 
-_LEVEL_NAMES = {
-    Qgis.MessageLevel.Info: "info",
-    Qgis.MessageLevel.Warning: "warning",
-    Qgis.MessageLevel.Critical: "error",
-    Qgis.MessageLevel.Success: "done",
-}
-
 
 class WorkspacePage(QWidget):
     """One page of the dock's workspace (Classify, Review & correct, Assess, Export, Explain).
@@ -63,7 +56,3 @@ class WorkspacePage(QWidget):
 
     def shutdown(self) -> None:
         """Release map tools, cancel tasks, disconnect signals. Called once before the plugin unloads."""
-
-
-def level_name(level) -> str:
-    return _LEVEL_NAMES.get(level, "info")

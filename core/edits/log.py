@@ -216,16 +216,6 @@ class EditLog:
 
         return self._transaction(write)[1]
 
-    def set_note(self, edit_id: int, note: str) -> int:
-        layer = self.ds.GetLayerByName(EDITS)
-
-        def write():
-            f = layer.GetFeature(int(edit_id))
-            f.SetField("note", note)
-            layer.SetFeature(f)
-
-        return self._transaction(write, bump=False)[1]
-
     def edits(self, state: Optional[str] = None) -> list[Edit]:
         layer = self.ds.GetLayerByName(EDITS)
         layer.ResetReading()

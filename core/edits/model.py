@@ -205,14 +205,6 @@ def apply_edit(grid: Grid, window: Window, block: np.ndarray, edit: Edit, geomet
     return out
 
 
-def apply_edits(grid: Grid, window: Window, block: np.ndarray, edits) -> np.ndarray:
-    """Replay edits (in order) on one block: the corrected cells of that window."""
-    out = block
-    for edit in edits:
-        out = apply_edit(grid, window, out, edit)
-    return out.copy() if out is block else out
-
-
 # ------------------------------------------------------------------ geometries made by the tools
 def brush_geometry(grid: Grid, points: list, size_cells: int) -> ogr.Geometry:
     """A brush stroke through map points, ``size_cells`` wide (rasterised with all_touched)."""

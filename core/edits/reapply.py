@@ -15,10 +15,10 @@ from typing import Callable, Optional
 
 from osgeo import osr
 
+from ..run_names import run_files
 from .errors import EditError
 from .log import EditLog
 from .model import Grid
-from .names import run_files
 from .raster import build_corrected, open_raster, replace_raster, transform_edits
 from .session import _check_writable, copy_style, is_landcover_raster
 

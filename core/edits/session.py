@@ -29,10 +29,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..run_names import RunFiles, run_files
 from .errors import EditError
 from .log import EditLog
 from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
-from .names import RunFiles, run_files
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
@@ -261,10 +261,6 @@ class EditSession:
         self.undo_stack.clear()
         self.redo_stack.clear()
 
-    @property
-    def is_open(self) -> bool:
-        return self.log is not None
-
     def _require_open(self):
         if self.log is None:
             raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
@@ -274,13 +270,6 @@ class EditSession:
     # ------------------------------------------------------------------ reading
     def read(self, window: Optional[Window] = None) -> np.ndarray:
         return read_window(self.files.corrected, window or self.grid.full)
-
-    def class_at(self, x: float, y: float) -> Optional[int]:
-        row, col = self.grid.cell_of(x, y)
-        if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
-            return None
-        v = int(self.read(Window(col, row, 1, 1))[0, 0])
-        return None if v == NODATA else v
 
     def edits(self, state: Optional[str] = None) -> list:
         if self.log is None:

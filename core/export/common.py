@@ -160,10 +160,3 @@ def gdal_errors(what: str, progress: Optional[Progress] = None):
         if progress is not None:
             progress.check()
         raise ExportError(f"{what}: {exc}") from None
-
-
-def gdal_error(what: str) -> ExportError:
-    from osgeo import gdal
-
-    msg = gdal.GetLastErrorMsg() or "GDAL error"
-    return ExportError(f"{what}: {msg}")

@@ -87,7 +87,7 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
         return ModelPath(_eager(model), FastPathReport("eager", stay_eager))
     if on_trace is not None:
         on_trace()
-    # traced once per model and shape in a process: a new trace per run kept ~50 MB each (issue 10)
+    # traced once per model and shape in a process: a new trace per run kept ~50 MB each
     try:
         traced, report = model_cache.fast_path_module(model, None, batch, bands, grid.patch)
     except ClassificationError:

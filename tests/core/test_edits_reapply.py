@@ -8,7 +8,7 @@ from edits_testlib import centres_inside, folder_state, read, sha256
 from eurosat_landcover.core.edits import Edit, EditError, EditSession, run_files
 from eurosat_landcover.core.edits.model import polygon_geometry
 from eurosat_landcover.core.edits.reapply import apply_log_to_run
-from eurosat_landcover.core.edits.synthetic import write_synthetic_run
+from synthetic_testlib import write_synthetic_run
 
 
 def test_log_carries_over_to_a_run_at_another_stride(tmp_path):

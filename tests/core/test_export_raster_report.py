@@ -237,7 +237,7 @@ def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeyp
     assert (out / "demo_landcover_report.html").is_file() and "map: not made" in capsys.readouterr().err
 
 
-def test_assessment_in_the_schema_of_issue_12(run, tmp_path):
+def test_assessment_in_the_assessment_schema(run, tmp_path):
     """``<map stem>_assessment.json`` as core/accuracy/report.py writes it (schema eurosat_landcover.assessment/1)."""
     folder = run.parent
     data = {

@@ -1,4 +1,4 @@
-"""Fixed costs (issue 16): the weights' checksum remembered per file version (models/weights_memo.py),
+"""Fixed costs: the weights' checksum remembered per file version (models/weights_memo.py),
 and a run served by the disk-cached CPU graph imports no timm and gives the traced run's outputs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 10, messages and hostile inputs: one clear line (no GDAL/PROJ "ERROR n" noise, no raw Python
+"""Messages and hostile inputs: one clear line (no GDAL/PROJ "ERROR n" noise, no raw Python
 errors) with exit code 2 and the folder untouched, for odd arguments, odd cards, special files,
 broken or recursive VRTs and a silent network server; API arguments of the wrong type are refused
 like the CLI's parser refuses them."""

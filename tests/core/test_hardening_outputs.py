@@ -1,4 +1,4 @@
-"""Issue 10, outputs: an output never replaces an input; an existing file needs overwrite; the file
+"""Outputs: an output never replaces an input; an existing file needs overwrite; the file
 set of a run name is consistent after every run; stale temporary files of killed runs are swept;
 a failed run leaves the folder as it was (folders it created included). Real GeoTIFFs, the bundled
 model through the CLI, the brightness stand-in through the API."""

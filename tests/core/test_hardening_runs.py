@@ -1,4 +1,4 @@
-"""Issue 10, runs: a model traced once per process (memory stays flat); clean-up and the real
+"""Runs: a model traced once per process (memory stays flat); clean-up and the real
 error when a run stops before or while its reader starts; silent wrong outputs refused or warned
 (256-class cards, inputs without image data, all-nodata runs); the working-raster size guard."""
 

@@ -1,4 +1,4 @@
-"""Issue 10 in QGIS: Processing's OVERWRITE parameter (an existing output name is refused without it,
+"""Hardening in QGIS: Processing's OVERWRITE parameter (an existing output name is refused without it,
 replaced with it, an input never) and the plugin's unload releasing the models kept by earlier runs."""
 
 from __future__ import annotations

@@ -20,10 +20,8 @@ class ExplainTask(QgsTask):
 
     def run(self) -> bool:
         try:
-            try:
-                from ...qgis_bridge.compat import avoid_triton_llvm_clash
-            except ImportError:  # its earlier place
-                from ..compat import avoid_triton_llvm_clash
+            from ...qgis_bridge.compat import avoid_triton_llvm_clash
+
             avoid_triton_llvm_clash()
             from ...core.errors import ClassificationError
             from ...models.gradcam import GradCamUnavailable

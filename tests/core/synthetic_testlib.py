@@ -13,9 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from eurosat_landcover.core import writers
 from osgeo import osr
-
-from .. import writers
 
 
 def write_synthetic_run(
