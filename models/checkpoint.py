@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ReadableError
 from .card import ModelCard, ModelCardError
 from .hashing import sha256_file
 
@@ -22,7 +23,7 @@ DEFAULT_CARD_NAME = "eurosat_rgb_lite0.json"
 ALLOWED_SUFFIXES = (".safetensors", ".pt", ".pth")
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(ReadableError):
     """A model cannot be loaded; the message says why in plain words."""
 
 

@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..errors import ReadableError
+
 EUROSAT_CLASSES: tuple[str, ...] = (
     "AnnualCrop",
     "Forest",
@@ -41,7 +43,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET = REPO_ROOT.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
 
 
-class DatasetError(ValueError):
+class DatasetError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """A data source is missing, empty or not in the EuroSAT layout."""
 
 

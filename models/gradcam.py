@@ -28,10 +28,12 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..errors import ReadableError
+
 INSTALL_HINT = 'python -m pip install "captum>=0.8,<0.10"'
 
 
-class GradCamUnavailable(RuntimeError):
+class GradCamUnavailable(ReadableError, RuntimeError):
     """captum is not installed; the message says how to install it."""
 
 

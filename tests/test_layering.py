@@ -10,8 +10,9 @@ Layers, top to bottom (an arrow may only point down; see README "Architecture"):
 ``cli`` and ``ui`` are two entry points side by side (neither imports the other); ``cli`` reaches
 the print layout (``qgis_bridge.print_layout``) downward, only when QGIS can be imported. core/
 and models/ hold no Qt and no QGIS; models/ does not import core/. No two modules import each
-other, directly or in a circle. ``toolbelt`` (the dependency installer) and the plugin's entry
-modules are outside these layers but still may not form circles.
+other, directly or in a circle. ``errors`` (the readable-error base) sits below them all.
+``toolbelt`` (the dependency installer) and the plugin's entry modules are outside these layers
+but still may not form circles.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def _forbidden(src_top: str, target: str) -> Optional[str]:
     """Why an import of ``target`` (internal relative name or ``ext:NAME``) from layer ``src_top`` is
     not allowed, or None."""
     ext = target[4:] if target.startswith("ext:") else None
+    if src_top == "errors" and ext is None:
+        return "errors.py (the readable-error base) is the bottom: it imports nothing of the package"
     if src_top in ("core", "models"):
         if ext is not None and ext.split(".")[0] in GUI:
             return "core/ and models/ import no Qt, QGIS or QGIS Processing"
@@ -122,6 +125,8 @@ def _forbidden(src_top: str, target: str) -> Optional[str]:
         return "qgis_bridge does not import the Processing package"
     if src_top == "cli" and ext is None and _top(target) in ("ui", PROCESSING):
         return "cli/ does not import ui/ or the Processing package"
+    if src_top == "ui" and ext is None and _top(target) == "cli":
+        return "ui/ does not import cli/ (two entry points side by side)"
     if src_top == "cli" and ext is not None and ext.split(".")[0] in ("PyQt5", "PyQt6", "PyQt"):
         return "cli/ imports no Qt"
     return None
@@ -230,7 +235,7 @@ CLEAN = {
     "qgis_bridge/layers.py": "from qgis.core import QgsProject\nfrom ..core.engine import *\n",
     "cli/__init__.py": "def main():\n    from ..qgis_bridge import layers\n",
     "ui/__init__.py": "",
-    "ui/page.py": "from qgis.PyQt.QtWidgets import QWidget\nfrom ..cli import main\nfrom ..qgis_bridge import layers\n",
+    "ui/page.py": "from qgis.PyQt.QtWidgets import QWidget\nfrom ..qgis_bridge import layers\n",
     f"{PROCESSING}/__init__.py": "from ..qgis_bridge.layers import *\n",
 }
 
@@ -255,6 +260,8 @@ def test_a_clean_planted_tree_passes(tmp_path):
         (f"{PROCESSING}/alg.py", "from ..ui.page import x\n", f"{PROCESSING}.alg:1 imports ui.page"),
         ("qgis_bridge/w.py", "def f():\n    from ..ui import page\n", "qgis_bridge.w:2 imports ui.page"),
         ("cli/sub.py", "from ..ui import page\n", "cli.sub:1 imports ui.page"),
+        ("errors.py", "from .core import engine\n", "errors:1 imports core.engine"),
+        ("ui/late.py", "def f():\n    from ..cli import main\n", "ui.late:2 imports cli"),
     ],
 )
 def test_a_planted_wrong_import_is_found(tmp_path, rel, text, expected):
