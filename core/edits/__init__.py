@@ -14,7 +14,7 @@ the log's active edits applied in order, and can always be rebuilt from the two.
 
 from ..run_names import RunFiles, run_files
 from .errors import EditError
-from .model import Edit, Grid
+from .model import Edit, RasterGrid
 from .session import EditSession
 
-__all__ = ["Edit", "EditError", "EditSession", "Grid", "RunFiles", "run_files"]
+__all__ = ["Edit", "EditError", "EditSession", "RasterGrid", "RunFiles", "run_files"]

@@ -24,7 +24,7 @@ from osgeo import gdal, ogr
 
 from ...models.hashing import sha256_file
 from .errors import EditError
-from .model import Edit, Grid
+from .model import Edit, RasterGrid
 
 EDITS = "edits"
 REVIEWS = "reviews"
@@ -35,7 +35,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def grid_key(grid: Grid) -> str:
+def grid_key(grid: RasterGrid) -> str:
     return json.dumps([grid.width, grid.height, [round(v, 6) for v in grid.geotransform]])
 
 
@@ -48,7 +48,7 @@ class EditLog:
 
     # ------------------------------------------------------------------ open / create
     @classmethod
-    def create(cls, path: Path, grid: Grid, classes_path: Path) -> EditLog:
+    def create(cls, path: Path, grid: RasterGrid, classes_path: Path) -> EditLog:
         path = Path(path)
         tmp = path.with_name(path.name + ".partial.gpkg")
         if tmp.exists():
@@ -135,7 +135,7 @@ class EditLog:
         _, f = self._state_feature()
         return int(f.GetField("revision") or 0)
 
-    def check_belongs_to(self, grid: Grid, classes_path: Path) -> None:
+    def check_belongs_to(self, grid: RasterGrid, classes_path: Path) -> None:
         ident = self.identity
         if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != sha256_file(classes_path):
             raise EditError(

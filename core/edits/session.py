@@ -32,7 +32,7 @@ import numpy as np
 from ..run_names import RunFiles, run_files
 from .errors import EditError
 from .log import EditLog
-from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
+from .model import NODATA, Edit, RasterGrid, Window, apply_edit, flood_region, mask_polygon
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
@@ -197,7 +197,7 @@ def _extent(parts: list) -> Window:
 @dataclass
 class EditSession:
     files: RunFiles
-    grid: Grid = None
+    grid: RasterGrid = None
     log: Optional[EditLog] = None
     undo_stack: list = field(default_factory=list)
     redo_stack: list = field(default_factory=list)
@@ -225,7 +225,7 @@ class EditSession:
         reason = is_landcover_raster(files.classes)
         if reason:
             raise EditError(reason)
-        grid = Grid.of(open_raster(files.classes))
+        grid = RasterGrid.of(open_raster(files.classes))
         if files.corrected.exists() and not files.log.exists():
             raise EditError(
                 f"{files.corrected.name} exists without its edit log {files.log.name}: "
@@ -532,12 +532,12 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
-def _same_grid(path: Path, grid: Grid) -> bool:
+def _same_grid(path: Path, grid: RasterGrid) -> bool:
     try:
         ds = open_raster(path)
     except EditError:
         return False
-    return Grid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
+    return RasterGrid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
 
 
 def copy_style(files: RunFiles) -> None:

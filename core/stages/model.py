@@ -1,6 +1,6 @@
 """Stage 2: the model card read once, the weights on the device, and the CPU fast path chosen.
 
-:func:`load_model` depends on the card and the device only, so a caller may keep its result for
+:func:`model_for` depends on the card and the device only, so a caller may keep its result for
 the next run (the weights are checked against the card's sha256 on every load).
 """
 
@@ -42,7 +42,7 @@ def read_card(model_card):
     return card
 
 
-def load_model(card, device):
+def model_for(card, device):
     """The classifier of ``card`` on ``device``: eval mode, channels_last (core/devices.place_model);
     loaded once per process and reused by later runs (models/model_cache.py)."""
     try:

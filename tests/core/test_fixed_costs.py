@@ -99,7 +99,7 @@ def test_wrong_weights_refused_even_when_the_run_would_be_lazy(tmp_path, monkeyp
 
     torch = pytest.importorskip("torch")
     from eurosat_landcover.core.errors import ClassificationError
-    from eurosat_landcover.core.stages.model import load_model, read_card
+    from eurosat_landcover.core.stages.model import model_for, read_card
     from eurosat_landcover.models.checkpoint import default_card_path
 
     src = default_card_path()
@@ -110,7 +110,7 @@ def test_wrong_weights_refused_even_when_the_run_would_be_lazy(tmp_path, monkeyp
     w.write_bytes(bytes(data))
     card = read_card(tmp_path / src.name)
     with pytest.raises(ClassificationError, match=r"sha256 of .* but card .* expects"):
-        load_model(card, torch.device("cpu"))
+        model_for(card, torch.device("cpu"))
 
 
 CHILD = r"""

@@ -78,7 +78,7 @@ def test_unload_releases_the_kept_models(iface):
     from eurosat_landcover.qgis_bridge.compat import avoid_triton_llvm_clash
 
     avoid_triton_llvm_clash()  # as every plugin path does before loading a model (xvfb maps libLLVM)
-    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
     assert model_cache.stats()["models"] >= 1
     plugin = eurosat_landcover.classFactory(iface)
     plugin.initGui()
