@@ -24,11 +24,12 @@ from .common import Command
 COMMAND_MODULES = (".classify", ".many", ".export", ".predict", ".models")
 
 
-def load_commands(modules: Iterable[str] = COMMAND_MODULES) -> dict[str, Command]:
-    """``{name: Command}`` from the modules' ``COMMANDS`` (a leading dot: a module of this package).
-    An import error, a module without ``COMMANDS`` or a name given twice is raised as is."""
+def load_commands(modules: Optional[Iterable[str]] = None) -> dict[str, Command]:
+    """``{name: Command}`` from the ``COMMANDS`` of ``modules`` (default :data:`COMMAND_MODULES`; a
+    leading dot: a module of this package). An import error, a module without ``COMMANDS`` or a
+    name given twice is raised as is."""
     commands: dict[str, Command] = {}
-    for name in modules:
+    for name in COMMAND_MODULES if modules is None else modules:
         module = importlib.import_module(name, __package__)
         listed = getattr(module, "COMMANDS", None)
         if not listed:
