@@ -32,7 +32,7 @@ PROCESSING = "eurosat_processing"  # our Processing provider package
 
 
 def package_modules(root: Path) -> dict[str, Path]:
-    """Dotted names (relative to the package, ``core.cli``; ``""`` for the root ``__init__``) -> files."""
+    """Dotted names (relative to the package, ``core.pipeline``; ``""`` for the root ``__init__``) -> files."""
     modules = {}
     for path in root.rglob("*.py"):
         rel = path.relative_to(root)
