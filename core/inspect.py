@@ -30,8 +30,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .errors import ClassificationError
+from .run_names import RASTER_SUFFIXES, summary_name
 
-RESULT_SUFFIXES = ("_classes", "_probabilities", "_confidence")
+RESULT_SUFFIXES = tuple(Path(s).stem for s in RASTER_SUFFIXES.values())  # "_classes", ...
 
 
 # ----------------------------------------------------------------------------- data
@@ -325,7 +326,7 @@ class Inspector:
 
     def model(self):
         """The classifier on the chosen device (loaded on first use, as the engine loads it)."""
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
         if self.device is None:
             self.device, self.device_warning = resolve_device(self.device_name)
@@ -466,7 +467,7 @@ def summary_for_result(raster_path: Union[str, Path]) -> Optional[Path]:
     stem = p.stem
     for suffix in RESULT_SUFFIXES:
         if stem.endswith(suffix):
-            cand = p.with_name(stem[: -len(suffix)] + "_summary.json")
+            cand = p.with_name(summary_name(stem[: -len(suffix)]))
             return cand if cand.is_file() else None
     return None
 

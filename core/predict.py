@@ -236,7 +236,7 @@ def predict_image(
         )
         card = insp.card
     else:  # ---- one window: as is, or resized
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
         im = _pil_image(path) if not (bands or radiometry != "auto") else None
         if mode == "window":

@@ -46,7 +46,7 @@ from qgis.PyQt.QtCore import QRectF, QSize, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtXml import QDomDocument
 
-from ..core.export.common import ExportError, Progress, Staging
+from ..core.export.common import ExportError, ProgressSpan, Staging
 from ..core.export.report import class_areas
 from ..core.export.run import RunInfo
 from ..core.export.styles import qml_classes
@@ -384,7 +384,7 @@ def export_map(
     """Lay out and write the map (PDF and/or PNG) into ``outdir``; returns the files written."""
     options = options or MapOptions()
     validate_options(options)
-    prog = Progress(progress, is_cancelled)
+    prog = ProgressSpan(progress, is_cancelled)
     names = map_names(run, options.formats)
     with Staging(outdir, overwrite=options.overwrite) as staging:
         staging.check_free(names.values())

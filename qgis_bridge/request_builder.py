@@ -27,9 +27,10 @@ from qgis.core import (
 
 from ..core.request import ClassificationRequest
 from ..core.windows import Grid
+from ..errors import ReadableError
 
 
-class RequestError(ValueError):
+class RequestError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The inputs cannot make a request; the message is for the analyst."""
 
 
@@ -80,10 +81,10 @@ def default_run_name(input_name: str) -> str:
 
 def unique_run_name(output_dir: Path, base: str, reserved=()) -> str:
     """`base`, or `base_2`, `base_3`... when a file of a run of that name exists or a queued run uses it."""
-    from ..core.writers import run_files
+    from ..core.writers import run_output_paths
 
     name, n = base, 1
-    while name in reserved or any(f.exists() for f in run_files(output_dir, name)):
+    while name in reserved or any(f.exists() for f in run_output_paths(output_dir, name)):
         n += 1
         name = f"{base}_{n}"
     return name

@@ -21,8 +21,10 @@ CONFIDENCE = "Confidence"
 
 def run_name(result) -> str:
     """The run's output prefix (``<run>_classes.tif`` -> ``<run>``): unique in its folder, the files' name."""
-    stem = Path(result.classes_path).stem
-    return stem[: -len("_classes")] if stem.endswith("_classes") else stem
+    from ..core.run_names import CLASSES_SUFFIX
+
+    name = Path(result.classes_path).name
+    return name[: -len(CLASSES_SUFFIX)] if name.endswith(CLASSES_SUFFIX) else Path(name).stem
 
 
 def group_name(run: str, when: Optional[datetime] = None) -> str:

@@ -25,13 +25,6 @@ from ..toolbelt.log import log
 
 NARROW_TEXT = 190  # px: a check box or radio button wider than this gets a wrapping text (300 px docks)
 
-_LEVEL_NAMES = {
-    Qgis.MessageLevel.Info: "info",
-    Qgis.MessageLevel.Warning: "warning",
-    Qgis.MessageLevel.Critical: "error",
-    Qgis.MessageLevel.Success: "done",
-}
-
 
 class WorkspacePage(QWidget):
     """One page of the dock's workspace (Classify, Review & correct, Assess, Export, Explain).
@@ -187,7 +180,3 @@ def fit_narrow(root: QWidget) -> None:
     for label in root.findChildren(QLabel):
         if id(label) not in form_labels and not label.pixmap():
             label.setWordWrap(True)  # texts set later (a model card, a status) wrap too
-
-
-def level_name(level) -> str:
-    return _LEVEL_NAMES.get(level, "info")

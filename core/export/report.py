@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import ExportError, Progress, Staging
+from .common import ExportError, ProgressSpan, Staging
 from .polygons import _cell_area_m2, strip_rows
 from .run import RunInfo
 
@@ -25,11 +25,11 @@ def report_names(run: RunInfo) -> dict[str, str]:
     return {"csv": f"{run.name}_landcover_areas.csv", "html": f"{run.name}_landcover_report.html"}
 
 
-def class_areas(run: RunInfo, progress: Progress | None = None) -> dict:
+def class_areas(run: RunInfo, progress: ProgressSpan | None = None) -> dict:
     """Cells and km² per class code, counted on ``run.classes_path``."""
     from osgeo import gdal
 
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     ds = gdal.Open(str(run.classes_path))
     if ds is None:
         raise ExportError(f"GDAL cannot open {run.classes_path}")
@@ -304,11 +304,11 @@ classification errors{" (the adjusted columns are)" if adj else ""}.</p>
 def export_report(
     run: RunInfo,
     staging: Staging,
-    progress: Progress | None = None,
+    progress: ProgressSpan | None = None,
     files: list[str] | None = None,
     title: str | None = None,
 ) -> dict:
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     areas = class_areas(run, progress.span(0, 0.8))
     names = report_names(run)
     staging.path(names["csv"]).write_text(csv_text(run, areas), encoding="utf-8")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...models.devices import autocast_dtype
 from ..aggregate import CellAggregator
-from ..devices import autocast_dtype
 from ..errors import ClassificationError
 from ..progress import WINDOWS, WINDOWS_START, Progress
 from ..windows import StripReader

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import gdalutil, writers
 from ..request import ClassificationResult
+from ..run_names import summary_name
 
 ENGINE = "eurosat_landcover.core"
 # the card's metrics kept in the summary (per split; confusion matrices left out)
@@ -41,7 +42,7 @@ def cell_geotransform(prepared) -> tuple:
 
 
 def summary_path(prepared) -> Path:
-    return prepared.out_dir / f"{prepared.prefix}_summary.json"
+    return prepared.out_dir / summary_name(prepared.prefix)
 
 
 def area_by_class(prepared, card, class_counts) -> dict[str, float]:

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
 from eurosat_landcover.core.export import ExportCancelled, ExportError, ExportOptions, export_run, load_run
 from eurosat_landcover.core.export.run import parse_assessment
 from export_testlib import CELL, CLASSES, class_array, write_run
@@ -226,7 +226,7 @@ def test_cli_export(run, tmp_path, capsys):
 
 
 def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeypatch):
-    from eurosat_landcover.core import cli_export
+    from eurosat_landcover.cli import export as cli_export
 
     monkeypatch.setattr(cli_export, "qgis_available", lambda: False)
     out = tmp_path / "out"
@@ -237,7 +237,7 @@ def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeyp
     assert (out / "demo_landcover_report.html").is_file() and "map: not made" in capsys.readouterr().err
 
 
-def test_assessment_in_the_schema_of_issue_12(run, tmp_path):
+def test_assessment_in_the_assessment_schema(run, tmp_path):
     """``<map stem>_assessment.json`` as core/accuracy/report.py writes it (schema eurosat_landcover.assessment/1)."""
     folder = run.parent
     data = {

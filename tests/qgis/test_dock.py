@@ -43,7 +43,7 @@ def test_dock_shows_model_bands_and_devices(dock, scene, model_card):
     assert panel.bands.value().bands == [3, 2, 3]
     assert "Detected" in panel.bands.band_reason.text()
     assert not panel.bands.gsd_warning.isVisibleTo(panel)
-    # devices from core.devices
+    # devices from models.devices
     ids = [panel.options.device_combo.itemData(i) for i in range(panel.options.device_combo.count())]
     assert ids[0] == "auto" and "cpu" in ids
     assert panel.options.device_info.text().startswith("Detected")

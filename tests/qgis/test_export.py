@@ -143,7 +143,7 @@ def test_map_cancel_and_overwrite(qgis_new_project, run, tmp_path):
 def test_cli_map_uses_qgis(qgis_new_project, run, tmp_path, capsys):
     import json
 
-    from eurosat_landcover.core import cli
+    from eurosat_landcover import cli
 
     out = tmp_path / "out"
     code = cli.main(["export", str(run), str(out), "--what", "map,report", "--page-size", "A5", "--dpi", "40"])

@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from eurosat_landcover.processing.provider import PROVIDER_ID
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from qgis.core import Qgis, QgsApplication, QgsProcessingFeedback
-
-from .landcover_helpers import qgis_process  # noqa: F401 (puts QGIS's processing package first)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from assessment_testlib import blocky_map, write_classes

@@ -28,6 +28,7 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
 )
 
+from ...core.run_names import MAP_SUFFIXES, summary_name
 from ...toolbelt.log import log, log_error
 from ..page_base import WorkspacePage
 from .options_section import OptionsSection
@@ -42,11 +43,9 @@ def landcover_source(layer) -> Optional[Path]:
     if layer is None or layer.type() != QgsMapLayer.RasterLayer or layer.providerType() != "gdal":
         return None
     path = Path(layer.source().split("|")[0])
-    for suffix in ("_classes", "_corrected"):
-        if path.stem.endswith(suffix):
-            stem = path.stem[: -len(suffix)]
-            if (path.parent / f"{stem}_summary.json").is_file():
-                return path
+    for suffix in (Path(s).stem for s in MAP_SUFFIXES):  # "_classes", "_corrected"
+        if path.stem.endswith(suffix) and (path.parent / summary_name(path.stem[: -len(suffix)])).is_file():
+            return path
     return None
 
 

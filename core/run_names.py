@@ -1,4 +1,6 @@
-"""File names of a classification run and of its corrections.
+"""File names of a classification run and of its corrections: the one home of the suffixes that
+every writer (engine, corrections, assessment) and reader (export, Review & correct, Assess,
+Explain) uses.
 
 A run written by the engine with prefix ``<run>`` holds ``<run>_classes.tif``,
 ``<run>_confidence.tif``, ``<run>_probabilities.tif`` (optional) and ``<run>_summary.json``.
@@ -16,12 +18,33 @@ from pathlib import Path
 from typing import Optional
 
 CLASSES_SUFFIX = "_classes.tif"
+CONFIDENCE_SUFFIX = "_confidence.tif"
+PROBABILITIES_SUFFIX = "_probabilities.tif"
+SUMMARY_SUFFIX = "_summary.json"
 CORRECTED_SUFFIX = "_corrected.tif"
 LOG_SUFFIX = "_edits.gpkg"
+ASSESSMENT_SUFFIX = "_assessment.json"
+STYLE_EXTENSION = ".qml"  # a raster's QGIS style: the raster's name with this extension
+# the engine's output rasters: kind -> suffix (raster_name)
+RASTER_SUFFIXES = {"classes": CLASSES_SUFFIX, "confidence": CONFIDENCE_SUFFIX, "probabilities": PROBABILITIES_SUFFIX}
+# the land-cover maps of a run: the model's and the corrected one
+MAP_SUFFIXES = (CLASSES_SUFFIX, CORRECTED_SUFFIX)
+
+
+def raster_name(prefix: str, kind: str) -> str:
+    """``<prefix>_<kind>.tif``: the file name of one of the engine's rasters (``RASTER_SUFFIXES``)."""
+    return prefix + RASTER_SUFFIXES[kind]
+
+
+def summary_name(prefix: str) -> str:
+    """``<prefix>_summary.json``."""
+    return prefix + SUMMARY_SUFFIX
 
 
 @dataclass(frozen=True)
 class RunFiles:
+    """The files of the run ``prefix`` in ``folder``."""
+
     folder: Path
     prefix: str
 
@@ -34,19 +57,19 @@ class RunFiles:
 
     @property
     def confidence(self) -> Path:
-        return self._p("_confidence.tif")
+        return self._p(CONFIDENCE_SUFFIX)
 
     @property
     def probabilities(self) -> Path:
-        return self._p("_probabilities.tif")
+        return self._p(PROBABILITIES_SUFFIX)
 
     @property
     def summary(self) -> Path:
-        return self._p("_summary.json")
+        return self._p(SUMMARY_SUFFIX)
 
     @property
     def classes_style(self) -> Path:
-        return self._p("_classes.qml")
+        return self.classes.with_suffix(STYLE_EXTENSION)
 
     @property
     def corrected(self) -> Path:
@@ -54,7 +77,7 @@ class RunFiles:
 
     @property
     def corrected_style(self) -> Path:
-        return self._p("_corrected.qml")
+        return self.corrected.with_suffix(STYLE_EXTENSION)
 
     @property
     def log(self) -> Path:

@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from .predict import MODES
+from ..core.predict import MODES
+from .common import Command
 
 DESCRIPTION = "classify one image file (JPEG/PNG/GeoTIFF): top-k classes, optional Grad-CAM heat map"
 
@@ -41,8 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .errors import ClassificationError
-    from .predict import heat_map_picture, predict_image, write_png
+    from ..core.errors import ClassificationError
+    from ..core.predict import heat_map_picture, predict_image, write_png
 
     if args.top_k < 1:
         raise ClassificationError(f"--top-k must be at least 1, got {args.top_k}")
@@ -91,6 +92,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_subcommands(register) -> None:
-    """``register(name, help, add_arguments, run)`` for ``predict`` (called by core/cli.py)."""
-    register("predict", DESCRIPTION, add_arguments, run)
+COMMANDS = (Command("predict", DESCRIPTION, add_arguments, run),)

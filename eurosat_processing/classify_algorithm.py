@@ -189,7 +189,8 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             raise QgsProcessingException(str(exc)) from None
         request.overwrite = self.parameterAsBool(parameters, self.OVERWRITE, context)
 
-        from ..toolbelt.dependencies import missing_message, missing_packages
+        from ..toolbelt.advice import missing_message
+        from ..toolbelt.dependencies import missing_packages
 
         missing = missing_packages()
         if missing:

@@ -12,11 +12,11 @@ import argparse
 import json
 import sys
 
-from .cli import ProgressBar, add_run_options
+from .common import Command, ProgressBar, add_run_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .scaleout.run import DEFAULT_BLOCK_SIZE, DEFAULT_RETRIES
+    from ..core.scaleout.run import DEFAULT_BLOCK_SIZE, DEFAULT_RETRIES
 
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="rasters, folders, globs or .txt lists of paths")
     p.add_argument("outdir", help="output folder (created if missing)")
@@ -58,7 +58,7 @@ def options_from_args(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .scaleout.run import classify_many
+    from ..core.scaleout.run import classify_many
 
     bar = None if args.quiet else ProgressBar()
     summary = classify_many(
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         block_size=args.block_size,
         retries=args.retries,
-        progress=(lambda p: bar(p.fraction, str(p))) if bar else None,
+        progress=(lambda p: bar.draw(p.fraction, str(p))) if bar else None,
     )
     json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -78,10 +78,6 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary["failures"] else 0
 
 
-def register_subcommands(register) -> None:
-    register(
-        "classify-many",
-        "classify many rasters, or huge ones in blocks, on a Dask cluster",
-        add_arguments,
-        run,
-    )
+COMMANDS = (
+    Command("classify-many", "classify many rasters, or huge ones in blocks, on a Dask cluster", add_arguments, run),
+)

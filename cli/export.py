@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+from .common import Command, ProgressBar
+
 DESCRIPTION = "export a run: styled rasters, polygons, an area report and a print-ready map"
 
 
@@ -57,8 +59,8 @@ def _map_options(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import ProgressBar, configure_gdal_for_batch
-    from .export import ExportOptions, export_run, load_run, parse_what
+    from ..core.export import ExportOptions, export_run, load_run, parse_what
+    from ..core.gdalutil import configure_gdal_for_batch
 
     configure_gdal_for_batch()
     what = parse_what(args.what)
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         title=args.title,
     )
-    progress = None if args.quiet else ProgressBar()
+    bar = None if args.quiet else ProgressBar()
     run_info = load_run(args.source)
     for note in run_info.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -85,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     share = 0.7 if (want_map and core_what) else 1.0
 
     def p_core(f, m):
-        if progress:
-            progress(f * share, m)
+        if bar:
+            bar.draw(f * share, m)
 
     out: dict = {}
     if core_what:
@@ -106,18 +108,17 @@ def run(args: argparse.Namespace) -> int:
             from ..qgis_bridge.print_layout import export_map_headless
 
             def p_map(f, m):
-                if progress:
-                    progress(share + f * (1 - share) if core_what else f, m)
+                if bar:
+                    bar.draw(share + f * (1 - share) if core_what else f, m)
 
             files = export_map_headless(run_info, args.outdir, map_options, progress=p_map)
             out.setdefault("files", []).extend(str(f) for f in files)
             out["map"] = [str(f) for f in files]
-    if progress:
-        progress(1.0, "done")
+    if bar:
+        bar.draw(1.0, "done")
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return exit_code
 
 
-def register_subcommands(register) -> None:
-    register("export", DESCRIPTION, add_arguments, run)
+COMMANDS = (Command("export", DESCRIPTION, add_arguments, run),)

@@ -13,9 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from eurosat_landcover.core import writers
 from osgeo import osr
-
-from .. import writers
 
 
 def write_synthetic_run(
@@ -32,7 +31,7 @@ def write_synthetic_run(
     patch: int = 8,
 ) -> Path:
     """Write a run; returns the path of its ``*_classes.tif``. The last ``nodata_rows`` rows are nodata."""
-    from ...models.card import eurosat_classes
+    from eurosat_landcover.models.card import eurosat_classes
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,9 +89,8 @@ def write_synthetic_classes(folder, prefix: str, width: int, height: int, seed: 
     """Only ``<prefix>_classes.tif`` (+ summary), written strip by strip, for rasters too large for
     :func:`write_synthetic_run` to be quick (the benchmark's 20k x 20k cells). Same creation options,
     colour table, category names and engine metadata as the engine's classes raster; no overviews."""
+    from eurosat_landcover.models.card import eurosat_classes
     from osgeo import gdal
-
-    from ...models.card import eurosat_classes
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

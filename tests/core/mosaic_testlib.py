@@ -34,9 +34,8 @@ def build_mosaic(
     Blocks are filled row by row; when the last row is incomplete the file gets an alpha band
     (transparent empty blocks). Returns the truth dict (also written to ``truth_path`` + .csv).
     """
+    from eurosat_landcover.models.dataset import read_rgb
     from osgeo import gdal, osr
-
-    from ..models.dataset import read_rgb
 
     n = len(items)
     rows = -(-n // columns)

@@ -1,9 +1,9 @@
-"""Device choice and placement (core/devices.py)."""
+"""Device choice and placement (models/devices.py)."""
 
 from __future__ import annotations
 
 import pytest
-from eurosat_landcover.core.devices import available_devices, resolve_device
+from eurosat_landcover.models.devices import available_devices, resolve_device
 
 
 def test_devices():
@@ -22,8 +22,8 @@ def test_devices():
 
 def test_autocast_and_placement_are_decided_in_one_place():
     import torch
-    from eurosat_landcover.core.devices import autocast_dtype, place_model, require_device
     from eurosat_landcover.models.checkpoint import LandCoverClassifier
+    from eurosat_landcover.models.devices import autocast_dtype, place_model, require_device
     from torch import nn
 
     assert autocast_dtype(torch.device("cpu")) is None

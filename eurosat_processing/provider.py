@@ -25,20 +25,20 @@ class LandCoverProvider(QgsProcessingProvider):
         from .classify_algorithm import ClassifyAlgorithm
 
         self.addAlgorithm(ClassifyAlgorithm())
-        from .apply_corrections import ApplyCorrectionsAlgorithm  # issue 11
+        from .apply_corrections import ApplyCorrectionsAlgorithm
 
         self.addAlgorithm(ApplyCorrectionsAlgorithm())
-        from .accuracy_assessment import AccuracyAssessmentAlgorithm  # issue 12
-        from .create_sampling_design import CreateSamplingDesignAlgorithm  # issue 12
+        from .accuracy_assessment import AccuracyAssessmentAlgorithm
+        from .create_sampling_design import CreateSamplingDesignAlgorithm
 
         self.addAlgorithm(CreateSamplingDesignAlgorithm())
         self.addAlgorithm(AccuracyAssessmentAlgorithm())
-        from . import export_map, export_polygons, export_raster, export_report  # issue 13
+        from . import export_map, export_polygons, export_raster, export_report
 
         self.addAlgorithm(export_raster.ExportRasterAlgorithm())
         self.addAlgorithm(export_polygons.ExportPolygonsAlgorithm())
         self.addAlgorithm(export_report.ExportReportAlgorithm())
         self.addAlgorithm(export_map.ExportMapAlgorithm())
-        from .classify_many import ClassifyManyAlgorithm  # issue 15
+        from .classify_many import ClassifyManyAlgorithm
 
         self.addAlgorithm(ClassifyManyAlgorithm())
