@@ -32,7 +32,7 @@ def test_radiometry_sentinel2_exact():
     assert make_radiometry("sentinel2_offset1000", card()).to_dict()["offset"] == 1000
     # reflectance 0-1 (quantification 1) scales like reflectance x 10000
     r3 = make_radiometry("reflectance", card(), params={"quantification": 1.0})
-    np.testing.assert_allclose(r3.apply(np.full((3, 1, 1), 0.1375, np.float32)), 12.75, rtol=1e-5)
+    np.testing.assert_allclose(r3.apply(np.full((3, 1, 1), 0.1375, np.float32)), 127.5, rtol=1e-5)
 
 
 def test_radiometry_8bit_and_percentile():
