@@ -25,8 +25,11 @@ L2A_OFFSET = 1000.0
 REFLECTANCE_QUANT = 10000.0
 S2_METHODS = ("sentinel2_l1c", "sentinel2_l2a", "sentinel2_offset1000")
 # value tests (on reflectance x 10000 after any offset): see _read_values
-OFFSET_FLOOR = 900.0  # every band's dark-object level at least this -> the +1000 offset
-TOA_BLUE_DARK = 500.0  # blue dark-object level above this: top-of-atmosphere (L1C-like)
+OFFSET_FLOOR = 900.0  # every band's dark-object level at least this (and surface-like) -> the +1000 offset
+# blue minus red dark-object level: the atmosphere's path radiance lifts blue in top-of-atmosphere (L1C)
+# data (107-772 DN on the 50 real EuroSAT L1C tiles) but not in surface reflectance (L2A; -62..27 DN on
+# the BigEarthNet L2A patches): benchmarks/data/real_s2
+PATH_RADIANCE_DN = 70.0
 DARK_PERCENTILE = 0.5
 
 
@@ -53,34 +56,41 @@ def _fmt(vals) -> str:
     return "/".join(f"{v:.0f}" for v in vals)
 
 
-def _blue_index(band_names: list[str]) -> Optional[int]:
+def _band_index(band_names: list[str], name: str) -> Optional[int]:
     names = [n.upper() for n in band_names]
-    return names.index("B02") if "B02" in names else None
+    return names.index(name) if name in names else None
+
+
+def _path_radiance(dark, band_names) -> Optional[float]:
+    """Blue minus red dark-object level (DN), None without both bands."""
+    b, r = _band_index(band_names, "B02"), _band_index(band_names, "B04")
+    return None if b is None or r is None else float(dark[b] - dark[r])
 
 
 def _read_values(levels: dict, dtype: str, band_names: list[str]) -> Optional[tuple[str, float, float, str]]:
     """-> (level hint "L1C"/"L2A"/"", offset, quantification, evidence line), or None: not reflectance."""
     dark, med, high = levels["dark"], levels["median"], levels["high"]
+    path = _path_radiance(dark, band_names)
     if dtype.startswith("Float") and min(dark) >= -0.05 and max(high) <= 2.0 and max(med) > 0.0:
         quant, offset = 1.0, 0.0
         line = f"values: floats 0-{max(high):.2g}, reflectance 0-1"
+        path = None if path is None else path * REFLECTANCE_QUANT
     elif max(high) <= 21000 and 20 <= float(np.median(med)) <= 8000 and min(dark) >= -100:
         quant = REFLECTANCE_QUANT
-        offset = L2A_OFFSET if min(dark) >= OFFSET_FLOOR else 0.0
+        surface = path is None or path < PATH_RADIANCE_DN
+        offset = L2A_OFFSET if min(dark) >= OFFSET_FLOOR and surface else 0.0
         line = f"values: range and dark-object levels ({_fmt(dark)}) of reflectance x 10000" + (
             f"; no band darker than {min(dark):.0f}: the +1000 offset of processing baseline 04.00"
             if offset
-            else "; no offset (bands go below 1000)"
+            else "; no offset (" + ("bands go below 1000)" if min(dark) < OFFSET_FLOOR else "a bright scene)")
         )
     else:
         return None
     hint = ""
-    b = _blue_index(band_names)
-    if b is not None:
-        blue_dark = (dark[b] - offset) * REFLECTANCE_QUANT / quant
-        hint = "L1C" if blue_dark >= TOA_BLUE_DARK else "L2A"
+    if path is not None:
+        hint = "L1C" if path >= PATH_RADIANCE_DN else "L2A"
         what = "top-of-atmosphere (L1C-like)" if hint == "L1C" else "surface reflectance (L2A-like)"
-        line += f"; blue dark level {blue_dark:.0f}: {what}"
+        line += f"; blue minus red dark level {path:.0f}: {what}"
     return hint, offset, quant, line
 
 
