@@ -1,8 +1,8 @@
 """Which scaling to use, decided from evidence (``auto``), or checked against it (a named method).
 
 In order: the product's own metadata (core/radiometry_evidence.py: SAFE MTD, GDAL metadata and band
-scale/offset, a STAC item beside the file), then what the values show (a decimated read of the
-whole source: reflectance x 10000 integers have a recognisable range and dark-object levels per band;
+scale/offset, a STAC item beside the file), then what the values show (16 full-resolution tiles
+spread over the source, :func:`source_sample`: reflectance x 10000 integers have a recognisable range and dark-object levels per band;
 the +1000 offset of processing baseline 04.00 shows as no band darker than ~1000), and only for data
 that are not reflectance a 2-98 % percentile stretch. An offset is never assumed without evidence.
 
@@ -182,24 +182,30 @@ def _requested(requested, facts, evidence, levels, dtype, band_names) -> Choice:
     return _finish(requested, offset, quant, evidence, "given", "the request, offset from the values")
 
 
-def source_sample(ds, model_bands: list[int], alpha_band: Optional[int], max_side: int = 1024) -> np.ndarray:
-    """(C, N) valid values of ``model_bands`` from a decimated read of the whole source (overviews when
-    the file has them), with the validity rule of core/validity.py (alpha, internal mask, nodata, finite)."""
+def source_sample(ds, model_bands: list[int], alpha_band: Optional[int], tile: int = 256, grid: int = 4) -> np.ndarray:
+    """(C, N) valid values of ``model_bands`` from up to ``grid`` x ``grid`` full-resolution tiles of
+    ``tile`` px spread evenly over the source (the whole source when smaller): cheap on any size, the
+    same for every block of a split run; validity as in core/validity.py (alpha, mask, nodata, finite)."""
     from .validity import internal_mask_band, valid_pixels
 
     w, h = ds.RasterXSize, ds.RasterYSize
-    f = max(1.0, max(w, h) / max_side)
-    bw, bh = max(1, int(round(w / f))), max(1, int(round(h / f)))
+    tw, th = min(tile, w), min(tile, h)
+    xs = np.unique(np.linspace(0, w - tw, grid).round().astype(int)) if w > tw else [0]
+    ys = np.unique(np.linspace(0, h - th, grid).round().astype(int)) if h > th else [0]
     bl = list(model_bands) + ([alpha_band] if alpha_band else [])
-    arr = ds.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh, band_list=bl)
-    if arr is None:
-        return np.zeros((len(model_bands), 0))
-    arr = np.asarray(arr).reshape(len(bl), bh, bw)
     C = len(model_bands)
-    mask = None
     mask_of = internal_mask_band(ds, model_bands[0]) if not alpha_band else None
-    if mask_of is not None:
-        mask = ds.GetRasterBand(mask_of).GetMaskBand().ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh)
     nodata = [ds.GetRasterBand(b).GetNoDataValue() for b in model_bands]
-    valid = valid_pixels(arr[:C], alpha=arr[C] if alpha_band else None, mask=mask, nodata=nodata).reshape(-1)
-    return arr[:C].reshape(C, -1)[:, valid]
+    parts = []
+    for y in ys:
+        for x in xs:
+            arr = ds.ReadAsArray(int(x), int(y), tw, th, band_list=bl)
+            if arr is None:
+                continue
+            arr = np.asarray(arr).reshape(len(bl), th, tw)
+            mask = None
+            if mask_of is not None:
+                mask = ds.GetRasterBand(mask_of).GetMaskBand().ReadAsArray(int(x), int(y), tw, th)
+            valid = valid_pixels(arr[:C], alpha=arr[C] if alpha_band else None, mask=mask, nodata=nodata)
+            parts.append(arr[:C].reshape(C, -1)[:, valid.reshape(-1)])
+    return np.concatenate(parts, axis=1) if parts else np.zeros((C, 0))
