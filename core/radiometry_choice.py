@@ -1,10 +1,11 @@
 """Which scaling to use, decided from evidence (``auto``), or checked against it (a named method).
 
 In order: the product's own metadata (core/radiometry_evidence.py: SAFE MTD, GDAL metadata and band
-scale/offset, a STAC item beside the file), then what the values show (16 full-resolution tiles
-spread over the source, :func:`source_sample`: reflectance x 10000 integers have a recognisable range and dark-object levels per band;
-the +1000 offset of processing baseline 04.00 shows as no band darker than ~1000), and only for data
-that are not reflectance a 2-98 % percentile stretch. An offset is never assumed without evidence.
+scale/offset, a STAC item beside the file), then what the values show (16 full-resolution tiles spread
+over the source, :func:`source_sample`: reflectance x 10000 integers have a recognisable range and
+dark-object levels per band; the +1000 offset of processing baseline 04.00 shows as no band darker
+than ~1000 in a scene without blue path radiance), and only for data that are not reflectance a 2-98 %
+percentile stretch. An offset is never assumed without evidence.
 
 :func:`choose` returns a :class:`Choice`: the method, its parameters (``offset`` to subtract,
 ``quantification``: DN per unit reflectance), one line of evidence per source consulted, how sure
