@@ -31,7 +31,7 @@ def window_stats(x: np.ndarray, step: int = SUBSAMPLE) -> dict:
     """(N, C, H, W) windows on the 0-255 scale -> per window: ``mean`` (N, C), ``std`` (N, C),
     ``white`` (N,) share of bright white pixels; every ``step``-th pixel is used (1: ``x`` is
     already subsampled)."""
-    s = np.asarray(x[:, :, ::step, ::step], dtype=np.float32)
+    s = np.ascontiguousarray(x[:, :, ::step, ::step], dtype=np.float32)  # strided views are 20x slower
     lo, hi = s.min(axis=1), s.max(axis=1)
     white = ((lo >= WHITE_MIN) & (hi - lo <= WHITE_SPREAD)).mean(axis=(1, 2))
     return {"mean": s.mean(axis=(2, 3)), "std": s.std(axis=(2, 3)), "white": white}
