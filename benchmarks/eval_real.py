@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -150,7 +149,10 @@ def main(argv=None) -> int:
 
     card = read_card(args.model)
     model = (load_model(card, __import__("torch").device("cpu")), card)
-    cpu = platform.processor() or platform.machine()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_engine import cpu_name
+
+    cpu = cpu_name()
     print(f"cpu: {cpu}  model: {card.name}  stride {args.stride}  radiometry {args.radiometry}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
