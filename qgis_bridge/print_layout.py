@@ -252,7 +252,8 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     mp.setFrameStrokeWidth(QgsLayoutMeasurement(0.3, MM))
     mp.setBackgroundColor(QColor("#ffffff"))
 
-    # north arrow, top right inside the map
+    # north arrow under the map's right corner, beside the scale bar: it never covers the map
+    arrow_rect = (map_rect[0] + map_rect[2] - 9, map_rect[1] + map_rect[3] + 1.5, 9, 10.5)
     svg = next(
         (
             str(Path(p) / "arrows" / "NorthArrow_02.svg")
@@ -266,13 +267,12 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
         arrow.setPicturePath(svg)
         arrow.setLinkedMap(mp)
         arrow.setNorthMode(QgsLayoutItemPicture.NorthMode.GridNorth)
-        arrow.setBackgroundEnabled(True)
-        arrow.setBackgroundColor(QColor(255, 255, 255, 200))
         layout.addLayoutItem(arrow)
-        arrow.attemptMove(QgsLayoutPoint(map_rect[0] + map_rect[2] - 16, map_rect[1] + 3, MM))
-        arrow.attemptResize(QgsLayoutSize(12, 16, MM))
+        arrow.attemptMove(QgsLayoutPoint(arrow_rect[0], arrow_rect[1], MM))
+        arrow.attemptResize(QgsLayoutSize(arrow_rect[2], arrow_rect[3], MM))
     else:  # a plain "N" arrow when QGIS's SVG library is not installed
-        _label(layout, "▲\nN", (map_rect[0] + map_rect[2] - 14, map_rect[1] + 3, 10, 14), 12, bold=True)
+        arrow = _label(layout, "▲\nN", arrow_rect, 10, bold=True)
+    arrow.setId("north arrow")
 
     # scale bar under the map
     sb = QgsLayoutItemScaleBar(layout)

@@ -131,6 +131,9 @@ def install_command(packages: list, target: Optional[Path] = None, python: Optio
     return " ".join(shlex.quote(w) for w in words)
 
 
+MISSING_WORDS = "needs the Python package(s)"  # how the dock finds the start's warning again, to clear it
+
+
 def missing_message(packages: list) -> str:
     """What is missing and how to get it: the dock's Install button, or a command that works on this platform."""
     from .installer import manual_instructions
@@ -138,7 +141,7 @@ def missing_message(packages: list) -> str:
     found = {s.requirement.name: s for s in check()}
     described = [found[p].describe() if p in found and not found[p].ok else p for p in packages]
     return (
-        f"EuroSAT Land Cover needs the Python package(s) {', '.join(described)}, which the Python running QGIS "
+        f"EuroSAT Land Cover {MISSING_WORDS} {', '.join(described)}, which the Python running QGIS "
         "cannot import in a compatible version. Press \u201cInstall dependencies\u201d in the plugin's dock, "
         f"or install them yourself:\n{manual_instructions(packages)}\nthen restart QGIS."
     )

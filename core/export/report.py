@@ -116,10 +116,11 @@ def _fmt(v, nd=2) -> str:
 
 
 def bar_chart_svg(areas: dict, adjusted: dict | None = None, width: int = 720) -> str:
-    """Horizontal bars in the class colours, km² and % at the end of each bar; CI whiskers when adjusted."""
+    """Horizontal bars in the class colours, km² and % after each bar; CI whiskers when adjusted (the text starts
+    after the whisker, so the whisker never crosses it)."""
     rows = [r for r in areas["rows"]]
     label_w, bar_h, gap, top = 170, 22, 8, 10
-    right = 150
+    right = 170  # the km² and % text, after the bar or its whisker
     plot_w = width - label_w - right
     adjusted = adjusted or {}
     vmax = max([r["area_km2"] for r in rows] + [a.get("high_km2") or 0 for a in adjusted.values()] + [1e-12])
@@ -137,6 +138,7 @@ def bar_chart_svg(areas: dict, adjusted: dict | None = None, width: int = 720) -
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{r["color"]}" stroke="#333" '
             f'stroke-width="0.5"><title>{name}: {r["area_km2"]:.3f} km²</title></rect>'
         )
+        text_x = label_w + w + 6
         a = adjusted.get(r["class_name"])
         if a and a.get("low_km2") is not None and a.get("high_km2") is not None:
             x0 = label_w + plot_w * max(0.0, a["low_km2"]) / vmax
@@ -148,9 +150,9 @@ def bar_chart_svg(areas: dict, adjusted: dict | None = None, width: int = 720) -
                 f'V{ym + 6:.1f}" stroke="#000" stroke-width="1.5" fill="none"/>'
                 f'<circle cx="{xm:.1f}" cy="{ym:.1f}" r="3" fill="#000"/>'
             )
+            text_x = max(text_x, x1 + 6, xm + 6)
         parts.append(
-            f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.7:.1f}">{r["area_km2"]:,.2f} km² '
-            f"({r['percent']:.1f} %)</text>"
+            f'<text x="{text_x:.1f}" y="{y + bar_h * 0.7:.1f}">{r["area_km2"]:,.2f} km² ({r["percent"]:.1f} %)</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

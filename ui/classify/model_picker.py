@@ -56,14 +56,13 @@ def card_accuracy(card) -> Optional[str]:
 
 
 def classes_html(card) -> str:
-    """The card's classes as a two-column table of colour swatches and names."""
+    """The card's classes as colour swatches and names that wrap with the dock's width (no table)."""
     cells = [
-        f'<td><span style="background-color:{color}; color:{color};">&nbsp;&nbsp;&nbsp;&nbsp;</span>'
-        f"&nbsp;{html.escape(name)}</td>"
+        f'<span style="background-color:{color}; color:{color};">&nbsp;&nbsp;&nbsp;&nbsp;</span>'
+        f"&nbsp;{html.escape(name)}"
         for name, color in card_classes(card)
     ]
-    rows = ["<tr>" + "".join(cells[i : i + 2]) + "</tr>" for i in range(0, len(cells), 2)]
-    return '<table cellspacing="2">' + "".join(rows) + "</table>"
+    return " &nbsp; ".join(cells)
 
 
 class ModelPicker(QGroupBox):
