@@ -16,12 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-<<<<<<< HEAD
-from .common import ExportError, ProgressSpan, Staging
-=======
 from .accuracy_note import accuracy_line
-from .common import ExportError, Progress, Staging
->>>>>>> rad
+from .common import ExportError, ProgressSpan, Staging
 from .polygons import _cell_area_m2, strip_rows
 from .run import RunInfo
 
