@@ -17,7 +17,6 @@ confidence travel in ``BandMapping.radiometry_params``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,11 +26,11 @@ from osgeo import gdal
 
 from . import gdalutil, radiometry_choice
 from .errors import ClassificationError
+from .radiometry_evidence import s2_band_name
 from .request import RADIOMETRY_METHODS
 
 EUROSAT_MS_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A")
 
-_S2_RE = re.compile(r"(?<![A-Za-z0-9])B0?(1[0-2]|[1-9]|8A)(?![0-9A-Za-z])", re.IGNORECASE)
 _ROLE_INTERP = {"red": gdal.GCI_RedBand, "green": gdal.GCI_GreenBand, "blue": gdal.GCI_BlueBand}
 
 
@@ -51,17 +50,6 @@ class BandMapping:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def s2_band_name(description: str) -> Optional[str]:
-    """'B4', 'b04', 'B04 (red)', 'S2 B8A' -> 'B04' / 'B8A'; None when no Sentinel-2 band is named."""
-    if not description:
-        return None
-    m = _S2_RE.search(description.strip())
-    if not m:
-        return None
-    tok = m.group(1).upper()
-    return "B8A" if tok == "8A" else f"B{int(tok):02d}"
 
 
 def _normalise_card_band(name: str) -> str:

@@ -27,6 +27,18 @@ MTD_NAMES = ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")
 STAC_MAX_BYTES = 2_000_000
 # the Sentinel-2 band_id of the SAFE metadata (0-based) -> band name
 S2_BAND_IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+_S2_RE = re.compile(r"(?<![A-Za-z0-9])B0?(1[0-2]|[1-9]|8A)(?![0-9A-Za-z])", re.IGNORECASE)
+
+
+def s2_band_name(description: str) -> Optional[str]:
+    """'B4', 'b04', 'B04 (red)', 'S2 B8A' -> 'B04' / 'B8A'; None when no Sentinel-2 band is named."""
+    if not description:
+        return None
+    m = _S2_RE.search(description.strip())
+    if not m:
+        return None
+    tok = m.group(1).upper()
+    return "B8A" if tok == "8A" else f"B{int(tok):02d}"
 
 
 @dataclass
@@ -135,7 +147,6 @@ _OFFSET_KEY = re.compile(r"(BOA|RADIO)_ADD_OFFSET(?:_(B\d{1,2}A?))?$", re.IGNORE
 
 def read_gdal_metadata(ds, model_bands: list[int], wanted: list[str]) -> ProductFacts:
     """Facts from the dataset's and the model bands' GDAL metadata and band scale/offset."""
-    from .bands import s2_band_name  # here: bands imports this module (through radiometry_choice)
 
     facts = ProductFacts(source="GDAL metadata")
     md: dict[str, str] = {}
