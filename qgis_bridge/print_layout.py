@@ -124,13 +124,10 @@ def _label(layout, text: str, rect: tuple, size: float, bold=False, color="#2222
 
 
 def _accuracy_text(run: RunInfo) -> str:
-    met = (run.summary.get("model") or {}).get("metrics") or {}
-    test = met.get("test") if isinstance(met.get("test"), dict) else {}
-    acc = test.get("accuracy", met.get("test_accuracy"))
-    n = test.get("n", met.get("n"))
-    if acc is None:
-        return ""
-    return f"held-out test accuracy {100 * float(acc):.1f} %" + (f" on {int(n):,} images" if n else "")
+    """This map's assessed accuracy (or that it has none) and the model's on EuroSAT test patches."""
+    from ..core.export.accuracy_note import accuracy_line
+
+    return accuracy_line(run.summary, run.assessment, run.classes_path.name)
 
 
 def credits_text(run: RunInfo, crs_label: str, extra: Optional[str] = None) -> str:

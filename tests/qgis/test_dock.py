@@ -112,6 +112,7 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     successes = iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert any("km²" in m and "scene" in m for m in successes), successes
     assert "Last run" in panel.report.summary_label.text()
+    assert "Radiometry: 8-bit values used as they are: from the data type" in panel.report.summary_label.text()
     assert panel.report.progress_bar.value() == 100
     assert not panel.report.cancel_button.isEnabled()
     # outputs in the chosen folder

@@ -172,3 +172,28 @@ def test_map_export_prints_no_gdal_or_proj_error(run, tmp_path):
     assert "proj_create" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
     png = QImage(str(out / "demo_landcover_map.png"))
     assert not png.isNull() and round(png.dotsPerMeterX() * 0.0254) == 40
+
+
+def test_pdf_map_quotes_this_maps_assessed_accuracy(qgis_new_project, run, tmp_path):
+    """The PDF's credits separate the model's EuroSAT patch accuracy from the map's assessed accuracy."""
+    import json
+
+    (run.parent / "demo_classes_assessment.json").write_text(
+        json.dumps(
+            {
+                "map": "demo_classes.tif",
+                "overall_accuracy": 0.756,
+                "n": 412,
+                "adjusted_area": {"Forest": {"area_km2": 2.5, "ci95_km2": 0.4}},
+            }
+        )
+    )
+    export_map(load_run(run), tmp_path / "out", MapOptions(title="Test map", dpi=60))
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "out" / "demo_landcover_map.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert "this map's assessed accuracy 75.6 %" in flat and "accuracy on EuroSAT test patches 98.7 %" in flat
+    assert "held-out test accuracy" not in flat

@@ -28,6 +28,7 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
 )
 
+from ...core.export.accuracy_note import accuracy_line
 from ...core.run_names import MAP_SUFFIXES, summary_name
 from ...toolbelt.log import log, log_error
 from ..page_base import WorkspacePage
@@ -231,6 +232,7 @@ class ExportPage(WorkspacePage):
                 bits.append("corrected map" if r.corrected else "model output")
                 if r.assessment_path is not None:
                     bits.append(f"accuracy assessment {r.assessment_path.name}")
+                bits.append(accuracy_line(r.summary, r.assessment, r.classes_path.name))
                 self.status.setText(" · ".join(bits))
         self._update_enabled()
 
