@@ -175,6 +175,12 @@ def _pick_radiometry(requested: str, dtype: str, n: int, named_s2: bool, ds) -> 
             raise ClassificationError(
                 f"unknown radiometry {requested!r}; choose one of auto, {', '.join(RADIOMETRY_METHODS)}"
             )
+        if requested.startswith("sentinel2") and dtype == "Byte":
+            raise ClassificationError(
+                f"radiometry {requested} scales Sentinel-2 reflectance numbers (0-10000), but this raster is 8-bit "
+                "(0-255): every pixel would scale to almost 0 and the map would be meaningless; use --radiometry "
+                "auto or 8bit"
+            )
         return requested, "given by the request"
     if dtype == "Byte":
         return "8bit", "8-bit data are used as they are (0-255)"

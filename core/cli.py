@@ -150,7 +150,14 @@ def _run_classify(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
     )
     progress = None if args.quiet else ProgressBar()
-    result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
+    try:
+        result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
+    except KeyboardInterrupt as exc:  # Ctrl+C or a signal once the outputs were complete: they stay
+        result = getattr(exc, "outputs_complete", None)
+        if result is None:
+            raise
+        print(f"{_eol()}note: interrupted after the outputs were complete: they are kept", file=sys.stderr)
+    args.outputs_kept = True
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     json.dump(result.summary, sys.stdout, indent=2, ensure_ascii=False)
@@ -259,6 +266,12 @@ class _StopSignals:
         return False
 
 
+def _what_is_left(args) -> str:
+    """After an interrupt: the outputs are complete and kept (it came after they were renamed), or removed."""
+    kept = getattr(args, "outputs_kept", False)
+    return "the outputs were complete and are kept" if kept else "partial outputs removed"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     _load_plugins()
     parser = build_parser()
@@ -280,10 +293,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Terminated as exc:
-        print(f"\nterminated by {exc.name}: partial outputs removed", file=sys.stderr)
+        print(f"\nterminated by {exc.name}: {_what_is_left(args)}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print("\ninterrupted: partial outputs removed", file=sys.stderr)
+        print(f"\ninterrupted: {_what_is_left(args)}", file=sys.stderr)
         return 130
     except ClassificationCancelled as exc:
         if stop.signum is not None:

@@ -100,6 +100,7 @@ class WorkingRaster:
     crs_label: str
     source_window: Optional[tuple[int, int, int, int]] = None  # AOI in source pixels (for sampling)
     notes: list[str] = field(default_factory=list)
+    source_pixel_m: Optional[float] = None  # the source's pixel size in metres (working CRS), before resampling
 
     @property
     def pixel_size(self) -> tuple[float, float]:
@@ -116,8 +117,27 @@ class WorkingRaster:
             "size_px": [self.width, self.height],
             "bounds": [gt[0], gt[3] + self.height * gt[5], gt[0] + self.width * gt[1], gt[3]],
             "source_window_px": list(self.source_window) if self.source_window else None,
+            "source_pixel_m": self.source_pixel_m,
             "notes": self.notes,
         }
+
+
+GSD_WARN_RATIO = 2.0
+
+
+def gsd_warning(pixel_m: Optional[float], model_gsd: float) -> str:
+    """A warning when the source's pixels are more than GSD_WARN_RATIO x coarser or finer than the
+    model's gsd (the raster is then resampled far from what the model saw), else ""."""
+    if not pixel_m or not model_gsd or not math.isfinite(pixel_m):
+        return ""
+    ratio = pixel_m / model_gsd
+    if 1 / GSD_WARN_RATIO <= ratio <= GSD_WARN_RATIO:
+        return ""
+    how = f"upsampled {ratio:.3g}x" if ratio > 1 else f"downsampled {1 / ratio:.3g}x"
+    return (
+        f"the raster's pixels are ~{pixel_m:.3g} m but the model was trained on {model_gsd:g} m: the image is "
+        f"{how} to {model_gsd:g} m and the map may be poor"
+    )
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -372,6 +392,7 @@ def prepare(
         crs_label=gdalutil.srs_label(work_srs),
         source_window=source_window,
         notes=notes,
+        source_pixel_m=natural if warp_needed else (abs(gt[1]) + abs(gt[5])) / 2,
     )
 
 

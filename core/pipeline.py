@@ -21,6 +21,7 @@ from typing import Callable, Optional
 from . import writers
 from .devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
+from .georef import gsd_warning
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
 from .stages.model import choose_fast_path, load_model, read_card
@@ -84,6 +85,8 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     card = model[1] if model is not None else read_card(req.model_card)
     writers.check_class_count(card)
     prepared = prepare_input(req, card, out_dir)
+    gsd_note = gsd_warning(prepared.working.source_pixel_m, float(card.gsd_m))
+    warnings += [gsd_note] if gsd_note else []
     clock.since("prepare", clock.start)
     check_cancel()
 
@@ -108,8 +111,23 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     finally:
         if torch.get_num_threads() != prev_threads:
             torch.set_num_threads(prev_threads)
-    progress(Progress(1.0, DONE, "done"))
-    return result_from_summary(summary, card, clock.timings)
+    result = result_from_summary(summary, card, clock.timings)
+    _report_done(progress, result)
+    return result
+
+
+def _report_done(progress, result: ClassificationResult) -> None:
+    """Report "done" once the outputs are complete (renamed): a progress callback that raises there
+    cannot undo them. An exception becomes a warning; an interrupt (Ctrl+C, a signal) is re-raised
+    with ``outputs_complete`` = the result, so the caller says the outputs are kept, not removed."""
+    try:
+        progress(Progress(1.0, DONE, "done"))
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        result.warnings.append(f"the progress report at 'done' failed ({why}); the outputs are complete")
+    except BaseException as exc:
+        exc.outputs_complete = result
+        raise
 
 
 def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:

@@ -28,6 +28,7 @@ from .errors import ClassificationError
 
 MODES = ("auto", "resize", "window")
 MAX_WINDOWS = 256
+_GDAL_FALLBACK_FORMATS = ("TIFF",)  # read through GDAL when PIL cannot decode them
 _PIL_MODES = ("RGB", "RGBA", "L", "LA", "P", "CMYK", "YCbCr", "1")  # 8-bit pictures
 
 
@@ -98,13 +99,21 @@ def _is_georeferenced(ds) -> bool:
 
 def _pil_image(path: Path):
     """The image opened with PIL when it is an ordinary 8-bit picture PIL reads, else None."""
-    try:
-        from PIL import Image
+    from PIL import Image
 
+    try:
         im = Image.open(path)
-        im.load()
     except Exception:
         return None
+    try:
+        im.load()
+    except Exception as exc:  # a picture PIL knows but cannot decode: truncated or damaged
+        if im.format in _GDAL_FALLBACK_FORMATS:
+            return None  # GDAL reads TIFF layouts PIL does not (16-bit, multi-band, odd compressions)
+        raise ClassificationError(
+            f"the image {path.name} is damaged or truncated ({im.format}: {exc}): its pixels cannot all be "
+            "read, and a partial picture would give a wrong answer"
+        ) from None
     if im.mode not in _PIL_MODES or (getattr(im, "n_frames", 1) > 1 and im.format == "TIFF"):
         return None
     return im

@@ -29,8 +29,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import writers
 from .errors import EditError
-from .log import EditLog
+from .log import EditLog, check_edit_classes
 from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
 from .names import RunFiles, run_files
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
@@ -232,11 +233,13 @@ class EditSession:
                 "restore the log, or move the corrected raster away to start again"
             )
         _check_writable(files.folder)
+        writers.sweep_stale_partials(files.folder)  # left by a run or a correction that was killed
         session = cls(files, grid)
         if files.log.exists():
             log = EditLog.open(files.log)
             try:
                 log.check_belongs_to(grid, files.classes)
+                check_edit_classes(log.edits(), len(run_palette(files)), files.log.name)
             except EditError:
                 log.close()
                 raise
@@ -555,7 +558,7 @@ def copy_style(files: RunFiles) -> None:
     """``<run>_corrected.qml`` = the model output's style (QGIS applies it when it opens the raster)."""
     src, dst = files.classes_style, files.corrected_style
     if src.exists() and not dst.exists():
-        tmp = dst.with_name(f"{dst.name}.{secrets.token_hex(4)}.partial")
+        tmp = dst.with_name(f"{dst.name}.{writers.new_token()}.partial")
         tmp.write_bytes(src.read_bytes())
         os.replace(tmp, dst)
 
