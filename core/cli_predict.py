@@ -42,10 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .errors import ClassificationError
+    from .numeric import check_number
     from .predict import heat_map_picture, predict_image, write_png
 
-    if args.top_k < 1:
-        raise ClassificationError(f"--top-k must be at least 1, got {args.top_k}")
+    check_number("--top-k", args.top_k, 1, 1000, whole=True)
+    check_number("--opacity", args.opacity, 0, 1)
     out = Path(args.gradcam) if args.gradcam else None
     if out is not None:
         if out.suffix.lower() != ".png":

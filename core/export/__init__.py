@@ -95,6 +95,17 @@ def planned_files(run: RunInfo, options: ExportOptions) -> list[str]:
     return names
 
 
+def _check_options(options: ExportOptions) -> None:
+    """The numeric options, finite and in range (NaN passed every comparison and crashed the sieve)."""
+    from ..errors import ClassificationError
+    from ..numeric import check_number
+
+    try:
+        check_number("the minimum mapping unit (mmu_ha)", options.mmu_ha or 0.0, 0, 1e7)
+    except ClassificationError as exc:
+        raise ExportError(str(exc)) from None
+
+
 def _guard_inputs(run: RunInfo, outdir: Path, names: list[str]) -> None:
     inputs = {
         p.resolve()
@@ -120,6 +131,7 @@ def export_run(
     from . import polygons, raster, report
 
     options = options or ExportOptions()
+    _check_options(options)
     prog = Progress(progress, is_cancelled)
     prog(0.0, "reading the run")
     run = run or load_run(source)
