@@ -19,11 +19,14 @@ from ..errors import ClassificationError
 CONNECT_TIMEOUT_S = 10.0
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_HANDSHAKE_BYTES = 1 << 20
+_OTHER_PROTOCOL = re.compile(r"^(tls|ucx|inproc)://\S+$")
 _ADDRESS = re.compile(r"^(?:tcp://)?(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
 
 
 def parse_address(address: str) -> tuple[str, int]:
     """``tcp://HOST:PORT`` (or ``HOST:PORT``) -> (host, port); anything else one readable line."""
+    if _OTHER_PROTOCOL.match(str(address)):
+        return str(address), 0
     m = _ADDRESS.match(str(address).strip())
     port = int(m["port"]) if m else 0
     if not m or not 1 <= port <= 65535:
@@ -48,6 +51,8 @@ def check_scheduler(
 ) -> None:
     """Connect to ``address`` within ``connect_timeout`` s and read Dask's handshake within
     ``read_timeout`` s; a readable ClassificationError when the peer is absent, silent or not Dask."""
+    if _OTHER_PROTOCOL.match(str(address)):
+        return  # tls://, ucx://, inproc://: Dask's client checks these itself (a TLS peer cannot be read raw)
     host, port = parse_address(address)
     connect_timeout = CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout
     read_timeout = HANDSHAKE_TIMEOUT_S if read_timeout is None else read_timeout
