@@ -268,6 +268,7 @@ def classify_many(
     from ..stages.model import read_card
 
     card = read_card(options.get("model_card"))
+    _check_options(options, card, outdir, block_size)
     named = expand_inputs(inputs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -331,6 +332,24 @@ def _check_job(scheduler, workers, block_size, retries) -> None:
     if scheduler not in (None, "", "local"):
         parse_address(scheduler)
         check_scheduler(scheduler)
+
+
+def _check_options(options: dict, card, outdir, block_size: int) -> None:
+    """The per-run options checked once, as a single run checks them, before any file is written (a bad
+    value used to fail every raster one by one, after the output folder was made)."""
+    from dataclasses import fields
+
+    from ..request import ClassificationRequest
+    from ..stages.prepare import validate_request
+    from ..windows import check_stride
+
+    known = {f.name for f in fields(ClassificationRequest)}
+    values = {k: v for k, v in options.items() if k in known and k not in ("input_path", "output_dir")}
+    validate_request(ClassificationRequest(input_path="inputs", output_dir=str(outdir), **values))
+    patch = int(card.patch_size)
+    check_stride(options.get("stride", 32), patch)
+    if int(block_size) < 2 * patch:
+        raise ClassificationError(f"the block size must be at least {2 * patch} px (two windows), got {block_size}")
 
 
 def _todo(outdir: Path, plans, fp: str, markers: dict) -> list[Block]:
