@@ -255,7 +255,7 @@ class EditLog:
         if not column:
             return set()
         fid = layer.GetFIDColumn() or "fid"
-        sql = self.ds.ExecuteSQL(f'SELECT "{fid}" FROM "{EDITS}" WHERE "{column}" IS NOT NULL')
+        sql = self.ds.ExecuteSQL(f'SELECT CAST("{fid}" AS INTEGER) AS n FROM "{EDITS}" WHERE "{column}" IS NOT NULL')
         try:
             return {row.GetField(0) for row in sql} if sql is not None else set()
         finally:
