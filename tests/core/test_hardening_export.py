@@ -224,3 +224,34 @@ def test_a_classify_many_summary_exports_its_report(tmp_path, capsys):
     html = (tmp_path / "out" / "demo_landcover_report.html").read_text()
     assert "/data/tile_7.tif" in html
     assert json.loads(out)["files"]
+
+
+# ------------------------------------------------------------------ a full disk while writing the report
+@pytest.mark.parametrize("what, limit", [("report", 3000), ("raster", 2000), ("raster", 8000), ("polygons", 60000)])
+def test_a_full_disk_during_the_export_is_one_line_and_leaves_nothing(tmp_path, run, what, limit):
+    """The file-size limit of the process (RLIMIT_FSIZE) makes a write fail as a full disk does: the
+    report's HTML (a Python write) raised a raw OSError; now one line, the old export in place."""
+    import subprocess
+    import sys
+
+    from hardening_testlib import ROOT
+
+    script = (
+        "import resource, signal, sys\n"
+        "from eurosat_landcover.core import cli, export\n"
+        "from eurosat_landcover.core.export import polygons, raster, report\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    before = snapshot(tmp_path)
+    args = ["export", str(run), str(tmp_path / "out"), "--what", what, "--quiet", "--overwrite"]
+    env = {"PYTHONPATH": str(ROOT / ".pp"), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-P", "-c", script, *args], env=env, capture_output=True, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and proc.stdout == b"", err
+    line = one_error_line(err)
+    assert line.startswith("error: ") and "run with --debug" not in line, line
+    if what == "report":
+        assert line.startswith(f"error: cannot write the exports in {tmp_path / 'out'}: File too large"), line
+    assert_folder(tmp_path, before)
