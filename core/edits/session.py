@@ -20,7 +20,6 @@ the session lives.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import writers
+from ..errors import ClassificationError
+from ..run_summary import read_run_summary
 from .errors import EditError
 from .log import EditLog, check_edit_classes
 from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
@@ -57,11 +58,11 @@ def is_landcover_raster(path) -> Optional[str]:
         return f"{path.name} does not exist"
     if files.summary.exists():
         try:
-            summary = json.loads(files.summary.read_text(encoding="utf-8"))
-            if Path(summary.get("outputs", {}).get("classes", "")).name == path.name:
-                return None
-        except (OSError, ValueError):
-            pass
+            summary = read_run_summary(files.summary)  # checked at the door (core/run_summary.py)
+        except ClassificationError as exc:
+            return str(exc)
+        if Path((summary.get("outputs") or {}).get("classes") or "").name == path.name:
+            return None
     try:
         ds = open_raster(path)
     except EditError as exc:
@@ -567,14 +568,14 @@ def run_palette(files: RunFiles) -> list[tuple[str, str]]:
     """[(class name, "#rrggbb")] by class index: the run's model card (from its summary) when it can be
     read, else the names and colours the engine embedded in the classes raster."""
     try:
-        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        summary = read_run_summary(files.summary)
         card_path = (summary.get("model") or {}).get("card")
         if card_path and Path(card_path).is_file():
             from ...models.card import ModelCard
 
             card = ModelCard.load(card_path)
             return [(c.name, c.color) for c in card.classes]
-    except (OSError, ValueError):
+    except (OSError, ValueError, ClassificationError):
         pass
     ds = open_raster(files.classes)  # kept alive while its band is used
     ds.GetMetadata()  # loads the .aux.xml, where GTiff keeps category names (read lazily)

@@ -187,3 +187,32 @@ def test_the_untouched_sample_is_assessed(sample):
     result, labels, _info = assess(sample=sample)
     assert labels.map_codes.size == 40 and np.array_equal(labels.map_codes, labels.ref_codes)
     assert result is not None
+
+
+# ------------------------------------------------------------------ the run summary at the other doors
+@pytest.mark.parametrize("field, value", [("outputs", ["x"]), ("model", "lite0"), ("input", 5)])
+def test_corrections_refuse_a_hand_edited_run_summary(run, field, value):
+    import json
+
+    files = run_files(run)
+    data = json.loads(files.summary.read_text())
+    data[field] = value
+    files.summary.write_text(json.dumps(data))
+    before = snapshot(files.folder)
+    with pytest.raises(EditError, match=f"^scene_summary.json: field '{field}' must be"):
+        EditSession.open(run)
+    assert_folder(files.folder, before)
+
+
+def test_the_explain_page_refuses_a_hand_edited_run_summary(run):
+    import json
+
+    from eurosat_landcover.core.errors import ClassificationError
+    from eurosat_landcover.core.inspect import Inspector
+
+    files = run_files(run)
+    data = json.loads(files.summary.read_text())
+    data["band_mapping"] = {"bands": "1,2,3"}
+    files.summary.write_text(json.dumps(data))
+    with pytest.raises(ClassificationError, match=r"^scene_summary\.json: field 'band_mapping\.bands' must be"):
+        Inspector.from_summary(files.summary, device="cpu")
