@@ -190,6 +190,7 @@ def predict_image(
     card = model[1] if model is not None else read_card(model_card)
     p = int(card.patch_size)
     tgt = class_index(card, target)
+    picture = _pil_image(path)  # a damaged JPEG/PNG is refused whatever the mode (GDAL reads it as grey)
     ds = gdalutil.call(f"cannot open {path} as an image (not a format GDAL reads)", gdal.Open, str(path))
     size = (ds.RasterXSize, ds.RasterYSize)
     georef = _is_georeferenced(ds)
@@ -247,7 +248,7 @@ def predict_image(
     else:  # ---- one window: as is, or resized
         from .devices import resolve_device
 
-        im = _pil_image(path) if not (bands or radiometry != "auto") else None
+        im = picture if not (bands or radiometry != "auto") else None
         if mode == "window":
             if im is None:
                 data, why = _scaled_bands(ds, card, bands, radiometry)

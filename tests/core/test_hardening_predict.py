@@ -52,6 +52,8 @@ def _cases(tmp):
     return {
         "truncated-jpeg": ([_cut(_picture(tmp / "cut.jpg"))], "error: the image cut.jpg is damaged or truncated (JPEG"),
         "truncated-png": ([_cut(_picture(tmp / "cut.png", "PNG"))], "error: the image cut.png is damaged or truncated"),
+        "truncated-jpeg-8bit": ([_cut(_picture(tmp / "c8.jpg")), "--radiometry", "8bit"], "error: the image c8.jpg is"),
+        "truncated-jpeg-window": ([_cut(_picture(tmp / "cw.jpg")), "--mode", "window"], "error: the image cw.jpg is"),
         "empty-file": ([tmp / "empty.jpg"], "error: cannot open"),
         "text-file": ([tmp / "text.jpg"], "error: cannot open"),
         "a-folder": ([tmp / "folder.jpg"], "error: the image"),
@@ -77,7 +79,8 @@ def _cases(tmp):
 
 
 PREDICT_CASES = [
-    "truncated-jpeg", "truncated-png", "empty-file", "text-file", "a-folder", "missing", "top-k-zero",
+    "truncated-jpeg", "truncated-png", "truncated-jpeg-8bit", "truncated-jpeg-window",
+    "empty-file", "text-file", "a-folder", "missing", "top-k-zero",
     "top-k-negative", "top-k-huge", "opacity-nan", "opacity-inf", "opacity-negative", "opacity-above-one",
     "gradcam-not-png", "gradcam-exists", "class-without-gradcam", "class-unknown", "mode-window-too-small",
     "l1c-on-8-bit", "l2a-on-8-bit",
