@@ -98,10 +98,14 @@ def _server(answer: bytes | None):
     server.listen(8)
     held = []
 
+    server.settimeout(0.2)  # a blocking accept would outlive close()
+
     def serve():
         while True:
             try:
                 conn, _ = server.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
             held.append(conn)
