@@ -82,7 +82,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--radiometry",
         default="auto",
         choices=RADIOMETRY_CHOICES,
-        help="how values are scaled to 0-255 (default auto)",
+        help="how values are scaled to 0-255 (default auto: from the product's metadata, then the values; "
+        "sentinel2_l2a takes an offset only from evidence, sentinel2_offset1000 forces DN - 1000)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
@@ -150,14 +151,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
     )
     progress = None if args.quiet else ProgressBar()
-    try:
-        result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
-    except KeyboardInterrupt as exc:  # Ctrl+C or a signal once the outputs were complete: they stay
-        result = getattr(exc, "outputs_complete", None)
-        if result is None:
-            raise
-        print(f"{_eol()}note: interrupted after the outputs were complete: they are kept", file=sys.stderr)
-    args.outputs_kept = True
+    result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     json.dump(result.summary, sys.stdout, indent=2, ensure_ascii=False)
@@ -266,12 +260,6 @@ class _StopSignals:
         return False
 
 
-def _what_is_left(args) -> str:
-    """After an interrupt: the outputs are complete and kept (it came after they were renamed), or removed."""
-    kept = getattr(args, "outputs_kept", False)
-    return "the outputs were complete and are kept" if kept else "partial outputs removed"
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     _load_plugins()
     parser = build_parser()
@@ -293,10 +281,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Terminated as exc:
-        print(f"\nterminated by {exc.name}: {_what_is_left(args)}", file=sys.stderr)
+        print(f"\nterminated by {exc.name}: partial outputs removed", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {_what_is_left(args)}", file=sys.stderr)
+        print("\ninterrupted: partial outputs removed", file=sys.stderr)
         return 130
     except ClassificationCancelled as exc:
         if stop.signum is not None:

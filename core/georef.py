@@ -100,7 +100,7 @@ class WorkingRaster:
     crs_label: str
     source_window: Optional[tuple[int, int, int, int]] = None  # AOI in source pixels (for sampling)
     notes: list[str] = field(default_factory=list)
-    source_pixel_m: Optional[float] = None  # the source's pixel size in metres (working CRS), before resampling
+    source_pixel_m: Optional[float] = None  # the source's pixel size in metres (before any resampling)
 
     @property
     def pixel_size(self) -> tuple[float, float]:
@@ -117,27 +117,8 @@ class WorkingRaster:
             "size_px": [self.width, self.height],
             "bounds": [gt[0], gt[3] + self.height * gt[5], gt[0] + self.width * gt[1], gt[3]],
             "source_window_px": list(self.source_window) if self.source_window else None,
-            "source_pixel_m": self.source_pixel_m,
             "notes": self.notes,
         }
-
-
-GSD_WARN_RATIO = 2.0
-
-
-def gsd_warning(pixel_m: Optional[float], model_gsd: float) -> str:
-    """A warning when the source's pixels are more than GSD_WARN_RATIO x coarser or finer than the
-    model's gsd (the raster is then resampled far from what the model saw), else ""."""
-    if not pixel_m or not model_gsd or not math.isfinite(pixel_m):
-        return ""
-    ratio = pixel_m / model_gsd
-    if 1 / GSD_WARN_RATIO <= ratio <= GSD_WARN_RATIO:
-        return ""
-    how = f"upsampled {ratio:.3g}x" if ratio > 1 else f"downsampled {1 / ratio:.3g}x"
-    return (
-        f"the raster's pixels are ~{pixel_m:.3g} m but the model was trained on {model_gsd:g} m: the image is "
-        f"{how} to {model_gsd:g} m and the map may be poor"
-    )
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -311,6 +292,7 @@ def prepare(
             check_work_size(int(est_w), int(est_h), gsd, 1, why)  # cannot even be built
         alg = "average" if natural < gsd * (1 - GSD_TOLERANCE) else "bilinear"
         probe = None
+        source_px = natural
         ds = gdalutil.call(
             "cannot build the warped VRT",
             gdal.Warp,
@@ -339,6 +321,7 @@ def prepare(
         mask_of = internal_mask_band(src, bands[0]) if alpha_band is None else None  # core/validity.py
         nodata = [src.GetRasterBand(b).GetNoDataValue() for b in bands]
         resampling = None
+        source_px = (abs(gt[1]) + abs(gt[5])) / 2
 
     wgt = ds.GetGeoTransform()
     W, H = ds.RasterXSize, ds.RasterYSize
@@ -392,7 +375,7 @@ def prepare(
         crs_label=gdalutil.srs_label(work_srs),
         source_window=source_window,
         notes=notes,
-        source_pixel_m=natural if warp_needed else (abs(gt[1]) + abs(gt[5])) / 2,
+        source_pixel_m=source_px,
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..errors import ReadableError
+
 CARD_FORMAT_VERSION = 1
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -42,7 +44,7 @@ REQUIRED_KEYS = ("name", "architecture", "weights", "weights_sha256", "classes",
 MIN_GSD_M, MAX_GSD_M = 0.01, 10000.0  # 1 cm (drones) to 10 km per pixel
 
 
-class ModelCardError(ValueError):
+class ModelCardError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The card is missing, not JSON, or fails validation."""
 
 

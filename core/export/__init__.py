@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .common import CancelFn, ExportCancelled, ExportError, Progress, ProgressFn, Staging, gdal_errors
+from .common import CancelFn, ExportCancelled, ExportError, FractionFn, ProgressSpan, Staging, gdal_errors
 from .run import RunInfo, load_run
 
 WHAT = ("raster", "polygons", "report", "map")
@@ -146,7 +146,7 @@ def export_run(
     source,
     outdir,
     options: Optional[ExportOptions] = None,
-    progress: Optional[ProgressFn] = None,
+    progress: Optional[FractionFn] = None,
     is_cancelled: Optional[CancelFn] = None,
     run: Optional[RunInfo] = None,
 ) -> ExportResult:
@@ -155,7 +155,7 @@ def export_run(
     ``map`` in ``what`` is skipped here: it needs QGIS (qgis_bridge/print_layout.py)."""
     options = options or ExportOptions()
     _check_options(options)
-    prog = Progress(progress, is_cancelled)
+    prog = ProgressSpan(progress, is_cancelled)
     prog(0.0, "reading the run")
     run = run or load_run(source)
     what = [w for w in options.what if w in CORE_WHAT]

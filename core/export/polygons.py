@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from .common import ExportError, Progress, Staging, gdal_errors
+from .common import ExportError, ProgressSpan, Staging, gdal_errors
 from .run import RunInfo
 from .styles import qml_polygons, sld_polygons
 
@@ -119,7 +119,7 @@ def sieve_steps(cells: int) -> list[int]:
     return [*steps, cells]
 
 
-def _sieve(src_path: Path, dst_path: Path, cells: int, progress: Progress) -> None:
+def _sieve(src_path: Path, dst_path: Path, cells: int, progress: ProgressSpan) -> None:
     """The minimum mapping unit: :func:`sieve_steps`, each step sieving the last one's result."""
     steps = sieve_steps(cells)
     current = src_path
@@ -146,7 +146,7 @@ def valid_cells(path: Path) -> int:
     return n
 
 
-def _sieve_once(src_path: Path, dst_path: Path, cells: int, progress: Progress) -> None:
+def _sieve_once(src_path: Path, dst_path: Path, cells: int, progress: ProgressSpan) -> None:
     from osgeo import gdal
 
     src = gdal.Open(str(src_path))
@@ -217,7 +217,7 @@ def _confidence_reader(path: Optional[Path]):
     return read
 
 
-def _mean_confidence(work_ds, raw, class_ds, conf_read, n_features: int, progress: Progress):
+def _mean_confidence(work_ds, raw, class_ds, conf_read, n_features: int, progress: ProgressSpan):
     """Per polygon id (fid): confidence sum and cell count, strip by strip."""
     from osgeo import gdal
 
@@ -301,7 +301,7 @@ def export_polygons(
     vector_format: str = "gpkg",
     mmu_ha: float = 0.0,
     dissolve: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressSpan | None = None,
 ) -> dict:
     """Polygonise ``run.classes_path`` into ``staging``; returns statistics (polygons, area_ha per class, ...)."""
     try:
@@ -320,7 +320,7 @@ def _export_polygons(run, staging, vector_format, mmu_ha, dissolve, progress) ->
         raise ExportError(f"unknown vector format {vector_format!r}: use gpkg, geojson or shp")
     if mmu_ha is not None and mmu_ha < 0:
         raise ExportError(f"the minimum mapping unit must be 0 or more hectares, got {mmu_ha}")
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     driver_name, _ext = VECTOR_FORMATS[vector_format]
     src = gdal.Open(str(run.classes_path))
     if src is None:

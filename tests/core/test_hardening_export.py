@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
 from eurosat_landcover.core.export import ExportError, ExportOptions, export_run
 from export_testlib import write_run
 from hardening_testlib import assert_folder, one_error_line, snapshot

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
 from eurosat_landcover.core.errors import ClassificationCancelled
 from eurosat_landcover.core.scaleout import address
 from hardening_testlib import ROOT, assert_folder, one_error_line, small_rgb, snapshot
