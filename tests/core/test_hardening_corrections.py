@@ -18,9 +18,9 @@ from eurosat_landcover.core.accuracy.reference import write_label
 from eurosat_landcover.core.accuracy.report import assess
 from eurosat_landcover.core.edits import Edit, EditError, EditSession, run_files
 from eurosat_landcover.core.edits.model import polygon_geometry
-from eurosat_landcover.core.edits.synthetic import write_synthetic_run
 from hardening_testlib import ROOT, assert_folder, snapshot
 from osgeo import ogr
+from synthetic_testlib import write_synthetic_run
 
 
 def _sql(path, *statements) -> None:

@@ -238,7 +238,8 @@ def test_a_full_disk_during_the_export_is_one_line_and_leaves_nothing(tmp_path, 
 
     script = (
         "import resource, signal, sys\n"
-        "from eurosat_landcover.core import cli, export\n"
+        "from eurosat_landcover import cli\n"
+        "from eurosat_landcover.core import export\n"
         "from eurosat_landcover.core.export import polygons, raster, report\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
