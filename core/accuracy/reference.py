@@ -109,6 +109,7 @@ def read_sample_labels(path) -> Labels:
     has_conf = lyr.GetLayerDefn().GetFieldIndex("model_confidence") >= 0
     excluded = {"unlabelled": 0, STATUS_UNSURE: 0, STATUS_SKIPPED: 0}
     for f in lyr:
+        check_sample_point(f, design, Path(path).name)  # a hand-edited row: one line naming it (issue 27)
         status = (f.GetField("status") or "").strip()
         if status == STATUS_LABELLED and f.IsFieldSetAndNotNull("ref_code"):
             m.append(int(f.GetField("map_code")))
@@ -141,6 +142,34 @@ def read_sample_labels(path) -> Labels:
         c if np.isfinite(c).any() else None,
         np.asarray(xy, float).reshape(-1, 2),
     )
+
+
+def check_sample_point(f, design: Optional[dict], name: str) -> None:
+    """One row of a sample GeoPackage checked at the door: a known status, a location, and for a labelled
+    point class codes the map knows (a hand edit to 300 raised a KeyError; an unknown status was counted
+    as "not labelled yet" without a word)."""
+    mapinfo = (design or {}).get("map") or {}
+    strata = {int(k) for k in (mapinfo.get("counts") or {})} or set(range(255))
+    classes = {int(k) for k in (mapinfo.get("names") or {})} | strata
+    status = (f.GetField("status") or "").strip()
+    g = f.GetGeometryRef()
+    why = None
+    if status not in ("", STATUS_LABELLED, STATUS_UNSURE, STATUS_SKIPPED):
+        why = f"'status' is {status!r} ({STATUS_LABELLED}, {STATUS_UNSURE}, {STATUS_SKIPPED} or empty)"
+    elif g is None or g.IsEmpty():
+        why = "it has no location (its geometry is missing or damaged)"
+    elif status == STATUS_LABELLED and f.IsFieldSetAndNotNull("ref_code"):
+        m = f.GetField("map_code") if f.IsFieldSetAndNotNull("map_code") else None
+        r = f.GetField("ref_code")
+        if m not in strata:
+            why = f"'map_code' is {m!r} (the map's classes drawn: {', '.join(map(str, sorted(strata)))})"
+        elif r not in classes:
+            why = f"'ref_code' is {r!r} (class codes {min(classes)}-{max(classes)})"
+    if why:
+        raise AssessmentError(
+            f"the sample {name} is damaged or was edited by hand: point {f.GetFID()}: {why}; "
+            "restore it from a backup or draw a new sample"
+        )
 
 
 def _transform_to_map(srs_from, info: MapInfo):
