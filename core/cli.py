@@ -186,6 +186,9 @@ def _load_plugins() -> None:
     from .cli_many import register_subcommands as register_many
 
     register_many(register)
+    from .cli_finetune import register_subcommands as register_finetune
+
+    register_finetune(register)
     try:
         from ..models import cli as models_cli  # type: ignore[attr-defined]
     except Exception:
@@ -268,7 +271,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .gdalutil import QuietErrors
 
     debug = getattr(args, "debug", False)
-    stop = _StopSignals(cancel=args.command == "classify")
+    stop = _StopSignals(cancel=args.command in ("classify", "finetune"))
     args.stop_requested = stop.requested  # the engine's cancel callback (see _run_classify)
     try:
         with stop, QuietErrors() if not debug else _Nothing():
