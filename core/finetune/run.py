@@ -213,6 +213,7 @@ def _record(card, parent_path, points, ex, res, recipe, test, image, command, re
         "best_epoch": res.best_epoch,
         "stopped": res.stopped,
         "seconds_finetuning": round(res.seconds, 1),
+        "cpu_seconds_finetuning": round(res.cpu_seconds, 1),
         "command": command,
         "metrics": {
             "test_accuracy": after,
