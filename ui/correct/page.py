@@ -35,6 +35,7 @@ from ...core.edits.session import CANCELLED, run_palette
 from ...qgis_bridge import corrections
 from ...toolbelt.log import log_error
 from ..page_base import WorkspacePage
+from .improve_section import ImproveSection
 from .log_view import LogSection
 from .map_tools import BrushTool, ClickTool, LassoTool, PolygonTool
 from .palette import PaletteSection
@@ -137,12 +138,15 @@ class CorrectPage(WorkspacePage):
         self.review.acceptClicked.connect(self.accept_review)
         self.review.stepClicked.connect(lambda d: self.go_to(self.review_index + d))
         lay.addWidget(self.review)
+        self.improve = ImproveSection(self, body)  # issue 24: fine-tune on these corrections
+        lay.addWidget(self.improve)
         lay.addStretch(1)
 
     def _update_enabled(self):
         on = self.session is not None and not self.session.needs_rebuild and self.task is None
         for w in (self.palette, self.tools, self.log_view, self.review):
             w.setEnabled(on)
+        self.improve.setEnabled(on or self.improve.task is not None)
         editing = self.session is not None
         self.layer_combo.setEnabled(not editing)
         self.edit_button.setChecked(editing)
@@ -309,6 +313,7 @@ class CorrectPage(WorkspacePage):
             self.iface.currentLayerChanged.disconnect(self._follow_active_layer)
         except (AttributeError, TypeError, RuntimeError):
             pass
+        self.improve.shutdown()
         self.stop_editing(quiet=True)
         for tool in self.map_tools.values():
             tool.release()
