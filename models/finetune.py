@@ -45,8 +45,9 @@ class Recipe:
     trainable: str = "adapt"
     epochs: int = 6
     steps_per_epoch: int = 8
-    batch_analyst: int = 32
-    batch_replay: int = 32
+    batch_analyst: int = 24
+    batch_replay: int = 40
+    distill: float = 0.5  # replay targets: this share of the parent's own probabilities (keeps what it knew)
     lr: float = 5e-4
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -217,6 +218,13 @@ def _augment(x: torch.Tensor) -> torch.Tensor:
     return augment_batch(x, zoom=(0.9, 1.0), zoom_p=0.3, jitter=0.0)
 
 
+def _targets(y: torch.Tensor, k: int, smoothing: float) -> torch.Tensor:
+    """Label-smoothed one-hot target distributions (n, k)."""
+    t = torch.full((len(y), k), smoothing / k)
+    t[torch.arange(len(y)), y] += 1.0 - smoothing
+    return t
+
+
 def _holdout_score(model, x, y, loss_fn) -> tuple[float, float]:
     with torch.inference_mode():
         xb = torch.as_tensor(np.asarray(x), dtype=torch.float32)
@@ -264,10 +272,13 @@ def _train(model, x, y, replay, recipe, names, progress, is_cancelled, t0) -> Fi
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=recipe.lr,
     )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     score_fn = nn.CrossEntropyLoss()
     xr, yr = replay
-    xa, ya = torch.as_tensor(x[tr]), torch.as_tensor(y[tr])
+    ta = _targets(torch.as_tensor(y[tr]), len(names), recipe.label_smoothing)
+    tr_soft = _targets(torch.as_tensor(yr), len(names), recipe.label_smoothing)
+    if recipe.distill > 0:  # the parent's answers on the replay patches, computed once
+        tr_soft = (1 - recipe.distill) * tr_soft + recipe.distill * torch.as_tensor(predict(model, xr))
+    xa = torch.as_tensor(x[tr])
     res = FinetuneResult(model=model, trained_parameters=int(sum(p.numel() for p in params)))
     res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
     hx, hy = x[ho], y[ho]
@@ -284,8 +295,8 @@ def _train(model, x, y, replay, recipe, names, progress, is_cancelled, t0) -> Fi
             ia = rng.integers(0, len(xa), recipe.batch_analyst)
             ir = rng.integers(0, len(xr), recipe.batch_replay)
             xb = torch.cat([xa[ia].float(), torch.as_tensor(xr[ir]).float()])
-            yb = torch.cat([ya[ia], torch.as_tensor(yr[ir])])
-            loss = loss_fn(model(_augment(xb)), yb)
+            tb = torch.cat([ta[ia], tr_soft[ir]])
+            loss = -(tb * torch.log_softmax(model(_augment(xb)).float(), 1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import ogr, osr
-
 from eurosat_landcover.core import cli
+from osgeo import ogr, osr
 
 REPO = Path(__file__).resolve().parents[2]
 MOSAIC = REPO / "sample_data" / "eurosat_mosaic_rgb.tif"
@@ -74,7 +73,7 @@ def test_bad_labels_get_one_sentence_and_no_file(tmp_path, capsys, eurosat_rgb_z
     if case == "outside":
         write_points(labels, block_points(blocks, dx=1e6))
     elif case == "unknown_class":
-        write_points(labels, block_points(blocks) + [("POINT (480320 5299680)", "Glacier")])
+        write_points(labels, [*block_points(blocks), ("POINT (480320 5299680)", "Glacier")])
     elif case == "one_class":
         write_points(labels, [(wkt, "Forest") for wkt, _ in block_points(blocks)])
     elif case == "empty":
@@ -137,7 +136,9 @@ def test_edit_log_cells_are_labelled_with_the_corrected_class(tmp_path):
     log.add(Edit(tool="polygon", geometry_wkt=square, to_class=1))
     cell = grid.cell_polygon_wkt(type(grid.full)(2, 1, 1, 1))  # one of them, later -> River
     log.add(Edit(tool="cell", geometry_wkt=cell, to_class=8))
-    reverted, _ = log.add(Edit(tool="cell", geometry_wkt=grid.cell_polygon_wkt(type(grid.full)(8, 0, 1, 1)), to_class=9))
+    reverted, _ = log.add(
+        Edit(tool="cell", geometry_wkt=grid.cell_polygon_wkt(type(grid.full)(8, 0, 1, 1)), to_class=9)
+    )
     log.set_state([reverted.id], "reverted")
     log.add_review("cell", 5, 10, "accepted", None, "POINT (486720 5296480)")
     log.close()

@@ -47,6 +47,8 @@ class ImproveSection(QGroupBox):
         self.task: Optional[QgsTask] = None
         self.card_path: Optional[Path] = None
         self.record: Optional[dict] = None
+        self.recipe = None  # models.finetune.Recipe; None = its defaults
+        self.last_run = None  # the re-classification queued on the Classify page
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
@@ -93,7 +95,7 @@ class ImproveSection(QGroupBox):
             return None
         card = (summary.get("model") or {}).get("card") or None
         out = new_card_path(files)
-        log_path = files.log
+        log_path, recipe = files.log, self.recipe
 
         def work(task):
             from ...core.finetune.run import finetune_from_labels
@@ -103,6 +105,7 @@ class ImproveSection(QGroupBox):
                 log_path,
                 out,
                 model=card,
+                recipe=recipe,
                 progress=lambda f, _m: task.setProgress(100.0 * f),
                 is_cancelled=task.isCanceled,
                 command="QGIS: Review & correct, Improve the model from these corrections",
@@ -148,7 +151,8 @@ class ImproveSection(QGroupBox):
         m = result["metrics"]
         held = m["holdout"]
         line = (
-            f"New model {Path(result['card']).name} from {result['examples']['windows']} corrected place(s)"
+            f"New model {Path(result['card']).name} from {result['examples']['windows']} place(s) "
+            "you corrected or accepted"
             + (f"; held-out: {held['before']:.0%} → {held['after']:.0%}" if held["before"] is not None else "")
             + f"; EuroSAT test: {m['eurosat_test']['before']:.1%} → {m['eurosat_test']['after']:.1%}."
         )
@@ -194,7 +198,8 @@ class ImproveSection(QGroupBox):
         page.input.set_value(layer)
         page.model.add_model(str(self.card_path))
         self.page.workspace.show_page("classifyPage")
-        return page.run()
+        self.last_run = page.run()
+        return self.last_run
 
     def shutdown(self) -> None:
         self.cancel_task()
