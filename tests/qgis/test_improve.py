@@ -100,3 +100,36 @@ def test_improve_refusal_is_one_sentence(dock, iface, mosaic_run, eurosat_rgb_zi
     text = page.improve.status.text()
     assert "at least 10" in text and "\n" not in text and "Traceback" not in text
     assert sorted(p.name for p in classes.parent.iterdir()) == before
+
+
+def test_processing_algorithm_refuses_in_one_sentence(provider, tmp_path, eurosat_rgb_zip):
+    from eurosat_landcover.processing.provider import PROVIDER_ID
+    from osgeo import ogr, osr
+    from qgis.core import QgsApplication, QgsProcessingException
+
+    import processing
+
+    alg = f"{PROVIDER_ID}:finetune"
+    assert QgsApplication.processingRegistry().algorithmById(alg) is not None
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32632)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "one.gpkg"))
+    lyr = ds.CreateLayer("labels", srs, ogr.wkbPoint)
+    lyr.CreateField(ogr.FieldDefn("landcover", ogr.OFTString))
+    for b in TRUTH["blocks"][:12]:
+        x0, y0, x1, y1 = b["bounds"]
+        f = ogr.Feature(lyr.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({(x0 + x1) / 2} {(y0 + y1) / 2})"))
+        f.SetField("landcover", "Forest")
+        lyr.CreateFeature(f)
+    ds = None
+    params = {
+        "IMAGE": str(MOSAIC),
+        "LABELS": str(tmp_path / "one.gpkg"),
+        "CLASS_FIELD": "landcover",
+        "REPLAY_DATA": str(eurosat_rgb_zip),
+        "OUTPUT": str(tmp_path / "new.json"),
+    }
+    with pytest.raises(QgsProcessingException, match="at least 2 classes"):
+        processing.run(alg, params)
+    assert not (tmp_path / "new.json").exists() and not (tmp_path / "new.safetensors").exists()
