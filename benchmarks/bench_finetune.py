@@ -128,6 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ns", type=int, nargs="+", default=[25, 50, 100, 200])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--reuse", action="store_true", help="keep the parent's runs of the scenes when present")
     ap.add_argument("--time-limit", type=float, default=1800.0, help="fine-tuning wall-clock guard (s)")
     ap.add_argument("--table", help="write the results as Markdown here")
     ap.add_argument("--smoke", action="store_true", help="a tiny recipe, to check the script runs (no figures)")
@@ -155,7 +156,8 @@ def main(argv=None) -> int:
     write_mosaic(out / "sceneB_clean.tif", xb, yb, names)
     parent = str(default_card_path())
     for scene in ("sceneA", "sceneB", "sceneB_clean"):
-        classify(out / f"{scene}.tif", out / "parent", parent, args.threads)
+        if not (args.reuse and (out / "parent" / f"{scene}_summary.json").is_file()):
+            classify(out / f"{scene}.tif", out / "parent", parent, args.threads)
     base_a, conf_a = scores(out / "parent", "sceneA", truth_a)
     base_b, _ = scores(out / "parent", "sceneB", truth_b)
     clean_b, _ = scores(out / "parent", "sceneB_clean", truth_b)
@@ -202,6 +204,13 @@ def main(argv=None) -> int:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
+        write_results(args, out, base_a, base_b, clean_b, rows, argv)  # after every N: a partial run still reports
+    return 0
+
+
+def write_results(args, out, base_a, base_b, clean_b, rows, argv) -> None:
+    import os
+
     result = {
         "command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "cpu": cpu_model(),
@@ -214,7 +223,6 @@ def main(argv=None) -> int:
     (out / "results.json").write_text(json.dumps(result, indent=1))
     if args.table:
         Path(args.table).write_text(table(result), encoding="utf-8")
-    return 0
 
 
 def pct(v) -> str:

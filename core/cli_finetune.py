@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="adapt",
         help="adapt: first conv, batch-norm scales and the last stage + head (default); head: head only",
     )
-    p.add_argument("--epochs", type=int, default=6, help="at most this many epochs (early stopping ends sooner)")
+    p.add_argument("--epochs", type=int, default=10, help="at most this many epochs (early stopping ends sooner)")
     p.add_argument("--time-limit", type=float, default=240.0, metavar="S", help="stop training after S seconds")
     p.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's)")
     p.add_argument("--bands", nargs="+", type=int, metavar="N", help="1-based source bands (default: detected)")

@@ -43,7 +43,7 @@ class Recipe:
     """How a fine-tuning runs (recorded in the new card)."""
 
     trainable: str = "adapt"
-    epochs: int = 6
+    epochs: int = 10
     steps_per_epoch: int = 8
     batch_analyst: int = 24
     batch_replay: int = 40
@@ -51,7 +51,7 @@ class Recipe:
     lr: float = 5e-4
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
-    patience: int = 3
+    patience: int = 4
     holdout_fraction: float = 0.2
     replay_per_class: int = 100
     time_limit_s: float = 240.0
@@ -308,8 +308,8 @@ def _train(model, x, y, replay, recipe, names, progress, is_cancelled, t0) -> Fi
         if len(ho):
             acc, hloss = _holdout_score(model, hx, hy, score_fn)
             entry.update(holdout_accuracy=round(acc, 4), holdout_loss=round(hloss, 4))
-            if (acc, -hloss) > best:
-                best, bad, res.best_epoch = (acc, -hloss), 0, epoch
+            if acc > best[0] or (acc == best[0] and epoch > 1):  # a tie goes to the later, more adapted epoch
+                best, bad, res.best_epoch = (acc, -hloss), 0 if acc > best[0] else bad + 1, epoch
                 best_state = copy.deepcopy(model.net.state_dict())
             else:
                 bad += 1
