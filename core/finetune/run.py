@@ -84,6 +84,15 @@ def read_examples(inspector, points: LabelledPoints, progress=None) -> Examples:
     return ex
 
 
+def examples_at(image, points: LabelledPoints, card_path, bands=None, radiometry="auto", report=None) -> Examples:
+    """The windows the engine reads at ``points`` of ``image`` (GDAL handles closed before returning)."""
+    insp = inspector_for(image, points, card_path, bands, radiometry)
+    try:
+        return read_examples(insp, points, None if report is None else lambda f: report(0.02 + 0.08 * f, "reading"))
+    finally:
+        insp.src = insp.wr = None
+
+
 def check_output(out_card: Path, parent_card: Path, overwrite: bool) -> None:
     """Refuse an output that is not a .json card, exists, would replace the parent, or cannot be written."""
     if out_card.suffix.lower() != ".json":
@@ -127,8 +136,10 @@ def finetune_from_labels(
     progress: Optional[Callable[[float, str], None]] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
     command: str = "",
+    examples: Optional[Examples] = None,
 ) -> dict:
-    """Read the examples, fine-tune, write ``out_card`` + its weights; returns the card's record."""
+    """Read the examples, fine-tune, write ``out_card`` + its weights; returns the card's record.
+    ``labels`` may be already read points, ``examples`` their windows (read by :func:`examples_at`)."""
     from ...models import finetune as ft
     from ...models.checkpoint import ModelLoadError, default_card_path, load_model
     from ..stages.model import read_card
@@ -139,15 +150,19 @@ def finetune_from_labels(
     if not Path(image).exists():
         raise ClassificationError(f"the image {image} does not exist")
     card0 = read_card(model)
-    points = read_labels(labels, card0.class_names, class_field, sample_holdout=sample_holdout)
+    if isinstance(labels, LabelledPoints):  # already read (the QGIS page reads its log on the main thread)
+        points, labels = labels, labels.source
+    else:
+        points = read_labels(labels, card0.class_names, class_field, sample_holdout=sample_holdout)
     parent_path = Path(model) if model else default_card_path()
     check_output(out_card, parent_path, overwrite)
     if len(points) == 0:
         raise ClassificationError(f"{Path(labels).name} holds no labelled cell or feature: label some first")
     replay_path = _replay_source(replay_data)
-    report(0.02, f"reading {len(points)} window(s) as the engine reads them")
-    insp = inspector_for(image, points, str(parent_path), bands, radiometry)
-    ex = read_examples(insp, points, lambda f: report(0.02 + 0.08 * f, "reading windows"))
+    if examples is None:
+        report(0.02, f"reading {len(points)} window(s) as the engine reads them")
+        examples = examples_at(image, points, str(parent_path), bands, radiometry, report)
+    ex = examples
     if len(ex.y) == 0:
         raise ClassificationError(
             f"none of the {len(points)} label(s) lies on data of {Path(image).name}: is it the image they were made on?"

@@ -37,6 +37,31 @@ def _summary(files) -> dict:
         return {}
 
 
+class ImproveTask(QgsTask):
+    """Runs ``work(task)`` in QGIS's task manager; ``done(exception, result)`` on the main thread after."""
+
+    def __init__(self, description: str, work, done):
+        super().__init__(description, QgsTask.Flag.CanCancel)
+        self.work, self.done = work, done
+        self.result, self.error, self.details = None, None, ""
+
+    def run(self) -> bool:
+        try:
+            from ...qgis_bridge.compat import avoid_triton_llvm_clash
+
+            avoid_triton_llvm_clash()  # as the classification task: triton's LLVM next to Mesa's crashes QGIS
+            self.result = self.work(self)
+            return True
+        except Exception as exc:  # handed to done() on the main thread, without its frames: they hold the
+            self.details = traceback.format_exc()  # GDAL datasets of the worker, which must close here, not at exit
+            self.error = exc.with_traceback(None)
+            exc.__context__ = exc.__cause__ = None
+            return False
+
+    def finished(self, ok: bool) -> None:
+        self.done(self.error, self.result if ok else None, self.details)
+
+
 class ImproveSection(QGroupBox):
     """The button, the task's progress and cancel, the result line and the re-classify offer."""
 
@@ -96,14 +121,20 @@ class ImproveSection(QGroupBox):
         card = (summary.get("model") or {}).get("card") or None
         out = new_card_path(files)
         log_path, recipe = files.log, self.recipe
+        try:  # the log and the image are read here, on the main thread (GDAL); the task only trains
+            points, examples = self._examples(image, log_path, card)
+        except Exception as exc:  # one sentence, never a traceback
+            self._say(str(exc)[:1].upper() + str(exc)[1:].rstrip(".") + ".")
+            return None
 
         def work(task):
             from ...core.finetune.run import finetune_from_labels
 
             return finetune_from_labels(
                 image,
-                log_path,
+                points,
                 out,
+                examples=examples,
                 model=card,
                 recipe=recipe,
                 progress=lambda f, _m: task.setProgress(100.0 * f),
@@ -125,11 +156,21 @@ class ImproveSection(QGroupBox):
         QgsApplication.taskManager().addTask(self.task)
         return self.task
 
+    @staticmethod
+    def _examples(image, log_path, card):
+        from ...core.finetune.labels import read_labels
+        from ...core.finetune.run import examples_at
+        from ...core.stages.model import read_card
+        from ...models.checkpoint import default_card_path
+
+        points = read_labels(log_path, read_card(card).class_names)
+        return points, examples_at(image, points, str(card or default_card_path()))
+
     def cancel_task(self, *_args) -> None:
         if self.task is not None:
             self.task.cancel()
 
-    def _done(self, exception, result=None) -> None:
+    def _done(self, exception, result=None, details: str = "") -> None:
         from ...core.errors import ClassificationCancelled, ClassificationError
 
         self.task = None
@@ -144,7 +185,7 @@ class ImproveSection(QGroupBox):
             elif isinstance(exception, ClassificationError):
                 self._say(str(exception)[:1].upper() + str(exception)[1:] + ".")
             else:
-                log_error("improving the model failed:\n" + "".join(traceback.format_exception(exception)))
+                log_error("improving the model failed:\n" + details)
                 self._say(f"Improving the model failed: {exception} (details in the log panel).")
             return
         self.record = result
