@@ -41,7 +41,7 @@ def sensor_crosstalk(x: np.ndarray) -> np.ndarray:
 
 
 def write_mosaic(path: Path, images: np.ndarray, labels, names, columns: int = 25) -> dict:
-    """Blocks row by row (EPSG:32632, 10 m); -> the truth dict of core/samples.build_mosaic."""
+    """Blocks row by row (EPSG:32632, 10 m); -> the truth dict of tests/core/mosaic_testlib.build_mosaic."""
     from osgeo import gdal, osr
 
     n, p = len(images), images.shape[-1]

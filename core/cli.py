@@ -82,7 +82,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--radiometry",
         default="auto",
         choices=RADIOMETRY_CHOICES,
-        help="how values are scaled to 0-255 (default auto)",
+        help="how values are scaled to 0-255 (default auto: from the product's metadata, then the values; "
+        "sentinel2_l2a takes an offset only from evidence, sentinel2_offset1000 forces DN - 1000)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
@@ -186,9 +187,6 @@ def _load_plugins() -> None:
     from .cli_many import register_subcommands as register_many
 
     register_many(register)
-    from .cli_finetune import register_subcommands as register_finetune
-
-    register_finetune(register)
     try:
         from ..models import cli as models_cli  # type: ignore[attr-defined]
     except Exception:
@@ -271,7 +269,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .gdalutil import QuietErrors
 
     debug = getattr(args, "debug", False)
-    stop = _StopSignals(cancel=args.command in ("classify", "finetune"))
+    stop = _StopSignals(cancel=args.command == "classify")
     args.stop_requested = stop.requested  # the engine's cancel callback (see _run_classify)
     try:
         with stop, QuietErrors() if not debug else _Nothing():

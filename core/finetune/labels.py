@@ -118,7 +118,7 @@ def from_edit_log(path: Path, class_names, seed: int = 0, max_cells_per_edit: in
 
     from ..edits import EditError, run_files
     from ..edits.log import EditLog
-    from ..edits.model import NODATA, Grid, apply_edits
+    from ..edits.model import NODATA, RasterGrid, apply_edits
 
     files = run_files(path)
     if files is None or not files.classes.is_file():
@@ -127,12 +127,12 @@ def from_edit_log(path: Path, class_names, seed: int = 0, max_cells_per_edit: in
         log = EditLog.open(path, update=False)
         edits = log.edits("active")
         reviews = _reviews(log)
-        log.check_belongs_to(Grid.of(gdal.Open(str(files.classes))), files.classes)
+        log.check_belongs_to(RasterGrid.of(gdal.Open(str(files.classes))), files.classes)
         log.close()
     except EditError as exc:
         raise ClassificationError(str(exc)) from None
     ds = gdal.Open(str(files.classes))
-    grid = Grid.of(ds)
+    grid = RasterGrid.of(ds)
     classes = ds.GetRasterBand(1).ReadAsArray()
     corrected = apply_edits(grid, grid.full, classes, edits)
     rng = np.random.default_rng(seed)

@@ -121,11 +121,11 @@ def test_polygons_give_several_windows_and_codes_map(tmp_path):
 def test_edit_log_cells_are_labelled_with_the_corrected_class(tmp_path):
     from eurosat_landcover.core.edits import Edit
     from eurosat_landcover.core.edits.log import EditLog
-    from eurosat_landcover.core.edits.model import Grid
-    from eurosat_landcover.core.edits.synthetic import write_synthetic_run
+    from eurosat_landcover.core.edits.model import RasterGrid as Grid
     from eurosat_landcover.core.finetune.labels import read_labels
     from eurosat_landcover.models.card import eurosat_classes
     from osgeo import gdal
+    from synthetic_testlib import write_synthetic_run  # tests/core (on sys.path: conftest)
 
     classes = write_synthetic_run(tmp_path, "run", width=12, height=8, cell=640.0, origin=(480000.0, 5300000.0))
     ds = gdal.Open(str(classes))

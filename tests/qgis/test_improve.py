@@ -103,11 +103,10 @@ def test_improve_refusal_is_one_sentence(dock, iface, mosaic_run, eurosat_rgb_zi
 
 
 def test_processing_algorithm_refuses_in_one_sentence(provider, tmp_path, eurosat_rgb_zip):
-    from eurosat_landcover.processing.provider import PROVIDER_ID
+    import processing
+    from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
     from osgeo import ogr, osr
     from qgis.core import QgsApplication, QgsProcessingException
-
-    import processing
 
     alg = f"{PROVIDER_ID}:finetune"
     assert QgsApplication.processingRegistry().algorithmById(alg) is not None
