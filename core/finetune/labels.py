@@ -112,13 +112,23 @@ def _settable(grid, window, block, edit):
     return mask
 
 
+def apply_edits(grid, window, block, edits):
+    """``block`` (cells of ``window``) with ``edits`` replayed in order (core/edits/model.apply_edit)."""
+    from ..edits.model import apply_edit
+
+    out = block
+    for edit in edits:
+        out = apply_edit(grid, window, out, edit)
+    return out.copy() if out is block else out
+
+
 def from_edit_log(path: Path, class_names, seed: int = 0, max_cells_per_edit: int = MAX_CELLS_PER_EDIT):
     """Active edits' cells and reviewed cells of an edit log, labelled with the corrected map's class."""
     from osgeo import gdal
 
     from ..edits import EditError, run_files
     from ..edits.log import EditLog
-    from ..edits.model import NODATA, RasterGrid, apply_edits
+    from ..edits.model import NODATA, RasterGrid
 
     files = run_files(path)
     if files is None or not files.classes.is_file():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eurosat_landcover.core import cli
+from eurosat_landcover.cli import main as cli_main
 from osgeo import ogr, osr
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def block_points(blocks, dx=0.0, dy=0.0):
 
 
 def run_cli(args, capsys):
-    code = cli.main(["finetune", *map(str, args)])
+    code = cli_main(["finetune", *map(str, args)])
     out, err = capsys.readouterr()
     return code, out, err
 
