@@ -21,7 +21,7 @@ from typing import Optional
 from .common import Command
 
 # the subcommand modules of this package, in the order ``--help`` lists them
-COMMAND_MODULES = (".classify", ".many", ".export", ".predict", ".models")
+COMMAND_MODULES = (".classify", ".many", ".export", ".predict", ".models", ".finetune")
 
 
 def load_commands(modules: Optional[Iterable[str]] = None) -> dict[str, Command]:
@@ -133,7 +133,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from ..core.gdalutil import QuietErrors
 
     debug = getattr(args, "debug", False)
-    stop = _StopSignals(cancel=args.command == "classify")
+    stop = _StopSignals(cancel=args.command in ("classify", "finetune"))
     args.stop_requested = stop.requested  # the engine's cancel callback (see _run_classify)
     try:
         with stop, QuietErrors() if not debug else _Nothing():

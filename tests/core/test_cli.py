@@ -119,7 +119,7 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
     assert p.stderr.strip().splitlines()[-1] == f"error: the input raster {tmp_path / 'missing.tif'} does not exist"
 
 
-EVERY_COMMAND = {"classify", "classify-many", "export", "predict", "train", "evaluate", "compare"}
+EVERY_COMMAND = {"classify", "classify-many", "export", "predict", "train", "evaluate", "compare", "finetune"}
 
 
 def test_every_subcommand_module_is_registered_and_listed_by_help(tmp_path):
