@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 import torch
-from eurosat_landcover.models.radiometric_shifts import SHIFT_NAMES
 from eurosat_landcover.models.card import EUROSAT_COLORS, ClassInfo, ModelCard, ModelCardError, eurosat_classes
 from eurosat_landcover.models.checkpoint import (
     LandCoverClassifier,
@@ -14,6 +13,7 @@ from eurosat_landcover.models.checkpoint import (
     save_checkpoint,
     sha256_file,
 )
+from eurosat_landcover.models.radiometric_shifts import SHIFT_NAMES
 from eurosat_landcover.models.registry import ARCHITECTURES, build_model, eurosat_rgb_card
 
 ARCH = "tf_efficientnet_lite0"  # the smallest registry network: fast to build and save
