@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+# EUROSAT_DATASETS as in tests/conftest.py (a worktree has no ../shared)
+SHARED = Path(os.environ.get("EUROSAT_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 RGB_ZIP = SHARED / "eurosat-rgb" / "EuroSAT_RGB.zip"
 MS_ZIP = SHARED / "eurosat-ms-sample" / "EuroSAT_MS_sample.zip"
 
