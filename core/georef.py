@@ -100,6 +100,7 @@ class WorkingRaster:
     crs_label: str
     source_window: Optional[tuple[int, int, int, int]] = None  # AOI in source pixels (for sampling)
     notes: list[str] = field(default_factory=list)
+    source_pixel_m: Optional[float] = None  # the source's pixel size in metres (before any resampling)
 
     @property
     def pixel_size(self) -> tuple[float, float]:
@@ -291,6 +292,7 @@ def prepare(
             check_work_size(int(est_w), int(est_h), gsd, 1, why)  # cannot even be built
         alg = "average" if natural < gsd * (1 - GSD_TOLERANCE) else "bilinear"
         probe = None
+        source_px = natural
         ds = gdalutil.call(
             "cannot build the warped VRT",
             gdal.Warp,
@@ -319,6 +321,7 @@ def prepare(
         mask_of = internal_mask_band(src, bands[0]) if alpha_band is None else None  # core/validity.py
         nodata = [src.GetRasterBand(b).GetNoDataValue() for b in bands]
         resampling = None
+        source_px = (abs(gt[1]) + abs(gt[5])) / 2
 
     wgt = ds.GetGeoTransform()
     W, H = ds.RasterXSize, ds.RasterYSize
@@ -372,6 +375,7 @@ def prepare(
         crs_label=gdalutil.srs_label(work_srs),
         source_window=source_window,
         notes=notes,
+        source_pixel_m=source_px,
     )
 
 

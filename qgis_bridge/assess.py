@@ -24,6 +24,9 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from ..core.accuracy.errors import AssessmentError
+from ..errors import ReadableError
+
 STATUS_STYLES = (
     ("", "to label", "#ffffff", "#000000"),
     ("labelled", "labelled", "#2ca25f", "#000000"),
@@ -39,7 +42,7 @@ def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]
     if path and Path(path).exists():
         return path, parts.get("layerName") or None
     if not isinstance(layer, QgsVectorLayer):
-        raise ValueError(f"layer {layer.name()!r} is not a file GDAL can read")
+        raise AssessmentError(f"layer {layer.name()!r} is not a file GDAL can read")
     folder = Path(tmp_dir or tempfile.mkdtemp(prefix="eurosat_assess_"))
     out = folder / "reference.gpkg"
     options = QgsVectorFileWriter.SaveVectorOptions()
@@ -47,7 +50,7 @@ def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]
     options.layerName = "reference"
     err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(out), QgsCoordinateTransformContext(), options)
     if err[0] != QgsVectorFileWriter.WriterError.NoError:
-        raise ValueError(f"cannot copy layer {layer.name()!r}: {err[1]}")
+        raise AssessmentError(f"cannot copy layer {layer.name()!r}: {err[1]}")
     return str(out), "reference"
 
 
@@ -72,7 +75,7 @@ class FunctionTask(QgsTask):
         try:
             self.result = self.fn(progress, self.isCanceled)
             return not self.isCanceled()
-        except ValueError as exc:  # AssessmentError and friends: readable as they are
+        except ReadableError as exc:  # AssessmentError and friends: readable as they are
             self.error = "cancelled" if self.isCanceled() else str(exc)
         except Exception as exc:  # anything else: one line here, the traceback for the log
             self.error = f"{type(exc).__name__}: {exc}"

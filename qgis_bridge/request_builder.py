@@ -27,9 +27,10 @@ from qgis.core import (
 
 from ..core.request import ClassificationRequest
 from ..core.windows import Grid
+from ..errors import ReadableError
 
 
-class RequestError(ValueError):
+class RequestError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The inputs cannot make a request; the message is for the analyst."""
 
 

@@ -328,14 +328,6 @@ def _esc(t) -> str:
     return html.escape(str(t), quote=True)
 
 
-def _readable_text(color: str) -> str:
-    try:
-        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    except (ValueError, IndexError):
-        return "#000"
-    return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
-
-
 def area_chart_svg(res: Assessment, width: int = 760) -> str:
     """Mapped (hatched, class colour) vs adjusted area (solid, class colour) per class, 95 % CI error bars."""
     rows = res.per_class()

@@ -128,10 +128,12 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
     if req.percentile_limits is not None and mapping.radiometry == "percentile":
         low, high = ([float(v) for v in row] for row in req.percentile_limits)
         reason = f"{mapping.radiometry_reason}; stretch limits given by the caller"
-        radiometry = Radiometry("percentile", low=low, high=high, reason=reason)
+        radiometry = Radiometry("percentile", low=low, high=high, reason=reason, evidence=["given by the caller"])
     else:
         sampler = percentile_sampler(wr, mapping)
-        radiometry = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sampler)
+        radiometry = make_radiometry(
+            mapping.radiometry, card, mapping.radiometry_reason, sampler, mapping.radiometry_params
+        )
     return PreparedInput(
         out_dir=out_dir,
         prefix=prefix,

@@ -11,8 +11,8 @@ from eurosat_landcover.models.checkpoint import (
     default_card_path,
     load_model,
     save_checkpoint,
-    sha256_file,
 )
+from eurosat_landcover.models.hashing import sha256_file
 from eurosat_landcover.models.radiometric_shifts import SHIFT_NAMES
 from eurosat_landcover.models.registry import ARCHITECTURES, build_model, eurosat_rgb_card
 

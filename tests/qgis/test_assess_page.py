@@ -14,8 +14,6 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QDialog
 
-from . import landcover_helpers  # noqa: F401 (puts QGIS's processing package first)
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from assessment_testlib import NAMES, ORIGIN, blocky_map, write_classes
 

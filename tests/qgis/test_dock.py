@@ -43,7 +43,7 @@ def test_dock_shows_model_bands_and_devices(dock, scene, model_card):
     assert panel.bands.value().bands == [3, 2, 3]
     assert "Detected" in panel.bands.band_reason.text()
     assert not panel.bands.gsd_warning.isVisibleTo(panel)
-    # devices from core.devices
+    # devices from models.devices
     ids = [panel.options.device_combo.itemData(i) for i in range(panel.options.device_combo.count())]
     assert ids[0] == "auto" and "cpu" in ids
     assert panel.options.device_info.text().startswith("Detected")
@@ -111,6 +111,7 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     successes = iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert any("km²" in m and "scene" in m for m in successes), successes
     assert "Last run" in panel.report.summary_label.text()
+    assert "Radiometry: 8-bit values used as they are: from the data type" in panel.report.summary_label.text()
     assert panel.report.progress_bar.value() == 100
     assert not panel.report.cancel_button.isEnabled()
     # outputs in the chosen folder

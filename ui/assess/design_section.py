@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -98,7 +97,11 @@ class DesignSection(QGroupBox):
         self.min_distance.setSpecialValueText("off")
         self.table = QTableWidget(0, 4, self)
         self.table.setObjectName("allocationTable")
-        self.table.setHorizontalHeaderLabels(["Class", "Mapped km²", "Expected UA", "Points"])
+        self.table.setHorizontalHeaderLabels(["Class", "km²", "UA", "Points"])  # short: the dock may be 300 px
+        for col, tip in enumerate(("Map class", "Mapped area (km²)", "Expected user's accuracy", "Sample points")):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        for col in (1, 2, 3):
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -119,12 +122,8 @@ class DesignSection(QGroupBox):
         form.addRow("Target SE (overall)", self.target_se)
         form.addRow("Expected UA", self.default_ua)
         form.addRow("Allocation", self.allocation)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("min per class"))
-        row.addWidget(self.min_per_class)
-        row.addWidget(QLabel("seed"))
-        row.addWidget(self.seed)
-        form.addRow("", row)
+        form.addRow("Min per class", self.min_per_class)
+        form.addRow("Seed", self.seed)
         form.addRow("Min distance", self.min_distance)
         lay = QVBoxLayout(self)
         lay.addLayout(form)

@@ -51,6 +51,13 @@ class AssessPage(WorkspacePage):
             self.design.map_combo.setLayer(active)
         self.design._map_changed()
 
+    def left(self) -> None:
+        self.labels.left()
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self.labels.resume()
+
     # ---------------------------------------------------------------- helpers
     def ask(self, question: str) -> bool:
         """Yes/no question (tests replace it)."""
@@ -179,12 +186,14 @@ class AssessPage(WorkspacePage):
         self.settings.output_dir = kw["out_dir"] or ""
         self.settings.save()
         self.analysis.run_button.setEnabled(False)
+        self._analysis_kw = kw
         self.run_task("Accuracy assessment", lambda progress, cancelled: run_assessment(**kw), self._analysed)
 
     def _analysed(self, task) -> None:
         self.analysis.run_button.setEnabled(True)
         if task.error:
             self.push(task.error, Qgis.MessageLevel.Critical)
+            self.analysis.show_refusal(task.error, self._shortfall())
             return
         out = task.result
         res = out["assessment"]
@@ -196,6 +205,17 @@ class AssessPage(WorkspacePage):
             f"report {Path(out['html']).name}",
             Qgis.MessageLevel.Success,
         )
+
+    def _shortfall(self) -> list:
+        """Labels per stratum of the sample just analysed ([] for a reference layer or an unreadable sample)."""
+        from ...core.accuracy.shortfall import label_shortfall
+
+        sample = (getattr(self, "_analysis_kw", None) or {}).get("sample")
+        try:
+            return label_shortfall(sample) if sample else []
+        except Exception as exc:  # the refusal itself is shown anyway
+            log(f"cannot count the labels of {sample}: {exc}")
+            return []
 
     # ---------------------------------------------------------------- lifecycle
     def shutdown(self) -> None:

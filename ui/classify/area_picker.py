@@ -213,6 +213,17 @@ class AreaPicker(QGroupBox):
         if self.mode() == "canvas":
             self.refresh()
 
+    def hide_on_map(self) -> None:
+        """The page was left: disarm the draw tool and take the rectangle off the canvas (it is kept)."""
+        self.draw_button.setChecked(False)
+        if self.map_tool is not None:
+            self.map_tool.clear()
+
+    def show_on_map(self) -> None:
+        """Back on the page: the drawn rectangle again (the tool stays unarmed)."""
+        if self.mode() == "drawn" and self.drawn_rect is not None:
+            self._tool().show_rectangle(self._drawn_in_canvas_crs())
+
     # ---------------------------------------------------------------- life cycle
     def clear(self) -> None:
         """Forget the drawn rectangle (the project was closed)."""

@@ -77,13 +77,14 @@ class ClassifyPage(WorkspacePage):
         self.bands = BandPicker(body)
         self.bands.set_radiometry(self.settings.radiometry)
         self.options = OptionsSection(self.settings, body)
-        self.report = RunReport(body)
-        for section in (self.input, self.area, self.model, self.bands, self.options, self.report):
+        self.report = RunReport(self)  # Run, Cancel and the progress stay in sight, below the scrolling sections
+        for section in (self.input, self.area, self.model, self.bands, self.options):
             layout.addWidget(section)
         layout.addStretch(1)
+        self.layout().addWidget(self.report)
         for combo in body.findChildren(QComboBox):  # long items must not widen the dock
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(10)
+            combo.setMinimumContentsLength(min(10, combo.minimumContentsLength() or 10))
         self.setMinimumWidth(280)
 
     def _connect(self) -> None:
@@ -314,7 +315,15 @@ class ClassifyPage(WorkspacePage):
             self.report.status(note)
             self.push(note, Qgis.MessageLevel.Info, 10)
 
-    # ================================================================== shutdown
+    # ================================================================== leaving, shutdown
+    def left(self) -> None:
+        self.area.hide_on_map()
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if not self._closed:
+            self.area.show_on_map()
+
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel running tasks (waiting for them, so no partial file remains) and free map items."""
         if self._closed:

@@ -28,6 +28,8 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
 )
 
+from ...core.export.accuracy_note import accuracy_line
+from ...core.run_names import MAP_SUFFIXES, summary_name
 from ...toolbelt.log import log, log_error
 from ..page_base import WorkspacePage
 from .options_section import OptionsSection
@@ -42,11 +44,9 @@ def landcover_source(layer) -> Optional[Path]:
     if layer is None or layer.type() != QgsMapLayer.RasterLayer or layer.providerType() != "gdal":
         return None
     path = Path(layer.source().split("|")[0])
-    for suffix in ("_classes", "_corrected"):
-        if path.stem.endswith(suffix):
-            stem = path.stem[: -len(suffix)]
-            if (path.parent / f"{stem}_summary.json").is_file():
-                return path
+    for suffix in (Path(s).stem for s in MAP_SUFFIXES):  # "_classes", "_corrected"
+        if path.stem.endswith(suffix) and (path.parent / summary_name(path.stem[: -len(suffix)])).is_file():
+            return path
     return None
 
 
@@ -226,6 +226,7 @@ class ExportPage(WorkspacePage):
                 bits.append("corrected map" if r.corrected else "model output")
                 if r.assessment_path is not None:
                     bits.append(f"accuracy assessment {r.assessment_path.name}")
+                bits.append(accuracy_line(r.summary, r.assessment, r.classes_path.name))
                 self.status.setText(" · ".join(bits))
         self._update_enabled()
 
