@@ -118,6 +118,12 @@ class _StopSignals:
         return False
 
 
+def _what_is_left(args) -> str:
+    """After an interrupt: the outputs are complete and kept (it came after they were renamed), or removed."""
+    kept = getattr(args, "outputs_kept", False)
+    return "the outputs were complete and are kept" if kept else "partial outputs removed"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     commands = load_commands()
@@ -139,10 +145,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Terminated as exc:
-        print(f"\nterminated by {exc.name}: partial outputs removed", file=sys.stderr)
+        print(f"\nterminated by {exc.name}: {_what_is_left(args)}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print("\ninterrupted: partial outputs removed", file=sys.stderr)
+        print(f"\ninterrupted: {_what_is_left(args)}", file=sys.stderr)
         return 130
     except ClassificationCancelled as exc:
         if stop.signum is not None:

@@ -44,7 +44,14 @@ def _run_classify(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
     )
     progress = None if args.quiet else ProgressBar()
-    result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
+    try:
+        result = classify(req, progress=progress, is_cancelled=getattr(args, "stop_requested", None))
+    except KeyboardInterrupt as exc:  # Ctrl+C or a signal once the outputs were complete: they stay
+        result = getattr(exc, "outputs_complete", None)
+        if result is None:
+            raise
+        print("\nnote: interrupted after the outputs were complete: they are kept", file=sys.stderr)
+    args.outputs_kept = True
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     json.dump(result.summary, sys.stdout, indent=2, ensure_ascii=False)

@@ -13,6 +13,7 @@ import sys
 
 from .common import Command, ProgressBar
 
+MAX_MMU_HA = 1e7  # 100,000 km²: beyond any map this tool makes
 DESCRIPTION = "export a run: styled rasters, polygons, an area report and a print-ready map"
 
 
@@ -61,7 +62,10 @@ def _map_options(args):
 def run(args: argparse.Namespace) -> int:
     from ..core.export import ExportOptions, export_run, load_run, parse_what
     from ..core.gdalutil import configure_gdal_for_batch
+    from ..core.numeric import check_number
 
+    check_number("--mmu-ha", args.mmu_ha, 0, MAX_MMU_HA)
+    check_number("--dpi", args.dpi, 30, 1200, whole=True)
     configure_gdal_for_batch()
     what = parse_what(args.what)
     parts = ("classes", "confidence") if args.no_probabilities else ("classes", "confidence", "probabilities")

@@ -48,7 +48,7 @@ def options_from_args(args: argparse.Namespace) -> dict:
         "radiometry": args.radiometry,
         "device": args.device,
         "batch_size": args.batch_size,
-        "threads": args.threads or 1,
+        "threads": 1 if args.threads is None else args.threads,
         "fast_path": args.fast_path,
         "probabilities_dtype": "float32" if args.float_probabilities else "uint8",
         "write_probabilities": not args.no_probabilities,

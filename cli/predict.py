@@ -47,10 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import ClassificationError
+    from ..core.numeric import check_number
     from ..core.predict import heat_map_picture, predict_image, write_png
 
-    if args.top_k < 1:
-        raise ClassificationError(f"--top-k must be at least 1, got {args.top_k}")
+    check_number("--top-k", args.top_k, 1, 1000, whole=True)
+    check_number("--opacity", args.opacity, 0, 1)
     out = Path(args.gradcam) if args.gradcam else None
     if out is not None:
         if out.suffix.lower() != ".png":

@@ -140,6 +140,12 @@ def detect_band_mapping(
     if radiometry and radiometry != "auto" and radiometry not in RADIOMETRY_METHODS:
         choices = ", ".join(RADIOMETRY_METHODS)
         raise ClassificationError(f"unknown radiometry {radiometry!r}; choose one of auto, {choices}")
+    if radiometry and radiometry.startswith("sentinel2") and dtype == "Byte":  # forced: all pixels would be ~0
+        raise ClassificationError(
+            f"radiometry {radiometry} scales Sentinel-2 reflectance numbers (0-10000), but this raster is 8-bit "
+            "(0-255): every pixel would scale to almost 0 and the map would be meaningless; use --radiometry "
+            "auto or 8bit"
+        )
     choice = radiometry_choice.choose(
         radiometry,
         ds,

@@ -21,7 +21,6 @@ No Qt, no QGIS; torch is imported when the model is first needed.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -287,12 +286,9 @@ class Inspector:
     def from_summary(cls, summary: Union[str, Path, dict], device: str = "auto", model=None) -> Inspector:
         """An inspector that sees the input exactly as the run of ``summary`` did (same model card,
         bands, radiometry with its limits, window grid), to answer which windows made a cell."""
-        if not isinstance(summary, dict):
-            path = Path(summary)
-            try:
-                summary = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ClassificationError(f"cannot read the run summary {path}: {exc}") from None
+        from .run_summary import check_run_summary, read_run_summary
+
+        summary = check_run_summary(summary) if isinstance(summary, dict) else read_run_summary(summary)
         try:
             source = summary["input"]["path"]
             card = summary["model"].get("card")

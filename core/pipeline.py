@@ -108,8 +108,23 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     finally:
         if torch.get_num_threads() != prev_threads:
             torch.set_num_threads(prev_threads)
-    progress(Progress(1.0, DONE, "done"))
-    return result_from_summary(summary, card, clock.timings)
+    result = result_from_summary(summary, card, clock.timings)
+    _report_done(progress, result)
+    return result
+
+
+def _report_done(progress, result: ClassificationResult) -> None:
+    """Report "done" once the outputs are complete (renamed): a progress callback that raises there
+    cannot undo them. An exception becomes a warning; an interrupt (Ctrl+C, a signal) is re-raised
+    with ``outputs_complete`` = the result, so the caller says the outputs are kept, not removed."""
+    try:
+        progress(Progress(1.0, DONE, "done"))
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        result.warnings.append(f"the progress report at 'done' failed ({why}); the outputs are complete")
+    except BaseException as exc:
+        exc.outputs_complete = result
+        raise
 
 
 def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:

@@ -104,8 +104,8 @@ def new_token() -> str:
 
 # <final name>.<pid>-<host>-<8 hex>.partial[.tif][GDAL sidecar]: the only names the sweep removes.
 PARTIAL_RE = re.compile(
-    r"^(?P<final>.+)\.(?P<pid>\d{1,10})-(?P<host>[0-9a-f]{4})-[0-9a-f]{8}\.partial(?:\.tif)?"
-    r"(?:\.aux\.xml|\.ovr|\.msk)?$"
+    r"^(?P<final>.+)\.(?P<pid>\d{1,10})-(?P<host>[0-9a-f]{4})-[0-9a-f]{8}\.partial(?:\.tif|\.gpkg)?"
+    r"(?:\.aux\.xml|\.ovr|\.msk|-journal|-wal|-shm)?$"
 )
 
 

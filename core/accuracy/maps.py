@@ -8,7 +8,6 @@ corrected map (``<run>_corrected.tif``), the edit log ``<run>_edits.gpkg``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,9 +157,12 @@ def provenance(path) -> dict:
         return out
     summary = prefix.with_name(summary_name(prefix.name))
     if summary.is_file():
+        from ..errors import ClassificationError
+        from ..run_summary import read_run_summary
+
         try:
-            s = json.loads(summary.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            s = read_run_summary(summary)  # checked at the door: a hand-edited summary adds no provenance
+        except ClassificationError:
             s = {}
         model = s.get("model") or {}
         grid = s.get("grid") or {}

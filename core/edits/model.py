@@ -23,6 +23,7 @@ from .errors import EditError
 
 NODATA = 255
 TOOLS = ("cell", "brush", "polygon", "lasso", "flood", "recode", "review")
+STATES = ("active", "reverted")
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,13 @@ class Edit:
         elif self.to_class is None:
             raise EditError("an edit needs a class to paint (to-class) or a recode table")
         self.from_classes = tuple(int(c) for c in self.from_classes)
+        codes = [*self.recode, *self.recode.values(), *self.from_classes]
+        codes += [] if self.recode else [self.to_class]
+        bad = [c for c in codes if not 0 <= int(c) < NODATA]
+        if bad:  # 300 was wrapped to 44 and 255 painted nodata
+            raise EditError(f"class code {bad[0]} is not a class (codes 0-{NODATA - 1}; {NODATA} is nodata)")
+        if self.state not in STATES:
+            raise EditError(f"unknown edit state {self.state!r} ({' or '.join(STATES)})")
 
     def geometry(self) -> Optional[ogr.Geometry]:
         if not self.geometry_wkt:

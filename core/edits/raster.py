@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 from osgeo import gdal, ogr, osr
 
+from .. import writers
 from .errors import EditError
 from .model import NODATA, Edit, RasterGrid, Window, apply_edit
 
@@ -157,7 +157,7 @@ def build_corrected(
     grid = RasterGrid.of(src)
     src_metadata = dict(src.GetMetadata() or {})  # also loads the .aux.xml (GTiff reads PAM lazily)
     sband = src.GetRasterBand(1)
-    tmp = out_path.with_name(f"{out_path.name}.{secrets.token_hex(4)}.partial.tif")
+    tmp = out_path.with_name(f"{out_path.name}.{writers.new_token()}.partial.tif")
     gdal.ErrorReset()
     try:
         dst = gdal.GetDriverByName("GTiff").Create(

@@ -20,7 +20,6 @@ the session lives.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -29,9 +28,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import writers
+from ..errors import ClassificationError
 from ..run_names import RunFiles, run_files
+from ..run_summary import read_run_summary
 from .errors import EditError
-from .log import EditLog
+from .log import EditLog, check_edit_classes
 from .model import NODATA, Edit, RasterGrid, Window, apply_edit, flood_region, mask_polygon
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
@@ -56,11 +58,11 @@ def is_landcover_raster(path) -> Optional[str]:
         return f"{path.name} does not exist"
     if files.summary.exists():
         try:
-            summary = json.loads(files.summary.read_text(encoding="utf-8"))
-            if Path(summary.get("outputs", {}).get("classes", "")).name == path.name:
-                return None
-        except (OSError, ValueError):
-            pass
+            summary = read_run_summary(files.summary)  # checked at the door (core/run_summary.py)
+        except ClassificationError as exc:
+            return str(exc)
+        if Path((summary.get("outputs") or {}).get("classes") or "").name == path.name:
+            return None
     try:
         ds = open_raster(path)
     except EditError as exc:
@@ -232,11 +234,13 @@ class EditSession:
                 "restore the log, or move the corrected raster away to start again"
             )
         _check_writable(files.folder)
+        writers.sweep_stale_partials(files.folder)  # left by a run or a correction that was killed
         session = cls(files, grid)
         if files.log.exists():
             log = EditLog.open(files.log)
             try:
                 log.check_belongs_to(grid, files.classes)
+                check_edit_classes(log.edits(), len(run_palette(files)), files.log.name)
             except EditError:
                 log.close()
                 raise
@@ -544,7 +548,7 @@ def copy_style(files: RunFiles) -> None:
     """``<run>_corrected.qml`` = the model output's style (QGIS applies it when it opens the raster)."""
     src, dst = files.classes_style, files.corrected_style
     if src.exists() and not dst.exists():
-        tmp = dst.with_name(f"{dst.name}.{secrets.token_hex(4)}.partial")
+        tmp = dst.with_name(f"{dst.name}.{writers.new_token()}.partial")
         tmp.write_bytes(src.read_bytes())
         os.replace(tmp, dst)
 
@@ -553,14 +557,14 @@ def run_palette(files: RunFiles) -> list[tuple[str, str]]:
     """[(class name, "#rrggbb")] by class index: the run's model card (from its summary) when it can be
     read, else the names and colours the engine embedded in the classes raster."""
     try:
-        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        summary = read_run_summary(files.summary)
         card_path = (summary.get("model") or {}).get("card")
         if card_path and Path(card_path).is_file():
             from ...models.card import ModelCard
 
             card = ModelCard.load(card_path)
             return [(c.name, c.color) for c in card.classes]
-    except (OSError, ValueError):
+    except (OSError, ValueError, ClassificationError):
         pass
     ds = open_raster(files.classes)  # kept alive while its band is used
     ds.GetMetadata()  # loads the .aux.xml, where GTiff keeps category names (read lazily)

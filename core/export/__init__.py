@@ -95,6 +95,42 @@ def planned_files(run: RunInfo, options: ExportOptions) -> list[str]:
     return names
 
 
+def _export_into(run, outdir, options, what, names, prog, result) -> None:
+    """The parts of ``what``, written into a staging folder and renamed into ``outdir`` when all are complete."""
+    from . import polygons, raster, report
+
+    with Staging(outdir, overwrite=options.overwrite) as staging, gdal_errors("export failed", prog):
+        staging.check_free(names)
+        weights = {"raster": 1.0, "polygons": 3.0, "report": 0.5}
+        total = sum(weights[w] for w in what) or 1.0
+        at = 0.0
+        for w in what:
+            sub = prog.span(at / total, (at + weights[w]) / total)
+            at += weights[w]
+            if w == "raster":
+                raster.export_rasters(run, staging, options.raster_format, options.raster_parts, sub)
+            elif w == "polygons":
+                result.polygons = polygons.export_polygons(
+                    run, staging, options.vector_format, options.mmu_ha, options.dissolve, sub
+                )
+            elif w == "report":
+                listed = [n for n in names if not n.endswith(".aux.xml")]
+                result.areas = report.export_report(run, staging, sub, files=listed, title=options.title)
+        prog.check()
+        result.files = staging.commit()
+
+
+def _check_options(options: ExportOptions) -> None:
+    """The numeric options, finite and in range (NaN passed every comparison and crashed the sieve)."""
+    from ..errors import ClassificationError
+    from ..numeric import check_number
+
+    try:
+        check_number("the minimum mapping unit (mmu_ha)", options.mmu_ha or 0.0, 0, 1e7)
+    except ClassificationError as exc:
+        raise ExportError(str(exc)) from None
+
+
 def _guard_inputs(run: RunInfo, outdir: Path, names: list[str]) -> None:
     inputs = {
         p.resolve()
@@ -117,9 +153,8 @@ def export_run(
     """Export ``source`` (a ``*_summary.json`` or a class raster) into ``outdir``.
 
     ``map`` in ``what`` is skipped here: it needs QGIS (qgis_bridge/print_layout.py)."""
-    from . import polygons, raster, report
-
     options = options or ExportOptions()
+    _check_options(options)
     prog = ProgressSpan(progress, is_cancelled)
     prog(0.0, "reading the run")
     run = run or load_run(source)
@@ -128,25 +163,10 @@ def export_run(
     names = planned_files(run, ExportOptions(**{**options.__dict__, "what": tuple(what)}))
     _guard_inputs(run, outdir, names)
     result = ExportResult(run=run, outdir=outdir, notes=list(run.notes))
-    with Staging(outdir, overwrite=options.overwrite) as staging, gdal_errors("export failed", prog):
-        staging.check_free(names)
-        weights = {"raster": 1.0, "polygons": 3.0, "report": 0.5}
-        total = sum(weights[w] for w in what) or 1.0
-        at = 0.0
-        for w in what:
-            sub = prog.span(at / total, (at + weights[w]) / total)
-            at += weights[w]
-            if w == "raster":
-                raster.export_rasters(run, staging, options.raster_format, options.raster_parts, sub)
-            elif w == "polygons":
-                result.polygons = polygons.export_polygons(
-                    run, staging, options.vector_format, options.mmu_ha, options.dissolve, sub
-                )
-            elif w == "report":
-                listed = [n for n in names if not n.endswith(".aux.xml")]
-                result.areas = report.export_report(run, staging, sub, files=listed, title=options.title)
-        prog.check()
-        result.files = staging.commit()
+    try:
+        _export_into(run, outdir, options, what, names, prog, result)
+    except OSError as exc:  # a full disk while writing a style, the report or other metadata
+        raise ExportError(f"cannot write the exports in {outdir}: {exc.strerror or exc} (is the disk full?)") from None
     if run.assessment_path is not None and "report" in what:
         result.notes.append(f"adjusted areas from the accuracy assessment {run.assessment_path.name}")
     prog(1.0, f"{len(result.files)} files written to {outdir}")

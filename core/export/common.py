@@ -120,18 +120,24 @@ class Staging:
         """Rename every file written in the staging folder onto its final name; then remove the folder."""
         written = [n for n in self.planned if (self.dir / n).exists()]
         self.check_free(written)
-        done = []
+        done, kept = [], []  # renamed into place; (final, its old file moved into the staging folder)
         try:
             for name in written:
                 final = self.outdir / name
-                existed = final.exists()
+                if final.exists():
+                    os.replace(final, self.dir / f"{name}.replaced")
+                    kept.append((final, self.dir / f"{name}.replaced"))
                 os.replace(self.dir / name, final)
-                if not existed:
-                    done.append(final)
+                done.append(final)
         except OSError as exc:
             for f in done:  # all or nothing: take back what this export had already renamed
                 try:
                     f.unlink()
+                except OSError:
+                    pass
+            for final, old in kept:  # and put back the files it replaced
+                try:
+                    os.replace(old, final)
                 except OSError:
                     pass
             self.abort()

@@ -74,6 +74,8 @@ def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progre
     # optimised layout that COPY_SRC_OVERVIEWS / the COG driver made)
     src_bands = [s.GetRasterBand(i + 1) for i in range(s.RasterCount)]
     d = gdal.Open(str(dst))
+    if d is None:  # Translate gave a dataset, yet the file on disk is incomplete (a full disk)
+        raise ExportError(f"cannot write {dst.name}: {gdal.GetLastErrorMsg() or 'the file is incomplete'} (disk full?)")
     d.GetMetadata()
     for k, v in metadata.items():
         d.SetMetadataItem(k, str(v))
@@ -86,6 +88,19 @@ def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progre
             db.SetDescription(b.GetDescription())
     d = None
     s = None
+    _check_metadata(dst, metadata)
+
+
+def _check_metadata(dst: Path, metadata: dict) -> None:
+    """The PAM (.aux.xml) is written when the dataset closes, and a failed write there is only a GDAL
+    message: read it back, so a full disk cannot leave an export without its class names."""
+    from osgeo import gdal
+
+    d = gdal.Open(str(dst))
+    missing = d is None or any(d.GetMetadataItem(k) != str(v) for k, v in metadata.items())
+    d = None
+    if missing:
+        raise ExportError(f"cannot write the metadata of {dst.name} ({dst.name}.aux.xml): is the disk full?")
 
 
 def export_rasters(

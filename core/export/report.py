@@ -170,15 +170,20 @@ dt{color:#555}dd{margin:0}code{font-size:.9em}
 """
 
 
+def _finite(v):
+    """A metric as a finite number, else None (a hand-edited summary may hold anything)."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf") else None
+
+
 def _metrics_html(summary: dict) -> str:
     m = summary.get("model") or {}
     if not m:
         return "<p class='muted'>No model information (the export started from a bare class raster).</p>"
     met = m.get("metrics") or {}
     test = met.get("test") if isinstance(met.get("test"), dict) else {}
-    acc = test.get("accuracy", met.get("test_accuracy", met.get("accuracy")))
-    n = test.get("n", met.get("n"))
-    f1 = test.get("macro_f1", met.get("macro_f1"))
+    acc = _finite(test.get("accuracy", met.get("test_accuracy", met.get("accuracy"))))
+    n = _finite(test.get("n", met.get("n")))
+    f1 = _finite(test.get("macro_f1", met.get("macro_f1")))
     cmd = test.get("command", met.get("command"))
     items = [
         ("model", escape(str(m.get("title") or m.get("name") or "?"))),

@@ -79,6 +79,12 @@ ODD_CARDS = {
     "unknown-architecture": lambda d: json.dumps({**d, "architecture": "no_such_net"}),
     "name-null": lambda d: json.dumps({**d, "name": None}),
     "not-utf8": lambda d: b"\xff\xfe\x00garbage",
+    # issue 27: fields that were not checked
+    "band-named-twice": lambda d: json.dumps({**d, "bands": ["B04", "B04", "B02"]}),
+    "band-roles-text": lambda d: json.dumps({**d, "band_roles": "rgb"}),
+    "title-an-object": lambda d: json.dumps({**d, "title": {"en": "x"}}),
+    "gsd-astronomical": lambda d: json.dumps({**d, "gsd_m": 1e300}),
+    "gsd-microscopic": lambda d: json.dumps({**d, "gsd_m": 1e-9}),
 }
 
 
