@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..errors import ReadableError
 from . import requirements as reqs
 from .dependencies import numpy_pin, requirement_lines
 from .deps_folder import PROTECTED, deps_folder, deps_root, prune_protected
@@ -69,7 +70,7 @@ __all__ = [
 MANIFEST = "eurosat_landcover_install.json"
 
 
-class InstallRefused(Exception):
+class InstallRefused(ReadableError):
     """Automatic installation is not possible here: ``reason`` (one line) and ``manual`` (what works)."""
 
     def __init__(self, reason: str, manual: str):
@@ -78,7 +79,7 @@ class InstallRefused(Exception):
         self.manual = manual
 
 
-class InstallFailed(Exception):
+class InstallFailed(ReadableError):
     """pip ran and failed (the last lines of its log are in the message)."""
 
 
