@@ -345,7 +345,7 @@ class ExportPage(WorkspacePage):
         self.last_files = list(task.result.files)
         for note in task.result.notes:
             log(f"export: {note}")
-        self._finish_map(task.outdir)
+        self._finish_map(task.result.outdir)
 
     def _finish_map(self, outdir: Path) -> None:
         from ...core.export import ExportError
