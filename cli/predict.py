@@ -34,7 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "resize; window (default auto)",
     )
     p.add_argument("--bands", nargs="+", type=int, metavar="N", help="1-based source bands for the model")
-    p.add_argument("--radiometry", default="auto", help="auto, 8bit, sentinel2_l1c, sentinel2_l2a, percentile")
+    p.add_argument(
+        "--radiometry",
+        default="auto",
+        help="auto, 8bit, sentinel2_l1c, sentinel2_l2a, percentile, sentinel2_offset1000",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--opacity", type=float, default=0.5, help="heat-map opacity in the PNG, 0..1 (default 0.5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

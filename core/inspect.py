@@ -187,18 +187,16 @@ def _fill_invalid(window: np.ndarray, mask: np.ndarray) -> None:
 
 def radiometry_from_dict(d: dict, card):
     """Rebuild the run's scaler from the summary's ``radiometry`` entry (percentile limits included)."""
-    from .radiometry import Radiometry, make_radiometry
+    from .radiometry import L2A_OFFSET, LINEAR_METHODS, Radiometry, make_radiometry
 
     method = d.get("method")
     if method == "percentile":
         if d.get("low") is None or d.get("high") is None:
             raise ClassificationError("the run summary has no percentile limits: re-run the classification")
         return Radiometry("percentile", low=list(d["low"]), high=list(d["high"]), reason=d.get("reason", ""))
-    if method in ("sentinel2_l1c", "sentinel2_l2a"):
-        from .radiometry import L2A_OFFSET
-
+    if method in LINEAR_METHODS:
         divisor = float(d.get("divisor") or card.sentinel2_dn_divisor)
-        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))
+        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))  # older summaries
         return Radiometry(method, divisor=divisor, offset=offset, reason=d.get("reason", ""))
     return make_radiometry(method or "8bit", card, d.get("reason", ""))
 
@@ -278,6 +276,7 @@ class Inspector:
                 self.card,
                 self.mapping.radiometry_reason,
                 _engine_sampler(sample_wr, self.mapping),
+                self.mapping.radiometry_params,
             )
         self.run_grid = run_grid
         self.summary: Optional[dict] = None

@@ -125,7 +125,7 @@ def _scaled_bands(ds, card, bands, radiometry) -> tuple[np.ndarray, str]:
         data = raw.reshape(raw.shape[0], -1).astype(np.float64)
         return data[:, np.isfinite(data).all(axis=0)], {"sample_px": [ds.RasterXSize, ds.RasterYSize]}
 
-    rad = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sample)
+    rad = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sample, mapping.radiometry_params)
     return rad.apply(raw), f"bands {mapping.bands} ({mapping.reason}); radiometry {rad.method}"
 
 

@@ -114,7 +114,7 @@ class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
         from ..core.accuracy.design import LAYER
         from ..core.accuracy.errors import AssessmentError
         from ..core.accuracy.report import run_assessment
-        from ..qgis_bridge.assess import layer_file
+        from ..qgis_bridge.assess import layer_file, reference_records
 
         map_layer = self.parameterAsRasterLayer(parameters, self.MAP, context)
         ref_layer = self.parameterAsVectorLayer(parameters, self.REFERENCE, context)
@@ -132,8 +132,9 @@ class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
         }
         try:
             if ref_layer is not None:
-                path, lname = layer_file(ref_layer)
-                is_sample = lname in (None, LAYER) and ref_layer.fields().indexOf("ref_code") >= 0 and not field
+                maybe_sample = not field and ref_layer.fields().indexOf("ref_code") >= 0
+                path, lname = layer_file(ref_layer) if maybe_sample else (None, "")
+                is_sample = maybe_sample and lname in (None, LAYER)
                 if is_sample:
                     kwargs["sample"] = path
                 else:
@@ -143,7 +144,8 @@ class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
                         )
                     if map_path is None:
                         raise QgsProcessingException("choose the land-cover map to compare the reference with")
-                    kwargs.update(reference=path, class_field=field, reference_layer=lname)
+                    # read through QGIS: the layer's filter and CRS, any provider (e.g. a delimited-text CSV)
+                    kwargs["reference_records"] = reference_records(ref_layer, field, map_layer.crs())
             else:
                 if map_path is None:
                     raise QgsProcessingException("choose the land-cover map to compare the reference raster with")
@@ -164,8 +166,8 @@ class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
                     f"  {c['name']}: mapped {c['mapped_km2']:.3f} km², adjusted {c['adjusted_km2']:.3f} km² "
                     f"({a_lo:.3f}–{a_hi:.3f})"
                 )
-        for note in res.notes:
-            feedback.reportError(note, False)
+        for note in res.notes:  # notes are information, not errors (reportError logs them as CRITICAL)
+            feedback.pushInfo(f"Note: {note}")
         return {
             self.OUTPUT_JSON: out["json"],
             self.OUTPUT_CSV: out["csv"],

@@ -31,7 +31,7 @@ from qgis.core import (
 from ..core.request import BATCH_SIZE_MAX, RADIOMETRY_CHOICES
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
-from ..qgis_bridge.results import area_summary
+from ..qgis_bridge.results import LAND_COVER, area_summary, layer_label, run_name
 from .base import LandCoverAlgorithm
 
 
@@ -216,8 +216,8 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             raise QgsProcessingException("Classification cancelled; no output was kept") from None
         except ClassificationError as exc:
             raise QgsProcessingException(str(exc)) from None
-        for warning in result.warnings or []:
-            feedback.reportError(warning, False)
+        for warning in result.warnings or []:  # a warning, not an error (reportError logs it as CRITICAL)
+            feedback.pushWarning(warning)
         feedback.pushInfo(
             f"{result.windows} windows in {result.seconds:.1f} s on {result.device} "
             f"({result.windows_per_second:.0f} windows/s)"
@@ -232,7 +232,10 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         ):
             # The GUI (and processing.runAndLoadResults) load the land-cover layer, styled as in the dock.
             details = QgsProcessingContext.LayerDetails(
-                f"Land cover — {layer.name()}", context.project(), self.OUTPUT_CLASSES, QgsProcessingUtils.Raster
+                layer_label(LAND_COVER, run_name(result)),
+                context.project(),
+                self.OUTPUT_CLASSES,
+                QgsProcessingUtils.Raster,
             )
             post = _StyleClasses(classes)
             _POST_PROCESSORS.append(post)  # Python must keep it alive until QGIS calls it

@@ -219,8 +219,8 @@ class CreateSamplingDesignAlgorithm(LandCoverAlgorithm):
             feedback.pushInfo(f"Sample size from the target standard error: {plan['n_from_se']}")
         for code, k in zip(plan["codes"], plan["per_class"]):
             feedback.pushInfo(f"  {names[code]}: {k} point(s), {info.counts[code]} px mapped")
-        for note in result["notes"]:
-            feedback.reportError(note, False)
+        for note in result["notes"]:  # information, not an error (reportError logs it as CRITICAL)
+            feedback.pushInfo(f"Note: {note}")
         feedback.pushInfo(f"{result['points']} points written to {result['path']}")
         if context.project() is not None:  # the GUI loads the points, styled by labelling status
             from ..core.accuracy.design import LAYER

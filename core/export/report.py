@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .accuracy_note import accuracy_line
 from .common import ExportError, ProgressSpan, Staging
 from .polygons import _cell_area_m2, strip_rows
 from .run import RunInfo
@@ -188,11 +189,11 @@ def _metrics_html(summary: dict) -> str:
     if acc is not None:
         items.append(
             (
-                "measured accuracy",
-                f"<b>{100 * float(acc):.2f} %</b> on the model's held-out "
+                "accuracy on EuroSAT test patches",
+                f"{100 * float(acc):.2f} % on the model's held-out "
                 f"{escape(str(met.get('split', 'test')))} split"
-                + (f" ({int(n):,} images)" if n else "")
-                + " (the model's accuracy on image patches; this map's own accuracy needs an accuracy assessment)",
+                + (f" ({int(n):,} patches)" if n else "")
+                + " (64 x 64 px EuroSAT patches, not this map: see this map's assessed accuracy above)",
             )
         )
     if f1 is not None:
@@ -217,12 +218,20 @@ def _settings_html(run: RunInfo) -> str:
         ("area of interest", escape(str(req.get("bounds") or "whole raster"))),
         ("bands", escape(", ".join(f"{b}" for b in bm.get("bands", [])) + (f" ({bm.get('reason')})" if bm else ""))),
         ("radiometry", escape(f"{rad.get('method', '?')}: {rad.get('formula', '')}")),
+        ("radiometry chosen", escape(str(rad.get("reason", "–")))),
+        ("radiometry evidence", escape("; ".join(rad.get("evidence") or []) or "–")),
         ("stride", escape(f"{grid.get('stride_px', req.get('stride', '?'))} px")),
         ("output cell", escape(" x ".join(f"{v:g}" for v in grid.get("cell_size_m", [])) + " m")),
         ("device", escape(str(s.get("device", "?")))),
         ("windows", escape(str((s.get("windows") or {}).get("classified", "?")))),
     ]
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def _ood_html(summary: dict) -> str:
+    """The run's out-of-distribution warning (core/ood.py), one line, when it fired."""
+    warning = (summary.get("out_of_distribution") or {}).get("warning")
+    return f"<p class='note' id='ood'>{escape(warning)}</p>\n" if warning else ""
 
 
 def html_text(run: RunInfo, areas: dict, title: str | None = None, files: list[str] | None = None) -> str:
@@ -279,7 +288,8 @@ def html_text(run: RunInfo, areas: dict, title: str | None = None, files: list[s
 <title>{escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{escape(title)}</h1>
 <p class="muted">{escape(run.model_title() or "land-cover map")} · {_fmt(areas["total_km2"])} km² classified · {now}</p>
-{notes}
+<p id="accuracy"><b>Accuracy:</b> {escape(accuracy_line(s, run.assessment, run.classes_path.name))}.</p>
+{_ood_html(s)}{notes}
 <h2>Area per class</h2>
 {bar_chart_svg(areas, adj)}
 <p>{legend}</p>

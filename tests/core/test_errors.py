@@ -40,7 +40,8 @@ def test_unsupported_band_count_without_mapping(tmp_path, brightness_model):
     _assert_nothing_written(tmp_path / "out")
     # ... and it works with an explicit mapping
     res = classify(_req(src, tmp_path / "out", bands=[3, 2, 1], stride=64), model=brightness_model)
-    assert res.band_mapping["bands"] == [3, 2, 1] and res.radiometry["method"] == "percentile"
+    # values 0-255 in a UInt16 file: read as 8-bit data (core/radiometry_choice.py)
+    assert res.band_mapping["bands"] == [3, 2, 1] and res.radiometry["method"] == "8bit"
 
 
 def test_band_out_of_range(tmp_path, brightness_model):

@@ -345,3 +345,27 @@ def test_report_renders_in_a_headless_browser(run, tmp_path):
     cls = class_array()
     drawn = {c for i, (_n, c) in enumerate(CLASSES) if (cls == i).any()}
     assert drawn <= colours, sorted(drawn - colours)
+
+
+def test_report_separates_patch_accuracy_from_this_maps_assessed_accuracy(run, tmp_path):
+    """Issue 22: the model's accuracy on EuroSAT test patches is never presented as the map's; the map's
+    assessed accuracy is shown whenever an assessment of that map exists."""
+    export_run(run, tmp_path / "a", ExportOptions(what=("report",)))
+    html = (tmp_path / "a" / "demo_landcover_report.html").read_text(encoding="utf-8")
+    assert "this map&#x27;s accuracy: not assessed" in html and "accuracy on EuroSAT test patches 98.7 %" in html
+    assert "measured accuracy" not in html
+    (run.parent / "demo_classes_assessment.json").write_text(
+        json.dumps(
+            {
+                "map": "demo_classes.tif",
+                "overall_accuracy": 0.756,
+                "n": 412,
+                "adjusted_area": {"Forest": {"area_km2": 2.5, "ci95_km2": 0.4}},
+            }
+        )
+    )
+    export_run(run, tmp_path / "b", ExportOptions(what=("report",)))
+    html = (tmp_path / "b" / "demo_landcover_report.html").read_text(encoding="utf-8")
+    line = html[html.index('<p id="accuracy">') :].split("</p>")[0]
+    assert "this map&#x27;s assessed accuracy 75.6 % (412 reference samples)" in line
+    assert line.index("75.6 %") < line.index("accuracy on EuroSAT test patches 98.7 %")

@@ -143,7 +143,7 @@ def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp
     to_load = context.layersToLoadOnCompletion()
     assert result["OUTPUT_CLASSES"] in to_load
     details = to_load[result["OUTPUT_CLASSES"]]
-    assert details.name.startswith("Land cover — ")
+    assert details.name == "Land cover · scene"  # the run's name, as in the dock (issue 25 item 10)
     layer = QgsRasterLayer(result["OUTPUT_CLASSES"], details.name)
     details.postProcessor().postProcessLayer(layer, context, QgsProcessingFeedback())
     renderer = layer.renderer()
