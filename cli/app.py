@@ -129,8 +129,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     commands = load_commands()
     args = build_parser(commands).parse_args(argv)
     run = commands[args.command].run
-    from ..core.errors import ClassificationCancelled, ClassificationError, Terminated
+    from ..core.errors import ClassificationCancelled, Terminated
     from ..core.gdalutil import QuietErrors
+    from ..errors import ReadableError
 
     debug = getattr(args, "debug", False)
     stop = _StopSignals(cancel=args.command in ("classify", "finetune"))
@@ -158,7 +159,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 128 + stop.signum
         print(f"cancelled: {exc}", file=sys.stderr)
         return 130
-    except ClassificationError as exc:
+    except ReadableError as exc:  # every user-facing error: its one line as it is
         if getattr(args, "debug", False):
             raise
         print(f"{_eol()}error: {exc}", file=sys.stderr)

@@ -52,10 +52,21 @@ def classify(
 ) -> ClassificationResult:
     """Classify ``request.input_path``; see the module docstring and docs/notes/engine.md.
 
-    ``progress(Progress)`` receives typed reports (core/progress.py). ``model`` (keyword,
-    optional): an already loaded ``(model, card)`` pair; the model takes float N x C x p x p on
-    the 0-255 scale and returns logits (used by tests and benchmarks).
-    Raises ClassificationError (readable) or ClassificationCancelled; outputs are then removed.
+    Args:
+        request: what to classify and how (input, output folder, model card, bands, radiometry,
+            area, stride, batch size, device, ...; core/request.py).
+        progress: receives typed reports ``Progress(fraction, stage, message, done, total)``
+            (core/progress.py); called from the calling thread.
+        is_cancelled: polled between batches; True stops the run.
+        model: (keyword) an already loaded ``(model, card)`` pair; the model takes float
+            N x C x p x p on the 0-255 scale and returns logits (tests and benchmarks).
+
+    Returns:
+        The ClassificationResult: the output paths (classes, confidence, probabilities, summary),
+        area per class, window counts, speed, device, warnings, and the summary as a dict.
+
+    Raises:
+        ClassificationError (readable) or ClassificationCancelled; the outputs are then removed.
     """
     clock, warnings = _Clock(), []
     progress = as_callback(progress)

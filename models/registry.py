@@ -258,8 +258,14 @@ def _head_prefix(model: nn.Module) -> str:
 def build_model(architecture: str, num_classes: int = 10, pretrained: bool = False) -> nn.Module:
     """Raw network for ``num_classes`` classes (takes normalised input, see module doc).
 
-    ``pretrained=True`` initialises the backbone from offline ImageNet weights and raises
-    :class:`PretrainedWeightsUnavailable` when they are not on this machine.
+    Args:
+        architecture: a name of :data:`ARCHITECTURES` (unknown: ValueError listing the known ones).
+        num_classes: the size of the classifier head.
+        pretrained: initialise the backbone from offline ImageNet weights; raises
+            :class:`PretrainedWeightsUnavailable` when they are not on this machine.
+
+    Returns:
+        The torch ``nn.Module`` (wrap it in ``checkpoint.LandCoverClassifier`` for 0-255 input).
     """
     spec = get_spec(architecture)
     if num_classes < 1:

@@ -30,11 +30,11 @@ def test_the_install_stage_and_its_clock_show_while_pip_works(qgis_iface):
     panel.show()
     seen = []
 
-    def work(on_line, is_canceled, set_progress):
+    def work(progress, is_cancelled):  # the BackgroundTask signature (qgis_bridge/background.py)
         for line in PIP_LINES:
-            on_line(line)
+            progress(None, line)
             time.sleep(0.3)
-        set_progress(85)
+        progress(0.85)
         time.sleep(1.6)  # the long silent part: pip unpacks torch
         return "done"
 
