@@ -141,7 +141,7 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
             "total": run.total,
             "classified": run.classified,
             "skipped_nodata": run.skipped,
-            "unit": "tiles" if mode == "map" else "windows",
+            **({"unit": "tiles"} if mode == "map" else {}),
         },
         "windows_per_second": run.classified / inference if inference > 0 else 0.0,
         "km2_per_second": done_km2 / inference if inference > 0 else 0.0,
