@@ -134,3 +134,24 @@ def test_model_of_the_other_mode_is_refused_in_one_line(tmp_path, capsys):
         err = capsys.readouterr()[1].strip().splitlines()
         assert rc == 2 and len(err) == 1 and "mode" in err[0], err
         assert not (tmp_path / mode).exists() or not any((tmp_path / mode).iterdir())
+
+
+def test_explain_and_export_work_on_a_map_mode_run(tmp_path, capsys):
+    from eurosat_landcover.core.inspect import Inspector
+
+    src = _crop(tmp_path, 0, 0, 192, 128)
+    assert cli.main(["classify", str(src), str(tmp_path / "run"), "--mode", "map", "--device", "cpu", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr()[0])
+    insp = Inspector.from_summary(summary["outputs"]["summary"], device="cpu")
+    gt = gdal.Open(str(src)).GetGeoTransform()
+    x, y = gt[0] + 100 * gt[1], gt[3] + 5 * gt[5]  # pixel (100, 5): its window is moved inside the raster
+    cell = insp.cell_windows(x, y)
+    assert cell.cell == (100, 5) and len(cell.windows) == 1 and cell.grid_windows == [(68, 0)]
+    assert cell.probabilities.shape == (10,) and abs(float(cell.probabilities.sum()) - 1) < 1e-4
+    heat = insp.heat_map(cell.windows[0])
+    assert heat.shape == (64, 64) and heat.min() >= 0 and heat.max() <= 1
+    rc = cli.main(["export", summary["outputs"]["summary"], str(tmp_path / "export"), "--what", "raster,report"])
+    out = capsys.readouterr()[0]
+    assert rc == 0, out
+    written = [Path(p) for p in json.dumps(json.loads(out)).split('"') if p.startswith(str(tmp_path / "export"))]
+    assert written and all(p.exists() for p in written)
