@@ -134,7 +134,7 @@ def sample_truth() -> np.ndarray:
 def bench_scene(name, tif, truth, args, tmp, rows):
     zone = near_boundary(truth)
     km2 = truth.size * 1e-4
-    runs = [("map", 32)] + [("windows", s) for s in args.strides]
+    runs = ([("map", 32)] if args.map else []) + [("windows", s) for s in args.strides]
     for mode, stride in runs:
         run = run_engine(tif, tmp / f"{name}_{mode}{stride}", mode, stride, args.threads)
         sc = score(pixels(run, truth.shape), truth, zone)
@@ -179,11 +179,23 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(DATA))
     p.add_argument("--scenes", type=int, default=2, help="scenes per region size")
     p.add_argument("--size", type=int, default=1024, help="scene side in px (10 m)")
-    p.add_argument("--strides", type=int, nargs="+", default=[16, 32, 64])
+    p.add_argument("--strides", type=int, nargs="*", default=[16, 32, 64], help="windows mode strides")
+    p.add_argument("--no-map", dest="map", action="store_false", help="windows mode only")
+    p.add_argument(
+        "--merge", help="JSON of an earlier run (same scenes): its rows for runs not made now are kept, marked"
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=2023)
     p.add_argument("--max-patches", type=int, default=0, help="per-patch check on the first N test patches (0: all)")
+    p.add_argument(
+        "--memory",
+        nargs="*",
+        default=[],
+        metavar="WxH",
+        help="also run map mode on the sample tiled to these sizes (px, e.g. 1024x1024 1024x8192): peak RSS",
+    )
     p.add_argument("--markdown")
+    p.add_argument("--record", action="store_true", help="write the figures into the map model's card (metrics)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT.parent))
@@ -196,6 +208,7 @@ def main(argv=None) -> int:
     bank = PatchBank(images, labels)
     rng = np.random.default_rng(args.seed)
     rows: list = []
+    memory: list = []
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="bench_map_") as tmp:
         tmp = Path(tmp)
@@ -208,15 +221,67 @@ def main(argv=None) -> int:
                 image = fill(rng, bank, ids, classes, dihedral=False)
                 tif = write_scene(tmp / f"scene_{km}_{n}.tif", image)
                 bench_scene(f"{km} km #{n}", tif, classes[ids].astype(np.uint8), args, tmp, rows)
+        for size in args.memory:
+            w, h = (int(v) for v in size.lower().split("x"))
+            vrt = bench_engine().make_mosaic_vrt(tmp / f"tiled_{w}x{h}.vrt", w, height=h)
+            run = run_engine(vrt, tmp / f"mem_{w}x{h}", "map", 32, args.threads)
+            mp = w * h / 1e6
+            memory.append({"size": size, "megapixels": mp, "peak_rss_mb": run["peak_rss_mb"]})
+            print(f"memory: map mode {size} ({mp:.1f} MP): peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
     n = args.max_patches or len(images)
-    patch = patch_accuracy(images[:n], labels[:n])
+    patch = patch_accuracy(images[:n], labels[:n]) if args.map else {"patches": 0, "majority_accuracy": float("nan")}
+    if args.merge:
+        made = {(r["scene"], r["mode"]) for r in rows}
+        earlier = json.loads(Path(args.merge).read_text())
+        rows += [{**r, "earlier_run": True} for r in earlier["rows"] if (r["scene"], r["mode"]) not in made]
     print(f"per patch (majority class in map mode): {patch['majority_accuracy']:.4f} of {patch['patches']}")
-    result = {"rows": rows, "per_patch": patch, "cpu": cpu_name(), "seconds": time.time() - t0, "args": vars(args)}
+    result = {"rows": rows, "memory": memory, "per_patch": patch, "cpu": bench_engine().cpu_name()}
+    result.update(seconds=time.time() - t0, args=vars(args))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.markdown:
         Path(args.markdown).write_text(markdown(result, argv))
+    if args.record:
+        record(result, argv)
     return 0
+
+
+def grouped(rows) -> dict:
+    """{(scene group, mode): [rows]}: the scenes of one region size together."""
+    groups: dict = {}
+    for r in rows:
+        key = "sample mosaic" if r["scene"] == "sample" else r["scene"].split(" #")[0] + " regions"
+        groups.setdefault((key, r["mode"]), []).append(r)
+    return groups
+
+
+def mean_of(rs, key) -> float:
+    vals = [r[key] for r in rs if not math.isnan(r[key])]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def record(result: dict, argv) -> None:
+    """The figures into the bundled map model's card, ``metrics.bench_map`` (the card's own file)."""
+    from eurosat_landcover.models.checkpoint import default_map_card_path
+
+    path = default_map_card_path()
+    card = json.loads(path.read_text())
+    table = {
+        f"{scene} / {mode}": {
+            k: round(mean_of(rs, k), 4) for k in ("overall", "interior", "boundary", "s_per_km2", "inference_s_per_km2")
+        }
+        | {"peak_rss_mb": round(max(r["peak_rss_mb"] for r in rs))}
+        for (scene, mode), rs in grouped(result["rows"]).items()
+    }
+    card.setdefault("metrics", {})["bench_map"] = {
+        "pixel_accuracy": table,
+        "per_patch_majority_accuracy": result["per_patch"],
+        "cpu": result["cpu"],
+        "command": "python -P benchmarks/bench_map.py " + " ".join(argv or sys.argv[1:]),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(path)
 
 
 def torch_threads(n: int) -> None:
@@ -225,20 +290,17 @@ def torch_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def cpu_name() -> str:
+def bench_engine():
+    """benchmarks/bench_engine.py (its CPU name and tiled-sample VRT)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_engine import cpu_name as name
+    import bench_engine as module
 
-    return name()
+    return module
 
 
 def markdown(result: dict, argv) -> str:
     """The results page: one table per region size (means over its scenes), the sample, per patch."""
-    rows = result["rows"]
-    groups: dict = {}
-    for r in rows:
-        key = "sample mosaic" if r["scene"] == "sample" else r["scene"].split(" #")[0] + " regions"
-        groups.setdefault((key, r["mode"]), []).append(r)
+    groups = grouped(result["rows"])
     lines = [
         "# Map mode vs windows mode at 10 m (benchmarks/bench_map.py)",
         "",
@@ -254,13 +316,18 @@ def markdown(result: dict, argv) -> str:
     for (scene, mode), rs in groups.items():
 
         def m(k, rs=rs):
-            vals = [r[k] for r in rs if not math.isnan(r[k])]
-            return sum(vals) / len(vals) if vals else float("nan")
+            return mean_of(rs, k)
 
+        mark = " *" if any(r.get("earlier_run") for r in rs) else ""
         lines.append(
-            f"| {scene} | {mode} | {100 * m('overall'):.1f} % | {100 * m('interior'):.1f} % | "
+            f"| {scene} | {mode}{mark} | {100 * m('overall'):.1f} % | {100 * m('interior'):.1f} % | "
             f"{100 * m('boundary'):.1f} % | {m('s_per_km2'):.2f} | {m('inference_s_per_km2'):.2f} | "
             f"{max(r['peak_rss_mb'] for r in rs):.0f} |"
+        )
+    for m in result.get("memory", []):
+        lines.append(
+            f"\nMemory: map mode on the sample tiled to {m['size']} px ({m['megapixels']:.1f} MP): "
+            f"peak RSS {m['peak_rss_mb']:.0f} MB."
         )
     pp = result["per_patch"]
     lines += [
@@ -271,6 +338,8 @@ def markdown(result: dict, argv) -> str:
         f"Scenes: {result['args']['scenes']} per region size, {result['args']['size']} px square, composed from "
         "test-split patches (seed 42) with models/scenes.py (scene seed "
         f"{result['args']['seed']}); means over the scenes of a size; peak RSS is the largest of them.",
+        "Rows marked * come from the earlier run given by --merge (same scenes, other load on the machine: "
+        "compare their speed with care).",
     ]
     return "\n".join(lines) + "\n"
 
