@@ -23,10 +23,10 @@ from .devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import ModelPath, check_mode, choose_fast_path, eager, load_model, read_card
+from .stages.model import check_mode, choose_fast_path, load_model, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
-from .stages.run_map import run_map
+from .stages.run_map import choose_map_path, run_map
 from .stages.run_windows import run_windows
 from .stages.summary import build_summary, result_from_summary
 
@@ -116,13 +116,12 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
 
 def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:
     """Fast path, windows (or map tiles), overviews; -> the run's summary (the outputs are still temporary)."""
-    from ..models.fast_path import FastPathReport
 
     def on_trace():
         progress(Progress(0.015, FAST_PATH, "optimising the model for the CPU"))
 
-    if req.mode == "map":  # tiles of the per-pixel model: the eager network (no traced window graph)
-        path = ModelPath(eager(net), FastPathReport("eager", "map mode runs the eager per-pixel model"))
+    if req.mode == "map":  # tiles of the per-pixel model; the fast path traced at the tile shape
+        path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
         stage = run_map
     else:
         path = choose_fast_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)

@@ -44,6 +44,22 @@ def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
     return max(1, int(batch_size) * TILE_PIXELS_PER_WINDOW // (tiles.th * tiles.tw))
 
 
+def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
+    """The model path of a map run (stages/model.choose_fast_path at the tile shape): the CPU fast
+    path (traced once per machine and tile batch, models/graph_cache.py) when every tile is a full
+    square tile, else the eager model. Its window count is the tiles' area in 64 px windows."""
+    from types import SimpleNamespace
+
+    from ...models.fast_path import FastPathReport
+    from .model import ModelPath, choose_fast_path, eager
+
+    tiles = TileGrid(grid.width, grid.height)
+    if tiles.th != tiles.tile or tiles.tw != tiles.tile:
+        return ModelPath(eager(net), FastPathReport("eager", "a raster smaller than one map tile"))
+    shape = SimpleNamespace(windows=tiles.count * (tiles.tile // grid.patch) ** 2, patch=tiles.tile)
+    return choose_fast_path(net, req.fast_path, device, shape, tiles_per_batch(req.batch_size, tiles), bands, on_trace)
+
+
 def _emitter(sink, valid_rows):
     """-> emit(y0, sums, weights): blended rows to ``sink(row, probs, valid)``."""
 
