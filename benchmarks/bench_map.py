@@ -50,7 +50,7 @@ def _vm_hwm_mb() -> float:
 
 def child(argv) -> int:
     """One engine run (in its own process): prints a JSON line with the summary path and peak RSS."""
-    from eurosat_landcover.core.cli import configure_gdal_for_batch
+    from eurosat_landcover.core.gdalutil import configure_gdal_for_batch
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 

@@ -91,7 +91,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--radiometry",
         default="auto",
         choices=RADIOMETRY_CHOICES,
-        help="how values are scaled to 0-255 (default auto)",
+        help="how values are scaled to 0-255 (default auto: from the product's metadata, then the values; "
+        "sentinel2_l2a takes an offset only from evidence, sentinel2_offset1000 forces DN - 1000)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")

@@ -30,8 +30,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .errors import ClassificationError
+from .run_names import RASTER_SUFFIXES, summary_name
 
-RESULT_SUFFIXES = ("_classes", "_probabilities", "_confidence")
+RESULT_SUFFIXES = tuple(Path(s).stem for s in RASTER_SUFFIXES.values())  # "_classes", ...
 
 
 # ----------------------------------------------------------------------------- data
@@ -191,18 +192,16 @@ def _fill_invalid(window: np.ndarray, mask: np.ndarray) -> None:
 
 def radiometry_from_dict(d: dict, card):
     """Rebuild the run's scaler from the summary's ``radiometry`` entry (percentile limits included)."""
-    from .radiometry import Radiometry, make_radiometry
+    from .radiometry import L2A_OFFSET, LINEAR_METHODS, Radiometry, make_radiometry
 
     method = d.get("method")
     if method == "percentile":
         if d.get("low") is None or d.get("high") is None:
             raise ClassificationError("the run summary has no percentile limits: re-run the classification")
         return Radiometry("percentile", low=list(d["low"]), high=list(d["high"]), reason=d.get("reason", ""))
-    if method in ("sentinel2_l1c", "sentinel2_l2a"):
-        from .radiometry import L2A_OFFSET
-
+    if method in LINEAR_METHODS:
         divisor = float(d.get("divisor") or card.sentinel2_dn_divisor)
-        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))
+        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))  # older summaries
         return Radiometry(method, divisor=divisor, offset=offset, reason=d.get("reason", ""))
     return make_radiometry(method or "8bit", card, d.get("reason", ""))
 
@@ -287,6 +286,7 @@ class Inspector:
                 self.card,
                 self.mapping.radiometry_reason,
                 _engine_sampler(sample_wr, self.mapping),
+                self.mapping.radiometry_params,
             )
         self.run_grid = run_grid
         self.summary: Optional[dict] = None
@@ -335,7 +335,7 @@ class Inspector:
 
     def model(self):
         """The classifier on the chosen device (loaded on first use, as the engine loads it)."""
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
         if self.device is None:
             self.device, self.device_warning = resolve_device(self.device_name)
@@ -482,7 +482,7 @@ def summary_for_result(raster_path: Union[str, Path]) -> Optional[Path]:
     stem = p.stem
     for suffix in RESULT_SUFFIXES:
         if stem.endswith(suffix):
-            cand = p.with_name(stem[: -len(suffix)] + "_summary.json")
+            cand = p.with_name(summary_name(stem[: -len(suffix)]))
             return cand if cand.is_file() else None
     return None
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
+from ..models.devices import device_label, place_model, resolve_device
 from . import writers
-from .devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import check_mode, choose_fast_path, load_model, read_card
+from .stages.model import check_mode, choose_fast_path, model_for, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
 from .stages.run_map import choose_map_path, run_map
@@ -93,7 +93,7 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     device, dev_warning = resolve_device(req.device)
     warnings += [dev_warning] if dev_warning else []
     progress(Progress(0.01, LOAD_MODEL, f"loading the model on {device}"))
-    net = place_model(model[0], device) if model is not None else load_model(card, device)
+    net = place_model(model[0], device) if model is not None else model_for(card, device)
     clock.since("model_load", t0)
     check_cancel()
 

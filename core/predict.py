@@ -125,7 +125,7 @@ def _scaled_bands(ds, card, bands, radiometry) -> tuple[np.ndarray, str]:
         data = raw.reshape(raw.shape[0], -1).astype(np.float64)
         return data[:, np.isfinite(data).all(axis=0)], {"sample_px": [ds.RasterXSize, ds.RasterYSize]}
 
-    rad = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sample)
+    rad = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sample, mapping.radiometry_params)
     return rad.apply(raw), f"bands {mapping.bands} ({mapping.reason}); radiometry {rad.method}"
 
 
@@ -236,7 +236,7 @@ def predict_image(
         )
         card = insp.card
     else:  # ---- one window: as is, or resized
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
         im = _pil_image(path) if not (bands or radiometry != "auto") else None
         if mode == "window":

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..errors import ReadableError
+
 CARD_FORMAT_VERSION = 1
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -39,7 +41,7 @@ EUROSAT_CITATION = (
 REQUIRED_KEYS = ("name", "architecture", "weights", "weights_sha256", "classes", "bands", "mean", "std")
 
 
-class ModelCardError(ValueError):
+class ModelCardError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The card is missing, not JSON, or fails validation."""
 
 

@@ -3,6 +3,7 @@
 from qgis.gui import QgsDockWidget
 
 from ..__about__ import PLUGIN_NAME
+from ..toolbelt.advice import MISSING_WORDS
 from ..toolbelt.dependencies import missing_packages
 
 
@@ -40,14 +41,33 @@ class LandCoverDock(QgsDockWidget):
             self.install_panel.status_text = "Installed, but not importable in this session: restart QGIS."
             self.install_panel.show_state()
             return
+        from qgis.PyQt.QtCore import Qt
+        from qgis.PyQt.QtWidgets import QApplication
+
         from .workspace import Workspace  # pages import the engine (torch) lazily
 
-        self.workspace = Workspace(self.iface, self)
+        if self.install_panel is not None:  # importing torch & co takes seconds: say so while QGIS waits
+            self.install_panel.notice.setText("Opening the workspace: loading torch and the pages (a few seconds)…")
+            self.install_panel.open_button.setEnabled(False)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        QApplication.processEvents()
+        try:
+            self.workspace = Workspace(self.iface, self)
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.clear_missing_warning()
         self.panel = self.workspace.page("classifyPage")
         if self.install_panel is not None:
             self.install_panel.hide()
         self.setWidget(self.workspace)
         self.workspace.show()
+
+    def clear_missing_warning(self) -> None:
+        """Take the "needs the Python package(s) …" warning of the plugin's start off the message bar."""
+        bar = self.iface.messageBar() if self.iface is not None else None
+        for item in list(bar.items()) if bar is not None else []:
+            if MISSING_WORDS in item.text():
+                bar.popWidget(item)
 
     def shutdown(self) -> None:
         """Release map tools and cancel running tasks before the plugin unloads."""

@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..run_names import CORRECTED_SUFFIX, LOG_SUFFIX, MAP_SUFFIXES, summary_name
 from .errors import AssessmentError
 
 DEFAULT_WINDOW_M = 640.0  # EuroSAT: 64 px at 10 m
@@ -32,7 +33,7 @@ FALLBACK_COLORS = (
     "#bcf60c",
     "#fabebe",
 )
-RUN_SUFFIXES = ("_classes.tif", "_corrected.tif")
+RUN_SUFFIXES = MAP_SUFFIXES
 
 
 @dataclass
@@ -155,7 +156,7 @@ def provenance(path) -> dict:
     prefix = run_prefix(path)
     if prefix is None:
         return out
-    summary = prefix.with_name(prefix.name + "_summary.json")
+    summary = prefix.with_name(summary_name(prefix.name))
     if summary.is_file():
         try:
             s = json.loads(summary.read_text(encoding="utf-8"))
@@ -175,8 +176,8 @@ def provenance(path) -> dict:
             "cell_size_m": grid.get("cell_size_m"),
             "device": s.get("device"),
         }
-    if Path(path).name.endswith("_corrected.tif"):
-        log = prefix.with_name(prefix.name + "_edits.gpkg")
+    if Path(path).name.endswith(CORRECTED_SUFFIX):
+        log = prefix.with_name(prefix.name + LOG_SUFFIX)
         out["corrections"] = {"corrected_map": True, "edit_log": str(log) if log.is_file() else None}
         if log.is_file():
             out["corrections"]["edits"] = _count_features(log, "edits")

@@ -15,7 +15,6 @@ Layers:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Optional
 
 from osgeo import gdal, ogr
 
+from ...models.hashing import sha256_file
 from .errors import EditError
-from .model import Edit, Grid
+from .model import Edit, RasterGrid
 
 EDITS = "edits"
 REVIEWS = "reviews"
@@ -35,15 +35,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def grid_key(grid: Grid) -> str:
+def grid_key(grid: RasterGrid) -> str:
     return json.dumps([grid.width, grid.height, [round(v, 6) for v in grid.geotransform]])
 
 
@@ -56,7 +48,7 @@ class EditLog:
 
     # ------------------------------------------------------------------ open / create
     @classmethod
-    def create(cls, path: Path, grid: Grid, classes_path: Path) -> EditLog:
+    def create(cls, path: Path, grid: RasterGrid, classes_path: Path) -> EditLog:
         path = Path(path)
         tmp = path.with_name(path.name + ".partial.gpkg")
         if tmp.exists():
@@ -102,7 +94,7 @@ class EditLog:
         feat = ogr.Feature(state.GetLayerDefn())
         feat.SetField("classes_name", Path(classes_path).name)
         feat.SetField("grid", grid_key(grid))
-        feat.SetField("classes_sha256", file_sha256(classes_path))
+        feat.SetField("classes_sha256", sha256_file(classes_path))
         feat.SetField("revision", 0)
         feat.SetField("created", utc_now())
         state.CreateFeature(feat)
@@ -143,9 +135,9 @@ class EditLog:
         _, f = self._state_feature()
         return int(f.GetField("revision") or 0)
 
-    def check_belongs_to(self, grid: Grid, classes_path: Path) -> None:
+    def check_belongs_to(self, grid: RasterGrid, classes_path: Path) -> None:
         ident = self.identity
-        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != file_sha256(classes_path):
+        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != sha256_file(classes_path):
             raise EditError(
                 f"the edit log {self.path.name} belongs to another raster ({ident['classes_name']}), "
                 f"not to {Path(classes_path).name}: use 'Apply corrections' to carry its edits over"
@@ -223,16 +215,6 @@ class EditLog:
                 layer.SetFeature(f)
 
         return self._transaction(write)[1]
-
-    def set_note(self, edit_id: int, note: str) -> int:
-        layer = self.ds.GetLayerByName(EDITS)
-
-        def write():
-            f = layer.GetFeature(int(edit_id))
-            f.SetField("note", note)
-            layer.SetFeature(f)
-
-        return self._transaction(write, bump=False)[1]
 
     def edits(self, state: Optional[str] = None) -> list[Edit]:
         layer = self.ds.GetLayerByName(EDITS)

@@ -15,10 +15,10 @@ from typing import Callable, Optional
 
 from osgeo import osr
 
+from ..run_names import run_files
 from .errors import EditError
 from .log import EditLog
-from .model import Grid
-from .names import run_files
+from .model import RasterGrid
 from .raster import build_corrected, open_raster, replace_raster, transform_edits
 from .session import _check_writable, copy_style, is_landcover_raster
 
@@ -69,7 +69,7 @@ def apply_log_to_run(
         edits = src.edits("active")
     finally:
         src.close()
-    grid = Grid.of(open_raster(classes_path))
+    grid = RasterGrid.of(open_raster(classes_path))
     if srs is None:
         raise EditError(f"the edit log {log_path.name} has no coordinate reference system")
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)

@@ -29,10 +29,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..run_names import RunFiles, run_files
 from .errors import EditError
 from .log import EditLog
-from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
-from .names import RunFiles, run_files
+from .model import NODATA, Edit, RasterGrid, Window, apply_edit, flood_region, mask_polygon
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
@@ -197,7 +197,7 @@ def _extent(parts: list) -> Window:
 @dataclass
 class EditSession:
     files: RunFiles
-    grid: Grid = None
+    grid: RasterGrid = None
     log: Optional[EditLog] = None
     undo_stack: list = field(default_factory=list)
     redo_stack: list = field(default_factory=list)
@@ -225,7 +225,7 @@ class EditSession:
         reason = is_landcover_raster(files.classes)
         if reason:
             raise EditError(reason)
-        grid = Grid.of(open_raster(files.classes))
+        grid = RasterGrid.of(open_raster(files.classes))
         if files.corrected.exists() and not files.log.exists():
             raise EditError(
                 f"{files.corrected.name} exists without its edit log {files.log.name}: "
@@ -261,10 +261,6 @@ class EditSession:
         self.undo_stack.clear()
         self.redo_stack.clear()
 
-    @property
-    def is_open(self) -> bool:
-        return self.log is not None
-
     def _require_open(self):
         if self.log is None:
             raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
@@ -274,13 +270,6 @@ class EditSession:
     # ------------------------------------------------------------------ reading
     def read(self, window: Optional[Window] = None) -> np.ndarray:
         return read_window(self.files.corrected, window or self.grid.full)
-
-    def class_at(self, x: float, y: float) -> Optional[int]:
-        row, col = self.grid.cell_of(x, y)
-        if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
-            return None
-        v = int(self.read(Window(col, row, 1, 1))[0, 0])
-        return None if v == NODATA else v
 
     def edits(self, state: Optional[str] = None) -> list:
         if self.log is None:
@@ -543,12 +532,12 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
-def _same_grid(path: Path, grid: Grid) -> bool:
+def _same_grid(path: Path, grid: RasterGrid) -> bool:
     try:
         ds = open_raster(path)
     except EditError:
         return False
-    return Grid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
+    return RasterGrid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
 
 
 def copy_style(files: RunFiles) -> None:

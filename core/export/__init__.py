@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .common import CancelFn, ExportCancelled, ExportError, Progress, ProgressFn, Staging, gdal_errors
+from .common import CancelFn, ExportCancelled, ExportError, FractionFn, ProgressSpan, Staging, gdal_errors
 from .run import RunInfo, load_run
 
 WHAT = ("raster", "polygons", "report", "map")
@@ -110,7 +110,7 @@ def export_run(
     source,
     outdir,
     options: Optional[ExportOptions] = None,
-    progress: Optional[ProgressFn] = None,
+    progress: Optional[FractionFn] = None,
     is_cancelled: Optional[CancelFn] = None,
     run: Optional[RunInfo] = None,
 ) -> ExportResult:
@@ -120,7 +120,7 @@ def export_run(
     from . import polygons, raster, report
 
     options = options or ExportOptions()
-    prog = Progress(progress, is_cancelled)
+    prog = ProgressSpan(progress, is_cancelled)
     prog(0.0, "reading the run")
     run = run or load_run(source)
     what = [w for w in options.what if w in CORE_WHAT]

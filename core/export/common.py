@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 from ..errors import ClassificationCancelled, ClassificationError
 
-ProgressFn = Callable[[float, str], None]
+FractionFn = Callable[[float, str], None]  # (fraction 0..1, message): what an export reports
 CancelFn = Callable[[], bool]
 
 
@@ -30,16 +30,16 @@ class ExportCancelled(ClassificationCancelled, ExportError):
     """The caller cancelled the export; nothing was written."""
 
 
-class Progress:
+class ProgressSpan:
     """Maps a sub-task's 0..1 onto a slice of the caller's progress and checks for cancel."""
 
-    def __init__(self, progress: Optional[ProgressFn] = None, is_cancelled: Optional[CancelFn] = None):
+    def __init__(self, progress: Optional[FractionFn] = None, is_cancelled: Optional[CancelFn] = None):
         self._progress = progress or (lambda f, m: None)
         self._cancelled = is_cancelled or (lambda: False)
         self.lo, self.hi = 0.0, 1.0
 
-    def span(self, lo: float, hi: float) -> Progress:
-        p = Progress(self._progress, self._cancelled)
+    def span(self, lo: float, hi: float) -> ProgressSpan:
+        p = ProgressSpan(self._progress, self._cancelled)
         p.lo = self.lo + (self.hi - self.lo) * lo
         p.hi = self.lo + (self.hi - self.lo) * hi
         return p
@@ -152,7 +152,7 @@ class Staging:
 
 
 @contextmanager
-def gdal_errors(what: str, progress: Optional[Progress] = None):
+def gdal_errors(what: str, progress: Optional[ProgressSpan] = None):
     """GDAL raises RuntimeError when exceptions are on (QGIS, tests): a cancel, or one readable line."""
     try:
         yield
@@ -160,10 +160,3 @@ def gdal_errors(what: str, progress: Optional[Progress] = None):
         if progress is not None:
             progress.check()
         raise ExportError(f"{what}: {exc}") from None
-
-
-def gdal_error(what: str) -> ExportError:
-    from osgeo import gdal
-
-    msg = gdal.GetLastErrorMsg() or "GDAL error"
-    return ExportError(f"{what}: {msg}")

@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from .common import ExportError, Progress, Staging, gdal_errors
+from .common import ExportError, ProgressSpan, Staging, gdal_errors
 from .run import RunInfo
 from .styles import qml_polygons, sld_polygons
 
@@ -106,7 +106,7 @@ def mmu_cells(mmu_ha: float, cell_area_m2: float) -> int:
     return max(1, int(math.ceil(mmu_ha * 1e4 / cell_area_m2 - 1e-9)))
 
 
-def _sieve(src_path: Path, dst_path: Path, cells: int, progress: Progress) -> None:
+def _sieve(src_path: Path, dst_path: Path, cells: int, progress: ProgressSpan) -> None:
     from osgeo import gdal
 
     src = gdal.Open(str(src_path))
@@ -177,7 +177,7 @@ def _confidence_reader(path: Optional[Path]):
     return read
 
 
-def _mean_confidence(work_ds, raw, class_ds, conf_read, n_features: int, progress: Progress):
+def _mean_confidence(work_ds, raw, class_ds, conf_read, n_features: int, progress: ProgressSpan):
     """Per polygon id (fid): confidence sum and cell count, strip by strip."""
     from osgeo import gdal
 
@@ -261,7 +261,7 @@ def export_polygons(
     vector_format: str = "gpkg",
     mmu_ha: float = 0.0,
     dissolve: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressSpan | None = None,
 ) -> dict:
     """Polygonise ``run.classes_path`` into ``staging``; returns statistics (polygons, area_ha per class, ...)."""
     try:
@@ -280,7 +280,7 @@ def _export_polygons(run, staging, vector_format, mmu_ha, dissolve, progress) ->
         raise ExportError(f"unknown vector format {vector_format!r}: use gpkg, geojson or shp")
     if mmu_ha is not None and mmu_ha < 0:
         raise ExportError(f"the minimum mapping unit must be 0 or more hectares, got {mmu_ha}")
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     driver_name, _ext = VECTOR_FORMATS[vector_format]
     src = gdal.Open(str(run.classes_path))
     if src is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import ExportError, Progress, Staging
+from .common import ExportError, ProgressSpan, Staging
 from .run import RunInfo
 from .styles import qml_classes, qml_ramp, sld_classes, sld_ramp
 
@@ -36,7 +36,7 @@ def planned_files(run: RunInfo, parts=PARTS) -> list[str]:
     return out
 
 
-def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progress, message: str, metadata: dict):
+def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: ProgressSpan, message: str, metadata: dict):
     from osgeo import gdal
 
     if fmt == "cog":
@@ -89,7 +89,7 @@ def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progre
 
 
 def export_rasters(
-    run: RunInfo, staging: Staging, fmt: str = "gtiff", parts=PARTS, progress: Progress | None = None
+    run: RunInfo, staging: Staging, fmt: str = "gtiff", parts=PARTS, progress: ProgressSpan | None = None
 ) -> dict[str, Path]:
     """Write the styled rasters into ``staging``; returns final names by part (after commit)."""
     from osgeo import gdal
@@ -97,7 +97,7 @@ def export_rasters(
     fmt = (fmt or "gtiff").lower()
     if fmt not in FORMATS:
         raise ExportError(f"unknown raster format {fmt!r}: use gtiff or cog")
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     names = raster_names(run, parts)
     sources = {"classes": run.classes_path, "confidence": run.confidence_path, "probabilities": run.probabilities_path}
     md = {"EXPORTED_FROM": run.summary_path.name if run.summary_path else run.classes_path.name}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import ExportError, Progress, Staging
+from .accuracy_note import accuracy_line
+from .common import ExportError, ProgressSpan, Staging
 from .polygons import _cell_area_m2, strip_rows
 from .run import RunInfo
 
@@ -25,11 +26,11 @@ def report_names(run: RunInfo) -> dict[str, str]:
     return {"csv": f"{run.name}_landcover_areas.csv", "html": f"{run.name}_landcover_report.html"}
 
 
-def class_areas(run: RunInfo, progress: Progress | None = None) -> dict:
+def class_areas(run: RunInfo, progress: ProgressSpan | None = None) -> dict:
     """Cells and km² per class code, counted on ``run.classes_path``."""
     from osgeo import gdal
 
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     ds = gdal.Open(str(run.classes_path))
     if ds is None:
         raise ExportError(f"GDAL cannot open {run.classes_path}")
@@ -115,10 +116,11 @@ def _fmt(v, nd=2) -> str:
 
 
 def bar_chart_svg(areas: dict, adjusted: dict | None = None, width: int = 720) -> str:
-    """Horizontal bars in the class colours, km² and % at the end of each bar; CI whiskers when adjusted."""
+    """Horizontal bars in the class colours, km² and % after each bar; CI whiskers when adjusted (the text starts
+    after the whisker, so the whisker never crosses it)."""
     rows = [r for r in areas["rows"]]
     label_w, bar_h, gap, top = 170, 22, 8, 10
-    right = 150
+    right = 170  # the km² and % text, after the bar or its whisker
     plot_w = width - label_w - right
     adjusted = adjusted or {}
     vmax = max([r["area_km2"] for r in rows] + [a.get("high_km2") or 0 for a in adjusted.values()] + [1e-12])
@@ -136,6 +138,7 @@ def bar_chart_svg(areas: dict, adjusted: dict | None = None, width: int = 720) -
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{r["color"]}" stroke="#333" '
             f'stroke-width="0.5"><title>{name}: {r["area_km2"]:.3f} km²</title></rect>'
         )
+        text_x = label_w + w + 6
         a = adjusted.get(r["class_name"])
         if a and a.get("low_km2") is not None and a.get("high_km2") is not None:
             x0 = label_w + plot_w * max(0.0, a["low_km2"]) / vmax
@@ -147,9 +150,9 @@ def bar_chart_svg(areas: dict, adjusted: dict | None = None, width: int = 720) -
                 f'V{ym + 6:.1f}" stroke="#000" stroke-width="1.5" fill="none"/>'
                 f'<circle cx="{xm:.1f}" cy="{ym:.1f}" r="3" fill="#000"/>'
             )
+            text_x = max(text_x, x1 + 6, xm + 6)
         parts.append(
-            f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.7:.1f}">{r["area_km2"]:,.2f} km² '
-            f"({r['percent']:.1f} %)</text>"
+            f'<text x="{text_x:.1f}" y="{y + bar_h * 0.7:.1f}">{r["area_km2"]:,.2f} km² ({r["percent"]:.1f} %)</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -186,11 +189,11 @@ def _metrics_html(summary: dict) -> str:
     if acc is not None:
         items.append(
             (
-                "measured accuracy",
-                f"<b>{100 * float(acc):.2f} %</b> on the model's held-out "
+                "accuracy on EuroSAT test patches",
+                f"{100 * float(acc):.2f} % on the model's held-out "
                 f"{escape(str(met.get('split', 'test')))} split"
-                + (f" ({int(n):,} images)" if n else "")
-                + " (the model's accuracy on image patches; this map's own accuracy needs an accuracy assessment)",
+                + (f" ({int(n):,} patches)" if n else "")
+                + " (64 x 64 px EuroSAT patches, not this map: see this map's assessed accuracy above)",
             )
         )
     if f1 is not None:
@@ -215,12 +218,20 @@ def _settings_html(run: RunInfo) -> str:
         ("area of interest", escape(str(req.get("bounds") or "whole raster"))),
         ("bands", escape(", ".join(f"{b}" for b in bm.get("bands", [])) + (f" ({bm.get('reason')})" if bm else ""))),
         ("radiometry", escape(f"{rad.get('method', '?')}: {rad.get('formula', '')}")),
+        ("radiometry chosen", escape(str(rad.get("reason", "–")))),
+        ("radiometry evidence", escape("; ".join(rad.get("evidence") or []) or "–")),
         ("stride", escape(f"{grid.get('stride_px', req.get('stride', '?'))} px")),
         ("output cell", escape(" x ".join(f"{v:g}" for v in grid.get("cell_size_m", [])) + " m")),
         ("device", escape(str(s.get("device", "?")))),
         ("windows", escape(str((s.get("windows") or {}).get("classified", "?")))),
     ]
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def _ood_html(summary: dict) -> str:
+    """The run's out-of-distribution warning (core/ood.py), one line, when it fired."""
+    warning = (summary.get("out_of_distribution") or {}).get("warning")
+    return f"<p class='note' id='ood'>{escape(warning)}</p>\n" if warning else ""
 
 
 def html_text(run: RunInfo, areas: dict, title: str | None = None, files: list[str] | None = None) -> str:
@@ -277,7 +288,8 @@ def html_text(run: RunInfo, areas: dict, title: str | None = None, files: list[s
 <title>{escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{escape(title)}</h1>
 <p class="muted">{escape(run.model_title() or "land-cover map")} · {_fmt(areas["total_km2"])} km² classified · {now}</p>
-{notes}
+<p id="accuracy"><b>Accuracy:</b> {escape(accuracy_line(s, run.assessment, run.classes_path.name))}.</p>
+{_ood_html(s)}{notes}
 <h2>Area per class</h2>
 {bar_chart_svg(areas, adj)}
 <p>{legend}</p>
@@ -302,11 +314,11 @@ classification errors{" (the adjusted columns are)" if adj else ""}.</p>
 def export_report(
     run: RunInfo,
     staging: Staging,
-    progress: Progress | None = None,
+    progress: ProgressSpan | None = None,
     files: list[str] | None = None,
     title: str | None = None,
 ) -> dict:
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     areas = class_areas(run, progress.span(0, 0.8))
     names = report_names(run)
     staging.path(names["csv"]).write_text(csv_text(run, areas), encoding="utf-8")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..run_names import LOG_SUFFIX, raster_name, summary_name
 from .common import ExportError
 
 NODATA_CLASS = 255
@@ -128,7 +129,7 @@ def find_corrected(summary: dict, base: Path, prefix: str) -> Optional[Path]:
 def stale_correction_note(corrected: Path, base: Path, prefix: str) -> Optional[str]:
     """A note when the corrected raster does not show the latest revision of its edit log
     (docs/notes/correct.md: ``raster_revision(corrected) == EditLog.open(log).revision``)."""
-    log = base / f"{prefix}_edits.gpkg"
+    log = base / (prefix + LOG_SUFFIX)
     if not log.is_file():
         return None
     try:
@@ -156,7 +157,7 @@ _ASSESS_PATTERNS = ("{p}*assess*.json", "{p}*accuracy*.json")
 
 
 def find_assessment(base: Path, prefix: str, summary: dict, map_path: Optional[Path] = None) -> Optional[Path]:
-    """An accuracy assessment beside the map (issue 12 writes ``<map stem>_assessment.json``, schema
+    """An accuracy assessment beside the map (the Assess page writes ``<map stem>_assessment.json``, schema
     ``eurosat_landcover.assessment/1``); one of ``map_path`` itself is preferred, then the newest."""
     outputs = summary.get("outputs") or {}
     for key in ("assessment", "accuracy_assessment"):
@@ -295,7 +296,7 @@ def load_run(source) -> RunInfo:
         classes_path = source
         confidence = probabilities = None
         stem = _SUFFIX.sub("", source.stem)
-        for cand in (base / f"{stem}_summary.json",):
+        for cand in (base / summary_name(stem),):
             if cand.is_file():
                 try:
                     summary = json.loads(cand.read_text(encoding="utf-8"))
@@ -306,13 +307,13 @@ def load_run(source) -> RunInfo:
             confidence = _resolve((summary.get("outputs") or {}).get("confidence"), base)
             probabilities = _resolve((summary.get("outputs") or {}).get("probabilities"), base)
         else:
-            confidence = _resolve(str(base / f"{stem}_confidence.tif"), base)
-            probabilities = _resolve(str(base / f"{stem}_probabilities.tif"), base)
+            confidence = _resolve(str(base / raster_name(stem, "confidence")), base)
+            probabilities = _resolve(str(base / raster_name(stem, "probabilities")), base)
     stem = _SUFFIX.sub("", (summary_path or classes_path).stem)
     original = None
     notes = []
-    if classes_path.stem.endswith("_corrected") and (base / f"{stem}_classes.tif").is_file():
-        original = base / f"{stem}_classes.tif"  # the corrected map itself was given
+    if classes_path.stem.endswith("_corrected") and (base / raster_name(stem, "classes")).is_file():
+        original = base / raster_name(stem, "classes")  # the corrected map itself was given
         notes.append(f"the corrected map {classes_path.name} is exported (not the original {original.name})")
         stale = stale_correction_note(classes_path, base, stem)
         if stale:

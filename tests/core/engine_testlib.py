@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+# beside the repository; EUROSAT_DATASETS names another place (a git worktree elsewhere)
+SHARED = Path(os.environ.get("EUROSAT_DATASETS") or Path(__file__).resolve().parents[3] / "shared" / "datasets")
 RGB_ZIP = SHARED / "eurosat-rgb" / "EuroSAT_RGB.zip"
 MS_ZIP = SHARED / "eurosat-ms-sample" / "EuroSAT_MS_sample.zip"
 

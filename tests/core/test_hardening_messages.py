@@ -1,4 +1,4 @@
-"""Issue 10, messages and hostile inputs: one clear line (no GDAL/PROJ "ERROR n" noise, no raw Python
+"""Messages and hostile inputs: one clear line (no GDAL/PROJ "ERROR n" noise, no raw Python
 errors) with exit code 2 and the folder untouched, for odd arguments, odd cards, special files,
 broken or recursive VRTs and a silent network server; API arguments of the wrong type are refused
 like the CLI's parser refuses them."""
@@ -14,7 +14,8 @@ import time
 
 import pytest
 from engine_testlib import BrightnessModel, make_card
-from eurosat_landcover.core import cli, georef
+from eurosat_landcover import cli
+from eurosat_landcover.core import georef
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest

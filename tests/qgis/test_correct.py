@@ -264,10 +264,9 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
 
 
 def test_apply_corrections_on_a_fresh_run_gives_the_same_raster(page, iface, run, model_run, model_card, tmp_path):  # noqa: F811
-    from eurosat_landcover.processing.provider import LandCoverProvider
-    from qgis.core import QgsApplication
-
     import processing
+    from eurosat_landcover.eurosat_processing.provider import LandCoverProvider
+    from qgis.core import QgsApplication
 
     files = run_files(run)
     layer = _open(page, run)
@@ -418,7 +417,7 @@ def test_refusals_leave_files_unchanged(page, iface, run, tmp_path):
 
 
 def test_large_map_is_written_in_a_background_task(page, iface, run, monkeypatch, tmp_path):
-    from eurosat_landcover.ui.correct import page as page_mod
+    from eurosat_landcover.ui.correct import edit_controller as page_mod
 
     monkeypatch.setattr(page_mod, "BACKGROUND_CELLS", 1)  # this small map takes the large-map path
     files = run_files(run)
@@ -478,7 +477,7 @@ def test_reopen_from_the_corrected_layer_and_revert_from_the_log(page, iface, ru
     want = two.copy()
     want[1, 1] = base[1, 1]
     assert np.array_equal(read(files.corrected), want)
-    assert page.log_view.table.item(1, 5).text() == "reverted"
+    assert page.log_view.table.item(1, 4).text() == "reverted"
     _key(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the revert
     assert np.array_equal(read(files.corrected), two)
     page.log_view.revert_all.click()
@@ -567,7 +566,7 @@ def test_whole_layer_operations_run_in_a_background_task(page, iface, run, tmp_p
     import threading
 
     from eurosat_landcover.core.edits import session as session_mod
-    from eurosat_landcover.ui.correct import page as page_mod
+    from eurosat_landcover.ui.correct import edit_controller as page_mod
 
     twin = Path(shutil.copytree(run.parent, tmp_path / "twin")) / run.name
     on_main = []
@@ -600,7 +599,7 @@ def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeyp
 
     from eurosat_landcover.core.edits import session as session_mod
     from eurosat_landcover.core.edits.raster import raster_revision
-    from eurosat_landcover.ui.correct import page as page_mod
+    from eurosat_landcover.ui.correct import edit_controller as page_mod
 
     from .landcover_helpers import process_events_until
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eurosat_landcover.processing.provider import PROVIDER_ID
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from eurosat_landcover.ui.classify.options_section import OptionsSection
 from eurosat_landcover.ui.settings import DockSettings
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer

@@ -117,6 +117,26 @@ class AnalysisSection(QGroupBox):
         self.report_path = outputs.get("html")
         self.open_button.setEnabled(bool(self.report_path))
 
+    def show_refusal(self, error: str, strata: list) -> None:
+        """The analysis could not run: why, and (for a sample) how many more labels each stratum needs."""
+        text = f"<p><b>No results:</b> {html.escape(error)}</p>"
+        short = [s for s in strata if s.more]
+        if short:
+            rows = "".join(
+                f"<tr><td>{html.escape(s.name)}</td><td align='right'>{s.labelled}</td>"
+                f"<td align='right'>{s.more}</td><td>{html.escape(s.advice)}</td></tr>"
+                for s in strata
+            )
+            text += (
+                f"<p>Every mapped class needs at least two labelled points; {len(short)} of {len(strata)} "
+                "still need more:</p>"
+                "<table cellspacing='0' cellpadding='2' border='1' style='border-collapse:collapse'>"
+                "<tr><th>class</th><th>labelled</th><th>needs</th><th>what to do</th></tr>" + rows + "</table>"
+            )
+        self.view.setHtml(text)
+        self.report_path = None
+        self.open_button.setEnabled(False)
+
     def open_report(self) -> None:
         if self.report_path:
             QDesktopServices.openUrl(QUrl.fromLocalFile(self.report_path))

@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -98,7 +97,11 @@ class DesignSection(QGroupBox):
         self.min_distance.setSpecialValueText("off")
         self.table = QTableWidget(0, 4, self)
         self.table.setObjectName("allocationTable")
-        self.table.setHorizontalHeaderLabels(["Class", "Mapped km²", "Expected UA", "Points"])
+        self.table.setHorizontalHeaderLabels(["Class", "km²", "UA", "Points"])  # short: the dock may be 300 px
+        for col, tip in enumerate(("Map class", "Mapped area (km²)", "Expected user's accuracy", "Sample points")):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        for col in (1, 2, 3):
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -119,12 +122,8 @@ class DesignSection(QGroupBox):
         form.addRow("Target SE (overall)", self.target_se)
         form.addRow("Expected UA", self.default_ua)
         form.addRow("Allocation", self.allocation)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("min per class"))
-        row.addWidget(self.min_per_class)
-        row.addWidget(QLabel("seed"))
-        row.addWidget(self.seed)
-        form.addRow("", row)
+        form.addRow("Min per class", self.min_per_class)
+        form.addRow("Seed", self.seed)
         form.addRow("Min distance", self.min_distance)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -241,20 +240,21 @@ class DesignSection(QGroupBox):
             return
         manual = self.allocation.currentData() == "manual" and self.method.currentData() == "stratified"
         self.allocation.setEnabled(self.method.currentData() == "stratified")
+        for r in range(self.table.rowCount()):  # editable by hand even while the plan is refused
+            w = self.table.cellWidget(r, 3)
+            w.setReadOnly(not manual)
+            w.setButtonSymbols(QSpinBox.ButtonSymbols.UpDownArrows if manual else QSpinBox.ButtonSymbols.NoButtons)
         try:
             p = plan(self.info, self.spec())
-        except AssessmentError as exc:
-            self.size_label.setText(str(exc))
+        except AssessmentError as exc:  # e.g. a class given fewer than 2 points by hand: said at once
+            self.size_label.setText(f"<span style='color:#b00020'>{exc}</span>")
             self.current_plan = None
             return
         self.current_plan = p
         self._filling = True
         for r, _code in enumerate(p.codes):
-            w = self.table.cellWidget(r, 3)
-            w.setReadOnly(not manual)
-            w.setButtonSymbols(QSpinBox.ButtonSymbols.UpDownArrows if manual else QSpinBox.ButtonSymbols.NoButtons)
             if not manual:
-                w.setValue(p.per_class[r])
+                self.table.cellWidget(r, 3).setValue(p.per_class[r])
         self._filling = False
         text = f"<b>{p.n_total} points</b>"
         if p.n_from_se:

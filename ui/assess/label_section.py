@@ -4,7 +4,9 @@ The map is centred on each point with a box of one model window (the model's pat
 = 640 m for EuroSAT) around it, so the analyst judges what the model saw. Keys: 1-9 and 0 pick the first ten
 classes, U = unsure, S = skip, Left/Right = previous/next point. Every label is written to the GeoPackage at
 once (through the layer's data provider), so labelling can stop and resume any time. The point's map class is
-not shown (a blind response design: seeing it biases the reference label).
+not shown and the map being assessed (with every result layer of the plugin) is hidden on the canvas while a
+point is shown, so the analyst judges the imagery (a blind response design: seeing the map biases the reference
+label); the layers show again, as they were, when the analyst leaves the page or the sample.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ...core.accuracy.design import LAYER, STATUS_LABELLED, STATUS_SKIPPED, STATUS_UNSURE, read_design
 from ...core.accuracy.reference import label_values
+from ...qgis_bridge.map_view import HiddenLayers, run_layers
 from .design_section import _swatch
 
 CLASS_KEYS = [
@@ -83,6 +86,7 @@ class LabelSection(QGroupBox):
         self.window_m = 640.0
         self.band: Optional[QgsRubberBand] = None
         self.marker: Optional[QgsVertexMarker] = None
+        self.hidden = HiddenLayers()  # the map layers hidden while labelling (blind)
         self.layer_combo = QgsMapLayerComboBox(self)
         self.layer_combo.setObjectName("sampleCombo")
         self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.PointLayer)
@@ -124,9 +128,10 @@ class LabelSection(QGroupBox):
             row.addWidget(b)
         lay.addLayout(row)
         row = QHBoxLayout()
-        for b in (self.prev, self.next, self.next_open):
+        for b in (self.prev, self.next):
             row.addWidget(b)
         lay.addLayout(row)
+        lay.addWidget(self.next_open)
         lay.addWidget(hint)
         self.layer_combo.layerChanged.connect(self.set_layer)
         self.canvas_keys = _CanvasKeys(self)
@@ -154,6 +159,7 @@ class LabelSection(QGroupBox):
         self.fids = []
         self.index = -1
         self._clear_canvas_items()
+        self.blind(False)
         layer = self.layer_combo.currentLayer()
         if layer is None:
             self.current.setText("Create a sample or pick one.")
@@ -263,6 +269,7 @@ class LabelSection(QGroupBox):
             box.transform(tr)
             pt = tr.transform(pt)
         self._clear_canvas_items()
+        self.blind(True)
         self.band = QgsRubberBand(self.canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.band.setColor(QColor(255, 230, 0))
         self.band.setFillColor(QColor(0, 0, 0, 0))
@@ -278,6 +285,27 @@ class LabelSection(QGroupBox):
         r.scale(2.2)
         self.canvas.setExtent(r)
         self.canvas.refresh()
+
+    def blind(self, on: bool) -> None:
+        """Hide the map being assessed and the plugin's result layers (``on``), or show them again as they were."""
+        if on and not self.hidden.active:
+            layers = run_layers()
+            assessed = self.page.design.map_combo.currentLayer() if hasattr(self.page, "design") else None
+            if assessed is not None and assessed not in layers:
+                layers.append(assessed)
+            self.hidden.hide(layers)
+        elif not on:
+            self.hidden.restore()
+
+    def left(self) -> None:
+        """The analyst left the page: the box and the cross go, the map layers show again."""
+        self._clear_canvas_items()
+        self.blind(False)
+
+    def resume(self) -> None:
+        """Back on the page while labelling: the current point again, blind."""
+        if self.layer is not None and self.index >= 0 and self.band is None:
+            self.show_point()
 
     def _clear_canvas_items(self) -> None:
         for item in (self.band, self.marker):
@@ -350,7 +378,7 @@ class LabelSection(QGroupBox):
             super().keyPressEvent(event)
 
     def shutdown(self) -> None:
-        self._clear_canvas_items()
+        self.left()
         if self.canvas is not None:
             self.canvas.removeEventFilter(self.canvas_keys)
 

@@ -17,7 +17,7 @@ from qgis.PyQt.QtWidgets import QMessageBox
 
 from ...core.accuracy.design import LAYER
 from ...core.accuracy.report import output_paths, run_assessment
-from ...qgis_bridge.assess import FunctionTask, layer_file, style_sample_layer
+from ...qgis_bridge.assess import FunctionTask, layer_file, reference_records, style_sample_layer
 from ...toolbelt.log import log
 from ..page_base import WorkspacePage
 from .analysis_section import AnalysisSection
@@ -50,6 +50,21 @@ class AssessPage(WorkspacePage):
         if isinstance(active, QgsRasterLayer):
             self.design.map_combo.setLayer(active)
         self.design._map_changed()
+
+    def refresh_state(self) -> None:
+        """Shown again: the map of section 1 is read again when its file changed since (e.g. corrected)."""
+        path = map_path(self.design.map_combo.currentLayer())
+        stamp = (path, Path(path).stat().st_mtime_ns) if path and Path(path).is_file() else None
+        if stamp != getattr(self, "_map_stamp", stamp) and self.design.info is not None:
+            self.design._map_changed()
+        self._map_stamp = stamp
+
+    def left(self) -> None:
+        self.labels.left()
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self.labels.resume()
 
     # ---------------------------------------------------------------- helpers
     def ask(self, question: str) -> bool:
@@ -148,13 +163,16 @@ class AssessPage(WorkspacePage):
         ref = self.reference.layer_combo.currentLayer()
         if ref is None:
             raise ValueError("Pick the reference layer (section 3).")
-        path, lname = layer_file(ref)
-        kw.update(map_path=map_file, reference=path, mapping=dict(self.reference.mapping))
+        kw.update(map_path=map_file, mapping=dict(self.reference.mapping))
         if isinstance(ref, QgsVectorLayer):
             field = self.reference.field_combo.currentField()
             if not field:
                 raise ValueError("Pick the reference layer's class field (section 3).")
-            kw.update(class_field=field, reference_layer=lname)
+            # read through QGIS: the layer's filter, its CRS, any provider (a CSV loaded as delimited text)
+            map_crs = self.design.map_combo.currentLayer().crs()
+            kw.update(reference_records=reference_records(ref, field, map_crs))
+        else:
+            kw["reference"] = layer_file(ref)[0]
         return kw
 
     def analyse(self) -> None:
@@ -179,12 +197,14 @@ class AssessPage(WorkspacePage):
         self.settings.output_dir = kw["out_dir"] or ""
         self.settings.save()
         self.analysis.run_button.setEnabled(False)
+        self._analysis_kw = kw
         self.run_task("Accuracy assessment", lambda progress, cancelled: run_assessment(**kw), self._analysed)
 
     def _analysed(self, task) -> None:
         self.analysis.run_button.setEnabled(True)
         if task.error:
             self.push(task.error, Qgis.MessageLevel.Critical)
+            self.analysis.show_refusal(task.error, self._shortfall())
             return
         out = task.result
         res = out["assessment"]
@@ -196,6 +216,17 @@ class AssessPage(WorkspacePage):
             f"report {Path(out['html']).name}",
             Qgis.MessageLevel.Success,
         )
+
+    def _shortfall(self) -> list:
+        """Labels per stratum of the sample just analysed ([] for a reference layer or an unreadable sample)."""
+        from ...core.accuracy.shortfall import label_shortfall
+
+        sample = (getattr(self, "_analysis_kw", None) or {}).get("sample")
+        try:
+            return label_shortfall(sample) if sample else []
+        except Exception as exc:  # the refusal itself is shown anyway
+            log(f"cannot count the labels of {sample}: {exc}")
+            return []
 
     # ---------------------------------------------------------------- lifecycle
     def shutdown(self) -> None:

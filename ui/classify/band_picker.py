@@ -20,8 +20,9 @@ RADIOMETRY_LABELS = {
     "auto": "Automatic",
     "8bit": "8-bit (0–255 used as is)",
     "sentinel2_l1c": "Sentinel-2 L1C (DN ÷ divisor × 255)",
-    "sentinel2_l2a": "Sentinel-2 L2A (offset 1000, then ÷ divisor)",
+    "sentinel2_l2a": "Sentinel-2 L2A (offset only if the metadata or values show it, ÷ divisor)",
     "percentile": "2–98 % percentile stretch",
+    "sentinel2_offset1000": "Sentinel-2 with the 1000 offset (baseline ≥ 04.00: DN − 1000, ÷ divisor)",
 }
 GSD_WARN_RATIO = 2.0
 MODEL_BANDS_SHOWN = 3
@@ -72,6 +73,8 @@ class BandPicker(QGroupBox):
         for i in range(MODEL_BANDS_SHOWN):
             label, combo = QLabel(self), QComboBox(self)
             combo.setToolTip("Source band that feeds this model band")
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(3)  # "B04 …": three characters show which band
             grid.addWidget(label, i, 0)
             grid.addWidget(combo, i, 1, 1, 2)
             self.band_labels.append(label)
@@ -84,11 +87,11 @@ class BandPicker(QGroupBox):
             "How source values become the model's 0–255 input. Automatic: 8-bit as is, 16-bit Sentinel-2 "
             "digital numbers ÷ divisor, anything else a percentile stretch (never a blind ÷255)."
         )
-        grid.addWidget(self.radiometry_combo, 3, 1)
+        grid.addWidget(self.radiometry_combo, 3, 1, 1, 2)
         self.detect_button = QToolButton(self)
         self.detect_button.setText("Auto-detect")
         self.detect_button.setToolTip("Fill bands and radiometry from the raster's metadata again")
-        grid.addWidget(self.detect_button, 3, 2)
+        grid.addWidget(self.detect_button, 6, 0)  # under the reason: the combos keep the width
         self.band_reason = muted(QLabel(self))
         grid.addWidget(self.band_reason, 4, 0, 1, 3)
         self.gsd_warning = QLabel(self)

@@ -26,6 +26,7 @@ from ...qgis_bridge.request_builder import (
     clip_to_layer,
     estimate_windows,
     size_m,
+    snap_to_cells,
 )
 from ...qgis_bridge.results import add_result_group, area_summary
 from ...qgis_bridge.task import ClassificationTask, Status, format_seconds
@@ -73,17 +74,19 @@ class ClassifyPage(WorkspacePage):
         body, layout = self.scrolling_body()
         self.input = InputSection(self.iface, body)
         self.area = AreaPicker(self.canvas, self.estimate, body)
+        self.area.snap = self.snap_drawn  # a drawn extent snaps to the layer's cells (issue 25 item 5)
         self.model = ModelPicker(self.settings, body)
         self.bands = BandPicker(body)
         self.bands.set_radiometry(self.settings.radiometry)
         self.options = OptionsSection(self.settings, body)
-        self.report = RunReport(body)
-        for section in (self.input, self.area, self.model, self.bands, self.options, self.report):
+        self.report = RunReport(self)  # Run, Cancel and the progress stay in sight, below the scrolling sections
+        for section in (self.input, self.area, self.model, self.bands, self.options):
             layout.addWidget(section)
         layout.addStretch(1)
+        self.layout().addWidget(self.report)
         for combo in body.findChildren(QComboBox):  # long items must not widen the dock
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(10)
+            combo.setMinimumContentsLength(min(10, combo.minimumContentsLength() or 10))
         self.setMinimumWidth(280)
 
     def _connect(self) -> None:
@@ -139,6 +142,12 @@ class ClassifyPage(WorkspacePage):
         w, h = size_m(rect, crs)
         n = estimate_windows(w, h, gsd, patch, self.options.value().stride)
         return f"{area_km2(rect, crs):.3g} km² · ~{n} windows"
+
+    def snap_drawn(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem):
+        """A drawn rectangle widened to whole cells of the input layer's grid (layer CRS), or None."""
+        card, layer = self.model.card(), self.input.value()
+        gsd = card.gsd_m if card is not None else 10.0
+        return snap_to_cells(rect, crs, layer, self.options.value().stride, gsd) if layer is not None else None
 
     # ================================================================== the request
     def run_options(self) -> RunOptions:
@@ -319,7 +328,15 @@ class ClassifyPage(WorkspacePage):
             self.report.status(note)
             self.push(note, Qgis.MessageLevel.Info, 10)
 
-    # ================================================================== shutdown
+    # ================================================================== leaving, shutdown
+    def left(self) -> None:
+        self.area.hide_on_map()
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if not self._closed:
+            self.area.show_on_map()
+
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel running tasks (waiting for them, so no partial file remains) and free map items."""
         if self._closed:

@@ -7,6 +7,7 @@ from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -14,7 +15,8 @@ from qgis.PyQt.QtWidgets import (
     QVBoxLayout,
 )
 
-COLUMNS = ["#", "tool", "from → to", "cells", "time", "state"]
+COLUMNS = ["#", "tool", "from → to", "cells", "state"]  # the time is in each row's tooltip
+WHAT = COLUMNS.index("from → to")
 
 
 class LogSection(QGroupBox):
@@ -38,13 +40,19 @@ class LogSection(QGroupBox):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumHeight(90)
-        self.table.setMaximumHeight(140)
+        header = self.table.horizontalHeader()
+        for col in range(len(COLUMNS)):  # every column but "from → to" as wide as its text; that one elides
+            mode = QHeaderView.ResizeMode.Stretch if col == WHAT else QHeaderView.ResizeMode.ResizeToContents
+            header.setSectionResizeMode(col, mode)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setMinimumHeight(150)  # about six rows
+        self.table.setMaximumHeight(240)
         self.table.cellClicked.connect(lambda r, _c: self._emit(self.editClicked, r))
         lay.addWidget(self.table)
         row = QHBoxLayout()
-        self.revert = QPushButton("Revert selected", self)
+        self.revert = QPushButton("Revert", self)
+        self.revert.setToolTip("Revert the edit selected in the table")
         self.revert_all = QPushButton("Revert all", self)
         self.rebuild = QPushButton("Rebuild", self)
         self.rebuild.setToolTip("Write the corrected raster again from the model output + the log")
@@ -71,12 +79,11 @@ class LogSection(QGroupBox):
             else:
                 src = "+".join(class_name(c) for c in e.from_classes) if e.from_classes else "any"
                 what = f"{src} → {class_name(e.to_class)}"
-            values = [str(e.id), e.tool, what, str(e.cells), e.time[11:19] if len(e.time) > 18 else e.time, e.state]
+            when = e.time[11:19] if len(e.time) > 18 else e.time
+            values = [str(e.id), e.tool, what, str(e.cells), e.state]
             for c, v in enumerate(values):
                 item = QTableWidgetItem(v)
                 if e.state != "active":
                     item.setForeground(Qt.GlobalColor.gray)
-                if e.note:
-                    item.setToolTip(e.note)
+                item.setToolTip(f"{what} · {when}" + (f" · {e.note}" if e.note else ""))
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()

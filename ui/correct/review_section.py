@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
@@ -11,6 +12,7 @@ from qgis.PyQt.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
 )
 
@@ -36,7 +38,7 @@ class ReviewSection(QGroupBox):
         self.mode.setObjectName("reviewMode")
         for key, text in MODES:
             self.mode.addItem(text, key)
-        row.addWidget(self.mode, 1)
+        lay.addWidget(self.mode)  # a row of its own: its texts are long
         self.count = QSpinBox(self)
         self.count.setObjectName("reviewCount")
         self.count.setRange(1, 100000)
@@ -50,12 +52,21 @@ class ReviewSection(QGroupBox):
         self.current.setObjectName("reviewCurrent")
         self.current.setWordWrap(True)
         lay.addWidget(self.current)
+        self.show_map = QCheckBox("Show the land cover", self)
+        self.show_map.setObjectName("reviewShowMap")
+        self.show_map.setToolTip(
+            "While reviewing, the plugin's result layers are hidden so that you judge the imagery; "
+            "tick to see them. They show again when the review ends or you leave the page."
+        )
+        lay.addWidget(self.show_map)
         row = QHBoxLayout()
-        self.prev = QPushButton("◀", self)
+        self.prev = QToolButton(self)
+        self.prev.setText("◀")
         self.accept = QPushButton("Accept (Enter)", self)
         self.accept.setObjectName("reviewAccept")
         self.accept.setToolTip("The model is right here; or press 1-9, 0 on the map to set the right class")
-        self.next = QPushButton("▶", self)
+        self.next = QToolButton(self)
+        self.next.setText("▶")
         for b in (self.prev, self.accept, self.next):
             row.addWidget(b)
         lay.addLayout(row)

@@ -9,6 +9,7 @@ from qgis.PyQt.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -50,7 +51,7 @@ class ToolsSection(QGroupBox):
             b.setToolTip(tip)
             b.setCheckable(True)
             self.group.addButton(b, i)
-            grid.addWidget(b, i // 3, i % 3)
+            grid.addWidget(b, i // 2, i % 2)  # two columns: the dock may be 300 px wide
             self.buttons[kind] = b
             b.clicked.connect(lambda _=False, k=kind: self.toolChosen.emit(k))
         outer.addLayout(grid)
@@ -61,7 +62,9 @@ class ToolsSection(QGroupBox):
         self.brush_size.setRange(1, 99)
         self.brush_size.setSuffix(" cells")
         self.brush_size.setToolTip("Brush width in cells")
-        row.addWidget(self.brush_size)
+        row.addWidget(self.brush_size, 1)
+        outer.addLayout(row)
+        row = QHBoxLayout()
         self.undo = QPushButton("Undo", self)
         self.undo.setToolTip("Undo the last change (Ctrl+Z on the map)")
         self.redo = QPushButton("Redo", self)
@@ -102,7 +105,8 @@ class RecodeTable(QWidget):
         self.table = QTableWidget(0, 2, self)
         self.table.setObjectName("recodeTable")
         self.table.setHorizontalHeaderLabels(["from", "to"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        for col in (0, 1):  # two equal columns as wide as the dock allows: the class names show whole
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setMaximumHeight(90)
         lay.addWidget(self.table)
@@ -132,6 +136,8 @@ class RecodeTable(QWidget):
             for name, _color in self.classes:
                 combo.addItem(name)
             combo.setCurrentIndex(value)
+            combo.setToolTip(combo.currentText())  # the whole name, should the column be narrower
+            combo.currentTextChanged.connect(combo.setToolTip)
             self.table.setCellWidget(r, col, combo)
 
     def mapping(self) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from qgis.PyQt.QtCore import QRectF, QSize, Qt
-from qgis.PyQt.QtGui import QColor, QFontMetrics, QPainter
+from qgis.PyQt.QtGui import QColor, QFont, QFontMetrics, QPainter
 from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
 
 ROW_H = 18
@@ -37,7 +37,17 @@ class ProbabilityChart(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(320, ROW_H * max(10, len(self.rows)) + 6)
+        return QSize(260, ROW_H * max(10, len(self.rows)) + 6)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(200, self.minimumHeight())
+
+    def name_width(self) -> int:
+        """The name column's width: room for every name in bold (the highlighted one is bold)."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
+        return max((fm.horizontalAdvance(n) for n, _, _ in self.rows), default=0) + 8
 
     def paintEvent(self, event):  # noqa: N802 (Qt API)
         painter = QPainter(self)
@@ -48,7 +58,7 @@ class ProbabilityChart(QWidget):
                 painter.setPen(self.palette().color(self.foregroundRole()))
                 painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Click the map to inspect a window")
                 return
-            name_w = max(fm.horizontalAdvance(n) for n, _, _ in self.rows) + 8
+            name_w = self.name_width()
             pct_w = fm.horizontalAdvance("100.0 %") + 6
             bar_x = name_w
             bar_w = max(20, self.width() - name_w - pct_w - 4)

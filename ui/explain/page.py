@@ -28,7 +28,6 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
-    QVBoxLayout,
 )
 
 from ...qgis_bridge.explain_layers import HeatMapLayers, footprint_geometry, layer_path, run_summary
@@ -39,6 +38,7 @@ from .heatmap_view import HeatMapView
 from .map_tool import InspectMapTool
 from .settings import ExplainSettings
 from .task import ExplainTask
+from .worker import ExplainWorker
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff);;All files (*)"
 
@@ -52,8 +52,6 @@ class ExplainPage(WorkspacePage):
         self.settings = ExplainSettings.load()
         self.canvas = iface.mapCanvas() if iface is not None else None
         self.layers = HeatMapLayers()
-        self._models: dict = {}  # (card, device) -> (model, card); touched by the worker only
-        self._inspectors: dict = {}
         self._task: Optional[ExplainTask] = None
         self._pending: Optional[dict] = None
         self.mode: Optional[str] = None  # "window" | "cell" | "file"
@@ -64,7 +62,9 @@ class ExplainPage(WorkspacePage):
         self.heats: dict = {}  # (window index, class index) -> heat map
         self.current_index = 0
         self.last_error: Optional[str] = None
+        self.window_status = ""  # what the status line says about the window shown
         self._gradcam_ok = self._gradcam_available()
+        self.worker = ExplainWorker(self._gradcam_ok)
         self._build()
         self.map_tool = InspectMapTool(self.canvas) if self.canvas is not None else None
         if self.map_tool is not None:
@@ -76,10 +76,11 @@ class ExplainPage(WorkspacePage):
 
     # ------------------------------------------------------------------ widgets
     def _build(self) -> None:
-        from ...core.devices import available_devices
+        from ...models.devices import available_devices
 
-        outer = QVBoxLayout(self)
+        _body, outer = self.scrolling_body()
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.input_combo = QgsMapLayerComboBox(self)
         self.input_combo.setObjectName("explainInput")
         self.input_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
@@ -112,7 +113,7 @@ class ExplainPage(WorkspacePage):
         self.inspect_button.setCheckable(True)
         self.inspect_button.setToolTip("Click the map: the model window centred there is inspected")
         self.inspect_button.toggled.connect(self._arm_tool)
-        self.file_button = QPushButton("Classify an image file…", self)
+        self.file_button = QPushButton("Image file…", self)
         self.file_button.setObjectName("classifyFileButton")
         self.file_button.setToolTip("A JPEG, PNG or GeoTIFF patch of any size: top classes and heat map")
         self.file_button.clicked.connect(self._choose_file)
@@ -236,6 +237,7 @@ class ExplainPage(WorkspacePage):
             return
         crs = self.canvas.mapSettings().destinationCrs()
         summary = run_summary(layer)
+        self._pick_top_class()  # a class picked for the last place does not carry over to this one
         self._submit(
             {
                 "kind": "point",
@@ -261,7 +263,13 @@ class ExplainPage(WorkspacePage):
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Classify an image file", "", IMAGE_FILTER)
         if path:
+            self._pick_top_class()
             self.classify_file(path)
+
+    def _pick_top_class(self) -> None:
+        self.class_combo.blockSignals(True)
+        self.class_combo.setCurrentIndex(0)
+        self.class_combo.blockSignals(False)
 
     def _request_heat(self, index: int) -> None:
         if not self._gradcam_ok or self.mode not in ("window", "cell") or not self.windows:
@@ -290,63 +298,10 @@ class ExplainPage(WorkspacePage):
         from qgis.core import QgsApplication
 
         what = {"point": "inspecting a window", "file": "classifying an image file", "heat": "Grad-CAM"}[req["kind"]]
-        self._task = ExplainTask(f"EuroSAT Explain: {what}", lambda: self._work(req), self._done)
+        self._task = ExplainTask(f"EuroSAT Explain: {what}", lambda: self.worker.run(req), self._done)
         self._task.request = req
         self.status.setText(what[0].upper() + what[1:] + "…")
         QgsApplication.taskManager().addTask(self._task)
-
-    # ------------------------------------------------------------------ worker side (no widgets here)
-    def _model(self, card: str, device: str):
-        key = (card, device)
-        if key not in self._models:
-            from ...core.devices import resolve_device
-            from ...core.errors import ClassificationError
-            from ...models.card import ModelCardError
-            from ...models.checkpoint import ModelLoadError, default_card_path, load_model
-
-            dev, _ = resolve_device(device)
-            try:
-                self._models[key] = load_model(Path(card) if card else default_card_path(), device=dev)
-            except (ModelLoadError, ModelCardError) as exc:
-                raise ClassificationError(f"cannot load the model: {exc}") from None
-        return self._models[key]
-
-    def _inspector_for(self, req: dict, model):
-        from ...core.inspect import Inspector
-
-        key = (req["path"], req["summary"], req["card"], req["device"])
-        if key not in self._inspectors:
-            if req["summary"]:
-                insp = Inspector.from_summary(req["summary"], device=req["device"], model=model)
-            else:
-                insp = Inspector(req["path"], req["card"] or None, device=req["device"], model=model)
-            self._inspectors[key] = insp
-        return self._inspectors[key]
-
-    def _work(self, req: dict) -> dict:
-        kind = req["kind"]
-        if kind == "heat":
-            return {"heat": req["inspector"].heat_map(req["window"], req["target"])}
-        model = self._model(req["card"], req["device"])
-        if kind == "file":
-            from ...core.predict import predict_image
-
-            pred = predict_image(
-                req["path"], req["card"] or None, device=req["device"], gradcam=self._gradcam_ok,
-                target=req["target"], model=model,
-            )  # fmt: skip
-            return {"prediction": pred}
-        insp = self._inspector_for(req, model)
-        if insp.run_grid is not None:
-            cell = insp.cell_windows(req["x"], req["y"], req["crs"])
-            windows = cell.windows
-        else:
-            cell, windows = None, [insp.window_at(req["x"], req["y"], req["crs"])]
-        heat = None
-        if windows and self._gradcam_ok:
-            t = req["target"]
-            heat = insp.heat_map(windows[0], windows[0].top_index if t is None else t)
-        return {"inspector": insp, "cell": cell, "windows": windows, "heat": heat}
 
     # ------------------------------------------------------------------ main thread: results
     def _done(self, task: ExplainTask) -> None:
@@ -388,6 +343,7 @@ class ExplainPage(WorkspacePage):
         kind = req["kind"]
         if kind == "heat":
             index = next((i for i, w in enumerate(self.windows) if w is req["window"]), None)
+            self.status.setText(self.window_status)  # "Grad-CAM…" is over
             if self.mode in ("window", "cell") and index is not None:
                 self.heats[(index, req["target"])] = res["heat"]
                 if index == self.current_index and self._target_for(index) == req["target"]:
@@ -477,7 +433,8 @@ class ExplainPage(WorkspacePage):
             parts.append(
                 f"Resampled to {self.inspector.card.gsd_m:g} m ({self.inspector.wr.resampling}), as a run does."
             )
-        self.status.setText(" ".join(parts))
+        self.window_status = " ".join(parts)
+        self.status.setText(self.window_status)
         if self.map_tool is not None:
             cell_geom = self._geometry(self.cell.cell_bounds) if self.mode == "cell" else None
             self.map_tool.show(self._geometry(fp.bounds), cell_geom)
@@ -537,5 +494,4 @@ class ExplainPage(WorkspacePage):
                 self.canvas.unsetMapTool(self.map_tool)
             self.map_tool.release()
         self.layers.clear()
-        self._inspectors.clear()
-        self._models.clear()
+        self.worker.clear()

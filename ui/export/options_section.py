@@ -9,7 +9,6 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
@@ -104,19 +103,17 @@ class OptionsSection(QWidget):
         mf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.title = QLineEdit(self.map_box)
         self.title.setPlaceholderText("Land cover — <run name>")
-        row = QHBoxLayout()
         self.page_size = narrow(QComboBox(self.map_box), 5)
         self.page_size.addItems(PAGE_SIZES)
         self.page_size.setCurrentText(s.page_size if s.page_size in PAGE_SIZES else "A4")
         self.orientation = _combo(self.map_box, ORIENTATIONS, s.orientation)
-        row.addWidget(self.page_size)
-        row.addWidget(self.orientation)
         self.dpi = QSpinBox(self.map_box)
         self.dpi.setRange(50, 1200)
         self.dpi.setSuffix(" dpi")
         self.dpi.setValue(s.dpi)
         mf.addRow("Title", self.title)
-        mf.addRow("Page", row)
+        mf.addRow("Page", self.page_size)
+        mf.addRow("Orientation", self.orientation)
         mf.addRow("PNG resolution", self.dpi)
         lay.addWidget(self.map_box)
         self._update()

@@ -3,7 +3,7 @@ device torch will use."""
 
 from __future__ import annotations
 
-from qgis.PyQt.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout
+from qgis.PyQt.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton
 
 from ...toolbelt import dependencies
 from ...toolbelt import requirements as reqs
@@ -17,9 +17,8 @@ class SetupPage(WorkspacePage):
 
     def __init__(self, iface, workspace=None, parent=None):
         super().__init__(iface, workspace, parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.optional_box = QGroupBox("Optional packages", self)
+        body, layout = self.scrolling_body()
+        self.optional_box = QGroupBox("Optional packages", body)
         self.optional_box.setObjectName("optionalPackages")
         grid = QGridLayout(self.optional_box)
         self.optional_rows = {}
@@ -32,7 +31,7 @@ class SetupPage(WorkspacePage):
             grid.addWidget(label, row, 0)
             grid.addWidget(button, row, 1)
             self.optional_rows[requirement.name] = (label, button)
-        self.panel = InstallPanel(iface, [], self)
+        self.panel = InstallPanel(iface, [], body)
         self.panel.finished.connect(self.refresh_optional)
         layout.addWidget(self.panel)
         layout.addWidget(self.optional_box)

@@ -10,12 +10,13 @@ says why and shows the command that works on this platform (selectable text).
 from __future__ import annotations
 
 import sys
+import time
 from typing import Optional
 
 from qgis.core import Qgis, QgsApplication
-from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import (
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -31,6 +32,23 @@ from ...toolbelt.log import log
 from .tasks import FunctionTask, device_work, install_work, qgis_proxy, remove_work
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
+
+
+def stage_of(line: str) -> str:
+    """Words for the stage a pip output line starts ("" when the line starts none)."""
+    text = line.strip()
+    if text.startswith("Collecting "):
+        return f"Looking up {text.split()[1]}"
+    if text.startswith("Downloading "):
+        return f"Downloading {' '.join(text.split()[1:3])}"
+    if text.startswith("Installing collected packages"):
+        count = len(text.split(":", 1)[-1].split(","))
+        return f"Unpacking and installing {count} package(s); torch alone takes minutes"
+    if text.startswith("Successfully installed"):
+        return "Installed; checking which device torch will use"
+    if text.startswith("Asking torch"):
+        return "Asking torch which device it will use"
+    return ""
 
 
 class InstallPanel(QWidget):
@@ -68,28 +86,36 @@ class InstallPanel(QWidget):
         for label in (self.plan_label, self.error_label, self.device_label, self.warning_label):
             layout.addWidget(label)
 
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows: the dock may be 300 px wide
         self.install_button = self._button("installButton", "Install dependencies\u2026", self.start_plan)
         self.confirm_button = self._button("confirmInstallButton", "Download and install", self.start_install)
         self.repair_button = self._button("repairButton", "Repair", self.start_repair)
         self.remove_button = self._button("removeButton", "Remove", self.start_remove)
         self.cancel_button = self._button("cancelInstallButton", "Cancel", self.cancel)
         self.open_button = self._button("openWorkspaceButton", "Open the workspace", self.installed.emit)
-        for button in (
-            self.install_button,
-            self.confirm_button,
-            self.repair_button,
-            self.remove_button,
-            self.cancel_button,
-            self.open_button,
+        for i, button in enumerate(
+            (
+                self.install_button,
+                self.confirm_button,
+                self.cancel_button,
+                self.open_button,
+                self.repair_button,
+                self.remove_button,
+            )
         ):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+            buttons.addWidget(button, i // 3, i % 3)
         layout.addLayout(buttons)
 
+        self.stage_label = self._label("installStage")  # what the running task does now, and for how long
+        layout.addWidget(self.stage_label)
         self.progress = QProgressBar(self)
         self.progress.setObjectName("installProgress")
         layout.addWidget(self.progress)
+        self.stage = ""
+        self.started = 0.0
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self.show_stage)
         self.log_view = QPlainTextEdit(self)
         self.log_view.setObjectName("installLog")
         self.log_view.setReadOnly(True)
@@ -117,7 +143,7 @@ class InstallPanel(QWidget):
     def show_state(self) -> None:
         """Buttons and texts for the current state (missing, planned, running, installed)."""
         from ...toolbelt import dependencies
-        from ...toolbelt.dependencies import missing_message
+        from ...toolbelt.advice import missing_message
 
         running = self.task is not None
         folder = deps_folder()
@@ -157,6 +183,9 @@ class InstallPanel(QWidget):
         task.taskCompleted.connect(lambda: self._finished(task, on_done))
         task.taskTerminated.connect(lambda: self._finished(task, None))
         self.progress.setValue(0)
+        self.stage, self.started = description.split(": ", 1)[-1], time.monotonic()
+        self.clock.start()
+        self.show_stage()
         QgsApplication.taskManager().addTask(task)
         self.show_state()
 
@@ -164,6 +193,8 @@ class InstallPanel(QWidget):
         if self.task is not task:
             return
         self.task = None
+        self.clock.stop()
+        self.stage_label.hide()
         if on_done is not None and not task.error:
             on_done(task.outcome)
         elif task.refused is not None:
@@ -183,6 +214,19 @@ class InstallPanel(QWidget):
     def _append(self, text: str) -> None:
         self.log_view.appendPlainText(text)
         self.log_view.show()
+        self.log_view.verticalScrollBar().setValue(self.log_view.verticalScrollBar().maximum())  # follow pip
+        stage = stage_of(text)
+        if stage:
+            self.stage = stage
+            self.show_stage()
+
+    def show_stage(self) -> None:
+        """The stage line under the buttons: what pip does now and the time since the task started."""
+        if self.task is None:
+            return
+        seconds = int(time.monotonic() - self.started)
+        self.stage_label.setText(f"{self.stage}… ({seconds // 60} min {seconds % 60:02d} s)")
+        self.stage_label.show()
 
     # Actions ----------------------------------------------------------------------------------------------
     def start_plan(self, repair: bool = False) -> None:
@@ -262,7 +306,7 @@ class InstallPanel(QWidget):
 
     def check_device(self) -> None:
         """Ask torch (in a fresh interpreter) which device it will use, and show it."""
-        self._run("EuroSAT Land Cover: device", device_work(), self._device)
+        self._run("EuroSAT Land Cover: asking torch which device it will use", device_work(), self._device)
 
     def _device(self, outcome) -> None:
         self.device_text, self.device_warning = outcome
