@@ -37,6 +37,7 @@ class MapRun:
     warnings: list
     tile_px: int = 0
     overlap_px: int = 0
+    window_stats: object = None  # the out-of-distribution check (core/ood.py) is not fed in map mode yet
 
 
 def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
