@@ -23,9 +23,10 @@ from . import writers
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import choose_fast_path, model_for, read_card
+from .stages.model import check_mode, choose_fast_path, model_for, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
+from .stages.run_map import choose_map_path, run_map
 from .stages.run_windows import run_windows
 from .stages.summary import build_summary, result_from_summary
 
@@ -92,7 +93,8 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     import torch
 
     check_input_exists(req)
-    card = model[1] if model is not None else read_card(req.model_card)
+    card = model[1] if model is not None else read_card(req.model_card, req.mode)
+    check_mode(card, req.mode)
     writers.check_class_count(card)
     prepared = prepare_input(req, card, out_dir)
     clock.since("prepare", clock.start)
@@ -139,24 +141,30 @@ def _report_done(progress, result: ClassificationResult) -> None:
 
 
 def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:
-    """Fast path, windows, overviews; -> the run's summary (the outputs are still temporary)."""
+    """Fast path, windows (or map tiles), overviews; -> the run's summary (the outputs are still temporary)."""
 
     def on_trace():
         progress(Progress(0.015, FAST_PATH, "optimising the model for the CPU"))
 
-    path = choose_fast_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+    if req.mode == "map":  # tiles of the per-pixel model; the fast path traced at the tile shape
+        path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
+        stage = run_map
+    else:
+        path = choose_fast_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+        stage = run_windows
     if path.tried:
         clock.timings["model_prepare"] = path.report.prepare_seconds
     warnings += [path.warning] if path.warning else []
     check_cancel()
 
-    run = run_windows(
+    run = stage(
         prepared, path.model, device, req.batch_size, len(card.classes), outputs.write_row, progress, check_cancel
     )
     warnings += run.warnings
     if run.classified == 0:
         warnings.append(
-            "every window is nodata: nothing was classified (check the nodata value, the bands and the area)"
+            f"every {'tile' if req.mode == 'map' else 'window'} is nodata: nothing was classified "
+            "(check the nodata value, the bands and the area)"
         )
     check_cancel()
     clock.timings.update(inference=run.seconds, reading=run.read_seconds, forward=run.forward_seconds)

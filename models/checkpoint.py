@@ -31,6 +31,11 @@ class InvalidCardError(ModelLoadError, ModelCardError):
     """Raised by :func:`load_model` for an invalid card (catchable as either base)."""
 
 
+def default_map_card_path() -> Path:
+    """The bundled per-pixel model of map mode (models/map_net.py)."""
+    return WEIGHTS_DIR / "eurosat_rgb_lite0_map.json"
+
+
 def default_card_path() -> Path:
     return WEIGHTS_DIR / DEFAULT_CARD_NAME
 
