@@ -22,9 +22,9 @@ from typing import Optional
 
 import numpy as np
 
-from .design import DESIGN_TABLE, LAYER, STATUS_LABELLED, STATUS_SKIPPED, STATUS_UNSURE, read_design
 from .errors import AssessmentError
 from .maps import MapInfo, values_at
+from .sample_file import DESIGN_TABLE, LAYER, STATUS_LABELLED, STATUS_SKIPPED, STATUS_UNSURE, read_design
 
 
 @dataclass

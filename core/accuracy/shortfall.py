@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .design import LAYER, STATUS_LABELLED, read_design
 from .errors import AssessmentError
+from .sample_file import LAYER, STATUS_LABELLED, read_design
 
 MIN_PER_STRATUM = 2
 

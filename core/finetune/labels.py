@@ -86,7 +86,7 @@ def read_labels(path, class_names, class_field: Optional[str] = None, *, sample_
     if {"edits", "edit_state"} <= names:
         ds = None
         return from_edit_log(path, class_names, seed=seed)
-    from ..accuracy.design import LAYER as SAMPLE_LAYER
+    from ..accuracy.sample_file import LAYER as SAMPLE_LAYER
 
     if SAMPLE_LAYER in names and class_field is None:
         ds = None
@@ -189,8 +189,8 @@ def from_sample(path: Path, class_names, holdout: float = 0.0, seed: int = 0) ->
     from osgeo import ogr
 
     from ..accuracy import AssessmentError
-    from ..accuracy.design import LAYER
     from ..accuracy.reference import read_sample_labels
+    from ..accuracy.sample_file import LAYER
 
     try:
         lab = read_sample_labels(path)
