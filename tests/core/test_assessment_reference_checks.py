@@ -66,7 +66,9 @@ def test_reference_code_outside_the_maps_classes_is_refused(classes_tif, tmp_pat
     with pytest.raises(AssessmentError) as err:
         assess(sample=gpkg)
     text = str(err.value)
-    assert text.startswith("reference code(s) 42 are not classes of the map (AnnualCrop = 0, Forest = 1")
+    # refused at the door of the sample file (core/accuracy/reference.check_sample_point), naming the point
+    assert text.startswith("the sample s.gpkg is damaged or was edited by hand: point 1: 'ref_code' is 42")
+    assert "(class codes 0-9)" in text
     assert "\n" not in text and "class 42" not in text
 
 
