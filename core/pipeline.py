@@ -23,7 +23,7 @@ from .devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import choose_fast_path, load_model, read_card
+from .stages.model import choose_model_path, load_model, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
 from .stages.run_windows import run_windows
@@ -118,7 +118,7 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
     def on_trace():
         progress(Progress(0.015, FAST_PATH, "optimising the model for the CPU"))
 
-    path = choose_fast_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+    path = choose_model_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
     if path.tried:
         clock.timings["model_prepare"] = path.report.prepare_seconds
     warnings += [path.warning] if path.warning else []
