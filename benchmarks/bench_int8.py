@@ -113,9 +113,8 @@ def main() -> int:
         best["fp32"] = max(best["fp32"], int8_path.windows_per_second(fp32, x, repeats=1))
         best["int8"] = max(best["int8"], int8_path.windows_per_second(int8, x, repeats=1))
     say()
-    say(
-        f"| model | windows/s (batch 64, best of {args.repeats}, interleaved) | test accuracy | agreement at stride 16 |"
-    )
+    head = f"windows/s (batch 64, best of {args.repeats}, interleaved)"
+    say(f"| model | {head} | test accuracy | agreement at stride 16 |")
     say("|---|---:|---:|---:|")
 
     source = int8_path.calibration_source()
@@ -140,9 +139,8 @@ def main() -> int:
     valid = classes["off"] != 255
     agree = float((classes["off"] == classes["int8"])[valid].mean()) if valid.any() else float("nan")
     say(f"| fp32 (TorchScript + oneDNN graph) | {best['fp32']:.1f} | {acc['fp32']:.2%} | (reference) |")
-    say(
-        f"| INT8 (FX PTQ, x86 backend) | {best['int8']:.1f} | {acc['int8']:.2%} | {agree:.2%} of {int(valid.sum())} cells |"
-    )
+    cells = f"{agree:.2%} of {int(valid.sum())} cells"
+    say(f"| INT8 (FX PTQ, x86 backend) | {best['int8']:.1f} | {acc['int8']:.2%} | {cells} |")
     say()
     say(
         f"INT8 / fp32 windows/s: {best['int8'] / best['fp32']:.2f} x; accuracy change "

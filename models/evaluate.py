@@ -157,7 +157,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--int8",
         action="store_true",
-        help="evaluate the INT8 CPU model (models/int8_path.py: quantized from this card, calibrated on EuroSAT train patches)",
+        help="evaluate the INT8 CPU model (models/int8_path.py: quantized from this card, calibrated on "
+        "EuroSAT train patches)",
     )
     p.add_argument("--top-pairs", type=int, default=5)
     p.add_argument("--json", dest="json_out", default=None, help="write the results as JSON here")
