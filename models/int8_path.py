@@ -94,6 +94,36 @@ def static_padding(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Modu
                 setattr(parent, name, torch.nn.Sequential(torch.nn.ZeroPad2d(pad), conv))
 
     replace(net)
+    return _fold_batchnorm(net.eval(), example)
+
+
+def _fold_batchnorm(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
+    """Each timm ``BatchNormAct2d`` folded into the convolution run just before it (eval mode, exact up
+    to rounding), leaving its activation: FX fuses conv + ReLU6 then, with no int8 batch norm between."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    order: list = []
+    hooks = [m.register_forward_pre_hook(lambda m, a: order.append(m)) for m in net.modules() if not list(m.children())]
+    hooks += [
+        m.register_forward_pre_hook(lambda m, a: order.append(m))
+        for m in net.modules()
+        if type(m).__name__ == "BatchNormAct2d"
+    ]
+    with torch.no_grad():
+        net(example[:1])
+    for h in hooks:
+        h.remove()
+    folded = {}
+    for i, m in enumerate(order):
+        if type(m).__name__ == "BatchNormAct2d" and i > 0 and isinstance(order[i - 1], torch.nn.Conv2d):
+            folded[id(order[i - 1])] = m
+    owners = {id(m): (parent, name) for parent in net.modules() for name, m in parent.named_children()}
+    for conv_id, bn in folded.items():
+        parent, name = owners[conv_id]
+        conv = getattr(parent, name)
+        setattr(parent, name, fuse_conv_bn_eval(conv, bn))
+        bn_parent, bn_name = owners[id(bn)]
+        setattr(bn_parent, bn_name, torch.nn.Sequential(bn.drop, bn.act))
     return net
 
 
@@ -135,7 +165,7 @@ def calibration_patches(card, n: int = CALIBRATION_PATCHES + PROBE_PATCHES):
     except Exception as exc:  # a foreign or unreadable data source
         return None, f"the calibration data {source} could not be read ({type(exc).__name__}: {exc})"
     digest = hashlib.sha256("\n".join(m for m, _ in items).encode()).hexdigest()[:16]
-    return images, f"{len(items)} EuroSAT train-split patches of {source.name} ({digest})"
+    return images, f"{min(len(items), CALIBRATION_PATCHES)} EuroSAT train-split patches of {source.name} ({digest})"
 
 
 def _qconfig(fast: bool):
