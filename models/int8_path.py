@@ -36,8 +36,9 @@ import torch
 FORMAT = 1
 CALIBRATION_PATCHES = 128
 PROBE_PATCHES = 64
-# INT8 is not bit-identical to fp32: the probe's mean |softmax difference| and top-1 agreement must pass.
-PROBE_MEAN_TOLERANCE = 0.03
+# INT8 is not bit-identical to fp32: a gross-failure check on held-out train patches (the measured
+# figures: benchmarks/results_int8.md): mean |softmax difference| and top-1 agreement must pass.
+PROBE_MEAN_TOLERANCE = 0.1
 PROBE_AGREEMENT = 0.95
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags with integer dot products
 FP32_MODULES = ("conv_stem", "classifier")
