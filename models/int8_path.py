@@ -258,7 +258,9 @@ def load(model, key: dict, path: Path):
     try:
         # written by this process's user like the fp32 graph cache (torch.jit.load there): quantized
         # packed parameters do not load with weights_only=True
-        entry = torch.load(str(path), map_location="cpu", weights_only=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation of quantized tensors: see the report
+            entry = torch.load(str(path), map_location="cpu", weights_only=False)
         if entry.get("key") != key:
             return None, f"the cached INT8 model {path.name} was made for another model, torch or CPU: ignored"
         probe = entry["probe"]
