@@ -8,7 +8,8 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QAction
 
 from .__about__ import PLUGIN_NAME
-from .toolbelt.dependencies import missing_message, missing_packages
+from .toolbelt.advice import missing_message
+from .toolbelt.dependencies import missing_packages
 from .toolbelt.icons import icon
 from .toolbelt.log import log_warning
 
@@ -85,9 +86,7 @@ class EuroSatLandCoverPlugin:
     def _init_processing(self) -> None:
         if self.provider is not None:
             return
-        try:
-            from .processing.provider import LandCoverProvider
-        except ImportError:  # the provider module is not there (yet)
-            return
+        from .eurosat_processing.provider import LandCoverProvider
+
         self.provider = LandCoverProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)

@@ -3,7 +3,7 @@
 
     nice -n 5 .venv/bin/python benchmarks/bench_edits.py [--size 20000] [--folder DIR] [--keep]
 
-Writes a synthetic classes raster of SIZE x SIZE cells (engine format, core.edits.synthetic), opens
+Writes a synthetic classes raster of SIZE x SIZE cells (engine format, tests/core/synthetic_testlib.py), opens
 an editing session (the first open writes ``<run>_corrected.tif`` from the model output), then times
 one brush stroke (9 cells wide, 400 cells long), one polygon fill (1000 x 1000 cells) and the undo of
 each, as the page runs them (read the affected window, apply, log, write the window in place,
@@ -18,6 +18,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,7 +44,9 @@ def main(argv=None) -> int:
     gdal.SetCacheMax(128 * 1024 * 1024)  # as the CLI does (configure_gdal_for_batch); QGIS sets its own
     from eurosat_landcover.core.edits import Edit, EditSession
     from eurosat_landcover.core.edits.model import brush_geometry, polygon_geometry
-    from eurosat_landcover.core.edits.synthetic import write_synthetic_classes
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
+    from synthetic_testlib import write_synthetic_classes
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="bench_edits_"))
     n = args.size

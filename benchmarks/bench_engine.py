@@ -186,7 +186,7 @@ def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path, fast_
 
 def rss_child(size: int, stride: int, fast_path: str, batch: int, model_card: str | None) -> None:
     """Runs in a subprocess: one classification of a size^2 VRT; prints a JSON line."""
-    from eurosat_landcover.core.cli import configure_gdal_for_batch
+    from eurosat_landcover.core.gdalutil import configure_gdal_for_batch
 
     configure_gdal_for_batch()
     (pair, _) = load(model_card)

@@ -100,8 +100,8 @@ def make_run(folder: Path, n: int, seed: int = 0) -> Path:
 def child(summary: str, outdir: str, mmu: float) -> None:
     """One export in this process; prints a JSON line with the figures."""
     sys.path.insert(0, str(ROOT.parent))
-    from eurosat_landcover.core.cli import configure_gdal_for_batch
     from eurosat_landcover.core.export import ExportOptions, export_run
+    from eurosat_landcover.core.gdalutil import configure_gdal_for_batch
 
     configure_gdal_for_batch()
     rss0 = _status_mb("VmRSS")

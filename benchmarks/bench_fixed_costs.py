@@ -3,7 +3,7 @@
 asserts nothing.
 
     nice -n 5 .venv/bin/python benchmarks/bench_fixed_costs.py [--sizes 2048:64 4096:64 4096:32]
-        [--threads N] [--fast-path auto] [--dense] [--markdown FILE]
+        [--threads N] [--fast-path auto] [--markdown FILE]
 
 For each raster (a VRT mosaic of the bundled sample tile, benchmarks/bench_engine.make_mosaic_vrt)
 and stride, two fresh Python processes run, one after the other, on the same on-disk cache folder
@@ -96,10 +96,10 @@ def child(args) -> None:
     timers = _Timers()
     from eurosat_landcover.core.stages import run_windows
     from eurosat_landcover.models import card as card_mod
-    from eurosat_landcover.models import checkpoint, registry
+    from eurosat_landcover.models import checkpoint, hashing, registry
 
     timers.wrap(card_mod.ModelCard, "load", "card_weights")  # the bound classmethod, wrapped
-    timers.wrap(checkpoint, "sha256_file", "card_weights")
+    timers.wrap(hashing, "sha256_file", "card_weights")
     timers.wrap(registry, "build_model", "network")
     timers.wrap(checkpoint, "_read_state_dict", "network")
     timers.wrap(torch.jit, "trace", "tracing")
@@ -128,7 +128,6 @@ def child(args) -> None:
             batch_size=64,
             device="cpu",
             fast_path=args.fast_path,
-            **({"dense": True} if args.dense else {}),
         )
         t0, c0 = time.perf_counter(), time.process_time()
         res = classify(req)
@@ -166,7 +165,6 @@ def run_process(vrt: Path, stride: int, cache_dir: Path, out: Path, args) -> lis
     env["PYTHONPATH"] = str(ROOT.parent) + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(vrt), str(out), str(stride), repr(time.time())]
     cmd += ["--fast-path", args.fast_path] + (["--threads", str(args.threads)] if args.threads else [])
-    cmd += ["--dense"] if args.dense else []
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -185,7 +183,6 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["2048:64", "4096:64", "4096:32"], help="SIZE:STRIDE pairs")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     ap.add_argument("--fast-path", default="auto", choices=("auto", "on", "off", "int8"))
-    ap.add_argument("--dense", action="store_true", help="request dense mode (models/dense.py)")
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--child", nargs=4, metavar=("VRT", "OUT", "STRIDE", "SPAWN"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -202,7 +199,7 @@ def main() -> None:
         f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average before: {load_average()} "
         "(other jobs make CPU figures noisy; re-run idle if they matter)",
         "",
-        "Seconds. " + ("fast_path=" + args.fast_path) + (", dense" if args.dense else ""),
+        "Seconds. fast_path=" + args.fast_path,
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

@@ -97,7 +97,7 @@ def main() -> int:
         f"CPU: {cpu_line()}; torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}, "
         f"{torch.get_num_threads()} threads; load average at start {os.getloadavg()[0]:.1f}"
     )
-    model, card, key = model_cache.load_model(default_card_path(), "cpu")
+    model, card, key = model_cache.cached_model(default_card_path(), "cpu")
     mem.append(("model loaded", rss_mb()))
     fp32, rep32 = model_cache.fast_path_module(model, key, 64, 3, card.patch_size)
     int8, rep8 = model_cache.fast_path_module(model, key, 64, 3, card.patch_size, int8=True)

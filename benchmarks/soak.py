@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak test: many consecutive classifications in ONE process, on each model path; prints memory
 (RSS), open file descriptors and threads before and after. Asserts nothing; slow, so not part of
-the test suite (issue 10: memory after N runs must stay flat).
+the test suite (memory after N runs must stay flat).
 
     nice -n 5 .venv/bin/python benchmarks/soak.py [--runs 100] [--size 256] [--markdown FILE]
 
@@ -46,7 +46,7 @@ def _fds() -> int:
 
 def child(mode: str, runs: int, size: int) -> dict:
     """``runs`` classifications in this process -> figures (printed as one JSON line)."""
-    from eurosat_landcover.core.cli import configure_gdal_for_batch
+    from eurosat_landcover.core.gdalutil import configure_gdal_for_batch
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
     from osgeo import gdal

@@ -10,14 +10,13 @@ Rules, first match wins (``BandMapping.reason`` says which one applied):
 6. 3 or 4 bands: bands 1, 2, 3 as red, green, blue (a 4th band is alpha only when its colour
    interpretation says so; otherwise, e.g. near-infrared, it is ignored).
 
-Radiometry ("auto"): 8-bit data pass through; 16-bit integers with 13 bands or Sentinel-2
-band names are Sentinel-2 L1C digital numbers (L2A when the metadata carry a BOA offset);
-anything else (other 16-bit, 32-bit, float) gets a 2-98 % percentile stretch.
+Radiometry ("auto"): decided from evidence by core/radiometry_choice.py (the product's metadata, then
+the values, a percentile stretch only for data that are not reflectance); its reason, evidence and
+confidence travel in ``BandMapping.radiometry_params``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,13 +24,13 @@ from typing import Optional
 
 from osgeo import gdal
 
-from . import gdalutil
+from . import gdalutil, radiometry_choice
 from .errors import ClassificationError
+from .radiometry_evidence import s2_band_name
 from .request import RADIOMETRY_METHODS
 
 EUROSAT_MS_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A")
 
-_S2_RE = re.compile(r"(?<![A-Za-z0-9])B0?(1[0-2]|[1-9]|8A)(?![0-9A-Za-z])", re.IGNORECASE)
 _ROLE_INTERP = {"red": gdal.GCI_RedBand, "green": gdal.GCI_GreenBand, "blue": gdal.GCI_BlueBand}
 
 
@@ -47,20 +46,10 @@ class BandMapping:
     band_names: list[str] = field(default_factory=list)  # model band names, same order as `bands`
     source_band_count: int = 0
     source_dtype: str = ""
+    radiometry_params: dict = field(default_factory=dict)  # core/radiometry_choice.Choice: offset, evidence...
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def s2_band_name(description: str) -> Optional[str]:
-    """'B4', 'b04', 'B04 (red)', 'S2 B8A' -> 'B04' / 'B8A'; None when no Sentinel-2 band is named."""
-    if not description:
-        return None
-    m = _S2_RE.search(description.strip())
-    if not m:
-        return None
-    tok = m.group(1).upper()
-    return "B8A" if tok == "8A" else f"B{int(tok):02d}"
 
 
 def _normalise_card_band(name: str) -> str:
@@ -78,14 +67,6 @@ def _alpha_band(ds: gdal.Dataset) -> Optional[int]:
         if ds.GetRasterBand(i).GetColorInterpretation() == gdal.GCI_AlphaBand:
             return i
     return None
-
-
-def _looks_l2a(ds: gdal.Dataset) -> bool:
-    md = {}
-    for domain in (None, ""):
-        md.update(ds.GetMetadata(domain) or {})
-    text = " ".join(f"{k}={v}" for k, v in md.items()).upper()
-    return "BOA_ADD_OFFSET" in text or "MSIL2A" in text or "LEVEL-2A" in text or "PRODUCT_TYPE=S2MSI2A" in text
 
 
 def detect_band_mapping(
@@ -156,31 +137,32 @@ def detect_band_mapping(
             f"give the band numbers, e.g. --bands 3 2 1 (model bands: {', '.join(card.bands)})"
         )
 
-    method, why = _pick_radiometry(radiometry, dtype, n, named_s2, ds)
+    if radiometry and radiometry != "auto" and radiometry not in RADIOMETRY_METHODS:
+        choices = ", ".join(RADIOMETRY_METHODS)
+        raise ClassificationError(f"unknown radiometry {radiometry!r}; choose one of auto, {choices}")
+    if radiometry and radiometry.startswith("sentinel2") and dtype == "Byte":  # forced: all pixels would be ~0
+        raise ClassificationError(
+            f"radiometry {radiometry} scales Sentinel-2 reflectance numbers (0-10000), but this raster is 8-bit "
+            "(0-255): every pixel would scale to almost 0 and the map would be meaningless; use --radiometry "
+            "auto or 8bit"
+        )
+    choice = radiometry_choice.choose(
+        radiometry,
+        ds,
+        sel,
+        want,
+        dtype,
+        n == 13 or named_s2,
+        lambda: radiometry_choice.source_sample(ds, sel, alpha),
+    )
     return BandMapping(
         bands=sel,
-        radiometry=method,
+        radiometry=choice.method,
         reason=reason,
-        radiometry_reason=why,
+        radiometry_reason=choice.reason,
+        radiometry_params=choice.to_dict(),
         alpha_band=alpha,
         band_names=list(card.bands),
         source_band_count=n,
         source_dtype=dtype,
     )
-
-
-def _pick_radiometry(requested: str, dtype: str, n: int, named_s2: bool, ds) -> tuple[str, str]:
-    if requested and requested != "auto":
-        if requested not in RADIOMETRY_METHODS:
-            raise ClassificationError(
-                f"unknown radiometry {requested!r}; choose one of auto, {', '.join(RADIOMETRY_METHODS)}"
-            )
-        return requested, "given by the request"
-    if dtype == "Byte":
-        return "8bit", "8-bit data are used as they are (0-255)"
-    if dtype in ("UInt16", "Int16") and (n == 13 or named_s2):
-        what = "13 bands" if n == 13 else "Sentinel-2 band names"
-        if _looks_l2a(ds):
-            return "sentinel2_l2a", f"{dtype} with {what} and Level-2A metadata: Sentinel-2 L2A (offset 1000)"
-        return "sentinel2_l1c", f"{dtype} with {what}: Sentinel-2 L1C digital numbers"
-    return "percentile", f"{dtype} data that are not recognisably Sentinel-2: 2-98 % percentile stretch"

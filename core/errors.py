@@ -1,7 +1,9 @@
 """Errors raised by the engine. Messages are meant to be shown to an analyst as they are."""
 
+from ..errors import ReadableError
 
-class ClassificationError(Exception):
+
+class ClassificationError(ReadableError):
     """A classification could not be done; the message says why in plain words, on one line
     (line breaks in a GDAL message it quotes are joined)."""
 

@@ -82,3 +82,16 @@ def srs_label(srs: osr.SpatialReference) -> str:
     if auth and code:
         return f"{auth}:{code}"
     return s.GetName() or "unknown CRS"
+
+
+BATCH_GDAL_CACHE_MB = 128
+
+
+def configure_gdal_for_batch() -> None:
+    """Bound GDAL's block cache for a batch run (GDAL's default is 5 % of RAM, which a 20k x 20k
+    raster fills and keeps): 128 MB unless GDAL_CACHEMAX is set. Not done inside QGIS, whose
+    cache setting belongs to the user (the CLI and the benchmarks call it)."""
+    import os
+
+    if "GDAL_CACHEMAX" not in os.environ:
+        gdal.SetCacheMax(BATCH_GDAL_CACHE_MB * 2**20)

@@ -100,6 +100,7 @@ class WorkingRaster:
     crs_label: str
     source_window: Optional[tuple[int, int, int, int]] = None  # AOI in source pixels (for sampling)
     notes: list[str] = field(default_factory=list)
+    source_pixel_m: Optional[float] = None  # the source's pixel size in metres (before any resampling)
 
     @property
     def pixel_size(self) -> tuple[float, float]:
@@ -207,9 +208,11 @@ def prepare(
     bounds: Optional[Sequence[float]] = None,
     bounds_crs: Optional[str] = None,
     max_pixels: Optional[int] = None,
+    snap: int = 1,
 ) -> WorkingRaster:
     """The working raster; ``max_pixels`` (None/0: no limit) refuses one larger than that
-    (:func:`check_work_size`) before anything is read."""
+    (:func:`check_work_size`) before anything is read. ``snap`` (the stride): an area of interest is widened to
+    whole ``snap``-px cells of the whole raster's grid, so its cells are the whole-raster run's cells."""
     path = src.GetDescription()
     gt = src.GetGeoTransform(can_return_null=True)
     srs = src.GetSpatialRef()
@@ -291,6 +294,7 @@ def prepare(
             check_work_size(int(est_w), int(est_h), gsd, 1, why)  # cannot even be built
         alg = "average" if natural < gsd * (1 - GSD_TOLERANCE) else "bilinear"
         probe = None
+        source_px = natural
         ds = gdalutil.call(
             "cannot build the warped VRT",
             gdal.Warp,
@@ -319,6 +323,7 @@ def prepare(
         mask_of = internal_mask_band(src, bands[0]) if alpha_band is None else None  # core/validity.py
         nodata = [src.GetRasterBand(b).GetNoDataValue() for b in bands]
         resampling = None
+        source_px = (abs(gt[1]) + abs(gt[5])) / 2
 
     wgt = ds.GetGeoTransform()
     W, H = ds.RasterXSize, ds.RasterYSize
@@ -342,12 +347,11 @@ def prepare(
                 f"{' in ' + bounds_crs if bounds_crs else ''}) does not overlap the raster "
                 f"(raster extent in {gdalutil.srs_label(work_srs)}: {rxmin:.1f}, {rymin:.1f}, {rxmax:.1f}, {rymax:.1f})"
             )
-        c0 = max(0, int(math.floor((ixmin - wgt[0]) / wgt[1] + 1e-6)))
-        c1 = min(W, int(math.ceil((ixmax - wgt[0]) / wgt[1] - 1e-6)))
-        r0 = max(0, int(math.floor((iymax - wgt[3]) / wgt[5] + 1e-6)))
-        r1 = min(H, int(math.ceil((iymin - wgt[3]) / wgt[5] - 1e-6)))
+        c0, c1 = _snap_span((ixmin - wgt[0]) / wgt[1], (ixmax - wgt[0]) / wgt[1], snap, W)
+        r0, r1 = _snap_span((iymax - wgt[3]) / wgt[5], (iymin - wgt[3]) / wgt[5], snap, H)
         xoff, yoff, width, height = c0, r0, max(0, c1 - c0), max(0, r1 - r0)
-        notes.append(f"area of interest: {width} x {height} px at offset ({xoff}, {yoff})")
+        cells = f", snapped to the raster's {snap} px cells" if snap > 1 else ""
+        notes.append(f"area of interest: {width} x {height} px at offset ({xoff}, {yoff}){cells}")
         if not warp_needed:
             source_window = (xoff, yoff, width, height)
         elif gt is not None:
@@ -372,7 +376,18 @@ def prepare(
         crs_label=gdalutil.srs_label(work_srs),
         source_window=source_window,
         notes=notes,
+        source_pixel_m=source_px,
     )
+
+
+def _snap_span(lo: float, hi: float, snap: int, size: int) -> tuple[int, int]:
+    """Pixel span [lo, hi) (fractional pixels) widened to whole ``snap``-px cells from pixel 0, within [0, size]:
+    a bound within a thousandth of a cell of a cell edge stays on that edge."""
+    snap = max(1, int(snap))
+    tol = 1e-6 if snap == 1 else 1e-3
+    a = int(math.floor(lo / snap + tol)) * snap
+    b = int(math.ceil(hi / snap - tol)) * snap
+    return max(0, a), min(size, b)
 
 
 def _source_window(src, src_srs, work_srs, bounds):

@@ -21,7 +21,6 @@ No Qt, no QGIS; torch is imported when the model is first needed.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,8 +29,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .errors import ClassificationError
+from .run_names import RASTER_SUFFIXES, summary_name
 
-RESULT_SUFFIXES = ("_classes", "_probabilities", "_confidence")
+RESULT_SUFFIXES = tuple(Path(s).stem for s in RASTER_SUFFIXES.values())  # "_classes", ...
 
 
 # ----------------------------------------------------------------------------- data
@@ -186,18 +186,16 @@ def _fill_invalid(window: np.ndarray, mask: np.ndarray) -> None:
 
 def radiometry_from_dict(d: dict, card):
     """Rebuild the run's scaler from the summary's ``radiometry`` entry (percentile limits included)."""
-    from .radiometry import Radiometry, make_radiometry
+    from .radiometry import L2A_OFFSET, LINEAR_METHODS, Radiometry, make_radiometry
 
     method = d.get("method")
     if method == "percentile":
         if d.get("low") is None or d.get("high") is None:
             raise ClassificationError("the run summary has no percentile limits: re-run the classification")
         return Radiometry("percentile", low=list(d["low"]), high=list(d["high"]), reason=d.get("reason", ""))
-    if method in ("sentinel2_l1c", "sentinel2_l2a"):
-        from .radiometry import L2A_OFFSET
-
+    if method in LINEAR_METHODS:
         divisor = float(d.get("divisor") or card.sentinel2_dn_divisor)
-        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))
+        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))  # older summaries
         return Radiometry(method, divisor=divisor, offset=offset, reason=d.get("reason", ""))
     return make_radiometry(method or "8bit", card, d.get("reason", ""))
 
@@ -277,6 +275,7 @@ class Inspector:
                 self.card,
                 self.mapping.radiometry_reason,
                 _engine_sampler(sample_wr, self.mapping),
+                self.mapping.radiometry_params,
             )
         self.run_grid = run_grid
         self.summary: Optional[dict] = None
@@ -287,12 +286,9 @@ class Inspector:
     def from_summary(cls, summary: Union[str, Path, dict], device: str = "auto", model=None) -> Inspector:
         """An inspector that sees the input exactly as the run of ``summary`` did (same model card,
         bands, radiometry with its limits, window grid), to answer which windows made a cell."""
-        if not isinstance(summary, dict):
-            path = Path(summary)
-            try:
-                summary = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ClassificationError(f"cannot read the run summary {path}: {exc}") from None
+        from .run_summary import check_run_summary, read_run_summary
+
+        summary = check_run_summary(summary) if isinstance(summary, dict) else read_run_summary(summary)
         try:
             source = summary["input"]["path"]
             card = summary["model"].get("card")
@@ -325,7 +321,7 @@ class Inspector:
 
     def model(self):
         """The classifier on the chosen device (loaded on first use, as the engine loads it)."""
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
         if self.device is None:
             self.device, self.device_warning = resolve_device(self.device_name)
@@ -466,7 +462,7 @@ def summary_for_result(raster_path: Union[str, Path]) -> Optional[Path]:
     stem = p.stem
     for suffix in RESULT_SUFFIXES:
         if stem.endswith(suffix):
-            cand = p.with_name(stem[: -len(suffix)] + "_summary.json")
+            cand = p.with_name(summary_name(stem[: -len(suffix)]))
             return cand if cand.is_file() else None
     return None
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
+from ..models.devices import device_label, place_model, resolve_device
 from . import writers
-from .devices import device_label, place_model, resolve_device
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import choose_model_path, load_model, read_card
+from .stages.model import choose_model_path, model_for, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
 from .stages.run_windows import run_windows
@@ -91,7 +91,7 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     device, dev_warning = resolve_device(req.device)
     warnings += [dev_warning] if dev_warning else []
     progress(Progress(0.01, LOAD_MODEL, f"loading the model on {device}"))
-    net = place_model(model[0], device) if model is not None else load_model(card, device)
+    net = place_model(model[0], device) if model is not None else model_for(card, device)
     clock.since("model_load", t0)
     check_cancel()
 
@@ -108,8 +108,23 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     finally:
         if torch.get_num_threads() != prev_threads:
             torch.set_num_threads(prev_threads)
-    progress(Progress(1.0, DONE, "done"))
-    return result_from_summary(summary, card, clock.timings)
+    result = result_from_summary(summary, card, clock.timings)
+    _report_done(progress, result)
+    return result
+
+
+def _report_done(progress, result: ClassificationResult) -> None:
+    """Report "done" once the outputs are complete (renamed): a progress callback that raises there
+    cannot undo them. An exception becomes a warning; an interrupt (Ctrl+C, a signal) is re-raised
+    with ``outputs_complete`` = the result, so the caller says the outputs are kept, not removed."""
+    try:
+        progress(Progress(1.0, DONE, "done"))
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        result.warnings.append(f"the progress report at 'done' failed ({why}); the outputs are complete")
+    except BaseException as exc:
+        exc.outputs_complete = result
+        raise
 
 
 def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:

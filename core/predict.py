@@ -28,6 +28,7 @@ from .errors import ClassificationError
 
 MODES = ("auto", "resize", "window")
 MAX_WINDOWS = 256
+_GDAL_FALLBACK_FORMATS = ("TIFF",)  # read through GDAL when PIL cannot decode them
 _PIL_MODES = ("RGB", "RGBA", "L", "LA", "P", "CMYK", "YCbCr", "1")  # 8-bit pictures
 
 
@@ -98,13 +99,21 @@ def _is_georeferenced(ds) -> bool:
 
 def _pil_image(path: Path):
     """The image opened with PIL when it is an ordinary 8-bit picture PIL reads, else None."""
-    try:
-        from PIL import Image
+    from PIL import Image
 
+    try:
         im = Image.open(path)
-        im.load()
     except Exception:
         return None
+    try:
+        im.load()
+    except Exception as exc:  # a picture PIL knows but cannot decode: truncated or damaged
+        if im.format in _GDAL_FALLBACK_FORMATS:
+            return None  # GDAL reads TIFF layouts PIL does not (16-bit, multi-band, odd compressions)
+        raise ClassificationError(
+            f"the image {path.name} is damaged or truncated ({im.format}: {exc}): its pixels cannot all be "
+            "read, and a partial picture would give a wrong answer"
+        ) from None
     if im.mode not in _PIL_MODES or (getattr(im, "n_frames", 1) > 1 and im.format == "TIFF"):
         return None
     return im
@@ -125,7 +134,7 @@ def _scaled_bands(ds, card, bands, radiometry) -> tuple[np.ndarray, str]:
         data = raw.reshape(raw.shape[0], -1).astype(np.float64)
         return data[:, np.isfinite(data).all(axis=0)], {"sample_px": [ds.RasterXSize, ds.RasterYSize]}
 
-    rad = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sample)
+    rad = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sample, mapping.radiometry_params)
     return rad.apply(raw), f"bands {mapping.bands} ({mapping.reason}); radiometry {rad.method}"
 
 
@@ -181,6 +190,7 @@ def predict_image(
     card = model[1] if model is not None else read_card(model_card)
     p = int(card.patch_size)
     tgt = class_index(card, target)
+    picture = _pil_image(path)  # a damaged JPEG/PNG is refused whatever the mode (GDAL reads it as grey)
     ds = gdalutil.call(f"cannot open {path} as an image (not a format GDAL reads)", gdal.Open, str(path))
     size = (ds.RasterXSize, ds.RasterYSize)
     georef = _is_georeferenced(ds)
@@ -236,9 +246,9 @@ def predict_image(
         )
         card = insp.card
     else:  # ---- one window: as is, or resized
-        from .devices import resolve_device
+        from ..models.devices import resolve_device
 
-        im = _pil_image(path) if not (bands or radiometry != "auto") else None
+        im = picture if not (bands or radiometry != "auto") else None
         if mode == "window":
             if im is None:
                 data, why = _scaled_bands(ds, card, bands, radiometry)

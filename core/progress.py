@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -50,17 +49,6 @@ def ignore(progress: Progress) -> None:
     """The callback used when the caller gives none."""
 
 
-def as_callback(fn: Optional[Callable]) -> ProgressFn:
-    """``fn`` as a callback of one Progress. A callback written for the old engine, with two
-    required arguments ``(fraction, message)``, still gets those (kept for one release)."""
-    if fn is None:
-        return ignore
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature: assume the typed form
-        return fn
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [p for p in params if p.kind in positional and p.default is inspect.Parameter.empty]
-    if len(required) >= 2:
-        return lambda p: fn(p.fraction, p.message)
-    return fn
+def as_callback(fn: Optional[ProgressFn]) -> ProgressFn:
+    """``fn``, or :func:`ignore` when the caller gives none."""
+    return ignore if fn is None else fn

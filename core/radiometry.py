@@ -3,7 +3,10 @@
 - ``8bit``: values used as they are (clipped to 0..255 when the data type is wider).
 - ``sentinel2_l1c``: ``clip(DN / divisor * 255, 0, 255)`` with the divisor from the model card
   (2750 for EuroSAT: the measured relation between the EuroSAT RGB JPEGs and the MS DNs).
-- ``sentinel2_l2a``: the same after subtracting the L2A offset (1000, processing baseline >= 04.00).
+- ``sentinel2_l2a``: the same; an offset (1000 from processing baseline 04.00) is subtracted only when
+  the metadata or the values show it (core/radiometry_choice.py), never assumed.
+- ``sentinel2_offset1000``: the same after subtracting 1000 (the user says the product has the offset).
+- ``reflectance``: reflectance 0-1 (e.g. float exports), scaled like reflectance x 10000.
 - ``percentile``: per band, 2 % -> 0 and 98 % -> 255, the percentiles computed from a
   subsample of the area read through GDAL's decimated reads (overviews when the file has them),
   never from the whole raster in memory.
@@ -20,6 +23,7 @@ import numpy as np
 from .errors import ClassificationError
 
 L2A_OFFSET = 1000.0
+LINEAR_METHODS = ("sentinel2_l1c", "sentinel2_l2a", "sentinel2_offset1000", "reflectance")
 PERCENTILES = (2.0, 98.0)
 SUBSAMPLE_MAX_SIDE = 1024
 
@@ -33,6 +37,8 @@ class Radiometry:
     high: Optional[list[float]] = None
     reason: str = ""
     details: dict = field(default_factory=dict)
+    confidence: str = ""  # high / medium / low / given (core/radiometry_choice.py)
+    evidence: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self._lo = self._scale = None
@@ -50,7 +56,7 @@ class Radiometry:
         if self.method == "8bit":
             if data.dtype != np.uint8:
                 np.clip(out, 0, 255, out=out)
-        elif self.method in ("sentinel2_l1c", "sentinel2_l2a"):
+        elif self.method in LINEAR_METHODS:
             if self.offset:
                 out -= np.float32(self.offset)
             out *= np.float32(255.0 / self.divisor)
@@ -64,8 +70,8 @@ class Radiometry:
         return out
 
     def to_dict(self) -> dict:
-        d = {"method": self.method, "reason": self.reason}
-        if self.method.startswith("sentinel2"):
+        d = {"method": self.method, "reason": self.reason, "confidence": self.confidence, "evidence": self.evidence}
+        if self.method in LINEAR_METHODS:
             d["formula"] = (
                 f"clip((DN - {self.offset:g}) / {self.divisor:g} * 255, 0, 255)"
                 if self.offset
@@ -97,20 +103,24 @@ def _copy_into(data, out):
     return out
 
 
-def make_radiometry(method: str, card, reason: str = "", sample=None) -> Radiometry:
-    """Build the scaler. ``sample()`` -> (C, N) float array of valid values, needed for percentile."""
+def make_radiometry(method: str, card, reason: str = "", sample=None, params: Optional[dict] = None) -> Radiometry:
+    """Build the scaler. ``sample()`` -> (C, N) float array of valid values, needed for percentile;
+    ``params``: the band mapping's ``radiometry_params`` (offset, quantification, evidence, confidence)."""
+    params = params or {}
+    extra = {"confidence": params.get("confidence", ""), "evidence": list(params.get("evidence", []))}
     if method == "8bit":
-        return Radiometry("8bit", reason=reason)
-    if method == "sentinel2_l1c":
-        return Radiometry("sentinel2_l1c", divisor=float(card.sentinel2_dn_divisor), reason=reason)
-    if method == "sentinel2_l2a":
-        return Radiometry("sentinel2_l2a", divisor=float(card.sentinel2_dn_divisor), offset=L2A_OFFSET, reason=reason)
+        return Radiometry("8bit", reason=reason, **extra)
+    if method in LINEAR_METHODS:
+        quant = float(params.get("quantification") or 10000.0)
+        offset = float(params.get("offset", L2A_OFFSET if method == "sentinel2_offset1000" else 0.0))
+        divisor = float(card.sentinel2_dn_divisor) * quant / 10000.0
+        return Radiometry(method, divisor=divisor, offset=offset, reason=reason, **extra)
     if method == "percentile":
         if sample is None:
             raise ClassificationError("the percentile stretch needs a sample of the data")
         values, details = sample()
         low, high = percentile_limits(values)
-        return Radiometry("percentile", low=low, high=high, reason=reason, details=details)
+        return Radiometry("percentile", low=low, high=high, reason=reason, details=details, **extra)
     raise ClassificationError(f"unknown radiometry {method!r}")
 
 

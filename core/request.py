@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile")  # core/radiometry.py
+# core/radiometry.py; new ones go last (Processing keeps enum indices)
+RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile", "sentinel2_offset1000")
 RADIOMETRY_CHOICES = ("auto", *RADIOMETRY_METHODS)
 PROBABILITY_DTYPES = ("uint8", "float32")
 FAST_PATH_MODES = ("auto", "on", "off", "int8")

@@ -30,6 +30,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import ClassificationError
+from .run_names import STYLE_EXTENSION, raster_name, summary_name
 
 NODATA_CLASS = 255
 NODATA_U8 = 255
@@ -103,23 +104,23 @@ def new_token() -> str:
 
 # <final name>.<pid>-<host>-<8 hex>.partial[.tif][GDAL sidecar]: the only names the sweep removes.
 PARTIAL_RE = re.compile(
-    r"^(?P<final>.+)\.(?P<pid>\d{1,10})-(?P<host>[0-9a-f]{4})-[0-9a-f]{8}\.partial(?:\.tif)?"
-    r"(?:\.aux\.xml|\.ovr|\.msk)?$"
+    r"^(?P<final>.+)\.(?P<pid>\d{1,10})-(?P<host>[0-9a-f]{4})-[0-9a-f]{8}\.partial(?:\.tif|\.gpkg)?"
+    r"(?:\.aux\.xml|\.ovr|\.msk|-journal|-wal|-shm)?$"
 )
 
 
 def raster_path(out_dir: Path, prefix: str, kind: str) -> Path:
-    return Path(out_dir) / f"{prefix}_{kind}.tif"
+    return Path(out_dir) / raster_name(prefix, kind)
 
 
-def run_files(out_dir, prefix: str) -> list[Path]:
+def run_output_paths(out_dir, prefix: str) -> list[Path]:
     """Every file a run named ``prefix`` may write in ``out_dir`` (rasters, their sidecars,
     styles, summary), whatever its options: the set that is checked, replaced and kept consistent."""
     out = []
     for kind in RASTER_KINDS:
         tif = raster_path(out_dir, prefix, kind)
-        out += [tif, *(tif.with_name(tif.name + s) for s in RASTER_SIDECARS), tif.with_suffix(".qml")]
-    out.append(Path(out_dir) / f"{prefix}_summary.json")
+        out += [tif, *(tif.with_name(tif.name + s) for s in RASTER_SIDECARS), tif.with_suffix(STYLE_EXTENSION)]
+    out.append(Path(out_dir) / summary_name(prefix))
     return out
 
 
@@ -127,7 +128,7 @@ def check_prefix(prefix: str) -> None:
     """A plain file-name prefix whose longest temporary name fits the file system."""
     if not prefix.strip() or re.search(r"[/\\\x00]", prefix) or prefix in (".", ".."):
         raise ClassificationError(f"output name {prefix!r} must be a plain file name prefix")
-    longest = f"{prefix}_probabilities.tif.{new_token()}.partial.tif.aux.xml"
+    longest = f"{raster_name(prefix, 'probabilities')}.{new_token()}.partial.tif.aux.xml"
     excess = len(os.fsencode(longest)) - NAME_MAX_BYTES
     if excess > 0:
         room = len(os.fsencode(prefix)) - excess
@@ -150,7 +151,7 @@ def check_outputs(out_dir, prefix: str, input_files, overwrite: bool) -> list[Pa
     ``GetFileList()``: the raster, its sidecars, a VRT's sources). Returns the existing files."""
     check_prefix(prefix)
     inputs = [str(f) for f in input_files or () if f and not str(f).startswith("/vsi")]
-    family = run_files(out_dir, prefix)
+    family = run_output_paths(out_dir, prefix)
     for f in family:
         for i in inputs:
             if _same_file(f, i):
@@ -311,11 +312,11 @@ class OutputSet:
         self.float = prob_dtype == "float32"
         self.write_probs = write_probabilities
         self.final: dict[str, Path] = {
-            "classes": self.dir / f"{prefix}_classes.tif",
-            "confidence": self.dir / f"{prefix}_confidence.tif",
+            "classes": raster_path(self.dir, prefix, "classes"),
+            "confidence": raster_path(self.dir, prefix, "confidence"),
         }
         if write_probabilities:
-            self.final["probabilities"] = self.dir / f"{prefix}_probabilities.tif"
+            self.final["probabilities"] = raster_path(self.dir, prefix, "probabilities")
         self.tmp = {k: p.with_name(f"{p.name}.{self.token}.partial.tif") for k, p in self.final.items()}
         self.class_counts = np.zeros(self.C, np.int64)
         self.valid_cells = 0
@@ -509,7 +510,7 @@ class OutputSet:
             raise
         if self.overwrite:
             keep = {os.path.normcase(str(f)) for _, f in staged}
-            for f in run_files(self.dir, self.prefix):
+            for f in run_output_paths(self.dir, self.prefix):
                 if os.path.normcase(str(f)) not in keep and os.path.lexists(f):
                     try:
                         f.unlink()

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..errors import ReadableError
+
 CARD_FORMAT_VERSION = 1
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -39,7 +41,10 @@ EUROSAT_CITATION = (
 REQUIRED_KEYS = ("name", "architecture", "weights", "weights_sha256", "classes", "bands", "mean", "std")
 
 
-class ModelCardError(ValueError):
+MIN_GSD_M, MAX_GSD_M = 0.01, 10000.0  # 1 cm (drones) to 10 km per pixel
+
+
+class ModelCardError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The card is missing, not JSON, or fails validation."""
 
 
@@ -120,6 +125,14 @@ class ModelCard:
         if not isinstance(self.bands, list) or not self.bands or not all(isinstance(b, str) and b for b in self.bands):
             fail("'bands' must be a non-empty list of band names")
         nb = len(self.bands)
+        if len(set(self.bands)) != nb:
+            fail(f"'bands' names a band twice: {self.bands!r}")
+        for key in ("title", "description", "license", "citation"):
+            if getattr(self, key, None) is not None and not isinstance(getattr(self, key), str):
+                fail(f"{key!r} must be text, got {type(getattr(self, key)).__name__}")
+        roles = self.band_roles
+        if roles is not None and not (isinstance(roles, list) and all(isinstance(r, str) and r for r in roles)):
+            fail(f'\'band_roles\' must be a list of role names (e.g. ["red", "green", "blue"]), got {roles!r}')
         if self.band_roles and len(self.band_roles) != nb:
             fail(f"'band_roles' has {len(self.band_roles)} entries for {nb} bands")
         for key in ("mean", "std"):
@@ -140,6 +153,8 @@ class ModelCard:
             v = getattr(self, key)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
                 fail(f"'{key}' must be a positive number, got {v!r}")
+        if not MIN_GSD_M <= self.gsd_m <= MAX_GSD_M:
+            fail(f"'gsd_m' must be from {MIN_GSD_M:g} to {MAX_GSD_M:g} m per pixel, got {self.gsd_m!r}")
         if not isinstance(self.metrics, dict) or not isinstance(self.training, dict):
             fail("'metrics' and 'training' must be JSON objects")
         return self

@@ -7,7 +7,6 @@ pickled Python objects is refused with :class:`ModelLoadError`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,14 +14,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ReadableError
 from .card import ModelCard, ModelCardError
+from .hashing import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_CARD_NAME = "eurosat_rgb_lite0.json"
 ALLOWED_SUFFIXES = (".safetensors", ".pt", ".pth")
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(ReadableError):
     """A model cannot be loaded; the message says why in plain words."""
 
 
@@ -54,10 +55,6 @@ class LandCoverClassifier(nn.Module):
         self.net.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
         return self
 
-    @property
-    def num_bands(self) -> int:
-        return self.mean.shape[1]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:
             x = x.float()
@@ -65,14 +62,6 @@ class LandCoverClassifier(nn.Module):
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _network(model: nn.Module) -> nn.Module:
@@ -195,7 +184,7 @@ def verify_weights(card: ModelCard) -> Path:
 def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCoverClassifier:
     """The classifier described by an already read ``card``: its weights checked against the card's
     sha256, loaded weights-only, placed on ``device`` in eval mode with channels_last."""
-    from ..core.devices import place_model
+    from .devices import place_model
     from .registry import build_model
 
     card_path = card.path or Path(card.weights)

@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..errors import ReadableError
+
 EUROSAT_CLASSES: tuple[str, ...] = (
     "AnnualCrop",
     "Forest",
@@ -41,12 +43,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET = REPO_ROOT.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
 
 
-class DatasetError(ValueError):
+class DatasetError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """A data source is missing, empty or not in the EuroSAT layout."""
-
-
-def _is_zip(source: str | os.PathLike) -> bool:
-    return Path(source).is_file() and zipfile.is_zipfile(source)
 
 
 def _iter_members(source: str | os.PathLike) -> Iterable[str]:
@@ -219,11 +217,3 @@ def load_arrays(
             if progress is not None:
                 progress(min(n, start + chunk), n)
     return images, labels
-
-
-def file_sha256(path: str | os.PathLike, bufsize: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(bufsize):
-            h.update(chunk)
-    return h.hexdigest()

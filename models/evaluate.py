@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.devices import autocast_dtype, require_device
 from .checkpoint import LandCoverClassifier, default_card_path, load_model
 from .dataset import DEFAULT_DATASET, list_eurosat, load_arrays, split_fingerprint, stratified_split
+from .devices import autocast_dtype, require_device
 from .metrics import classification_metrics, confusion_matrix, format_report, record_in_card
 
 

@@ -12,7 +12,7 @@ checked against the eager model on a probe batch; any failure (an old PyTorch, a
 without oneDNN Graph, a mismatch) falls back to the eager model with the reason recorded.
 
 `torch.jit` is deprecated in favour of `torch.compile`, whose CPU backend needs a C++ compiler
-at run time (rarely present beside QGIS) and imports Triton, which ui/compat.py keeps out of
+at run time (rarely present beside QGIS) and imports Triton, which qgis_bridge/compat.py keeps out of
 QGIS (its LLVM clashes with QGIS's); so the deprecation warnings are silenced here, and the
 eager fallback keeps the engine working once `torch.jit` is gone.
 """

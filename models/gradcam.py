@@ -14,7 +14,7 @@ four cells each see almost the whole window.
 
 captum is optional (``requirements.txt``): it is imported inside the functions that need it, so
 the plugin and the engine import without it; :func:`is_available` / :class:`GradCamUnavailable`
-say so in one line. The device is the model's (callers pick it with ``core.devices``); the pass
+say so in one line. The device is the model's (callers pick it with ``models.devices``); the pass
 runs in float32 without autocast, with gradients on even when called inside ``inference_mode``.
 No Qt, no QGIS.
 """
@@ -28,10 +28,12 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..errors import ReadableError
+
 INSTALL_HINT = 'python -m pip install "captum>=0.8,<0.10"'
 
 
-class GradCamUnavailable(RuntimeError):
+class GradCamUnavailable(ReadableError, RuntimeError):
     """captum is not installed; the message says how to install it."""
 
 

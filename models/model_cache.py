@@ -125,7 +125,7 @@ def _room_for_a_new_model() -> None:
         release()
 
 
-def load_model(card_path, device):
+def cached_model(card_path, device):
     """``(model, card, key)``: the model of ``card_path`` on ``device``, loaded on first use
     (``models.checkpoint.load_model``, which verifies the weights' SHA-256) and reused after."""
     from .checkpoint import load_model as _load
@@ -197,7 +197,7 @@ def load_weights(card, device, lazy: bool = False):
 def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, patch: int, int8: bool = False):
     """``(callable, FastPathReport)`` as ``models.fast_path.trace_for_cpu`` gives, traced on the
     first call for this model and shape and reused after (the report then says so and its
-    ``prepare_seconds`` is 0). ``key``: from :func:`load_model`, or None for a model the caller
+    ``prepare_seconds`` is 0). ``key``: from :func:`cached_model`, or None for a model the caller
     loaded itself (cached while that model object lives). ``int8``: the INT8 module of
     models/int8_path.py instead (any batch size)."""
     import torch

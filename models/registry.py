@@ -25,6 +25,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..errors import ReadableError
 from .card import ModelCard, eurosat_classes
 
 IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
@@ -33,7 +34,7 @@ TF_LITE_MEAN_255 = (127.0, 127.0, 127.0)
 TF_LITE_STD_255 = (128.0, 128.0, 128.0)
 
 
-class PretrainedWeightsUnavailable(RuntimeError):
+class PretrainedWeightsUnavailable(ReadableError, RuntimeError):
     """No offline ImageNet weights for this architecture on this machine."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .card import ModelCard, eurosat_classes
-from .dataset import file_sha256
+from .hashing import sha256_file
 from .registry import eurosat_rgb_card
 
 
@@ -28,7 +28,7 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
     data = Path(args.data)
     dataset = {"source": str(args.data), "name": data.name}
     if data.is_file():
-        dataset["sha256"] = file_sha256(data)
+        dataset["sha256"] = sha256_file(data)
     if pretrained:
         init = f"ImageNet (offline weights from {spec.weights_package})" if spec.weights_package else "ImageNet"
     else:

@@ -2,7 +2,7 @@
 
 set-up (device, seeds, data, model, optimiser) -> resume (optional, from ``last.pt``) -> per epoch:
 train one epoch, validate, record, checkpoint (best weights + card, and ``last.pt``) -> test the
-best-on-validation weights once. Device and autocast come from core/devices.py, as for the engine.
+best-on-validation weights once. Device and autocast come from models/devices.py, as for the engine.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from ..core.devices import autocast_dtype, place_model, require_device
 from .augment import augment_batch
 from .checkpoint import LandCoverClassifier, load_model, save_checkpoint
 from .dataset import EUROSAT_CLASSES, list_eurosat, load_arrays, split_fingerprint, stratified_split
+from .devices import autocast_dtype, place_model, require_device
 from .evaluate import evaluate_arrays, predict_logits
 from .metrics import record_in_card
 from .registry import build_model, count_parameters, get_head, get_spec

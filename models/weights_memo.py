@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from . import hashing
+
 ENV = "EUROSAT_LANDCOVER_CACHE_DIR"
 MEMO_NAME = "weights_sha256.json"
 MAX_ENTRIES = 64
@@ -86,8 +88,6 @@ def _valid_sha(v) -> bool:
 def file_sha256(path) -> tuple[str, bool]:
     """``(sha256 hex, remembered)``: the file's checksum, from the memo when the file's identity is
     the one it was hashed with (``remembered`` True), else hashed now (and remembered when it can be)."""
-    from . import checkpoint  # the one hashing function (tests may wrap it)
-
     path = Path(path).resolve()
     folder = cache_dir()
     memo_path = folder / MEMO_NAME if folder is not None else None
@@ -96,7 +96,7 @@ def file_sha256(path) -> tuple[str, bool]:
         entry = _read_memo(memo_path).get(str(path))
         if isinstance(entry, dict) and entry.get("identity") == ident and _valid_sha(entry.get("sha256")):
             return entry["sha256"], True
-    sha = checkpoint.sha256_file(path)
+    sha = hashing.sha256_file(path)
     if memo_path is None or file_identity(path) != ident or time.time() - ident[1] / 1e9 < RACY_SECONDS:
         return sha, False
     with _lock:

@@ -2,6 +2,8 @@
 
 - :func:`layer_file` turns a layer into the file (and layer name) the core reads; a layer that is not a file
   (memory, database) is first written to a GeoPackage in a temporary folder;
+- :func:`reference_records` reads a vector reference layer through QGIS (its filter, its CRS, any provider:
+  a delimited-text CSV, memory, a database) into the plain records core/accuracy takes;
 - :class:`FunctionTask` runs one core call in QGIS's task manager (progress, cancel, one readable error);
 - :func:`style_sample_layer` styles a sample point layer by labelling status.
 """
@@ -15,14 +17,22 @@ from typing import Callable, Optional
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
     QgsCoordinateTransformContext,
+    QgsFeatureRequest,
+    QgsGeometry,
     QgsMarkerSymbol,
+    QgsProject,
     QgsProviderRegistry,
     QgsRendererCategory,
     QgsTask,
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
+
+from ..core.accuracy.errors import AssessmentError
+from ..errors import ReadableError
 
 STATUS_STYLES = (
     ("", "to label", "#ffffff", "#000000"),
@@ -39,7 +49,7 @@ def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]
     if path and Path(path).exists():
         return path, parts.get("layerName") or None
     if not isinstance(layer, QgsVectorLayer):
-        raise ValueError(f"layer {layer.name()!r} is not a file GDAL can read")
+        raise AssessmentError(f"layer {layer.name()!r} is not a file GDAL can read")
     folder = Path(tmp_dir or tempfile.mkdtemp(prefix="eurosat_assess_"))
     out = folder / "reference.gpkg"
     options = QgsVectorFileWriter.SaveVectorOptions()
@@ -47,8 +57,42 @@ def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]
     options.layerName = "reference"
     err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(out), QgsCoordinateTransformContext(), options)
     if err[0] != QgsVectorFileWriter.WriterError.NoError:
-        raise ValueError(f"cannot copy layer {layer.name()!r}: {err[1]}")
+        raise AssessmentError(f"cannot copy layer {layer.name()!r}: {err[1]}")
     return str(out), "reference"
+
+
+def reference_records(layer: QgsVectorLayer, class_field: str, map_crs: QgsCoordinateReferenceSystem):
+    """The features of a reference layer as QGIS gives them (the layer's filter applied, any provider), their
+    geometries transformed from the layer's CRS (as set in QGIS) to ``map_crs``: a ``ReferenceRecords`` of
+    (WKB, class value) for ``core.accuracy``. Raises ValueError (one line) when the field is missing."""
+    from ..core.accuracy.reference import ReferenceRecords
+
+    idx = layer.fields().indexOf(class_field)
+    if idx < 0:
+        names = ", ".join(layer.fields().names())
+        raise ValueError(f"the reference layer {layer.name()!r} has no field {class_field!r} (fields: {names})")
+    ct, notes = None, []
+    if layer.crs().isValid() and map_crs is not None and map_crs.isValid() and layer.crs() != map_crs:
+        ct = QgsCoordinateTransform(layer.crs(), map_crs, QgsProject.instance().transformContext())
+        notes.append(f"reference transformed from {layer.crs().authid() or 'its CRS'} to the map's CRS")
+    if layer.subsetString():
+        notes.append(f"reference layer filter: {layer.subsetString()}")
+    records = []
+    for feature in layer.getFeatures(QgsFeatureRequest().setSubsetOfAttributes([idx])):
+        geom = feature.geometry()
+        value = feature.attribute(idx)
+        if geom is None or geom.isNull() or geom.isEmpty() or value is None or _is_null(value):
+            continue
+        geom = QgsGeometry(geom)
+        if ct is not None:
+            geom.transform(ct)
+        records.append((bytes(geom.asWkb()), value))
+    return ReferenceRecords(records, f"layer {layer.name()!r}", notes)
+
+
+def _is_null(value) -> bool:
+    """A QVariant NULL (what QGIS gives for an empty attribute)."""
+    return hasattr(value, "isNull") and value.isNull()
 
 
 class FunctionTask(QgsTask):
@@ -72,7 +116,7 @@ class FunctionTask(QgsTask):
         try:
             self.result = self.fn(progress, self.isCanceled)
             return not self.isCanceled()
-        except ValueError as exc:  # AssessmentError and friends: readable as they are
+        except ReadableError as exc:  # AssessmentError and friends: readable as they are
             self.error = "cancelled" if self.isCanceled() else str(exc)
         except Exception as exc:  # anything else: one line here, the traceback for the log
             self.error = f"{type(exc).__name__}: {exc}"

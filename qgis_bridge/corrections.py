@@ -11,8 +11,8 @@ from typing import Optional
 
 from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
 
-from ..core.edits.names import RunFiles, run_files
 from ..core.edits.session import is_landcover_raster, run_palette
+from ..core.run_names import RunFiles, run_files
 from .styling import style_classes
 
 CORRECTED_LAYER_NAME = "Land cover (corrected)"

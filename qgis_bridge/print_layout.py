@@ -42,11 +42,11 @@ from qgis.core import (
     QgsTextFormat,
     QgsUnitTypes,
 )
-from qgis.PyQt.QtCore import QRectF, Qt
+from qgis.PyQt.QtCore import QRectF, QSize, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtXml import QDomDocument
 
-from ..core.export.common import ExportError, Progress, Staging
+from ..core.export.common import ExportError, ProgressSpan, Staging
 from ..core.export.report import class_areas
 from ..core.export.run import RunInfo
 from ..core.export.styles import qml_classes
@@ -124,13 +124,10 @@ def _label(layout, text: str, rect: tuple, size: float, bold=False, color="#2222
 
 
 def _accuracy_text(run: RunInfo) -> str:
-    met = (run.summary.get("model") or {}).get("metrics") or {}
-    test = met.get("test") if isinstance(met.get("test"), dict) else {}
-    acc = test.get("accuracy", met.get("test_accuracy"))
-    n = test.get("n", met.get("n"))
-    if acc is None:
-        return ""
-    return f"held-out test accuracy {100 * float(acc):.1f} %" + (f" on {int(n):,} images" if n else "")
+    """This map's assessed accuracy (or that it has none) and the model's on EuroSAT test patches."""
+    from ..core.export.accuracy_note import accuracy_line
+
+    return accuracy_line(run.summary, run.assessment, run.classes_path.name)
 
 
 def credits_text(run: RunInfo, crs_label: str, extra: Optional[str] = None) -> str:
@@ -244,10 +241,10 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     # map
     mp = QgsLayoutItemMap(layout)
     mp.setId("map")
+    mp.setCrs(layer.crs())  # before moving/resizing: a map without a CRS measures its scale in "" (proj_create errors)
     layout.addLayoutItem(mp)
     mp.attemptMove(QgsLayoutPoint(map_rect[0], map_rect[1], MM))
     mp.attemptResize(QgsLayoutSize(map_rect[2], map_rect[3], MM))
-    mp.setCrs(layer.crs())
     mp.setLayers([layer])
     mp.setKeepLayerSet(True)
     mp.setExtent(_fit(layer.extent(), map_rect[2], map_rect[3]))
@@ -384,7 +381,7 @@ def export_map(
     """Lay out and write the map (PDF and/or PNG) into ``outdir``; returns the files written."""
     options = options or MapOptions()
     validate_options(options)
-    prog = Progress(progress, is_cancelled)
+    prog = ProgressSpan(progress, is_cancelled)
     names = map_names(run, options.formats)
     with Staging(outdir, overwrite=options.overwrite) as staging:
         staging.check_free(names.values())
@@ -393,6 +390,7 @@ def export_map(
         project = QgsProject()
         layer = classes_layer(run)
         project.addMapLayer(layer)
+        project.setCrs(layer.crs())  # the layout's project: its CRS is the map's (a fresh project has none)
         prog(0.35, "laying out the map")
         layout = build_layout(project, layer, run, areas, options)
         exporter = QgsLayoutExporter(layout)
@@ -408,17 +406,25 @@ def export_map(
         prog.check()
         if "png" in names:
             prog(0.75, "writing the PNG")
-            st = QgsLayoutExporter.ImageExportSettings()
-            st.dpi = options.dpi
-            res = exporter.exportToImage(str(staging.path(names["png"])), st)
-            if res != QgsLayoutExporter.ExportResult.Success:
-                raise ExportError(f"cannot write {names['png']}: {exporter.errorMessage() or 'QGIS layout error'}")
+            _write_png(exporter, staging.path(names["png"]), options.dpi)
         prog.check()
         layout = None
         project.removeAllMapLayers()
         files = staging.commit()
     prog(1.0, "map written")
     return files
+
+
+def _write_png(exporter: QgsLayoutExporter, path: Path, dpi: int) -> None:
+    """The page as a PNG picture. Not ``exportToImage``: QGIS 3.22 then georeferences the file by opening it with
+    GDAL for update, which the PNG driver refuses ("ERROR 6: The PNG driver does not support update access"); a
+    picture of a page with margins has no meaningful georeference anyway."""
+    image = exporter.renderPageToImage(0, QSize(), dpi)
+    dpm = int(round(dpi / 0.0254))
+    image.setDotsPerMeterX(dpm)
+    image.setDotsPerMeterY(dpm)
+    if image.isNull() or not image.save(str(path), "PNG"):
+        raise ExportError(f"cannot write {path.name}: QGIS rendered no image (out of memory at {dpi} dpi?)")
 
 
 _HEADLESS: list = []

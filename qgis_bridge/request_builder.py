@@ -6,9 +6,9 @@ request. Only qgis.core is used (it runs inside qgis_process too); no torch.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Optional, Union
 
@@ -27,9 +27,10 @@ from qgis.core import (
 
 from ..core.request import ClassificationRequest
 from ..core.windows import Grid
+from ..errors import ReadableError
 
 
-class RequestError(ValueError):
+class RequestError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The inputs cannot make a request; the message is for the analyst."""
 
 
@@ -44,7 +45,7 @@ class RunOptions:
     batch_size: int = 64
     device: str = "auto"
     write_probabilities: bool = True
-    name: Optional[str] = None  # output file prefix; None = from the layer name and time
+    name: Optional[str] = None  # output file prefix; None = the input's file name (+ _2, _3...)
 
 
 def raster_source_path(layer: Union[QgsRasterLayer, str]) -> str:
@@ -72,15 +73,18 @@ def safe_name(text: str) -> str:
     return name[:60] or "raster"
 
 
-def default_run_name(layer_name: str, when: Optional[datetime] = None) -> str:
-    when = when or datetime.now()
-    return f"{safe_name(layer_name)}_{when:%Y%m%d_%H%M%S}"
+def default_run_name(input_name: str) -> str:
+    """The output prefix of a run without ``--name``/``name``: the input's file name, as the CLI names it
+    (``unique_run_name`` then adds ``_2``, ``_3``... so the dock and Processing never replace a run)."""
+    return safe_name(Path(str(input_name)).stem if Path(str(input_name)).suffix else str(input_name))
 
 
 def unique_run_name(output_dir: Path, base: str, reserved=()) -> str:
-    """`base`, or `base_2`, `base_3`... when outputs of that name exist or another queued run uses it."""
+    """`base`, or `base_2`, `base_3`... when a file of a run of that name exists or a queued run uses it."""
+    from ..core.writers import run_output_paths
+
     name, n = base, 1
-    while name in reserved or any(Path(output_dir).glob(f"{name}_*.tif")):
+    while name in reserved or any(f.exists() for f in run_output_paths(output_dir, name)):
         n += 1
         name = f"{base}_{n}"
     return name
@@ -106,6 +110,44 @@ def clip_to_layer(
     return clipped
 
 
+def snap_to_cells(
+    extent: QgsRectangle, extent_crs: QgsCoordinateReferenceSystem, layer: QgsRasterLayer, stride: int, gsd: float
+) -> Optional[QgsRectangle]:
+    """`extent` as the run will cover it: in the layer's CRS, cut to the layer and widened to whole cells
+    (`stride` px) of the whole layer's grid, as the engine snaps it (``core.georef.prepare``). None where the
+    engine resamples the layer (not metric, Mercator, rotated, pixels off `gsd`: it snaps on its own grid then)
+    or the extent misses the layer."""
+    try:
+        rect = clip_to_layer(extent, extent_crs, layer)
+    except RequestError:
+        return None
+    crs = layer.crs()
+    px, py = layer.rasterUnitsPerPixelX(), layer.rasterUnitsPerPixelY()
+    native = (
+        crs.isValid()
+        and not crs.isGeographic()
+        and crs.mapUnits() == QgsUnitTypes.DistanceUnit.DistanceMeters
+        and "+proj=merc" not in crs.toProj()
+        and abs(px - gsd) <= 0.01 * gsd
+        and abs(py - gsd) <= 0.01 * gsd
+    )
+    if not native:
+        return None
+    ext = layer.extent()
+    x0, y1 = ext.xMinimum(), ext.yMaximum()
+    cx, cy = px * int(stride), py * int(stride)
+    c0 = math.floor((rect.xMinimum() - x0) / cx + 1e-3)
+    c1 = math.ceil((rect.xMaximum() - x0) / cx - 1e-3)
+    r0 = math.floor((y1 - rect.yMaximum()) / cy + 1e-3)
+    r1 = math.ceil((y1 - rect.yMinimum()) / cy - 1e-3)
+    return QgsRectangle(
+        max(ext.xMinimum(), x0 + c0 * cx),
+        max(ext.yMinimum(), y1 - r1 * cy),
+        min(ext.xMaximum(), x0 + c1 * cx),
+        min(y1, y1 - r0 * cy),
+    )
+
+
 def build_request(
     layer: Union[QgsRasterLayer, str],
     output_dir: Union[str, Path],
@@ -121,7 +163,7 @@ def build_request(
     those bounds and the layer CRS as WKT. With a plain path the extent is passed through as it is,
     with `extent_crs` as WKT, and the engine transforms it. Without `options.name` the outputs are
     named after the layer and the time, made unique against existing files and `reserved_names`
-    (the names of runs still queued).
+    (the names of runs still queued): the same name the CLI gives, never replacing a run.
     """
     options = options or RunOptions()
     if not output_dir or not str(output_dir).strip():
@@ -148,9 +190,7 @@ def build_request(
     batch = int(options.batch_size)
     if batch <= 0:
         raise RequestError("the batch size must be at least 1")
-    name = options.name or unique_run_name(
-        out, default_run_name(layer.name() if is_layer else Path(path).stem), reserved_names
-    )
+    name = options.name or unique_run_name(out, default_run_name(path), reserved_names)
     return ClassificationRequest(
         input_path=path,
         output_dir=str(out),

@@ -23,7 +23,7 @@ _RUN = """
 import json, sys
 import numpy, safetensors, timm, torch, torchvision
 from osgeo import gdal
-from eurosat_landcover.core.cli import main
+from eurosat_landcover.cli import main
 code = main(["classify", sys.argv[1], sys.argv[2], "--quiet", "--stride", "32", "--device", "cpu"])
 classes = gdal.Open(sys.argv[3]).ReadAsArray()
 versions = {m.__name__: m.__version__ for m in (torch, torchvision, timm, safetensors, numpy)}
@@ -37,7 +37,7 @@ def classify(folder: str, out: Path) -> dict:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (folder, env.get("PYTHONPATH", "")) if p)
     classes = out / f"{SAMPLE.stem}_classes.tif"
     result = subprocess.run(
-        [sys.executable, "-P", "-c", _RUN, str(SAMPLE), str(out), str(classes)],
+        [sys.executable, "-c", _RUN, str(SAMPLE), str(out), str(classes)],
         capture_output=True,
         text=True,
         env=env,

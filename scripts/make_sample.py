@@ -36,9 +36,10 @@ def main(argv=None) -> int:
     p.add_argument("--rows", type=int, default=8)
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT.parent))
+    sys.path.insert(0, str(ROOT / "tests" / "core"))
     try:
-        from eurosat_landcover.core.samples import build_mosaic
         from eurosat_landcover.models.dataset import EUROSAT_CLASSES, stratified_split
+        from mosaic_testlib import build_mosaic
     except ImportError:  # not installed as a package: the venv link is missing
         print("run with the project venv (.venv/bin/python) so eurosat_landcover is importable", file=sys.stderr)
         return 2

@@ -66,8 +66,9 @@ def build_sample(path: Path, cols: int = 16, rows: int = 10, seed: int = 7) -> P
     import random
 
     sys.path.insert(0, str(REPO.parent))
-    from eurosat_landcover.core.samples import build_mosaic
+    sys.path.insert(0, str(REPO / "tests" / "core"))
     from eurosat_landcover.models.dataset import EUROSAT_CLASSES, list_eurosat
+    from mosaic_testlib import build_mosaic
 
     zip_path = REPO.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
     members = list_eurosat(zip_path)

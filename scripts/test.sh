@@ -6,5 +6,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-# -P: the repository root must not shadow QGIS's own `processing` package (our processing/ folder).
-exec .venv/bin/python -P -m pytest "$@"
+exec .venv/bin/python -m pytest "$@"

@@ -98,13 +98,13 @@ def test_debian_message_command_works_there(pypi_only, tmp_path):
         f"""
         import json, sys
         sys.path.insert(0, {str(PLUGIN_PATH)!r})
-        from eurosat_landcover.toolbelt import dependencies, installer
+        from eurosat_landcover.toolbelt import advice, installer
         print(json.dumps(dict(
             kind=installer.platform_kind(),
             managed=installer.externally_managed(),
-            message=dependencies.missing_message(["torch", "timm"]),
-            torch_command=dependencies.install_command(["torch", "timm"]),
-            small_command=dependencies.install_command([{SMALL!r}], target={str(target)!r}),
+            message=advice.missing_message(["torch", "timm"]),
+            torch_command=installer.install_command(["torch", "timm"]),
+            small_command=installer.install_command([{SMALL!r}], target={str(target)!r}),
         )))
         """
     )

@@ -6,7 +6,7 @@ import types
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.toolbelt import dependencies
+from eurosat_landcover.toolbelt import advice, dependencies
 from eurosat_landcover.toolbelt import requirements as reqs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,6 @@ def test_an_out_of_range_version_counts_as_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", fake)
     assert dependencies.missing_packages() == ["torch"]
     assert dependencies.problems() == ["torch 2.3.0 (needs >=2.14,<2.15)"]
-    message = dependencies.missing_message(["torch"])
+    message = advice.missing_message(["torch"])
     assert "torch 2.3.0 (needs >=2.14,<2.15)" in message
     assert "'torch>=2.14,<2.15'" in message and "--target" in message

@@ -8,7 +8,6 @@ plugin load. The version ranges come from :mod:`.requirements`.
 from __future__ import annotations
 
 import importlib.util
-import shlex
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -96,7 +95,7 @@ def problems() -> list:
     return [s.describe() for s in check() if not s.ok]
 
 
-def _requirement_lines(packages: list) -> list:
+def requirement_lines(packages: list) -> list:
     lines = []
     for p in packages:
         r = reqs.by_name(p.split("<")[0].split(">")[0].split("=")[0])
@@ -106,42 +105,9 @@ def _requirement_lines(packages: list) -> list:
     return lines
 
 
-def _numpy_pin() -> str:
+def numpy_pin() -> str:
     """``numpy==<the running version>``: keeps pip from choosing releases that need another numpy."""
     try:
         return f"numpy=={metadata.version('numpy')}"
     except metadata.PackageNotFoundError:
         return "numpy<2"
-
-
-def install_command(packages: list, target: Optional[Path] = None, python: Optional[str] = None) -> str:
-    """A shell command that installs `packages` (pip names) with their compatible ranges into the plugin's own
-    package folder (``pip install --target``), where the plugin finds them when it loads.
-
-    ``--target`` works on every platform, needs no administrator rights, and is allowed by Debian's and
-    Ubuntu's system Python (PEP 668 refuses a plain ``pip install`` there). numpy is pinned to the version
-    the running Python already has, because GDAL and QGIS are built against it.
-    """
-    from .deps_folder import deps_folder
-    from .installer import python_for_pip
-
-    target = Path(target) if target is not None else deps_folder()
-    python = python or python_for_pip() or "python3"
-    words = [python, "-m", "pip", "install", "--target", str(target), *_requirement_lines(packages), _numpy_pin()]
-    return " ".join(shlex.quote(w) for w in words)
-
-
-MISSING_WORDS = "needs the Python package(s)"  # how the dock finds the start's warning again, to clear it
-
-
-def missing_message(packages: list) -> str:
-    """What is missing and how to get it: the dock's Install button, or a command that works on this platform."""
-    from .installer import manual_instructions
-
-    found = {s.requirement.name: s for s in check()}
-    described = [found[p].describe() if p in found and not found[p].ok else p for p in packages]
-    return (
-        f"EuroSAT Land Cover {MISSING_WORDS} {', '.join(described)}, which the Python running QGIS "
-        "cannot import in a compatible version. Press \u201cInstall dependencies\u201d in the plugin's dock, "
-        f"or install them yourself:\n{manual_instructions(packages)}\nthen restart QGIS."
-    )

@@ -12,14 +12,32 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
+from .requirements import normalize
+
 ENV_VAR = "EUROSAT_LANDCOVER_DEPS"
 FOLDER_NAME = "eurosat_landcover_deps"
-# QGIS's own modules: a copy in the plugin's folder would shadow them (installer.PROTECTED_MODULES).
-_SHADOWING = ("numpy", "osgeo", "PyQt5", "PyQt6", "sip", "qgis")
+# Never installed into the plugin's folder, whatever pip thinks: QGIS and GDAL are built against these.
+PROTECTED = (
+    "numpy",
+    "gdal",
+    "pyqt5",
+    "pyqt5-sip",
+    "pyqt5-qt5",
+    "pyqt6",
+    "pyqt6-sip",
+    "pyqt6-qt6",
+    "sip",
+    "qscintilla",
+    "pyqt5-qscintilla",
+    "qgis",
+)
+# Top-level import names of the protected distributions, for pruning a folder filled by hand.
+PROTECTED_MODULES = ("numpy", "osgeo", "PyQt5", "PyQt6", "sip", "qgis")
 
 
 def deps_root() -> Path:
@@ -62,12 +80,29 @@ def add_to_sys_path(folder: Path | None = None) -> bool:
             marker.unlink()
     if not folder.is_dir():
         return False
-    if any((folder / name).exists() for name in _SHADOWING):  # e.g. after the manual `pip install --target`
-        from .installer import prune_protected
-
+    if any((folder / name).exists() for name in PROTECTED_MODULES):  # e.g. after the manual `pip install --target`
         prune_protected(folder)
     entry = str(folder)
     if entry not in sys.path:
         sys.path.insert(0, entry)
         importlib.invalidate_caches()
     return True
+
+
+def prune_protected(target: Path) -> list:
+    """Delete numpy, GDAL, PyQt... from the plugin's folder (e.g. after a manual ``pip install --target``)."""
+    target = Path(target)
+    if not target.is_dir():
+        return []
+    removed = []
+    for entry in list(target.iterdir()):
+        stem = re.split(r"-\d", entry.name, maxsplit=1)[0] if entry.suffix == ".dist-info" else entry.name
+        if entry.name in PROTECTED_MODULES or (
+            entry.suffix in (".dist-info", ".egg-info") and normalize(stem) in PROTECTED
+        ):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            removed.append(entry.name)
+    for extra in target.glob("numpy.libs"):
+        shutil.rmtree(extra)
+        removed.append(extra.name)
+    return removed

@@ -36,26 +36,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import requirements as reqs
-from .deps_folder import deps_folder, deps_root
+from .dependencies import numpy_pin, requirement_lines
+from .deps_folder import PROTECTED, deps_folder, deps_root, prune_protected
 from .torch_build import PYPI_SIMPLE, Machine, TorchSource, choose_source, detect_machine, fallback_to_default
 
-# Never installed into the plugin's folder, whatever pip thinks: QGIS and GDAL are built against these.
-PROTECTED = (
-    "numpy",
-    "gdal",
-    "pyqt5",
-    "pyqt5-sip",
-    "pyqt5-qt5",
-    "pyqt6",
-    "pyqt6-sip",
-    "pyqt6-qt6",
-    "sip",
-    "qscintilla",
-    "pyqt5-qscintilla",
-    "qgis",
-)
-# Top-level import names of the protected distributions, for pruning a folder filled by hand.
-PROTECTED_MODULES = ("numpy", "osgeo", "PyQt5", "PyQt6", "sip", "qgis")
 MANIFEST = "eurosat_landcover_install.json"
 # Needed by torch only to compile C++ extensions (torch.utils.cpp_extension), which the plugin never does:
 # not pinned, and not installed when the running Python has any version (Debian 12 has setuptools 66.1,
@@ -236,10 +220,22 @@ def externally_managed() -> bool:
     return (Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED").is_file()
 
 
+def install_command(packages: list, target: Optional[Path] = None, python: Optional[str] = None) -> str:
+    """A shell command that installs `packages` (pip names) with their compatible ranges into the plugin's own
+    package folder (``pip install --target``), where the plugin finds them when it loads.
+
+    ``--target`` works on every platform, needs no administrator rights, and is allowed by Debian's and
+    Ubuntu's system Python (PEP 668 refuses a plain ``pip install`` there). numpy is pinned to the version
+    the running Python already has, because GDAL and QGIS are built against it.
+    """
+    target = Path(target) if target is not None else deps_folder()
+    python = python or python_for_pip() or "python3"
+    words = [python, "-m", "pip", "install", "--target", str(target), *requirement_lines(packages), numpy_pin()]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def manual_command(packages: list, target: Optional[Path] = None, python: Optional[str] = None) -> str:
     """``python -m pip install --target <plugin folder> <requirements> numpy==<running>`` for this platform."""
-    from .dependencies import install_command
-
     kind = platform_kind()
     if kind == "flatpak":
         inner = install_command(packages, target, python="python3")
@@ -598,25 +594,6 @@ def read_manifest(target: Optional[Path] = None) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def prune_protected(target: Path) -> list:
-    """Delete numpy, GDAL, PyQt... from the plugin's folder (e.g. after a manual ``pip install --target``)."""
-    target = Path(target)
-    if not target.is_dir():
-        return []
-    removed = []
-    for entry in list(target.iterdir()):
-        stem = re.split(r"-\d", entry.name, maxsplit=1)[0] if entry.suffix == ".dist-info" else entry.name
-        if entry.name in PROTECTED_MODULES or (
-            entry.suffix in (".dist-info", ".egg-info") and reqs.normalize(stem) in PROTECTED
-        ):
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            removed.append(entry.name)
-    for extra in target.glob("numpy.libs"):
-        shutil.rmtree(extra)
-        removed.append(extra.name)
-    return removed
 
 
 def remove(root: Optional[Path] = None) -> Optional[Path]:

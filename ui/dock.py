@@ -3,7 +3,8 @@
 from qgis.gui import QgsDockWidget
 
 from ..__about__ import PLUGIN_NAME
-from ..toolbelt.dependencies import MISSING_WORDS, missing_packages
+from ..toolbelt.advice import MISSING_WORDS
+from ..toolbelt.dependencies import missing_packages
 
 
 class LandCoverDock(QgsDockWidget):

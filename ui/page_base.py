@@ -6,6 +6,7 @@ from qgis.core import Qgis
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QAbstractSpinBox,
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -23,13 +24,6 @@ from ..__about__ import PLUGIN_NAME
 from ..toolbelt.log import log
 
 NARROW_TEXT = 190  # px: a check box or radio button wider than this gets a wrapping text (300 px docks)
-
-_LEVEL_NAMES = {
-    Qgis.MessageLevel.Info: "info",
-    Qgis.MessageLevel.Warning: "warning",
-    Qgis.MessageLevel.Critical: "error",
-    Qgis.MessageLevel.Success: "done",
-}
 
 
 class WorkspacePage(QWidget):
@@ -73,6 +67,14 @@ class WorkspacePage(QWidget):
         outer.addWidget(scroll)
         self.scroll = scroll
         return body, layout
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        """Each time the page comes to the front it re-reads the state of its layers (no stale run)."""
+        super().showEvent(event)
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        """Re-read what the page shows from the layers' current state (files on disk); pages override it."""
 
     def fit_narrow(self) -> None:
         """Let the page lay out in a 300 px dock (called once built): combos shrink and show their whole
@@ -136,6 +138,20 @@ def _combo_tooltip(combo: QComboBox) -> None:
         pass
 
 
+def _keep_radios_exclusive(root: QWidget) -> None:
+    """Radio buttons are exclusive among siblings only; those of one parent that are in no group get a
+    QButtonGroup, so they stay exclusive once :func:`_wrap_button_text` gives each a parent of its own."""
+    siblings: dict = {}
+    for radio in root.findChildren(QRadioButton):
+        if radio.group() is None and radio.autoExclusive() and radio.parentWidget() is not None:
+            siblings.setdefault(id(radio.parentWidget()), []).append(radio)
+    for radios in siblings.values():
+        if len(radios) > 1:
+            group = QButtonGroup(radios[0].parentWidget())
+            for radio in radios:
+                group.addButton(radio)
+
+
 def fit_narrow(root: QWidget) -> None:
     """See :meth:`WorkspacePage.fit_narrow`; works on any widget tree (pages, sections)."""
     for combo in root.findChildren(QComboBox):
@@ -146,6 +162,7 @@ def fit_narrow(root: QWidget) -> None:
         if not combo.property("keepsTooltip"):
             combo.currentTextChanged.connect(lambda _t, c=combo: _combo_tooltip(c))
             _combo_tooltip(combo)
+    _keep_radios_exclusive(root)  # before wrapping moves a radio button into a box of its own
     for button in root.findChildren((QCheckBox, QRadioButton)):
         if button.text() and button.sizeHint().width() > NARROW_TEXT:
             _wrap_button_text(button)
@@ -163,7 +180,3 @@ def fit_narrow(root: QWidget) -> None:
     for label in root.findChildren(QLabel):
         if id(label) not in form_labels and not label.pixmap():
             label.setWordWrap(True)  # texts set later (a model card, a status) wrap too
-
-
-def level_name(level) -> str:
-    return _LEVEL_NAMES.get(level, "info")

@@ -185,6 +185,13 @@ def plan(info: MapInfo, spec: DesignSpec) -> Plan:
         notes.append(f"not in the map, so no stratum and no points: {', '.join(missing)}")
     if spec.method == "stratified":
         manual = [spec.manual.get(c, 0) for c in codes] if spec.allocation == "manual" else None
+        if manual is not None:
+            short = [info.name(c) for c, m, k in zip(codes, manual, counts) if int(m) < min(2, int(k))]
+            if short:
+                raise AssessmentError(
+                    f"manual allocation gives {', '.join(short)} fewer than 2 points: the analysis needs at least "
+                    "two labelled points per class (or all its pixels), so give each class 2 or more"
+                )
         per, more = allocate(n, counts, spec.allocation, spec.min_per_class, manual)
         notes += more
         total = int(per.sum())

@@ -9,12 +9,16 @@ Notation: ``i`` = map class (row, stratum), ``j`` = reference class (column), ``
 - producer's accuracy ``P_j = p_jj / p_.j`` with the variance of eq. 7 (N^_.j = sum_i N_i n_ij / n_i.);
 - area proportion of class j ``p_.j = sum_i p_ij``, ``S(p_.j) = sqrt(sum_i W_i^2 (n_ij/n_i.)(1 - n_ij/n_i.)
   / (n_i. - 1))`` (eqs. 9, 10); area ``A_j = p_.j A`` and its standard error ``A S(p_.j)`` (eqs. 11, 12);
-- 95 % confidence intervals ``estimate +/- 1.96 SE`` as in the paper (not truncated at 0 or 1);
+- 95 % confidence intervals ``estimate +/- 1.96 SE`` as in the paper, cut to [0, 1] (accuracies, proportions)
+  and [0, total area] (areas), with a note saying which were cut; an accuracy of exactly 0 or 1 from fewer than
+  :data:`SMALL_N` points (a Wald interval of width 0) is flagged in the notes;
 - F1 per class = 2 U P / (U + P); kappa only on request (see :data:`KAPPA_NOTE`).
 
 For simple random and systematic samples the same formulas give the post-stratified estimator (strata = map
-classes with their known mapped areas), as AcATaMa does. No finite population correction (as in the paper:
-at pixel scale it changes nothing reported).
+classes with their known mapped areas), as AcATaMa does. Every stratum's variance term carries the finite
+population correction ``1 - n_i. / N_i`` (Cochran 1977, eq. 5.7; Stehman 2014): negligible when a few points
+are drawn from millions of pixels (the paper's case), it matters when a large share of a small map is sampled
+(a stratum sampled whole, a census, has no sampling error); a note says so when it changes an SE by > 1 %.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import AssessmentError
+from .intervals import SMALL_N, fpc_note, interval_notes, stratum_factor
 
 Z95 = 1.96
 KAPPA_NOTE = (
@@ -82,9 +87,15 @@ class Assessment:
     def n_labelled(self) -> int:
         return int(self.counts.sum())
 
-    def ci(self, est, se):
+    def ci(self, est, se, upper: float = 1.0):
+        """``est -/+ z se`` cut to [0, upper] (1 for accuracies and proportions, the total area for areas)."""
         est, se = np.asarray(est, float), np.asarray(se, float)
-        return est - self.z * se, est + self.z * se
+        return np.clip(est - self.z * se, 0.0, upper), np.clip(est + self.z * se, 0.0, upper)
+
+    def few_points(self, k: int) -> bool:
+        """A user's accuracy of exactly 0 or 1 from fewer than SMALL_N points (its ± 0 is not credible)."""
+        ni = self.counts[k].sum()
+        return bool(0 < ni < SMALL_N and self.users[k] in (0.0, 1.0) and ni < self.mapped_pixels[k])
 
     def per_class(self) -> list:
         """One dict per class: everything the tables show."""
@@ -93,7 +104,7 @@ class Assessment:
         for k, code in enumerate(self.codes):
             ua_lo, ua_hi = self.ci(self.users[k], self.users_se[k])
             pa_lo, pa_hi = self.ci(self.producers[k], self.producers_se[k])
-            a_lo, a_hi = self.ci(self.adjusted_km2[k], self.adjusted_km2_se[k])
+            a_lo, a_hi = self.ci(self.adjusted_km2[k], self.adjusted_km2_se[k], total)
             rows.append(
                 {
                     "code": int(code),
@@ -107,6 +118,7 @@ class Assessment:
                     "users_accuracy": _num(self.users[k]),
                     "users_se": _num(self.users_se[k]),
                     "users_ci95": [_num(ua_lo), _num(ua_hi)],
+                    "users_few_points": bool(self.few_points(k)),
                     "producers_accuracy": _num(self.producers[k]),
                     "producers_se": _num(self.producers_se[k]),
                     "producers_ci95": [_num(pa_lo), _num(pa_hi)],
@@ -192,7 +204,7 @@ def estimate_from_counts(
                 f"no labelled point in stratum {names[i]!r} ({int(N[i])} px mapped): every mapped class needs at "
                 "least two labelled points (label more, or draw a sample with that class)"
             )
-        if ni[i] < 2:
+        if ni[i] < 2 and ni[i] < N[i]:  # one point of a one-pixel stratum is a census: no SE needed
             raise AssessmentError(
                 f"stratum {names[i]!r} has only {int(ni[i])} labelled point: at least two per class are needed "
                 "for a standard error; label more points of that class"
@@ -204,16 +216,16 @@ def estimate_from_counts(
                 "the sample does not belong to this map"
             )
     W = N / N.sum()
+    g = stratum_factor(ni, N)  # (1 - n_i/N_i) / (n_i - 1): the FPC over the degrees of freedom
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(ni[:, None] > 0, n / ni[:, None], 0.0)  # n_ij / n_i.
         p = W[:, None] * frac
-        denom = np.where(ni > 1, ni - 1, np.nan)
         U = np.where(mapped, np.diag(frac), np.nan)
-        var_u = U * (1 - U) / denom
+        var_u = U * (1 - U) * g
         overall = float(np.trace(p))
-        var_o = float(np.nansum(W**2 * U * (1 - U) / denom))
+        var_o = float(np.nansum(W**2 * U * (1 - U) * g))
         p_col = p.sum(axis=0)
-        var_p_col = np.nansum((W[:, None] ** 2) * frac * (1 - frac) / denom[:, None], axis=0)
+        var_p_col = np.nansum((W[:, None] ** 2) * frac * (1 - frac) * g[:, None], axis=0)
         P = np.where(p_col > 0, np.diag(p) / p_col, np.nan)
         # eq. 7: N^_.j = sum_i N_i n_ij / n_i.
         N_col = (N[:, None] * frac).sum(axis=0)
@@ -221,16 +233,17 @@ def estimate_from_counts(
         for j in range(k):
             if p_col[j] <= 0:
                 continue
-            t1 = N[j] ** 2 * (1 - P[j]) ** 2 * U[j] * (1 - U[j]) / denom[j] if mapped[j] else 0.0
+            t1 = N[j] ** 2 * (1 - P[j]) ** 2 * U[j] * (1 - U[j]) * g[j] if mapped[j] else 0.0
             others = [i for i in range(k) if i != j and mapped[i]]
-            t2 = P[j] ** 2 * sum(N[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / denom[i] for i in others)
+            t2 = P[j] ** 2 * sum(N[i] ** 2 * frac[i, j] * (1 - frac[i, j]) * g[i] for i in others)
             var_pa[j] = (t1 + t2) / N_col[j] ** 2
         F1 = np.where((U + P) > 0, 2 * U * P / (U + P), np.nan)
+    notes = list(notes or []) + fpc_note(ni, N)
     kap = None
     if kappa:
         pe = float(np.sum(p.sum(axis=1) * p_col))
         kap = (overall - pe) / (1 - pe) if pe < 1 else float("nan")
-    return Assessment(
+    res = Assessment(
         codes=codes,
         names=names,
         colors=colors,
@@ -248,9 +261,11 @@ def estimate_from_counts(
         area_prop=p_col,
         area_prop_se=np.sqrt(var_p_col),
         kappa=kap,
-        notes=list(notes or []),
+        notes=notes,
         z=z,
     )
+    res.notes += interval_notes(res)
+    return res
 
 
 def estimate(map_codes, ref_codes, mapped_pixels: dict, pixel_area_m2: float, names=None, colors=None, **kw):
@@ -260,9 +275,10 @@ def estimate(map_codes, ref_codes, mapped_pixels: dict, pixel_area_m2: float, na
     """
     map_codes = np.asarray(map_codes, np.int64)
     ref_codes = np.asarray(ref_codes, np.int64)
-    codes = sorted({int(c) for c, v in mapped_pixels.items() if v > 0} | {int(c) for c in ref_codes})
     names = names or {}
     colors = colors or {}
+    check_codes(map_codes, ref_codes, mapped_pixels, names)
+    codes = sorted({int(c) for c, v in mapped_pixels.items() if v > 0} | {int(c) for c in ref_codes})
     counts = error_matrix(map_codes, ref_codes, codes)
     N = [float(mapped_pixels.get(c, 0)) for c in codes]
     return estimate_from_counts(
@@ -274,6 +290,26 @@ def estimate(map_codes, ref_codes, mapped_pixels: dict, pixel_area_m2: float, na
         [colors.get(c, "#808080") for c in codes],
         **kw,
     )
+
+
+def check_codes(map_codes, ref_codes, mapped_pixels: dict, names: dict) -> None:
+    """One readable refusal for a map code the map has no pixel of (a sample of another map) and, when the
+    map's classes are known (``names``), for a reference code that is none of them."""
+    mapped = {int(c) for c, v in mapped_pixels.items() if v > 0}
+    stray = sorted({int(c) for c in map_codes} - mapped)
+    if stray:
+        n = int(np.isin(map_codes, stray).sum())
+        raise AssessmentError(
+            f"{n} point(s) have map code(s) {', '.join(map(str, stray))}, of which the map has no pixel: the sample "
+            "or reference belongs to another map (pick the map it was drawn on)"
+        )
+    outside = sorted({int(c) for c in ref_codes} - set(names)) if names else []
+    if outside:
+        known = ", ".join(f"{names[c]} = {c}" for c in sorted(names))
+        raise AssessmentError(
+            f"reference code(s) {', '.join(map(str, outside))} are not classes of the map ({known}): correct those "
+            "labels or map them to a class"
+        )
 
 
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)
@@ -431,7 +467,7 @@ def estimate_stratified(
     if kappa:
         pe = float(np.sum(p.sum(axis=1) * p.sum(axis=0)))
         kap = (overall - pe) / (1 - pe) if pe < 1 else float("nan")
-    return Assessment(
+    res = Assessment(
         codes=codes,
         names=[names.get(c, f"class {c}") for c in codes],
         colors=[colors.get(c, "#808080") for c in codes],
@@ -454,3 +490,5 @@ def estimate_stratified(
         total_pixels=N,
         estimator="stehman2014",
     )
+    res.notes += interval_notes(res)
+    return res

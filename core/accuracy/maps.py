@@ -8,7 +8,6 @@ corrected map (``<run>_corrected.tif``), the edit log ``<run>_edits.gpkg``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..run_names import CORRECTED_SUFFIX, LOG_SUFFIX, MAP_SUFFIXES, summary_name
 from .errors import AssessmentError
 
 DEFAULT_WINDOW_M = 640.0  # EuroSAT: 64 px at 10 m
@@ -32,7 +32,7 @@ FALLBACK_COLORS = (
     "#bcf60c",
     "#fabebe",
 )
-RUN_SUFFIXES = ("_classes.tif", "_corrected.tif")
+RUN_SUFFIXES = MAP_SUFFIXES
 
 
 @dataclass
@@ -155,11 +155,14 @@ def provenance(path) -> dict:
     prefix = run_prefix(path)
     if prefix is None:
         return out
-    summary = prefix.with_name(prefix.name + "_summary.json")
+    summary = prefix.with_name(summary_name(prefix.name))
     if summary.is_file():
+        from ..errors import ClassificationError
+        from ..run_summary import read_run_summary
+
         try:
-            s = json.loads(summary.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            s = read_run_summary(summary)  # checked at the door: a hand-edited summary adds no provenance
+        except ClassificationError:
             s = {}
         model = s.get("model") or {}
         grid = s.get("grid") or {}
@@ -175,8 +178,8 @@ def provenance(path) -> dict:
             "cell_size_m": grid.get("cell_size_m"),
             "device": s.get("device"),
         }
-    if Path(path).name.endswith("_corrected.tif"):
-        log = prefix.with_name(prefix.name + "_edits.gpkg")
+    if Path(path).name.endswith(CORRECTED_SUFFIX):
+        log = prefix.with_name(prefix.name + LOG_SUFFIX)
         out["corrections"] = {"corrected_map": True, "edit_log": str(log) if log.is_file() else None}
         if log.is_file():
             out["corrections"]["edits"] = _count_features(log, "edits")

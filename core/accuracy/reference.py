@@ -42,6 +42,16 @@ class Labels:
     xy: Optional[np.ndarray] = None  # (n, 2) coordinates of the labelled points (a sample), in its CRS
 
 
+@dataclass
+class ReferenceRecords:
+    """A vector reference as plain records, read by QGIS (``qgis_bridge.assess.reference_records``): each record
+    is (geometry as WKB in the map's CRS, class value); ``source`` names it in messages, ``notes`` go to the report."""
+
+    records: list
+    source: str = "reference layer"
+    notes: list = field(default_factory=list)
+
+
 def _key(value) -> str:
     text = str(value).strip()
     try:
@@ -99,6 +109,7 @@ def read_sample_labels(path) -> Labels:
     has_conf = lyr.GetLayerDefn().GetFieldIndex("model_confidence") >= 0
     excluded = {"unlabelled": 0, STATUS_UNSURE: 0, STATUS_SKIPPED: 0}
     for f in lyr:
+        check_sample_point(f, design, Path(path).name)  # a hand-edited row: one line naming it (issue 27)
         status = (f.GetField("status") or "").strip()
         if status == STATUS_LABELLED and f.IsFieldSetAndNotNull("ref_code"):
             m.append(int(f.GetField("map_code")))
@@ -131,6 +142,34 @@ def read_sample_labels(path) -> Labels:
         c if np.isfinite(c).any() else None,
         np.asarray(xy, float).reshape(-1, 2),
     )
+
+
+def check_sample_point(f, design: Optional[dict], name: str) -> None:
+    """One row of a sample GeoPackage checked at the door: a known status, a location, and for a labelled
+    point class codes the map knows (a hand edit to 300 raised a KeyError; an unknown status was counted
+    as "not labelled yet" without a word)."""
+    mapinfo = (design or {}).get("map") or {}
+    strata = {int(k) for k in (mapinfo.get("counts") or {})} or set(range(255))
+    classes = {int(k) for k in (mapinfo.get("names") or {})} | strata
+    status = (f.GetField("status") or "").strip()
+    g = f.GetGeometryRef()
+    why = None
+    if status not in ("", STATUS_LABELLED, STATUS_UNSURE, STATUS_SKIPPED):
+        why = f"'status' is {status!r} ({STATUS_LABELLED}, {STATUS_UNSURE}, {STATUS_SKIPPED} or empty)"
+    elif g is None or g.IsEmpty():
+        why = "it has no location (its geometry is missing or damaged)"
+    elif status == STATUS_LABELLED and f.IsFieldSetAndNotNull("ref_code"):
+        m = f.GetField("map_code") if f.IsFieldSetAndNotNull("map_code") else None
+        r = f.GetField("ref_code")
+        if m not in strata:
+            why = f"'map_code' is {m!r} (the map's classes drawn: {', '.join(map(str, sorted(strata)))})"
+        elif r not in classes:
+            why = f"'ref_code' is {r!r} (class codes {min(classes)}-{max(classes)})"
+    if why:
+        raise AssessmentError(
+            f"the sample {name} is damaged or was edited by hand: point {f.GetFID()}: {why}; "
+            "restore it from a backup or draw a new sample"
+        )
 
 
 def _transform_to_map(srs_from, info: MapInfo):
@@ -179,16 +218,68 @@ def read_vector_reference(path, class_field: str, info: MapInfo, mapping=None, l
         geoms.append(g)
     if not geoms:
         raise AssessmentError(f"the reference {Path(path).name} has no feature with a geometry and a {class_field!r}")
+    return _compare_vector(values, geoms, info, mapping, str(path), notes)
+
+
+def read_reference_records(records, info: MapInfo, mapping=None, source: str = "reference", notes=()) -> Labels:
+    """A reference given as plain records ``(geometry as WKB in the map's CRS, class value)``: the features of a
+    layer as QGIS reads them (its filter, its CRS, any provider; ``qgis_bridge.assess.reference_records``)."""
+    from osgeo import ogr
+
+    values, geoms = [], []
+    for wkb, v in records:
+        if wkb is None or v is None or str(v).strip() == "":
+            continue
+        g = ogr.CreateGeometryFromWkb(bytes(wkb))
+        if g is None or g.IsEmpty():
+            continue
+        values.append(v)
+        geoms.append(g)
+    if not geoms:
+        raise AssessmentError(f"the reference {source} has no feature with a geometry and a class value")
+    return _compare_vector(values, geoms, info, mapping, source, list(notes))
+
+
+def _compare_vector(values, geoms, info: MapInfo, mapping, source: str, notes: list) -> Labels:
+    """Points or polygons (OGR geometries in the map's CRS) with their class values, compared with the map."""
+    from osgeo import ogr
+
     codes = resolve_mapping(sorted({str(v) for v in values}), info, {str(k): v for k, v in (mapping or {}).items()})
     gtypes = {ogr.GT_Flatten(g.GetGeometryType()) for g in geoms}
     if gtypes <= {ogr.wkbPoint, ogr.wkbMultiPoint}:
         xs = np.asarray([g.GetX() if g.GetGeometryCount() == 0 else g.GetGeometryRef(0).GetX() for g in geoms])
         ys = np.asarray([g.GetY() if g.GetGeometryCount() == 0 else g.GetGeometryRef(0).GetY() for g in geoms])
         refs = np.asarray([codes[str(v)] for v in values], np.int64)
-        return _points_against_map(xs, ys, refs, info, str(path), notes)
+        xs, ys, refs = _drop_duplicates(xs, ys, refs, info, notes)
+        return _points_against_map(xs, ys, refs, info, source, notes)
     if gtypes <= {ogr.wkbPolygon, ogr.wkbMultiPolygon}:
-        return _polygons_against_map(geoms, [codes[str(v)] for v in values], info, str(path), notes)
+        return _polygons_against_map(geoms, [codes[str(v)] for v in values], info, source, notes)
     raise AssessmentError("the reference layer must hold points or polygons (lines cannot be compared with a map)")
+
+
+def _drop_duplicates(xs, ys, refs, info: MapInfo, notes: list):
+    """Points at the same location (to a thousandth of a pixel) with the same class are one observation: counted
+    once, with a note. The same location with two classes is refused: which label is right is for the analyst."""
+    tol = max(abs(info.geotransform[1]), abs(info.geotransform[5])) / 1000.0 if info.geotransform else 1e-6
+    keys = np.column_stack([np.round(xs / tol), np.round(ys / tol)])
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(first) == len(xs):
+        return xs, ys, refs
+    conflicts = [k for k in range(len(first)) if len(set(refs[inverse == k].tolist())) > 1]
+    if conflicts:
+        k = conflicts[0]
+        classes = sorted({info.name(c) for c in refs[inverse == k].tolist()})
+        raise AssessmentError(
+            f"{len(conflicts)} location(s) hold reference points with different classes (e.g. {xs[first[k]]:.2f}, "
+            f"{ys[first[k]]:.2f}: {' and '.join(classes)}): keep one label per location"
+        )
+    keep = np.sort(first)
+    notes.append(
+        f"{len(xs) - len(keep)} duplicate reference point(s) (same location and class as another) counted once: "
+        f"{len(keep)} of {len(xs)} points used"
+    )
+    return xs[keep], ys[keep], refs[keep]
 
 
 def _points_against_map(xs, ys, refs, info: MapInfo, source: str, notes: list) -> Labels:
@@ -359,8 +450,10 @@ def write_label(path, point_fid: int, status: str, code: Optional[int] = None, n
 __all__ = [
     "DESIGN_TABLE",
     "Labels",
+    "ReferenceRecords",
     "label_values",
     "read_raster_reference",
+    "read_reference_records",
     "read_sample_labels",
     "read_vector_reference",
     "resolve_mapping",

@@ -26,9 +26,16 @@ from typing import Optional
 import numpy as np
 
 from .errors import AssessmentError
-from .estimators import KAPPA_NOTE, Assessment, accuracy_by_confidence, estimate, estimate_stratified
+from .estimators import KAPPA_NOTE, Assessment, accuracy_by_confidence, check_codes, estimate, estimate_stratified
 from .maps import MapInfo, read_map
-from .reference import Labels, read_raster_reference, read_sample_labels, read_vector_reference
+from .reference import (
+    Labels,
+    ReferenceRecords,
+    read_raster_reference,
+    read_reference_records,
+    read_sample_labels,
+    read_vector_reference,
+)
 
 SCHEMA = "eurosat_landcover.assessment/1"
 SUFFIXES = {
@@ -74,9 +81,18 @@ def assess(
     mapping: Optional[dict] = None,
     reference_layer: Optional[str] = None,
     kappa: bool = False,
+    reference_records: Optional[ReferenceRecords] = None,
 ) -> tuple[Assessment, Labels, MapInfo]:
     """Labels from a sample GeoPackage (``sample``) or an existing reference (``reference``: vector with
-    ``class_field``, or a raster), then the estimates. A sample carries its map and strata in its design table."""
+    ``class_field``, or a raster; or ``reference_records``: a :class:`ReferenceRecords`, a layer as QGIS reads
+    it), then the estimates. A sample carries its map and strata in its
+    design table."""
+    if reference_records is not None:
+        if map_path is None:
+            raise AssessmentError("give the map to assess")
+        info = read_map(map_path)
+        r = reference_records
+        return _estimate(read_reference_records(r.records, info, mapping, r.source, r.notes), info, kappa)
     if (sample is None) == (reference is None):
         raise AssessmentError("give either a labelled sample GeoPackage or a reference layer")
     if sample is not None:
@@ -98,6 +114,11 @@ def assess(
             labels = read_vector_reference(reference, class_field, info, mapping, reference_layer)
         else:
             labels = read_raster_reference(reference, info, mapping)
+    return _estimate(labels, info, kappa)
+
+
+def _estimate(labels: Labels, info: MapInfo, kappa: bool):
+    """Olofsson et al.'s estimates of ``labels`` against ``info``'s map (strata = its classes)."""
     notes = list(labels.notes)
     if info.geographic:
         notes.append("the map is in degrees: pixel areas are taken at its centre latitude")
@@ -158,6 +179,7 @@ def _assess_other_map(map_path, labels: Labels, design_info: MapInfo, kappa: boo
         notes.append("the two maps cover different areas: the estimates are for the sampled map's area")
     all_names = {c: design_info.name(c) for c in set(design_info.names) | set(design_info.counts)}
     all_names.update({c: info.name(c) for c in set(info.names) | set(info.counts)})
+    check_codes(labels.map_codes[keep], labels.ref_codes[keep], design_info.counts, all_names)
     all_colors = {c: design_info.color(c) for c in all_names}
     all_colors.update({c: info.color(c) for c in set(info.names) | set(info.counts)})
     scale = design_info.pixel_area_m2 / info.pixel_area_m2
@@ -296,19 +318,30 @@ def csv_text(res: Assessment) -> str:
             ]
         )
     lo, hi = res.ci(res.overall, res.overall_se)
-    w.writerow(["overall accuracy", "", _fmt(res.total_km2, 6), "100.0000", res.n_labelled, res.n_labelled])
+    # the whole map: its overall accuracy is the user's and the producer's accuracy of "any class"
+    oa = [_fmt(res.overall, 6), _fmt(res.overall_se, 6), _fmt(float(lo), 6), _fmt(float(hi), 6)]
+    total = _fmt(res.total_km2, 6)
     w.writerow(
         [
-            "overall accuracy (estimate, se, ci95 low, ci95 high)",
+            "overall",
             "",
-            _fmt(res.overall, 6),
-            _fmt(res.overall_se, 6),
-            _fmt(float(lo), 6),
-            _fmt(float(hi), 6),
+            total,
+            "100.0000",
+            res.n_labelled,
+            res.n_labelled,
+            *oa,
+            *oa,
+            "",
+            total,
+            "",
+            "",
+            "",
+            "100.0000",
+            "",
         ]
     )
-    if res.kappa is not None:
-        w.writerow(["kappa (not recommended, see the report)", "", _fmt(res.kappa, 6)])
+    if res.kappa is not None:  # under f1's header: the one other agreement measure
+        w.writerow(["kappa (not recommended, see the report)", *[""] * 13, _fmt(res.kappa, 6), *[""] * 6])
     return buf.getvalue()
 
 
@@ -326,14 +359,6 @@ def matrix_csv_text(res: Assessment) -> str:
 
 def _esc(t) -> str:
     return html.escape(str(t), quote=True)
-
-
-def _readable_text(color: str) -> str:
-    try:
-        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    except (ValueError, IndexError):
-        return "#000"
-    return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
 
 
 def area_chart_svg(res: Assessment, width: int = 760) -> str:
@@ -464,7 +489,8 @@ def html_report(data: dict, res: Assessment) -> str:
     for c in r["classes"]:
         parts.append(
             f"<tr><td><span class='sw' style='background:{_esc(c['color'])}'></span>{_esc(c['name'])}</td>"
-            f"<td>{c['n_map']}</td><td>{_pm(c['users_accuracy'], c['users_se'], z)}</td>"
+            f"<td>{c['n_map']}</td><td>{_pm(c['users_accuracy'], c['users_se'], z)}"
+            f"{' † few points: not credible' if c.get('users_few_points') else ''}</td>"
             f"<td>{_pm(c['producers_accuracy'], c['producers_se'], z)}</td>"
             f"<td>{_fmt(c['f1'])}</td></tr>"
         )
@@ -605,9 +631,12 @@ def run_assessment(
     overwrite=False,
     kappa=False,
     reference_layer=None,
+    reference_records=None,
 ) -> dict:
     """assess() + write_outputs(): the one call of the Processing algorithm and the page."""
-    res, labels, info = assess(map_path, sample, reference, class_field, mapping, reference_layer, kappa)
+    res, labels, info = assess(
+        map_path, sample, reference, class_field, mapping, reference_layer, kappa, reference_records
+    )
     out = write_outputs(res, labels, info, out_dir, overwrite)
     out["assessment"] = res
     return out

@@ -12,9 +12,9 @@ the log's active edits applied in order, and can always be rebuilt from the two.
 - :mod:`.review`: doubtful cells (lowest confidence / smallest top-two margin) and the tile walk.
 """
 
+from ..run_names import RunFiles, run_files
 from .errors import EditError
-from .model import Edit, Grid
-from .names import RunFiles, run_files
+from .model import Edit, RasterGrid
 from .session import EditSession
 
-__all__ = ["Edit", "EditError", "EditSession", "Grid", "RunFiles", "run_files"]
+__all__ = ["Edit", "EditError", "EditSession", "RasterGrid", "RunFiles", "run_files"]

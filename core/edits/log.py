@@ -15,7 +15,6 @@ Layers:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +22,10 @@ from typing import Optional
 
 from osgeo import gdal, ogr
 
+from ...models.hashing import sha256_file
+from .. import writers
 from .errors import EditError
-from .model import Edit, Grid
+from .model import NODATA, STATES, Edit, RasterGrid
 
 EDITS = "edits"
 REVIEWS = "reviews"
@@ -35,15 +36,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def grid_key(grid: Grid) -> str:
+def grid_key(grid: RasterGrid) -> str:
     return json.dumps([grid.width, grid.height, [round(v, 6) for v in grid.geotransform]])
 
 
@@ -56,11 +49,9 @@ class EditLog:
 
     # ------------------------------------------------------------------ open / create
     @classmethod
-    def create(cls, path: Path, grid: Grid, classes_path: Path) -> EditLog:
+    def create(cls, path: Path, grid: RasterGrid, classes_path: Path) -> EditLog:
         path = Path(path)
-        tmp = path.with_name(path.name + ".partial.gpkg")
-        if tmp.exists():
-            tmp.unlink()
+        tmp = path.with_name(f"{path.name}.{writers.new_token()}.partial.gpkg")  # swept if killed (writers)
         drv = ogr.GetDriverByName("GPKG")
         ds = drv.CreateDataSource(str(tmp))
         if ds is None:
@@ -102,12 +93,14 @@ class EditLog:
         feat = ogr.Feature(state.GetLayerDefn())
         feat.SetField("classes_name", Path(classes_path).name)
         feat.SetField("grid", grid_key(grid))
-        feat.SetField("classes_sha256", file_sha256(classes_path))
+        feat.SetField("classes_sha256", sha256_file(classes_path))
         feat.SetField("revision", 0)
         feat.SetField("created", utc_now())
         state.CreateFeature(feat)
         ds = None
         tmp.replace(path)
+        for sidecar in ("-journal", "-wal", "-shm"):
+            tmp.with_name(tmp.name + sidecar).unlink(missing_ok=True)
         return cls.open(path)
 
     @classmethod
@@ -143,9 +136,9 @@ class EditLog:
         _, f = self._state_feature()
         return int(f.GetField("revision") or 0)
 
-    def check_belongs_to(self, grid: Grid, classes_path: Path) -> None:
+    def check_belongs_to(self, grid: RasterGrid, classes_path: Path) -> None:
         ident = self.identity
-        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != file_sha256(classes_path):
+        if ident["grid"] != grid_key(grid) or ident["classes_sha256"] != sha256_file(classes_path):
             raise EditError(
                 f"the edit log {self.path.name} belongs to another raster ({ident['classes_name']}), "
                 f"not to {Path(classes_path).name}: use 'Apply corrections' to carry its edits over"
@@ -224,45 +217,32 @@ class EditLog:
 
         return self._transaction(write)[1]
 
-    def set_note(self, edit_id: int, note: str) -> int:
-        layer = self.ds.GetLayerByName(EDITS)
-
-        def write():
-            f = layer.GetFeature(int(edit_id))
-            f.SetField("note", note)
-            layer.SetFeature(f)
-
-        return self._transaction(write, bump=False)[1]
-
     def edits(self, state: Optional[str] = None) -> list[Edit]:
+        """The logged edits, each checked at the door (:func:`edit_from_row`: one line naming the edit
+        and the field of a damaged or hand-edited row)."""
         layer = self.ds.GetLayerByName(EDITS)
+        with_geometry = self._fids_with_geometry(layer)
         layer.ResetReading()
         out = []
         for f in layer:
-            g = f.GetGeometryRef()
-            recode = {}
-            for pair in (f.GetField("recode") or "").split(";"):
-                if ">" in pair:
-                    a, b = pair.split(">")
-                    recode[int(a)] = int(b)
-            src = f.GetField("from_classes") or ""
-            e = Edit(
-                tool=f.GetField("tool"),
-                geometry_wkt=g.ExportToWkt() if g is not None else None,
-                to_class=None if recode else f.GetField("to_class"),
-                from_classes=tuple(int(c) for c in src.split(",") if c != ""),
-                recode=recode,
-                all_touched=bool(f.GetField("all_touched")),
-                note=f.GetField("note") or "",
-                id=f.GetFID(),
-                cells=int(f.GetField("cells") or 0),
-                time=f.GetField("time") or "",
-                state=f.GetField("state") or "active",
-            )
+            e = edit_from_row(f, f.GetFID() in with_geometry, self.path.name)
             if state is None or e.state == state:
                 out.append(e)
         out.sort(key=lambda e: e.id)
         return out
+
+    def _fids_with_geometry(self, layer) -> set:
+        """FIDs whose geometry column holds something (read as SQL, so a blob OGR cannot decode still counts)."""
+        column = layer.GetGeometryColumn()
+        if not column:
+            return set()
+        fid = layer.GetFIDColumn() or "fid"
+        sql = self.ds.ExecuteSQL(f'SELECT CAST("{fid}" AS INTEGER) AS n FROM "{EDITS}" WHERE "{column}" IS NOT NULL')
+        try:
+            return {row.GetField(0) for row in sql} if sql is not None else set()
+        finally:
+            if sql is not None:
+                self.ds.ReleaseResultSet(sql)
 
     # ------------------------------------------------------------------ reviews
     def add_review(self, kind: str, row: int, col: int, decision: str, cls: Optional[int], wkt: str, edit_id=None):
@@ -303,3 +283,80 @@ class EditLog:
         layer = self.ds.GetLayerByName(REVIEWS)
         layer.ResetReading()
         return {(f.GetField("row"), f.GetField("col")) for f in layer if f.GetField("kind") == kind}
+
+
+def _codes(text: str, what: str) -> tuple:
+    out = []
+    for c in text.split(","):
+        c = c.strip()
+        if c == "":
+            continue
+        if not c.isdigit() or int(c) >= NODATA:
+            raise ValueError(f"'{what}' holds {text!r} (class codes 0-{NODATA - 1}, comma-separated)")
+        out.append(int(c))
+    return tuple(out)
+
+
+def _recode(text: str) -> dict:
+    recode = {}
+    for pair in text.split(";"):
+        if not pair.strip():
+            continue
+        parts = pair.split(">")
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) < NODATA for p in parts):
+            raise ValueError(f"'recode' holds {text!r} (pairs like 3>5;4>1 of class codes 0-{NODATA - 1})")
+        recode[int(parts[0])] = int(parts[1])
+    return recode
+
+
+def edit_from_row(f, has_geometry: bool, log_name: str) -> Edit:
+    """One row of ``edits`` as an :class:`Edit`, checked: a damaged geometry, an unknown tool or state,
+    a class code out of 0-254 or a malformed recode is an EditError naming the edit and the field (a
+    damaged geometry was read as "whole layer" and painted the entire map)."""
+    fid = f.GetFID()
+    try:
+        g = f.GetGeometryRef()
+        if has_geometry and (g is None or g.IsEmpty()):
+            raise ValueError("its geometry is damaged (cannot be read)")
+        recode = _recode(f.GetField("recode") or "")
+        to_class = None if recode else f.GetField("to_class")
+        if not recode and (to_class is None or not 0 <= to_class < NODATA):
+            raise ValueError(f"'to_class' is {to_class!r} (a class code 0-{NODATA - 1})")
+        if g is None and not recode:
+            raise ValueError("it has no geometry, which only a recode of the whole layer may lack")
+        state = f.GetField("state") or "active"
+        if state not in STATES:
+            raise ValueError(f"'state' is {state!r} ({' or '.join(STATES)})")
+        return Edit(
+            tool=f.GetField("tool"),
+            geometry_wkt=g.ExportToWkt() if g is not None else None,
+            to_class=to_class,
+            from_classes=_codes(f.GetField("from_classes") or "", "from_classes"),
+            recode=recode,
+            all_touched=bool(f.GetField("all_touched")),
+            note=f.GetField("note") or "",
+            id=fid,
+            cells=max(0, int(f.GetField("cells") or 0)),
+            time=f.GetField("time") or "",
+            state=state,
+        )
+    except (ValueError, EditError) as exc:
+        raise EditError(
+            f"the edit log {log_name} is damaged or was edited by hand: edit {fid}: {exc}; "
+            "restore the file from a backup or move it away to start the corrections again"
+        ) from None
+
+
+def check_edit_classes(edits, num_classes: int, log_name: str) -> None:
+    """Every class code an edit paints or filters on is one of the map's ``num_classes`` classes."""
+    if num_classes <= 0:
+        return
+    for e in edits:
+        codes = [*e.recode, *e.recode.values(), *e.from_classes] + ([] if e.recode else [e.to_class])
+        bad = [c for c in codes if c >= num_classes]
+        if bad:
+            raise EditError(
+                f"the edit log {log_name} is damaged or was edited by hand: edit {e.id}: class code {bad[0]} is not "
+                f"one of the map's {num_classes} classes (0-{num_classes - 1}); restore the file from a backup or "
+                "move it away to start the corrections again"
+            )

@@ -23,6 +23,7 @@ from .errors import EditError
 
 NODATA = 255
 TOOLS = ("cell", "brush", "polygon", "lasso", "flood", "recode", "review")
+STATES = ("active", "reverted")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Window:
 
 
 @dataclass(frozen=True)
-class Grid:
+class RasterGrid:
     """A north-up raster grid: size, geotransform and CRS (WKT)."""
 
     width: int
@@ -63,7 +64,7 @@ class Grid:
     wkt: str
 
     @classmethod
-    def of(cls, ds) -> Grid:
+    def of(cls, ds) -> RasterGrid:
         return cls(ds.RasterXSize, ds.RasterYSize, tuple(ds.GetGeoTransform()), ds.GetProjection())
 
     @property
@@ -80,7 +81,7 @@ class Grid:
         srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
         return srs
 
-    def same_as(self, other: Grid) -> bool:
+    def same_as(self, other: RasterGrid) -> bool:
         pairs = zip(self.geotransform, other.geotransform)
         same_gt = all(math.isclose(a, b, rel_tol=0, abs_tol=1e-6) for a, b in pairs)
         return self.width == other.width and self.height == other.height and same_gt and self.srs().IsSame(other.srs())
@@ -146,6 +147,13 @@ class Edit:
         elif self.to_class is None:
             raise EditError("an edit needs a class to paint (to-class) or a recode table")
         self.from_classes = tuple(int(c) for c in self.from_classes)
+        codes = [*self.recode, *self.recode.values(), *self.from_classes]
+        codes += [] if self.recode else [self.to_class]
+        bad = [c for c in codes if not 0 <= int(c) < NODATA]
+        if bad:  # 300 was wrapped to 44 and 255 painted nodata
+            raise EditError(f"class code {bad[0]} is not a class (codes 0-{NODATA - 1}; {NODATA} is nodata)")
+        if self.state not in STATES:
+            raise EditError(f"unknown edit state {self.state!r} ({' or '.join(STATES)})")
 
     def geometry(self) -> Optional[ogr.Geometry]:
         if not self.geometry_wkt:
@@ -165,7 +173,7 @@ class Edit:
         return replace(self, **changes)
 
 
-def rasterize(grid: Grid, window: Window, geometry: Optional[ogr.Geometry], all_touched: bool) -> np.ndarray:
+def rasterize(grid: RasterGrid, window: Window, geometry: Optional[ogr.Geometry], all_touched: bool) -> np.ndarray:
     """Boolean mask (window.height x window.width) of the window's cells the geometry covers."""
     if geometry is None:
         return np.ones((window.height, window.width), bool)
@@ -186,7 +194,7 @@ def rasterize(grid: Grid, window: Window, geometry: Optional[ogr.Geometry], all_
     return ds.GetRasterBand(1).ReadAsArray().astype(bool)
 
 
-def apply_edit(grid: Grid, window: Window, block: np.ndarray, edit: Edit, geometry=None) -> np.ndarray:
+def apply_edit(grid: RasterGrid, window: Window, block: np.ndarray, edit: Edit, geometry=None) -> np.ndarray:
     """The block (cells of ``window``) after the edit; ``block`` itself is not changed."""
     geom = geometry if geometry is not None else edit.geometry()
     ew = grid.window_of(geom)
@@ -205,16 +213,8 @@ def apply_edit(grid: Grid, window: Window, block: np.ndarray, edit: Edit, geomet
     return out
 
 
-def apply_edits(grid: Grid, window: Window, block: np.ndarray, edits) -> np.ndarray:
-    """Replay edits (in order) on one block: the corrected cells of that window."""
-    out = block
-    for edit in edits:
-        out = apply_edit(grid, window, out, edit)
-    return out.copy() if out is block else out
-
-
 # ------------------------------------------------------------------ geometries made by the tools
-def brush_geometry(grid: Grid, points: list, size_cells: int) -> ogr.Geometry:
+def brush_geometry(grid: RasterGrid, points: list, size_cells: int) -> ogr.Geometry:
     """A brush stroke through map points, ``size_cells`` wide (rasterised with all_touched)."""
     if not points:
         raise EditError("the brush stroke has no point")
@@ -277,7 +277,7 @@ def flood_region(block: np.ndarray, row: int, col: int) -> np.ndarray:
     return seen
 
 
-def mask_polygon(grid: Grid, window: Window, mask: np.ndarray) -> ogr.Geometry:
+def mask_polygon(grid: RasterGrid, window: Window, mask: np.ndarray) -> ogr.Geometry:
     """The cells of ``mask`` (in ``window``) as one (multi)polygon along cell edges (GDAL Polygonize)."""
     gt = grid.geotransform
     wgt = (gt[0] + window.xoff * gt[1], gt[1], 0.0, gt[3] + window.yoff * gt[5], 0.0, gt[5])

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 from osgeo import gdal, ogr, osr
 
+from .. import writers
 from .errors import EditError
-from .model import NODATA, Edit, Grid, Window, apply_edit
+from .model import NODATA, Edit, RasterGrid, Window, apply_edit
 
 REVISION_KEY = "EDIT_LOG_REVISION"
 LOG_KEY = "EDIT_LOG"
@@ -118,7 +118,7 @@ def replace_raster(src: Path, dst: Path) -> None:
         os.replace(aux_src, aux_dst)
 
 
-def transform_edits(edits: list[Edit], source_wkt: str, grid: Grid) -> list[Edit]:
+def transform_edits(edits: list[Edit], source_wkt: str, grid: RasterGrid) -> list[Edit]:
     """Edits with their geometries in the grid's CRS (unchanged when the CRS is the same)."""
     src = osr.SpatialReference()
     src.ImportFromWkt(source_wkt)
@@ -154,10 +154,10 @@ def build_corrected(
     """
     classes_path, out_path = Path(classes_path), Path(out_path)
     src = open_raster(classes_path)
-    grid = Grid.of(src)
+    grid = RasterGrid.of(src)
     src_metadata = dict(src.GetMetadata() or {})  # also loads the .aux.xml (GTiff reads PAM lazily)
     sband = src.GetRasterBand(1)
-    tmp = out_path.with_name(f"{out_path.name}.{secrets.token_hex(4)}.partial.tif")
+    tmp = out_path.with_name(f"{out_path.name}.{writers.new_token()}.partial.tif")
     gdal.ErrorReset()
     try:
         dst = gdal.GetDriverByName("GTiff").Create(

@@ -8,17 +8,17 @@ Review & correct page can go on editing it). Each edit's ``cells`` is recounted 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 from osgeo import osr
 
+from .. import writers
+from ..run_names import run_files
 from .errors import EditError
 from .log import EditLog
-from .model import Grid
-from .names import run_files
+from .model import RasterGrid
 from .raster import build_corrected, open_raster, replace_raster, transform_edits
 from .session import _check_writable, copy_style, is_landcover_raster
 
@@ -69,12 +69,12 @@ def apply_log_to_run(
         edits = src.edits("active")
     finally:
         src.close()
-    grid = Grid.of(open_raster(classes_path))
+    grid = RasterGrid.of(open_raster(classes_path))
     if srs is None:
         raise EditError(f"the edit log {log_path.name} has no coordinate reference system")
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     edits = transform_edits(edits, srs.ExportToWkt(), grid)
-    tmp = files.corrected.with_name(f"{files.corrected.name}.{secrets.token_hex(4)}.partial.tif")
+    tmp = files.corrected.with_name(f"{files.corrected.name}.{writers.new_token()}.partial.tif")
     try:
         counts = build_corrected(classes_path, edits, tmp, len(edits), files.log.name, progress, is_cancelled)
         log = EditLog.create(files.log, grid, classes_path)

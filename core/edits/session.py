@@ -20,7 +20,6 @@ the session lives.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -29,10 +28,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import writers
+from ..errors import ClassificationError
+from ..run_names import RunFiles, run_files
+from ..run_summary import read_run_summary
 from .errors import EditError
-from .log import EditLog
-from .model import NODATA, Edit, Grid, Window, apply_edit, flood_region, mask_polygon
-from .names import RunFiles, run_files
+from .log import EditLog, check_edit_classes
+from .model import NODATA, Edit, RasterGrid, Window, apply_edit, flood_region, mask_polygon
 from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
@@ -56,11 +58,11 @@ def is_landcover_raster(path) -> Optional[str]:
         return f"{path.name} does not exist"
     if files.summary.exists():
         try:
-            summary = json.loads(files.summary.read_text(encoding="utf-8"))
-            if Path(summary.get("outputs", {}).get("classes", "")).name == path.name:
-                return None
-        except (OSError, ValueError):
-            pass
+            summary = read_run_summary(files.summary)  # checked at the door (core/run_summary.py)
+        except ClassificationError as exc:
+            return str(exc)
+        if Path((summary.get("outputs") or {}).get("classes") or "").name == path.name:
+            return None
     try:
         ds = open_raster(path)
     except EditError as exc:
@@ -197,7 +199,7 @@ def _extent(parts: list) -> Window:
 @dataclass
 class EditSession:
     files: RunFiles
-    grid: Grid = None
+    grid: RasterGrid = None
     log: Optional[EditLog] = None
     undo_stack: list = field(default_factory=list)
     redo_stack: list = field(default_factory=list)
@@ -225,18 +227,20 @@ class EditSession:
         reason = is_landcover_raster(files.classes)
         if reason:
             raise EditError(reason)
-        grid = Grid.of(open_raster(files.classes))
+        grid = RasterGrid.of(open_raster(files.classes))
         if files.corrected.exists() and not files.log.exists():
             raise EditError(
                 f"{files.corrected.name} exists without its edit log {files.log.name}: "
                 "restore the log, or move the corrected raster away to start again"
             )
         _check_writable(files.folder)
+        writers.sweep_stale_partials(files.folder)  # left by a run or a correction that was killed
         session = cls(files, grid)
         if files.log.exists():
             log = EditLog.open(files.log)
             try:
                 log.check_belongs_to(grid, files.classes)
+                check_edit_classes(log.edits(), len(run_palette(files)), files.log.name)
             except EditError:
                 log.close()
                 raise
@@ -261,10 +265,6 @@ class EditSession:
         self.undo_stack.clear()
         self.redo_stack.clear()
 
-    @property
-    def is_open(self) -> bool:
-        return self.log is not None
-
     def _require_open(self):
         if self.log is None:
             raise EditError("no land-cover layer is being edited: open one on the Review & correct page")
@@ -274,13 +274,6 @@ class EditSession:
     # ------------------------------------------------------------------ reading
     def read(self, window: Optional[Window] = None) -> np.ndarray:
         return read_window(self.files.corrected, window or self.grid.full)
-
-    def class_at(self, x: float, y: float) -> Optional[int]:
-        row, col = self.grid.cell_of(x, y)
-        if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
-            return None
-        v = int(self.read(Window(col, row, 1, 1))[0, 0])
-        return None if v == NODATA else v
 
     def edits(self, state: Optional[str] = None) -> list:
         if self.log is None:
@@ -543,19 +536,19 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
-def _same_grid(path: Path, grid: Grid) -> bool:
+def _same_grid(path: Path, grid: RasterGrid) -> bool:
     try:
         ds = open_raster(path)
     except EditError:
         return False
-    return Grid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
+    return RasterGrid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
 
 
 def copy_style(files: RunFiles) -> None:
     """``<run>_corrected.qml`` = the model output's style (QGIS applies it when it opens the raster)."""
     src, dst = files.classes_style, files.corrected_style
     if src.exists() and not dst.exists():
-        tmp = dst.with_name(f"{dst.name}.{secrets.token_hex(4)}.partial")
+        tmp = dst.with_name(f"{dst.name}.{writers.new_token()}.partial")
         tmp.write_bytes(src.read_bytes())
         os.replace(tmp, dst)
 
@@ -564,14 +557,14 @@ def run_palette(files: RunFiles) -> list[tuple[str, str]]:
     """[(class name, "#rrggbb")] by class index: the run's model card (from its summary) when it can be
     read, else the names and colours the engine embedded in the classes raster."""
     try:
-        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        summary = read_run_summary(files.summary)
         card_path = (summary.get("model") or {}).get("card")
         if card_path and Path(card_path).is_file():
             from ...models.card import ModelCard
 
             card = ModelCard.load(card_path)
             return [(c.name, c.color) for c in card.classes]
-    except (OSError, ValueError):
+    except (OSError, ValueError, ClassificationError):
         pass
     ds = open_raster(files.classes)  # kept alive while its band is used
     ds.GetMetadata()  # loads the .aux.xml, where GTiff keeps category names (read lazily)

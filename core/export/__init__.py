@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .common import CancelFn, ExportCancelled, ExportError, Progress, ProgressFn, Staging, gdal_errors
+from .common import CancelFn, ExportCancelled, ExportError, FractionFn, ProgressSpan, Staging, gdal_errors
 from .run import RunInfo, load_run
 
 WHAT = ("raster", "polygons", "report", "map")
@@ -95,39 +95,10 @@ def planned_files(run: RunInfo, options: ExportOptions) -> list[str]:
     return names
 
 
-def _guard_inputs(run: RunInfo, outdir: Path, names: list[str]) -> None:
-    inputs = {
-        p.resolve()
-        for p in (run.classes_path, run.confidence_path, run.probabilities_path, run.summary_path, run.assessment_path)
-        if p is not None
-    }
-    for n in names:
-        if (outdir / n).resolve() in inputs:
-            raise ExportError(f"exporting would replace the input {n}: choose another output folder")
-
-
-def export_run(
-    source,
-    outdir,
-    options: Optional[ExportOptions] = None,
-    progress: Optional[ProgressFn] = None,
-    is_cancelled: Optional[CancelFn] = None,
-    run: Optional[RunInfo] = None,
-) -> ExportResult:
-    """Export ``source`` (a ``*_summary.json`` or a class raster) into ``outdir``.
-
-    ``map`` in ``what`` is skipped here: it needs QGIS (qgis_bridge/print_layout.py)."""
+def _export_into(run, outdir, options, what, names, prog, result) -> None:
+    """The parts of ``what``, written into a staging folder and renamed into ``outdir`` when all are complete."""
     from . import polygons, raster, report
 
-    options = options or ExportOptions()
-    prog = Progress(progress, is_cancelled)
-    prog(0.0, "reading the run")
-    run = run or load_run(source)
-    what = [w for w in options.what if w in CORE_WHAT]
-    outdir = Path(outdir)
-    names = planned_files(run, ExportOptions(**{**options.__dict__, "what": tuple(what)}))
-    _guard_inputs(run, outdir, names)
-    result = ExportResult(run=run, outdir=outdir, notes=list(run.notes))
     with Staging(outdir, overwrite=options.overwrite) as staging, gdal_errors("export failed", prog):
         staging.check_free(names)
         weights = {"raster": 1.0, "polygons": 3.0, "report": 0.5}
@@ -147,6 +118,55 @@ def export_run(
                 result.areas = report.export_report(run, staging, sub, files=listed, title=options.title)
         prog.check()
         result.files = staging.commit()
+
+
+def _check_options(options: ExportOptions) -> None:
+    """The numeric options, finite and in range (NaN passed every comparison and crashed the sieve)."""
+    from ..errors import ClassificationError
+    from ..numeric import check_number
+
+    try:
+        check_number("the minimum mapping unit (mmu_ha)", options.mmu_ha or 0.0, 0, 1e7)
+    except ClassificationError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _guard_inputs(run: RunInfo, outdir: Path, names: list[str]) -> None:
+    inputs = {
+        p.resolve()
+        for p in (run.classes_path, run.confidence_path, run.probabilities_path, run.summary_path, run.assessment_path)
+        if p is not None
+    }
+    for n in names:
+        if (outdir / n).resolve() in inputs:
+            raise ExportError(f"exporting would replace the input {n}: choose another output folder")
+
+
+def export_run(
+    source,
+    outdir,
+    options: Optional[ExportOptions] = None,
+    progress: Optional[FractionFn] = None,
+    is_cancelled: Optional[CancelFn] = None,
+    run: Optional[RunInfo] = None,
+) -> ExportResult:
+    """Export ``source`` (a ``*_summary.json`` or a class raster) into ``outdir``.
+
+    ``map`` in ``what`` is skipped here: it needs QGIS (qgis_bridge/print_layout.py)."""
+    options = options or ExportOptions()
+    _check_options(options)
+    prog = ProgressSpan(progress, is_cancelled)
+    prog(0.0, "reading the run")
+    run = run or load_run(source)
+    what = [w for w in options.what if w in CORE_WHAT]
+    outdir = Path(outdir)
+    names = planned_files(run, ExportOptions(**{**options.__dict__, "what": tuple(what)}))
+    _guard_inputs(run, outdir, names)
+    result = ExportResult(run=run, outdir=outdir, notes=list(run.notes))
+    try:
+        _export_into(run, outdir, options, what, names, prog, result)
+    except OSError as exc:  # a full disk while writing a style, the report or other metadata
+        raise ExportError(f"cannot write the exports in {outdir}: {exc.strerror or exc} (is the disk full?)") from None
     if run.assessment_path is not None and "report" in what:
         result.notes.append(f"adjusted areas from the accuracy assessment {run.assessment_path.name}")
     prog(1.0, f"{len(result.files)} files written to {outdir}")

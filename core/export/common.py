@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 from ..errors import ClassificationCancelled, ClassificationError
 
-ProgressFn = Callable[[float, str], None]
+FractionFn = Callable[[float, str], None]  # (fraction 0..1, message): what an export reports
 CancelFn = Callable[[], bool]
 
 
@@ -30,16 +30,16 @@ class ExportCancelled(ClassificationCancelled, ExportError):
     """The caller cancelled the export; nothing was written."""
 
 
-class Progress:
+class ProgressSpan:
     """Maps a sub-task's 0..1 onto a slice of the caller's progress and checks for cancel."""
 
-    def __init__(self, progress: Optional[ProgressFn] = None, is_cancelled: Optional[CancelFn] = None):
+    def __init__(self, progress: Optional[FractionFn] = None, is_cancelled: Optional[CancelFn] = None):
         self._progress = progress or (lambda f, m: None)
         self._cancelled = is_cancelled or (lambda: False)
         self.lo, self.hi = 0.0, 1.0
 
-    def span(self, lo: float, hi: float) -> Progress:
-        p = Progress(self._progress, self._cancelled)
+    def span(self, lo: float, hi: float) -> ProgressSpan:
+        p = ProgressSpan(self._progress, self._cancelled)
         p.lo = self.lo + (self.hi - self.lo) * lo
         p.hi = self.lo + (self.hi - self.lo) * hi
         return p
@@ -120,18 +120,24 @@ class Staging:
         """Rename every file written in the staging folder onto its final name; then remove the folder."""
         written = [n for n in self.planned if (self.dir / n).exists()]
         self.check_free(written)
-        done = []
+        done, kept = [], []  # renamed into place; (final, its old file moved into the staging folder)
         try:
             for name in written:
                 final = self.outdir / name
-                existed = final.exists()
+                if final.exists():
+                    os.replace(final, self.dir / f"{name}.replaced")
+                    kept.append((final, self.dir / f"{name}.replaced"))
                 os.replace(self.dir / name, final)
-                if not existed:
-                    done.append(final)
+                done.append(final)
         except OSError as exc:
             for f in done:  # all or nothing: take back what this export had already renamed
                 try:
                     f.unlink()
+                except OSError:
+                    pass
+            for final, old in kept:  # and put back the files it replaced
+                try:
+                    os.replace(old, final)
                 except OSError:
                     pass
             self.abort()
@@ -152,7 +158,7 @@ class Staging:
 
 
 @contextmanager
-def gdal_errors(what: str, progress: Optional[Progress] = None):
+def gdal_errors(what: str, progress: Optional[ProgressSpan] = None):
     """GDAL raises RuntimeError when exceptions are on (QGIS, tests): a cancel, or one readable line."""
     try:
         yield
@@ -160,10 +166,3 @@ def gdal_errors(what: str, progress: Optional[Progress] = None):
         if progress is not None:
             progress.check()
         raise ExportError(f"{what}: {exc}") from None
-
-
-def gdal_error(what: str) -> ExportError:
-    from osgeo import gdal
-
-    msg = gdal.GetLastErrorMsg() or "GDAL error"
-    return ExportError(f"{what}: {msg}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import ExportError, Progress, Staging
+from .common import ExportError, ProgressSpan, Staging
 from .run import RunInfo
 from .styles import qml_classes, qml_ramp, sld_classes, sld_ramp
 
@@ -36,7 +36,7 @@ def planned_files(run: RunInfo, parts=PARTS) -> list[str]:
     return out
 
 
-def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progress, message: str, metadata: dict):
+def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: ProgressSpan, message: str, metadata: dict):
     from osgeo import gdal
 
     if fmt == "cog":
@@ -74,6 +74,8 @@ def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progre
     # optimised layout that COPY_SRC_OVERVIEWS / the COG driver made)
     src_bands = [s.GetRasterBand(i + 1) for i in range(s.RasterCount)]
     d = gdal.Open(str(dst))
+    if d is None:  # Translate gave a dataset, yet the file on disk is incomplete (a full disk)
+        raise ExportError(f"cannot write {dst.name}: {gdal.GetLastErrorMsg() or 'the file is incomplete'} (disk full?)")
     d.GetMetadata()
     for k, v in metadata.items():
         d.SetMetadataItem(k, str(v))
@@ -86,10 +88,23 @@ def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: Progre
             db.SetDescription(b.GetDescription())
     d = None
     s = None
+    _check_metadata(dst, metadata)
+
+
+def _check_metadata(dst: Path, metadata: dict) -> None:
+    """The PAM (.aux.xml) is written when the dataset closes, and a failed write there is only a GDAL
+    message: read it back, so a full disk cannot leave an export without its class names."""
+    from osgeo import gdal
+
+    d = gdal.Open(str(dst))
+    missing = d is None or any(d.GetMetadataItem(k) != str(v) for k, v in metadata.items())
+    d = None
+    if missing:
+        raise ExportError(f"cannot write the metadata of {dst.name} ({dst.name}.aux.xml): is the disk full?")
 
 
 def export_rasters(
-    run: RunInfo, staging: Staging, fmt: str = "gtiff", parts=PARTS, progress: Progress | None = None
+    run: RunInfo, staging: Staging, fmt: str = "gtiff", parts=PARTS, progress: ProgressSpan | None = None
 ) -> dict[str, Path]:
     """Write the styled rasters into ``staging``; returns final names by part (after commit)."""
     from osgeo import gdal
@@ -97,7 +112,7 @@ def export_rasters(
     fmt = (fmt or "gtiff").lower()
     if fmt not in FORMATS:
         raise ExportError(f"unknown raster format {fmt!r}: use gtiff or cog")
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     names = raster_names(run, parts)
     sources = {"classes": run.classes_path, "confidence": run.confidence_path, "probabilities": run.probabilities_path}
     md = {"EXPORTED_FROM": run.summary_path.name if run.summary_path else run.classes_path.name}

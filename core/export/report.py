@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import ExportError, Progress, Staging
+from .accuracy_note import accuracy_line
+from .common import ExportError, ProgressSpan, Staging
 from .polygons import _cell_area_m2, strip_rows
 from .run import RunInfo
 
@@ -25,11 +26,11 @@ def report_names(run: RunInfo) -> dict[str, str]:
     return {"csv": f"{run.name}_landcover_areas.csv", "html": f"{run.name}_landcover_report.html"}
 
 
-def class_areas(run: RunInfo, progress: Progress | None = None) -> dict:
+def class_areas(run: RunInfo, progress: ProgressSpan | None = None) -> dict:
     """Cells and km² per class code, counted on ``run.classes_path``."""
     from osgeo import gdal
 
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     ds = gdal.Open(str(run.classes_path))
     if ds is None:
         raise ExportError(f"GDAL cannot open {run.classes_path}")
@@ -169,15 +170,20 @@ dt{color:#555}dd{margin:0}code{font-size:.9em}
 """
 
 
+def _finite(v):
+    """A metric as a finite number, else None (a hand-edited summary may hold anything)."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf") else None
+
+
 def _metrics_html(summary: dict) -> str:
     m = summary.get("model") or {}
     if not m:
         return "<p class='muted'>No model information (the export started from a bare class raster).</p>"
     met = m.get("metrics") or {}
     test = met.get("test") if isinstance(met.get("test"), dict) else {}
-    acc = test.get("accuracy", met.get("test_accuracy", met.get("accuracy")))
-    n = test.get("n", met.get("n"))
-    f1 = test.get("macro_f1", met.get("macro_f1"))
+    acc = _finite(test.get("accuracy", met.get("test_accuracy", met.get("accuracy"))))
+    n = _finite(test.get("n", met.get("n")))
+    f1 = _finite(test.get("macro_f1", met.get("macro_f1")))
     cmd = test.get("command", met.get("command"))
     items = [
         ("model", escape(str(m.get("title") or m.get("name") or "?"))),
@@ -188,11 +194,11 @@ def _metrics_html(summary: dict) -> str:
     if acc is not None:
         items.append(
             (
-                "measured accuracy",
-                f"<b>{100 * float(acc):.2f} %</b> on the model's held-out "
+                "accuracy on EuroSAT test patches",
+                f"{100 * float(acc):.2f} % on the model's held-out "
                 f"{escape(str(met.get('split', 'test')))} split"
-                + (f" ({int(n):,} images)" if n else "")
-                + " (the model's accuracy on image patches; this map's own accuracy needs an accuracy assessment)",
+                + (f" ({int(n):,} patches)" if n else "")
+                + " (64 x 64 px EuroSAT patches, not this map: see this map's assessed accuracy above)",
             )
         )
     if f1 is not None:
@@ -217,12 +223,20 @@ def _settings_html(run: RunInfo) -> str:
         ("area of interest", escape(str(req.get("bounds") or "whole raster"))),
         ("bands", escape(", ".join(f"{b}" for b in bm.get("bands", [])) + (f" ({bm.get('reason')})" if bm else ""))),
         ("radiometry", escape(f"{rad.get('method', '?')}: {rad.get('formula', '')}")),
+        ("radiometry chosen", escape(str(rad.get("reason", "–")))),
+        ("radiometry evidence", escape("; ".join(rad.get("evidence") or []) or "–")),
         ("stride", escape(f"{grid.get('stride_px', req.get('stride', '?'))} px")),
         ("output cell", escape(" x ".join(f"{v:g}" for v in grid.get("cell_size_m", [])) + " m")),
         ("device", escape(str(s.get("device", "?")))),
         ("windows", escape(str((s.get("windows") or {}).get("classified", "?")))),
     ]
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def _ood_html(summary: dict) -> str:
+    """The run's out-of-distribution warning (core/ood.py), one line, when it fired."""
+    warning = (summary.get("out_of_distribution") or {}).get("warning")
+    return f"<p class='note' id='ood'>{escape(warning)}</p>\n" if warning else ""
 
 
 def html_text(run: RunInfo, areas: dict, title: str | None = None, files: list[str] | None = None) -> str:
@@ -279,7 +293,8 @@ def html_text(run: RunInfo, areas: dict, title: str | None = None, files: list[s
 <title>{escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{escape(title)}</h1>
 <p class="muted">{escape(run.model_title() or "land-cover map")} · {_fmt(areas["total_km2"])} km² classified · {now}</p>
-{notes}
+<p id="accuracy"><b>Accuracy:</b> {escape(accuracy_line(s, run.assessment, run.classes_path.name))}.</p>
+{_ood_html(s)}{notes}
 <h2>Area per class</h2>
 {bar_chart_svg(areas, adj)}
 <p>{legend}</p>
@@ -304,11 +319,11 @@ classification errors{" (the adjusted columns are)" if adj else ""}.</p>
 def export_report(
     run: RunInfo,
     staging: Staging,
-    progress: Progress | None = None,
+    progress: ProgressSpan | None = None,
     files: list[str] | None = None,
     title: str | None = None,
 ) -> dict:
-    progress = progress or Progress()
+    progress = progress or ProgressSpan()
     areas = class_areas(run, progress.span(0, 0.8))
     names = report_names(run)
     staging.path(names["csv"]).write_text(csv_text(run, areas), encoding="utf-8")

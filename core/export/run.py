@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..run_names import LOG_SUFFIX, raster_name, summary_name
 from .common import ExportError
 
 NODATA_CLASS = 255
@@ -128,7 +129,7 @@ def find_corrected(summary: dict, base: Path, prefix: str) -> Optional[Path]:
 def stale_correction_note(corrected: Path, base: Path, prefix: str) -> Optional[str]:
     """A note when the corrected raster does not show the latest revision of its edit log
     (docs/notes/correct.md: ``raster_revision(corrected) == EditLog.open(log).revision``)."""
-    log = base / f"{prefix}_edits.gpkg"
+    log = base / (prefix + LOG_SUFFIX)
     if not log.is_file():
         return None
     try:
@@ -156,7 +157,7 @@ _ASSESS_PATTERNS = ("{p}*assess*.json", "{p}*accuracy*.json")
 
 
 def find_assessment(base: Path, prefix: str, summary: dict, map_path: Optional[Path] = None) -> Optional[Path]:
-    """An accuracy assessment beside the map (issue 12 writes ``<map stem>_assessment.json``, schema
+    """An accuracy assessment beside the map (the Assess page writes ``<map stem>_assessment.json``, schema
     ``eurosat_landcover.assessment/1``); one of ``map_path`` itself is preferred, then the newest."""
     outputs = summary.get("outputs") or {}
     for key in ("assessment", "accuracy_assessment"):
@@ -265,6 +266,38 @@ def parse_assessment(data) -> Optional[dict]:
 
 
 # ------------------------------------------------------------------ loading
+def _read_summary(path: Path) -> dict:
+    """The run summary, checked at the door (core/run_summary.py): one line naming a bad field."""
+    from ..errors import ClassificationError
+    from ..run_summary import read_run_summary
+
+    try:
+        return read_run_summary(path)
+    except ClassificationError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def check_class_raster(path: Path, others=()) -> None:
+    """Refuse a raster that is not a class map (one 8-bit band of class codes, not the run's confidence
+    or probabilities): a summary pointing its classes at another output exported a map of 158 "classes"."""
+    from osgeo import gdal
+
+    if any(o is not None and Path(o).resolve() == Path(path).resolve() for o in others):
+        raise ExportError(f"{path.name} is named as the run's class map and as another of its outputs: fix the summary")
+    ds = gdal.Open(str(path))
+    if ds is None:
+        raise ExportError(f"GDAL cannot open {path}: is it a raster?")
+    band = ds.GetRasterBand(1)
+    dtype = gdal.GetDataTypeName(band.DataType)
+    scaled = (band.GetScale() or 1.0) != 1.0 or (band.GetOffset() or 0.0) != 0.0
+    if ds.RasterCount != 1 or dtype != "Byte" or scaled:
+        raise ExportError(
+            f"{path.name} is not a class map ({ds.RasterCount} band(s) of {dtype}"
+            + (", scaled" if scaled else "")
+            + "): a class map has one unscaled 8-bit band of class codes; give the run's *_classes.tif"
+        )
+
+
 _SUFFIX = re.compile(r"_(classes|summary|corrected)$")
 
 
@@ -276,11 +309,8 @@ def load_run(source) -> RunInfo:
     summary: dict = {}
     summary_path = None
     if source.suffix.lower() == ".json":
-        try:
-            summary = json.loads(source.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ExportError(f"cannot read the run summary {source.name}: {exc}") from None
-        if not isinstance(summary, dict) or "outputs" not in summary:
+        summary = _read_summary(source)
+        if "outputs" not in summary:
             raise ExportError(f"{source.name} is not a run summary (no 'outputs'): give the run's *_summary.json")
         summary_path = source
         base = source.parent
@@ -295,24 +325,20 @@ def load_run(source) -> RunInfo:
         classes_path = source
         confidence = probabilities = None
         stem = _SUFFIX.sub("", source.stem)
-        for cand in (base / f"{stem}_summary.json",):
+        for cand in (base / summary_name(stem),):
             if cand.is_file():
-                try:
-                    summary = json.loads(cand.read_text(encoding="utf-8"))
-                    summary_path = cand
-                except (OSError, ValueError):
-                    summary = {}
+                summary, summary_path = _read_summary(cand), cand
         if summary:
             confidence = _resolve((summary.get("outputs") or {}).get("confidence"), base)
             probabilities = _resolve((summary.get("outputs") or {}).get("probabilities"), base)
         else:
-            confidence = _resolve(str(base / f"{stem}_confidence.tif"), base)
-            probabilities = _resolve(str(base / f"{stem}_probabilities.tif"), base)
+            confidence = _resolve(str(base / raster_name(stem, "confidence")), base)
+            probabilities = _resolve(str(base / raster_name(stem, "probabilities")), base)
     stem = _SUFFIX.sub("", (summary_path or classes_path).stem)
     original = None
     notes = []
-    if classes_path.stem.endswith("_corrected") and (base / f"{stem}_classes.tif").is_file():
-        original = base / f"{stem}_classes.tif"  # the corrected map itself was given
+    if classes_path.stem.endswith("_corrected") and (base / raster_name(stem, "classes")).is_file():
+        original = base / raster_name(stem, "classes")  # the corrected map itself was given
         notes.append(f"the corrected map {classes_path.name} is exported (not the original {original.name})")
         stale = stale_correction_note(classes_path, base, stem)
         if stale:
@@ -325,6 +351,7 @@ def load_run(source) -> RunInfo:
             stale = stale_correction_note(corrected, base, stem)
             if stale:
                 notes.append(stale)
+    check_class_raster(classes_path, [confidence, probabilities])
     classes = raster_classes(classes_path)
     if not classes and original is not None:
         classes = raster_classes(original)
@@ -338,7 +365,10 @@ def load_run(source) -> RunInfo:
     assessment_path = find_assessment(base, stem, summary, classes_path)
     assessment = None
     if assessment_path is not None:
-        data = json.loads(assessment_path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(assessment_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise ExportError(f"cannot read the accuracy assessment {assessment_path.name}: {exc}") from None
         assessment = parse_assessment(data)
         assessment["path"] = str(assessment_path)
         assessed = Path(str(data.get("map") or "")).name

@@ -99,7 +99,7 @@ def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> 
     stride = check_stride(options.get("stride", 32), patch)
     src = georef.open_source(path)
     mapping = bands_mod.detect_band_mapping(src, card, options.get("bands"), options.get("radiometry", "auto"))
-    wr = georef.prepare(src, mapping, float(card.gsd_m), options.get("bounds"), options.get("bounds_crs"))
+    wr = georef.prepare(src, mapping, float(card.gsd_m), options.get("bounds"), options.get("bounds_crs"), snap=stride)
     if wr.width < patch or wr.height < patch:
         raise ClassificationError(
             f"{path.name}: {wr.width} x {wr.height} px at {card.gsd_m:g} m is smaller than one {patch} px window"

@@ -14,9 +14,11 @@ from typing import Callable, Optional
 
 from .. import writers
 from ..errors import ClassificationCancelled, ClassificationError
+from .address import check_scheduler, parse_address
 from .blocks import Block, RasterPlan, fingerprint, plan_raster
 from .inputs import expand_inputs
 from .mosaic import SUMMARY_NAME, merged_summary, raster_summary, write_mosaic
+from .replace import SetReplacement
 from .worker import KINDS, MARKER_DIR, blocks_dir, complete_marker, run_block, temp_token, tile_path
 
 DEFAULT_BLOCK_SIZE = 4096  # px at the model's gsd: 16 MB per band read, ~16k windows at stride 32
@@ -107,11 +109,16 @@ def connect(scheduler: str = "local", workers: Optional[int] = None):
             finally:
                 cluster.close()
     else:
+        check_scheduler(scheduler)  # a connect timeout, and the peer must answer as Dask does
         try:
             client = distributed.Client(scheduler, timeout="20s")
-        except OSError as exc:
+        except (OSError, ValueError, MemoryError) as exc:
             raise ClassificationError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
+            kind = (client.scheduler_info() or {}).get("type")
+            if kind != "Scheduler":
+                what = f"a Dask {kind}" if kind else "not a Dask scheduler"
+                raise ClassificationError(f"{scheduler} is {what}: give the address of the scheduler")
             yield client
 
 
@@ -253,6 +260,7 @@ def classify_many(
     running blocks and leaves no partial file. Inputs that fail are reported in ``failures``.
     """
     distributed = _dask()
+    _check_job(scheduler, workers, block_size, retries)
     options = {"threads": 1, **(options or {})}
     progress = progress or (lambda p: None)
     is_cancelled = is_cancelled or (lambda: False)
@@ -260,6 +268,7 @@ def classify_many(
     from ..stages.model import read_card
 
     card = read_card(options.get("model_card"))
+    _check_options(options, card, outdir, block_size)
     named = expand_inputs(inputs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -268,15 +277,12 @@ def classify_many(
     markers: dict = {}
     with _lock(outdir):
         _sweep(outdir, plans)
-        todo = []
-        for plan in plans.values():
-            for block in plan.blocks:
-                marker = complete_marker(outdir, block, fp)
-                if marker is not None:
-                    markers[(block.name, block.block_id)] = marker
-                else:
-                    todo.append(block)
+        todo = _todo(outdir, plans, fp, markers)
         reused = len(markers)
+        replacing = SetReplacement(outdir)
+        if options.get("overwrite"):  # an old set of other options goes as a whole (scaleout/replace.py)
+            for name in {b.name for b in todo} - {n for n, _ in markers}:
+                replacing.move_aside(name)
         _check_conflicts(outdir, plans, todo, bool(options.get("overwrite")))
         windows_total = sum(b.windows for b in todo)
         state = ManyProgress(0, len(todo), 0, windows_total, 0.0)
@@ -289,29 +295,100 @@ def classify_many(
             state.seconds = time.perf_counter() - t_compute
             progress(state)
 
-        cluster_info: dict = {}
-        if todo:
-            event = f"eurosat-cancel-{temp_token()}"
-            try:
-                with connect(scheduler, workers) as client:
-                    cluster_info = {"scheduler": scheduler, "workers": len(client.scheduler_info()["workers"])}
-                    cancel = distributed.Event(event, client=client)
-                    futures = _submit(client, plans, todo, options, outdir, fp, event, retries)
-                    try:
-                        _follow(distributed, futures, markers, failures, report, is_cancelled, retries)
-                    except BaseException:
-                        cancel.set()
-                        client.cancel(list(futures))
-                        raise
-            finally:
-                _sweep(outdir, plans)
-        timings = {"compute": time.perf_counter() - t_compute}
-        per_raster = _finish(outdir, plans, markers, failures, card)
-        timings["total"] = time.perf_counter() - t0
-        cluster_info.update(blocks_computed=len(todo), blocks_reused=reused)
-        summary = merged_summary(per_raster, failures, card, timings, cluster_info, _public(options, block_size))
+        def compute() -> dict:
+            cluster_info: dict = {}
+            if todo:
+                _run_blocks(distributed, connect_args, plans, todo, options, outdir, fp, markers, failures, follow)
+                cluster_info.update(follow.cluster)
+            timings = {"compute": time.perf_counter() - t_compute}
+            per_raster = _finish(outdir, plans, markers, failures, card)
+            timings["total"] = time.perf_counter() - t0
+            cluster_info.update(blocks_computed=len(todo), blocks_reused=reused)
+            return merged_summary(per_raster, failures, card, timings, cluster_info, _public(options, block_size))
+
+        connect_args = (scheduler, workers, retries)
+        follow = _Follow(report, is_cancelled)
+        try:
+            summary = compute()
+        except BaseException:
+            replacing.close(failed=True)
+            raise
+        for name in plans:
+            replacing.commit(name) if name in summary["rasters"] else replacing.restore(name)
+        replacing.close(failed=False)
         writers.write_json_atomic(outdir / SUMMARY_NAME, summary)
     return summary
+
+
+def _check_job(scheduler, workers, block_size, retries) -> None:
+    """The job's own options, checked before anything is written: numbers finite and in range, and a
+    scheduler address that answers as a Dask scheduler (core/scaleout/address.py)."""
+    from ..numeric import check_number
+
+    if workers is not None:
+        check_number("--workers", workers, 1, 1024, whole=True)
+    check_number("--block-size", block_size, 128, 1 << 20, whole=True)
+    check_number("--retries", retries, 0, 100, whole=True)
+    if scheduler not in (None, "", "local"):
+        parse_address(scheduler)
+        check_scheduler(scheduler)
+
+
+def _check_options(options: dict, card, outdir, block_size: int) -> None:
+    """The per-run options checked once, as a single run checks them, before any file is written (a bad
+    value used to fail every raster one by one, after the output folder was made)."""
+    from dataclasses import fields
+
+    from ..request import ClassificationRequest
+    from ..stages.prepare import validate_request
+    from ..windows import check_stride
+
+    known = {f.name for f in fields(ClassificationRequest)}
+    values = {k: v for k, v in options.items() if k in known and k not in ("input_path", "output_dir")}
+    validate_request(ClassificationRequest(input_path="inputs", output_dir=str(outdir), **values))
+    patch = int(card.patch_size)
+    check_stride(options.get("stride", 32), patch)
+    if int(block_size) < 2 * patch:
+        raise ClassificationError(f"the block size must be at least {2 * patch} px (two windows), got {block_size}")
+
+
+def _todo(outdir: Path, plans, fp: str, markers: dict) -> list[Block]:
+    """The blocks to compute; those complete for these options go into ``markers``."""
+    todo = []
+    for plan in plans.values():
+        for block in plan.blocks:
+            marker = complete_marker(outdir, block, fp)
+            if marker is not None:
+                markers[(block.name, block.block_id)] = marker
+            else:
+                todo.append(block)
+    return todo
+
+
+@dataclass
+class _Follow:
+    report: Callable
+    is_cancelled: Callable
+    cluster: dict = None
+
+
+def _run_blocks(distributed, connect_args, plans, todo, options, outdir, fp, markers, failures, follow) -> None:
+    """Submit the blocks to the cluster and follow them; Ctrl+C or a cancel stops the running ones."""
+    scheduler, workers, retries = connect_args
+    event = f"eurosat-cancel-{temp_token()}"
+    try:
+        with connect(scheduler, workers) as client:
+            follow.cluster = {"scheduler": scheduler, "workers": len(client.scheduler_info()["workers"])}
+            cancel = distributed.Event(event, client=client)
+            futures = _submit(client, plans, todo, options, outdir, fp, event, retries)
+            try:
+                _follow(distributed, futures, markers, failures, follow.report, follow.is_cancelled, retries)
+            except BaseException:
+                cancel.set()
+                client.cancel(list(futures))
+                raise
+    finally:
+        _sweep(outdir, plans)
 
 
 def _public(options: dict, block_size: int) -> dict:

@@ -118,8 +118,8 @@ def _fast_path_mode(options: dict, device: str, single_run_windows: int) -> str:
     """The model path of a single run of the whole raster, so blocks take the same one: ``auto``
     stays ``auto`` (the engine then decides alike for the block) unless the whole raster is large
     enough for the fast path while a block alone might not be."""
+    from ...models.devices import resolve_device
     from ...models.fast_path import eager_reason
-    from ..devices import resolve_device
 
     mode = options.get("fast_path", "auto")
     if mode == "auto" and eager_reason(mode, resolve_device(device)[0].type, single_run_windows) is None:

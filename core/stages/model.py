@@ -1,6 +1,6 @@
 """Stage 2: the model card read once, the weights on the device, and the CPU fast path chosen.
 
-:func:`load_model` depends on the card and the device only, so a caller may keep its result for
+:func:`model_for` depends on the card and the device only, so a caller may keep its result for
 the next run (the weights are checked against the card's sha256 on every load).
 """
 
@@ -42,7 +42,7 @@ def read_card(model_card):
     return card
 
 
-def load_model(card, device):
+def model_for(card, device):
     """The classifier of ``card`` on ``device``: eval mode, channels_last (core/devices.place_model);
     loaded once per process and reused by later runs (models/model_cache.py)."""
     try:
@@ -87,7 +87,7 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
         return ModelPath(_eager(model), FastPathReport("eager", stay_eager))
     if on_trace is not None:
         on_trace()
-    # traced once per model and shape in a process: a new trace per run kept ~50 MB each (issue 10)
+    # traced once per model and shape in a process: a new trace per run kept ~50 MB each
     try:
         traced, report = model_cache.fast_path_module(model, None, batch, bands, grid.patch)
     except ClassificationError:

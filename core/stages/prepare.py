@@ -117,7 +117,7 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
     writers.check_outputs(out_dir, prefix, src.GetFileList() or [str(req.input_path)], req.overwrite)
     mapping = bands_mod.detect_band_mapping(src, card, req.bands, req.radiometry)
     max_pixels = DEFAULT_MAX_PIXELS if req.max_pixels is None else req.max_pixels
-    wr = georef.prepare(src, mapping, float(card.gsd_m), req.bounds, req.bounds_crs, max_pixels=max_pixels)
+    wr = georef.prepare(src, mapping, float(card.gsd_m), req.bounds, req.bounds_crs, max_pixels=max_pixels, snap=stride)
     georef.check_has_data(src, mapping.bands, wr.source_window)
     if wr.width < patch or wr.height < patch:
         what = "the area of interest" if req.bounds is not None else "the raster"
@@ -128,10 +128,12 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
     if req.percentile_limits is not None and mapping.radiometry == "percentile":
         low, high = ([float(v) for v in row] for row in req.percentile_limits)
         reason = f"{mapping.radiometry_reason}; stretch limits given by the caller"
-        radiometry = Radiometry("percentile", low=low, high=high, reason=reason)
+        radiometry = Radiometry("percentile", low=low, high=high, reason=reason, evidence=["given by the caller"])
     else:
         sampler = percentile_sampler(wr, mapping)
-        radiometry = make_radiometry(mapping.radiometry, card, mapping.radiometry_reason, sampler)
+        radiometry = make_radiometry(
+            mapping.radiometry, card, mapping.radiometry_reason, sampler, mapping.radiometry_params
+        )
     return PreparedInput(
         out_dir=out_dir,
         prefix=prefix,

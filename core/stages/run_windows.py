@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...models.devices import autocast_dtype
 from ..aggregate import CellAggregator
-from ..devices import autocast_dtype
 from ..errors import ClassificationError
+from ..ood import WindowStats
 from ..progress import WINDOWS, WINDOWS_START, Progress
 from ..windows import StripReader
 
@@ -97,6 +98,7 @@ class WindowRun:
     final_batch_size: int  # after any out-of-memory back-off
     autocast: object  # torch dtype or None
     warnings: list  # out-of-memory back-offs
+    window_stats: object = None  # core/ood.WindowStats of the classified windows
 
 
 def run_windows(prepared, model, device, batch_size: int, num_classes: int, sink, progress, check_cancel) -> WindowRun:
@@ -108,6 +110,7 @@ def run_windows(prepared, model, device, batch_size: int, num_classes: int, sink
     warnings: list = []
     runner = ModelRunner(model, device, batch_size, warnings)
     agg = CellAggregator(grid, num_classes, sink)
+    stats = WindowStats()  # for the out-of-distribution check (core/ood.py)
     reader = StripReader(
         prepared.working, prepared.radiometry, grid, int(batch_size), pin_memory=(device.type == "cuda")
     )
@@ -122,6 +125,7 @@ def run_windows(prepared, model, device, batch_size: int, num_classes: int, sink
                 check_cancel()
                 agg.set_valid(batch.cell_valid)
                 if batch.data is not None:
+                    stats.add(batch.data)
                     agg.add(batch.rows, batch.cols, runner(batch.data))
                     classified += len(batch.rows)
                 skipped += batch.skipped
@@ -145,4 +149,5 @@ def run_windows(prepared, model, device, batch_size: int, num_classes: int, sink
         final_batch_size=runner.bs,
         autocast=runner.amp_dtype,
         warnings=warnings,
+        window_stats=stats,
     )

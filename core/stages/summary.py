@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from .. import gdalutil, writers
+from .. import gdalutil, ood, writers
 from ..request import ClassificationResult
+from ..run_names import summary_name
 
 ENGINE = "eurosat_landcover.core"
 # the card's metrics kept in the summary (per split; confusion matrices left out)
@@ -41,7 +42,7 @@ def cell_geotransform(prepared) -> tuple:
 
 
 def summary_path(prepared) -> Path:
-    return prepared.out_dir / f"{prepared.prefix}_summary.json"
+    return prepared.out_dir / summary_name(prepared.prefix)
 
 
 def area_by_class(prepared, card, class_counts) -> dict[str, float]:
@@ -110,6 +111,9 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
     inference = timings["inference"]
     window_m = prepared.grid.stride * card.gsd_m  # each classified window adds one stride x stride cell of area
     styles = {name: p.with_suffix(".qml") for name, p in outputs.final.items()}
+    odd = out_of_distribution(prepared, card, run, outputs)
+    if odd["warning"]:
+        warnings = [*warnings, odd["warning"]]
     return {
         "engine": ENGINE,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -132,8 +136,17 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
         "autocast": str(run.autocast).replace("torch.", "") if run.autocast is not None else None,
         "fast_path": fast_path.to_dict(),
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        "out_of_distribution": odd,
         "warnings": warnings,
     }
+
+
+def out_of_distribution(prepared, card, run, outputs) -> dict:
+    """core/ood.assess for this run: its windows, the share of nodata cells, the source pixel size."""
+    cells = prepared.grid.ncx * prepared.grid.ncy
+    nodata = 1.0 - outputs.valid_cells / cells if cells else 0.0
+    stats = run.window_stats if run.window_stats is not None else ood.WindowStats()
+    return ood.assess(stats, nodata, prepared.working.source_pixel_m, float(card.gsd_m))
 
 
 def result_from_summary(summary: dict, card=None, timings=None) -> ClassificationResult:

@@ -45,8 +45,8 @@ def trained():
 @pytest.mark.skipif(not RGB_ZIP.exists(), reason=f"{RGB_ZIP} is missing")
 @pytest.mark.parametrize("fast_path", ["off", "on"])
 def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path, fast_path):
-    from eurosat_landcover.core.samples import block_accuracy, build_mosaic
     from eurosat_landcover.models.dataset import stratified_split
+    from mosaic_testlib import block_accuracy, build_mosaic
 
     model, card = trained
     acc_card, _info = _test_accuracy(card)
@@ -109,8 +109,8 @@ def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path,
     on the eager model and on the CPU fast path (traced module, models/fast_path.py) alike."""
     import numpy as np
     import torch
-    from eurosat_landcover.core.samples import block_accuracy, build_mosaic
     from eurosat_landcover.models.dataset import read_rgb, stratified_split
+    from mosaic_testlib import block_accuracy, build_mosaic
 
     model, card = loaded_model
     items = stratified_split(RGB_ZIP, seed=42)["test"][::30][:70]  # 70 patches: 6 rows of 12, last row partial

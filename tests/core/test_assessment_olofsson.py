@@ -79,7 +79,9 @@ def test_adjusted_areas_and_confidence_intervals(example):
     ha = example.adjusted_km2 * 100
     ci_ha = example.z * example.adjusted_km2_se * 100
     np.testing.assert_array_equal(_r(ha, 0), AREA_HA)
-    np.testing.assert_array_equal(_r(ci_ha, 0), AREA_CI_HA)
+    # the paper has no finite population correction; with it (under 0.05 % of each class's pixels are sampled)
+    # the half-widths shrink by less than 0.02 %: at most 1 ha here, the published ones rounded
+    assert np.all(np.abs(_r(ci_ha, 0) - AREA_CI_HA) <= 1) and np.all(ci_ha <= np.asarray(AREA_CI_HA) + 0.5)
     # deforestation: SE of the proportion 0.0035, SE of the area 3,142 ha (eqs. 10, 12)
     assert round(example.area_prop_se[0], 4) == 0.0035
     assert round(example.adjusted_km2_se[0] * 100) == 3142

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from engine_testlib import write_geotiff
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,3 +117,39 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines()[-1] == f"error: the input raster {tmp_path / 'missing.tif'} does not exist"
+
+
+EVERY_COMMAND = {"classify", "classify-many", "export", "predict", "train", "evaluate", "compare"}
+
+
+def test_every_subcommand_module_is_registered_and_listed_by_help(tmp_path):
+    from eurosat_landcover.cli import app
+
+    assert set(app.load_commands()) == EVERY_COMMAND
+    p = subprocess.run(
+        [sys.executable, "-m", "eurosat_landcover", "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert p.returncode == 0, p.stderr
+    assert all(name in p.stdout for name in EVERY_COMMAND)
+
+
+def test_a_broken_subcommand_module_stops_the_cli_loudly(tmp_path, monkeypatch):
+    """A subcommand module that cannot be imported raises its error: the CLI does not start without it."""
+    from eurosat_landcover.cli import app
+
+    (tmp_path / "broken_subcommand.py").write_text("import no_such_package_xyz\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(app, "COMMAND_MODULES", (*app.COMMAND_MODULES, "broken_subcommand"))
+    with pytest.raises(ModuleNotFoundError, match="no_such_package_xyz"):
+        cli.main(["classify", "--help"])
+
+
+def test_a_subcommand_module_without_commands_or_with_a_taken_name_is_refused(tmp_path, monkeypatch):
+    from eurosat_landcover.cli import app
+
+    (tmp_path / "empty_subcommand.py").write_text("COMMANDS = ()\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RuntimeError, match="lists no COMMANDS"):
+        app.load_commands((".classify", "empty_subcommand"))
+    with pytest.raises(RuntimeError, match="'classify' is defined twice"):
+        app.load_commands((".classify", ".classify"))

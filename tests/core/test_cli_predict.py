@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from engine_testlib import RGB_ZIP, write_geotiff
-from eurosat_landcover.core.cli import main
+from eurosat_landcover.cli import main
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not RGB_ZIP.exists(), reason=f"{RGB_ZIP} is missing")

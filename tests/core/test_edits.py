@@ -10,7 +10,7 @@ from edits_testlib import bfs_region, centres_inside, folder_state, read, read_o
 from eurosat_landcover.core.edits import Edit, EditError, EditSession, run_files
 from eurosat_landcover.core.edits.model import brush_geometry, polygon_geometry
 from eurosat_landcover.core.edits.raster import REVISION_KEY, build_corrected
-from eurosat_landcover.core.edits.synthetic import write_synthetic_run
+from synthetic_testlib import write_synthetic_run
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from edits_testlib import centres_inside, folder_state, read, sha256
 from eurosat_landcover.core.edits import Edit, EditError, EditSession, run_files
 from eurosat_landcover.core.edits.model import polygon_geometry
 from eurosat_landcover.core.edits.reapply import apply_log_to_run
-from eurosat_landcover.core.edits.synthetic import write_synthetic_run
+from synthetic_testlib import write_synthetic_run
 
 
 def test_log_carries_over_to_a_run_at_another_stride(tmp_path):
@@ -28,10 +28,10 @@ def test_log_carries_over_to_a_run_at_another_stride(tmp_path):
     nf = run_files(new)
     assert nf.corrected_style.read_text() == nf.classes_style.read_text()  # QGIS styles it on opening
     got, base = read(nf.corrected), read(new)
-    from eurosat_landcover.core.edits import Grid
+    from eurosat_landcover.core.edits import RasterGrid
     from osgeo import gdal
 
-    ng = Grid.of(gdal.Open(str(new)))
+    ng = RasterGrid.of(gdal.Open(str(new)))
     inside = centres_inside(ng, x0, y0, x1, y1) & (base != 255)
     assert (got[inside] == 7).all() and inside.sum() > 100
     point_cell = ng.cell_of(cx, cy)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from eurosat_landcover.core.edits import EditError, EditSession, review, run_files
-from eurosat_landcover.core.edits.synthetic import write_synthetic_run
 from osgeo import gdal
+from synthetic_testlib import write_synthetic_run
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ def test_unsupported_band_count_without_mapping(tmp_path, brightness_model):
     _assert_nothing_written(tmp_path / "out")
     # ... and it works with an explicit mapping
     res = classify(_req(src, tmp_path / "out", bands=[3, 2, 1], stride=64), model=brightness_model)
-    assert res.band_mapping["bands"] == [3, 2, 1] and res.radiometry["method"] == "percentile"
+    # values 0-255 in a UInt16 file: read as 8-bit data (core/radiometry_choice.py)
+    assert res.band_mapping["bands"] == [3, 2, 1] and res.radiometry["method"] == "8bit"
 
 
 def test_band_out_of_range(tmp_path, brightness_model):
@@ -187,3 +188,22 @@ def test_out_of_memory_at_batch_one_is_an_error(tmp_path):
     with pytest.raises(ClassificationError, match="ran out of memory even with one window"):
         classify(_req(src, tmp_path / "out", batch_size=4), model=(BrightnessModel(oom_above=0), make_card()))
     _assert_nothing_written(tmp_path / "out")
+
+
+def test_every_readable_error_derives_from_the_one_base():
+    """Callers show a ReadableError as it is: every error written for the user must be one."""
+    from eurosat_landcover.core.accuracy.errors import AssessmentError
+    from eurosat_landcover.core.edits.errors import EditError
+    from eurosat_landcover.core.errors import ClassificationError
+    from eurosat_landcover.core.export import ExportError
+    from eurosat_landcover.errors import ReadableError
+    from eurosat_landcover.models.card import ModelCardError
+    from eurosat_landcover.models.checkpoint import InvalidCardError, ModelLoadError
+    from eurosat_landcover.models.dataset import DatasetError
+    from eurosat_landcover.models.gradcam import GradCamUnavailable
+    from eurosat_landcover.models.registry import PretrainedWeightsUnavailable
+
+    readable = (ClassificationError, ExportError, EditError, AssessmentError, ModelCardError, ModelLoadError)
+    readable += (InvalidCardError, DatasetError, GradCamUnavailable, PretrainedWeightsUnavailable)
+    assert all(issubclass(e, ReadableError) for e in readable)
+    assert not issubclass(ValueError, ReadableError)

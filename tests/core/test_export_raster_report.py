@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
 from eurosat_landcover.core.export import ExportCancelled, ExportError, ExportOptions, export_run, load_run
 from eurosat_landcover.core.export.run import parse_assessment
 from export_testlib import CELL, CLASSES, class_array, write_run
@@ -226,7 +226,7 @@ def test_cli_export(run, tmp_path, capsys):
 
 
 def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeypatch):
-    from eurosat_landcover.core import cli_export
+    from eurosat_landcover.cli import export as cli_export
 
     monkeypatch.setattr(cli_export, "qgis_available", lambda: False)
     out = tmp_path / "out"
@@ -237,7 +237,7 @@ def test_cli_map_without_qgis_says_so_in_one_line(run, tmp_path, capsys, monkeyp
     assert (out / "demo_landcover_report.html").is_file() and "map: not made" in capsys.readouterr().err
 
 
-def test_assessment_in_the_schema_of_issue_12(run, tmp_path):
+def test_assessment_in_the_assessment_schema(run, tmp_path):
     """``<map stem>_assessment.json`` as core/accuracy/report.py writes it (schema eurosat_landcover.assessment/1)."""
     folder = run.parent
     data = {
@@ -345,3 +345,27 @@ def test_report_renders_in_a_headless_browser(run, tmp_path):
     cls = class_array()
     drawn = {c for i, (_n, c) in enumerate(CLASSES) if (cls == i).any()}
     assert drawn <= colours, sorted(drawn - colours)
+
+
+def test_report_separates_patch_accuracy_from_this_maps_assessed_accuracy(run, tmp_path):
+    """Issue 22: the model's accuracy on EuroSAT test patches is never presented as the map's; the map's
+    assessed accuracy is shown whenever an assessment of that map exists."""
+    export_run(run, tmp_path / "a", ExportOptions(what=("report",)))
+    html = (tmp_path / "a" / "demo_landcover_report.html").read_text(encoding="utf-8")
+    assert "this map&#x27;s accuracy: not assessed" in html and "accuracy on EuroSAT test patches 98.7 %" in html
+    assert "measured accuracy" not in html
+    (run.parent / "demo_classes_assessment.json").write_text(
+        json.dumps(
+            {
+                "map": "demo_classes.tif",
+                "overall_accuracy": 0.756,
+                "n": 412,
+                "adjusted_area": {"Forest": {"area_km2": 2.5, "ci95_km2": 0.4}},
+            }
+        )
+    )
+    export_run(run, tmp_path / "b", ExportOptions(what=("report",)))
+    html = (tmp_path / "b" / "demo_landcover_report.html").read_text(encoding="utf-8")
+    line = html[html.index('<p id="accuracy">') :].split("</p>")[0]
+    assert "this map&#x27;s assessed accuracy 75.6 % (412 reference samples)" in line
+    assert line.index("75.6 %") < line.index("accuracy on EuroSAT test patches 98.7 %")

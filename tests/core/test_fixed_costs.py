@@ -1,4 +1,4 @@
-"""Fixed costs (issue 16): the weights' checksum remembered per file version (models/weights_memo.py),
+"""Fixed costs: the weights' checksum remembered per file version (models/weights_memo.py),
 and a run served by the disk-cached CPU graph imports no timm and gives the traced run's outputs."""
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ def cache(tmp_path, monkeypatch):
 @pytest.fixture()
 def hashes(monkeypatch):
     """Counts the real hashing calls."""
-    from eurosat_landcover.models import checkpoint
+    from eurosat_landcover.models import hashing
 
     calls = []
-    real = checkpoint.sha256_file
+    real = hashing.sha256_file
 
     def counting(path):
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(checkpoint, "sha256_file", counting)
+    monkeypatch.setattr(hashing, "sha256_file", counting)
     return calls
 
 
@@ -99,7 +99,7 @@ def test_wrong_weights_refused_even_when_the_run_would_be_lazy(tmp_path, monkeyp
 
     torch = pytest.importorskip("torch")
     from eurosat_landcover.core.errors import ClassificationError
-    from eurosat_landcover.core.stages.model import load_model, read_card
+    from eurosat_landcover.core.stages.model import model_for, read_card
     from eurosat_landcover.models.checkpoint import default_card_path
 
     src = default_card_path()
@@ -110,7 +110,7 @@ def test_wrong_weights_refused_even_when_the_run_would_be_lazy(tmp_path, monkeyp
     w.write_bytes(bytes(data))
     card = read_card(tmp_path / src.name)
     with pytest.raises(ClassificationError, match=r"sha256 of .* but card .* expects"):
-        load_model(card, torch.device("cpu"))
+        model_for(card, torch.device("cpu"))
 
 
 CHILD = r"""

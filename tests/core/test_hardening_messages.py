@@ -1,4 +1,4 @@
-"""Issue 10, messages and hostile inputs: one clear line (no GDAL/PROJ "ERROR n" noise, no raw Python
+"""Messages and hostile inputs: one clear line (no GDAL/PROJ "ERROR n" noise, no raw Python
 errors) with exit code 2 and the folder untouched, for odd arguments, odd cards, special files,
 broken or recursive VRTs and a silent network server; API arguments of the wrong type are refused
 like the CLI's parser refuses them."""
@@ -14,7 +14,8 @@ import time
 
 import pytest
 from engine_testlib import BrightnessModel, make_card
-from eurosat_landcover.core import cli, georef
+from eurosat_landcover import cli
+from eurosat_landcover.core import georef
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
@@ -78,6 +79,12 @@ ODD_CARDS = {
     "unknown-architecture": lambda d: json.dumps({**d, "architecture": "no_such_net"}),
     "name-null": lambda d: json.dumps({**d, "name": None}),
     "not-utf8": lambda d: b"\xff\xfe\x00garbage",
+    # issue 27: fields that were not checked
+    "band-named-twice": lambda d: json.dumps({**d, "bands": ["B04", "B04", "B02"]}),
+    "band-roles-text": lambda d: json.dumps({**d, "band_roles": "rgb"}),
+    "title-an-object": lambda d: json.dumps({**d, "title": {"en": "x"}}),
+    "gsd-astronomical": lambda d: json.dumps({**d, "gsd_m": 1e300}),
+    "gsd-microscopic": lambda d: json.dumps({**d, "gsd_m": 1e-9}),
 }
 
 

@@ -1,4 +1,4 @@
-"""Issue 10, outputs: an output never replaces an input; an existing file needs overwrite; the file
+"""Outputs: an output never replaces an input; an existing file needs overwrite; the file
 set of a run name is consistent after every run; stale temporary files of killed runs are swept;
 a failed run leaves the folder as it was (folders it created included). Real GeoTIFFs, the bundled
 model through the CLI, the brightness stand-in through the API."""
@@ -11,7 +11,8 @@ import sys
 
 import pytest
 from engine_testlib import BrightnessModel, make_card
-from eurosat_landcover.core import cli, writers
+from eurosat_landcover import cli
+from eurosat_landcover.core import writers
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest

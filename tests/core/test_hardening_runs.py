@@ -1,4 +1,4 @@
-"""Issue 10, runs: a model traced once per process (memory stays flat); clean-up and the real
+"""Runs: a model traced once per process (memory stays flat); clean-up and the real
 error when a run stops before or while its reader starts; silent wrong outputs refused or warned
 (256-class cards, inputs without image data, all-nodata runs); the working-raster size guard."""
 
@@ -11,7 +11,8 @@ import shutil
 import numpy as np
 import pytest
 from engine_testlib import BrightnessModel, make_card, write_geotiff
-from eurosat_landcover.core import cli
+from eurosat_landcover import cli
+from eurosat_landcover.cli import classify as cli_classify
 from eurosat_landcover.core.errors import ClassificationCancelled, ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest, max_threads
@@ -65,11 +66,11 @@ def test_threads_have_an_upper_bound(tmp_path, capsys):
 
 def test_ctrl_c_at_the_windows_step_exits_130_and_cleans_up(tmp_path, capsys, monkeypatch):
     class CtrlC:
-        def __call__(self, p, message=None):
+        def __call__(self, p):
             if getattr(p, "stage", None) == "windows":
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "ProgressBar", CtrlC)
+    monkeypatch.setattr(cli_classify, "ProgressBar", CtrlC)
     src = small_rgb(tmp_path / "in.tif")
     before = snapshot(tmp_path)
     rc = cli.main(["classify", str(src), str(tmp_path / "new" / "out"), "--device", "cpu", "--stride", "64"])

@@ -37,7 +37,7 @@ def test_core_and_models_import_without_qgis_or_qt():
         if p.name != "__init__.py" and "__pycache__" not in p.parts
     }
     proc = subprocess.run(
-        [sys.executable, "-P", "-c", SCRIPT.format(packages=PACKAGES)],
+        [sys.executable, "-c", SCRIPT.format(packages=PACKAGES)],
         capture_output=True,
         text=True,
         timeout=240,

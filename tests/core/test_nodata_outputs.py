@@ -75,7 +75,9 @@ def test_nan_float_input_percentile(tmp_path, brightness_model):
     img = rng.uniform(0.0, 0.3, size=(3, 128, 192)).astype(np.float32)
     img[:, :, 128:] = np.nan
     src = write_geotiff(tmp_path / "f.tif", img)
-    res = classify(_req(src, tmp_path / "out", stride=64, probabilities_dtype="float32"), model=brightness_model)
+    # floats 0-0.3 read as reflectance 0-1 by auto (core/radiometry_choice.py): the stretch is asked for here
+    req = _req(src, tmp_path / "out", stride=64, probabilities_dtype="float32", radiometry="percentile")
+    res = classify(req, model=brightness_model)
     assert res.radiometry["method"] == "percentile"
     assert res.radiometry["low"][0] == pytest.approx(0.006, abs=0.003)
     cls = _arr(res.classes_path)

@@ -137,8 +137,9 @@ def test_area_of_interest_in_wgs84(tmp_path, brightness_model):
     gt = ds.GetGeoTransform()
     x0, y1 = gt[0], gt[3]
     x1, y0 = x0 + ds.RasterXSize * gt[1], y1 + ds.RasterYSize * gt[5]
-    assert 500590 <= x0 <= 500610 and 4999390 <= y1 <= 4999410
-    assert ds.RasterXSize * 320 >= 1280 and x1 <= 501900 + 320 and y0 >= 4998100 - 320
+    # widened to the raster's 320 m cells (issue 25 item 5): the AOI's cells are the whole-raster run's cells
+    assert x0 == pytest.approx(500320) and y1 == pytest.approx(4999680)
+    assert 501900 <= x1 < 501900 + 320 and 4998100 - 320 < y0 <= 4998100
     summary = json.loads(res.summary_path.read_text())
     assert summary["request"]["bounds_crs"] == "EPSG:4326"
 
@@ -166,8 +167,9 @@ def test_geographic_raster_with_utm_aoi(tmp_path, brightness_model):
     gt = ds.GetGeoTransform()
     x0, y1 = gt[0], gt[3]
     x1, y0 = x0 + ds.RasterXSize * gt[1], y1 + ds.RasterYSize * gt[5]
-    assert aoi[0] - 10 <= x0 <= aoi[0] + 10 and aoi[3] - 10 <= y1 <= aoi[3] + 10
-    assert x1 <= aoi[2] + 320 and y0 >= aoi[1] - 320
+    # widened to whole 320 m cells of the warped raster's grid (issue 25 item 5)
+    assert aoi[0] - 320 < x0 <= aoi[0] and aoi[3] <= y1 < aoi[3] + 320
+    assert aoi[2] <= x1 <= aoi[2] + 320 and aoi[1] - 320 <= y0 <= aoi[1]
     assert res.summary["working_raster"]["resampled"] and res.summary["working_raster"]["crs"] == "EPSG:32632"
 
 

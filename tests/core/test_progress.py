@@ -1,4 +1,4 @@
-"""Typed progress (core/progress.py) from a real run, and the callbacks of the old engine."""
+"""Typed progress (core/progress.py) from a real run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from engine_testlib import random_rgb, write_geotiff
 from eurosat_landcover.core.pipeline import classify
-from eurosat_landcover.core.progress import STAGES, WINDOWS, Progress, as_callback
+from eurosat_landcover.core.progress import STAGES, WINDOWS, Progress
 from eurosat_landcover.core.request import ClassificationRequest
 
 
@@ -15,13 +15,6 @@ def test_windows_report_fraction_and_message():
     assert (p.stage, p.done, p.total, str(p)) == (WINDOWS, 50, 200, "50/200 windows")
     assert p.fraction == 0.02 + 0.93 * 0.25
     assert Progress.windows(0, 0).fraction == 0.02 and Progress.windows(7, 7).fraction == pytest.approx(0.95)
-
-
-def test_old_two_argument_callbacks_still_get_fraction_and_message():
-    got = []
-    as_callback(lambda fraction, message: got.append((fraction, message)))(Progress(0.5, "prepare", "opening"))
-    as_callback(lambda p, message=None: got.append(p))(Progress(0.7, "done", "done"))
-    assert got[0] == (0.5, "opening") and isinstance(got[1], Progress)
 
 
 def test_a_run_reports_its_stages_in_order_with_window_counts(tmp_path, brightness_model):

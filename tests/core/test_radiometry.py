@@ -22,11 +22,17 @@ def test_radiometry_sentinel2_exact():
     r = make_radiometry("sentinel2_l1c", card())
     out = r.apply(dn)
     np.testing.assert_allclose(out[0, 0], np.clip(dn[0, 0] / 2750 * 255, 0, 255), rtol=1e-6)
-    r2 = make_radiometry("sentinel2_l2a", card())
+    # L2A: an offset only with evidence (the band mapping's params), never assumed
+    assert make_radiometry("sentinel2_l2a", card()).to_dict()["offset"] == 0
+    r2 = make_radiometry("sentinel2_l2a", card(), params={"offset": 1000.0})
     np.testing.assert_allclose(
         r2.apply(dn)[0, 0], np.clip((dn[0, 0].astype(float) - 1000) / 2750 * 255, 0, 255), rtol=1e-6, atol=1e-4
     )
     assert "2750" in r.to_dict()["formula"] and r2.to_dict()["offset"] == 1000
+    assert make_radiometry("sentinel2_offset1000", card()).to_dict()["offset"] == 1000
+    # reflectance 0-1 (quantification 1) scales like reflectance x 10000
+    r3 = make_radiometry("reflectance", card(), params={"quantification": 1.0})
+    np.testing.assert_allclose(r3.apply(np.full((3, 1, 1), 0.1375, np.float32)), 127.5, rtol=1e-5)
 
 
 def test_radiometry_8bit_and_percentile():

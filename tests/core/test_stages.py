@@ -9,7 +9,7 @@ from engine_testlib import random_rgb, write_geotiff
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
-from eurosat_landcover.core.stages.model import choose_fast_path, load_model, read_card
+from eurosat_landcover.core.stages.model import choose_fast_path, model_for, read_card
 from eurosat_landcover.core.stages.summary import result_from_summary
 from eurosat_landcover.core.windows import Grid
 from eurosat_landcover.models.card import ModelCard
@@ -51,7 +51,7 @@ def test_load_model_and_the_fast_path_choice(random_card):
     from eurosat_landcover.models.lazy_model import materialise
 
     card = read_card(random_card)
-    loaded = materialise(load_model(card, torch.device("cpu")))  # the network behind a lazy model
+    loaded = materialise(model_for(card, torch.device("cpu")))  # the network behind a lazy model
     assert isinstance(loaded, LandCoverClassifier) and not loaded.training and loaded.channels_last
     model = load_weights(card, "cpu")  # not from the caches: the choice alone
     path = choose_fast_path(model, "off", torch.device("cpu"), Grid(640, 640, 64, 32), 64, 3)

@@ -11,8 +11,8 @@ from eurosat_landcover.models.checkpoint import (
     default_card_path,
     load_model,
     save_checkpoint,
-    sha256_file,
 )
+from eurosat_landcover.models.hashing import sha256_file
 from eurosat_landcover.models.registry import ARCHITECTURES, build_model, eurosat_rgb_card
 
 ARCH = "tf_efficientnet_lite0"  # the smallest registry network: fast to build and save

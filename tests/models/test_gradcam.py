@@ -103,8 +103,8 @@ def test_every_registry_architecture_has_a_cam_layer_that_works(arch):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 def test_gpu_gives_the_cpu_heat_map(bundled):
-    from eurosat_landcover.core.devices import resolve_device
     from eurosat_landcover.models.checkpoint import load_model
+    from eurosat_landcover.models.devices import resolve_device
 
     device, _ = resolve_device("cuda")
     gpu_model, _card = load_model(None, device=device)
@@ -140,7 +140,7 @@ def test_without_captum_a_clear_error_and_the_engine_still_imports(tmp_path):
     Image.fromarray(_images("Forest", 1)[0]).save(jpg)
     code = (
         "import sys; sys.modules['captum'] = None\n"
-        "import eurosat_landcover.core.inspect, eurosat_landcover.core.predict, eurosat_landcover.core.cli_predict\n"
+        "import eurosat_landcover.core.inspect, eurosat_landcover.core.predict, eurosat_landcover.cli.predict\n"
         "from eurosat_landcover.models import gradcam\n"
         "try:\n"
         "    gradcam._captum()\n"
@@ -148,7 +148,7 @@ def test_without_captum_a_clear_error_and_the_engine_still_imports(tmp_path):
         "    print('MSG', e)\n"
         "from eurosat_landcover.toolbelt.dependencies import missing_optional\n"
         "print('OPTIONAL', missing_optional())\n"
-        "from eurosat_landcover.core.cli import main\n"
+        "from eurosat_landcover.cli import main\n"
         f"print('PREDICT', main(['predict', {str(jpg)!r}, '--device', 'cpu']))\n"
         f"print('GRADCAM', main(['predict', {str(jpg)!r}, '--gradcam', {str(tmp_path / 'x.png')!r}]))\n"
     )

@@ -20,7 +20,7 @@ SAMPLE = default_card_path().parents[2] / "sample_data" / "eurosat_mosaic_rgb.ti
 
 @pytest.fixture(scope="module")
 def loaded():
-    model, card, key = model_cache.load_model(default_card_path(), "cpu")
+    model, card, key = model_cache.cached_model(default_card_path(), "cpu")
     return model, card, key
 
 

@@ -24,8 +24,8 @@ def _since(start: dict) -> dict:
 
 def test_model_loaded_once_and_traced_once_per_shape():
     start = model_cache.stats()  # counters are cumulative over the process
-    m1, card1, key1 = model_cache.load_model(default_card_path(), "cpu")
-    m2, card2, key2 = model_cache.load_model(default_card_path(), "cpu")
+    m1, card1, key1 = model_cache.cached_model(default_card_path(), "cpu")
+    m2, card2, key2 = model_cache.cached_model(default_card_path(), "cpu")
     assert m1 is m2 and key1 == key2 and card1.name == card2.name
     assert _since(start)["loads"] == 1 and _since(start)["model_hits"] == 1
 
@@ -49,18 +49,18 @@ def test_replaced_weights_are_a_new_key(tmp_path):
     shutil.copy(default_card_path().with_suffix(".safetensors"), tmp_path / "m.safetensors")
     text = card.read_text().replace("eurosat_rgb_lite0.safetensors", "m.safetensors")
     card.write_text(text)
-    m1, _, k1 = model_cache.load_model(card, "cpu")
+    m1, _, k1 = model_cache.cached_model(card, "cpu")
     w = tmp_path / "m.safetensors"
     data = w.read_bytes()
     w.unlink()
     w.write_bytes(data)  # same content, a new file (new inode and time): not trusted to be the same
-    m2, _, k2 = model_cache.load_model(card, "cpu")
+    m2, _, k2 = model_cache.cached_model(card, "cpu")
     assert k1 != k2 and m1 is not m2
     w.write_bytes(data[:-8] + b"\0" * 8)  # corrupted: the loader's checksum refuses it, nothing cached
     from eurosat_landcover.models.checkpoint import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="sha256"):
-        model_cache.load_model(card, "cpu")
+        model_cache.cached_model(card, "cpu")
 
 
 def test_injected_model_cached_while_it_lives_and_release_empties():
@@ -76,13 +76,13 @@ def test_injected_model_cached_while_it_lives_and_release_empties():
     del model, f1, f2
     gc.collect()
     assert model_cache.stats()["traced"] == 0  # held weakly: gone with the model
-    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
     model_cache.release()
     assert model_cache.stats()["models"] == 0 and model_cache.stats()["traced"] == 0
 
 
 def test_memory_short_releases_the_kept_model_and_says_so():
-    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
     assert model_cache.release_if_memory_short(available_mb=4096) is None  # plenty: kept
     assert model_cache.stats()["models"] == 1
     note = model_cache.release_if_memory_short(available_mb=300)
@@ -96,15 +96,15 @@ def test_a_new_model_loaded_when_memory_is_short_drops_the_kept_ones(tmp_path, m
     shutil.copy(default_card_path(), card)
     shutil.copy(default_card_path().with_suffix(".safetensors"), tmp_path / "m.safetensors")
     card.write_text(card.read_text().replace("eurosat_rgb_lite0.safetensors", "m.safetensors"))
-    model_cache.load_model(default_card_path(), "cpu")
-    model_cache.load_model(card, "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
+    model_cache.cached_model(card, "cpu")
     assert model_cache.stats()["models"] == 2  # enough memory: both kept
     model_cache.release()
-    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
     monkeypatch.setattr(model_cache, "available_memory_mb", lambda: 200.0)
-    model_cache.load_model(default_card_path(), "cpu")  # a hit: nothing to load, nothing dropped
+    model_cache.cached_model(default_card_path(), "cpu")  # a hit: nothing to load, nothing dropped
     assert model_cache.stats()["models"] == 1
-    model_cache.load_model(card, "cpu")
+    model_cache.cached_model(card, "cpu")
     assert model_cache.stats()["models"] == 1  # the kept model was dropped before loading another
 
 

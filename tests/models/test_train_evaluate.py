@@ -224,13 +224,12 @@ def test_compare_runs_and_prints_a_table(tiny_zip, tmp_path, capsys):
     assert again[0]["test_acc"] == rows[0]["test_acc"] and again[0]["val_acc"] == rows[0]["val_acc"]
 
 
-def test_package_cli_hook_registers_subcommands():
+def test_the_cli_lists_the_model_commands():
     import argparse
 
-    from eurosat_landcover.models.cli import register_subcommands
+    from eurosat_landcover.cli.models import COMMANDS
 
-    registered = {}
-    register_subcommands(lambda name, help, add, run: registered.__setitem__(name, (add, run)))
+    registered = {c.name: (c.add_arguments, c.run) for c in COMMANDS}
     assert set(registered) == {"train", "evaluate", "compare"}
     p = argparse.ArgumentParser()
     registered["evaluate"][0](p)

@@ -162,7 +162,7 @@ def classify_page(dock):
 @pytest.fixture
 def provider(qgis_processing):
     """The plugin's Processing provider, registered for the test (and removed after, if the test added it)."""
-    from eurosat_landcover.processing.provider import PROVIDER_ID, LandCoverProvider
+    from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID, LandCoverProvider
     from qgis.core import QgsApplication
 
     registry = QgsApplication.processingRegistry()

@@ -16,25 +16,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _let_qgis_processing_win() -> None:
-    """`python -m pytest` run from the repository root puts the root first on sys.path, where our own
-    `processing/` package would shadow QGIS's `processing` plugin (pytest-qgis's `qgis_processing`
-    imports `processing.core.Processing`). Installed, the plugin folder is never on sys.path, so this
-    only concerns tests: move the root behind QGIS's plugin folder."""
-    import sys
-
-    here = {"", ".", str(REPO_ROOT)}
-    moved = [p for p in sys.path if p in here or os.path.abspath(p or ".") == str(REPO_ROOT)]
-    if moved:
-        sys.path[:] = [p for p in sys.path if p not in moved] + moved
-    mod = sys.modules.get("processing")
-    if mod is not None and str(getattr(mod, "__file__", "") or "").startswith(str(REPO_ROOT)):
-        for name in [n for n in sys.modules if n == "processing" or n.startswith("processing.")]:
-            del sys.modules[name]
-
-
-_let_qgis_processing_win()
-
 SETTINGS_GROUP = "eurosat_landcover"  # every page's settings (ui/settings.py, ui/*/settings.py)
 
 

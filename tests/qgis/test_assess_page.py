@@ -14,8 +14,6 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QDialog
 
-from . import landcover_helpers  # noqa: F401 (puts QGIS's processing package first)
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from assessment_testlib import NAMES, ORIGIN, blocky_map, write_classes
 
@@ -205,15 +203,20 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     assert data["results"]["estimator"] == "stehman2014" and data["provenance"]["sampled_map"].endswith("classes.tif")
 
 
-def _reference_points(path):
-    """Points in EPSG:4326 labelled in German, one outside the map and one on its nodata corner."""
-    arr = blocky_map()
+def _utm_to_wgs84():
+    """(the transformation UTM 32N -> EPSG:4326 in x/y order, the EPSG:4326 SRS)."""
     utm, wgs = osr.SpatialReference(), osr.SpatialReference()
     utm.ImportFromEPSG(32632)
     wgs.ImportFromEPSG(4326)
     for s in (utm, wgs):
         s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ct = osr.CoordinateTransformation(utm, wgs)
+    return osr.CoordinateTransformation(utm, wgs), wgs
+
+
+def _reference_points(path):
+    """Points in EPSG:4326 labelled in German, one outside the map and one on its nodata corner."""
+    arr = blocky_map()
+    ct, wgs = _utm_to_wgs84()
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
     lyr = ds.CreateLayer("ref", wgs, ogr.wkbPoint)
     lyr.CreateField(ogr.FieldDefn("klasse", ogr.OFTString))
@@ -292,3 +295,116 @@ def test_a_large_map_is_read_in_a_task(iface, map_layer, monkeypatch):
         assert "points" in p.design.size_label.text()
     finally:
         p.shutdown()
+
+
+def _reference_csv(path, duplicates=0):
+    """The map's own class at 120 pixel centres (30 per class) as lon/lat rows of a CSV, keep = 1; 6 more rows
+    (keep = 0) with a wrong class; then ``duplicates`` copies of kept rows."""
+    import csv
+
+    arr = blocky_map()
+    ct, _wgs = _utm_to_wgs84()
+    rows = []
+    for code in (0, 1, 7, 9):
+        r, c = (arr == code).nonzero()
+        for i in range(0, 30 * (len(r) // 30), len(r) // 30):
+            rows.append((r[i], c[i], NAMES[code], 1))
+    rows += [(r, c, NAMES[5], 0) for r, c, _n, _k in rows[:6]]  # Pasture: wrong, filtered out
+    rows += rows[:duplicates]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["lon", "lat", "klasse", "keep"])
+        for r, c, name, keep in rows:
+            lon, lat, _ = ct.TransformPoint(ORIGIN[0] + (c + 0.5) * 10, ORIGIN[1] - (r + 0.5) * 10)
+            w.writerow([f"{lon:.10f}", f"{lat:.10f}", name, keep])
+    return path
+
+
+def _csv_layer(path):
+    uri = f"file://{path}?delimiter=,&xField=lon&yField=lat&crs=EPSG:4326&detectTypes=yes"
+    layer = QgsVectorLayer(uri, "reference csv", "delimitedtext")
+    assert layer.isValid() and layer.featureCount() > 0
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def _analyse_reference(page, layer, tmp_path):
+    sec = page.reference
+    sec.use_layer.setChecked(True)
+    sec.layer_combo.setLayer(layer)
+    sec.field_combo.setField("klasse")
+    page.analysis.folder.setFilePath(str(tmp_path))
+    QTest.mouseClick(page.analysis.run_button, Qt.MouseButton.LeftButton)
+    wait_tasks(page)
+
+
+def test_a_csv_layer_is_read_through_qgis_with_its_filter(page, tmp_path, iface):
+    """Issue 25 item 2: a CSV loaded as a delimited-text point layer was read from its file with OGR ("has no
+    feature with a geometry"), and a layer filter was ignored. Read through QGIS: 120 of 126 points (the
+    filter), in EPSG:4326 transformed to the map's UTM, all on their own class."""
+    layer = _csv_layer(_reference_csv(tmp_path / "ref.csv"))
+    assert layer.setSubsetString('"keep" = 1') and layer.featureCount() == 120
+    _analyse_reference(page, layer, tmp_path)
+    assert not iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
+    data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
+    assert data["results"]["n_labelled"] == 120 and data["overall_accuracy"] == pytest.approx(1.0)
+    notes = " ".join(data["results"]["notes"])
+    assert "transformed from EPSG:4326" in notes and "filter" in notes
+    assert "Pasture" not in {c["name"] for c in data["results"]["classes"] if c["n_reference"]}
+
+
+def test_duplicate_reference_points_are_counted_once_with_a_note(page, tmp_path, iface):
+    """Issue 25 item 3: 40 duplicates (same place, same class) were counted as 40 more points, silently."""
+    layer = _csv_layer(_reference_csv(tmp_path / "ref.csv", duplicates=40))
+    layer.setSubsetString('"keep" = 1')
+    _analyse_reference(page, layer, tmp_path)
+    data = json.loads((tmp_path / "scene_classes_assessment.json").read_text())
+    assert data["results"]["n_labelled"] == 120
+    assert any("40 duplicate reference point(s)" in n and "120 of 160" in n for n in data["results"]["notes"])
+
+
+def test_the_design_rereads_a_map_changed_while_the_page_was_hidden(page, map_layer, tmp_path):
+    """Issue 25 item 1 (no stale state): the map of section 1 is rewritten (e.g. corrected) while the analyst is
+    on another page; coming back, the design shows the map as it is now."""
+    import time as _time
+
+    assert page.design.info is not None
+    before = dict(page.design.info.counts)
+    page.hide()
+    arr = blocky_map()
+    arr[arr == 9] = 7  # every SeaLake cell becomes Residential
+    _time.sleep(0.01)
+    write_classes(Path(map_layer.source()), arr)
+    page.show()
+    after = page.design.info.counts
+    assert 9 in before and 9 not in after and after[7] == before[7] + before[9]
+
+
+def test_manual_allocation_of_one_point_is_refused_while_designing(page, tmp_path, iface):
+    """Issue 25 item 4: 0 or 1 point for a class by hand was accepted at design time and refused at analysis."""
+    d = page.design
+    d.allocation.setCurrentIndex(d.allocation.findData("manual"))
+    spin = d.table.cellWidget(1, 3)
+    QTest.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(spin, "1")
+    QTest.keyClick(spin, Qt.Key.Key_Enter)
+    assert spin.value() == 1
+    assert d.current_plan is None and "gives Forest fewer than 2 points" in d.size_label.text()
+    assert not spin.isReadOnly()  # still editable: the analyst can fix it
+    d.output.setFilePath(str(tmp_path / "never.gpkg"))
+    QTest.mouseClick(d.create_button, Qt.MouseButton.LeftButton)
+    wait_tasks(page)
+    assert not (tmp_path / "never.gpkg").exists()
+    spin.setValue(2)
+    assert d.current_plan is not None
+
+
+def test_the_reference_choice_stays_exclusive_in_the_narrow_dock(dock):
+    """Found by scripts/replay_analyst.py after the 300 px layout: wrapping a radio button's text gave it a parent
+    of its own, so "An existing reference layer" no longer unticked "The labelled sample" and the analysis kept
+    asking for a labelled sample."""
+    ref = dock.workspace.page("AssessPage").reference
+    QTest.mouseClick(ref.use_layer, Qt.MouseButton.LeftButton)
+    assert ref.use_layer.isChecked() and not ref.use_sample.isChecked()
+    QTest.mouseClick(ref.use_sample, Qt.MouseButton.LeftButton)
+    assert ref.use_sample.isChecked() and not ref.use_layer.isChecked()

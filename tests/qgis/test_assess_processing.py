@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from osgeo import ogr
 from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
 
-from .landcover_helpers import qgis_process  # also puts QGIS's processing package first
+from .landcover_helpers import qgis_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from assessment_testlib import NAMES, blocky_map, write_classes

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from osgeo import gdal
 from qgis.core import QgsProject, QgsRasterLayer
 

@@ -264,10 +264,9 @@ def test_each_tool_undo_redo_change_exactly_the_expected_cells(page, iface, run)
 
 
 def test_apply_corrections_on_a_fresh_run_gives_the_same_raster(page, iface, run, model_run, model_card, tmp_path):  # noqa: F811
-    from eurosat_landcover.processing.provider import LandCoverProvider
-    from qgis.core import QgsApplication
-
     import processing
+    from eurosat_landcover.eurosat_processing.provider import LandCoverProvider
+    from qgis.core import QgsApplication
 
     files = run_files(run)
     layer = _open(page, run)

@@ -43,7 +43,7 @@ def test_dock_shows_model_bands_and_devices(dock, scene, model_card):
     assert panel.bands.value().bands == [3, 2, 3]
     assert "Detected" in panel.bands.band_reason.text()
     assert not panel.bands.gsd_warning.isVisibleTo(panel)
-    # devices from core.devices
+    # devices from models.devices
     ids = [panel.options.device_combo.itemData(i) for i in range(panel.options.device_combo.count())]
     assert ids[0] == "auto" and "cpu" in ids
     assert panel.options.device_info.text().startswith("Detected")
@@ -88,7 +88,8 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     card = ModelCard.load(model_card)
     # land cover: paletted with the card's names and colours
     land = layers[0]
-    assert land.name() == "Land cover"
+    assert land.name() == "Land cover · scene"  # the run's name: what the CLI names the files of scene.tif
+    assert land.source().endswith("/scene_classes.tif"), land.source()
     renderer = land.renderer()
     assert isinstance(renderer, QgsPalettedRasterRenderer)
     classes = renderer.classes()
@@ -96,9 +97,9 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     assert [c.color.name() for c in classes] == [c.lower() for c in card.class_colors]
     assert [c.value for c in classes] == list(range(len(card.classes)))
     # confidence, then one hidden probability layer per class
-    assert layers[1].name() == "Confidence"
+    assert layers[1].name() == "Confidence · scene"
     probs = layers[2:]
-    assert [p.name() for p in probs] == [f"P({n})" for n in card.class_names]
+    assert [p.name() for p in probs] == [f"P({n}) · scene" for n in card.class_names]
     for i, p in enumerate(probs, start=1):
         r = p.renderer()
         assert isinstance(r, QgsSingleBandPseudoColorRenderer) and r.band() == i
@@ -111,6 +112,7 @@ def test_run_adds_a_styled_group(dock, scene, tmp_path, iface, model_card):
     successes = iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert any("km²" in m and "scene" in m for m in successes), successes
     assert "Last run" in panel.report.summary_label.text()
+    assert "Radiometry: 8-bit values used as they are: from the data type" in panel.report.summary_label.text()
     assert panel.report.progress_bar.value() == 100
     assert not panel.report.cancel_button.isEnabled()
     # outputs in the chosen folder
@@ -199,7 +201,10 @@ def test_two_runs_queue_and_both_finish(dock, scene, tmp_path):
     assert second.started_at >= first.finished_at
     assert first.outcome.status is second.outcome.status is Status.SUCCEEDED, (first.outcome, second.outcome)
     assert first.outcome.result.classes_path != second.outcome.result.classes_path
-    assert len(_groups("Land cover — scene — ")) == 2
+    groups = _groups("Land cover — scene")
+    assert sorted(g.name().split(" — ")[1] for g in groups) == ["scene", "scene_2"]  # issue 25 item 10
+    names = [lyr.name() for lyr in QgsProject.instance().mapLayers().values()]
+    assert len(names) == len(set(names)) and "Land cover · scene_2" in names
 
 
 def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
@@ -223,7 +228,7 @@ def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
         assert model_path["path"] == "torchscript+onednn", model_path
     assert not iface.messageBar().get_messages(Qgis.MessageLevel.Critical)
     (group,) = _groups("Land cover — big — ")
-    assert group.findLayers()[0].layer().name() == "Land cover"
+    assert group.findLayers()[0].layer().name() == "Land cover · big"
 
 
 def test_sentinel2_13_bands_are_mapped(dock, repo_root, tmp_path):

@@ -143,7 +143,7 @@ def test_map_cancel_and_overwrite(qgis_new_project, run, tmp_path):
 def test_cli_map_uses_qgis(qgis_new_project, run, tmp_path, capsys):
     import json
 
-    from eurosat_landcover.core import cli
+    from eurosat_landcover import cli
 
     out = tmp_path / "out"
     code = cli.main(["export", str(run), str(out), "--what", "map,report", "--page-size", "A5", "--dpi", "40"])
@@ -155,3 +155,45 @@ def test_cli_map_uses_qgis(qgis_new_project, run, tmp_path, capsys):
     code = cli.main(["export", str(run), str(out), "--what", "map", "--page-size", "B99", "--overwrite"])
     assert code == 2 and "unknown page size 'B99'" in capsys.readouterr().err
     assert not list(out.glob(".export-*"))
+
+
+def test_map_export_prints_no_gdal_or_proj_error(run, tmp_path):
+    """Issue 25 item 14: `export --what map` printed "proj_create: unrecognized format" four times (the layout's
+    map item measured its scale before it had a CRS, in a project without one) and GDAL's "ERROR 6: The PNG
+    driver does not support update access" (QGIS 3.22 georeferences an exported image by opening it for update).
+    A child process, as the analyst runs it: what GDAL and PROJ print reaches its stderr."""
+    import os
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "eurosat_landcover", "export", str(run), str(out), "--what", "map", "--dpi", "40"]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "proj_create" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
+    png = QImage(str(out / "demo_landcover_map.png"))
+    assert not png.isNull() and round(png.dotsPerMeterX() * 0.0254) == 40
+
+
+def test_pdf_map_quotes_this_maps_assessed_accuracy(qgis_new_project, run, tmp_path):
+    """The PDF's credits separate the model's EuroSAT patch accuracy from the map's assessed accuracy."""
+    import json
+
+    (run.parent / "demo_classes_assessment.json").write_text(
+        json.dumps(
+            {
+                "map": "demo_classes.tif",
+                "overall_accuracy": 0.756,
+                "n": 412,
+                "adjusted_area": {"Forest": {"area_km2": 2.5, "ci95_km2": 0.4}},
+            }
+        )
+    )
+    export_map(load_run(run), tmp_path / "out", MapOptions(title="Test map", dpi=60))
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "out" / "demo_landcover_map.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert "this map's assessed accuracy 75.6 %" in flat and "accuracy on EuroSAT test patches 98.7 %" in flat
+    assert "held-out test accuracy" not in flat

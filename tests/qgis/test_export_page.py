@@ -151,3 +151,35 @@ def test_page_is_listed():
     from eurosat_landcover.ui.pages import PAGES
 
     assert (".export.page", "ExportPage") in PAGES
+
+
+def test_export_after_a_correction_writes_the_corrected_map(page, tmp_path):
+    """Issue 25 item 1: the page picked the run before Review & correct made ``_corrected.tif``; Export then
+    must write the corrected map (it wrote the model output the page had cached)."""
+    from eurosat_landcover.core.edits import Edit, EditSession
+    from osgeo import gdal
+
+    assert "model output" in page.status.text()
+    session = EditSession.open(page.run_path.parent / "demo_classes.tif")
+    try:
+        session.apply(Edit(tool="recode", geometry_wkt=None, recode={2: 1}))
+    finally:
+        session.close()
+    corrected = page.run_path.parent / "demo_corrected.tif"
+    assert corrected.is_file()
+    page.hide()
+    page.show()  # the analyst comes back to the page
+    assert "corrected map" in page.status.text()
+    out = tmp_path / "exports"
+    page.output_widget.setFilePath(str(out))
+    for box in (page.options.polygons, page.options.report, page.options.map):
+        box.setChecked(False)
+    _click_export(page)
+
+    def read(p):
+        ds = gdal.Open(str(p))
+        return ds.GetRasterBand(1).ReadAsArray()
+
+    exported = read(out / "demo_landcover.tif")
+    assert (exported == read(corrected)).all()
+    assert (exported != read(page.run_path.parent / "demo_classes.tif")).any()

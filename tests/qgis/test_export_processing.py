@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from eurosat_landcover.processing.provider import PROVIDER_ID
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from qgis.core import QgsProcessingException, QgsRasterLayer, QgsVectorLayer
-
-from .landcover_helpers import REPO_ROOT  # noqa: F401 (sys.path order for QGIS's processing)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from export_testlib import CLASSES, write_run

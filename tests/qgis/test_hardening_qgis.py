@@ -1,13 +1,13 @@
-"""Issue 10 in QGIS: Processing's OVERWRITE parameter (an existing output name is refused without it,
+"""Hardening in QGIS: Processing's OVERWRITE parameter (an existing output name is refused without it,
 replaced with it, an input never) and the plugin's unload releasing the models kept by earlier runs."""
 
 from __future__ import annotations
 
 import eurosat_landcover
 import pytest
+from eurosat_landcover.eurosat_processing import classify_algorithm
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from eurosat_landcover.models import model_cache
-from eurosat_landcover.processing import classify_algorithm
-from eurosat_landcover.processing.provider import PROVIDER_ID
 from qgis.core import QgsApplication, QgsProcessingException
 
 from .landcover_helpers import default_card_path, model_card, write_rgb_geotiff  # noqa: F401 (fixture)
@@ -78,7 +78,7 @@ def test_unload_releases_the_kept_models(iface):
     from eurosat_landcover.qgis_bridge.compat import avoid_triton_llvm_clash
 
     avoid_triton_llvm_clash()  # as every plugin path does before loading a model (xvfb maps libLLVM)
-    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
     assert model_cache.stats()["models"] >= 1
     plugin = eurosat_landcover.classFactory(iface)
     plugin.initGui()

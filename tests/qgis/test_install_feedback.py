@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from eurosat_landcover.toolbelt.dependencies import MISSING_WORDS, missing_message
+from eurosat_landcover.toolbelt.advice import MISSING_WORDS, missing_message
 from eurosat_landcover.ui.install.panel import InstallPanel
 from qgis.gui import QgsMessageBar
 from qgis.PyQt.QtCore import QCoreApplication

@@ -26,6 +26,19 @@ def _drag(tool, canvas, start, move, end):
     tool.canvasReleaseEvent(_event(canvas, QEvent.Type.MouseButtonRelease, *end))
 
 
+def _cells(rect, extent, cell=320.0):
+    """`rect` widened to whole cells of a grid starting at the layer's top-left corner, cut to the layer."""
+    import math
+
+    x0, y1 = extent.xMinimum(), extent.yMaximum()
+    return QgsRectangle(
+        max(x0, x0 + math.floor((rect.xMinimum() - x0) / cell) * cell),
+        max(extent.yMinimum(), y1 - math.ceil((y1 - rect.yMinimum()) / cell) * cell),
+        min(extent.xMaximum(), x0 + math.ceil((rect.xMaximum() - x0) / cell) * cell),
+        min(y1, y1 - math.floor((y1 - rect.yMaximum()) / cell) * cell),
+    )
+
+
 @pytest.fixture
 def utm_canvas(iface, qgis_new_project):
     canvas = iface.mapCanvas()
@@ -86,10 +99,10 @@ def test_dock_draw_button_uses_the_tool(iface, utm_canvas, tmp_path, clean_setti
         assert panel.area.draw_button.isChecked() and canvas.mapTool() is panel.area.map_tool
         _drag(panel.area.map_tool, canvas, (0, 0), (100, 100), (200, 150))
         to_map = canvas.getCoordinateTransform().toMapCoordinates
-        expected = QgsRectangle(to_map(0, 0), to_map(200, 150))
+        expected = _cells(QgsRectangle(to_map(0, 0), to_map(200, 150)), layer.extent())
         rect, crs = panel.area.value()
         assert crs.authid() == "EPSG:32632"
-        assert rect.toString(3) == expected.toString(3)
+        assert rect.toString(3) == expected.toString(3)  # widened to the layer's 320 m cells (issue 25 item 5)
         # estimate: the part of the rectangle over the raster, at the model's 10 m and stride 32
         over = expected.intersect(layer.extent())
         n = estimate_windows(over.width(), over.height(), 10, 64, 32)
@@ -117,14 +130,16 @@ def test_drawn_rectangle_follows_a_canvas_crs_change(iface, utm_canvas, tmp_path
         if model_card != default_card_path():
             panel.model.add_model(str(model_card))
         panel.input.layer_combo.setLayer(layer)
-        rect = QgsRectangle(500200, 4998500, 501200, 4999500)
-        panel.area.set_drawn_rectangle(rect, layer.crs())
+        drawn = QgsRectangle(500200, 4998500, 501200, 4999500)
+        panel.area.set_drawn_rectangle(drawn, layer.crs())
+        rect = QgsRectangle(500000, 4998400, 501280, 4999680)  # widened to the layer's 320 m cells
+        assert rect == _cells(drawn, layer.extent())
         assert panel.area.map_tool.rubber_band.asGeometry().boundingBox().toString(0) == rect.toString(0)
         canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
         shown = panel.area.map_tool.rubber_band.asGeometry().boundingBox()
         assert 8.9 < shown.xMinimum() < 9.1 and 45 < shown.yMinimum() < 45.2  # now in degrees
         assert panel.area.value()[0] == rect  # the request still uses the rectangle in its own CRS
-        assert "1 km²" in panel.area.map_tool.info or "1.0" in panel.area.map_tool.info
+        assert "1.64 km²" in panel.area.map_tool.info  # 4 x 4 cells of 0.1024 km²
     finally:
         dock.shutdown()
         dock.deleteLater()

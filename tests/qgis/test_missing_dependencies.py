@@ -6,7 +6,7 @@ import textwrap
 
 import eurosat_landcover
 import pytest
-from eurosat_landcover.toolbelt import dependencies
+from eurosat_landcover.toolbelt import dependencies, installer
 
 BLOCKED = ("torch", "torchvision", "timm")
 
@@ -34,7 +34,7 @@ def without_torch(monkeypatch):
 def test_missing_packages_are_named(without_torch):
     missing = dependencies.missing_packages()
     assert {"torch", "torchvision", "timm"} <= set(missing)
-    command = dependencies.install_command(missing)
+    command = installer.install_command(missing)
     assert "pip install --target" in command and "'torch>=2.14,<2.15'" in command and "numpy==" in command
 
 

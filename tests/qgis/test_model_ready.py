@@ -25,7 +25,7 @@ def test_status_line_says_the_model_is_ready_after_a_run(iface):
     model_cache.release()
     report.succeeded("scene", result, 1.0)
     assert report.status_label.text() == "Done: 4 windows · 10 windows/s · cpu"
-    model_cache.load_model(default_card_path(), "cpu")  # what a run leaves in the process
+    model_cache.cached_model(default_card_path(), "cpu")  # what a run leaves in the process
     try:
         report.succeeded("scene", result, 1.0)
         assert report.status_label.text() == "Done: 4 windows · 10 windows/s · cpu · model ready for the next run"
@@ -37,7 +37,7 @@ def test_status_line_says_the_model_is_ready_after_a_run(iface):
 
 def test_page_releases_the_kept_model_when_memory_is_short_while_idle(classify_page):
     assert classify_page.memory_timer.isActive()
-    model_cache.load_model(default_card_path(), "cpu")
+    model_cache.cached_model(default_card_path(), "cpu")
     try:
         classify_page.check_memory(8192.0)  # plenty of memory: kept
         assert model_cache.stats()["models"] == 1

@@ -14,6 +14,7 @@ def test_the_drawn_extent_leaves_the_canvas_with_the_classify_page(dock, scene, 
     rect = QgsRectangle(ext.xMinimum() + 100, ext.yMinimum() + 100, ext.xMinimum() + 900, ext.yMinimum() + 900)
     area.set_mode("drawn")
     area.set_drawn_rectangle(rect, scene.crs())
+    rect = QgsRectangle(area.drawn_rect)  # widened to the layer's cells (issue 25 item 5)
     area.apply_mode()
     band = area.map_tool.rubber_band
     assert not band.asGeometry().isEmpty() and canvas.mapTool() is area.map_tool

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from eurosat_landcover.models.card import ModelCard
-from eurosat_landcover.processing.provider import PROVIDER_ID
 from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer
 
 from .landcover_helpers import default_card_path, model_card, qgis_process, write_rgb_geotiff  # noqa: F401 (fixture)
@@ -128,9 +128,8 @@ def test_qgis_process_run(tmp_path, model_card):  # noqa: F811
 
 def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp_path, model_card):  # noqa: F811
     """As the Processing dialog does: the classes layer is queued for loading and styled by a post-processor."""
-    from qgis.core import QgsPalettedRasterRenderer, QgsProcessingContext, QgsProcessingFeedback
-
     import processing
+    from qgis.core import QgsPalettedRasterRenderer, QgsProcessingContext, QgsProcessingFeedback
 
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=128)
     context = QgsProcessingContext()
@@ -144,7 +143,7 @@ def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp
     to_load = context.layersToLoadOnCompletion()
     assert result["OUTPUT_CLASSES"] in to_load
     details = to_load[result["OUTPUT_CLASSES"]]
-    assert details.name.startswith("Land cover — ")
+    assert details.name == "Land cover · scene"  # the run's name, as in the dock (issue 25 item 10)
     layer = QgsRasterLayer(result["OUTPUT_CLASSES"], details.name)
     details.postProcessor().postProcessLayer(layer, context, QgsProcessingFeedback())
     renderer = layer.renderer()
@@ -153,9 +152,8 @@ def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp
 
 
 def test_missing_torch_is_explained(provider, tmp_path, monkeypatch):
-    from eurosat_landcover.toolbelt import dependencies
-
     import processing
+    from eurosat_landcover.toolbelt import dependencies
 
     monkeypatch.setattr(dependencies, "missing_packages", lambda: ["torch"])
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=64)

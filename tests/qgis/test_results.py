@@ -58,17 +58,18 @@ def test_layers_styled_once_from_the_card_not_the_sidecar(qgis_app, tmp_path, mo
     for layer in (land, layers["confidence"], *layers["probabilities"]):
         assert layer.brightnessFilter().brightness() == 0  # the sidecar style was not loaded
     assert isinstance(layers["confidence"].renderer(), QgsSingleBandPseudoColorRenderer)
-    assert [p.name() for p in layers["probabilities"]] == ["P(Forest)", "P(River)", "P(Pasture)"]
+    assert [p.name() for p in layers["probabilities"]] == ["P(Forest) · r", "P(River) · r", "P(Pasture) · r"]
     assert [p.renderer().band() for p in layers["probabilities"]] == [1, 2, 3]
     assert sorted(calls) == sorted(["style_classes", "style_confidence"] + ["style_probability"] * 3)
 
 
 def test_group_on_top_with_hidden_probabilities(qgis_new_project, tmp_path):
     group = results.add_result_group(_result(tmp_path), "scene", when=datetime(2026, 1, 1, 14, 32))
-    assert group.name() == "Land cover — scene — 14:32"
+    assert group.name() == "Land cover — r — 14:32:00"
     assert QgsProject.instance().layerTreeRoot().children()[0] is group
     nodes = group.findLayers()
-    assert [n.layer().name() for n in nodes] == ["Land cover", "Confidence", "P(Forest)", "P(River)", "P(Pasture)"]
+    names = ["Land cover · r", "Confidence · r", "P(Forest) · r", "P(River) · r", "P(Pasture) · r"]
+    assert [n.layer().name() for n in nodes] == names
     assert [n.isVisible() for n in nodes] == [True, False, False, False, False]
 
 
@@ -76,4 +77,18 @@ def test_area_summary_and_names():
     text = results.area_summary({"Forest": 3.0, "River": 1.0, "SeaLake": 0.0})
     assert text == "Forest 3 km² (75 %), River 1 km² (25 %)"
     assert results.probability_layer_name("Forest") == "P(Forest)"
-    assert results.group_name("scene", datetime(2026, 1, 1, 14, 32)) == "Land cover — scene — 14:32"
+    assert results.group_name("scene", datetime(2026, 1, 1, 14, 32)) == "Land cover — scene — 14:32:00"
+
+
+def test_two_runs_in_the_same_minute_get_distinct_names(qgis_new_project, tmp_path):
+    """Issue 25 item 10: two runs (two folders, same run name, same second) never share a group or layer name,
+    so every layer combo lists them apart."""
+    when = datetime(2026, 1, 1, 14, 32, 5)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    g1 = results.add_result_group(_result(tmp_path / "a"), "scene", when=when)
+    g2 = results.add_result_group(_result(tmp_path / "b"), "scene", when=when)
+    assert g1.name() != g2.name()
+    names = [lyr.name() for lyr in QgsProject.instance().mapLayers().values()]
+    assert len(names) == len(set(names)) == 10, names
+    assert "Land cover · r" in names and "Land cover · r (2)" in names

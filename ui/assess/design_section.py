@@ -240,20 +240,21 @@ class DesignSection(QGroupBox):
             return
         manual = self.allocation.currentData() == "manual" and self.method.currentData() == "stratified"
         self.allocation.setEnabled(self.method.currentData() == "stratified")
+        for r in range(self.table.rowCount()):  # editable by hand even while the plan is refused
+            w = self.table.cellWidget(r, 3)
+            w.setReadOnly(not manual)
+            w.setButtonSymbols(QSpinBox.ButtonSymbols.UpDownArrows if manual else QSpinBox.ButtonSymbols.NoButtons)
         try:
             p = plan(self.info, self.spec())
-        except AssessmentError as exc:
-            self.size_label.setText(str(exc))
+        except AssessmentError as exc:  # e.g. a class given fewer than 2 points by hand: said at once
+            self.size_label.setText(f"<span style='color:#b00020'>{exc}</span>")
             self.current_plan = None
             return
         self.current_plan = p
         self._filling = True
         for r, _code in enumerate(p.codes):
-            w = self.table.cellWidget(r, 3)
-            w.setReadOnly(not manual)
-            w.setButtonSymbols(QSpinBox.ButtonSymbols.UpDownArrows if manual else QSpinBox.ButtonSymbols.NoButtons)
             if not manual:
-                w.setValue(p.per_class[r])
+                self.table.cellWidget(r, 3).setValue(p.per_class[r])
         self._filling = False
         text = f"<b>{p.n_total} points</b>"
         if p.n_from_se:

@@ -17,7 +17,7 @@ from qgis.PyQt.QtWidgets import QMessageBox
 
 from ...core.accuracy.design import LAYER
 from ...core.accuracy.report import output_paths, run_assessment
-from ...qgis_bridge.assess import FunctionTask, layer_file, style_sample_layer
+from ...qgis_bridge.assess import FunctionTask, layer_file, reference_records, style_sample_layer
 from ...toolbelt.log import log
 from ..page_base import WorkspacePage
 from .analysis_section import AnalysisSection
@@ -50,6 +50,14 @@ class AssessPage(WorkspacePage):
         if isinstance(active, QgsRasterLayer):
             self.design.map_combo.setLayer(active)
         self.design._map_changed()
+
+    def refresh_state(self) -> None:
+        """Shown again: the map of section 1 is read again when its file changed since (e.g. corrected)."""
+        path = map_path(self.design.map_combo.currentLayer())
+        stamp = (path, Path(path).stat().st_mtime_ns) if path and Path(path).is_file() else None
+        if stamp != getattr(self, "_map_stamp", stamp) and self.design.info is not None:
+            self.design._map_changed()
+        self._map_stamp = stamp
 
     def left(self) -> None:
         self.labels.left()
@@ -155,13 +163,16 @@ class AssessPage(WorkspacePage):
         ref = self.reference.layer_combo.currentLayer()
         if ref is None:
             raise ValueError("Pick the reference layer (section 3).")
-        path, lname = layer_file(ref)
-        kw.update(map_path=map_file, reference=path, mapping=dict(self.reference.mapping))
+        kw.update(map_path=map_file, mapping=dict(self.reference.mapping))
         if isinstance(ref, QgsVectorLayer):
             field = self.reference.field_combo.currentField()
             if not field:
                 raise ValueError("Pick the reference layer's class field (section 3).")
-            kw.update(class_field=field, reference_layer=lname)
+            # read through QGIS: the layer's filter, its CRS, any provider (a CSV loaded as delimited text)
+            map_crs = self.design.map_combo.currentLayer().crs()
+            kw.update(reference_records=reference_records(ref, field, map_crs))
+        else:
+            kw["reference"] = layer_file(ref)[0]
         return kw
 
     def analyse(self) -> None:

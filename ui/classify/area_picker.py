@@ -43,6 +43,7 @@ class AreaPicker(QGroupBox):
         self.canvas = canvas
         self.estimate = estimate  # (rect, crs) -> "3.69 km² · ~25 windows"
         self.layer = None  # the raster: the whole-layer area and the clip for the estimate
+        self.snap: Optional[Callable] = None  # (rect, crs) -> the rect as the run covers it (layer CRS) or None
         self.map_tool = None
         self.drawn_rect: Optional[QgsRectangle] = None
         self.drawn_crs: Optional[QgsCoordinateReferenceSystem] = None
@@ -118,8 +119,14 @@ class AreaPicker(QGroupBox):
 
     @safe_slot
     def set_drawn_rectangle(self, rect: QgsRectangle, crs: Optional[QgsCoordinateReferenceSystem] = None) -> None:
+        crs = QgsCoordinateReferenceSystem(crs) if crs else self.canvas.mapSettings().destinationCrs()
+        snapped = self.snap(rect, crs) if self.snap is not None and self.layer is not None else None
+        if snapped is not None:  # widened to the layer's cells: the rubber band shows what the run covers
+            rect, crs = snapped, self.layer.crs()
         self.drawn_rect = QgsRectangle(rect)
-        self.drawn_crs = QgsCoordinateReferenceSystem(crs) if crs else self.canvas.mapSettings().destinationCrs()
+        self.drawn_crs = crs
+        if snapped is not None and self.map_tool is not None:
+            self.map_tool.show_rectangle(self._drawn_in_canvas_crs())
         if self.mode() != "drawn":
             self.set_mode("drawn")
         self.refresh()

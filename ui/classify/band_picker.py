@@ -20,8 +20,9 @@ RADIOMETRY_LABELS = {
     "auto": "Automatic",
     "8bit": "8-bit (0–255 used as is)",
     "sentinel2_l1c": "Sentinel-2 L1C (DN ÷ divisor × 255)",
-    "sentinel2_l2a": "Sentinel-2 L2A (offset 1000, then ÷ divisor)",
+    "sentinel2_l2a": "Sentinel-2 L2A (offset only if the metadata or values show it, ÷ divisor)",
     "percentile": "2–98 % percentile stretch",
+    "sentinel2_offset1000": "Sentinel-2 with the 1000 offset (baseline ≥ 04.00: DN − 1000, ÷ divisor)",
 }
 GSD_WARN_RATIO = 2.0
 MODEL_BANDS_SHOWN = 3

@@ -43,7 +43,8 @@ def _find_accuracy(d, depth=0):
 
 
 def card_accuracy(card) -> Optional[str]:
-    """ "97.2 % accuracy (test split)" from the card's metrics, when present."""
+    """ "97.2 % on EuroSAT test patches (test split)" from the card's metrics, when present: the
+    model's accuracy on patches like its training data, not a map's (core/export/accuracy_note.py)."""
     metrics = getattr(card, "metrics", None) or {}
     hit = _find_accuracy(metrics)
     if not hit:
@@ -51,7 +52,7 @@ def card_accuracy(card) -> Optional[str]:
     value, where = hit
     pct = value * 100 if value <= 1.0 else value
     split = where.get("split") or where.get("_split") or metrics.get("split")
-    return f"{pct:.1f} % accuracy" + (f" ({split} split)" if split else "")
+    return f"{pct:.1f} % on EuroSAT test patches" + (f" ({split} split)" if split else "")
 
 
 def classes_html(card) -> str:

@@ -33,7 +33,7 @@ def stride_label(stride: int, patch: int, gsd: float) -> str:
 
 def list_devices() -> list:
     """[(id, label)] from the engine, or Automatic and the CPU when it cannot tell."""
-    from ...core.devices import available_devices
+    from ...models.devices import available_devices
 
     try:
         return available_devices()

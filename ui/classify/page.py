@@ -26,6 +26,7 @@ from ...qgis_bridge.request_builder import (
     clip_to_layer,
     estimate_windows,
     size_m,
+    snap_to_cells,
 )
 from ...qgis_bridge.results import add_result_group, area_summary
 from ...qgis_bridge.task import ClassificationTask, Status, format_seconds
@@ -73,6 +74,7 @@ class ClassifyPage(WorkspacePage):
         body, layout = self.scrolling_body()
         self.input = InputSection(self.iface, body)
         self.area = AreaPicker(self.canvas, self.estimate, body)
+        self.area.snap = self.snap_drawn  # a drawn extent snaps to the layer's cells (issue 25 item 5)
         self.model = ModelPicker(self.settings, body)
         self.bands = BandPicker(body)
         self.bands.set_radiometry(self.settings.radiometry)
@@ -140,6 +142,12 @@ class ClassifyPage(WorkspacePage):
         w, h = size_m(rect, crs)
         n = estimate_windows(w, h, gsd, patch, self.options.value().stride)
         return f"{area_km2(rect, crs):.3g} km² · ~{n} windows"
+
+    def snap_drawn(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem):
+        """A drawn rectangle widened to whole cells of the input layer's grid (layer CRS), or None."""
+        card, layer = self.model.card(), self.input.value()
+        gsd = card.gsd_m if card is not None else 10.0
+        return snap_to_cells(rect, crs, layer, self.options.value().stride, gsd) if layer is not None else None
 
     # ================================================================== the request
     def run_options(self) -> RunOptions:

@@ -18,6 +18,12 @@ def summary_html(name: str, result, seconds: float) -> str:
     lines += [
         html.escape(f"{k}: {v:.3g} km²") for k, v in sorted(result.area_km2.items(), key=lambda kv: -kv[1]) if v > 0
     ]
+    rad = (result.radiometry or {}).get("reason")
+    if rad:
+        lines.append(html.escape(f"Radiometry: {rad}"))
+    ood = ((result.summary or {}).get("out_of_distribution") or {}).get("warning")
+    if ood:
+        lines.append(f"<span style='color:#b26a00'>{html.escape(ood)}</span>")
     return "<b>Last run</b><br>" + "<br>".join(lines)
 
 
@@ -83,6 +89,13 @@ def result_log_lines(name: str, result, seconds: float) -> list:
         f"  summary: {result.summary_path}",
         "  area per class (km²): " + ", ".join(f"{k} {v:.4g}" for k, v in result.area_km2.items()),
     ]
+    rad = result.radiometry or {}
+    if rad:
+        lines.append(f"  radiometry: {rad.get('reason', rad.get('method'))}")
+        lines += [f"    evidence: {e}" for e in rad.get("evidence") or []]
+    ood = (result.summary or {}).get("out_of_distribution") or {}
+    lines.append(f"  out of distribution: {ood.get('warning') or 'no'}" if ood else "")
+    lines = [ln for ln in lines if ln]
     if result.warnings:
         lines.append("  warnings: " + "; ".join(result.warnings))
     return lines

@@ -76,7 +76,7 @@ class ExplainPage(WorkspacePage):
 
     # ------------------------------------------------------------------ widgets
     def _build(self) -> None:
-        from ...core.devices import available_devices
+        from ...models.devices import available_devices
 
         _body, outer = self.scrolling_body()
         form = QFormLayout()

@@ -8,6 +8,8 @@ from typing import Callable, Optional
 
 from qgis.core import QgsTask
 
+from ...errors import ReadableError
+
 
 class ExplainTask(QgsTask):
     def __init__(self, description: str, work: Callable[[], object], on_done: Optional[Callable] = None):
@@ -20,13 +22,10 @@ class ExplainTask(QgsTask):
 
     def run(self) -> bool:
         try:
-            try:
-                from ...qgis_bridge.compat import avoid_triton_llvm_clash
-            except ImportError:  # its earlier place
-                from ..compat import avoid_triton_llvm_clash
+            from ...qgis_bridge.compat import avoid_triton_llvm_clash
+
             avoid_triton_llvm_clash()
-            from ...core.errors import ClassificationError
-            from ...models.gradcam import GradCamUnavailable
+            from ...models import gradcam  # noqa: F401 (the engine loads, or the error says why)
         except Exception as exc:
             self.error = f"the engine cannot be loaded: {exc}"
             self.traceback = traceback.format_exc()
@@ -34,7 +33,7 @@ class ExplainTask(QgsTask):
         try:
             self.result = self.work()
             return True
-        except (ClassificationError, GradCamUnavailable, ValueError) as exc:
+        except ReadableError as exc:
             self.error = str(exc)
         except Exception as exc:
             self.error = f"unexpected error: {type(exc).__name__}: {exc} (details in the log panel)"

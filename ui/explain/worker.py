@@ -21,10 +21,10 @@ class ExplainWorker:
     def _model(self, card: str, device: str):
         key = (card, device)
         if key not in self._models:
-            from ...core.devices import resolve_device
             from ...core.errors import ClassificationError
             from ...models.card import ModelCardError
             from ...models.checkpoint import ModelLoadError, default_card_path, load_model
+            from ...models.devices import resolve_device
 
             dev, _ = resolve_device(device)
             try:

@@ -28,6 +28,8 @@ from qgis.PyQt.QtWidgets import (
     QPushButton,
 )
 
+from ...core.export.accuracy_note import accuracy_line
+from ...core.run_names import MAP_SUFFIXES, summary_name
 from ...toolbelt.log import log, log_error
 from ..page_base import WorkspacePage
 from .options_section import OptionsSection
@@ -42,11 +44,9 @@ def landcover_source(layer) -> Optional[Path]:
     if layer is None or layer.type() != QgsMapLayer.RasterLayer or layer.providerType() != "gdal":
         return None
     path = Path(layer.source().split("|")[0])
-    for suffix in ("_classes", "_corrected"):
-        if path.stem.endswith(suffix):
-            stem = path.stem[: -len(suffix)]
-            if (path.parent / f"{stem}_summary.json").is_file():
-                return path
+    for suffix in (Path(s).stem for s in MAP_SUFFIXES):  # "_classes", "_corrected"
+        if path.stem.endswith(suffix) and (path.parent / summary_name(path.stem[: -len(suffix)])).is_file():
+            return path
     return None
 
 
@@ -161,6 +161,7 @@ class ExportPage(WorkspacePage):
             pass
 
     def _layers_added(self, layers) -> None:
+        self.refresh_state()  # e.g. the corrected map of the run shown was just made
         for layer in layers:
             if landcover_source(layer) is None:
                 continue
@@ -208,6 +209,11 @@ class ExportPage(WorkspacePage):
             return None
         return Path(layer.source().split("|")[0])
 
+    def refresh_state(self) -> None:
+        """The run as it is now (a correction made since it was picked is exported), unless exporting."""
+        if self.task is None:
+            self._refresh()
+
     def _refresh(self) -> None:
         from ...core.export import ExportError, load_run
 
@@ -226,6 +232,7 @@ class ExportPage(WorkspacePage):
                 bits.append("corrected map" if r.corrected else "model output")
                 if r.assessment_path is not None:
                     bits.append(f"accuracy assessment {r.assessment_path.name}")
+                bits.append(accuracy_line(r.summary, r.assessment, r.classes_path.name))
                 self.status.setText(" · ".join(bits))
         self._update_enabled()
 
@@ -258,7 +265,10 @@ class ExportPage(WorkspacePage):
         from ...core.export import ExportOptions, planned_files
         from ...qgis_bridge.print_layout import MapOptions, map_names, validate_options
 
-        if self.task is not None or self.run_info is None:
+        if self.task is not None:
+            return
+        self._refresh()  # the run's files as they are now: a correction made since is what gets exported
+        if self.run_info is None:
             return
         what = self.options.what()
         if not what:

@@ -143,7 +143,7 @@ class InstallPanel(QWidget):
     def show_state(self) -> None:
         """Buttons and texts for the current state (missing, planned, running, installed)."""
         from ...toolbelt import dependencies
-        from ...toolbelt.dependencies import missing_message
+        from ...toolbelt.advice import missing_message
 
         running = self.task is not None
         folder = deps_folder()

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Accuracy on real, labelled Sentinel-2 patches (benchmarks/data/real_s2; provenance in its README).
+
+    PYTHONPATH=... python benchmarks/eval_real.py [--model CARD.json] [--stride 16] [--radiometry auto]
+
+Every patch is exported as an analyst would: a plain GeoTIFF, bands B04/B03/B02, no metadata, and
+classified with ``classify()`` at the given options (defaults: the product's). A patch is a hit when
+its top class by area is one of the EuroSAT classes its labels map to (labels_to_eurosat.json).
+Sources:
+- ``bigearthnet_l2a``: BigEarthNet-S2 L2A patches (sen2cor, 2017-2018, no offset), UInt16;
+- ``bigearthnet_l2a_offset1000_stac``: the same DNs + 1000 (the processing-baseline-04.00 offset)
+  with a STAC item beside the file whose ``raster:bands`` carry scale 0.0001 and offset -0.1;
+- ``eurosat_ms_l1c``: the 50 EuroSAT MS GeoTIFFs (L1C, UInt16) as 3-band files;
+- ``eurosat_ms_8bit``: the same as 8-bit RGB, ``clip(DN / 2750 * 255)`` (EuroSAT's RGB rule).
+Patches BigEarthNet lists as covered by seasonal snow are reported, and left out of the share
+("snow-free"); each run's out-of-distribution warning is counted too. Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent / "data" / "real_s2"
+# BigEarthNet's own list of patches with seasonal snow (patches_with_seasonal_snow.csv, bigearthnet_common)
+SEASONAL_SNOW = {"S2B_MSIL2A_20180204T94161_57_38"}
+
+
+def _write(path: Path, arr: np.ndarray, like: str) -> None:
+    """(3, H, W) array -> plain GeoTIFF with ``like``'s georeference and nothing else."""
+    from osgeo import gdal, gdal_array
+
+    src = gdal.Open(like)
+    dt = gdal_array.NumericTypeCodeToGDALTypeCode(arr.dtype)
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), arr.shape[2], arr.shape[1], 3, dt)
+    ds.SetGeoTransform(src.GetGeoTransform())
+    ds.SetProjection(src.GetProjection())
+    for i in range(3):
+        ds.GetRasterBand(i + 1).WriteArray(arr[i])
+    ds = None
+
+
+def _read(paths) -> np.ndarray:
+    from osgeo import gdal
+
+    return np.stack([gdal.Open(str(p)).ReadAsArray() for p in paths])
+
+
+def stac_item(tif: Path) -> dict:
+    """A minimal STAC item for ``tif`` as Earth Search / the Copernicus catalogue publish L2A >= 04.00."""
+    bands = [{"data_type": "uint16", "nodata": 0, "scale": 0.0001, "offset": -0.1} for _ in range(3)]
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": ["https://stac-extensions.github.io/raster/v1.1.0/schema.json"],
+        "id": tif.stem,
+        "properties": {"processing:level": "L2A", "s2:processing_baseline": "05.09"},
+        "assets": {"visual": {"href": f"./{tif.name}", "raster:bands": bands}},
+    }
+
+
+def bigearthnet_cases(tmp: Path, offset: bool):
+    mapping = json.loads((DATA / "labels_to_eurosat.json").read_text())
+    for d in sorted((DATA / "bigearthnet_l2a").iterdir()):
+        meta = json.loads((d / f"{d.name}_labels_metadata.json").read_text())
+        files = [d / f"{d.name}_{b}.tif" for b in ("B04", "B03", "B02")]
+        arr = _read(files).astype(np.uint16)
+        out = tmp / (d.name + ("_offset.tif" if offset else ".tif"))
+        if offset:
+            arr = arr + np.uint16(1000)
+        _write(out, arr, str(files[0]))
+        if offset:
+            out.with_suffix(".json").write_text(json.dumps(stac_item(out)))
+        want = sorted({c for lab in meta["labels"] for c in mapping.get(lab, [])})
+        yield d.name, out, want, d.name in SEASONAL_SNOW
+
+
+def eurosat_cases(tmp: Path, eight_bit: bool):
+    from osgeo import gdal
+
+    for f in sorted((DATA / "eurosat_ms_l1c").glob("*.tif")):
+        path = f
+        if eight_bit:
+            dn = gdal.Open(str(f)).ReadAsArray().astype(np.float64)
+            path = tmp / (f.stem + "_8bit.tif")
+            _write(path, np.clip(dn / 2750 * 255, 0, 255).round().astype(np.uint8), str(f))
+        yield f.stem, path, [f.stem.split("_")[0]], False
+
+
+def evaluate(cases, model, args, out_root: Path) -> dict:
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+
+    rows = []
+    for name, path, want, snow in cases:
+        req = ClassificationRequest(
+            path, out_root / name, stride=args.stride, radiometry=args.radiometry, fast_path="off", overwrite=True
+        )
+        res = classify(req, model=model)
+        top = max(res.area_km2, key=res.area_km2.get)
+        ood = res.summary.get("out_of_distribution") or {}
+        rows.append(
+            {
+                "patch": name,
+                "top": top,
+                "labels": want,
+                "hit": top in want,
+                "snow": snow,
+                "radiometry": res.radiometry.get("method"),
+                "offset": res.radiometry.get("offset", 0.0),
+                "ood": bool(ood.get("warning")),
+            }
+        )
+    clear = [r for r in rows if not r["snow"]]
+    return {
+        "n": len(rows),
+        "hits": sum(r["hit"] for r in rows),
+        "n_snow_free": len(clear),
+        "hits_snow_free": sum(r["hit"] for r in clear),
+        "share_snow_free": round(sum(r["hit"] for r in clear) / max(1, len(clear)), 4),
+        "ood_warnings": sum(r["ood"] for r in rows),
+        "patches": rows,
+    }
+
+
+def _row_line(row: dict) -> str:
+    flags = (" snow" if row["snow"] else "") + (" OOD" if row["ood"] else "")
+    off = f" -{row['offset']:g}" if row["offset"] else ""
+    return (
+        f"    {row['patch']:40s} {row['top']:22s} {'hit ' if row['hit'] else 'MISS'} "
+        f"{row['radiometry']}{off}{flags}  labels {','.join(row['labels'])}"
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="model card JSON (default: the bundled model)")
+    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--radiometry", default="auto")
+    p.add_argument("--verbose", action="store_true", help="one line per patch")
+    args = p.parse_args(argv)
+
+    from eurosat_landcover.core.stages.model import load_model, read_card
+
+    card = read_card(args.model)
+    model = (load_model(card, __import__("torch").device("cpu")), card)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_engine import cpu_name
+
+    cpu = cpu_name()
+    print(f"cpu: {cpu}  model: {card.name}  stride {args.stride}  radiometry {args.radiometry}")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sources = {
+            "bigearthnet_l2a": bigearthnet_cases(tmp, offset=False),
+            "bigearthnet_l2a_offset1000_stac": bigearthnet_cases(tmp, offset=True),
+            "eurosat_ms_l1c": eurosat_cases(tmp, eight_bit=False),
+            "eurosat_ms_8bit": eurosat_cases(tmp, eight_bit=True),
+        }
+        for src, cases in sources.items():
+            r = evaluate(list(cases), model, args, tmp / "runs" / src)
+            results[src] = r
+            print(
+                f"{src:34s} top class labelled: {r['hits_snow_free']}/{r['n_snow_free']} snow-free "
+                f"({100 * r['share_snow_free']:.1f} %), {r['hits']}/{r['n']} all; "
+                f"OOD warnings {r['ood_warnings']}/{r['n']}"
+            )
+            if args.verbose:
+                for row in r["patches"]:
+                    print(_row_line(row))
+    print(json.dumps({k: {kk: v for kk, v in r.items() if kk != "patches"} for k, r in results.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

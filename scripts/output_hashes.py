@@ -1,0 +1,64 @@
+"""Pixel hashes of the sample's outputs, to show a refactor left the results unchanged.
+
+Classifies sample_data/eurosat_mosaic_rgb.tif (RGB) and sample_data/sentinel2_13band.tif
+(13-band) at strides 16, 32 and 64 with ``--fast-path on`` and ``off`` through the CLI
+(``python -m eurosat_landcover classify``) and prints one line per run: the sha256 of the
+classes raster's and the probabilities raster's pixel arrays (GDAL ``ReadAsArray``), so file
+metadata (creation times, GDAL versions) does not change the figures.
+
+    python scripts/output_hashes.py > hashes.txt   # before and after; the two files must match
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = {
+    "rgb": ROOT / "sample_data" / "eurosat_mosaic_rgb.tif",
+    "13band": ROOT / "sample_data" / "sentinel2_13band.tif",
+}
+STRIDES = (16, 32, 64)
+FAST_PATHS = ("on", "off")
+
+
+def pixel_sha256(path: Path) -> str:
+    """sha256 of the raster's pixel array (all bands, as GDAL reads them), dtype and shape included."""
+    from osgeo import gdal
+
+    ds = gdal.Open(str(path))
+    array = ds.ReadAsArray()
+    digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def run_one(sample: Path, stride: int, fast_path: str, outdir: Path) -> tuple[str, str]:
+    """Classify ``sample`` through the CLI; the pixel hashes of its classes and probabilities rasters."""
+    name = f"{sample.stem}_s{stride}_{fast_path}"
+    cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(sample), str(outdir)]
+    cmd += ["--stride", str(stride), "--fast-path", fast_path, "--name", name, "--quiet", "--threads", "1"]
+    # cwd: a folder that holds no package, so nothing there shadows an installed module
+    subprocess.run(cmd, check=True, cwd=outdir, stdout=subprocess.DEVNULL)
+    return pixel_sha256(outdir / f"{name}_classes.tif"), pixel_sha256(outdir / f"{name}_probabilities.tif")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="output_hashes_") as tmp:
+        for label, sample in SAMPLES.items():
+            for stride in STRIDES:
+                for fast_path in FAST_PATHS:
+                    classes, probabilities = run_one(sample, stride, fast_path, Path(tmp))
+                    print(
+                        f"{label} stride={stride} fast_path={fast_path} classes={classes} probabilities={probabilities}"
+                    )
+                    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""Out-of-distribution warning (core/ood.py) through classify() with the bundled model: it fires on
+real snow, on cloud, on a wrong pixel size and on a mostly-nodata raster, and stays quiet on EuroSAT
+patches (the sample mosaic, and the TEST split itself when the dataset is there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_testlib import write_geotiff
+from eurosat_landcover.core.ood import UNLIKE_SHARE, WHITE_SHARE, WindowStats
+from eurosat_landcover.core.pipeline import classify
+from eurosat_landcover.core.request import ClassificationRequest
+from osgeo import gdal
+
+ROOT = Path(__file__).resolve().parents[2]
+MOSAIC = ROOT / "sample_data" / "eurosat_mosaic_rgb.tif"  # EuroSAT RGB patches, 10 m, EPSG:32632
+SNOW = ROOT / "benchmarks" / "data" / "real_s2" / "bigearthnet_l2a" / "S2B_MSIL2A_20180204T94161_57_38"
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from eurosat_landcover.models.checkpoint import default_card_path, load_model
+
+    path = default_card_path()
+    if not path.exists():
+        pytest.skip(f"the bundled model {path} is missing")
+    return load_model(path, device="cpu")
+
+
+def run(path, out, model, stride=64):
+    req = ClassificationRequest(path, out, stride=stride, fast_path="off", write_probabilities=False)
+    return classify(req, model=model).summary
+
+
+def mosaic() -> np.ndarray:
+    return gdal.Open(str(MOSAIC)).ReadAsArray()
+
+
+def test_quiet_on_eurosat_mosaic_and_summary_names_the_evidence(tmp_path, bundled):
+    s = run(MOSAIC, tmp_path, bundled)
+    assert s["out_of_distribution"]["warning"] is None, s["out_of_distribution"]
+    assert not any("Unlike the training data" in w for w in s["warnings"])
+    assert s["radiometry"]["evidence"] and s["radiometry"]["confidence"] == "high"
+    assert "8-bit" in s["radiometry"]["reason"]
+
+
+def test_fires_on_real_snow(tmp_path, bundled):
+    files = [SNOW / f"{SNOW.name}_{b}.tif" for b in ("B04", "B03", "B02")]
+    arr = np.stack([gdal.Open(str(f)).ReadAsArray() for f in files])
+    src = gdal.Open(str(files[0]))
+    gt = src.GetGeoTransform()
+    p = write_geotiff(tmp_path / "snow.tif", arr, epsg=None, wkt=src.GetProjection(), origin=(gt[0], gt[3]))
+    s = run(p, tmp_path / "out", bundled, stride=16)
+    ood = s["out_of_distribution"]
+    assert ood["white_share"] >= WHITE_SHARE and "cloud or snow" in ood["warning"]
+    assert ood["warning"] in s["warnings"] and "pick a clear image" in ood["warning"]
+
+
+def test_fires_on_cloud(tmp_path, bundled):
+    """Thick cumulus over the mosaic: a soft-edged bright blob blended in (reflectance ~0.5 -> ~245)."""
+    a = mosaic().astype(np.float64)
+    yy, xx = np.mgrid[0 : a.shape[1], 0 : a.shape[2]]
+    rng = np.random.default_rng(0)
+    cover = np.zeros(a.shape[1:])
+    for cy, cx, r in zip(rng.uniform(0, a.shape[1], 6), rng.uniform(0, a.shape[2], 6), rng.uniform(90, 160, 6)):
+        cover = np.maximum(cover, np.clip(1.5 - np.hypot(yy - cy, xx - cx) / r, 0, 1))
+    cloudy = (a * (1 - cover) + cover * np.array([245.0, 247.0, 250.0])[:, None, None]).round().astype(np.uint8)
+    p = write_geotiff(tmp_path / "cloud.tif", cloudy, epsg=32632, origin=(480000.0, 5300000.0))
+    ood = run(p, tmp_path / "out", bundled)["out_of_distribution"]
+    assert ood["white_share"] >= WHITE_SHARE and "cloud or snow" in ood["warning"]
+
+
+def test_fires_on_wrong_pixel_size_and_nodata(tmp_path, bundled):
+    a = mosaic()[:, :256, :256]
+    p = write_geotiff(tmp_path / "px30.tif", a, epsg=32632, origin=(480000.0, 5300000.0), pixel=(30.0, 30.0))
+    ood = run(p, tmp_path / "o1", bundled)["out_of_distribution"]
+    assert ood["source_pixel_m"] == pytest.approx(30.0) and "the source pixels are ~30 m" in ood["warning"]
+    b = mosaic().copy()
+    b[:, :, 192:] = 0  # three quarters of the raster nodata
+    q = write_geotiff(tmp_path / "nd.tif", b, epsg=32632, origin=(480000.0, 5300000.0), nodata=0)
+    ood = run(q, tmp_path / "o2", bundled)["out_of_distribution"]
+    assert ood["nodata_share"] >= 0.7 and "nodata" in ood["warning"]
+
+
+def test_quiet_on_eurosat_test_split():
+    """Every TEST-split patch as one window: the shares stay far below the thresholds."""
+    from eurosat_landcover.models.dataset import DEFAULT_DATASET, list_eurosat, read_rgb, stratified_split
+
+    if not Path(DEFAULT_DATASET).exists():
+        pytest.skip(f"{DEFAULT_DATASET} is missing")
+    items = stratified_split(list_eurosat(DEFAULT_DATASET), seed=42)["test"]
+    stats = WindowStats()
+    for i in range(0, len(items), 500):
+        stats.add(np.stack([read_rgb(DEFAULT_DATASET, m) for m, _ in items[i : i + 500]]).transpose(0, 3, 1, 2))
+    assert stats.n == len(items)
+    assert stats.white / stats.n < WHITE_SHARE / 2 and stats.unlike / stats.n < UNLIKE_SHARE / 5
