@@ -36,10 +36,11 @@ import torch
 FORMAT = 1
 CALIBRATION_PATCHES = 128
 PROBE_PATCHES = 64
-# INT8 is not bit-identical to fp32: a gross-failure check on held-out train patches (the measured
-# figures: benchmarks/results_int8.md): mean |softmax difference| and top-1 agreement must pass.
-PROBE_MEAN_TOLERANCE = 0.1
-PROBE_AGREEMENT = 0.95
+# INT8 is not bit-identical to fp32: on held-out train patches the mean |softmax difference| and the
+# top-1 agreement (issue 26 asks >= 99 % agreement with fp32) must pass, else the engine stays fp32.
+# The current quantization fails it (benchmarks/results_int8.md: 96.9 % here, -7 points on the test split).
+PROBE_MEAN_TOLERANCE = 0.03
+PROBE_AGREEMENT = 0.99
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags with integer dot products
 FP32_MODULES = ("conv_stem", "classifier")
 CALIBRATION_ENV = "EUROSAT_LANDCOVER_CALIBRATION_DATA"
