@@ -100,6 +100,8 @@ def main() -> int:
     model, card, key = model_cache.cached_model(default_card_path(), "cpu")
     mem.append(("model loaded", rss_mb()))
     fp32, rep32 = model_cache.fast_path_module(model, key, 64, 3, card.patch_size)
+    # measured whatever the engine's probe check decides (its figures are printed with the reason)
+    int8_path.PROBE_MEAN_TOLERANCE, int8_path.PROBE_AGREEMENT = 1.0, 0.0
     int8, rep8 = model_cache.fast_path_module(model, key, 64, 3, card.patch_size, int8=True)
     mem.append(("fp32 graph + INT8 model prepared", rss_mb()))
     say(f"fp32: {rep32.path}; INT8: {rep8.path}: {rep8.reason} ({rep8.graph_cache})")
