@@ -71,3 +71,14 @@ def test_auto_keeps_fp32_on_a_cpu_without_vnni(tmp_path, monkeypatch, eurosat_rg
     summary = json.loads(res.summary_path.read_text())
     assert summary["fast_path"]["path"] != "int8"
     assert "INT8" not in summary["fast_path"]["reason"]
+
+
+def test_evaluate_int8_says_why_there_is_no_int8_model(tmp_path, monkeypatch, eurosat_rgb_zip):
+    from eurosat_landcover.models import evaluate
+
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
+    with pytest.raises(SystemExit, match="no INT8 model: INT8 path not available: no EuroSAT training data"):
+        evaluate.main([str(eurosat_rgb_zip), "--int8", "--device", "cpu", "--limit", "8"])
+    with pytest.raises(SystemExit, match="--record stores the card's own"):
+        evaluate.main([str(eurosat_rgb_zip), "--int8", "--record", "--device", "cpu", "--limit", "8"])
