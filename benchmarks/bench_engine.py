@@ -76,26 +76,27 @@ def cpu_name() -> str:
     return name + (f" ({', '.join(extras)})" if extras else "")
 
 
-def make_mosaic_vrt(path: Path, size: int, tile: Path = TILE) -> Path:
-    """A size x size px VRT tiling ``tile`` (10 m, EPSG:32632): no pixel array is ever built."""
+def make_mosaic_vrt(path: Path, size: int, tile: Path = TILE, height: int | None = None) -> Path:
+    """A size x size px (or size x ``height``) VRT tiling ``tile`` (10 m, EPSG:32632): no pixel array is ever built."""
     from osgeo import gdal
 
+    height = size if height is None else height
     t = gdal.Open(str(tile))
     tw, th, nb = t.RasterXSize, t.RasterYSize, 3
     wkt = t.GetProjection()
     gt = t.GetGeoTransform()
     t = None
     parts = [
-        f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}">',
+        f'<VRTDataset rasterXSize="{size}" rasterYSize="{height}">',
         f"<SRS>{wkt.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</SRS>",
         f"<GeoTransform>{gt[0]}, 10, 0, {gt[3]}, 0, -10</GeoTransform>",
     ]
     ci = ["Red", "Green", "Blue"]
     for b in range(1, nb + 1):
         parts.append(f'<VRTRasterBand dataType="Byte" band="{b}"><ColorInterp>{ci[b - 1]}</ColorInterp>')
-        for y in range(0, size, th):
+        for y in range(0, height, th):
             for x in range(0, size, tw):
-                w, h = min(tw, size - x), min(th, size - y)
+                w, h = min(tw, size - x), min(th, height - y)
                 parts.append(
                     f'<SimpleSource><SourceFilename relativeToVRT="0">{tile}</SourceFilename>'
                     f"<SourceBand>{b}</SourceBand>"

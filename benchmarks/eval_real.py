@@ -145,10 +145,10 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", action="store_true", help="one line per patch")
     args = p.parse_args(argv)
 
-    from eurosat_landcover.core.stages.model import load_model, read_card
+    from eurosat_landcover.core.stages.model import model_for, read_card
 
     card = read_card(args.model)
-    model = (load_model(card, __import__("torch").device("cpu")), card)
+    model = (model_for(card, __import__("torch").device("cpu")), card)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_engine import cpu_name
 

@@ -21,7 +21,7 @@ from typing import Optional
 from .common import Command
 
 # the subcommand modules of this package, in the order ``--help`` lists them
-COMMAND_MODULES = (".classify", ".many", ".export", ".predict", ".models")
+COMMAND_MODULES = (".classify", ".many", ".export", ".predict", ".models", ".finetune")
 
 
 def load_commands(modules: Optional[Iterable[str]] = None) -> dict[str, Command]:
@@ -129,11 +129,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     commands = load_commands()
     args = build_parser(commands).parse_args(argv)
     run = commands[args.command].run
-    from ..core.errors import ClassificationCancelled, ClassificationError, Terminated
+    from ..core.errors import ClassificationCancelled, Terminated
     from ..core.gdalutil import QuietErrors
+    from ..errors import ReadableError
 
     debug = getattr(args, "debug", False)
-    stop = _StopSignals(cancel=args.command == "classify")
+    stop = _StopSignals(cancel=args.command in ("classify", "finetune"))
     args.stop_requested = stop.requested  # the engine's cancel callback (see _run_classify)
     try:
         with stop, QuietErrors() if not debug else _Nothing():
@@ -158,7 +159,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 128 + stop.signum
         print(f"cancelled: {exc}", file=sys.stderr)
         return 130
-    except ClassificationError as exc:
+    except ReadableError as exc:  # every user-facing error: its one line as it is
         if getattr(args, "debug", False):
             raise
         print(f"{_eol()}error: {exc}", file=sys.stderr)

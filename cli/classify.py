@@ -33,6 +33,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         bounds=args.bounds,
         bounds_crs=args.bounds_crs,
         stride=args.stride,
+        mode=args.mode,
         batch_size=args.batch_size,
         device=args.device,
         probabilities_dtype="float32" if args.float_probabilities else "uint8",

@@ -9,7 +9,7 @@ import time
 from typing import Callable, NamedTuple
 
 from ..core.progress import Progress
-from ..core.request import FAST_PATH_MODES, RADIOMETRY_CHOICES
+from ..core.request import DEFAULT_MODE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
 
 
 class Command(NamedTuple):
@@ -65,8 +65,17 @@ class ProgressBar:
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options of one run, shared by ``classify`` and ``classify-many``."""
-    p.add_argument("--model", metavar="CARD", help="model card JSON (default: the bundled model)")
-    p.add_argument("--stride", type=int, default=32, help="window stride in pixels: 8, 16, 32 or 64 (default 32)")
+    p.add_argument("--model", metavar="CARD", help="model card JSON (default: the bundled model of the mode)")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=DEFAULT_MODE,
+        help="windows: one class per stride x stride cell; map: a class for every 10 m pixel (per-pixel model "
+        f"over overlapping tiles) (default {DEFAULT_MODE})",
+    )
+    p.add_argument(
+        "--stride", type=int, default=32, help="window stride in pixels: 8, 16, 32 or 64 (default 32; windows mode)"
+    )
     p.add_argument("--bounds", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="area of interest")
     p.add_argument("--bounds-crs", metavar="CRS", help="CRS of --bounds, e.g. EPSG:4326 (default: the raster's)")
     p.add_argument("--bands", nargs="+", type=int, metavar="N", help="1-based source bands for the model, e.g. 4 3 2")

@@ -42,6 +42,7 @@ def options_from_args(args: argparse.Namespace) -> dict:
     return {
         "model_card": args.model,
         "stride": args.stride,
+        "mode": args.mode,
         "bounds": args.bounds,
         "bounds_crs": args.bounds_crs,
         "bands": args.bands,

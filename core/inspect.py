@@ -112,15 +112,16 @@ class RunGrid:
         try:
             g, wr, model = summary["grid"], summary["working_raster"], summary["model"]
             xmin, _ymin, _xmax, ymax = wr["bounds"]
+            ncx, ncy, patch = int(g["cells"][0]), int(g["cells"][1]), int(model["patch_size"])
             return cls(
                 stride=int(g["stride_px"]),
-                patch=int(model["patch_size"]),
+                patch=patch,
                 origin=(float(xmin), float(ymax)),
                 pixel=float(wr["pixel_size_m"][0]),
-                nx=int(g["windows_per_row"]),
-                ny=int(g["window_rows"]),
-                ncx=int(g["cells"][0]),
-                ncy=int(g["cells"][1]),
+                nx=int(g.get("windows_per_row", max(1, ncx - patch + 1))),  # map mode: windows at every pixel
+                ny=int(g.get("window_rows", max(1, ncy - patch + 1))),
+                ncx=ncx,
+                ncy=ncy,
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ClassificationError(
@@ -136,7 +137,11 @@ class RunGrid:
         return None
 
     def windows_of_cell(self, ci: int, cj: int) -> list[tuple[int, int]]:
-        """Window (i, j) covers cells i..i+k-1, j..j+k-1: the windows of the grid that cover (ci, cj)."""
+        """Window (i, j) covers cells i..i+k-1, j..j+k-1: the windows of the grid that cover (ci, cj).
+        A map-mode run (cells of one pixel): the one window centred on the pixel, as the map model saw it."""
+        if self.stride == 1:
+            half = self.patch // 2
+            return [(min(max(ci - half, 0), self.nx - 1), min(max(cj - half, 0), self.ny - 1))]
         k = self.k
         cols = range(max(0, ci - k + 1), min(self.nx - 1, ci) + 1)
         rows = range(max(0, cj - k + 1), min(self.ny - 1, cj) + 1)
@@ -200,17 +205,22 @@ def radiometry_from_dict(d: dict, card):
     return make_radiometry(method or "8bit", card, d.get("reason", ""))
 
 
-def engine_probabilities(model, device, x: np.ndarray) -> np.ndarray:
+def engine_softmax(model, device, x: np.ndarray) -> np.ndarray:
     """Softmax of ``model`` for ``x`` (N, C, p, p float32, 0-255) by the engine's forward pass
     (stages/run_windows.ModelRunner: channels-last on the device, bf16/fp16 autocast on GPU, softmax
-    in float32)."""
+    in float32): (N, K), or (N, K, p, p) for a per-pixel map model."""
     import torch
 
     from .stages.run_windows import ModelRunner
 
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     with torch.inference_mode():
-        return ModelRunner(model, device, max(1, len(t)), [])(t)
+        return ModelRunner(model, device, max(1, len(x)), [])(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+
+
+def engine_probabilities(model, device, x: np.ndarray) -> np.ndarray:
+    """(N, K) class probabilities of windows ``x``; a per-pixel model's are averaged over the window."""
+    probs = engine_softmax(model, device, x)
+    return probs.mean(axis=(2, 3)) if probs.ndim == 4 else probs
 
 
 def _rgb_indices(card) -> list[int]:
@@ -418,8 +428,14 @@ class Inspector:
         return self.inspect_pixel(col, row, shifted)
 
     def heat_map(self, window: InspectedWindow, target: Optional[int] = None) -> np.ndarray:
-        """Grad-CAM of ``target`` (None: the top class) for ``window``: (p, p) float32 in 0..1."""
+        """Grad-CAM of ``target`` (None: the top class) for ``window``: (p, p) float32 in 0..1; for a
+        per-pixel map model, its own probability of the class at each pixel."""
         from ..models.gradcam import grad_cam
+        from ..models.registry import is_per_pixel
+
+        if is_per_pixel(self.card.architecture):
+            probs = engine_softmax(self.model(), self.device, window.model_input[None])[0]
+            return probs[window.top_index if target is None else int(target)].astype(np.float32)
 
         res = grad_cam(self.model(), window.model_input[None], window.top_index if target is None else int(target))
         return res.heatmaps[0]

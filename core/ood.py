@@ -79,7 +79,7 @@ def assess(stats: WindowStats, nodata_share: float, source_pixel_m: Optional[flo
     if stats.n and unlike >= UNLIKE_SHARE:
         reasons.append(f"{unlike:.0%} of the windows have colours or contrast unlike the training patches")
         todo.append("check the radiometry in the summary (override it if wrong) and that the bands are red/green/blue")
-    if nodata_share >= NODATA_SHARE:
+    if stats.n and nodata_share >= NODATA_SHARE:  # none classified: the engine's 'every window is nodata' says it
         reasons.append(f"{nodata_share:.0%} of the area is nodata")
         todo.append("check the nodata value and the area of interest")
     if source_pixel_m and not (gsd_m / GSD_RATIO <= source_pixel_m <= gsd_m * GSD_RATIO):

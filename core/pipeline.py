@@ -23,9 +23,10 @@ from . import writers
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import choose_model_path, model_for, read_card
+from .stages.model import check_mode, choose_model_path, model_for, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
+from .stages.run_map import choose_map_path, run_map
 from .stages.run_windows import run_windows
 from .stages.summary import build_summary, result_from_summary
 
@@ -52,10 +53,21 @@ def classify(
 ) -> ClassificationResult:
     """Classify ``request.input_path``; see the module docstring and docs/notes/engine.md.
 
-    ``progress(Progress)`` receives typed reports (core/progress.py). ``model`` (keyword,
-    optional): an already loaded ``(model, card)`` pair; the model takes float N x C x p x p on
-    the 0-255 scale and returns logits (used by tests and benchmarks).
-    Raises ClassificationError (readable) or ClassificationCancelled; outputs are then removed.
+    Args:
+        request: what to classify and how (input, output folder, model card, bands, radiometry,
+            area, stride, batch size, device, ...; core/request.py).
+        progress: receives typed reports ``Progress(fraction, stage, message, done, total)``
+            (core/progress.py); called from the calling thread.
+        is_cancelled: polled between batches; True stops the run.
+        model: (keyword) an already loaded ``(model, card)`` pair; the model takes float
+            N x C x p x p on the 0-255 scale and returns logits (tests and benchmarks).
+
+    Returns:
+        The ClassificationResult: the output paths (classes, confidence, probabilities, summary),
+        area per class, window counts, speed, device, warnings, and the summary as a dict.
+
+    Raises:
+        ClassificationError (readable) or ClassificationCancelled; the outputs are then removed.
     """
     clock, warnings = _Clock(), []
     progress = as_callback(progress)
@@ -81,7 +93,8 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     import torch
 
     check_input_exists(req)
-    card = model[1] if model is not None else read_card(req.model_card)
+    card = model[1] if model is not None else read_card(req.model_card, req.mode)
+    check_mode(card, req.mode)
     writers.check_class_count(card)
     prepared = prepare_input(req, card, out_dir)
     clock.since("prepare", clock.start)
@@ -128,24 +141,30 @@ def _report_done(progress, result: ClassificationResult) -> None:
 
 
 def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:
-    """Fast path, windows, overviews; -> the run's summary (the outputs are still temporary)."""
+    """Fast path, windows (or map tiles), overviews; -> the run's summary (the outputs are still temporary)."""
 
     def on_trace():
         progress(Progress(0.015, FAST_PATH, "optimising the model for the CPU"))
 
-    path = choose_model_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+    if req.mode == "map":  # tiles of the per-pixel model; the fast path traced at the tile shape
+        path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
+        stage = run_map
+    else:
+        path = choose_model_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+        stage = run_windows
     if path.tried:
         clock.timings["model_prepare"] = path.report.prepare_seconds
     warnings += [path.warning] if path.warning else []
     check_cancel()
 
-    run = run_windows(
+    run = stage(
         prepared, path.model, device, req.batch_size, len(card.classes), outputs.write_row, progress, check_cancel
     )
     warnings += run.warnings
     if run.classified == 0:
         warnings.append(
-            "every window is nodata: nothing was classified (check the nodata value, the bands and the area)"
+            f"every {'tile' if req.mode == 'map' else 'window'} is nodata: nothing was classified "
+            "(check the nodata value, the bands and the area)"
         )
     check_cancel()
     clock.timings.update(inference=run.seconds, reading=run.read_seconds, forward=run.forward_seconds)

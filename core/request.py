@@ -12,6 +12,8 @@ RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile", "s
 RADIOMETRY_CHOICES = ("auto", *RADIOMETRY_METHODS)
 PROBABILITY_DTYPES = ("uint8", "float32")
 FAST_PATH_MODES = ("auto", "on", "off", "int8")
+MODES = ("windows", "map")
+DEFAULT_MODE = "windows"  # one class per window cell, or per 10 m pixel (core/stages/run_map.py)
 BATCH_SIZE_MAX = 4096  # windows per batch: the largest the engine, CLI, Processing and the dock accept
 
 
@@ -46,6 +48,9 @@ class ClassificationRequest:
     # fixed (low, high) per model band for the percentile stretch instead of sampling the AOI (classify-many
     # passes the whole raster's to each block, so blocks scale like a single run)
     percentile_limits: Optional[Sequence[Sequence[float]]] = None
+    # "windows": windows every ``stride`` px, cells of ``stride`` px; "map": the per-pixel model over
+    # overlapping tiles, outputs on the working grid (10 m); ``stride`` is then unused
+    mode: str = DEFAULT_MODE
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -29,7 +29,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..core.request import BATCH_SIZE_MAX, FAST_PATH_MODES, RADIOMETRY_CHOICES
+from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
 from ..qgis_bridge.results import LAND_COVER, area_summary, layer_label, run_name
@@ -71,6 +71,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
     EXTENT = "EXTENT"
     MODEL = "MODEL"
     STRIDE = "STRIDE"
+    MODE = "MODE"
     BATCH_SIZE = "BATCH_SIZE"
     DEVICE = "DEVICE"
     BANDS = "BANDS"
@@ -99,9 +100,12 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             "CRS) and writes three GeoTIFFs to the output folder: the land-cover classes (with the model's "
             "class names and colours), the confidence (maximum probability, 0–1) and one probability band "
             "per class (0–1).\n\n"
-            "MODEL: a model card (JSON beside the weights); empty = the bundled EuroSAT RGB model.\n"
+            "MODE: windows = one class per output cell of stride × gsd (the windows around it averaged); "
+            "map = a class for every pixel at the model's gsd (10 m), from the per-pixel map model over "
+            "overlapping tiles blended without seams.\n"
+            "MODEL: a model card (JSON beside the weights); empty = the bundled model of the mode.\n"
             "STRIDE: pixels between windows at the model's ground sampling distance (8, 16, 32 or 64 for "
-            "64 px windows); the output cell size is stride × gsd.\n"
+            "64 px windows); the output cell size is stride × gsd. Windows mode only.\n"
             "DEVICE: auto, cpu, cuda, cuda:N or mps (an unavailable device falls back with a warning).\n"
             "BANDS: source band numbers in the model's band order, e.g. 1,2,3 for red, green, blue; empty = "
             "auto-detect from band names, colour interpretation or the 13-band Sentinel-2 layout.\n"
@@ -126,6 +130,9 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
                 optional=True,
             )
         )
+        mode = QgsProcessingParameterEnum(self.MODE, "Mode", options=list(MODES), defaultValue=DEFAULT_MODE)
+        mode.setUsesStaticStrings(True)
+        self.addParameter(mode)
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.STRIDE,
@@ -189,6 +196,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
             radiometry=self.parameterAsEnumString(parameters, self.RADIOMETRY, context) or "auto",
             stride=self.parameterAsInt(parameters, self.STRIDE, context),
+            mode=self.parameterAsEnumString(parameters, self.MODE, context) or DEFAULT_MODE,
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             device=(self.parameterAsString(parameters, self.DEVICE, context) or "auto").strip(),
             write_probabilities=self.parameterAsBool(parameters, self.PROBABILITIES, context),

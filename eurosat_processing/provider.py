@@ -42,3 +42,6 @@ class LandCoverProvider(QgsProcessingProvider):
         from .classify_many import ClassifyManyAlgorithm
 
         self.addAlgorithm(ClassifyManyAlgorithm())
+        from .finetune_algorithm import FinetuneAlgorithm  # issue 24
+
+        self.addAlgorithm(FinetuneAlgorithm())

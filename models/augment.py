@@ -14,6 +14,7 @@ def augment_batch(
     zoom: tuple[float, float] = (0.85, 1.0),
     zoom_p: float = 0.5,
     jitter: float = 0.1,
+    radiometric: float = 0.0,
 ) -> torch.Tensor:
     """Augment a float batch N x C x H x W on the 0-255 scale (any device).
 
@@ -21,6 +22,7 @@ def augment_batch(
     (90 degree rotations x flip), with probability ``zoom_p`` a mild zoom-in (sampling a
     ``zoom`` fraction of the side, randomly placed), and brightness/contrast factors in
     ``1 +- jitter``.  One ``grid_sample`` for the geometry: exact for pure rotations/flips.
+    With ``radiometric`` > 0, that share of the samples also gets :func:`radiometric_batch`.
     """
     n = x.shape[0]
     dev = x.device
@@ -48,4 +50,67 @@ def augment_batch(
         ct = 1 + (torch.rand(n, 1, 1, 1, device=dev, dtype=x.dtype) * 2 - 1) * jitter
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = ((x - mean) * ct + mean) * b
-    return x.clamp_(0, 255)
+    x = x.clamp_(0, 255)
+    return radiometric_batch(x, p=radiometric) if radiometric > 0 else x
+
+
+# Radiometric augmentation: wider random families around what analysts load (haze, L1C vs L2A-like
+# path reflectance, sensor gain / colour cast, gamma). models/radiometric_shifts.py holds the fixed
+# evaluation shifts; these draws are continuous and never use its exact parameters.
+RADIOMETRIC_DEFAULTS = {
+    "p": 0.5,  # share of samples that get any radiometric change (the rest stay clean)
+    "haze_p": 0.4,
+    "haze_t": (0.03, 0.35),  # airlight blend weight
+    "haze_level": (150.0, 245.0),  # airlight brightness (red); green/blue add a bluish tilt
+    "haze_tilt": (0.0, 35.0),
+    "path_p": 0.4,
+    "path_blue": (-10.0, 45.0),  # path reflectance removed in blue (8-bit scale); < 0 adds some
+    "path_ratio": (0.3, 0.8),  # green = blue x r, red = green x r: strongest in blue
+    "path_gain": (0.97, 1.12),  # transmittance gain after the offset
+    "gain_p": 0.5,
+    "gain": (0.8, 1.2),  # independent per-band gains
+    "gamma_p": 0.4,
+    "gamma": (0.75, 1.3),
+}
+
+
+def _draw(n: int, lo_hi: tuple[float, float], ref: torch.Tensor, bands: int = 1) -> torch.Tensor:
+    """``n x bands x 1 x 1`` uniform draws in ``lo_hi``, shaped to broadcast over a batch like ``ref``."""
+    lo, hi = lo_hi
+    return torch.empty(n, bands, 1, 1, device=ref.device, dtype=ref.dtype).uniform_(lo, hi)
+
+
+def _chosen(n: int, p: float, ref: torch.Tensor) -> torch.Tensor:
+    return torch.rand(n, 1, 1, 1, device=ref.device) < p
+
+
+def radiometric_batch(x: torch.Tensor, **overrides) -> torch.Tensor:
+    """Random radiometric changes of an RGB (B04/B03/B02) batch N x 3 x H x W on the 0-255 scale.
+
+    A share ``p`` of the samples is changed; each of those draws independently, in this order:
+    per-band gains (``gain``), a gamma (``gamma``), a path-reflectance offset strongest in blue
+    (``path_*``: removed = L2A-like darkening, or added), and a haze blend ``x (1-t) + t A`` with a
+    bluish airlight (``haze_*``). Keyword arguments override :data:`RADIOMETRIC_DEFAULTS`.
+    """
+    cfg = {**RADIOMETRIC_DEFAULTS, **overrides}
+    n = x.shape[0]
+    if n == 0 or cfg["p"] <= 0:
+        return x
+    use = _chosen(n, cfg["p"], x)
+    y = x
+    gain = _draw(n, cfg["gain"], x, 3)
+    y = torch.where(use & _chosen(n, cfg["gain_p"], x), y * gain, y).clamp(0, 255)
+    gamma = _draw(n, cfg["gamma"], x)
+    y = torch.where(use & _chosen(n, cfg["gamma_p"], x), (y / 255.0) ** gamma * 255.0, y)
+    blue = _draw(n, cfg["path_blue"], x)
+    ratio = _draw(n, cfg["path_ratio"], x)
+    path = torch.cat([blue * ratio * ratio, blue * ratio, blue], dim=1)  # red, green, blue
+    darker = (y - path) * _draw(n, cfg["path_gain"], x)
+    y = torch.where(use & _chosen(n, cfg["path_p"], x), darker, y).clamp(0, 255)
+    level = _draw(n, cfg["haze_level"], x)
+    tilt = _draw(n, cfg["haze_tilt"], x)
+    airlight = torch.cat([level, level + tilt * 0.4, level + tilt], dim=1).clamp(0, 255)
+    t = _draw(n, cfg["haze_t"], x)
+    hazy = y * (1 - t) + t * airlight
+    y = torch.where(use & _chosen(n, cfg["haze_p"], x), hazy, y)
+    return y.clamp(0, 255)

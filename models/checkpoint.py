@@ -31,6 +31,11 @@ class InvalidCardError(ModelLoadError, ModelCardError):
     """Raised by :func:`load_model` for an invalid card (catchable as either base)."""
 
 
+def default_map_card_path() -> Path:
+    """The bundled per-pixel model of map mode (models/map_net.py)."""
+    return WEIGHTS_DIR / "eurosat_rgb_lite0_map.json"
+
+
 def default_card_path() -> Path:
     return WEIGHTS_DIR / DEFAULT_CARD_NAME
 
@@ -152,7 +157,19 @@ def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], source: 
 
 
 def load_model(card_path: str | Path | None = None, device: str | torch.device = "cpu"):
-    """Load ``(LandCoverClassifier in eval mode, ModelCard)``; ``None`` = the bundled default."""
+    """Load a model and its card.
+
+    Args:
+        card_path: the model card JSON; None = the bundled default (``default_card_path()``).
+        device: where the model goes ("cpu", "cuda:0", a torch.device).
+
+    Returns:
+        ``(LandCoverClassifier in eval mode, ModelCard)``; the classifier takes float N x C x H x W on
+        the 0-255 scale and returns logits.
+
+    Raises:
+        ModelLoadError (readable): a missing or invalid card, missing or corrupt weights, a shape mismatch.
+    """
     card_path = Path(card_path) if card_path is not None else default_card_path()
     try:
         card = ModelCard.load(card_path)

@@ -8,6 +8,8 @@ shared EuroSAT_RGB.zip.  Without ``--split`` every image in DATA is evaluated; w
 Prints overall accuracy, per-class precision/recall/F1, the confusion matrix, the most
 confused pairs and the inference speed (windows/s); ``--json`` writes the same as JSON,
 ``--record`` stores them in the card's ``metrics`` (with the exact command).
+``--shift NAME|all`` evaluates the same images under the fixed radiometric shifts of
+models/radiometric_shifts.py (``all``: unshifted and every shift, with a summary table).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .checkpoint import LandCoverClassifier, default_card_path, load_model
 from .dataset import DEFAULT_DATASET, list_eurosat, load_arrays, split_fingerprint, stratified_split
 from .devices import autocast_dtype, require_device
 from .metrics import classification_metrics, confusion_matrix, format_report, record_in_card
+from .radiometric_shifts import SHIFT_NAMES, apply_shift
 
 
 @torch.no_grad()
@@ -161,20 +164,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "EuroSAT train patches)",
     )
     p.add_argument("--top-pairs", type=int, default=5)
+    p.add_argument(
+        "--shift",
+        choices=("none", *SHIFT_NAMES, "all"),
+        default="none",
+        help="radiometric shift applied before the model (all = unshifted and every shift)",
+    )
     p.add_argument("--json", dest="json_out", default=None, help="write the results as JSON here")
     p.add_argument("--record", action="store_true", help="store the results and this command in the card's metrics")
 
 
-def run(args, command: str) -> dict:
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    device = require_device(args.device)
-    card_path = Path(args.model) if args.model else default_card_path()
-    model, card = load_model(card_path, device=device)
-    int8_note = None
-    if getattr(args, "int8", False) and args.record:
-        raise SystemExit("--record stores the card's own (fp32) metrics: leave it out with --int8")
-    if getattr(args, "int8", False):
-        model, int8_note = _int8(model, card, device)
+def _items(args, card) -> tuple[list, dict]:
+    """The (member, class index) pairs to evaluate and their fingerprint."""
     listing = list_eurosat(args.data, card.class_names)
     if args.split:
         split = stratified_split(listing, seed=args.seed, fractions=args.fractions, classes=card.class_names)
@@ -188,13 +189,53 @@ def run(args, command: str) -> dict:
         items = items[: args.limit]
     if not items:
         raise SystemExit("no images to evaluate")
+    return items, fingerprint
+
+
+def shift_names(choice: str) -> list[str]:
+    """The shifts one ``--shift`` choice evaluates, "none" (unshifted) included where it belongs."""
+    return ["none", *SHIFT_NAMES] if choice == "all" else [choice]
+
+
+def evaluate_shifts(model, images, labels, class_names, names, args, device) -> dict:
+    """Metrics of ``model`` per shift name ("none" = the images as they are); timing repeats on "none" only."""
+    out = {}
+    for name in names:
+        x = images if name == "none" else apply_shift(name, torch.from_numpy(images).float(), channel_axis=1)
+        repeats = args.repeats if name == "none" else 1
+        out[name] = evaluate_arrays(model, x, labels, class_names, args.batch_size, device, args.top_pairs, repeats)
+    return out
+
+
+def format_shift_table(by_shift: dict) -> str:
+    """One line per shift: accuracy, macro F1 and the change from the unshifted accuracy."""
+    base = by_shift.get("none", {}).get("accuracy")
+    lines = [f"{'shift':<20} {'accuracy':>9} {'macro F1':>9} {'change':>8}"]
+    for name, m in by_shift.items():
+        change = f"{(m['accuracy'] - base) * 100:+.2f}" if base is not None and name != "none" else ""
+        lines.append(f"{name:<20} {m['accuracy'] * 100:>8.2f}% {m['macro']['f1']:>9.4f} {change:>8}")
+    return "\n".join(lines)
+
+
+def run(args, command: str) -> dict:
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    device = require_device(args.device)
+    card_path = Path(args.model) if args.model else default_card_path()
+    model, card = load_model(card_path, device=device)
+    int8_note = None
+    if getattr(args, "int8", False) and args.record:
+        raise SystemExit("--record stores the card's own (fp32) metrics: leave it out with --int8")
+    if getattr(args, "int8", False):
+        model, int8_note = _int8(model, card, device)
+    items, fingerprint = _items(args, card)
     t0 = time.perf_counter()
     images, labels = load_arrays(args.data, items, size=card.patch_size)
     decode_s = time.perf_counter() - t0
-    metrics = evaluate_arrays(
-        model, images, labels, card.class_names, args.batch_size, device, args.top_pairs, args.repeats
-    )
-    metrics["inference"].update(device=str(device), threads=torch.get_num_threads(), decode_seconds=round(decode_s, 2))
+    names = shift_names(getattr(args, "shift", "none"))
+    by_shift = evaluate_shifts(model, images, labels, card.class_names, names, args, device)
+    metrics = by_shift[names[0]]
+    for m in by_shift.values():
+        m["inference"].update(device=str(device), threads=torch.get_num_threads(), decode_seconds=round(decode_s, 2))
     result = {
         "model": str(card_path),
         "architecture": card.architecture,
@@ -205,29 +246,57 @@ def run(args, command: str) -> dict:
         "members_sha256": fingerprint["members_sha256"],
         "command": command,
         "int8": int8_note,
+        "shift": names[0] if len(names) == 1 else "all",
         **metrics,
     }
-    inf = metrics["inference"]
+    if len(names) > 1 or names[0] != "none":
+        result["shifts"] = {k: v for k, v in by_shift.items()}
     print(f"model: {card.name} ({card.architecture}) from {card_path}" + (f"\nINT8: {int8_note}" if int8_note else ""))
     print(f"data: {args.data}" + (f"  split: {args.split} (seed {args.seed})" if args.split else ""))
-    print(format_report(metrics))
-    print(
-        f"\ninference: {inf['windows']} windows in {inf['seconds']:.2f} s = "
-        f"{inf['windows_per_second']} windows/s (batch {inf['batch_size']}, {inf['device']}, "
-        f"{inf['threads']} threads, best of {inf['passes']} pass(es); decoding took {inf['decode_seconds']} s, "
-        "not counted)"
-    )
+    for name, m in by_shift.items():
+        if len(by_shift) > 1 or name != "none":
+            print(f"\n=== radiometric shift: {name} ===")
+        print(format_report(m))
+    if len(by_shift) > 1 or names[0] != "none":
+        print("\naccuracy per radiometric shift (models/radiometric_shifts.py):")
+        print(format_shift_table(by_shift))
+    _print_speed(metrics["inference"], names[0])
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json_out}")
     if args.record:
-        key = args.split or f"eval_{Path(args.data).stem}"
-        record_in_card(card.metrics, key, metrics, fingerprint["members_sha256"], command)
-        card.metrics[f"inference_{inf['device'].split(':')[0]}"] = {**inf, "command": command}
-        card.save(card.path)
-        print(f"recorded in {card.path}")
+        _record(args, card, by_shift, fingerprint, command)
     return result
+
+
+def _print_speed(inf: dict, shift: str) -> None:
+    print(
+        f"\ninference{'' if shift == 'none' else f' ({shift})'}: {inf['windows']} windows in {inf['seconds']:.2f} s = "
+        f"{inf['windows_per_second']} windows/s (batch {inf['batch_size']}, {inf['device']}, "
+        f"{inf['threads']} threads, best of {inf['passes']} pass(es); decoding took {inf['decode_seconds']} s, "
+        "not counted)"
+    )
+
+
+def _record(args, card, by_shift: dict, fingerprint: dict, command: str) -> None:
+    """Store the results in the card: unshifted under the split's key (and the CPU/GPU speed),
+    each shift under ``<key>_shift_<name>``, and a ``radiometric_shifts`` summary of accuracies."""
+    key = args.split or f"eval_{Path(args.data).stem}"
+    for name, m in by_shift.items():
+        record_in_card(
+            card.metrics, key if name == "none" else f"{key}_shift_{name}", m, fingerprint["members_sha256"], command
+        )
+    if "none" in by_shift:
+        inf = by_shift["none"]["inference"]
+        card.metrics[f"inference_{inf['device'].split(':')[0]}"] = {**inf, "command": command}
+    shifted = {k: v["accuracy"] for k, v in by_shift.items() if k != "none"}
+    if shifted:
+        summary = card.metrics.setdefault("radiometric_shifts", {})
+        summary.update(split=key, members_sha256=fingerprint["members_sha256"], command=command)
+        summary.setdefault("accuracy", {}).update(shifted)
+    card.save(card.path)
+    print(f"recorded in {card.path}")
 
 
 def _int8(model, card, device):

@@ -128,8 +128,22 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
             cam_layer="features.28",
         ),
         _spec("resnet50d", "timm", IMAGENET_MEAN_255, IMAGENET_STD_255, "ResNet-50-D (timm)", cam_layer="layer3"),
+        _spec(
+            "tf_efficientnet_lite0_map",
+            "map",
+            TF_LITE_MEAN_255,
+            TF_LITE_STD_255,
+            "Per-pixel map model: frozen EfficientNet-Lite0 classifier trunk + FPN decoder (models/map_net.py)",
+            cam_layer="trunk.blocks.4",
+        ),
     )
 }
+
+
+def is_per_pixel(architecture: str) -> bool:
+    """True for a map-mode architecture (class logits per input pixel, not per window)."""
+    spec = ARCHITECTURES.get(architecture)
+    return spec is not None and spec.source == "map"
 
 
 def get_spec(architecture: str) -> ArchitectureSpec:
@@ -236,6 +250,12 @@ def _build_timm(name: str, num_classes: int) -> nn.Module:
     return timm.create_model(name, pretrained=False, num_classes=num_classes)
 
 
+def _build_map(name: str, num_classes: int) -> nn.Module:
+    from .map_net import build_map_net
+
+    return build_map_net(num_classes)
+
+
 def get_head(model: nn.Module) -> nn.Module:
     """The final classifier module (what ``--freeze-backbone`` leaves trainable)."""
     if hasattr(model, "get_classifier"):  # timm
@@ -258,8 +278,14 @@ def _head_prefix(model: nn.Module) -> str:
 def build_model(architecture: str, num_classes: int = 10, pretrained: bool = False) -> nn.Module:
     """Raw network for ``num_classes`` classes (takes normalised input, see module doc).
 
-    ``pretrained=True`` initialises the backbone from offline ImageNet weights and raises
-    :class:`PretrainedWeightsUnavailable` when they are not on this machine.
+    Args:
+        architecture: a name of :data:`ARCHITECTURES` (unknown: ValueError listing the known ones).
+        num_classes: the size of the classifier head.
+        pretrained: initialise the backbone from offline ImageNet weights; raises
+            :class:`PretrainedWeightsUnavailable` when they are not on this machine.
+
+    Returns:
+        The torch ``nn.Module`` (wrap it in ``checkpoint.LandCoverClassifier`` for 0-255 input).
     """
     spec = get_spec(architecture)
     if num_classes < 1:
@@ -272,6 +298,7 @@ def build_model(architecture: str, num_classes: int = 10, pretrained: bool = Fal
     builders: dict[str, Callable[[str, int], nn.Module]] = {
         "timm": _build_timm,
         "torchvision": _build_torchvision,
+        "map": _build_map,
     }
     model = builders[spec.source](spec.name, num_classes)
     if weights_file is not None:

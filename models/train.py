@@ -67,7 +67,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=3, help="early stopping on val accuracy (0 = off)")
     p.add_argument("--zoom", type=float, nargs=2, default=(0.85, 1.0), metavar=("MIN", "MAX"))
     p.add_argument("--jitter", type=float, default=0.1, help="brightness/contrast jitter")
+    p.add_argument(
+        "--radiometric",
+        type=float,
+        default=0.0,
+        help="share of training samples given random haze / path offset / band gains / gamma (0 = off)",
+    )
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CARD",
+        help="fine-tune: start from this model card's weights (same architecture) instead of ImageNet",
+    )
+    p.add_argument(
+        "--val-shifts",
+        action="store_true",
+        help="also score validation under the radiometric evaluation shifts; select epochs on the mean",
+    )
     p.add_argument("--seed", type=int, default=42, help="training seed (init, order, augmentation)")
     p.add_argument("--split-seed", type=int, default=42, help="seed of the train/val/test split")
     p.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))

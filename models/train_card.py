@@ -24,12 +24,14 @@ def versions() -> dict:
     }
 
 
-def make_card(args, name, spec, pretrained, fingerprint, state, command, num_classes) -> ModelCard:
+def make_card(args, name, spec, pretrained, fingerprint, state, command, num_classes, parent=None) -> ModelCard:
     data = Path(args.data)
     dataset = {"source": str(args.data), "name": data.name}
     if data.is_file():
         dataset["sha256"] = sha256_file(data)
-    if pretrained:
+    if parent:
+        init = f"fine-tuned from {parent['card']} (weights sha256 {parent['weights_sha256']})"
+    elif pretrained:
         init = f"ImageNet (offline weights from {spec.weights_package})" if spec.weights_package else "ImageNet"
     else:
         init = "random (from scratch)"
@@ -40,6 +42,7 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
         "dataset": dataset,
         "split": {"seed": args.split_seed, "fractions": list(args.fractions), **fingerprint},
         "init": init,
+        **({"parent": parent} if parent else {}),
         "recipe": {
             k: (list(v) if isinstance(v, tuple) else v)
             for k, v in vars(args).items()
@@ -49,8 +52,16 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
         "best_epoch": state["best_epoch"],
         "history": state["history"],
         "versions": versions(),
-        "model_selection": "best validation accuracy (test split used once, after training)",
+        "model_selection": (
+            "best mean validation accuracy over the clean and the radiometrically shifted validation split"
+            if getattr(args, "val_shifts", False)
+            else "best validation accuracy"
+        )
+        + " (test split used once, after training)",
     }
+    val = {"accuracy": state["best_acc"], "loss": state["best_loss"], "epoch": state["best_epoch"]}
+    if state.get("best_val_shifts"):
+        val["shifts"] = state["best_val_shifts"]
     return eurosat_rgb_card(
         args.arch,
         name,
@@ -59,16 +70,24 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
         patch_size=args.patch_size,
         gsd_m=10.0,
         sentinel2_dn_divisor=2750.0,
-        metrics={"val": {"accuracy": state["best_acc"], "loss": state["best_loss"], "epoch": state["best_epoch"]}},
+        metrics={"val": val},
         training=training,
         description=(
             "Classifies 64x64 Sentinel-2 RGB windows (B04, B03, B02 scaled as clip(DN/2750*255, 0, 255)) "
             "into the ten EuroSAT land-cover classes."
         ),
-        license="Weights: trained on EuroSAT (MIT licence)"
-        + (
-            f"; ImageNet initialisation from {spec.weights_package} (Apache-2.0)"
-            if pretrained and spec.weights_package
-            else ""
-        ),
+        license=_license(spec, pretrained, parent),
     )
+
+
+def _license(spec, pretrained: bool, parent) -> str:
+    text = "Weights: trained on EuroSAT (MIT licence)"
+    if parent:
+        return (
+            text
+            + f"; fine-tuned from {parent['card']}, itself initialised from ImageNet weights of "
+            + (f"{spec.weights_package} (Apache-2.0)" if spec.weights_package else "its architecture")
+        )
+    if pretrained and spec.weights_package:
+        return text + f"; ImageNet initialisation from {spec.weights_package} (Apache-2.0)"
+    return text

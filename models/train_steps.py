@@ -27,6 +27,7 @@ from .dataset import EUROSAT_CLASSES, list_eurosat, load_arrays, split_fingerpri
 from .devices import autocast_dtype, place_model, require_device
 from .evaluate import evaluate_arrays, predict_logits
 from .metrics import record_in_card
+from .radiometric_shifts import SHIFT_NAMES, apply_shift
 from .registry import build_model, count_parameters, get_head, get_spec
 from .train_card import make_card
 
@@ -58,6 +59,8 @@ class TrainingRun:
     xva: np.ndarray
     yva: np.ndarray
     pretrained: bool = False
+    parent: Optional[dict] = None  # the card fine-tuned from (--init-from)
+    val_shifts: dict = field(default_factory=dict)  # the last validation's accuracy per shift
     model: Optional[LandCoverClassifier] = None
     opt: Optional[torch.optim.Optimizer] = None
     scheduler: object = None
@@ -85,6 +88,7 @@ class TrainingRun:
             self.state,
             self.command,
             len(self.classes),
+            parent=self.parent,
         )
 
 
@@ -151,8 +155,11 @@ def _load_data(args, command, out, name, device, dtype) -> TrainingRun:
 
 def _build_model(run: TrainingRun) -> None:
     args = run.args
-    run.pretrained = pretrained_choice(args)
+    init_from = getattr(args, "init_from", None)
+    run.pretrained = pretrained_choice(args) and not init_from
     net = build_model(args.arch, num_classes=len(run.classes), pretrained=run.pretrained)
+    if init_from:
+        _load_parent(net, run, init_from)
     run.model = place_model(LandCoverClassifier(net, run.spec.mean, run.spec.std), run.device)
     groups = param_groups(
         net, args.lr, args.backbone_lr_mult if run.pretrained else 1.0, args.weight_decay, args.freeze_backbone
@@ -173,6 +180,22 @@ def _build_model(run: TrainingRun) -> None:
         args.freeze_backbone,
         run.n_batches,
     )
+
+
+def _load_parent(net: nn.Module, run: TrainingRun, card_path: str) -> None:
+    """Fine-tuning: the parent card's weights into ``net`` (same architecture and classes)."""
+    parent, card = load_model(card_path, device="cpu")
+    if card.architecture != run.args.arch or card.class_names != run.classes:
+        raise SystemExit(f"--init-from {card_path}: it is a {card.architecture} with other classes; use --arch of it")
+    net.load_state_dict(parent.net.state_dict())
+    test = (card.metrics or {}).get("test") or {}
+    run.parent = {
+        "card": card.name,
+        "path": str(card_path),
+        "weights_sha256": card.weights_sha256,
+        "test_accuracy": test.get("accuracy"),
+    }
+    LOG.info("fine-tuning from %s (weights sha256 %s)", card_path, card.weights_sha256)
 
 
 def param_groups(net: nn.Module, lr: float, backbone_mult: float, weight_decay: float, freeze: bool):
@@ -289,7 +312,8 @@ def _batch(run: TrainingRun, idx) -> tuple[torch.Tensor, torch.Tensor]:
         xb, yb = xb.to(run.device, non_blocking=True), yb.to(run.device, non_blocking=True)
     xb = xb.float()
     if not run.args.no_augment:
-        xb = augment_batch(xb, tuple(run.args.zoom), jitter=run.args.jitter)
+        radiometric = getattr(run.args, "radiometric", 0.0) or 0.0
+        xb = augment_batch(xb, tuple(run.args.zoom), jitter=run.args.jitter, radiometric=radiometric)
     return xb, yb
 
 
@@ -346,17 +370,34 @@ def validate(run: TrainingRun) -> tuple[float, float]:
     yv = torch.from_numpy(run.yva[: len(vlogits)])
     val_loss = F.cross_entropy(vlogits, yv).item()
     val_acc = (vlogits.argmax(1) == yv).float().mean().item()
+    run.val_shifts = _validate_shifts(run) if getattr(args, "val_shifts", False) else {}
     if run.sched_unit == "epoch":
         run.scheduler.step(val_acc)
     return val_loss, val_acc
 
 
+def _validate_shifts(run: TrainingRun) -> dict:
+    """Validation accuracy under each fixed radiometric shift (models/radiometric_shifts.py)."""
+    args = run.args
+    out = {}
+    for name in SHIFT_NAMES:
+        x = apply_shift(name, torch.from_numpy(run.xva).float(), channel_axis=1)
+        logits, _ = predict_logits(run.model, x, args.eval_batch_size, run.device, max_batches=args.max_eval_batches)
+        out[name] = (logits.argmax(1) == torch.from_numpy(run.yva[: len(logits)])).float().mean().item()
+    return out
+
+
+def selection_score(val_acc: float, shifts: dict) -> float:
+    """What epochs are selected on: clean validation accuracy, or its mean with the shifted ones."""
+    return (val_acc + sum(shifts.values())) / (1 + len(shifts)) if shifts else val_acc
+
+
 def record_epoch(run: TrainingRun, epoch: int, trained: dict, val_loss: float, val_acc: float) -> bool:
     """The epoch in the history and the log; -> True when it is the best on validation so far."""
     state = run.state
-    improved = val_acc > state["best_acc"] + 1e-9 or (
-        abs(val_acc - state["best_acc"]) <= 1e-9 and val_loss < state["best_loss"]
-    )
+    score = selection_score(val_acc, run.val_shifts)
+    best = state.get("best_select", state["best_acc"])
+    improved = score > best + 1e-9 or (abs(score - best) <= 1e-9 and val_loss < state["best_loss"])
     rec = {
         "epoch": epoch,
         "train_loss": round(trained["loss"], 5),
@@ -367,20 +408,26 @@ def record_epoch(run: TrainingRun, epoch: int, trained: dict, val_loss: float, v
         "train_seconds": round(trained["seconds"], 1),
         "img_per_s": round(trained["seen"] / trained["seconds"], 1),
     }
+    if run.val_shifts:
+        rec["val_shifts"] = {k: round(v, 5) for k, v in run.val_shifts.items()}
+        rec["val_select"] = round(score, 5)
     state["history"].append(rec)
+    shifts = "".join(f" {k} {v:.4f}" for k, v in run.val_shifts.items())
     LOG.info(
-        "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f%s | %.0f s (%.0f img/s)",
+        "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f%s%s | %.0f s (%.0f img/s)",
         epoch,
         rec["train_loss"],
         rec["train_acc"],
         val_loss,
         val_acc,
+        f" |{shifts} | select {score:.4f}" if shifts else "",
         " *best*" if improved else "",
         trained["seconds"],
         rec["img_per_s"],
     )
     if improved:
         state.update(best_acc=val_acc, best_loss=val_loss, best_epoch=epoch, bad_epochs=0)
+        state.update(best_select=score, best_val_shifts=dict(run.val_shifts))
     else:
         state["bad_epochs"] += 1
     return improved

@@ -4,16 +4,14 @@
   (memory, database) is first written to a GeoPackage in a temporary folder;
 - :func:`reference_records` reads a vector reference layer through QGIS (its filter, its CRS, any provider:
   a delimited-text CSV, memory, a database) into the plain records core/accuracy takes;
-- :class:`FunctionTask` runs one core call in QGIS's task manager (progress, cancel, one readable error);
 - :func:`style_sample_layer` styles a sample point layer by labelling status.
 """
 
 from __future__ import annotations
 
 import tempfile
-import traceback
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
@@ -26,13 +24,11 @@ from qgis.core import (
     QgsProject,
     QgsProviderRegistry,
     QgsRendererCategory,
-    QgsTask,
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
 
 from ..core.accuracy.errors import AssessmentError
-from ..errors import ReadableError
 
 STATUS_STYLES = (
     ("", "to label", "#ffffff", "#000000"),
@@ -93,41 +89,6 @@ def reference_records(layer: QgsVectorLayer, class_field: str, map_crs: QgsCoord
 def _is_null(value) -> bool:
     """A QVariant NULL (what QGIS gives for an empty attribute)."""
     return hasattr(value, "isNull") and value.isNull()
-
-
-class FunctionTask(QgsTask):
-    """Runs ``fn(progress, is_cancelled)`` in a worker; ``result`` or ``error`` (one line) afterwards.
-
-    ``on_done(task)`` is called on the main thread when it ends, whatever the outcome.
-    """
-
-    def __init__(self, description: str, fn: Callable, on_done: Optional[Callable] = None):
-        super().__init__(description, QgsTask.Flag.CanCancel)
-        self.fn = fn
-        self.on_done = on_done
-        self.result = None
-        self.error: Optional[str] = None
-        self.trace: str = ""
-
-    def run(self) -> bool:
-        def progress(fraction, message=""):
-            self.setProgress(100.0 * max(0.0, min(1.0, float(fraction))))
-
-        try:
-            self.result = self.fn(progress, self.isCanceled)
-            return not self.isCanceled()
-        except ReadableError as exc:  # AssessmentError and friends: readable as they are
-            self.error = "cancelled" if self.isCanceled() else str(exc)
-        except Exception as exc:  # anything else: one line here, the traceback for the log
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.trace = traceback.format_exc()
-        return False
-
-    def finished(self, ok: bool) -> None:
-        if not ok and self.error is None:
-            self.error = "cancelled"
-        if self.on_done is not None:
-            self.on_done(self)
 
 
 def style_sample_layer(layer) -> None:

@@ -42,6 +42,7 @@ class RunOptions:
     bands: Optional[list] = None  # 1-based source bands, one per model band; None = auto
     radiometry: str = "auto"
     stride: int = 32
+    mode: str = "windows"  # or "map": a class per 10 m pixel (core/request.py MODES)
     batch_size: int = 64
     device: str = "auto"
     write_probabilities: bool = True
@@ -200,6 +201,7 @@ def build_request(
         bounds=bounds,
         bounds_crs=bounds_crs,
         stride=stride,
+        mode=options.mode or "windows",
         batch_size=batch,
         device=options.device or "auto",
         write_probabilities=bool(options.write_probabilities),

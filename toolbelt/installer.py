@@ -18,36 +18,59 @@ Where the automatic path cannot work (no pip, no network, no PyTorch build for t
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..errors import ReadableError
 from . import requirements as reqs
 from .dependencies import numpy_pin, requirement_lines
 from .deps_folder import PROTECTED, deps_folder, deps_root, prune_protected
-from .torch_build import PYPI_SIMPLE, Machine, TorchSource, choose_source, detect_machine, fallback_to_default
+from .device_probe import device_summary, probe_device
+from .package_index import _hash, _masked, configured_index, download_size, index_options, unreachable
+from .pip_run import _pip_failure, _run_pip
+from .python_env import BUILD_TOOLS, _pip_missing, pins, pip_problem, provided_distributions, python_for_pip
+from .torch_build import Machine, TorchSource, choose_source, detect_machine, fallback_to_default
+
+# Re-exported: the installer's callers and tests reach the whole job through this module.
+__all__ = [
+    "BUILD_TOOLS",
+    "InstallFailed",
+    "InstallRefused",
+    "Package",
+    "Plan",
+    "configured_index",
+    "device_summary",
+    "download_size",
+    "format_size",
+    "index_options",
+    "install",
+    "install_command",
+    "make_plan",
+    "manual_command",
+    "manual_instructions",
+    "pip_problem",
+    "platform_kind",
+    "probe_device",
+    "prune_protected",
+    "python_for_pip",
+    "read_manifest",
+    "remove",
+    "repair_plan",
+    "unreachable",
+]
 
 MANIFEST = "eurosat_landcover_install.json"
-# Needed by torch only to compile C++ extensions (torch.utils.cpp_extension), which the plugin never does:
-# not pinned, and not installed when the running Python has any version (Debian 12 has setuptools 66.1,
-# torch 2.14 asks for >=77.0.3).
-BUILD_TOOLS = ("setuptools", "pip", "wheel")
 
 
-class InstallRefused(Exception):
+class InstallRefused(ReadableError):
     """Automatic installation is not possible here: ``reason`` (one line) and ``manual`` (what works)."""
 
     def __init__(self, reason: str, manual: str):
@@ -56,7 +79,7 @@ class InstallRefused(Exception):
         self.manual = manual
 
 
-class InstallFailed(Exception):
+class InstallFailed(ReadableError):
     """pip ran and failed (the last lines of its log are in the message)."""
 
 
@@ -130,70 +153,6 @@ def format_size(size: Optional[int]) -> str:
     if size >= 1e6:
         return f"{size / 1e6:.1f} MB"
     return f"{max(size / 1e3, 0.1):.1f} kB"
-
-
-# The Python that runs pip ---------------------------------------------------------------------------------
-def python_for_pip() -> Optional[str]:
-    """The Python interpreter of the running QGIS (inside QGIS ``sys.executable`` is often QGIS itself, or
-    whatever ``python3`` comes first on PATH, e.g. a pyenv shim: each candidate must report this Python's
-    version and prefix). Found once per session (it runs a few interpreters)."""
-    return _python_for(sys.executable or "")
-
-
-@functools.lru_cache(maxsize=4)
-def _python_for(executable: str) -> Optional[str]:
-    exe = Path(executable)
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    names = ("python.exe", "python3.exe") if os.name == "nt" else (f"python{version}", "python3", "python")
-    candidates = [folder / name for folder in (Path(sys.exec_prefix) / "bin", Path(sys.exec_prefix)) for name in names]
-    if exe.name.lower().startswith("python"):
-        candidates.insert(0, exe)
-    candidates += [exe.parent / name for name in names]
-    seen = set()
-    for candidate in candidates:
-        if candidate in seen or not candidate.is_file():
-            continue
-        seen.add(candidate)
-        if _same_python(str(candidate)):
-            return str(candidate)
-    return None
-
-
-_IDENTITY = "import sys; print(sys.version_info[0], sys.version_info[1], sys.base_exec_prefix)"
-
-
-def _same_python(python: str) -> bool:
-    """True when `python` is this interpreter (same version and installation), not another one on PATH."""
-    try:
-        out = subprocess.run(
-            [python, "-c", _IDENTITY], capture_output=True, text=True, timeout=20, check=False
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return out == f"{sys.version_info[0]} {sys.version_info[1]} {sys.base_exec_prefix}"
-
-
-def pip_problem(python: Optional[str]) -> Optional[str]:
-    """None when ``python -m pip`` works, else why not."""
-    if not python:
-        return "the Python interpreter that runs QGIS was not found"
-    try:
-        result = subprocess.run(
-            [python, "-m", "pip", "--version"], capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"{python} cannot be run ({exc})"
-    if result.returncode != 0:
-        return f"pip is not installed for {python}"
-    return None
-
-
-def _pip_missing(python: Optional[str]) -> bool:
-    """For the messages, cheaply: can this interpreter find pip? (No subprocess: the messages are built when
-    the plugin loads; the installer itself runs ``python -m pip --version``.)"""
-    import importlib.util
-
-    return python is None or importlib.util.find_spec("pip") is None
 
 
 # Where the plugin runs: the manual commands ------------------------------------------------------------
@@ -270,95 +229,6 @@ def manual_instructions(packages: list, target: Optional[Path] = None, reason: s
     return f"In a terminal run:\n{first}{command}"
 
 
-# The network ---------------------------------------------------------------------------------------------
-def configured_index(python: str) -> str:
-    """The index pip uses (PIP_INDEX_URL, pip's configuration, else PyPI)."""
-    if os.environ.get("PIP_INDEX_URL"):
-        return os.environ["PIP_INDEX_URL"]
-    try:
-        out = subprocess.run(
-            [python, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    for line in out.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip().endswith(".index-url") and not key.strip().endswith("extra-index-url"):
-            return value.strip().strip("'\"")
-    return PYPI_SIMPLE
-
-
-def _open(request, timeout: float, proxy: Optional[str]):
-    """urlopen, through ``proxy`` when given (else the environment's proxy settings, as pip does)."""
-    handlers = [urllib.request.ProxyHandler({"http": proxy, "https": proxy})] if proxy else []
-    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
-
-
-def unreachable(url: str, timeout: float = 8.0, proxy: Optional[str] = None) -> Optional[str]:
-    """None when ``url`` answers (any HTTP status), else the error in a few words."""
-    if url.startswith("file:"):
-        return None if _file_path(url).exists() else "no such folder"
-    try:
-        with _open(urllib.request.Request(url.rstrip("/") + "/", method="HEAD"), timeout, proxy):
-            return None
-    except urllib.error.HTTPError:
-        return None  # the server answered
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return str(getattr(exc, "reason", exc))
-
-
-def _file_path(url: str) -> Path:
-    return Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
-
-
-def download_size(url: str, timeout: float = 15.0, proxy: Optional[str] = None) -> Optional[int]:
-    """Bytes of a file on an index (HTTP Content-Length, or the local file's size)."""
-    url = url.split("#", 1)[0]
-    if url.startswith("file:"):
-        path = _file_path(url)
-        return path.stat().st_size if path.is_file() else None
-    try:
-        with _open(urllib.request.Request(url, method="HEAD"), timeout, proxy) as response:
-            length = response.headers.get("Content-Length")
-            return int(length) if length else None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-# What the running Python provides -------------------------------------------------------------------------
-def provided_distributions(exclude: Optional[Path] = None) -> dict:
-    """{normalized name: (name, version)} of the distributions on ``sys.path``, the plugin's folder excluded."""
-    root = str(Path(exclude or deps_root()).resolve())
-    paths = [p for p in sys.path if p and not str(Path(p).resolve()).startswith(root)]
-    found = {}
-    for dist in metadata.distributions(path=paths):
-        name = dist.metadata["Name"]
-        if name and reqs.normalize(name) not in found:
-            found[reqs.normalize(name)] = (name, dist.version)
-    return found
-
-
-def imported_distributions() -> set:
-    """Normalized names of the distributions whose modules the running Python has imported (QGIS's own)."""
-    try:
-        mapping = metadata.packages_distributions()
-    except AttributeError:  # Python < 3.10
-        return set()
-    top = {name.split(".")[0] for name in list(sys.modules)}
-    return {reqs.normalize(d) for module in top for d in mapping.get(module, ())}
-
-
-def pins(provided: dict, own: tuple) -> dict:
-    """{name: version} pip must keep: the protected and imported distributions, except the plugin's own."""
-    keep = set(PROTECTED) | imported_distributions()
-    ours = {reqs.normalize(r.name) for r in own} | set(BUILD_TOOLS)
-    return {
-        name: version
-        for key, (name, version) in provided.items()
-        if key in keep and key not in ours and re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", version)
-    }
-
-
 # Plan -----------------------------------------------------------------------------------------------------
 def make_plan(
     requirements: Optional[list] = None,
@@ -373,8 +243,19 @@ def make_plan(
 ) -> Plan:
     """Resolve what must be downloaded (nothing is installed). Raises :class:`InstallRefused`.
 
-    ``proxy``: ``http://[user:password@]host:port`` for pip and the size requests (QGIS's own proxy
-    setting, which pip would not see otherwise); ``probe(url)``: the reachability check (tests).
+    Args:
+        requirements: pip requirement lines (default: every runtime requirement of :mod:`.requirements`).
+        target: the folder to install into (default: the plugin's own package folder).
+        python: the interpreter that runs pip (default: the one running QGIS).
+        machine, source: the detected machine and the chosen PyTorch build (detected/chosen when None).
+        index_url: the package index (default: pip's configured one).
+        probe: ``probe(url) -> None or why``, the reachability check (tests).
+        on_line: receives every line pip prints.
+        proxy: ``http://[user:password@]host:port`` for pip and the size requests (QGIS's own proxy
+            setting, which pip would not see otherwise).
+
+    Returns:
+        The :class:`Plan`: the exact files, their sizes, the pins and the PyTorch source.
     """
     probe = probe or (lambda url: unreachable(url, proxy=proxy))
     requirement_objs = list(reqs.RUNTIME)
@@ -382,6 +263,37 @@ def make_plan(
     target = Path(target) if target is not None else deps_folder()
     names = [re.split(r"[<>=!~ \[;]", line, maxsplit=1)[0] for line in lines]
     python = python or python_for_pip()
+    _check_pip_and_index(python, index_url, probe, proxy, names, target)
+    machine = machine or detect_machine()
+    source = _torch_source(source, machine, names, target, probe)
+    options = index_options(source, names, index_url)
+    provided = provided_distributions(exclude=target.parent)
+    pinned = pins(provided, tuple(requirement_objs))
+    if "numpy" not in provided:
+        raise InstallRefused(
+            "Cannot install automatically: the Python running QGIS has no numpy, which the plugin never installs "
+            "itself (it must be the one GDAL is built with)",
+            "Install numpy with QGIS's own installer or package manager "
+            "(Debian/Ubuntu: sudo apt install python3-numpy)",
+        )
+    packages = _report_packages(_dry_run(python, options, lines, pinned, target, on_line, proxy))
+    bad = [p.name for p in packages if reqs.normalize(p.name) in set(PROTECTED) | {reqs.normalize(n) for n in pinned}]
+    if bad:
+        raise InstallRefused(
+            f"Cannot install automatically: pip wants to replace {', '.join(bad)}, which QGIS provides",
+            manual_instructions(names, target),
+        )
+    kept = {}
+    for p in [p for p in packages if reqs.normalize(p.name) in BUILD_TOOLS and reqs.normalize(p.name) in provided]:
+        packages.remove(p)
+        kept[p.name] = provided[reqs.normalize(p.name)][1]
+    for p in packages:
+        p.size = download_size(p.url, proxy=proxy)
+    return Plan(target, lines, packages, source, machine, python, pinned, options, kept, proxy)
+
+
+def _check_pip_and_index(python, index_url, probe, proxy, names: list, target: Path) -> None:
+    """Raise :class:`InstallRefused` when pip cannot run or the package index does not answer."""
     problem = pip_problem(python)
     if problem:
         raise InstallRefused(f"Cannot install automatically: {problem}", manual_instructions(names, target))
@@ -394,28 +306,26 @@ def make_plan(
             "check the network connection or proxy (QGIS Settings \u2192 Options \u2192 Network)",
             manual_instructions(names, target),
         )
-    machine = machine or detect_machine()
-    if source is None and not any(n in ("torch", "torchvision") for n in names):
-        source = TorchSource("none", None, "not part of this install")
-    if source is None:
-        source = choose_source(machine)
-        if source.refusal:
-            raise InstallRefused(f"Cannot install PyTorch here: {source.refusal}", manual_instructions(names, target))
-        if source.index_url:
-            why = probe(source.index_url)
-            if why:
-                source = fallback_to_default(source, why)
-    options = index_options(source, names, index_url)
-    provided = provided_distributions(exclude=target.parent)
-    pinned = pins(provided, tuple(requirement_objs))
-    missing_protected = [n for n in ("numpy",) if n not in provided]
-    if missing_protected:
-        raise InstallRefused(
-            "Cannot install automatically: the Python running QGIS has no numpy, which the plugin never installs "
-            "itself (it must be the one GDAL is built with)",
-            "Install numpy with QGIS's own installer or package manager "
-            "(Debian/Ubuntu: sudo apt install python3-numpy)",
-        )
+
+
+def _torch_source(source, machine: Machine, names: list, target: Path, probe) -> TorchSource:
+    """The PyTorch build to install: the given one, none when torch is not asked for, else the machine's."""
+    if source is not None:
+        return source
+    if not any(n in ("torch", "torchvision") for n in names):
+        return TorchSource("none", None, "not part of this install")
+    source = choose_source(machine)
+    if source.refusal:
+        raise InstallRefused(f"Cannot install PyTorch here: {source.refusal}", manual_instructions(names, target))
+    if source.index_url:
+        why = probe(source.index_url)
+        if why:
+            source = fallback_to_default(source, why)
+    return source
+
+
+def _dry_run(python: str, options: list, lines: list, pinned: dict, target: Path, on_line, proxy) -> dict:
+    """``pip install --dry-run --report`` under the pins; returns pip's JSON report."""
     with tempfile.TemporaryDirectory(prefix="eurosat-plan-") as tmp:
         constraints = Path(tmp) / "constraints.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pinned.items())), encoding="utf-8")
@@ -440,7 +350,11 @@ def make_plan(
         result = _run_pip(command, target_on_path=target, on_line=on_line, proxy=proxy)
         if result.returncode != 0:
             raise InstallFailed(_pip_failure("pip could not resolve the packages", result.log, pinned))
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+        return json.loads(report_path.read_text(encoding="utf-8"))
+
+
+def _report_packages(report: dict) -> list:
+    """The :class:`Package` list of a pip report, each URL carrying its hash."""
     packages = []
     for item in report.get("install", []):
         meta = item.get("metadata", {})
@@ -451,90 +365,7 @@ def make_plan(
             url = f"{url}#{digest}"
         name, version = meta.get("name", "?"), meta.get("version", "?")
         packages.append(Package(name, version, url, None, bool(item.get("requested"))))
-    bad = [p.name for p in packages if reqs.normalize(p.name) in set(PROTECTED) | {reqs.normalize(n) for n in pinned}]
-    if bad:
-        raise InstallRefused(
-            f"Cannot install automatically: pip wants to replace {', '.join(bad)}, which QGIS provides",
-            manual_instructions(names, target),
-        )
-    kept = {}
-    for p in [p for p in packages if reqs.normalize(p.name) in BUILD_TOOLS and reqs.normalize(p.name) in provided]:
-        packages.remove(p)
-        kept[p.name] = provided[reqs.normalize(p.name)][1]
-    for p in packages:
-        p.size = download_size(p.url, proxy=proxy)
-    return Plan(target, lines, packages, source, machine, python, pinned, options, kept, proxy)
-
-
-def index_options(source: TorchSource, names: list, index_url: Optional[str] = None) -> list:
-    """pip's index options: the chosen PyTorch index (only when torch or torchvision is installed)."""
-    options = [] if index_url is None else ["--index-url", index_url]
-    return options + (source.pip_options() if any(n in ("torch", "torchvision") for n in names) else [])
-
-
-def _masked(proxy: Optional[str]) -> str:
-    """The proxy address without its password."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", proxy or "")
-
-
-def _hash(download_info: dict) -> Optional[str]:
-    archive = download_info.get("archive_info", {})
-    hashes = archive.get("hashes") or {}
-    if "sha256" in hashes:
-        return f"sha256={hashes['sha256']}"
-    value = archive.get("hash")
-    return value.replace(":", "=", 1) if value and "=" not in value else value
-
-
-@dataclass
-class _Result:
-    returncode: int
-    log: list
-
-
-def _run_pip(
-    command: list, target_on_path: Optional[Path], on_line: Callable, is_canceled=lambda: False, proxy=None
-) -> _Result:
-    """Run pip, streaming its output lines to ``on_line``; terminate it when ``is_canceled()``.
-    A proxy goes through the environment, so its password is neither in the log nor on the command line."""
-    env = dict(os.environ)
-    if proxy:
-        env.update({name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")})
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PYTHONUNBUFFERED"] = "1"
-    if target_on_path is not None and Path(target_on_path).is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(target_on_path), env.get("PYTHONPATH", ""))))
-    log = []
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
-    assert process.stdout is not None
-    for line in process.stdout:
-        line = line.rstrip()
-        log.append(line)
-        if line:
-            on_line(line)
-        if is_canceled():
-            process.terminate()
-            break
-    try:
-        code = process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        code = process.wait()
-    return _Result(-1 if is_canceled() else code, log)
-
-
-def _pip_failure(what: str, log: list, pinned: dict) -> str:
-    if "The conflict is caused by:" in log:  # the lines that name the conflicting requirements
-        start = log.index("The conflict is caused by:") + 1
-        causes = [line.strip() for line in log[start : start + 6] if line.startswith(" ")]
-        detail = "; ".join(causes)
-    else:
-        errors = [line for line in log if "ERROR" in line or "requires" in line]
-        detail = " ".join(errors[-3:] or log[-3:])
-    hint = ""
-    if any(n in detail for n in pinned):
-        hint = " (a package needs another version of one that QGIS provides, which the plugin never replaces)"
-    return f"{what}{hint}: {detail.strip()}"
+    return packages
 
 
 # Install, repair, remove ----------------------------------------------------------------------------------
@@ -637,56 +468,3 @@ def repair_plan(target: Optional[Path] = None, **kwargs) -> Plan:
             ) from exc
         shutil.rmtree(trash, ignore_errors=True)
     return make_plan(target=target, **kwargs)
-
-
-# After installing: the device ----------------------------------------------------------------------------
-_DEVICE_PROBE = r"""
-import json, sys
-out = {}
-try:
-    import torch
-except Exception as exc:
-    print(json.dumps({"error": f"torch cannot be imported: {exc}"})); sys.exit(0)
-out["torch"] = torch.__version__
-out["cuda_build"] = torch.version.cuda
-out["cuda"] = bool(torch.cuda.is_available())
-out["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if out["cuda"] else []
-mps = getattr(torch.backends, "mps", None)
-out["mps"] = bool(mps is not None and mps.is_available())
-print(json.dumps(out))
-"""
-
-
-def probe_device(python: Optional[str] = None, target: Optional[Path] = None, timeout: float = 180) -> dict:
-    """What torch sees, asked in a fresh interpreter with the plugin's folder first on its path."""
-    python = python or python_for_pip() or sys.executable
-    env = dict(os.environ)
-    target = Path(target or deps_folder())
-    if target.is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(target), env.get("PYTHONPATH", ""))))
-    try:
-        result = subprocess.run(
-            [python, "-c", _DEVICE_PROBE], capture_output=True, text=True, timeout=timeout, env=env, check=False
-        )
-        return json.loads(result.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
-        return {"error": f"torch could not be asked ({exc})"}
-
-
-def device_summary(probe: dict, machine: Machine) -> tuple:
-    """(text, warning or None): which device the plugin will use and why."""
-    if "error" in probe:
-        return probe["error"], probe["error"]
-    torch = f"torch {probe['torch']}"
-    if probe.get("cuda"):
-        return f"GPU: {probe['gpus'][0] if probe['gpus'] else 'CUDA'} (CUDA {probe['cuda_build']}, {torch}).", None
-    if probe.get("mps"):
-        return f"Apple GPU (MPS), {torch}.", None
-    if machine.gpu:
-        if not probe.get("cuda_build"):
-            why = f"{torch} is a CPU build"
-        else:
-            why = f"{torch} is built for CUDA {probe['cuda_build']}, which driver {machine.driver} cannot run"
-        warning = f"{machine.gpu} is present but unused: {why}. Press Repair to install the matching build."
-        return f"CPU ({torch}).", warning
-    return f"CPU ({torch}): no GPU found ({machine.describe()}).", None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qgis.core import QgsProject, QgsSettings
 
-from ..core.request import BATCH_SIZE_MAX
+from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, MODES
 
 PREFIX = "eurosat_landcover/ui/"
 
@@ -64,6 +64,7 @@ class DockSettings:
     extra_models: list = field(default_factory=list)  # card paths the user added
     area_mode: str = "layer"
     stride: int = 32
+    mode: str = DEFAULT_MODE  # "windows" or "map" (core/request.py MODES)
     batch_size: int = 64
     device: str = "auto"
     radiometry: str = "auto"
@@ -78,6 +79,8 @@ class DockSettings:
             out.area_mode = "layer"
         if out.stride not in STRIDES:
             out.stride = 32
+        if out.mode not in MODES:
+            out.mode = DEFAULT_MODE
         out.batch_size = max(1, min(out.batch_size, BATCH_SIZE_MAX))
         if not out.output_dir:
             out.output_dir = default_output_dir()

@@ -633,7 +633,25 @@ def run_assessment(
     reference_layer=None,
     reference_records=None,
 ) -> dict:
-    """assess() + write_outputs(): the one call of the Processing algorithm and the page."""
+    """assess() + write_outputs(): the one call of the Processing algorithm and the page.
+
+    Args:
+        map_path: the classified (or corrected) map; optional with a sample that records its map.
+        sample: a labelled sample GeoPackage (from the sampling design); or else
+        reference: an existing reference: a vector layer with ``class_field`` (``mapping`` maps its
+            values to class names; ``reference_layer`` picks a layer of a multi-layer file) or a raster.
+        out_dir: where the outputs go (default: beside the map); ``overwrite`` replaces earlier ones.
+        kappa: also report Cohen's kappa.
+        reference_records: a vector reference already read (qgis_bridge.assess.reference_records), instead
+            of ``reference``.
+
+    Returns:
+        {kind: path} of the JSON, the two CSVs and the HTML report, the results dict under "data" and
+        the Assessment (estimates with confidence intervals) under "assessment".
+
+    Raises:
+        AssessmentError (readable) for a sample or reference that cannot be assessed.
+    """
     res, labels, info = assess(
         map_path, sample, reference, class_field, mapping, reference_layer, kappa, reference_records
     )

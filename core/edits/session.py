@@ -214,6 +214,14 @@ class EditSession:
     def open(cls, path, progress: Optional[Callable[[float], None]] = None, defer_rebuild: bool = False) -> EditSession:
         """Open the corrections of the run of ``path`` (its classes or corrected raster, or its log).
 
+        Args:
+            path: the run's ``_classes.tif``, ``_corrected.tif`` or ``_edits.gpkg``.
+            progress: ``progress(fraction)`` while the corrected raster is created or rebuilt.
+            defer_rebuild: leave that writing to the caller (see below).
+
+        Returns:
+            The open EditSession (``files``, ``log``, undo/redo stacks; ``apply``/``undo``/``redo``).
+
         Refuses (EditError, nothing written) a non-plugin raster, a read-only folder, a log of
         another raster, or a corrected raster without its log. Creates the log and the corrected
         raster on first use; rebuilds the corrected raster when it disagrees with the log. With

@@ -152,7 +152,22 @@ def export_run(
 ) -> ExportResult:
     """Export ``source`` (a ``*_summary.json`` or a class raster) into ``outdir``.
 
-    ``map`` in ``what`` is skipped here: it needs QGIS (qgis_bridge/print_layout.py)."""
+    Args:
+        source: a run's ``*_summary.json``, its classes or corrected raster, or any paletted raster.
+        outdir: the folder the files go to (created when missing).
+        options: what to export (``what``: "raster", "polygons", "report"; formats, minimum mapping
+            unit, dissolve, title, overwrite). ``map`` in ``what`` is skipped here: it needs QGIS
+            (qgis_bridge/print_layout.py).
+        progress: ``progress(fraction, message)``.
+        is_cancelled: polled between steps; True stops the export and removes what it wrote.
+        run: the already loaded RunInfo of ``source`` (skips reading it again).
+
+    Returns:
+        The ExportResult: the files written, polygon and area tables, and notes for the user.
+
+    Raises:
+        ExportError (readable; nothing half-written, no input overwritten) or ExportCancelled.
+    """
     options = options or ExportOptions()
     _check_options(options)
     prog = ProgressSpan(progress, is_cancelled)

@@ -267,6 +267,8 @@ def classify_many(
     t0 = time.perf_counter()
     from ..stages.model import read_card
 
+    if options.get("mode", "windows") != "windows":
+        raise ClassificationError("classify-many runs windows mode only: classify each raster with --mode map")
     card = read_card(options.get("model_card"))
     _check_options(options, card, outdir, block_size)
     named = expand_inputs(inputs)

@@ -13,11 +13,12 @@ from typing import Optional
 from ..errors import ClassificationError
 
 
-def card_path(model_card) -> Path:
-    """The request's model card, or the bundled default; a clear error when the file is missing."""
-    from ...models.checkpoint import default_card_path
+def card_path(model_card, mode: str = "windows") -> Path:
+    """The request's model card, or the bundled default of ``mode``; a clear error when the file is missing."""
+    from ...models.checkpoint import default_card_path, default_map_card_path
 
-    path = Path(model_card) if model_card else default_card_path()
+    default = default_map_card_path() if mode == "map" else default_card_path()
+    path = Path(model_card) if model_card else default
     if path.is_dir():
         raise ClassificationError(
             f"the model card {path} is a folder: give the card's .json file (it lies beside its .safetensors weights)"
@@ -28,18 +29,36 @@ def card_path(model_card) -> Path:
     return path
 
 
-def read_card(model_card):
-    """The :class:`ModelCard` at ``model_card`` (None: the bundled model), read once per run;
-    a card with more classes than the land-cover raster can hold is refused here."""
+def read_card(model_card, mode: str | None = None):
+    """The :class:`ModelCard` at ``model_card`` (None: the bundled model of ``mode``), read once per
+    run; a card with more classes than the land-cover raster can hold is refused here, and so is a
+    card that does not fit ``mode`` (a per-pixel model in windows mode or a window classifier in map mode)."""
     from ...models.card import ModelCard, ModelCardError
     from ..writers import check_class_count
 
     try:
-        card = ModelCard.load(card_path(model_card))
+        card = ModelCard.load(card_path(model_card, mode or "windows"))
     except ModelCardError as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
     check_class_count(card)
+    if mode is not None:
+        check_mode(card, mode)
     return card
+
+
+def check_mode(card, mode: str) -> None:
+    """A readable error when ``card``'s model cannot run in ``mode``."""
+    from ...models.registry import is_per_pixel
+
+    if mode == "map" and not is_per_pixel(card.architecture):
+        raise ClassificationError(
+            f"the model {card.name} gives one class per window: map mode needs a per-pixel model "
+            "(leave the model empty for the bundled one) or choose windows mode"
+        )
+    if mode != "map" and is_per_pixel(card.architecture):
+        raise ClassificationError(
+            f"the model {card.name} is a per-pixel map model: choose map mode, or a window classifier for windows mode"
+        )
 
 
 def model_for(card, device):
@@ -84,7 +103,7 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
         if cacheable or model_cache.has_fast_path(model, None, batch, bands, grid.patch):
             stay_eager = None  # its cost is paid once (the disk cache, or traced earlier in this process)
     if stay_eager:
-        return ModelPath(_eager(model), FastPathReport("eager", stay_eager))
+        return ModelPath(eager(model), FastPathReport("eager", stay_eager))
     if on_trace is not None:
         on_trace()
     # traced once per model and shape in a process: a new trace per run kept ~50 MB each
@@ -95,7 +114,7 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
     except Exception as exc:  # building a lazy model's network failed (models/lazy_model.py)
         raise ClassificationError(f"cannot load the model: {exc}") from None
     warning = f"the CPU fast path is not available: {report.reason}" if mode == "on" and not report.used else None
-    chosen = ModelPath(traced if report.used else _eager(traced), report, True, warning)
+    chosen = ModelPath(traced if report.used else eager(traced), report, True, warning)
     if mode == "auto" and report.used:
         return _auto_int8(model, chosen, bands, grid.patch)
     return chosen
@@ -145,7 +164,7 @@ def _auto_int8(model, fp32: ModelPath, bands: int, patch: int) -> ModelPath:
     return fp32
 
 
-def _eager(model):
+def eager(model):
     """The eager model behind a lazy one (models/lazy_model.py), built now: load errors as ClassificationError."""
     from ...models.lazy_model import materialise
 

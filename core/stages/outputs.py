@@ -15,6 +15,7 @@ def raster_metadata(req, prepared, card) -> dict:
     return {
         "MODEL": card.name,
         "MODEL_ARCHITECTURE": card.architecture,
+        "MODE": req.mode,
         "SOURCE": str(req.input_path),
         "BANDS": " ".join(map(str, prepared.mapping.bands)),
         "BAND_NAMES": " ".join(card.bands),

@@ -16,6 +16,7 @@ from ..request import (
     BATCH_SIZE_MAX,
     DEFAULT_MAX_PIXELS,
     FAST_PATH_MODES,
+    MODES,
     PROBABILITY_DTYPES,
     RADIOMETRY_CHOICES,
     ClassificationRequest,
@@ -49,6 +50,8 @@ def validate_request(req: ClassificationRequest) -> None:
         raise ClassificationError(
             f"probabilities_dtype must be one of {', '.join(PROBABILITY_DTYPES)}, got {req.probabilities_dtype!r}"
         )
+    if req.mode not in MODES:
+        raise ClassificationError(f"mode must be one of {', '.join(MODES)}, got {req.mode!r}")
     if req.fast_path not in FAST_PATH_MODES:
         raise ClassificationError(f"fast_path must be one of {', '.join(FAST_PATH_MODES)}, got {req.fast_path!r}")
     bs = int(req.batch_size)  # a whole number: check_argument_types refused anything else
@@ -140,6 +143,6 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
         source=src,
         mapping=mapping,
         working=wr,
-        grid=Grid(wr.width, wr.height, patch, stride),
+        grid=Grid(wr.width, wr.height, patch, 1 if req.mode == "map" else stride),
         radiometry=radiometry,
     )

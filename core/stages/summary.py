@@ -76,8 +76,17 @@ def _model(card) -> dict:
     }
 
 
-def _grid(prepared) -> dict:
+def _grid(prepared, run=None) -> dict:
     grid, gt = prepared.grid, cell_geotransform(prepared)
+    if getattr(run, "tile_px", 0):  # map mode: one cell per working pixel
+        return {
+            "stride_px": 1,
+            "cell_size_m": [abs(gt[1]), abs(gt[5])],
+            "cells": [grid.ncx, grid.ncy],
+            "tile_px": run.tile_px,
+            "tile_overlap_px": run.overlap_px,
+            "edge": "every pixel is covered by a tile; overlapping tiles blended with raised-cosine weights",
+        }
     return {
         "stride_px": grid.stride,
         "cell_size_m": [abs(gt[1]), abs(gt[5])],
@@ -110,6 +119,9 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
     area = area_by_class(prepared, card, outputs.class_counts)
     inference = timings["inference"]
     window_m = prepared.grid.stride * card.gsd_m  # each classified window adds one stride x stride cell of area
+    mode = getattr(req, "mode", "windows")
+    gt = cell_geotransform(prepared)
+    done_km2 = outputs.valid_cells * abs(gt[1] * gt[5]) / 1e6 if mode == "map" else run.classified * window_m**2 / 1e6
     styles = {name: p.with_suffix(".qml") for name, p in outputs.final.items()}
     odd = out_of_distribution(prepared, card, run, outputs)
     if odd["warning"]:
@@ -123,14 +135,20 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
         "radiometry": prepared.radiometry.to_dict(),
         "working_raster": prepared.working.describe(),
         "model": _model(card),
-        "grid": _grid(prepared),
+        "mode": mode,
+        "grid": _grid(prepared, run),
         "outputs": _outputs(req, outputs.final, styles, summary_path(prepared)),
         "area_km2": area,
         "area_km2_total": round(float(sum(area.values())), 6),
         "valid_cells": outputs.valid_cells,
-        "windows": {"total": run.total, "classified": run.classified, "skipped_nodata": run.skipped},
+        "windows": {
+            "total": run.total,
+            "classified": run.classified,
+            "skipped_nodata": run.skipped,
+            **({"unit": "tiles"} if mode == "map" else {}),
+        },
         "windows_per_second": run.classified / inference if inference > 0 else 0.0,
-        "km2_per_second": (run.classified * window_m**2 / 1e6) / inference if inference > 0 else 0.0,
+        "km2_per_second": done_km2 / inference if inference > 0 else 0.0,
         "batch_size": {"requested": int(req.batch_size), "final": run.final_batch_size},
         "device": device_label,
         "autocast": str(run.autocast).replace("torch.", "") if run.autocast is not None else None,

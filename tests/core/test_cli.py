@@ -119,7 +119,7 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
     assert p.stderr.strip().splitlines()[-1] == f"error: the input raster {tmp_path / 'missing.tif'} does not exist"
 
 
-EVERY_COMMAND = {"classify", "classify-many", "export", "predict", "train", "evaluate", "compare"}
+EVERY_COMMAND = {"classify", "classify-many", "export", "predict", "train", "evaluate", "compare", "finetune"}
 
 
 def test_every_subcommand_module_is_registered_and_listed_by_help(tmp_path):
@@ -153,3 +153,11 @@ def test_a_subcommand_module_without_commands_or_with_a_taken_name_is_refused(tm
         app.load_commands((".classify", "empty_subcommand"))
     with pytest.raises(RuntimeError, match="'classify' is defined twice"):
         app.load_commands((".classify", ".classify"))
+
+
+def test_any_readable_error_is_its_one_line_exit_2(tmp_path, capsys):
+    """A ReadableError that is not the engine's (here the model loader's) prints as it is: no type name."""
+    missing = tmp_path / "missing_card.json"
+    assert cli.main(["evaluate", str(tmp_path), "--model", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == f"error: model card not found: {missing}"

@@ -88,10 +88,12 @@ def test_window_probabilities_equal_the_engine_for_the_same_window(tmp_path, bun
 
 
 def test_which_windows_made_a_result_cell_with_an_aoi_and_a_percentile_stretch(tmp_path, bundled, mosaic):
-    # float data (percentile stretch computed on the AOI), an AOI starting 7 px into the raster, stride 32
-    src = write_geotiff(tmp_path / "f.tif", mosaic.astype(np.float32) * 3.7 + 11, origin=ORIGIN)
-    aoi = (ORIGIN[0] + 70, ORIGIN[1] - 1900, ORIGIN[0] + 1900, ORIGIN[1] - 30)
-    res = run(src, tmp_path / "out", bundled, stride=32, bounds=aoi)
+    # float data with a percentile stretch computed on the AOI (asked for: auto reads values 11-955 as
+    # reflectance x 10000), a 183 x 187 px raster, an AOI starting 7 px into it (snapped out to the raster's
+    # 32 px cells, i.e. the whole raster), stride 32
+    src = write_geotiff(tmp_path / "f.tif", mosaic[:, :187, :183].astype(np.float32) * 3.7 + 11, origin=ORIGIN)
+    aoi = (ORIGIN[0] + 70, ORIGIN[1] - 1850, ORIGIN[0] + 1800, ORIGIN[1] - 30)
+    res = run(src, tmp_path / "out", bundled, stride=32, bounds=aoi, radiometry="percentile")
     assert res.radiometry["method"] == "percentile"
     probs, gt = read_probabilities(res)
     assert summary_for_result(res.classes_path) == res.summary_path
@@ -113,7 +115,7 @@ def test_which_windows_made_a_result_cell_with_an_aoi_and_a_percentile_stretch(t
     assert edge.windows == [] and edge.probabilities is None and edge.notes
     assert not np.isfinite(probs[:, 5, 5]).any()
     with pytest.raises(ClassificationError, match="outside the result"):
-        insp.cell_windows(ORIGIN[0] + 5, ORIGIN[1] - 5)  # inside the raster, outside the AOI
+        insp.cell_windows(ORIGIN[0] - 5, ORIGIN[1] - 5)  # outside the raster and the AOI
 
 
 def test_geographic_crs_layer_is_inspected_in_the_runs_utm_grid(tmp_path, bundled, mosaic):

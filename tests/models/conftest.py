@@ -1,12 +1,18 @@
 """Fixtures for the models tests: tiny EuroSAT-layout folders/zips cut from the shared zip."""
 
+import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_ZIP = REPO_ROOT.parent / "shared" / "datasets" / "eurosat-rgb" / "EuroSAT_RGB.zip"
+# EUROSAT_DATASETS as in tests/conftest.py (a worktree has no ../shared)
+SHARED_ZIP = (
+    Path(os.environ.get("EUROSAT_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
+    / "eurosat-rgb"
+    / "EuroSAT_RGB.zip"
+)
 
 
 def _require_zip() -> Path:

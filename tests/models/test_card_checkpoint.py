@@ -13,6 +13,7 @@ from eurosat_landcover.models.checkpoint import (
     save_checkpoint,
 )
 from eurosat_landcover.models.hashing import sha256_file
+from eurosat_landcover.models.radiometric_shifts import SHIFT_NAMES
 from eurosat_landcover.models.registry import ARCHITECTURES, build_model, eurosat_rgb_card
 
 ARCH = "tf_efficientnet_lite0"  # the smallest registry network: fast to build and save
@@ -223,6 +224,11 @@ def test_default_card_path_and_bundled_model():
     assert card.mean == [127, 127, 127] and card.std == [128, 128, 128]
     assert card.weights_path.stat().st_size <= 25 * 1024 * 1024
     assert "command" in card.training and card.metrics["test"]["accuracy"] >= 0.985
+    # robust to real radiometry (issue 22): each fixed shift of models/radiometric_shifts.py >= 96 % on
+    # the same test members, recorded by `evaluate --split test --shift all --record`
+    shifts = card.metrics["radiometric_shifts"]
+    assert shifts["split"] == "test" and shifts["members_sha256"] == card.metrics["test"]["members_sha256"]
+    assert set(shifts["accuracy"]) == set(SHIFT_NAMES) and min(shifts["accuracy"].values()) >= 0.96
     with torch.no_grad():
         assert model(torch.full((1, 3, 64, 64), 100.0)).shape == (1, 10)
 

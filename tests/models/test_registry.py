@@ -22,8 +22,19 @@ REQUIRED = {
 def test_registry_covers_required_architectures():
     assert set(ARCHITECTURES) >= REQUIRED
     for spec in ARCHITECTURES.values():
-        assert spec.source in ("timm", "torchvision")
+        assert spec.source in ("timm", "torchvision", "map")
         assert len(spec.mean) == len(spec.std) == 3
+
+
+def test_map_architecture_builds_a_per_pixel_model():
+    from eurosat_landcover.models.registry import is_per_pixel
+
+    assert is_per_pixel("tf_efficientnet_lite0_map") and not is_per_pixel("tf_efficientnet_lite0")
+    model = build_model("tf_efficientnet_lite0_map", num_classes=10).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 96, 64))
+    assert out.shape == (1, 10, 96, 64) and torch.isfinite(out).all()
+    assert all(not p.requires_grad for p in model.trunk.parameters())
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))

@@ -3,6 +3,7 @@ log; "Open the workspace" says it is busy and takes the start's "needs torch" wa
 
 from __future__ import annotations
 
+import re
 import time
 
 from eurosat_landcover.toolbelt.advice import MISSING_WORDS, missing_message
@@ -30,12 +31,12 @@ def test_the_install_stage_and_its_clock_show_while_pip_works(qgis_iface):
     panel.show()
     seen = []
 
-    def work(on_line, is_canceled, set_progress):
+    def work(progress, is_cancelled):  # the BackgroundTask signature (qgis_bridge/background.py)
         for line in PIP_LINES:
-            on_line(line)
+            progress(None, line)
             time.sleep(0.3)
-        set_progress(85)
-        time.sleep(1.6)  # the long silent part: pip unpacks torch
+        progress(0.85)
+        time.sleep(2.5)  # the long silent part: pip unpacks torch
         return "done"
 
     panel._run("EuroSAT Land Cover: installing packages", work, seen.append)
@@ -50,7 +51,9 @@ def test_the_install_stage_and_its_clock_show_while_pip_works(qgis_iface):
     assert any(s.startswith("Downloading tifffile-2026.3.3") for s in stages), stages
     unpacking = [s for s in stages if s.startswith("Unpacking and installing 2 package(s)")]
     assert unpacking and unpacking[0] != unpacking[-1], "the clock ticks while pip is silent"
-    assert unpacking[-1].endswith("(0 min 02 s)") or unpacking[-1].endswith("(0 min 03 s)"), unpacking[-1]
+    # the clock counts seconds of silence (ticks of 1 s on a loaded machine may come late, never early)
+    seconds = [int(re.search(r"\((\d+) min (\d+) s\)$", s).group(2)) for s in unpacking]
+    assert seconds == sorted(seconds) and seconds[-1] - seconds[0] >= 1 and seconds[-1] <= 4, unpacking
     bar = panel.log_view.verticalScrollBar()
     assert bar.value() == bar.maximum() and "Installing collected packages" in panel.log_view.toPlainText()
     assert not panel.stage_label.isVisible(), "the stage line goes when the task ends"

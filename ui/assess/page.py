@@ -17,7 +17,8 @@ from qgis.PyQt.QtWidgets import QMessageBox
 
 from ...core.accuracy.design import LAYER
 from ...core.accuracy.report import output_paths, run_assessment
-from ...qgis_bridge.assess import FunctionTask, layer_file, reference_records, style_sample_layer
+from ...qgis_bridge.assess import layer_file, reference_records, style_sample_layer
+from ...qgis_bridge.background import BackgroundTask
 from ...toolbelt.log import log
 from ..page_base import WorkspacePage
 from .analysis_section import AnalysisSection
@@ -71,15 +72,13 @@ class AssessPage(WorkspacePage):
         """Yes/no question (tests replace it)."""
         return QMessageBox.question(self, "EuroSAT Land Cover", question) == QMessageBox.StandardButton.Yes
 
-    def run_task(self, description: str, fn, on_done) -> FunctionTask:
+    def run_task(self, description: str, fn, on_done) -> BackgroundTask:
         def done(task):
             if task in self.tasks:
                 self.tasks.remove(task)
-            if task.trace:
-                log(task.trace, Qgis.MessageLevel.Critical)
             on_done(task)
 
-        task = FunctionTask(description, fn, done)
+        task = BackgroundTask(description, fn, done)
         self.tasks.append(task)
         QgsApplication.taskManager().addTask(task)
         return task

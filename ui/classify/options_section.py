@@ -1,4 +1,4 @@
-"""Options section: stride, batch size, device, output folder, probabilities, open results."""
+"""Options section: mode, stride, batch size, device, output folder, probabilities, open results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from qgis.gui import QgsFileWidget, QgsSpinBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QGroupBox, QLabel
 
-from ...core.request import BATCH_SIZE_MAX
+from ...core.request import BATCH_SIZE_MAX, DEFAULT_MODE
 from ...toolbelt.log import log_warning
 from ..settings import STRIDES
 from .common import form_layout, muted, safe_slot, select_data
@@ -24,6 +24,10 @@ class RunChoices:
     output_dir: str
     write_probabilities: bool
     open_results: bool
+    mode: str = DEFAULT_MODE
+
+
+MODE_LABELS = (("windows", "Windows (cells of stride × 10 m)"), ("map", "Map (every 10 m pixel)"))
 
 
 def stride_label(stride: int, patch: int, gsd: float) -> str:
@@ -51,13 +55,17 @@ class OptionsSection(QGroupBox):
         super().__init__("Options", parent)
         self._remembered_stride = settings.stride
         self._build()
+        select_data(self.mode_combo, getattr(settings, "mode", DEFAULT_MODE))
+        self._mode_changed()
         self._fill_devices(settings.device)
         self.set_model_geometry(64, 10.0, settings.stride)
         self.batch_spin.setValue(settings.batch_size)
         self.output_widget.setFilePath(settings.output_dir)
         self.probabilities_check.setChecked(settings.write_probabilities)
         self.open_check.setChecked(settings.open_results)
+        self.mode_combo.currentIndexChanged.connect(self._mode_changed)
         for signal in (
+            self.mode_combo.currentIndexChanged,
             self.stride_combo.currentIndexChanged,
             self.batch_spin.valueChanged,
             self.device_combo.currentIndexChanged,
@@ -69,6 +77,14 @@ class OptionsSection(QGroupBox):
 
     def _build(self) -> None:
         form = form_layout(self)
+        self.mode_combo = QComboBox(self)
+        for mode, label in MODE_LABELS:
+            self.mode_combo.addItem(label, mode)
+        self.mode_combo.setToolTip(
+            "Windows: one class per output cell of stride x 10 m, the windows around it averaged. "
+            "Map: a class for every 10 m pixel, from the per-pixel map model (sharper edges)."
+        )
+        form.addRow("Mode", self.mode_combo)
         self.stride_combo = QComboBox(self)
         self.stride_combo.setToolTip(
             "Step between model windows. A smaller step gives finer output cells and more overlap "
@@ -100,6 +116,7 @@ class OptionsSection(QGroupBox):
         return RunChoices(
             stride=int(self.stride_combo.currentData() or 32),
             batch_size=int(self.batch_spin.value()),
+            mode=self.mode_combo.currentData() or DEFAULT_MODE,
             device=self.device_combo.currentData() or "auto",
             output_dir=self.output_widget.filePath(),
             write_probabilities=self.probabilities_check.isChecked(),
@@ -124,6 +141,11 @@ class OptionsSection(QGroupBox):
         select_data(self.device_combo, chosen)
         gpus = [label for ident, label in devices if ident not in ("auto", "cpu")]
         self.device_info.setText("Detected: " + (", ".join(gpus) if gpus else "no GPU (CUDA or MPS); the CPU is used"))
+
+    @safe_slot
+    def _mode_changed(self, *_args) -> None:
+        """The stride applies to windows mode only."""
+        self.stride_combo.setEnabled(self.mode_combo.currentData() != "map")
 
     @safe_slot
     def _emit(self, *_args) -> None:

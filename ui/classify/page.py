@@ -157,6 +157,7 @@ class ClassifyPage(WorkspacePage):
             bands=bands.bands,
             radiometry=bands.radiometry,
             stride=choices.stride,
+            mode=choices.mode,
             batch_size=choices.batch_size,
             device=choices.device,
             write_probabilities=choices.write_probabilities,
@@ -166,10 +167,13 @@ class ClassifyPage(WorkspacePage):
         layer = self.input.value()
         if layer is None:
             raise RequestError("choose a raster layer to classify")
-        if self.model.value() == "" and not default_card_path().is_file():
-            raise RequestError(
-                f"the bundled model is not installed ({default_card_path().name}); add a model card with +"
-            )
+        if self.options.value().mode == "map":
+            from ...models.checkpoint import default_map_card_path as default_of_mode
+        else:
+            default_of_mode = default_card_path
+        bundled = default_of_mode()
+        if self.model.value() == "" and not bundled.is_file():
+            raise RequestError(f"the bundled model is not installed ({bundled.name}); add a model card with +")
         rect, crs = self.area.value()
         reserved = {t.request.name for t in self.queue.tasks}
         return build_request(layer, self.options.value().output_dir, self.run_options(), rect, crs, reserved)
@@ -180,6 +184,7 @@ class ClassifyPage(WorkspacePage):
         s.area_mode = self.area.mode()
         s.radiometry = self.bands.value().radiometry
         s.stride, s.batch_size, s.device = choices.stride, choices.batch_size, choices.device
+        s.mode = choices.mode
         s.output_dir, s.open_results = choices.output_dir, choices.open_results
         s.write_probabilities = choices.write_probabilities
         s.save()

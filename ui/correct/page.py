@@ -21,6 +21,7 @@ from ...qgis_bridge.map_view import HiddenLayers
 from ..page_base import WorkspacePage
 from . import edit_controller
 from .edit_controller import EditController
+from .improve_section import ImproveSection
 from .log_view import LogSection
 from .map_tools import key_command
 from .palette import PaletteSection
@@ -148,12 +149,15 @@ class CorrectPage(EditController, ReviewController, WorkspacePage):
         self.review.stepClicked.connect(lambda d: self.go_to(self.review_index + d))
         self.review.show_map.toggled.connect(self._show_map_toggled)
         lay.addWidget(self.review)
+        self.improve = ImproveSection(self, body)  # issue 24: fine-tune on these corrections
+        lay.addWidget(self.improve)
         lay.addStretch(1)
 
     def _update_enabled(self):
         on = self.session is not None and not self.session.needs_rebuild and self.task is None
         for w in (self.palette, self.tools, self.log_view, self.review):
             w.setEnabled(on)
+        self.improve.setEnabled(on or self.improve.task is not None)
         editing = self.session is not None
         self.layer_combo.setEnabled(not editing)
         self.edit_button.setChecked(editing)
@@ -288,6 +292,7 @@ class CorrectPage(EditController, ReviewController, WorkspacePage):
             self.iface.currentLayerChanged.disconnect(self._follow_active_layer)
         except (AttributeError, TypeError, RuntimeError):
             pass
+        self.improve.shutdown()
         self.stop_editing(quiet=True)
         for tool in self.map_tools.values():
             tool.release()

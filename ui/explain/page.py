@@ -30,6 +30,7 @@ from qgis.PyQt.QtWidgets import (
     QSlider,
 )
 
+from ...qgis_bridge.background import BackgroundTask
 from ...qgis_bridge.explain_layers import HeatMapLayers, footprint_geometry, layer_path, run_summary
 from ...toolbelt.log import log_error
 from ..page_base import WorkspacePage
@@ -37,7 +38,7 @@ from .chart import ProbabilityChart
 from .heatmap_view import HeatMapView
 from .map_tool import InspectMapTool
 from .settings import ExplainSettings
-from .task import ExplainTask
+from .task import engine_work
 from .worker import ExplainWorker
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff);;All files (*)"
@@ -52,7 +53,7 @@ class ExplainPage(WorkspacePage):
         self.settings = ExplainSettings.load()
         self.canvas = iface.mapCanvas() if iface is not None else None
         self.layers = HeatMapLayers()
-        self._task: Optional[ExplainTask] = None
+        self._task: Optional[BackgroundTask] = None
         self._pending: Optional[dict] = None
         self.mode: Optional[str] = None  # "window" | "cell" | "file"
         self.windows: list = []  # the InspectedWindow(s) shown
@@ -298,19 +299,17 @@ class ExplainPage(WorkspacePage):
         from qgis.core import QgsApplication
 
         what = {"point": "inspecting a window", "file": "classifying an image file", "heat": "Grad-CAM"}[req["kind"]]
-        self._task = ExplainTask(f"EuroSAT Explain: {what}", lambda: self.worker.run(req), self._done)
+        self._task = BackgroundTask(f"EuroSAT Explain: {what}", engine_work(lambda: self.worker.run(req)), self._done)
         self._task.request = req
         self.status.setText(what[0].upper() + what[1:] + "…")
         QgsApplication.taskManager().addTask(self._task)
 
     # ------------------------------------------------------------------ main thread: results
-    def _done(self, task: ExplainTask) -> None:
+    def _done(self, task: BackgroundTask) -> None:
         self._task = None
         req = getattr(task, "request", {})
         if task.error:
             self.last_error = task.error
-            if task.traceback:
-                log_error("Explain: " + task.traceback)
             self.status.setText(task.error)
             self.push(task.error, Qgis.MessageLevel.Warning)
         elif task.result is not None:

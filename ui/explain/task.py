@@ -1,51 +1,34 @@
-"""One piece of model work (open a raster, load the model, a forward pass, Grad-CAM) in QGIS's task
-manager, so QGIS never waits on it. ``on_done(task)`` runs in finished(), on the main thread."""
+"""The Explain page's background work: one piece of model work (open a raster, load the model, a forward
+pass, Grad-CAM) run by :class:`~eurosat_landcover.qgis_bridge.background.BackgroundTask`, so QGIS never
+waits on it; :func:`engine_work` first makes sure the engine loads (or says why it cannot)."""
 
 from __future__ import annotations
 
-import traceback
-from typing import Callable, Optional
-
-from qgis.core import QgsTask
+from typing import Callable
 
 from ...errors import ReadableError
 
 
-class ExplainTask(QgsTask):
-    def __init__(self, description: str, work: Callable[[], object], on_done: Optional[Callable] = None):
-        super().__init__(description, QgsTask.Flag.CanCancel)
-        self.work = work
-        self.on_done = on_done
-        self.result = None
-        self.error: Optional[str] = None  # one readable line
-        self.traceback: Optional[str] = None  # unexpected errors only
+class EngineUnavailable(ReadableError):
+    """PyTorch or the model code cannot be loaded in this QGIS."""
 
-    def run(self) -> bool:
+
+def engine_work(work: Callable[[], object]) -> Callable:
+    """``work()`` as a background task's ``work(progress, is_cancelled)``, after loading the engine."""
+
+    def run(progress, is_cancelled):
         try:
             from ...qgis_bridge.compat import avoid_triton_llvm_clash
 
             avoid_triton_llvm_clash()
             from ...models import gradcam  # noqa: F401 (the engine loads, or the error says why)
         except Exception as exc:
-            self.error = f"the engine cannot be loaded: {exc}"
-            self.traceback = traceback.format_exc()
-            return False
-        try:
-            self.result = self.work()
-            return True
-        except ReadableError as exc:
-            self.error = str(exc)
-        except Exception as exc:
-            self.error = f"unexpected error: {type(exc).__name__}: {exc} (details in the log panel)"
-            self.traceback = traceback.format_exc()
-        return False
+            import traceback
 
-    def finished(self, ok: bool) -> None:
-        callback, self.on_done = self.on_done, None
-        if callback is not None:
-            try:
-                callback(self)
-            except Exception:
-                from ...toolbelt.log import log_error
+            from ...toolbelt.log import log_error
 
-                log_error("Explain: error while showing the result:\n" + traceback.format_exc())
+            log_error("Explain: the engine cannot be loaded:\n" + traceback.format_exc())
+            raise EngineUnavailable(f"the engine cannot be loaded: {exc}") from exc
+        return work()
+
+    return run

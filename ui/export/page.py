@@ -317,9 +317,12 @@ class ExportPage(WorkspacePage):
         self.progress.setValue(0)
         self.result_label.setText("")
         if options.what:
-            from .task import ExportTask
+            from ...qgis_bridge.background import BackgroundTask
+            from .task import export_work
 
-            self.task = ExportTask(self.run_info, outdir, options, self._task_done)
+            self.task = BackgroundTask(
+                f"Export {self.run_info.name}", export_work(self.run_info, outdir, options), self._task_done
+            )
             self.task.progressChanged.connect(self._task_progress)
             self._update_enabled()
             QgsApplication.taskManager().addTask(self.task)
@@ -347,15 +350,13 @@ class ExportPage(WorkspacePage):
             return
         if task.error:
             self._pending_map = None
-            if task.traceback:
-                log_error(task.traceback)
             self.result_label.setText(f"<span style='color:#b00020'>{task.error}</span>")
             self.push(f"export failed: {task.error}", Qgis.MessageLevel.Critical)
             return
         self.last_files = list(task.result.files)
         for note in task.result.notes:
             log(f"export: {note}")
-        self._finish_map(task.outdir)
+        self._finish_map(task.result.outdir)
 
     def _finish_map(self, outdir: Path) -> None:
         from ...core.export import ExportError

@@ -29,7 +29,7 @@ from qgis.PyQt.QtWidgets import (
 from ...toolbelt.deps_folder import deps_folder, deps_root
 from ...toolbelt.installer import format_size
 from ...toolbelt.log import log
-from .tasks import FunctionTask, device_work, install_work, qgis_proxy, remove_work
+from .tasks import InstallTask, device_work, install_work, qgis_proxy, remove_work
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
@@ -65,7 +65,7 @@ class InstallPanel(QWidget):
         self.requirements = requirements
         self.index_url = index_url
         self.plan = None
-        self.task: Optional[FunctionTask] = None
+        self.task: Optional[InstallTask] = None
         self.device_text = ""
         self.device_warning: Optional[str] = None
         self.status_text: Optional[str] = None  # after an install or a removal
@@ -176,7 +176,7 @@ class InstallPanel(QWidget):
 
     def _run(self, description: str, work, on_done) -> None:
         self.error_label.hide()
-        self.task = FunctionTask(description, work)
+        self.task = InstallTask(description, work)
         self.task.line.connect(self._append)
         self.task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
         task = self.task
@@ -189,7 +189,7 @@ class InstallPanel(QWidget):
         QgsApplication.taskManager().addTask(task)
         self.show_state()
 
-    def _finished(self, task: FunctionTask, on_done) -> None:
+    def _finished(self, task: InstallTask, on_done) -> None:
         if self.task is not task:
             return
         self.task = None
@@ -232,10 +232,11 @@ class InstallPanel(QWidget):
     def start_plan(self, repair: bool = False) -> None:
         options = {"requirements": self.requirements, "index_url": self.index_url, "proxy": qgis_proxy()}
 
-        def work(on_line, is_canceled, set_progress):
+        def work(progress, is_cancelled):
             from ...toolbelt import installer
 
-            set_progress(5)
+            progress(0.05)
+            on_line = lambda text: progress(None, text)  # noqa: E731
             if repair:
                 return installer.repair_plan(on_line=on_line, **options)
             return installer.make_plan(on_line=on_line, **options)

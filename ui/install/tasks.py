@@ -1,17 +1,17 @@
 """Background tasks for the install panel: plan, install (then ask torch for the device), remove.
 
 Each runs one plain function of toolbelt/installer.py in QGIS's task manager; pip's output goes, line by
-line, to the plugin's log tab and to the ``line`` signal (delivered on the main thread). No exception
-escapes ``run``: the panel reads ``outcome`` (a value or ``error``, one readable line) when it finishes.
+line, to the plugin's log tab and to the ``line`` signal (delivered on the main thread). The panel reads
+``outcome`` (a value) or ``error`` (one readable line) when it finishes (see qgis_bridge/background.py).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
-from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
+from ...qgis_bridge.background import BackgroundTask
 from ...toolbelt.log import log
 
 
@@ -37,81 +37,78 @@ def qgis_proxy():
     return f"http://{credentials}{host}{':' + port if port else ''}"
 
 
-class FunctionTask(QgsTask):
-    """Runs ``work(on_line, is_canceled, set_progress)`` in the background."""
+class InstallTask(BackgroundTask):
+    """A :class:`BackgroundTask` whose progress lines are pip's: logged, and sent to ``line`` for the panel.
+
+    ``refused`` keeps an InstallRefused (shown with its manual command); ``outcome`` is the result.
+    """
 
     line = pyqtSignal(str)
+    CANCELLED = ""  # the panel says what a cancel left behind
 
-    def __init__(self, description: str, work: Callable):
-        super().__init__(description, QgsTask.Flag.CanCancel)
-        self.work = work
-        self.outcome = None
-        self.error = ""
-        self.refused = None  # an InstallRefused, shown with its manual command
+    def __init__(self, description: str, work: Callable, on_done: Optional[Callable] = None):
+        super().__init__(description, work, on_done)
+        self.refused = None
 
-    def emit_line(self, text: str) -> None:
-        log(f"pip: {text}" if not text.startswith("$") else text)
-        self.line.emit(text)
+    @property
+    def outcome(self):
+        return self.result
 
-    def run(self) -> bool:  # worker thread
-        from ...toolbelt.installer import InstallFailed, InstallRefused
+    def progress(self, fraction: Optional[float] = None, message: str = "") -> None:
+        if message:
+            log(f"pip: {message}" if not message.startswith("$") else message)
+            self.line.emit(message)
+        super().progress(fraction, message)
 
-        try:
-            self.outcome = self.work(self.emit_line, self.isCanceled, self.setProgress)
-            return not self.isCanceled()
-        except InstallRefused as exc:
+    def readable(self, exc) -> str:
+        from ...toolbelt.installer import InstallRefused
+
+        if isinstance(exc, InstallRefused):
             self.refused = exc
-            self.error = exc.reason
-        except InstallFailed as exc:
-            self.error = str(exc)
-        except Exception as exc:  # one readable line; the traceback goes to the log
-            import traceback
-
-            log(traceback.format_exc())
-            self.error = f"{type(exc).__name__}: {exc}"
-        return False
+            return exc.reason
+        return str(exc)
 
 
 def install_work(plan) -> Callable:
     """Install, then ask a fresh interpreter which device torch will use."""
     count = max(len(plan.packages), 1)
 
-    def work(on_line, is_canceled, set_progress):
+    def work(progress, is_cancelled):
         from ...toolbelt import installer
 
         seen = {"files": 0}
 
         def follow(text):
+            fraction = None
             if text.startswith(("Processing ", "Downloading ", "Collecting ")):
                 seen["files"] += 1
-                set_progress(min(80, 5 + 75 * seen["files"] / count))
+                fraction = min(0.80, 0.05 + 0.75 * seen["files"] / count)
             elif text.startswith("Installing collected packages"):
-                set_progress(85)
-            on_line(text)
+                fraction = 0.85
+            progress(fraction, text)
 
-        installed = installer.install(plan, on_line=follow, is_canceled=is_canceled)
-        set_progress(92)
-        on_line("Asking torch which device it will use\u2026")
+        installed = installer.install(plan, on_line=follow, is_canceled=is_cancelled)
+        progress(0.92, "Asking torch which device it will use\u2026")
         device = installer.device_summary(installer.probe_device(plan.python, plan.target), plan.machine)
-        set_progress(100)
+        progress(1.0)
         return installed, device
 
     return work
 
 
 def remove_work() -> Callable:
-    def work(on_line, is_canceled, set_progress):
+    def work(progress, is_cancelled):
         from ...toolbelt import installer
 
         removed = installer.remove()
-        on_line(f"removed {removed}" if removed else "nothing to remove")
+        progress(None, f"removed {removed}" if removed else "nothing to remove")
         return removed
 
     return work
 
 
 def device_work() -> Callable:
-    def work(on_line, is_canceled, set_progress):
+    def work(progress, is_cancelled):
         from ...toolbelt import installer
         from ...toolbelt.torch_build import detect_machine
 

@@ -1,0 +1,137 @@
+"""Stage 3, map mode: overlapping tiles through the per-pixel model, blended without seams
+(core/tiles.py), rows of 10 m pixels handed to the writer as soon as they are final.
+
+Each row of tiles is one strip read (core/strips.read_strip: scaled values and validity); nodata
+pixels are set to the model's mean value before the forward pass and written as nodata; a tile
+with no valid pixel is skipped. The forward pass is the windows stage's ModelRunner (autocast on
+GPU, out-of-memory -> smaller batches).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..progress import WINDOWS, WINDOWS_SPAN, WINDOWS_START, Progress
+from ..strips import read_strip
+from ..tiles import TileGrid
+from .run_windows import REPORT_EVERY_S, ModelRunner
+
+TILE_PIXELS_PER_WINDOW = 64 * 64  # a batch of ``batch_size`` windows holds as many pixels as this many tiles
+
+
+@dataclass
+class MapRun:
+    """What the map stage did, for the summary (field names shared with WindowRun)."""
+
+    total: int  # tiles
+    classified: int
+    skipped: int  # all-nodata tiles, never sent to the model
+    seconds: float
+    read_seconds: float
+    forward_seconds: float
+    final_batch_size: int
+    autocast: object
+    warnings: list
+    tile_px: int = 0
+    overlap_px: int = 0
+    window_stats: object = None  # the out-of-distribution check (core/ood.py) is not fed in map mode yet
+
+
+def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
+    """Tiles per forward pass: about as many pixels as ``batch_size`` 64 px windows, at least 1."""
+    return max(1, int(batch_size) * TILE_PIXELS_PER_WINDOW // (tiles.th * tiles.tw))
+
+
+def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
+    """The model path of a map run (stages/model.choose_fast_path at the tile shape): the CPU fast
+    path (traced once per machine and tile batch, models/graph_cache.py) when every tile is a full
+    square tile, else the eager model. Its window count is the tiles' area in 64 px windows."""
+    from types import SimpleNamespace
+
+    from ...models.fast_path import FastPathReport
+    from .model import ModelPath, choose_fast_path, eager
+
+    tiles = TileGrid(grid.width, grid.height)
+    if tiles.th != tiles.tile or tiles.tw != tiles.tile:
+        return ModelPath(eager(net), FastPathReport("eager", "a raster smaller than one map tile"))
+    shape = SimpleNamespace(windows=tiles.count * (tiles.tile // grid.patch) ** 2, patch=tiles.tile)
+    return choose_fast_path(net, req.fast_path, device, shape, tiles_per_batch(req.batch_size, tiles), bands, on_trace)
+
+
+def _emitter(sink, valid_rows):
+    """-> emit(y0, sums, weights): blended rows to ``sink(row, probs, valid)``."""
+
+    def emit(y0, sums, weights):
+        for k in range(sums.shape[0]):
+            w = weights[k]
+            probs = sums[k] / np.maximum(w, 1e-12)[:, None]
+            sink(y0 + k, probs, (w > 0) & valid_rows(y0 + k))
+
+    return emit
+
+
+def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, progress, check_cancel) -> MapRun:
+    """Every tile of the working raster classified per pixel; pixel rows to ``sink(row, probs, valid)``."""
+    import torch
+
+    from ..tiles import RowBlender
+
+    wr, radiometry = prepared.working, prepared.radiometry
+    tiles = TileGrid(wr.width, wr.height)
+    warnings: list = []
+    runner = ModelRunner(model, device, tiles_per_batch(batch_size, tiles), warnings)
+    fill = _fill_values(model, len(wr.data_bands))
+    strip = {"y": 0, "valid": None}
+    blender = RowBlender(tiles, num_classes, _emitter(sink, lambda r: strip["valid"][r - strip["y"]]))
+    total, classified, skipped, read_s = tiles.count, 0, 0, 0.0
+    t_start = last_report = time.perf_counter()
+    progress(Progress(WINDOWS_START, WINDOWS, f"classifying {total} tiles on {device}", 0, total))
+    with torch.inference_mode():
+        for i, y in enumerate(tiles.ys):
+            check_cancel()
+            t0 = time.perf_counter()
+            data, valid = read_strip(wr, radiometry, y, tiles.th)
+            read_s += time.perf_counter() - t0
+            strip["y"], strip["valid"] = y, valid
+            data = np.where(valid[None], data, fill[:, None, None]).astype(np.float32)
+            todo = [j for j, x in enumerate(tiles.xs) if valid[:, x : x + tiles.tw].any()]
+            skipped += len(tiles.xs) - len(todo)
+            for pos in range(0, len(todo), runner.bs):
+                chunk = todo[pos : pos + runner.bs]
+                batch = np.stack([data[:, :, tiles.xs[j] : tiles.xs[j] + tiles.tw] for j in chunk])
+                probs = runner(torch.from_numpy(batch))
+                for j, p in zip(chunk, probs):
+                    blender.add(i, j, p)
+                classified += len(chunk)
+                check_cancel()
+            blender.row_done(i)
+            now = time.perf_counter()
+            if now - last_report > REPORT_EVERY_S:
+                last_report = now
+                done = classified + skipped
+                frac = WINDOWS_START + WINDOWS_SPAN * done / max(1, total)
+                progress(Progress(frac, WINDOWS, f"{done}/{total} tiles", done, total))
+    return MapRun(
+        total=total,
+        classified=classified,
+        skipped=skipped,
+        seconds=time.perf_counter() - t_start,
+        read_seconds=read_s,
+        forward_seconds=runner.forward_seconds,
+        final_batch_size=runner.bs,
+        autocast=runner.amp_dtype,
+        warnings=warnings,
+        tile_px=tiles.tile,
+        overlap_px=tiles.overlap,
+    )
+
+
+def _fill_values(model, bands: int) -> np.ndarray:
+    """The value nodata pixels get before the forward pass: the model's mean (0 after normalising)."""
+    mean = getattr(model, "mean", None)
+    if mean is None:
+        return np.full(bands, 127.0, np.float32)
+    return np.asarray(mean.detach().cpu().reshape(-1), np.float32)

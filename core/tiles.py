@@ -1,0 +1,115 @@
+"""Map mode's tiling: overlapping square tiles over the working raster and the seamless blend of
+their per-pixel probabilities, streamed one row of tiles at a time.
+
+Tiles are ``TILE`` px with ``OVERLAP`` px shared with each neighbour (the last tile of a row or
+column is moved back to end at the raster's edge; a raster smaller than a tile is one tile). Each
+tile's probabilities are weighted by a ramp that rises over the overlap on every side that has a
+neighbour (cosine-shaped, from near 0 at the tile's edge to 1), and every pixel's probability is
+the weighted sum over the tiles covering it divided by the summed weights: no seam where tiles
+meet, and tile edges (where the network sees padding) count least. Rows are final as soon as the
+row of tiles below them starts, so only one row of tiles is held: memory grows with the raster's
+width, never its height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TILE = 256  # px per tile side (a multiple of 32, the network's output stride)
+OVERLAP = 64  # px shared by neighbouring tiles
+
+
+def starts(length: int, tile: int = TILE, overlap: int = OVERLAP) -> list[int]:
+    """Tile origins along one axis: every ``tile - overlap`` px, the last one ending at ``length``."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    out = list(range(0, length - tile, step))
+    return [*out, length - tile]
+
+
+def ramp(size: int, before: bool, after: bool, overlap: int = OVERLAP) -> np.ndarray:
+    """1-D weights of a tile side: a raised cosine over ``overlap`` px at each end that has a neighbour."""
+    w = np.ones(size, np.float32)
+    n = min(overlap, size // 2)
+    if n > 0:
+        rise = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+        if before:
+            w[:n] = rise
+        if after:
+            w[size - n :] = np.minimum(w[size - n :], rise[::-1])
+    return w
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """The tiles of a ``width x height`` raster."""
+
+    width: int
+    height: int
+    tile: int = TILE
+    overlap: int = OVERLAP
+
+    @property
+    def xs(self) -> list[int]:
+        return starts(self.width, self.tile, self.overlap)
+
+    @property
+    def ys(self) -> list[int]:
+        return starts(self.height, self.tile, self.overlap)
+
+    @property
+    def tw(self) -> int:
+        return min(self.tile, self.width)
+
+    @property
+    def th(self) -> int:
+        return min(self.tile, self.height)
+
+    @property
+    def count(self) -> int:
+        return len(self.xs) * len(self.ys)
+
+    def weights(self, i: int, j: int) -> np.ndarray:
+        """Weights th x tw of the tile in row ``i``, column ``j``."""
+        ny, nx = len(self.ys), len(self.xs)
+        wy = ramp(self.th, i > 0, i < ny - 1, self.overlap)
+        wx = ramp(self.tw, j > 0, j < nx - 1, self.overlap)
+        return wy[:, None] * wx[None, :]
+
+
+class RowBlender:
+    """Weighted sums of one row of tiles; ``emit(y0, probs (rows, W, C), weight (rows, W))`` gets
+    the finished rows in order (``weight == 0``: no tile covered them, i.e. skipped tiles)."""
+
+    def __init__(self, tiles: TileGrid, num_classes: int, emit):
+        self.tiles = tiles
+        self.C = num_classes
+        self.emit = emit
+        self.top = 0  # raster row of acc[0]
+        self.acc = np.zeros((tiles.th, tiles.width, num_classes), np.float32)
+        self.wsum = np.zeros((tiles.th, tiles.width), np.float32)
+
+    def add(self, i: int, j: int, probs: np.ndarray) -> None:
+        """Tile (i, j)'s probabilities ``(C, th, tw)`` added with its weights."""
+        t = self.tiles
+        y, x = t.ys[i] - self.top, t.xs[j]
+        w = t.weights(i, j)
+        self.acc[y : y + t.th, x : x + t.tw] += probs.transpose(1, 2, 0) * w[:, :, None]
+        self.wsum[y : y + t.th, x : x + t.tw] += w
+
+    def row_done(self, i: int) -> None:
+        """Row ``i`` of tiles is complete: hand out the rows no later tile reaches, keep the rest."""
+        t = self.tiles
+        ys = t.ys
+        stop = ys[i + 1] if i + 1 < len(ys) else t.height
+        n = stop - self.top
+        self.emit(self.top, self.acc[:n], self.wsum[:n])
+        acc = np.zeros_like(self.acc)
+        wsum = np.zeros_like(self.wsum)
+        keep = self.acc.shape[0] - n
+        if keep > 0:
+            acc[:keep], wsum[:keep] = self.acc[n:], self.wsum[n:]
+        self.acc, self.wsum, self.top = acc, wsum, stop

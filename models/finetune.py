@@ -1,0 +1,349 @@
+"""Fine-tune a model card on an analyst's labelled windows, without ruining what it knew.
+
+The examples are model inputs (N x C x p x p, 0-255 scale) and class indices of the parent card; where they
+come from (edit logs, samples, vector layers) is the engine's business (core/finetune). What is trained by
+default (``trainable="adapt"``): the first convolution (it absorbs a change of the sensor's colour response),
+every batch-norm scale and shift (gains and offsets of the features), and the last stage plus the classifier
+(the decision); everything else stays frozen and batch-norm statistics are kept (the model stays in eval
+mode, so a batch mixing scenes never rewrites them). ``"head"`` trains the classifier only.
+
+Safeguards: a stratified held-out part of the analyst's examples measures every epoch and early stopping
+keeps the best epoch on it; every batch mixes the analyst's examples with replayed EuroSAT TRAIN-split
+patches (never the validation or test split), so old knowledge stays; a wall-clock limit ends training.
+Refusals (:class:`FinetuneError`): too few examples, too few classes, a class the parent does not know.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+MIN_EXAMPLES = 10
+MIN_CLASSES = 2
+TRAINABLE = ("adapt", "head")
+
+
+class FinetuneError(ValueError):
+    """The examples cannot fine-tune this model; the message says why and what to do."""
+
+
+class FinetuneCancelled(Exception):
+    """The caller asked to stop."""
+
+
+@dataclass
+class Recipe:
+    """How a fine-tuning runs (recorded in the new card)."""
+
+    trainable: str = "adapt"
+    epochs: int = 10
+    steps_per_epoch: int = 8
+    batch_analyst: int = 24
+    batch_replay: int = 40
+    distill: float = 0.5  # replay targets: this share of the parent's own probabilities (keeps what it knew)
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    patience: int = 4
+    holdout_fraction: float = 0.2
+    replay_per_class: int = 100
+    time_limit_s: float = 240.0
+    test_every: int = 1
+    seed: int = 0
+    threads: Optional[int] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FinetuneResult:
+    model: nn.Module
+    history: list = field(default_factory=list)
+    best_epoch: int = 0
+    stopped: str = ""
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    trained_parameters: int = 0
+    train_counts: dict = field(default_factory=dict)
+    holdout_counts: dict = field(default_factory=dict)
+    holdout_before: Optional[float] = None
+    holdout_after: Optional[float] = None
+
+
+def check_examples(labels: np.ndarray, class_names: list[str]) -> None:
+    """Refuse (one sentence) too few examples, too few classes or an unknown class index."""
+    labels = np.asarray(labels)
+    bad = sorted({int(v) for v in labels if not 0 <= int(v) < len(class_names)})
+    if bad:
+        raise FinetuneError(f"class code(s) {bad} are not classes of this model (0..{len(class_names) - 1})")
+    if len(labels) < MIN_EXAMPLES:
+        raise FinetuneError(
+            f"only {len(labels)} labelled example(s): fine-tuning needs at least {MIN_EXAMPLES}; label more cells"
+        )
+    present = sorted({int(v) for v in labels})
+    if len(present) < MIN_CLASSES:
+        only = ", ".join(class_names[c] for c in present)
+        raise FinetuneError(
+            f"every example is {only}: fine-tuning needs examples of at least {MIN_CLASSES} classes; "
+            "label cells of other classes too"
+        )
+
+
+def split_holdout(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train indices, held-out indices): ``fraction`` of each class with at least 3
+    examples is held out (at least one); classes with fewer all go to training."""
+    rng = np.random.default_rng(seed)
+    train, hold = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        k = 0 if len(idx) < 3 or fraction <= 0 else max(1, int(round(fraction * len(idx))))
+        hold += list(idx[:k])
+        train += list(idx[k:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(hold, np.int64))
+
+
+def counts_by_name(labels, class_names) -> dict:
+    vals, n = np.unique(np.asarray(labels, np.int64), return_counts=True)
+    return {class_names[int(v)]: int(k) for v, k in zip(vals, n)}
+
+
+# ----------------------------------------------------------------------------- what is trained
+def _last_stage(net: nn.Module) -> list[nn.Module]:
+    """The last stage of the trunk and what follows it (timm EfficientNet / ResNet, torchvision)."""
+    from .registry import get_head
+
+    mods = []
+    if hasattr(net, "blocks"):  # timm efficientnet family
+        mods += [net.blocks[-1], getattr(net, "conv_head", None), getattr(net, "bn2", None)]
+    elif hasattr(net, "layer4"):  # resnets
+        mods.append(net.layer4)
+    elif hasattr(net, "features"):  # vgg
+        mods.append(net.features[-6:])
+    mods.append(get_head(net))
+    return [m for m in mods if m is not None]
+
+
+def select_trainable(net: nn.Module, trainable: str) -> list[nn.Parameter]:
+    """Freeze everything, then unfreeze the parameters ``trainable`` names (module docstring)."""
+    from .registry import get_head
+
+    if trainable not in TRAINABLE:
+        raise FinetuneError(f"unknown choice of what to train {trainable!r}: use one of {', '.join(TRAINABLE)}")
+    for p in net.parameters():
+        p.requires_grad_(False)
+    chosen: list[nn.Parameter] = []
+    if trainable == "head":
+        chosen += list(get_head(net).parameters())
+    else:
+        first_conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+        chosen += list(first_conv.parameters())
+        for m in net.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                chosen += [p for p in (m.weight, m.bias) if p is not None]
+        for m in _last_stage(net):
+            chosen += list(m.parameters())
+    unique = list({id(p): p for p in chosen}.values())
+    for p in unique:
+        p.requires_grad_(True)
+    return unique
+
+
+# ----------------------------------------------------------------------------- replay and evaluation
+def replay_arrays(data, per_class: int, seed: int = 0, split_seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` EuroSAT TRAIN-split patches of each class (seeded choice), decoded."""
+    from .dataset import load_arrays, stratified_split
+
+    train = stratified_split(data, seed=split_seed)["train"]
+    rng = np.random.default_rng(seed)
+    by_class: dict = {}
+    for item in train:
+        by_class.setdefault(item[1], []).append(item)
+    chosen = []
+    for c in sorted(by_class):
+        items = by_class[c]
+        take = rng.choice(len(items), size=min(per_class, len(items)), replace=False)
+        chosen += [items[i] for i in sorted(take)]
+    return load_arrays(data, chosen, threads=2)
+
+
+def predict(model: nn.Module, x, batch: int = 256) -> np.ndarray:
+    """Class probabilities (N, K) of ``model`` (eval mode, no grad) for float/uint8 inputs."""
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(x), batch):
+            xb = torch.as_tensor(np.asarray(x[s : s + batch]), dtype=torch.float32)
+            out.append(torch.softmax(model(xb).float(), 1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def accuracy(model: nn.Module, x, y) -> Optional[float]:
+    if len(y) == 0:
+        return None
+    return float((predict(model, x).argmax(1) == np.asarray(y)).mean())
+
+
+def default_replay_data() -> Path:
+    """The EuroSAT RGB zip: ``$EUROSAT_DATASETS/eurosat-rgb/EuroSAT_RGB.zip``, else the project's default."""
+    import os
+
+    from .dataset import DEFAULT_DATASET
+
+    env = os.environ.get("EUROSAT_DATASETS")
+    return Path(env) / "eurosat-rgb" / "EuroSAT_RGB.zip" if env else Path(DEFAULT_DATASET)
+
+
+def eurosat_test_arrays(data, split_seed: int = 42, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The EuroSAT TEST split (seeded, as the bundled model's card), decoded; ``every`` > 1 takes every
+    n-th patch (quick checks; the card records how many were measured)."""
+    from .dataset import load_arrays, stratified_split
+
+    return load_arrays(data, stratified_split(data, seed=split_seed)["test"][:: max(1, every)], threads=2)
+
+
+# ----------------------------------------------------------------------------- training
+def _augment(x: torch.Tensor) -> torch.Tensor:
+    """The 8 dihedral transforms (overhead imagery has no 'up'); radiometry untouched: the analyst's
+    imagery is what the model must learn."""
+    from .augment import augment_batch
+
+    return augment_batch(x, zoom=(0.9, 1.0), zoom_p=0.3, jitter=0.0)
+
+
+def _targets(y: torch.Tensor, k: int, smoothing: float) -> torch.Tensor:
+    """Label-smoothed one-hot target distributions (n, k)."""
+    t = torch.full((len(y), k), smoothing / k)
+    t[torch.arange(len(y)), y] += 1.0 - smoothing
+    return t
+
+
+def _holdout_score(model, x, y, loss_fn) -> tuple[float, float]:
+    with torch.inference_mode():
+        xb = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        logits = model(xb).float()
+        loss = float(loss_fn(logits, torch.as_tensor(y)))
+        return float((logits.argmax(1).numpy() == y).mean()), loss
+
+
+def finetune(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    replay: tuple[np.ndarray, np.ndarray],
+    recipe: Optional[Recipe] = None,
+    progress: Optional[Callable[[float, str], None]] = None,
+    is_cancelled: Optional[Callable[[], bool]] = None,
+) -> FinetuneResult:
+    """Fine-tune a copy of ``model`` (a LandCoverClassifier on the CPU) on the examples ``x`` (N, C, p, p,
+    0-255), ``y`` (class indices) with ``replay`` (EuroSAT train patches, labels); see the module docstring."""
+    recipe = recipe or Recipe()
+    names = list(model.card.class_names) if getattr(model, "card", None) else [str(i) for i in range(1000)]
+    y = np.asarray(y, np.int64)
+    check_examples(y, names)
+    t0, c0 = time.perf_counter(), time.process_time()
+    old_threads = torch.get_num_threads()
+    if recipe.threads:
+        torch.set_num_threads(int(recipe.threads))
+    try:
+        res = _train(model, np.asarray(x, np.float32), y, replay, recipe, names, progress, is_cancelled, t0)
+        res.cpu_seconds = time.process_time() - c0  # this process's CPU time (all threads): fair on a shared CPU
+        return res
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train(model, x, y, replay, recipe, names, progress, is_cancelled, t0) -> FinetuneResult:
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    tr, ho = split_holdout(y, recipe.holdout_fraction, recipe.seed)
+    model = copy.deepcopy(model).to("cpu").eval()  # eval: batch-norm statistics stay as they were
+    params = select_trainable(model.net, recipe.trainable)
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=recipe.lr,
+    )
+    score_fn = nn.CrossEntropyLoss()
+    xr, yr = replay
+    ta = _targets(torch.as_tensor(y[tr]), len(names), recipe.label_smoothing)
+    tr_soft = _targets(torch.as_tensor(yr), len(names), recipe.label_smoothing)
+    if recipe.distill > 0:  # the parent's answers on the replay patches, computed once
+        tr_soft = (1 - recipe.distill) * tr_soft + recipe.distill * torch.as_tensor(predict(model, xr))
+    xa = torch.as_tensor(x[tr])
+    res = FinetuneResult(model=model, trained_parameters=int(sum(p.numel() for p in params)))
+    res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
+    hx, hy = x[ho], y[ho]
+    best = None
+    if len(ho):
+        acc, loss = _holdout_score(model, hx, hy, score_fn)
+        res.holdout_before, best = acc, (acc, -loss)
+    best_state = copy.deepcopy(model.net.state_dict())
+    bad = 0
+    for epoch in range(1, recipe.epochs + 1):
+        for _ in range(recipe.steps_per_epoch):
+            if is_cancelled is not None and is_cancelled():
+                raise FinetuneCancelled("fine-tuning cancelled")
+            ia = rng.integers(0, len(xa), recipe.batch_analyst)
+            ir = rng.integers(0, len(xr), recipe.batch_replay)
+            xb = torch.cat([xa[ia].float(), torch.as_tensor(xr[ir]).float()])
+            tb = torch.cat([ta[ia], tr_soft[ir]])
+            loss = -(tb * torch.log_softmax(model(_augment(xb)).float(), 1)).sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        entry = {
+            "epoch": epoch,
+            "train_loss": round(float(loss.detach()), 4),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        if len(ho):
+            acc, hloss = _holdout_score(model, hx, hy, score_fn)
+            entry.update(holdout_accuracy=round(acc, 4), holdout_loss=round(hloss, 4))
+            if acc > best[0] or (acc == best[0] and epoch > 1):  # a tie goes to the later, more adapted epoch
+                best, bad, res.best_epoch = (acc, -hloss), 0 if acc > best[0] else bad + 1, epoch
+                best_state = copy.deepcopy(model.net.state_dict())
+            else:
+                bad += 1
+        else:
+            res.best_epoch, best_state = epoch, copy.deepcopy(model.net.state_dict())
+        res.history.append(entry)
+        if progress is not None:
+            progress(epoch / recipe.epochs, f"epoch {epoch}: held-out {entry.get('holdout_accuracy', '-')}")
+        if bad >= recipe.patience:
+            res.stopped = f"early stop: no better held-out score for {recipe.patience} epochs"
+            break
+        if time.perf_counter() - t0 > recipe.time_limit_s:
+            res.stopped = f"time limit of {recipe.time_limit_s:g} s reached"
+            break
+    else:
+        res.stopped = f"all {recipe.epochs} epochs"
+    model.net.load_state_dict(best_state)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    res.holdout_after = best[0] if best is not None else None
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def save_finetuned(result: FinetuneResult, parent_card, out_card: Path, name: str, record: dict) -> Path:
+    """The fine-tuned weights + a new card (parent, examples, recipe, figures) at ``out_card``."""
+    from .card import ModelCard
+    from .checkpoint import save_checkpoint
+
+    d = parent_card.to_dict()
+    # weights and checksum are placeholders here: save_checkpoint writes the file and fills both
+    weights = Path(out_card).with_suffix(".safetensors").name
+    d.update(name=name, title=f"{parent_card.title} — fine-tuned ({name})", weights=weights, weights_sha256="0" * 64)
+    d["training"] = {"fine_tuned_from": record.pop("parent"), **record}
+    d["metrics"] = record.get("metrics", {})
+    card = ModelCard.from_dict(d)
+    return save_checkpoint(result.model, card, out_card)

@@ -1,0 +1,176 @@
+"""Fine-tuning from the analyst's labels: labels from edit logs and layers, the CLI, and its refusals.
+
+Real files throughout: the bundled sample mosaic (EuroSAT test patches, truth per 64 px block), GeoPackages
+written with OGR, edit logs written by core/edits, the bundled model fine-tuned for real (a short recipe).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eurosat_landcover.cli import main as cli_main
+from osgeo import ogr, osr
+
+REPO = Path(__file__).resolve().parents[2]
+MOSAIC = REPO / "sample_data" / "eurosat_mosaic_rgb.tif"
+TRUTH = json.loads((REPO / "sample_data" / "eurosat_mosaic_rgb_truth.json").read_text())
+
+
+def write_points(path: Path, rows, field="landcover", epsg=32632, geom_type=ogr.wkbPoint) -> Path:
+    """A GeoPackage layer: ``rows`` = [(wkt, value)]."""
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    lyr = ds.CreateLayer("labels", srs, geom_type)
+    lyr.CreateField(ogr.FieldDefn(field, ogr.OFTString))
+    for wkt, value in rows:
+        f = ogr.Feature(lyr.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        f.SetField(field, str(value))
+        lyr.CreateFeature(f)
+    ds = None
+    return path
+
+
+def block_points(blocks, dx=0.0, dy=0.0):
+    out = []
+    for b in blocks:
+        x0, y0, x1, y1 = b["bounds"]
+        out.append((f"POINT ({(x0 + x1) / 2 + dx} {(y0 + y1) / 2 + dy})", b["class"]))
+    return out
+
+
+def run_cli(args, capsys):
+    code = cli_main(["finetune", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def folder_state(folder: Path) -> dict:
+    return {p.name: p.stat().st_size for p in folder.iterdir()}
+
+
+QUICK = ["--epochs", "2", "--replay-per-class", "3", "--test-every", "60", "--threads", "1", "--quiet"]
+
+
+# ----------------------------------------------------------------------------- refusals
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("outside", "lies on data of"),
+        ("unknown_class", "map to no class of the model"),
+        ("one_class", "at least 2 classes"),
+        ("empty", "has no feature with a geometry"),
+        ("corrupt_log", "cannot read"),
+    ],
+)
+def test_bad_labels_get_one_sentence_and_no_file(tmp_path, capsys, eurosat_rgb_zip, case, expected):
+    labels = tmp_path / "labels.gpkg"
+    blocks = TRUTH["blocks"][:20]
+    if case == "outside":
+        write_points(labels, block_points(blocks, dx=1e6))
+    elif case == "unknown_class":
+        write_points(labels, [*block_points(blocks), ("POINT (480320 5299680)", "Glacier")])
+    elif case == "one_class":
+        write_points(labels, [(wkt, "Forest") for wkt, _ in block_points(blocks)])
+    elif case == "empty":
+        write_points(labels, [])
+    elif case == "corrupt_log":
+        labels = tmp_path / "run_edits.gpkg"
+        labels.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    before = folder_state(tmp_path)
+    code, out, err = run_cli(
+        [MOSAIC, labels, tmp_path / "new.json", "--class-field", "landcover", "--replay-data", eurosat_rgb_zip, *QUICK],
+        capsys,
+    )
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], err
+    assert "Traceback" not in err and out == ""
+    assert folder_state(tmp_path) == before
+
+
+def test_too_few_examples_and_existing_output_refused(tmp_path, capsys, eurosat_rgb_zip):
+    labels = write_points(tmp_path / "few.gpkg", block_points(TRUTH["blocks"][:4]))
+    code, _, err = run_cli([MOSAIC, labels, tmp_path / "n.json", "--class-field", "landcover", *QUICK], capsys)
+    assert code == 2 and "at least 10" in err
+    existing = tmp_path / "exists.json"
+    existing.write_text("{}")
+    labels = write_points(tmp_path / "ok.gpkg", block_points(TRUTH["blocks"][:30]))
+    code, _, err = run_cli([MOSAIC, labels, existing, "--class-field", "landcover", *QUICK], capsys)
+    assert code == 2 and "exists" in err and existing.read_text() == "{}"
+
+
+# ----------------------------------------------------------------------------- labels
+def test_polygons_give_several_windows_and_codes_map(tmp_path):
+    from eurosat_landcover.core.finetune.labels import read_labels
+    from eurosat_landcover.models.card import eurosat_classes
+
+    names = [c.name for c in eurosat_classes()]
+    b = TRUTH["blocks"][0]
+    x0, y0, x1, y1 = b["bounds"]
+    big = f"POLYGON (({x0} {y0 - 640}, {x1 + 640} {y0 - 640}, {x1 + 640} {y1}, {x0} {y1}, {x0} {y0 - 640}))"
+    path = write_points(tmp_path / "poly.gpkg", [(big, 1)], geom_type=ogr.wkbPolygon)
+    pts = read_labels(path, names, "landcover")
+    assert len(pts) == 16 and set(pts.labels) == {1}  # 1280 m square, a point every 320 m, code 1 = Forest
+
+
+def test_edit_log_cells_are_labelled_with_the_corrected_class(tmp_path):
+    from eurosat_landcover.core.edits import Edit
+    from eurosat_landcover.core.edits.log import EditLog
+    from eurosat_landcover.core.edits.model import RasterGrid as Grid
+    from eurosat_landcover.core.finetune.labels import read_labels
+    from eurosat_landcover.models.card import eurosat_classes
+    from osgeo import gdal
+    from synthetic_testlib import write_synthetic_run  # tests/core (on sys.path: conftest)
+
+    classes = write_synthetic_run(tmp_path, "run", width=12, height=8, cell=640.0, origin=(480000.0, 5300000.0))
+    ds = gdal.Open(str(classes))
+    grid, before = Grid.of(ds), ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    log = EditLog.create(tmp_path / "run_edits.gpkg", grid, classes)
+    square = grid.cell_polygon_wkt(type(grid.full)(1, 1, 3, 2))  # 6 cells -> Forest
+    log.add(Edit(tool="polygon", geometry_wkt=square, to_class=1))
+    cell = grid.cell_polygon_wkt(type(grid.full)(2, 1, 1, 1))  # one of them, later -> River
+    log.add(Edit(tool="cell", geometry_wkt=cell, to_class=8))
+    reverted, _ = log.add(
+        Edit(tool="cell", geometry_wkt=grid.cell_polygon_wkt(type(grid.full)(8, 0, 1, 1)), to_class=9)
+    )
+    log.set_state([reverted.id], "reverted")
+    log.add_review("cell", 5, 10, "accepted", None, "POINT (486720 5296480)")
+    log.close()
+    pts = read_labels(tmp_path / "run_edits.gpkg", [c.name for c in eurosat_classes()])
+    got = {grid.cell_of(x, y): int(v) for (x, y), v in zip(pts.xy, pts.labels)}
+    want = {(r, c): 1 for r in (1, 2) for c in (1, 2, 3)}
+    want[(1, 2)] = 8
+    want[(5, 10)] = int(before[5, 10])  # accepted: the class shown
+    assert got == want
+
+
+# ----------------------------------------------------------------------------- the whole command
+def test_finetune_cli_writes_a_card_the_engine_loads(tmp_path, capsys, eurosat_rgb_zip):
+    from eurosat_landcover.models.checkpoint import load_model
+
+    labels = write_points(tmp_path / "labels.gpkg", block_points(TRUTH["blocks"][:40]))
+    out = tmp_path / "models" / "mine.json"
+    code, stdout, err = run_cli(
+        [MOSAIC, labels, out, "--class-field", "landcover", "--replay-data", eurosat_rgb_zip, *QUICK], capsys
+    )
+    assert code == 0, err
+    record = json.loads(stdout)
+    assert record["examples"]["windows"] == 40
+    assert sum(record["examples"]["train_per_class"].values()) + record["metrics"]["holdout"]["examples"] == 40
+    model, card = load_model(out)
+    assert card.training["fine_tuned_from"]["name"] == "eurosat_rgb_lite0"
+    assert card.training["examples"]["labels"][0]["file"] == str(labels)
+    assert 0.0 <= card.metrics["test_accuracy"] <= 1.0 and card.metrics["eurosat_test"]["samples"] == 41
+    assert len(card.training["history"]) >= 1 and out.with_suffix(".safetensors").is_file()
+    # the windows are those the engine reads: the parent model's probabilities on them equal a classify run's
+    import torch
+
+    x = torch.zeros(1, 3, 64, 64)
+    assert model(x).shape == (1, 10)
+    assert not np.isnan(card.metrics["holdout"]["after"])

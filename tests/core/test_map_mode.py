@@ -1,0 +1,157 @@
+"""Map mode (classify --mode map): the bundled per-pixel model, the seamless tile blend, a real run
+through the CLI on the input grid, and windows mode left as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eurosat_landcover import cli
+from eurosat_landcover.core.tiles import RowBlender, TileGrid, starts
+from osgeo import gdal
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_data" / "eurosat_mosaic_rgb.tif"
+TRUTH = ROOT / "sample_data" / "eurosat_mosaic_rgb_truth.json"
+
+
+@pytest.fixture(scope="module")
+def map_model():
+    from eurosat_landcover.models.checkpoint import default_map_card_path, load_model
+
+    return load_model(default_map_card_path())
+
+
+def test_map_model_gives_logits_for_every_pixel(map_model):
+    import torch
+
+    model, card = map_model
+    assert card.architecture == "tf_efficientnet_lite0_map" and card.num_classes == 10
+    for h, w in ((64, 64), (100, 130), (256, 256)):
+        with torch.inference_mode():
+            out = model(torch.full((2, 3, h, w), 120.0))
+        assert out.shape == (2, 10, h, w) and torch.isfinite(out).all()
+
+
+def test_weights_file_is_self_contained_and_small():
+    from eurosat_landcover.models.checkpoint import default_map_card_path
+
+    card = json.loads(default_map_card_path().read_text())
+    weights = default_map_card_path().with_name(card["weights"])
+    assert weights.stat().st_size <= 25 * 2**20
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("trunk.blocks.") for k in keys) and any(k.startswith("decoder.") for k in keys)
+
+
+def test_tiles_cover_the_raster_and_blend_without_seams():
+    assert starts(100) == [0] and starts(256) == [0]
+    assert starts(500) == [0, 192, 244]
+    tiles = TileGrid(700, 450)
+    rows = {}
+    blender = RowBlender(
+        tiles, 2, lambda y0, s, w: rows.update({y0 + k: (s[k].copy(), w[k].copy()) for k in range(len(s))})
+    )
+    probs = np.stack([np.full((tiles.th, tiles.tw), 0.25, np.float32), np.full((tiles.th, tiles.tw), 0.75, np.float32)])
+    for i in range(len(tiles.ys)):
+        for j in range(len(tiles.xs)):
+            blender.add(i, j, probs)
+        blender.row_done(i)
+    assert sorted(rows) == list(range(450))
+    blended = np.stack([s / w[:, None] for s, w in rows.values()])
+    assert (np.stack([w for _, w in rows.values()]) > 0).all()
+    np.testing.assert_allclose(blended[..., 0], 0.25, atol=1e-6)
+    np.testing.assert_allclose(blended[..., 1], 0.75, atol=1e-6)
+
+
+def _crop(tmp_path, xoff, yoff, w, h) -> Path:
+    out = tmp_path / "crop.tif"
+    gdal.Translate(str(out), str(SAMPLE), srcWin=[xoff, yoff, w, h])
+    return out
+
+
+def _truth_pixels(xoff, yoff, w, h):
+    t = json.loads(TRUTH.read_text())
+    p = t["block_px"]
+    truth = np.zeros((t["rows"] * p, t["columns"] * p), np.uint8)
+    for b in t["blocks"]:
+        truth[b["row"] * p : (b["row"] + 1) * p, b["col"] * p : (b["col"] + 1) * p] = b["class_index"]
+    return truth[yoff : yoff + h, xoff : xoff + w]
+
+
+def test_cli_map_mode_writes_10m_rasters_on_the_input_grid(tmp_path, capsys):
+    src = _crop(tmp_path, 64, 64, 320, 288)  # 2 x 2 tiles, whole 64 px blocks of the sample
+    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--mode", "map", "--device", "cpu", "--quiet"])
+    out, _err = capsys.readouterr()
+    assert rc == 0
+    summary = json.loads(out)
+    assert summary["mode"] == "map" and summary["request"]["mode"] == "map"
+    assert summary["model"]["architecture"] == "tf_efficientnet_lite0_map"
+    assert summary["grid"]["cell_size_m"] == [10.0, 10.0] and summary["windows"]["unit"] == "tiles"
+    ds_in = gdal.Open(str(src))
+    for kind, bands in (("classes", 1), ("confidence", 1), ("probabilities", 10)):
+        path = Path(summary["outputs"][kind])
+        assert path.exists() and path.with_suffix(".qml").exists()
+        ds = gdal.Open(str(path))
+        assert (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (320, 288, bands)
+        assert ds.GetGeoTransform() == pytest.approx(ds_in.GetGeoTransform())
+        assert ds.GetMetadataItem("MODE") == "map"
+    classes = gdal.Open(summary["outputs"]["classes"]).ReadAsArray()
+    assert classes.max() < 10  # every pixel classified
+    probs = gdal.Open(summary["outputs"]["probabilities"]).ReadAsArray().astype(int)
+    assert np.abs(probs.sum(0) - 254).max() <= 10  # uint8 probabilities sum to 1 (254) per pixel
+    right = (classes == _truth_pixels(64, 64, 320, 288)).mean()
+    assert right >= 0.8, right
+    total = sum(summary["area_km2"].values())
+    assert total == pytest.approx(320 * 288 * 1e-4)
+
+
+def test_windows_mode_is_the_default_and_unchanged(tmp_path, capsys):
+    src = _crop(tmp_path, 0, 0, 256, 192)
+    outs = []
+    for extra, name in (([], "default"), (["--mode", "windows"], "windows")):
+        rc = cli.main(["classify", str(src), str(tmp_path / name), "--device", "cpu", "--quiet", *extra])
+        assert rc == 0
+        outs.append(json.loads(capsys.readouterr()[0]))
+    for s in outs:
+        assert s["mode"] == "windows" and s["grid"]["stride_px"] == 32 and s["grid"]["cell_size_m"] == [320.0, 320.0]
+        assert s["model"]["architecture"] == "tf_efficientnet_lite0" and s["windows"]["total"] == 35
+        assert "unit" not in s["windows"]
+    a, b = (gdal.Open(s["outputs"]["probabilities"]).ReadAsArray() for s in outs)
+    assert a.shape == (10, 6, 8) and np.array_equal(a, b)
+
+
+def test_model_of_the_other_mode_is_refused_in_one_line(tmp_path, capsys):
+    from eurosat_landcover.models.checkpoint import default_card_path, default_map_card_path
+
+    src = _crop(tmp_path, 0, 0, 128, 128)
+    for mode, card in (("map", default_card_path()), ("windows", default_map_card_path())):
+        rc = cli.main(["classify", str(src), str(tmp_path / mode), "--mode", mode, "--model", str(card), "--quiet"])
+        err = capsys.readouterr()[1].strip().splitlines()
+        assert rc == 2 and len(err) == 1 and "mode" in err[0], err
+        assert not (tmp_path / mode).exists() or not any((tmp_path / mode).iterdir())
+
+
+def test_explain_and_export_work_on_a_map_mode_run(tmp_path, capsys):
+    from eurosat_landcover.core.inspect import Inspector
+
+    src = _crop(tmp_path, 0, 0, 192, 128)
+    assert cli.main(["classify", str(src), str(tmp_path / "run"), "--mode", "map", "--device", "cpu", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr()[0])
+    insp = Inspector.from_summary(summary["outputs"]["summary"], device="cpu")
+    gt = gdal.Open(str(src)).GetGeoTransform()
+    x, y = gt[0] + 100 * gt[1], gt[3] + 5 * gt[5]  # pixel (100, 5): its window is moved inside the raster
+    cell = insp.cell_windows(x, y)
+    assert cell.cell == (100, 5) and len(cell.windows) == 1 and cell.grid_windows == [(68, 0)]
+    assert cell.probabilities.shape == (10,) and abs(float(cell.probabilities.sum()) - 1) < 1e-4
+    heat = insp.heat_map(cell.windows[0])
+    assert heat.shape == (64, 64) and heat.min() >= 0 and heat.max() <= 1
+    rc = cli.main(["export", summary["outputs"]["summary"], str(tmp_path / "export"), "--what", "raster,report"])
+    out = capsys.readouterr()[0]
+    assert rc == 0, out
+    written = [Path(p) for p in json.dumps(json.loads(out)).split('"') if p.startswith(str(tmp_path / "export"))]
+    assert written and all(p.exists() for p in written)

@@ -1,0 +1,57 @@
+"""Map mode in QGIS: the dock's Mode choice (keyboard on the real combo box, remembered) and the
+Processing algorithm's MODE parameter producing 10 m rasters on the input grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
+from eurosat_landcover.ui.classify.options_section import OptionsSection
+from eurosat_landcover.ui.settings import DockSettings
+from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtTest import QTest
+
+from .landcover_helpers import clean_settings, write_rgb_geotiff  # noqa: F401 (fixture)
+
+ALG = f"{PROVIDER_ID}:classify"
+
+
+def test_dock_mode_choice_disables_stride_and_is_remembered(qgis_app, clean_settings):  # noqa: F811
+    section = OptionsSection(DockSettings.load())
+    seen = []
+    section.changed.connect(seen.append)
+    assert section.value().mode == "windows" and section.stride_combo.isEnabled()
+    section.show()
+    section.mode_combo.setFocus()
+    QTest.keyClick(section.mode_combo, Qt.Key.Key_Down)
+    assert section.value().mode == "map" and seen[-1].mode == "map"
+    assert not section.stride_combo.isEnabled()
+    settings = DockSettings.load()
+    settings.mode = section.value().mode
+    settings.save()
+    again = OptionsSection(DockSettings.load())
+    assert again.value().mode == "map" and not again.stride_combo.isEnabled()
+    QTest.keyClick(again.mode_combo, Qt.Key.Key_Up)
+    assert again.value().mode == "windows" and again.stride_combo.isEnabled()
+
+
+def test_processing_map_mode_writes_10m_rasters(provider, qgis_new_project, tmp_path):
+    import processing
+
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    assert "MODE" in {p.name() for p in alg.parameterDefinitions()}
+    raster = write_rgb_geotiff(tmp_path / "scene.tif", size=160)
+    layer = QgsRasterLayer(str(raster), "scene")
+    QgsProject.instance().addMapLayer(layer)
+    result = processing.run(
+        ALG,
+        {"INPUT": layer, "MODE": "map", "DEVICE": "cpu", "BANDS": "1,2,3", "OUTPUT_FOLDER": str(tmp_path / "o")},
+    )
+    classes = QgsRasterLayer(result["OUTPUT_CLASSES"], "classes")
+    assert classes.isValid() and (classes.width(), classes.height()) == (160, 160)
+    assert classes.extent() == layer.extent() and classes.rasterUnitsPerPixelX() == 10.0
+    summary = json.loads(Path(result["OUTPUT_SUMMARY"]).read_text())
+    assert summary["mode"] == "map" and summary["model"]["architecture"] == "tf_efficientnet_lite0_map"
+    assert abs(sum(json.loads(result["AREA_KM2"]).values()) - 160 * 160 * 1e-4) < 1e-6

@@ -1,0 +1,246 @@
+"""'Improve the model from these corrections': fine-tune on the edit log in a QgsTask, then offer a re-run.
+
+The section reads what the Correct page is editing (its run files), fine-tunes the run's model on the log's
+active edits and reviewed cells (core/finetune: the windows the engine reads there, EuroSAT replay, held-out
+early stopping) in a background QgsTask with progress and cancel, writes ``<run>_model_<n>.json`` (+ its
+weights) beside the run, adds it to the Classify page's model list, and offers to re-classify the run's
+input with it. Refusals (too few corrections, one class only, no EuroSAT zip to replay) are one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+from typing import Optional
+
+from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsTask
+from qgis.PyQt.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+
+from ...toolbelt.log import log_error
+
+
+def new_card_path(files) -> Path:
+    """``<run>_model_<n>.json`` beside the run, the first n whose card and weights are both free."""
+    n = 1
+    while True:
+        card = files.folder / f"{files.prefix}_model_{n}.json"
+        if not card.exists() and not card.with_suffix(".safetensors").exists():
+            return card
+        n += 1
+
+
+def _summary(files) -> dict:
+    try:
+        return json.loads(files.summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+class ImproveTask(QgsTask):
+    """Runs ``work(task)`` in QGIS's task manager; ``done(exception, result)`` on the main thread after."""
+
+    def __init__(self, description: str, work, done):
+        super().__init__(description, QgsTask.Flag.CanCancel)
+        self.work, self.done = work, done
+        self.result, self.error, self.details = None, None, ""
+
+    def run(self) -> bool:
+        try:
+            from ...qgis_bridge.compat import avoid_triton_llvm_clash
+
+            avoid_triton_llvm_clash()  # as the classification task: triton's LLVM next to Mesa's crashes QGIS
+            self.result = self.work(self)
+            return True
+        except Exception as exc:  # handed to done() on the main thread, without its frames: they hold the
+            self.details = traceback.format_exc()  # GDAL datasets of the worker, which must close here, not at exit
+            self.error = exc.with_traceback(None)
+            exc.__context__ = exc.__cause__ = None
+            return False
+
+    def finished(self, ok: bool) -> None:
+        self.done(self.error, self.result if ok else None, self.details)
+
+
+class ImproveSection(QGroupBox):
+    """The button, the task's progress and cancel, the result line and the re-classify offer."""
+
+    def __init__(self, page, parent=None):
+        super().__init__("Teach the model", parent)
+        self.setObjectName("correctImprove")
+        self.page = page
+        self.task: Optional[QgsTask] = None
+        self.card_path: Optional[Path] = None
+        self.record: Optional[dict] = None
+        self.recipe = None  # models.finetune.Recipe; None = its defaults
+        self.last_run = None  # the re-classification queued on the Classify page
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.start = QPushButton("Improve the model from these corrections", self)
+        self.start.setObjectName("improveStart")
+        self.start.setToolTip(
+            "Fine-tune the run's model on your active edits and reviewed cells (a few minutes on a CPU); "
+            "the new model is added to the Classify page's list"
+        )
+        self.start.clicked.connect(self.improve)
+        row.addWidget(self.start, 1)
+        self.cancel = QPushButton("Cancel", self)
+        self.cancel.setObjectName("improveCancel")
+        self.cancel.setEnabled(False)
+        self.cancel.clicked.connect(self.cancel_task)
+        row.addWidget(self.cancel)
+        lay.addLayout(row)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("improveProgress")
+        self.progress.setVisible(False)
+        lay.addWidget(self.progress)
+        self.status = QLabel(
+            "Your corrections can teach the model: the next run on this imagery repeats fewer mistakes."
+        )
+        self.status.setObjectName("improveStatus")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.reclassify = QPushButton("Re-classify the layer with the new model", self)
+        self.reclassify.setObjectName("improveReclassify")
+        self.reclassify.setVisible(False)
+        self.reclassify.clicked.connect(self.reclassify_layer)
+        lay.addWidget(self.reclassify)
+
+    # ------------------------------------------------------------------ the task
+    def improve(self, *_args) -> Optional[QgsTask]:
+        """Start fine-tuning on the page's edit log in a QgsTask (None when there is nothing to start)."""
+        files = self.page.files
+        if self.page.session is None or files is None or self.task is not None:
+            return None
+        summary = _summary(files)
+        image = (summary.get("input") or {}).get("path")
+        if not image or not Path(image).exists():
+            self._say(f"The run's input image {image or '(unknown)'} is missing: the model learns from its pixels.")
+            return None
+        card = (summary.get("model") or {}).get("card") or None
+        out = new_card_path(files)
+        log_path, recipe = files.log, self.recipe
+        try:  # the log and the image are read here, on the main thread (GDAL); the task only trains
+            points, examples = self._examples(image, log_path, card)
+        except Exception as exc:  # one sentence, never a traceback
+            self._say(str(exc)[:1].upper() + str(exc)[1:].rstrip(".") + ".")
+            return None
+
+        def work(task):
+            from ...core.finetune.run import finetune_from_labels
+
+            return finetune_from_labels(
+                image,
+                points,
+                out,
+                examples=examples,
+                model=card,
+                recipe=recipe,
+                progress=lambda f, _m: task.setProgress(100.0 * f),
+                is_cancelled=task.isCanceled,
+                command="QGIS: Review & correct, Improve the model from these corrections",
+            )
+
+        self.task = QgsTask.fromFunction(
+            f"EuroSAT: improving the model from {log_path.name}", work, on_finished=self._done
+        )
+        self.task.progressChanged.connect(lambda v: self.progress.setValue(int(v)))
+        self.card_path, self.record = out, None
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.reclassify.setVisible(False)
+        self.start.setEnabled(False)
+        self.cancel.setEnabled(True)
+        self.status.setText("Fine-tuning on your corrections…")
+        QgsApplication.taskManager().addTask(self.task)
+        return self.task
+
+    @staticmethod
+    def _examples(image, log_path, card):
+        from ...core.finetune.labels import read_labels
+        from ...core.finetune.run import examples_at
+        from ...core.stages.model import read_card
+        from ...models.checkpoint import default_card_path
+
+        points = read_labels(log_path, read_card(card).class_names)
+        return points, examples_at(image, points, str(card or default_card_path()))
+
+    def cancel_task(self, *_args) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _done(self, exception, result=None, details: str = "") -> None:
+        from ...core.errors import ClassificationCancelled, ClassificationError
+
+        self.task = None
+        self.progress.setVisible(False)
+        self.start.setEnabled(True)
+        self.cancel.setEnabled(False)
+        if exception is None and result is None:
+            exception = ClassificationCancelled("cancelled")
+        if exception is not None:
+            if isinstance(exception, ClassificationCancelled):
+                self._say("Improving the model was cancelled; nothing was written.", Qgis.MessageLevel.Info)
+            elif isinstance(exception, ClassificationError):
+                self._say(str(exception)[:1].upper() + str(exception)[1:] + ".")
+            else:
+                log_error("improving the model failed:\n" + details)
+                self._say(f"Improving the model failed: {exception} (details in the log panel).")
+            return
+        self.record = result
+        m = result["metrics"]
+        held = m["holdout"]
+        line = (
+            f"New model {Path(result['card']).name} from {result['examples']['windows']} place(s) "
+            "you corrected or accepted"
+            + (f"; held-out: {held['before']:.0%} → {held['after']:.0%}" if held["before"] is not None else "")
+            + f"; EuroSAT test: {m['eurosat_test']['before']:.1%} → {m['eurosat_test']['after']:.1%}."
+        )
+        self.status.setText(line + " It is in the Classify page's model list.")
+        self._add_to_picker(result["card"])
+        self.reclassify.setVisible(True)
+        self.page.push(line, Qgis.MessageLevel.Success)
+
+    def _say(self, text: str, level=Qgis.MessageLevel.Warning) -> None:
+        self.status.setText(text)
+        self.page.push(text, level)
+
+    # ------------------------------------------------------------------ after
+    def _classify_page(self):
+        ws = getattr(self.page, "workspace", None)
+        return ws.page("classifyPage") if ws is not None else None
+
+    def _add_to_picker(self, card: str) -> None:
+        page = self._classify_page()
+        if page is not None:
+            page.model.add_model(card)
+
+    def reclassify_layer(self, *_args):
+        """The run's input with the new model, queued on the Classify page (its task, or None)."""
+        page, files = self._classify_page(), self.page.files
+        if page is None or self.card_path is None or files is None:
+            return None
+        image = (_summary(files).get("input") or {}).get("path", "")
+        layer = next(
+            (
+                lyr
+                for lyr in QgsProject.instance().mapLayers().values()
+                if isinstance(lyr, QgsRasterLayer) and lyr.source().split("|")[0] == image
+            ),
+            None,
+        )
+        if layer is None:
+            layer = QgsRasterLayer(image, Path(image).stem)
+            if not layer.isValid():
+                self._say(f"Cannot open the run's input {image}.")
+                return None
+            QgsProject.instance().addMapLayer(layer)
+        page.input.set_value(layer)
+        page.model.add_model(str(self.card_path))
+        self.page.workspace.show_page("classifyPage")
+        self.last_run = page.run()
+        return self.last_run
+
+    def shutdown(self) -> None:
+        self.cancel_task()
