@@ -182,7 +182,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", default=["2048:64", "4096:64", "4096:32"], help="SIZE:STRIDE pairs")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    ap.add_argument("--fast-path", default="auto", choices=("auto", "on", "off"))
+    ap.add_argument("--fast-path", default="auto", choices=("auto", "on", "off", "int8"))
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--child", nargs=4, metavar=("VRT", "OUT", "STRIDE", "SPAWN"), help=argparse.SUPPRESS)
     args = ap.parse_args()

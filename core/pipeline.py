@@ -23,7 +23,7 @@ from . import writers
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
 from .request import ClassificationRequest, ClassificationResult
-from .stages.model import check_mode, choose_fast_path, model_for, read_card
+from .stages.model import check_mode, choose_model_path, model_for, read_card
 from .stages.outputs import commit_outputs, open_outputs
 from .stages.prepare import check_input_exists, prepare_input, prepare_output_dir, validate_request
 from .stages.run_map import choose_map_path, run_map
@@ -150,7 +150,7 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
         path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
         stage = run_map
     else:
-        path = choose_fast_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+        path = choose_model_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
         stage = run_windows
     if path.tried:
         clock.timings["model_prepare"] = path.report.prepare_seconds

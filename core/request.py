@@ -11,7 +11,7 @@ from typing import Optional
 RADIOMETRY_METHODS = ("8bit", "sentinel2_l1c", "sentinel2_l2a", "percentile", "sentinel2_offset1000")
 RADIOMETRY_CHOICES = ("auto", *RADIOMETRY_METHODS)
 PROBABILITY_DTYPES = ("uint8", "float32")
-FAST_PATH_MODES = ("auto", "on", "off")
+FAST_PATH_MODES = ("auto", "on", "off", "int8")
 MODES = ("windows", "map")
 DEFAULT_MODE = "windows"  # one class per window cell, or per 10 m pixel (core/stages/run_map.py)
 BATCH_SIZE_MAX = 4096  # windows per batch: the largest the engine, CLI, Processing and the dock accept
@@ -41,7 +41,8 @@ class ClassificationRequest:
     write_probabilities: bool = True
     name: Optional[str] = None
     threads: Optional[int] = None  # CPU threads for torch during the run (None: torch's default)
-    fast_path: str = "auto"  # CPU fast path (models/fast_path.py): "auto" (large runs), "on" or "off"
+    # CPU fast path (models/fast_path.py): "auto" (large runs), "on" or "off"; "int8": models/int8_path.py
+    fast_path: str = "auto"
     overwrite: bool = False  # replace existing files of this run name (an input is never replaced)
     max_pixels: Optional[int] = None  # size guard, working-raster pixels: None = DEFAULT_MAX_PIXELS, 0 = none
     # fixed (low, high) per model band for the percentile stretch instead of sampling the AOI (classify-many

@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
@@ -28,7 +29,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, MODES, RADIOMETRY_CHOICES
+from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
 from ..qgis_bridge.results import LAND_COVER, area_summary, layer_label, run_name
@@ -75,6 +76,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
     DEVICE = "DEVICE"
     BANDS = "BANDS"
     RADIOMETRY = "RADIOMETRY"
+    FAST_PATH = "FAST_PATH"
     PROBABILITIES = "PROBABILITIES"
     OVERWRITE = "OVERWRITE"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
@@ -156,6 +158,15 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         )
         radiometry.setUsesStaticStrings(True)
         self.addParameter(radiometry)
+        fast_path = QgsProcessingParameterEnum(
+            self.FAST_PATH,
+            "CPU model path (auto, on, off: the fp32 graph; int8: the model quantized to 8-bit integers)",
+            options=list(FAST_PATH_MODES),
+            defaultValue="auto",
+        )
+        fast_path.setUsesStaticStrings(True)
+        fast_path.setFlags(fast_path.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(fast_path)
         self.addParameter(QgsProcessingParameterBoolean(self.PROBABILITIES, "Write per-class probabilities", True))
         self.addParameter(
             QgsProcessingParameterBoolean(self.OVERWRITE, "Replace existing output files of the same name", False)
@@ -196,6 +207,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         except RequestError as exc:
             raise QgsProcessingException(str(exc)) from None
         request.overwrite = self.parameterAsBool(parameters, self.OVERWRITE, context)
+        request.fast_path = self.parameterAsEnumString(parameters, self.FAST_PATH, context) or "auto"
 
         from ..toolbelt.advice import missing_message
         from ..toolbelt.dependencies import missing_packages

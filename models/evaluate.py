@@ -157,6 +157,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repeats", type=int, default=1, help="timed inference passes; the best one is reported (noisy CPUs)"
     )
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="evaluate the INT8 CPU model (models/int8_path.py: quantized from this card, calibrated on "
+        "EuroSAT train patches)",
+    )
     p.add_argument("--top-pairs", type=int, default=5)
     p.add_argument(
         "--shift",
@@ -216,6 +222,11 @@ def run(args, command: str) -> dict:
     device = require_device(args.device)
     card_path = Path(args.model) if args.model else default_card_path()
     model, card = load_model(card_path, device=device)
+    int8_note = None
+    if getattr(args, "int8", False) and args.record:
+        raise SystemExit("--record stores the card's own (fp32) metrics: leave it out with --int8")
+    if getattr(args, "int8", False):
+        model, int8_note = _int8(model, card, device)
     items, fingerprint = _items(args, card)
     t0 = time.perf_counter()
     images, labels = load_arrays(args.data, items, size=card.patch_size)
@@ -234,12 +245,13 @@ def run(args, command: str) -> dict:
         "fractions": list(args.fractions) if args.split else None,
         "members_sha256": fingerprint["members_sha256"],
         "command": command,
+        "int8": int8_note,
         "shift": names[0] if len(names) == 1 else "all",
         **metrics,
     }
     if len(names) > 1 or names[0] != "none":
         result["shifts"] = {k: v for k, v in by_shift.items()}
-    print(f"model: {card.name} ({card.architecture}) from {card_path}")
+    print(f"model: {card.name} ({card.architecture}) from {card_path}" + (f"\nINT8: {int8_note}" if int8_note else ""))
     print(f"data: {args.data}" + (f"  split: {args.split} (seed {args.seed})" if args.split else ""))
     for name, m in by_shift.items():
         if len(by_shift) > 1 or name != "none":
@@ -285,6 +297,18 @@ def _record(args, card, by_shift: dict, fingerprint: dict, command: str) -> None
         summary.setdefault("accuracy", {}).update(shifted)
     card.save(card.path)
     print(f"recorded in {card.path}")
+
+
+def _int8(model, card, device):
+    """``(INT8 module, its report's reason)``; exits with the reason when the INT8 model cannot be built."""
+    from .int8_path import prepare
+
+    if device.type != "cpu":
+        raise SystemExit("--int8 runs on the CPU: add --device cpu")
+    module, report = prepare(model, len(card.bands), card.patch_size)
+    if report.path != "int8":
+        raise SystemExit(f"no INT8 model: {report.reason}")
+    return module, report.reason
 
 
 def main(argv: list[str] | None = None) -> int:

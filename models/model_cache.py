@@ -194,16 +194,22 @@ def load_weights(card, device, lazy: bool = False):
         return model, key
 
 
-def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, patch: int):
+def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, patch: int, int8: bool = False):
     """``(callable, FastPathReport)`` as ``models.fast_path.trace_for_cpu`` gives, traced on the
     first call for this model and shape and reused after (the report then says so and its
     ``prepare_seconds`` is 0). ``key``: from :func:`cached_model`, or None for a model the caller
-    loaded itself (cached while that model object lives)."""
+    loaded itself (cached while that model object lives). ``int8``: the INT8 module of
+    models/int8_path.py instead (any batch size)."""
     import torch
 
     from .graph_cache import prepare  # the disk cache's graph, else models.fast_path.trace_for_cpu
 
-    shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads())
+    if int8:
+        from .int8_path import prepare as prepare_int8
+
+        batch_size = 0  # the quantized module takes any batch
+        prepare = lambda model, _b, bands, patch: prepare_int8(model, bands, patch)  # noqa: E731
+    shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads(), "int8" if int8 else "fp32")
     with _lock:
         if key is not None:
             store, skey = _traced, (key, *shape)
@@ -227,7 +233,7 @@ def has_fast_path(model, key: Optional[tuple], batch_size: int, bands: int, patc
     """True when this process already holds the fast-path module of ``model`` at this shape."""
     import torch
 
-    shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads())
+    shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads(), "fp32")
     with _lock:
         hit = _traced.get((key, *shape)) if key is not None else _traced_injected.get(model, {}).get(shape)
         return hit is not None and hit[1].used

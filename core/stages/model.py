@@ -6,7 +6,7 @@ the next run (the weights are checked against the card's sha256 on every load).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -114,7 +114,54 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
     except Exception as exc:  # building a lazy model's network failed (models/lazy_model.py)
         raise ClassificationError(f"cannot load the model: {exc}") from None
     warning = f"the CPU fast path is not available: {report.reason}" if mode == "on" and not report.used else None
-    return ModelPath(traced if report.used else eager(traced), report, True, warning)
+    chosen = ModelPath(traced if report.used else eager(traced), report, True, warning)
+    if mode == "auto" and report.used:
+        return _auto_int8(model, chosen, bands, grid.patch)
+    return chosen
+
+
+def choose_model_path(model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None) -> ModelPath:
+    """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (falling
+    back to what ``auto`` picks, with a warning, where it cannot be built or fails its probe check)."""
+    if mode != "int8" or device.type != "cpu":
+        return choose_fast_path(model, "auto" if mode == "int8" else mode, device, grid, batch_size, bands, on_trace)
+    if on_trace is not None:
+        on_trace()
+    module, report = _int8_module(model, bands, grid.patch)
+    if report.used:
+        return ModelPath(module, report, True)
+    fallback = choose_fast_path(model, "auto", device, grid, batch_size, bands)
+    why = f"the INT8 path is not available: {report.reason}"
+    fallback.report = replace(fallback.report, reason=f"{why}; fast_path=auto: {fallback.report.reason}")
+    return replace(fallback, warning=why, tried=True)
+
+
+def _int8_module(model, bands: int, patch: int):
+    from ...models import model_cache
+
+    try:
+        return model_cache.fast_path_module(model, None, 0, bands, patch, int8=True)
+    except Exception as exc:  # building a lazy model's network failed (models/lazy_model.py)
+        raise ClassificationError(f"cannot load the model: {exc}") from None
+
+
+def _auto_int8(model, fp32: ModelPath, bands: int, patch: int) -> ModelPath:
+    """``auto`` on a CPU with integer dot products (VNNI / AMX): INT8 when a quick measurement on the
+    probe batch finds it faster than the fp32 graph; elsewhere (or slower) the fp32 path unchanged."""
+    from ...models import int8_path
+
+    flags = int8_path.int8_flags()
+    if not flags:
+        return fp32
+    module, report = _int8_module(model, bands, patch)
+    if not report.used:
+        return fp32
+    verdict = int8_path.auto_verdict(model, module, fp32.model, bands, patch)
+    if verdict["int8_faster"]:
+        reason = f"{report.reason}; fast_path=auto on a CPU with {'/'.join(flags)}: {verdict['text']}"
+        return ModelPath(module, replace(report, reason=reason), True)
+    fp32.report = replace(fp32.report, reason=f"{fp32.report.reason}; INT8 not taken: {verdict['text']}")
+    return fp32
 
 
 def eager(model):

@@ -159,3 +159,17 @@ def test_missing_torch_is_explained(provider, tmp_path, monkeypatch):
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=64)
     with pytest.raises(QgsProcessingException, match="pip install"):
         processing.run(ALG, {"INPUT": str(raster), "OUTPUT_FOLDER": str(tmp_path / "o")})
+
+
+def test_processing_fast_path_parameter_reaches_the_engine(provider, qgis_new_project, tmp_path, monkeypatch):
+    """FAST_PATH=int8 is asked of the engine: without calibration data (and no cached INT8 model) the run
+    falls back and its summary says why (models/int8_path.py)."""
+    import processing
+
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CALIBRATION_DATA", str(tmp_path / "absent.zip"))
+    raster = write_rgb_geotiff(tmp_path / "scene.tif")
+    params = {"INPUT": str(raster), "DEVICE": "cpu", "FAST_PATH": "int8", "OUTPUT_FOLDER": str(tmp_path / "o")}
+    result = processing.run(ALG, params)
+    summary = json.loads(Path(result["OUTPUT_SUMMARY"]).read_text())
+    assert "INT8 path not available" in summary["fast_path"]["reason"]

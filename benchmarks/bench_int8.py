@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""INT8 vs fp32 on the CPU (issue 26): windows/s, EuroSAT test accuracy, class agreement on the
+sample at stride 16, and where the process's resident memory goes. Prints figures, asserts nothing.
+
+    EUROSAT_LANDCOVER_CALIBRATION_DATA=/work/shared/datasets/eurosat-rgb/EuroSAT_RGB.zip \\
+        nice -n 5 .venv/bin/python benchmarks/bench_int8.py [--repeats 5] [--test-limit N] [--markdown FILE]
+
+- speed: the fp32 fast-path graph (models/fast_path.py) and the INT8 module (models/int8_path.py)
+  on the same batch of 64 patches, interleaved (fp32, int8, fp32, int8, ...), best of ``--repeats``;
+- accuracy: both on the EuroSAT test split (models/dataset.stratified_split, seed 42);
+- agreement: ``classify()`` of sample_data/eurosat_mosaic_rgb.tif at stride 16 with fast_path=off
+  (fp32, eager) and fast_path=int8: the share of cells with the same class;
+- memory: RSS after ``import torch``, after the engine import, after loading the model, after each
+  run; the largest mapped libraries by resident size (/proc/self/smaps), and the peak RSS.
+The CPU's model and its SIMD / VNNI flags and the load average are printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
+
+
+def cpu_line() -> str:
+    model, flags = "?", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    have = [f for f in FLAGS if f in flags]
+    return f"{model}, {os.cpu_count()} logical CPUs, flags: {' '.join(have) or 'none of ' + ' '.join(FLAGS)}"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_by_mapping(top: int = 8) -> list[tuple[str, float]]:
+    """Resident MB per mapped file (anonymous memory as '[anonymous]'), largest first."""
+    sizes: dict[str, float] = defaultdict(float)
+    name = "[anonymous]"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+            name = Path(parts[5]).name if len(parts) >= 6 else "[anonymous]"
+        elif parts and parts[0] == "Rss:":
+            sizes[name] += int(parts[1]) / 1024
+    return sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--test-limit", type=int, default=None, help="evaluate at most this many test patches")
+    ap.add_argument("--markdown", default=None)
+    args = ap.parse_args()
+    lines: list[str] = []
+
+    def say(s: str = "") -> None:
+        print(s, flush=True)
+        lines.append(s)
+
+    mem = [("python start", rss_mb())]
+    import torch
+
+    mem.append(("import torch", rss_mb()))
+    sys.path.insert(0, str(ROOT.parent))
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+    from eurosat_landcover.models import int8_path, model_cache
+    from eurosat_landcover.models.checkpoint import default_card_path
+    from eurosat_landcover.models.dataset import list_eurosat, load_arrays, stratified_split
+    from eurosat_landcover.models.evaluate import predict_logits
+
+    mem.append(("engine imported", rss_mb()))
+    say(
+        f"CPU: {cpu_line()}; torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"{torch.get_num_threads()} threads; load average at start {os.getloadavg()[0]:.1f}"
+    )
+    model, card, key = model_cache.cached_model(default_card_path(), "cpu")
+    mem.append(("model loaded", rss_mb()))
+    fp32, rep32 = model_cache.fast_path_module(model, key, 64, 3, card.patch_size)
+    # measured whatever the engine's probe check decides (its figures are printed with the reason)
+    int8_path.PROBE_MEAN_TOLERANCE, int8_path.PROBE_AGREEMENT = 1.0, 0.0
+    int8, rep8 = model_cache.fast_path_module(model, key, 64, 3, card.patch_size, int8=True)
+    mem.append(("fp32 graph + INT8 model prepared", rss_mb()))
+    say(f"fp32: {rep32.path}; INT8: {rep8.path}: {rep8.reason} ({rep8.graph_cache})")
+    if rep8.path != "int8":
+        return 1
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, card.patch_size, card.patch_size), generator=gen).float()
+    best = {"fp32": 0.0, "int8": 0.0}
+    for _ in range(args.repeats):
+        best["fp32"] = max(best["fp32"], int8_path.windows_per_second(fp32, x, repeats=1))
+        best["int8"] = max(best["int8"], int8_path.windows_per_second(int8, x, repeats=1))
+    say()
+    head = f"windows/s (batch 64, best of {args.repeats}, interleaved)"
+    say(f"| model | {head} | test accuracy | agreement at stride 16 |")
+    say("|---|---:|---:|---:|")
+
+    source = int8_path.calibration_source()
+    test = stratified_split(list_eurosat(source, card.class_names), classes=card.class_names)["test"]
+    test = test[: args.test_limit] if args.test_limit else test
+    images, labels = load_arrays(source, test, size=card.patch_size)
+    acc = {}
+    for name, fn in (("fp32", model), ("int8", int8)):
+        logits, _ = predict_logits(fn, images, 64, torch.device("cpu"))
+        acc[name] = float((logits.argmax(1).numpy() == labels).mean())
+    mem.append(("test split decoded and classified", rss_mb()))
+
+    from osgeo import gdal
+
+    sample = ROOT / "sample_data" / "eurosat_mosaic_rgb.tif"
+    classes = {}
+    with tempfile.TemporaryDirectory() as d:
+        for mode in ("off", "int8"):
+            res = classify(ClassificationRequest(sample, Path(d) / mode, stride=16, device="cpu", fast_path=mode))
+            classes[mode] = gdal.Open(str(res.classes_path)).ReadAsArray()
+            mem.append((f"classify() stride 16, fast_path={mode}", rss_mb()))
+    valid = classes["off"] != 255
+    agree = float((classes["off"] == classes["int8"])[valid].mean()) if valid.any() else float("nan")
+    say(f"| fp32 (TorchScript + oneDNN graph) | {best['fp32']:.1f} | {acc['fp32']:.2%} | (reference) |")
+    cells = f"{agree:.2%} of {int(valid.sum())} cells"
+    say(f"| INT8 (FX PTQ, x86 backend) | {best['int8']:.1f} | {acc['int8']:.2%} | {cells} |")
+    say()
+    say(
+        f"INT8 / fp32 windows/s: {best['int8'] / best['fp32']:.2f} x; accuracy change "
+        f"{100 * (acc['int8'] - acc['fp32']):+.2f} points on {len(test)} test patches; "
+        f"load average at the end {os.getloadavg()[0]:.1f}"
+    )
+    say()
+    say("| stage | RSS MB |")
+    say("|---|---:|")
+    for stage, mb in mem:
+        say(f"| {stage} | {mb:.0f} |")
+    say(f"| peak | {peak_mb():.0f} |")
+    say()
+    say("Largest resident mappings at the end: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in rss_by_mapping()))
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+"""CPU INT8 path: the classifier quantized by PyTorch's post-training static quantization.
+
+FX graph mode (``torch.ao.quantization.quantize_fx``) with the ``x86`` backend (fbgemm / oneDNN):
+weights int8 per channel, activations uint8 calibrated (histogram observers) on EuroSAT TRAIN-split
+patches (models/dataset.py's stratified split of the shared EuroSAT zip, or the folder/zip named by
+``EUROSAT_LANDCOVER_CALIBRATION_DATA``). timm's ``tf_`` networks pad "same" at run time (Python
+control flow FX cannot trace), so those convolutions are first replaced by fixed padding for the
+patch size (:func:`static_padding`, identical output).
+
+The PT2E flow (``X86InductorQuantizer``) needs ``torch.compile``'s Inductor, i.e. a C++ compiler at
+run time, to run faster than fp32: without it the converted graph runs quantize/dequantize pairs
+around fp32 kernels, so it is not used here (see models/fast_path.py on compilers beside QGIS).
+
+Cached on disk like the fp32 graph (models/graph_cache.py): the quantized state dict with its key
+(weights' SHA-256, torch, CPU, calibration) under ``<cache>/graphs/int8_*.pt``; a later process
+rebuilds the quantized module from the eager network and loads the calibrated scales, never from a
+file in the repository. Checked like the fp32 fast path: probabilities on a probe batch of real
+patches are compared with the fp32 model; when they differ more than ``PROBE_MEAN_TOLERANCE`` /
+``PROBE_AGREEMENT`` the engine falls back with a note.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+FORMAT = 1
+CALIBRATION_PATCHES = 128
+PROBE_PATCHES = 64
+# INT8 is not bit-identical to fp32: on held-out train patches the mean |softmax difference| and the
+# top-1 agreement (issue 26 asks >= 99 % agreement with fp32) must pass, else the engine stays fp32.
+# The current quantization fails it (benchmarks/results_int8.md: 96.9 % here, -7 points on the test split).
+PROBE_MEAN_TOLERANCE = 0.03
+PROBE_AGREEMENT = 0.99
+INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags with integer dot products
+FP32_MODULES = ("conv_stem", "classifier")
+CALIBRATION_ENV = "EUROSAT_LANDCOVER_CALIBRATION_DATA"
+
+
+def int8_flags() -> list[str]:
+    """The integer dot-product instruction flags this CPU reports (empty without VNNI / AMX)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [f for f in INT8_FLAGS if f in flags]
+    except OSError:
+        pass
+    return []
+
+
+def static_padding(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
+    """A copy of ``net`` whose timm ``Conv2dSame`` layers pad by fixed amounts for ``example``'s size."""
+    from timm.layers.conv2d_same import Conv2dSame
+    from timm.layers.padding import get_same_padding
+
+    net = copy.deepcopy(net).eval()
+    shapes = {}
+    hooks = [
+        m.register_forward_pre_hook(lambda m, a: shapes.__setitem__(m, tuple(a[0].shape[-2:])))
+        for m in net.modules()
+        if isinstance(m, Conv2dSame)
+    ]
+    with torch.no_grad():
+        net(example[:1])
+    for h in hooks:
+        h.remove()
+
+    def replace(parent):
+        for name, m in parent.named_children():
+            if not isinstance(m, Conv2dSame):
+                replace(m)
+                continue
+            ih, iw = shapes[m]
+            ph = get_same_padding(ih, m.kernel_size[0], m.stride[0], m.dilation[0])
+            pw = get_same_padding(iw, m.kernel_size[1], m.stride[1], m.dilation[1])
+            conv = torch.nn.Conv2d(
+                m.in_channels, m.out_channels, m.kernel_size, m.stride, 0, m.dilation, m.groups, m.bias is not None
+            )
+            conv.load_state_dict(m.state_dict())
+            pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+            if pad[0] == pad[1] and pad[2] == pad[3]:
+                conv.padding = (pad[2], pad[0])
+                setattr(parent, name, conv)
+            else:
+                setattr(parent, name, torch.nn.Sequential(torch.nn.ZeroPad2d(pad), conv))
+
+    replace(net)
+    return _fold_batchnorm(net.eval(), example)
+
+
+def _fold_batchnorm(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
+    """Each timm ``BatchNormAct2d`` folded into the convolution run just before it (eval mode, exact up
+    to rounding), leaving its activation: FX fuses conv + ReLU6 then, with no int8 batch norm between."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    order: list = []
+    hooks = [m.register_forward_pre_hook(lambda m, a: order.append(m)) for m in net.modules() if not list(m.children())]
+    hooks += [
+        m.register_forward_pre_hook(lambda m, a: order.append(m))
+        for m in net.modules()
+        if type(m).__name__ == "BatchNormAct2d"
+    ]
+    with torch.no_grad():
+        net(example[:1])
+    for h in hooks:
+        h.remove()
+    folded = {}
+    for i, m in enumerate(order):
+        if type(m).__name__ == "BatchNormAct2d" and i > 0 and isinstance(order[i - 1], torch.nn.Conv2d):
+            folded[id(order[i - 1])] = m
+    owners = {id(m): (parent, name) for parent in net.modules() for name, m in parent.named_children()}
+    for conv_id, bn in folded.items():
+        parent, name = owners[conv_id]
+        conv = getattr(parent, name)
+        setattr(parent, name, fuse_conv_bn_eval(conv, bn))
+        bn_parent, bn_name = owners[id(bn)]
+        setattr(bn_parent, bn_name, torch.nn.Sequential(bn.drop, bn.act))
+    return net
+
+
+class Int8Classifier(torch.nn.Module):
+    """Normalisation in fp32, then the quantized network: float N x C x p x p (0-255) -> logits."""
+
+    def __init__(self, qnet, mean, std):
+        super().__init__()
+        self.net = qnet
+        self.register_buffer("mean", mean.detach().clone(), persistent=False)
+        self.register_buffer("std", std.detach().clone(), persistent=False)
+
+    def forward(self, x):
+        x = (x.float() - self.mean) / self.std
+        return self.net(x.contiguous(memory_format=torch.channels_last))
+
+
+def calibration_source() -> Optional[Path]:
+    """The EuroSAT data the INT8 path calibrates on, or None when none is reachable."""
+    from .dataset import DEFAULT_DATASET
+
+    named = os.environ.get(CALIBRATION_ENV, "").strip()
+    path = Path(named) if named else DEFAULT_DATASET
+    return path if path.exists() else None
+
+
+def calibration_patches(card, n: int = CALIBRATION_PATCHES + PROBE_PATCHES):
+    """``(uint8 N x 3 x p x p, description)``: ``n`` patches spread over the TRAIN split, or (None, why)."""
+    from .dataset import list_eurosat, load_arrays, stratified_split
+
+    source = calibration_source()
+    if source is None:
+        return None, f"no EuroSAT training data to calibrate on (set {CALIBRATION_ENV} to the EuroSAT RGB zip)"
+    try:
+        train = stratified_split(list_eurosat(source, card.class_names), classes=card.class_names)["train"]
+        step = max(1, len(train) // n)
+        items = train[::step][:n]
+        images, _ = load_arrays(source, items, size=card.patch_size)
+    except Exception as exc:  # a foreign or unreadable data source
+        return None, f"the calibration data {source} could not be read ({type(exc).__name__}: {exc})"
+    digest = hashlib.sha256("\n".join(m for m, _ in items).encode()).hexdigest()[:16]
+    return images, f"{min(len(items), CALIBRATION_PATCHES)} EuroSAT train-split patches of {source.name} ({digest})"
+
+
+def _qconfig(fast: bool):
+    from torch.ao.quantization import QConfig, get_default_qconfig_mapping
+    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+
+    if not fast:
+        mapping = get_default_qconfig_mapping("x86")
+    else:  # same structure as the calibrated one (scales are loaded over it): cheap observers
+        qc = QConfig(
+            activation=MinMaxObserver.with_args(reduce_range=True),
+            weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
+        )
+        mapping = get_default_qconfig_mapping("x86").set_global(qc)
+    for name in FP32_MODULES:  # the layers most sensitive to 8 bits stay fp32 (a small share of the work)
+        mapping.set_module_name(name, None)
+    return mapping
+
+
+def quantize(model, images: torch.Tensor, batch_size: int = 64, calibrate: bool = True) -> Int8Classifier:
+    """The eager ``model`` quantized, calibrated on ``images`` (float 0-255, N x C x p x p)."""
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    torch.backends.quantized.engine = "x86"
+    model = model.eval()
+    norm = lambda x: ((x.float() - model.mean) / model.std).contiguous(memory_format=torch.channels_last)  # noqa: E731
+    example = norm(images[:1])
+    net = static_padding(model.net, example)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(net, _qconfig(fast=not calibrate), (example,))
+        with torch.inference_mode():
+            for i in range(0, images.shape[0] if calibrate else 1, batch_size):
+                prepared(norm(images[i : i + batch_size]))
+        qnet = convert_fx(prepared)
+    return Int8Classifier(qnet, model.mean, model.std).eval()
+
+
+def compare(int8, fp32, probe: torch.Tensor) -> dict:
+    """Probabilities of the two models on ``probe``: max and mean |difference|, top-1 agreement."""
+    with torch.inference_mode():
+        p8 = torch.softmax(int8(probe).float(), dim=1)
+        p32 = torch.softmax(fp32(probe).float(), dim=1)
+    d = (p8 - p32).abs()
+    return {
+        "max": float(d.max()),
+        "mean": float(d.sum(dim=1).mean() / 2),
+        "agreement": float((p8.argmax(1) == p32.argmax(1)).float().mean()),
+    }
+
+
+def check_failure(stats: dict) -> Optional[str]:
+    """Why the probe comparison fails, or None when it passes."""
+    if not stats["mean"] <= PROBE_MEAN_TOLERANCE or not stats["agreement"] >= PROBE_AGREEMENT:
+        return (
+            f"the INT8 model differs from fp32 on the probe batch (mean |softmax difference| {stats['mean']:.3f}, "
+            f"top-1 agreement {stats['agreement']:.1%}; limits {PROBE_MEAN_TOLERANCE}, {PROBE_AGREEMENT:.0%})"
+        )
+    return None
+
+
+def cache_path(key: dict) -> Optional[Path]:
+    from .graph_cache import SUBDIR
+    from .weights_memo import cache_dir
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    return folder / SUBDIR / f"int8_{digest}.pt"
+
+
+def save(module: Int8Classifier, key: dict, probe: torch.Tensor, path: Path) -> str:
+    """Write the calibrated state dict with its key and probe patches (atomic); -> a note."""
+    from .weights_memo import write_atomic
+
+    try:
+        buf = io.BytesIO()
+        torch.save({"key": key, "state": module.state_dict(), "probe": probe.to(torch.uint8)}, buf)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, buf.getvalue())
+    except Exception as exc:  # a full disk: the run goes on
+        return f"the INT8 model could not be cached ({type(exc).__name__}: {exc})"
+    return f"quantized and cached as {path}"
+
+
+def load(model, key: dict, path: Path):
+    """-> (Int8Classifier, probe uint8) rebuilt from the cache entry, or (None, why)."""
+    try:
+        # written by this process's user like the fp32 graph cache (torch.jit.load there): quantized
+        # packed parameters do not load with weights_only=True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation of quantized tensors: see the report
+            entry = torch.load(str(path), map_location="cpu", weights_only=False)
+        if entry.get("key") != key:
+            return None, f"the cached INT8 model {path.name} was made for another model, torch or CPU: ignored"
+        probe = entry["probe"]
+        module = quantize(model, probe.float(), calibrate=False)
+        module.load_state_dict(entry["state"])
+    except Exception as exc:  # corrupt or foreign: quantized afresh
+        return None, f"the cached INT8 model {path.name} could not be used ({type(exc).__name__}): ignored"
+    return module, probe
+
+
+def windows_per_second(fn, x: torch.Tensor, repeats: int = 3) -> float:
+    """Best of ``repeats`` calls of ``fn`` on ``x`` (after one warm-up call)."""
+    best = float("inf")
+    with torch.inference_mode():
+        fn(x)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(x)
+            best = min(best, time.perf_counter() - t0)
+    return x.shape[0] / best
+
+
+def int8_key(model, bands: int, patch: int) -> Optional[dict]:
+    """The cache entry's key, or None for a model not loaded from a verified weights file."""
+    from .graph_cache import _verified, cpu_fingerprint
+
+    sha = _verified.get(model)
+    card = getattr(model, "card", None)
+    if not sha or card is None:
+        return None
+    return {
+        "format": FORMAT,
+        "weights_sha256": sha,
+        "architecture": str(card.architecture),
+        "mean": [float(v) for v in card.mean],
+        "std": [float(v) for v in card.std],
+        "torch": torch.__version__,
+        "cpu": cpu_fingerprint(),
+        "bands": int(bands),
+        "patch": int(patch),
+        "calibration": CALIBRATION_PATCHES,
+    }
+
+
+def prepare(model, bands: int, patch: int):
+    """``(callable, FastPathReport)``: the INT8 module (from the disk cache, else quantized and cached)
+    when it passes the probe check, else the eager ``model`` with the reason (path "eager")."""
+    from .fast_path import FastPathReport
+    from .lazy_model import materialise
+
+    t0 = time.perf_counter()
+
+    def fallback(reason: str, note: Optional[str] = None, diff=None):
+        return model, FastPathReport("eager", reason, time.perf_counter() - t0, diff, None, note)
+
+    if "x86" not in torch.backends.quantized.supported_engines:
+        return fallback("this PyTorch build has no x86 quantized engine (INT8 path)")
+    key = int8_key(model, bands, patch)
+    path = cache_path(key) if key is not None else None
+    note = "no cached INT8 model yet" if path is not None else "not cached (a model handed in, or no cache folder)"
+    try:
+        eager = materialise(model).eval()
+        module = None
+        if path is not None and path.is_file():
+            module, probe = load(eager, key, path)
+            note = f"loaded {path}" if module is not None else probe
+        if module is None:
+            images, described = calibration_patches(eager.card if eager.card is not None else model.card)
+            if images is None:
+                return fallback(f"INT8 path not available: {described}", note)
+            images = torch.from_numpy(images)
+            calib, probe = images[:CALIBRATION_PATCHES], images[CALIBRATION_PATCHES:]
+            module = quantize(eager, calib.float())
+            note += f"; calibrated on {described}"
+            if path is not None:
+                note += "; " + save(module, key, probe, path)
+        stats = compare(module, eager, probe.float())
+    except Exception as exc:  # quantization unsupported for this network or build: fp32
+        return fallback(f"INT8 model could not be built ({type(exc).__name__}: {exc})", note)
+    failure = check_failure(stats)
+    if failure:
+        return fallback(failure, note, stats["max"])
+    reason = (
+        "CPU run: INT8 (PyTorch FX post-training static quantization, x86 backend), "
+        f"checked against fp32 on {probe.shape[0]} train patches: top-1 agreement {stats['agreement']:.1%}, "
+        f"mean |softmax difference| {stats['mean']:.4f}"
+    )
+    return module, FastPathReport("int8", reason, time.perf_counter() - t0, stats["max"], None, note)
+
+
+_verdicts: dict = {}  # (weights sha256 or id, bands, patch, threads) -> auto's measurement
+
+
+def auto_verdict(model, int8, fp32, bands: int, patch: int) -> dict:
+    """``auto``'s quick measurement (once per model, shape and thread count in a process): INT8 and the
+    fp32 module on a batch of 64 random patches, best of 3 each, interleaved; ``int8_faster`` and a sentence."""
+    from .graph_cache import _verified
+
+    key = (_verified.get(model) or id(model), bands, patch, torch.get_num_threads())
+    if key not in _verdicts:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 256, (64, bands, patch, patch), generator=gen).float()
+        w8 = max(windows_per_second(int8, x), windows_per_second(int8, x))
+        w32 = max(windows_per_second(fp32, x), windows_per_second(fp32, x))
+        _verdicts[key] = {
+            "int8_faster": w8 > w32,
+            "text": f"measured INT8 {w8:.0f} vs fp32 {w32:.0f} windows/s on a probe batch of 64",
+        }
+    return _verdicts[key]

@@ -1,0 +1,84 @@
+"""The INT8 CPU path (models/int8_path.py): fixed padding is exact, the quantized model is calibrated on
+real EuroSAT train patches, agrees with fp32 on held-out patches, is cached on disk and reloaded, and
+the engine falls back with a note where it cannot be built; ``auto`` keeps fp32 on CPUs without VNNI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from eurosat_landcover.core.pipeline import classify  # noqa: E402
+from eurosat_landcover.core.request import ClassificationRequest  # noqa: E402
+from eurosat_landcover.models import int8_path, model_cache  # noqa: E402
+from eurosat_landcover.models.checkpoint import default_card_path  # noqa: E402
+
+SAMPLE = default_card_path().parents[2] / "sample_data" / "eurosat_mosaic_rgb.tif"
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    model, card, key = model_cache.cached_model(default_card_path(), "cpu")
+    return model, card, key
+
+
+def test_static_padding_matches_timm_same_padding(loaded):
+    model = loaded[0]
+    x = (torch.rand(2, 3, 64, 64) * 255 - model.mean) / model.std
+    fixed = int8_path.static_padding(model.net, x)
+    with torch.inference_mode():
+        assert torch.allclose(fixed(x), model.net(x), atol=1e-4)
+    assert not any(type(m).__name__ == "Conv2dSame" for m in fixed.modules())
+
+
+def test_int8_calibrated_checked_cached_and_reloaded(loaded, eurosat_rgb_zip, tmp_path, monkeypatch):
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
+    model, card, _ = loaded
+    module, report = int8_path.prepare(model, 3, card.patch_size)
+    assert "calibrated on 128 EuroSAT train-split patches" in report.graph_cache
+    entries = list((tmp_path / "cache" / "graphs").glob("int8_*.pt"))
+    assert len(entries) == 1
+    # the probe check decides: INT8, or fp32 (the model itself) with the measured difference as reason
+    if report.path == "int8":
+        assert module is not model and "top-1 agreement" in report.reason
+    else:
+        assert module is model and report.reason.startswith("the INT8 model differs from fp32 on the probe batch")
+    # a new preparation (no calibration data now) rebuilds the same quantized module from the cache entry
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
+    _, report2 = int8_path.prepare(model, 3, card.patch_size)
+    assert report2.graph_cache.startswith("loaded "), report2.graph_cache
+    assert report2.path == report.path and report2.max_softmax_difference == report.max_softmax_difference
+
+
+def test_engine_falls_back_with_a_note_without_calibration_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
+    model_cache.release()
+    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="int8"))
+    summary = json.loads(res.summary_path.read_text())
+    assert summary["fast_path"]["path"] != "int8"
+    assert "INT8 path not available: no EuroSAT training data" in summary["fast_path"]["reason"]
+    assert any("INT8 path is not available" in w for w in res.warnings)
+
+
+@pytest.mark.skipif(bool(int8_path.int8_flags()), reason="this CPU has VNNI/AMX: auto measures INT8 there")
+def test_auto_keeps_fp32_on_a_cpu_without_vnni(tmp_path, monkeypatch, eurosat_rgb_zip):
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
+    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto"))
+    summary = json.loads(res.summary_path.read_text())
+    assert summary["fast_path"]["path"] != "int8"
+    assert "INT8" not in summary["fast_path"]["reason"]
+
+
+def test_evaluate_int8_says_why_there_is_no_int8_model(tmp_path, monkeypatch, eurosat_rgb_zip):
+    from eurosat_landcover.models import evaluate
+
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
+    with pytest.raises(SystemExit, match="no INT8 model: INT8 path not available: no EuroSAT training data"):
+        evaluate.main([str(eurosat_rgb_zip), "--int8", "--device", "cpu", "--limit", "8"])
+    with pytest.raises(SystemExit, match="--record stores the card's own"):
+        evaluate.main([str(eurosat_rgb_zip), "--int8", "--record", "--device", "cpu", "--limit", "8"])
