@@ -17,224 +17,32 @@ strip read, validity rule and scaling (``strips.read_strip``, ``batching.fill_in
   the run's grid covering the cell, each inspected; their mean probability is the cell's value.
 
 No Qt, no QGIS; torch is imported when the model is first needed.
+
+Its pieces live beside it: the data it returns (``inspect_data.py``), the engine's pieces
+(``inspect_engine.py``) and the files beside results (``inspect_files.py``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
 from .errors import ClassificationError
-from .run_names import RASTER_SUFFIXES, summary_name
-
-RESULT_SUFFIXES = tuple(Path(s).stem for s in RASTER_SUFFIXES.values())  # "_classes", ...
-
-
-# ----------------------------------------------------------------------------- data
-@dataclass
-class WindowFootprint:
-    """Where a window lies: its top-left pixel in the working raster and its map geometry."""
-
-    col: int  # top-left pixel of the window in the working raster (the whole raster, before any AOI)
-    row: int
-    size: int  # px
-    geotransform: tuple  # of the window, working CRS, north-up
-    crs_wkt: str
-    crs_label: str
-    shifted: bool = False  # moved to stay inside the raster
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        gt = self.geotransform
-        return (gt[0], gt[3] + self.size * gt[5], gt[0] + self.size * gt[1], gt[3])
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        xmin, ymin, xmax, ymax = self.bounds
-        return ((xmin + xmax) / 2, (ymin + ymax) / 2)
-
-    def to_dict(self) -> dict:
-        return {
-            "pixel": [self.col, self.row],
-            "size_px": self.size,
-            "bounds": list(self.bounds),
-            "crs": self.crs_label,
-            "shifted_to_stay_inside": self.shifted,
-        }
-
-
-@dataclass
-class InspectedWindow:
-    footprint: WindowFootprint
-    model_input: np.ndarray  # (C, p, p) float32, 0-255: exactly what the model gets
-    patch_rgb: np.ndarray  # (p, p, 3) uint8: the model input shown as RGB
-    valid: np.ndarray  # (p, p) bool: pixels with data (the others were filled)
-    probabilities: np.ndarray  # (K,) float32
-    class_names: list[str]
-    class_colors: list[str]
-
-    @property
-    def valid_fraction(self) -> float:
-        return float(self.valid.mean())
-
-    @property
-    def top_index(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    def ranked(self, k: Optional[int] = None) -> list[tuple[str, float]]:
-        order = np.argsort(-self.probabilities, kind="stable")[: k or len(self.probabilities)]
-        return [(self.class_names[i], float(self.probabilities[i])) for i in order]
-
-
-@dataclass
-class RunGrid:
-    """The window grid of a finished run (from its summary): stride, window counts, area origin."""
-
-    stride: int
-    patch: int
-    origin: tuple[float, float]  # top-left corner of the run's working area (working CRS)
-    pixel: float
-    nx: int
-    ny: int
-    ncx: int
-    ncy: int
-
-    @property
-    def k(self) -> int:
-        return self.patch // self.stride
-
-    @classmethod
-    def from_summary(cls, summary: dict) -> RunGrid:
-        try:
-            g, wr, model = summary["grid"], summary["working_raster"], summary["model"]
-            xmin, _ymin, _xmax, ymax = wr["bounds"]
-            ncx, ncy, patch = int(g["cells"][0]), int(g["cells"][1]), int(model["patch_size"])
-            return cls(
-                stride=int(g["stride_px"]),
-                patch=patch,
-                origin=(float(xmin), float(ymax)),
-                pixel=float(wr["pixel_size_m"][0]),
-                nx=int(g.get("windows_per_row", max(1, ncx - patch + 1))),  # map mode: windows at every pixel
-                ny=int(g.get("window_rows", max(1, ncy - patch + 1))),
-                ncx=ncx,
-                ncy=ncy,
-            )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ClassificationError(
-                f"the run summary lacks the window grid ({exc}): re-run the classification"
-            ) from None
-
-    def cell_at(self, x: float, y: float) -> Optional[tuple[int, int]]:
-        size = self.stride * self.pixel
-        ci = math.floor((x - self.origin[0]) / size)
-        cj = math.floor((self.origin[1] - y) / size)
-        if 0 <= ci < self.ncx and 0 <= cj < self.ncy:
-            return ci, cj
-        return None
-
-    def windows_of_cell(self, ci: int, cj: int) -> list[tuple[int, int]]:
-        """Window (i, j) covers cells i..i+k-1, j..j+k-1: the windows of the grid that cover (ci, cj).
-        A map-mode run (cells of one pixel): the one window centred on the pixel, as the map model saw it."""
-        if self.stride == 1:
-            half = self.patch // 2
-            return [(min(max(ci - half, 0), self.nx - 1), min(max(cj - half, 0), self.ny - 1))]
-        k = self.k
-        cols = range(max(0, ci - k + 1), min(self.nx - 1, ci) + 1)
-        rows = range(max(0, cj - k + 1), min(self.ny - 1, cj) + 1)
-        return [(i, j) for j in rows for i in cols]
-
-    def cell_bounds(self, ci: int, cj: int) -> tuple[float, float, float, float]:
-        size = self.stride * self.pixel
-        x0, y1 = self.origin[0] + ci * size, self.origin[1] - cj * size
-        return (x0, y1 - size, x0 + size, y1)
-
-
-@dataclass
-class CellInspection:
-    cell: tuple[int, int]
-    cell_bounds: tuple[float, float, float, float]
-    windows: list[InspectedWindow]
-    grid_windows: list[tuple[int, int]]  # (i, j) of each inspected window in the run's grid
-    skipped: int  # windows of the cell with no valid pixel (the engine skips them too)
-    probabilities: Optional[np.ndarray] = None  # mean of the windows' probabilities (the cell's value)
-    notes: list[str] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------- the engine's pieces
-# From the engine's stage modules, so a window is read, scaled, validated and filled by the same code
-# as in a run: core/stages/prepare.py (percentile sampler), core/strips.py (strip read + validity),
-# core/batching.py (filling a partly valid window), core/stages/run_windows.py (the forward pass).
-def _engine_sampler(wr, mapping):
-    """The engine's sampler for the percentile stretch (one rule for runs and inspection)."""
-    from .stages.prepare import percentile_sampler
-
-    return percentile_sampler(wr, mapping)
-
-
-def _read_strip(wr, radiometry, y: int, n: int):
-    """The reader's strip read: (scaled float32 (C, n, W), valid (n, W)), the engine's validity rule."""
-    from .strips import read_strip
-
-    return read_strip(wr, radiometry, y, n)
-
-
-def _fill_invalid(window: np.ndarray, mask: np.ndarray) -> None:
-    """The reader's rule for a partly valid window: invalid pixels get the per-band mean of valid ones."""
-    from .batching import fill_invalid
-
-    fill_invalid(window, mask)
-
-
-def radiometry_from_dict(d: dict, card):
-    """Rebuild the run's scaler from the summary's ``radiometry`` entry (percentile limits included)."""
-    from .radiometry import L2A_OFFSET, LINEAR_METHODS, Radiometry, make_radiometry
-
-    method = d.get("method")
-    if method == "percentile":
-        if d.get("low") is None or d.get("high") is None:
-            raise ClassificationError("the run summary has no percentile limits: re-run the classification")
-        return Radiometry("percentile", low=list(d["low"]), high=list(d["high"]), reason=d.get("reason", ""))
-    if method in LINEAR_METHODS:
-        divisor = float(d.get("divisor") or card.sentinel2_dn_divisor)
-        offset = float(d.get("offset", L2A_OFFSET if method == "sentinel2_l2a" else 0.0))  # older summaries
-        return Radiometry(method, divisor=divisor, offset=offset, reason=d.get("reason", ""))
-    return make_radiometry(method or "8bit", card, d.get("reason", ""))
-
-
-def engine_softmax(model, device, x: np.ndarray) -> np.ndarray:
-    """Softmax of ``model`` for ``x`` (N, C, p, p float32, 0-255) by the engine's forward pass
-    (stages/run_windows.ModelRunner: channels-last on the device, bf16/fp16 autocast on GPU, softmax
-    in float32): (N, K), or (N, K, p, p) for a per-pixel map model."""
-    import torch
-
-    from .stages.run_windows import ModelRunner
-
-    with torch.inference_mode():
-        return ModelRunner(model, device, max(1, len(x)), [])(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
-
-
-def engine_probabilities(model, device, x: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities of windows ``x``; a per-pixel model's are averaged over the window."""
-    probs = engine_softmax(model, device, x)
-    return probs.mean(axis=(2, 3)) if probs.ndim == 4 else probs
-
-
-def _rgb_indices(card) -> list[int]:
-    roles = [r.lower() for r in (card.band_roles or [])]
-    if all(r in roles for r in ("red", "green", "blue")):
-        return [roles.index(r) for r in ("red", "green", "blue")]
-    n = len(card.bands)
-    return [0, 1, 2] if n >= 3 else [0, 0, 0]
-
-
-def _srs(crs):
-    from . import gdalutil
-
-    return gdalutil.srs_from_user(crs)
+from .inspect_data import CellInspection, InspectedWindow, RunGrid, WindowFootprint
+from .inspect_engine import (
+    _engine_sampler,
+    _fill_invalid,
+    _read_strip,
+    _rgb_indices,
+    _srs,
+    engine_probabilities,
+    engine_softmax,
+    radiometry_from_dict,
+)
 
 
 # ----------------------------------------------------------------------------- the inspector
@@ -469,34 +277,3 @@ class Inspector:
         else:
             out.probabilities = np.mean([w.probabilities for w in out.windows], axis=0).astype(np.float32)
         return out
-
-
-# ----------------------------------------------------------------------------- result layers and files
-def summary_for_result(raster_path: Union[str, Path]) -> Optional[Path]:
-    """The run summary beside a result raster (``<name>_classes.tif`` -> ``<name>_summary.json``)."""
-    p = Path(str(raster_path).split("|")[0])
-    stem = p.stem
-    for suffix in RESULT_SUFFIXES:
-        if stem.endswith(suffix):
-            cand = p.with_name(summary_name(stem[: -len(suffix)]))
-            return cand if cand.is_file() else None
-    return None
-
-
-def write_heat_map_geotiff(path: Union[str, Path], heat: np.ndarray, footprint: WindowFootprint, overwrite=False):
-    """The heat map as a float32 GeoTIFF aligned with the window (tmp name, then rename)."""
-    from osgeo import gdal
-
-    from .writers import staged_file
-
-    with staged_file(path, overwrite) as tmp:
-        h, w = heat.shape
-        ds = gdal.GetDriverByName("GTiff").Create(tmp, w, h, 1, gdal.GDT_Float32, options=["COMPRESS=DEFLATE"])
-        ds.SetGeoTransform(footprint.geotransform)
-        ds.SetProjection(footprint.crs_wkt)
-        band = ds.GetRasterBand(1)
-        band.WriteArray(heat.astype(np.float32))
-        band.SetDescription("Grad-CAM")
-        ds.FlushCache()
-        ds = None
-    return Path(path)

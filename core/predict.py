@@ -302,7 +302,7 @@ def predict_image(
         mean = all_probs.mean(axis=0).astype(np.float32)
         kept = list(range(len(x)))
 
-    from .inspect import _rgb_indices
+    from .inspect_engine import _rgb_indices
 
     rgb_idx = _rgb_indices(card)
     tiles_rgb = np.clip(np.round(x[:, rgb_idx]), 0, 255).astype(np.uint8)  # (n, 3, p, p)

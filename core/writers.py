@@ -1,4 +1,4 @@
-"""Streaming GeoTIFF outputs, QGIS styles (QML) and the JSON summary.
+"""Streaming GeoTIFF outputs (classes, confidence, probabilities), renamed into place when complete.
 
 Files are written under temporary names in the output folder (``<final>.<token>.partial.tif``)
 and renamed onto their final names only when everything succeeded; :meth:`OutputSet.abort`
@@ -9,39 +9,42 @@ and renamed onto their final names only when everything succeeded; :meth:`Output
   round(p * 254), GDAL scale 1/254 (QGIS and GDAL show 0..1), nodata 255; float32: 0..1, nodata NaN.
 - confidence: the maximum probability, same encoding as the probabilities.
 All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews.
+
+The run-file guards (:mod:`run_guards`), temporary-file tokens (:mod:`partials`), QML styles
+(:mod:`qml`) and atomic text/JSON files (:mod:`atomic_files`) have their own modules; their public
+names are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import secrets
-import socket
-import tempfile
-import zlib
-from contextlib import contextmanager
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Optional
-from xml.sax.saxutils import escape
 
 import numpy as np
 from osgeo import gdal
 
+from .atomic_files import staged_file, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
 from .errors import ClassificationError
-from .run_names import STYLE_EXTENSION, raster_name, summary_name
+from .partials import PARTIAL_RE, host_tag, new_token, pid_alive, sweep_stale_partials  # noqa: F401 (re-exported)
+from .qml import VIRIDIS, _hex_rgb, qml_paletted, qml_pseudocolor  # noqa: F401 (re-exported)
+from .run_guards import (  # noqa: F401 (re-exported)
+    NAME_MAX_BYTES,
+    RASTER_KINDS,
+    RASTER_SIDECARS,
+    check_outputs,
+    check_prefix,
+    prepare_output_dir,
+    raster_path,
+    remove_created_dirs,
+    run_output_paths,
+)
 
 NODATA_CLASS = 255
 NODATA_U8 = 255
 U8_SCALE = 254.0
 BLOCK = 256
-VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-
-
-def _hex_rgb(color: str) -> tuple[int, int, int]:
-    c = color.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
 def _overview_levels(w: int, h: int) -> list[int]:
@@ -82,178 +85,7 @@ class _Tif:
         self.ds, self.path = ds, path
 
 
-# ---------------------------------------------------------------------- output names and safety
-RASTER_KINDS = ("classes", "confidence", "probabilities")
-# Sidecars GDAL or QGIS may keep beside a raster (PAM metadata, external overviews/masks built in QGIS):
-# an old one beside a new raster would show the previous run's data, so they belong to the run's files.
-RASTER_SIDECARS = (".aux.xml", ".ovr", ".msk")
-NAME_MAX_BYTES = 255  # longest file name on the common file systems (ext4, NTFS, APFS)
 MAX_CLASSES = NODATA_CLASS  # class values 0..254; 255 is the nodata value of the classes raster
-
-
-def host_tag() -> str:
-    """Four hex digits naming this machine in temporary names (a folder may be shared)."""
-    return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')) & 0xFFFF:04x}"
-
-
-def new_token() -> str:
-    """``<pid>-<host>-<random>``: whose temporary file it is, so a later run can tell a killed
-    run's leftovers (process gone) from a live run's files (:func:`sweep_stale_partials`)."""
-    return f"{os.getpid()}-{host_tag()}-{secrets.token_hex(4)}"
-
-
-# <final name>.<pid>-<host>-<8 hex>.partial[.tif][GDAL sidecar]: the only names the sweep removes.
-PARTIAL_RE = re.compile(
-    r"^(?P<final>.+)\.(?P<pid>\d{1,10})-(?P<host>[0-9a-f]{4})-[0-9a-f]{8}\.partial(?:\.tif|\.gpkg)?"
-    r"(?:\.aux\.xml|\.ovr|\.msk|-journal|-wal|-shm)?$"
-)
-
-
-def raster_path(out_dir: Path, prefix: str, kind: str) -> Path:
-    return Path(out_dir) / raster_name(prefix, kind)
-
-
-def run_output_paths(out_dir, prefix: str) -> list[Path]:
-    """Every file a run named ``prefix`` may write in ``out_dir`` (rasters, their sidecars,
-    styles, summary), whatever its options: the set that is checked, replaced and kept consistent."""
-    out = []
-    for kind in RASTER_KINDS:
-        tif = raster_path(out_dir, prefix, kind)
-        out += [tif, *(tif.with_name(tif.name + s) for s in RASTER_SIDECARS), tif.with_suffix(STYLE_EXTENSION)]
-    out.append(Path(out_dir) / summary_name(prefix))
-    return out
-
-
-def check_prefix(prefix: str) -> None:
-    """A plain file-name prefix whose longest temporary name fits the file system."""
-    if not prefix.strip() or re.search(r"[/\\\x00]", prefix) or prefix in (".", ".."):
-        raise ClassificationError(f"output name {prefix!r} must be a plain file name prefix")
-    longest = f"{raster_name(prefix, 'probabilities')}.{new_token()}.partial.tif.aux.xml"
-    excess = len(os.fsencode(longest)) - NAME_MAX_BYTES
-    if excess > 0:
-        room = len(os.fsencode(prefix)) - excess
-        raise ClassificationError(
-            f"output name is too long ({len(prefix)} characters): file names are limited to {NAME_MAX_BYTES} bytes; "
-            f"use a name of at most {max(1, room)} bytes (--name)"
-        )
-
-
-def _same_file(a: Path, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
-def check_outputs(out_dir, prefix: str, input_files, overwrite: bool) -> list[Path]:
-    """Refuse a run whose files would replace an input (never allowed) or, without ``overwrite``,
-    any existing file. ``input_files``: every file the input raster is made of (GDAL's
-    ``GetFileList()``: the raster, its sidecars, a VRT's sources). Returns the existing files."""
-    check_prefix(prefix)
-    inputs = [str(f) for f in input_files or () if f and not str(f).startswith("/vsi")]
-    family = run_output_paths(out_dir, prefix)
-    for f in family:
-        for i in inputs:
-            if _same_file(f, i):
-                raise ClassificationError(
-                    f"the output {f.name} would replace the input file {i}: choose another output folder or name "
-                    "(outputs never replace inputs)"
-                )
-    existing = [f for f in family if os.path.lexists(f)]
-    if existing and not overwrite:
-        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-        names = ", ".join(f.name for f in existing[:3]) + more
-        raise ClassificationError(
-            f"{names} already exist{'s' if len(existing) == 1 else ''} in {Path(out_dir)}: allow overwriting "
-            "(--overwrite, or the overwrite option) or choose another output name or folder"
-        )
-    return existing
-
-
-def pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        try:
-            code = ctypes.c_ulong()
-            ok = ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-            return not ok or code.value == 259  # STILL_ACTIVE
-        finally:
-            ctypes.windll.kernel32.CloseHandle(handle)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: alive, another user's
-        return True
-    return True
-
-
-def sweep_stale_partials(out_dir) -> list[Path]:
-    """Delete the temporary files of earlier runs that were killed (SIGKILL, power cut): only
-    names matching :data:`PARTIAL_RE`, written on this machine by a process that no longer
-    exists. A live run's files (this process or another) and anything else are left alone."""
-    removed = []
-    try:
-        entries = list(os.scandir(out_dir))
-    except OSError:
-        return removed
-    me = host_tag()
-    for e in entries:
-        m = PARTIAL_RE.match(e.name)
-        if not m or m["host"] != me or pid_alive(int(m["pid"])):
-            continue
-        try:
-            if e.is_file(follow_symlinks=False):
-                os.unlink(e.path)
-                removed.append(Path(e.path))
-        except OSError:
-            pass
-    return removed
-
-
-def prepare_output_dir(path) -> tuple[Path, list[Path]]:
-    """Create the output folder (and missing parents) and check it is writable.
-
-    Returns ``(folder, created)``: the folders this call created, deepest last, for
-    :func:`remove_created_dirs` when the run fails."""
-    out = Path(path).expanduser()
-    created = []
-    p = out
-    while not os.path.lexists(p) and p.parent != p:
-        created.append(p)
-        p = p.parent
-    created.reverse()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        remove_created_dirs(created)
-        raise ClassificationError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    if not out.is_dir():
-        raise ClassificationError(f"the output path {out} is not a folder")
-    try:  # a unique probe name: several runs in one process may share the folder
-        import tempfile
-
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".eurosat-write-test-"):
-            pass
-    except OSError as exc:
-        remove_created_dirs(created)
-        raise ClassificationError(f"the output folder {out} is not writable: {exc.strerror or exc}") from None
-    return out, created
-
-
-def remove_created_dirs(created) -> None:
-    """Remove the folders a failed run created, deepest first, if they are (still) empty."""
-    for d in reversed(list(created)):
-        try:
-            d.rmdir()
-        except OSError:
-            break
 
 
 def check_class_count(card) -> None:
@@ -544,136 +376,3 @@ class OutputSet:
                     f.unlink()
                 except OSError:
                     pass
-
-
-# ---------------------------------------------------------------------- QML styles
-_QML_HEAD = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.0" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0">
-  <pipe>
-"""
-_QML_TAIL = """    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" colorizeStrength="100"
-                   colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>
-    <rasterresampler maxOversampling="2"/>
-    <resamplingStage>resamplingFilter</resamplingStage>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"""
-
-
-def _attr(text: str) -> str:
-    return escape(text, {'"': "&quot;"})
-
-
-def qml_paletted(card) -> str:
-    entries = "\n".join(
-        f'        <paletteEntry value="{i}" color="{c.color}" label="{_attr(c.name)}" alpha="255"/>'
-        for i, c in enumerate(card.classes)
-    )
-    return (
-        _QML_HEAD
-        + '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
-        + "      <rasterTransparency/>\n"
-        + "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
-        + "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
-        + "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
-        + "      <colorPalette>\n"
-        + entries
-        + "\n      </colorPalette>\n"
-        + "    </rasterrenderer>\n"
-        + _QML_TAIL
-    )
-
-
-def qml_pseudocolor(band: int = 1, label: str = "") -> str:
-    """Viridis ramp over 0..1 (values as QGIS shows them: uint8 outputs carry scale 1/254)."""
-    n = len(VIRIDIS)
-    items = "\n".join(
-        f'          <item value="{i / (n - 1):g}" color="{c}" label="{i / (n - 1):.2f}" alpha="255"/>'
-        for i, c in enumerate(VIRIDIS)
-    )
-    stops = ":".join(f"{i / (n - 1):g};{_rgba(c)}" for i, c in list(enumerate(VIRIDIS))[1:-1])
-    return (
-        _QML_HEAD
-        + f'    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
-        + 'classificationMin="0" classificationMax="1" nodataColor="">\n'
-        + "      <rasterTransparency/>\n"
-        + "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
-        + "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
-        + "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
-        + "      <rastershader>\n"
-        + '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
-        + 'minimumValue="0" maximumValue="1" labelPrecision="2">\n'
-        + '          <colorramp type="gradient" name="[source]">\n'
-        + f'            <prop k="color1" v="{_rgba(VIRIDIS[0])}"/>\n'
-        + f'            <prop k="color2" v="{_rgba(VIRIDIS[-1])}"/>\n'
-        + '            <prop k="discrete" v="0"/>\n'
-        + '            <prop k="rampType" v="gradient"/>\n'
-        + f'            <prop k="stops" v="{stops}"/>\n'
-        + "          </colorramp>\n"
-        + items
-        + "\n        </colorrampshader>\n"
-        + "      </rastershader>\n"
-        + "    </rasterrenderer>\n"
-        + _QML_TAIL
-    )
-
-
-def _rgba(color: str) -> str:
-    r, g, b = _hex_rgb(color)
-    return f"{r},{g},{b},255"
-
-
-@contextmanager
-def staged_file(path, overwrite: bool = False, hint: str = "choose another name or allow overwriting"):
-    """Yield a temporary path beside ``path`` to write the whole file to; when the block ends without
-    an error it is renamed to ``path`` (with the permissions of any new file: mkstemp makes 0600),
-    else removed. An existing ``path`` is refused unless ``overwrite`` (``hint`` says what to do)."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ClassificationError(f"{path} exists: {hint}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.partial")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    return path
-
-
-def write_json_atomic(path: Path, data: dict) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -4,7 +4,7 @@ on the canvas, and the heat map as a temporary georeferenced layer.
 - :func:`layer_path` / :func:`run_summary`: the file behind a raster layer, and the run summary
   beside a result layer (``<name>_classes.tif`` -> ``<name>_summary.json``), which makes a click on
   a result layer inspect the windows that made the cell.
-- :class:`HeatMapLayers`: heat maps written as GeoTIFFs (core.inspect.write_heat_map_geotiff:
+- :class:`HeatMapLayers`: heat maps written as GeoTIFFs (core.inspect_files.write_heat_map_geotiff:
   temporary name, then rename) into one temporary folder of the plugin, added as styled layers to
   a group "Explain (temporary)"; :meth:`HeatMapLayers.clear` removes the layers, the group and the
   folder (the page calls it when the plugin unloads).
@@ -43,7 +43,7 @@ def layer_path(layer) -> Optional[str]:
 
 def run_summary(layer) -> Optional[Path]:
     """The run summary beside a result layer of this plugin, or None for any other layer."""
-    from ..core.inspect import summary_for_result
+    from ..core.inspect_files import summary_for_result
 
     path = layer_path(layer)
     return summary_for_result(path) if path else None
@@ -98,7 +98,7 @@ class HeatMapLayers:
 
     def add(self, heat, footprint, name: str, opacity: float = 0.6) -> QgsRasterLayer:
         """Write ``heat`` (p x p, 0..1) aligned with ``footprint`` and add it on top of the project."""
-        from ..core.inspect import write_heat_map_geotiff
+        from ..core.inspect_files import write_heat_map_geotiff
 
         self._count += 1
         path = write_heat_map_geotiff(self._folder() / f"heatmap_{self._count:03d}.tif", heat, footprint)

@@ -82,7 +82,7 @@ def default_run_name(input_name: str) -> str:
 
 def unique_run_name(output_dir: Path, base: str, reserved=()) -> str:
     """`base`, or `base_2`, `base_3`... when a file of a run of that name exists or a queued run uses it."""
-    from ..core.writers import run_output_paths
+    from ..core.run_guards import run_output_paths
 
     name, n = base, 1
     while name in reserved or any(f.exists() for f in run_output_paths(output_dir, name)):

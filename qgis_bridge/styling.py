@@ -22,7 +22,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-from ..core.writers import VIRIDIS  # the one confidence palette, also in the engine's QML styles
+from ..core.qml import VIRIDIS  # the one confidence palette, also in the engine's QML styles
 
 
 def card_classes(card) -> list:

@@ -16,11 +16,11 @@ from osgeo import osr
 
 from .. import writers
 from ..run_names import run_files
+from .editable import _check_writable, copy_style, is_landcover_raster
 from .errors import EditError
 from .log import EditLog
 from .model import RasterGrid
 from .raster import build_corrected, open_raster, replace_raster, transform_edits
-from .session import _check_writable, copy_style, is_landcover_raster
 
 
 @dataclass

@@ -20,8 +20,6 @@ the session lives.
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -29,171 +27,15 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import writers
-from ..errors import ClassificationError
 from ..run_names import RunFiles, run_files
-from ..run_summary import read_run_summary
+from .change import CANCELLED, Action, Change, Part, _extent, _index, strips
+from .editable import _check_writable, _same_grid, copy_style, is_landcover_raster, run_palette
 from .errors import EditError
 from .log import EditLog, check_edit_classes
 from .model import NODATA, Edit, RasterGrid, Window, apply_edit, flood_region, mask_polygon
-from .raster import FROM_KEY, build_corrected, open_raster, raster_revision, read_window, set_revision, write_window
+from .raster import build_corrected, open_raster, raster_revision, read_window, set_revision
 
 FLOOD_REACH = 1024  # a flood fill looks this many cells around the clicked cell at most
-DIRTY = -1  # the raster's EDIT_LOG_REVISION while a change is written into it: no log has this revision
-CANCELLED = "cancelled: nothing was changed"
-
-
-def is_landcover_raster(path) -> Optional[str]:
-    """None when ``path`` is a land-cover raster made by the plugin, else the reason it is not.
-
-    Recognised by the run's ``<run>_summary.json`` naming this file as its classes output, or by
-    the metadata the engine writes into the GeoTIFF (MODEL + CONTENT "land-cover class index").
-    """
-    path = Path(str(path).split("|")[0])
-    files = run_files(path)
-    if files is None or path != files.classes:
-        if files is not None and path == files.corrected:
-            return None if files.classes.exists() else f"the model output {files.classes.name} is missing"
-        return f"{path.name} is not a land-cover map made by this plugin (no *_classes.tif name)"
-    if not path.exists():
-        return f"{path.name} does not exist"
-    if files.summary.exists():
-        try:
-            summary = read_run_summary(files.summary)  # checked at the door (core/run_summary.py)
-        except ClassificationError as exc:
-            return str(exc)
-        if Path((summary.get("outputs") or {}).get("classes") or "").name == path.name:
-            return None
-    try:
-        ds = open_raster(path)
-    except EditError as exc:
-        return str(exc)
-    md = ds.GetMetadata() or {}
-    if md.get("MODEL") and md.get("CONTENT", "").startswith("land-cover class index"):
-        return None
-    return f"{path.name} is not a land-cover map made by this plugin (no run summary, no engine metadata)"
-
-
-@dataclass
-class Part:
-    """The changed cells of one strip: flat indices in ``window``, values before and after."""
-
-    window: Window
-    index: np.ndarray
-    old: np.ndarray
-    new: np.ndarray
-
-
-@dataclass
-class Action:
-    """One undoable step: which log rows it touched and the cells it changed, strip by strip."""
-
-    kind: str  # "add" | "revert"
-    edits: list
-    parts: list
-    reviews: list = field(default_factory=list)  # review rows an undo took away (a redo puts them back)
-
-    @property
-    def cells(self) -> int:
-        return sum(p.index.size for p in self.parts)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(p.index.nbytes + p.old.nbytes + p.new.nbytes for p in self.parts)
-
-
-def strips(window: Window, max_cells: int = 1 << 22) -> list:
-    """The window cut into strips of whole rows of at most ``max_cells`` cells (bounded memory)."""
-    rows = max(1, max_cells // max(1, window.width))
-    return [
-        Window(window.xoff, y, window.width, min(rows, window.yoff + window.height - y))
-        for y in range(window.yoff, window.yoff + window.height, rows)
-    ]
-
-
-def _never() -> bool:
-    return False
-
-
-def _quiet(_fraction: float) -> None:
-    pass
-
-
-@dataclass(eq=False)
-class Change:
-    """One planned change of the log and the corrected raster: an edit added, edits reverted, an undo, a redo.
-
-    :meth:`stage` computes its cells and writes them into the raster; it reads and writes only raster
-    files (no log, no session), so it may run in a worker thread. :meth:`EditSession.commit` then writes
-    the log and the raster's revision on the session's thread; :meth:`EditSession.discard` takes it back.
-    """
-
-    kind: str  # "add" | "revert" | "undo" | "redo"
-    action: Action
-    window: Window  # the cells it may change
-    path: Path  # the corrected raster
-    revision: int  # the log's (= the raster's) revision before the change
-    which: str = "new"  # the values it writes: "new" (add, revert, redo) or "old" (undo)
-    compute: Optional[Callable] = None  # (progress, is_cancelled) -> parts; None: the action has its parts
-    written: int = 0  # parts written into the raster so far
-    dirty: bool = False  # the raster's revision is DIRTY
-    staged: bool = False  # all its cells are in the raster; the log does not show it yet
-
-    @property
-    def window_cells(self) -> int:
-        return self.window.width * self.window.height
-
-    def stage(self, progress: Optional[Callable[[float], None]] = None, is_cancelled=None) -> None:
-        """Compute the changed cells (when needed), then write them; a cancel or error writes the old ones back.
-
-        ``progress(fraction)`` after every strip; ``is_cancelled()`` is asked before every strip, and a
-        cancel raises EditError (CANCELLED) with the raster as it was.
-        """
-        progress, is_cancelled = progress or _quiet, is_cancelled or _never
-        share = 0.5 if self.compute is not None else 0.0
-        try:
-            if self.compute is not None:
-                self.action.parts = self.compute(lambda f: progress(share * f), is_cancelled)
-                if self.kind == "add" and not self.action.parts:
-                    raise EditError("the edit changes no cell (same class already, or nodata): nothing was changed")
-            parts = self.action.parts
-            if parts:
-                set_revision(self.path, DIRTY)
-                self.dirty = True
-            for i, part in enumerate(parts):
-                if is_cancelled():
-                    raise EditError(CANCELLED)
-                _write_part(self.path, part, getattr(part, self.which))
-                self.written = i + 1
-                progress(share + (1.0 - share) * (i + 1) / len(parts))
-        except BaseException:
-            self.rollback()
-            raise
-        self.staged = True
-
-    def rollback(self) -> None:
-        """Write back the cells written so far and the raster's revision: nothing of the change stays."""
-        back = "old" if self.which == "new" else "new"
-        for part in reversed(self.action.parts[: self.written]):
-            _write_part(self.path, part, getattr(part, back))
-            self.written -= 1
-        if self.dirty:
-            set_revision(self.path, self.revision)
-            self.dirty = False
-        self.staged = False
-
-
-def _write_part(path: Path, part: Part, values: np.ndarray) -> None:
-    block = read_window(path, part.window)
-    flat = block.ravel()
-    flat[part.index] = values
-    write_window(path, part.window, flat.reshape(block.shape), DIRTY)
-
-
-def _extent(parts: list) -> Window:
-    window = Window(0, 0, 0, 0)
-    for part in parts:
-        window = part.window if window.width == 0 else window.union(part.window)
-    return window
 
 
 @dataclass
@@ -524,65 +366,3 @@ class EditSession:
     def _changed(self) -> None:
         for fn in list(self.listeners):
             fn()
-
-
-def _index(flat: np.ndarray) -> np.ndarray:
-    """Flat cell indices of a window, in 4 bytes each when they fit (undo memory)."""
-    return flat.astype(np.int32) if flat.size == 0 or flat[-1] < 2**31 else flat.astype(np.int64)
-
-
-def _check_writable(folder: Path) -> None:
-    probe = folder / f".eurosat-edit-probe-{secrets.token_hex(4)}"
-    try:
-        with open(probe, "wb"):
-            pass
-        probe.unlink()
-    except OSError:
-        raise EditError(
-            f"the folder {folder} is read-only: corrections are written beside the run; "
-            "copy the run's files to a folder you can write to"
-        ) from None
-
-
-def _same_grid(path: Path, grid: RasterGrid) -> bool:
-    try:
-        ds = open_raster(path)
-    except EditError:
-        return False
-    return RasterGrid.of(ds).same_as(grid) and ds.GetMetadataItem(FROM_KEY) is not None
-
-
-def copy_style(files: RunFiles) -> None:
-    """``<run>_corrected.qml`` = the model output's style (QGIS applies it when it opens the raster)."""
-    src, dst = files.classes_style, files.corrected_style
-    if src.exists() and not dst.exists():
-        tmp = dst.with_name(f"{dst.name}.{writers.new_token()}.partial")
-        tmp.write_bytes(src.read_bytes())
-        os.replace(tmp, dst)
-
-
-def run_palette(files: RunFiles) -> list[tuple[str, str]]:
-    """[(class name, "#rrggbb")] by class index: the run's model card (from its summary) when it can be
-    read, else the names and colours the engine embedded in the classes raster."""
-    try:
-        summary = read_run_summary(files.summary)
-        card_path = (summary.get("model") or {}).get("card")
-        if card_path and Path(card_path).is_file():
-            from ...models.card import ModelCard
-
-            card = ModelCard.load(card_path)
-            return [(c.name, c.color) for c in card.classes]
-    except (OSError, ValueError, ClassificationError):
-        pass
-    ds = open_raster(files.classes)  # kept alive while its band is used
-    ds.GetMetadata()  # loads the .aux.xml, where GTiff keeps category names (read lazily)
-    band = ds.GetRasterBand(1)
-    names = band.GetCategoryNames() or []
-    ct = band.GetColorTable()
-    out = []
-    for i, name in enumerate(names):
-        if not name:
-            break
-        r, g, b = ct.GetColorEntry(i)[:3] if ct is not None and i < ct.GetCount() else (128, 128, 128)
-        out.append((name, f"#{r:02x}{g:02x}{b:02x}"))
-    return out

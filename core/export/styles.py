@@ -1,6 +1,6 @@
 """Styles written beside the exports: QML (QGIS) and SLD (GeoServer, QGIS, ArcGIS Pro, ...).
 
-Raster QML comes from :mod:`core.writers` (the engine's own styles); this module adds what the
+Raster QML comes from :mod:`core.qml` (the engine's own styles); this module adds what the
 engine does not write: SLD for rasters, and QML + SLD for the land-cover polygons (a categorized
 renderer on ``class_code`` in the class colours).
 """
@@ -34,7 +34,7 @@ def _darker(color: str, f: float = 0.6) -> str:
 
 
 def qml_classes(classes) -> str:
-    """Paletted QML for a class raster: :func:`core.writers.qml_paletted` (codes 0..n-1, the engine's case)."""
+    """Paletted QML for a class raster: :func:`core.qml.qml_paletted` (codes 0..n-1, the engine's case)."""
     by_code = {c.code: c for c in classes}
     n = max(by_code) + 1 if by_code else 0
     padded = [by_code.get(i) or SimpleNamespace(name=f"class {i}", color="#000000") for i in range(n)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from .. import writers
+from ..atomic_files import _json_default
 from .summary import cell_geotransform, summary_path
 
 
@@ -56,7 +57,5 @@ def style_texts(outputs: writers.OutputSet, card) -> dict:
 def commit_outputs(outputs: writers.OutputSet, prepared, card, summary: dict) -> None:
     """Styles and summary written under temporary names, then every file renamed to its final name."""
     texts = style_texts(outputs, card)
-    texts[summary_path(prepared)] = (
-        json.dumps(summary, indent=2, ensure_ascii=False, default=writers._json_default) + "\n"
-    )
+    texts[summary_path(prepared)] = json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n"
     outputs.commit(texts)

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from eurosat_landcover.core import writers
+from eurosat_landcover.core.qml import _hex_rgb
 from osgeo import osr
 
 
@@ -107,7 +108,7 @@ def write_synthetic_classes(folder, prefix: str, width: int, height: int, seed: 
     band.SetNoDataValue(writers.NODATA_CLASS)
     ct = gdal.ColorTable()
     for i, c in enumerate(classes):
-        ct.SetColorEntry(i, (*writers._hex_rgb(c.color), 255))
+        ct.SetColorEntry(i, (*_hex_rgb(c.color), 255))
     band.SetColorTable(ct)
     band.SetCategoryNames([c.name for c in classes])
     ds.SetMetadata({"MODEL": "synthetic", "CONTENT": "land-cover class index (category names and colours embedded)"})

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from engine_testlib import RGB_ZIP, write_geotiff
 from eurosat_landcover.core.errors import ClassificationError
-from eurosat_landcover.core.inspect import Inspector, summary_for_result, write_heat_map_geotiff
+from eurosat_landcover.core.inspect import Inspector
+from eurosat_landcover.core.inspect_files import summary_for_result, write_heat_map_geotiff
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not RGB_ZIP.exists(), reason=f"{RGB_ZIP} is missing")

@@ -597,6 +597,7 @@ def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeyp
     the raster, its revision, the log and the undo stack are as before; the page is back on."""
     import threading
 
+    from eurosat_landcover.core.edits import change as change_mod
     from eurosat_landcover.core.edits import session as session_mod
     from eurosat_landcover.core.edits.raster import raster_revision
     from eurosat_landcover.ui.correct import edit_controller as page_mod
@@ -607,7 +608,7 @@ def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeyp
     strips = session_mod.strips
     monkeypatch.setattr(session_mod, "strips", lambda w, max_cells=0: strips(w, 1))  # one row per strip
     armed, first, go = threading.Event(), threading.Event(), threading.Event()
-    write = session_mod.write_window
+    write = change_mod.write_window
 
     def held(*args, **kwargs):  # once armed: the first part written, the task waits until the test lets it go on
         write(*args, **kwargs)
@@ -616,7 +617,7 @@ def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeyp
             first.set()
             assert go.wait(60)
 
-    monkeypatch.setattr(session_mod, "write_window", held)
+    monkeypatch.setattr(change_mod, "write_window", held)
     files = run_files(run)
     layer = _open(page, run)
     assert page.start_editing(layer)
@@ -640,7 +641,7 @@ def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeyp
     page.tools.recode.whole.click()
     assert page.task is not None and not any(_controls(page))
     assert process_events_until(first.is_set, 60)
-    assert raster_revision(files.corrected) == session_mod.DIRTY  # half-way: one row written
+    assert raster_revision(files.corrected) == change_mod.DIRTY  # half-way: one row written
     page.task.cancel()  # the task manager's cancel button
     go.set()
     wait_for_tasks()

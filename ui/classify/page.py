@@ -218,7 +218,7 @@ class ClassifyPage(WorkspacePage):
         """False when the run would replace its input (never allowed), or would replace existing files
         of its name and the analyst says no; yes sets ``request.overwrite`` (the engine re-checks)."""
         from ...core.errors import ClassificationError
-        from ...core.writers import check_outputs
+        from ...core.run_guards import check_outputs
 
         try:
             existing = check_outputs(request.output_dir, request.name, [str(request.input_path)], overwrite=True)
