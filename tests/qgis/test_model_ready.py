@@ -20,7 +20,9 @@ def _no_triton():
 
 
 def test_status_line_says_the_model_is_ready_after_a_run(iface):
-    result = SimpleNamespace(windows=4, windows_per_second=10.0, device="cpu", area_km2={"Forest": 1.0})
+    result = SimpleNamespace(
+        windows=4, windows_per_second=10.0, device="cpu", area_km2={"Forest": 1.0}, radiometry={}, summary={}
+    )
     report = RunReport()
     model_cache.release()
     report.succeeded("scene", result, 1.0)

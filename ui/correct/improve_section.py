@@ -77,10 +77,11 @@ class ImproveSection(QGroupBox):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
-        self.start = QPushButton("Improve the model from these corrections", self)
+        self.start = QPushButton("Improve the model", self)  # fits a 300 px dock; the tooltip says from what
         self.start.setObjectName("improveStart")
         self.start.setToolTip(
-            "Fine-tune the run's model on your active edits and reviewed cells (a few minutes on a CPU); "
+            "Improve the model from these corrections: fine-tune the run's model on your active edits and "
+            "reviewed cells (a few minutes on a CPU); "
             "the new model is added to the Classify page's list"
         )
         self.start.clicked.connect(self.improve)
@@ -101,7 +102,7 @@ class ImproveSection(QGroupBox):
         self.status.setObjectName("improveStatus")
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
-        self.reclassify = QPushButton("Re-classify the layer with the new model", self)
+        self.reclassify = QPushButton("Re-classify with the new model", self)
         self.reclassify.setObjectName("improveReclassify")
         self.reclassify.setVisible(False)
         self.reclassify.clicked.connect(self.reclassify_layer)
