@@ -58,13 +58,23 @@ def _hex(rgb) -> str:
     return "#{:02x}{:02x}{:02x}".format(*[int(v) for v in rgb[:3]])
 
 
-def raster_classes(path: Path) -> list[ClassStyle]:
-    """Class codes, names and colours from a paletted raster (colour table + category names)."""
+def open_raster(path: Path):
+    """``path`` opened with GDAL, or one readable line, whether GDAL's exceptions are on (QGIS) or off."""
     from osgeo import gdal
 
-    ds = gdal.Open(str(path))
+    try:
+        ds = gdal.Open(str(path))
+    except RuntimeError:
+        ds = None
     if ds is None:
         raise ExportError(f"GDAL cannot open {path}: is it a raster?")
+    return ds
+
+
+def raster_classes(path: Path) -> list[ClassStyle]:
+    """Class codes, names and colours from a paletted raster (colour table + category names)."""
+
+    ds = open_raster(path)
     ds.GetMetadata()  # GDAL 3.6's GTiff reads category names from the .aux.xml only once PAM is loaded
     band = ds.GetRasterBand(1)
     band.GetDescription()
@@ -284,9 +294,7 @@ def check_class_raster(path: Path, others=()) -> None:
 
     if any(o is not None and Path(o).resolve() == Path(path).resolve() for o in others):
         raise ExportError(f"{path.name} is named as the run's class map and as another of its outputs: fix the summary")
-    ds = gdal.Open(str(path))
-    if ds is None:
-        raise ExportError(f"GDAL cannot open {path}: is it a raster?")
+    ds = open_raster(path)
     band = ds.GetRasterBand(1)
     dtype = gdal.GetDataTypeName(band.DataType)
     scaled = (band.GetScale() or 1.0) != 1.0 or (band.GetOffset() or 0.0) != 0.0
