@@ -90,14 +90,15 @@ def graph_key(model, batch_size: int, bands: int, patch: int) -> Optional[dict]:
     }
 
 
-def entry_path(key: dict) -> Optional[Path]:
+def entry_path(key: dict, kind: str = "graph") -> Optional[Path]:
+    """The cache file of ``key`` (``<kind>_<digest>.pt`` under the cache's graphs folder); None without a cache."""
     from .weights_memo import cache_dir
 
     folder = cache_dir()
     if folder is None:
         return None
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    return folder / SUBDIR / f"graph_{digest}.pt"
+    return folder / SUBDIR / f"{kind}_{digest}.pt"
 
 
 def usable(model) -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import json
 import os
 import time
 import warnings
@@ -230,14 +229,9 @@ def check_failure(stats: dict) -> Optional[str]:
 
 
 def cache_path(key: dict) -> Optional[Path]:
-    from .graph_cache import SUBDIR
-    from .weights_memo import cache_dir
+    from .graph_cache import entry_path
 
-    folder = cache_dir()
-    if folder is None:
-        return None
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    return folder / SUBDIR / f"int8_{digest}.pt"
+    return entry_path(key, kind="int8")
 
 
 def save(module: Int8Classifier, key: dict, probe: torch.Tensor, path: Path) -> str:
