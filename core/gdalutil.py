@@ -26,6 +26,16 @@ def call(what: str, fn, *args, **kwargs):
     return out
 
 
+def open_or_none(opener, path):
+    """``opener(str(path))`` (``gdal.Open``, ``ogr.Open``) without GDAL's stderr lines; None where it fails,
+    whether GDAL's exceptions are on or off. Callers raise their own readable error on None."""
+    try:
+        with _Quiet():
+            return opener(str(path))
+    except RuntimeError:
+        return None
+
+
 class _Quiet:
     """Silence GDAL's stderr error printing during a call (errors are reported by us)."""
 

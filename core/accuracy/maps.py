@@ -112,13 +112,9 @@ class MapInfo:
 def _open(path):
     from osgeo import gdal
 
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = gdal.Open(str(path))
-    except RuntimeError:
-        ds = None
-    finally:
-        gdal.PopErrorHandler()
+    from .. import gdalutil
+
+    ds = gdalutil.open_or_none(gdal.Open, path)
     if ds is None:
         raise AssessmentError(f"cannot open the map {path}: is it a raster GDAL can read?")
     return ds

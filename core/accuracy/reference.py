@@ -334,13 +334,9 @@ def read_raster_reference(path, info: MapInfo, mapping=None) -> Labels:
     """A reference raster compared pixel by pixel on the map's grid (nearest neighbour)."""
     from osgeo import gdal
 
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        src = gdal.Open(str(path))
-    except RuntimeError:
-        src = None
-    finally:
-        gdal.PopErrorHandler()
+    from .. import gdalutil
+
+    src = gdalutil.open_or_none(gdal.Open, path)
     if src is None:
         raise AssessmentError(f"cannot open the reference raster {path}")
     notes = []

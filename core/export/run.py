@@ -62,10 +62,9 @@ def open_raster(path: Path):
     """``path`` opened with GDAL, or one readable line, whether GDAL's exceptions are on (QGIS) or off."""
     from osgeo import gdal
 
-    try:
-        ds = gdal.Open(str(path))
-    except RuntimeError:
-        ds = None
+    from .. import gdalutil
+
+    ds = gdalutil.open_or_none(gdal.Open, path)
     if ds is None:
         raise ExportError(f"GDAL cannot open {path}: is it a raster?")
     return ds

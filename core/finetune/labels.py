@@ -59,17 +59,13 @@ class _CardClasses:
 
 
 def _open(path: Path):
-    from osgeo import gdal, ogr
+    from osgeo import ogr
+
+    from .. import gdalutil
 
     if not path.exists():
         raise ClassificationError(f"the labels {path} do not exist")
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = ogr.Open(str(path))
-    except RuntimeError:
-        ds = None
-    finally:
-        gdal.PopErrorHandler()
+    ds = gdalutil.open_or_none(ogr.Open, path)
     if ds is None or ds.GetLayerCount() == 0:
         raise ClassificationError(
             f"cannot read {path.name} as a vector layer (corrupt, or not an edit log, sample or point/polygon layer)"
