@@ -58,13 +58,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import ClassificationError
     from ..core.finetune.run import finetune_from_labels
+    from ..core.numeric import check_number
     from ..models.finetune import Recipe
     from .common import ProgressBar
 
-    if not 0.0 <= args.sample_holdout < 1.0:
+    if not 0.0 <= args.sample_holdout < 1.0:  # a half-open range: check_number's bounds are closed
         raise ClassificationError(f"--sample-holdout must be in 0..1, got {args.sample_holdout}")
-    if args.epochs < 1:
-        raise ClassificationError(f"--epochs must be at least 1, got {args.epochs}")
+    check_number("--epochs", args.epochs, 1, whole=True)
+    check_number("--time-limit", args.time_limit, 1)
+    check_number("--replay-per-class", args.replay_per_class, 0, whole=True)
+    if args.threads is not None:
+        check_number("--threads", args.threads, 1, whole=True)
     recipe = Recipe(
         trainable=args.train,
         epochs=args.epochs,

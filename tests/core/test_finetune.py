@@ -104,6 +104,23 @@ def test_too_few_examples_and_existing_output_refused(tmp_path, capsys, eurosat_
     assert code == 2 and "exists" in err and existing.read_text() == "{}"
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--time-limit", "nan", "--time-limit must be a finite number of at least 1, got nan"),
+        ("--epochs", "0", "--epochs must be a whole number of at least 1, got 0"),
+        ("--threads", "0", "--threads must be a whole number of at least 1, got 0"),
+        ("--replay-per-class", "-1", "--replay-per-class must be a whole number of at least 0, got -1"),
+    ],
+)
+def test_bad_numeric_options_are_one_line_and_write_nothing(tmp_path, capsys, option, value, words):
+    labels = write_points(tmp_path / "ok.gpkg", block_points(TRUTH["blocks"][:30]))
+    before = folder_state(tmp_path)
+    code, out, err = run_cli([MOSAIC, labels, tmp_path / "n.json", "--class-field", "landcover", option, value], capsys)
+    assert code == 2 and out == "" and err.strip() == f"error: {words}"
+    assert folder_state(tmp_path) == before
+
+
 # ----------------------------------------------------------------------------- labels
 def test_polygons_give_several_windows_and_codes_map(tmp_path):
     from eurosat_landcover.core.finetune.labels import read_labels
