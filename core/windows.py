@@ -60,6 +60,13 @@ class Grid:
     def windows(self) -> int:
         return self.nx * self.ny
 
+    @property
+    def covered_cells(self) -> int:
+        """Output cells some window covers: a margin narrower than a window (right, bottom) gets none."""
+        if self.nx <= 0 or self.ny <= 0:
+            return 0
+        return min(self.ncx, self.nx - 1 + self.k) * min(self.ncy, self.ny - 1 + self.k)
+
 
 def check_stride(stride: int, patch: int) -> int:
     try:

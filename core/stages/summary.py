@@ -160,9 +160,10 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
 
 
 def out_of_distribution(prepared, card, run, outputs) -> dict:
-    """core/ood.assess for this run: its windows, the share of nodata cells, the source pixel size."""
-    cells = prepared.grid.ncx * prepared.grid.ncy
-    nodata = 1.0 - outputs.valid_cells / cells if cells else 0.0
+    """core/ood.assess for this run: its windows, the share of nodata cells among those a window
+    covers (the margin no window reaches is not nodata), the source pixel size."""
+    cells = prepared.grid.covered_cells
+    nodata = max(0.0, 1.0 - outputs.valid_cells / cells) if cells else 0.0
     stats = run.window_stats if run.window_stats is not None else ood.WindowStats()
     return ood.assess(stats, nodata, prepared.working.source_pixel_m, float(card.gsd_m))
 

@@ -16,7 +16,10 @@ from osgeo import gdal
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSAIC = ROOT / "sample_data" / "eurosat_mosaic_rgb.tif"  # EuroSAT RGB patches, 10 m, EPSG:32632
-SNOW = ROOT / "benchmarks" / "data" / "real_s2" / "bigearthnet_l2a" / "S2B_MSIL2A_20180204T94161_57_38"
+BEN = ROOT / "benchmarks" / "data" / "real_s2" / "bigearthnet_l2a"
+SNOW = BEN / "S2B_MSIL2A_20180204T94161_57_38"  # on BigEarthNet's seasonal-snow list
+# snow by eye, on no BigEarthNet list: Lapland in May (mostly white), Finland in November (patches of snow)
+SNOWY = ("S2A_MSIL2A_20180510T94033_19_86", "S2A_MSIL2A_20171101T094131_21_59")
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +49,50 @@ def test_quiet_on_eurosat_mosaic_and_summary_names_the_evidence(tmp_path, bundle
     assert "8-bit" in s["radiometry"]["reason"]
 
 
-def test_fires_on_real_snow(tmp_path, bundled):
-    files = [SNOW / f"{SNOW.name}_{b}.tif" for b in ("B04", "B03", "B02")]
+def plain_export(patch: Path, tmp_path: Path) -> Path:
+    """A real L2A patch as an analyst exports it: plain 3-band B04/B03/B02 UInt16, its georeference."""
+    files = [patch / f"{patch.name}_{b}.tif" for b in ("B04", "B03", "B02")]
     arr = np.stack([gdal.Open(str(f)).ReadAsArray() for f in files])
     src = gdal.Open(str(files[0]))
     gt = src.GetGeoTransform()
-    p = write_geotiff(tmp_path / "snow.tif", arr, epsg=None, wkt=src.GetProjection(), origin=(gt[0], gt[3]))
-    s = run(p, tmp_path / "out", bundled, stride=16)
+    return write_geotiff(tmp_path / f"{patch.name}.tif", arr, epsg=None, wkt=src.GetProjection(), origin=(gt[0], gt[3]))
+
+
+def test_fires_on_real_snow(tmp_path, bundled):
+    s = run(plain_export(SNOW, tmp_path), tmp_path / "out", bundled, stride=16)
     ood = s["out_of_distribution"]
     assert ood["white_share"] >= WHITE_SHARE and "cloud or snow" in ood["warning"]
     assert ood["warning"] in s["warnings"] and "pick a clear image" in ood["warning"]
+
+
+def test_fires_on_patchy_snow_in_lapland(tmp_path, bundled):
+    """May 2018, 67 deg N: snow between the trees, on no snow list; not white enough window by window
+    for the cloud/snow rule, but the colours and contrast are unlike the training patches."""
+    ood = run(plain_export(BEN / SNOWY[0], tmp_path), tmp_path / "out", bundled, stride=16)["out_of_distribution"]
+    assert ood["unlike_share"] >= UNLIKE_SHARE and "colours or contrast" in ood["warning"]
+
+
+@pytest.mark.parametrize("stride", [64, 32, 16])
+def test_margin_no_window_reaches_is_not_nodata(tmp_path, bundled, stride):
+    """A fully valid 120 x 120 px real patch: the 56 px margin right and bottom that no 64 px window
+    reaches is not nodata (it was counted as such: "75% of the area is nodata" at stride 64)."""
+    from eurosat_landcover.core.windows import Grid
+
+    assert Grid(120, 120, 64, 64).covered_cells == 1 and Grid(120, 120, 64, 16).covered_cells == 49
+    p = plain_export(BEN / "S2A_MSIL2A_20170617T113321_4_55", tmp_path)
+    ood = run(p, tmp_path / "out", bundled, stride=stride)["out_of_distribution"]
+    assert ood["nodata_share"] == 0.0 and ood["warning"] is None, ood
+
+
+def test_quiet_on_snow_free_real_l2a(tmp_path, bundled):
+    """The 24 snow-free real L2A patches (six countries; open sea, coast, forest, fields, villages;
+    June to December): surface reflectance is darker than the L1C training data and must not read as
+    out of distribution."""
+    patches = [d for d in sorted(BEN.iterdir()) if d.name not in (SNOW.name, *SNOWY)]
+    assert len(patches) == 24
+    for d in patches:
+        ood = run(plain_export(d, tmp_path), tmp_path / d.name, bundled, stride=16)["out_of_distribution"]
+        assert ood["warning"] is None, (d.name, ood)
 
 
 def test_fires_on_cloud(tmp_path, bundled):
