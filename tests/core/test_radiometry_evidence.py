@@ -57,6 +57,24 @@ def test_real_l2a_plain_export_is_reflectance_without_offset(tmp_path):
     assert scaled(p, radiometry="sentinel2_offset1000")[1].offset == 1000  # the user can still say so
 
 
+SNOW_FREE = sorted(d.name for d in BEN.iterdir() if d.name != "S2B_MSIL2A_20180204T94161_57_38")
+
+
+def test_every_real_l2a_patch_plain_and_with_the_offset(tmp_path):
+    """The value rules on 26 real L2A patches (all but the one BigEarthNet lists as snow-covered; six
+    countries, eleven dates, open sea to forest, patchy snow in two): plain -> surface reflectance, no
+    offset; + 1000 without any metadata -> the baseline-04.00 offset found in the values and removed."""
+    assert len(SNOW_FREE) == 26
+    for name in SNOW_FREE:
+        arr, like = ben_rgb(name)
+        m, rad, raw, out = scaled(write_like(tmp_path / f"{name}.tif", arr, like))
+        assert (m.radiometry, rad.offset) == ("sentinel2_l2a", 0), (name, rad.evidence)
+        np.testing.assert_allclose(out, np.clip(raw / 2750.0 * 255, 0, 255), rtol=1e-5)
+        m, rad, raw, out = scaled(write_like(tmp_path / f"{name}_1000.tif", arr + np.uint16(1000), like))
+        assert (m.radiometry, rad.offset, rad.confidence) == ("sentinel2_l2a", 1000, "medium"), (name, rad.evidence)
+        np.testing.assert_allclose(out, np.clip((raw - 1000.0) / 2750.0 * 255, 0, 255), rtol=1e-5, atol=1e-3)
+
+
 def test_real_l1c_plain_export_is_reflectance_l1c():
     """All 50 real L1C tiles: no offset, even PermanentCrop_2443 whose every band is above 1000."""
     tifs = sorted((REAL / "eurosat_ms_l1c").glob("*.tif"))
