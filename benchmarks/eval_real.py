@@ -13,7 +13,12 @@ Sources:
 - ``eurosat_ms_l1c``: the 50 EuroSAT MS GeoTIFFs (L1C, UInt16) as 3-band files;
 - ``eurosat_ms_8bit``: the same as 8-bit RGB, ``clip(DN / 2750 * 255)`` (EuroSAT's RGB rule).
 Patches BigEarthNet lists as covered by seasonal snow are reported, and left out of the share
-("snow-free"); each run's out-of-distribution warning is counted too. Prints a table and one JSON line.
+("snow-free"); each run's out-of-distribution warning is counted too, and the share among the
+snow-free runs without one (what a user who heeds the warning sees). Prints a table and one JSON line.
+
+``--l2a-add R,G,B`` adds DNs to the L2A patches' B04/B03/B02 before they are written (an experiment: a
+hand-made top-of-atmosphere-like rendering, the path radiance that L1C carries and L2A removed; e.g.
+the median dark-object levels of the 50 EuroSAT L1C tiles, 459,693,865). ``--sources`` picks rows.
 """
 
 from __future__ import annotations
@@ -64,12 +69,14 @@ def stac_item(tif: Path) -> dict:
     }
 
 
-def bigearthnet_cases(tmp: Path, offset: bool):
+def bigearthnet_cases(tmp: Path, offset: bool, add=(0.0, 0.0, 0.0)):
     mapping = json.loads((DATA / "labels_to_eurosat.json").read_text())
     for d in sorted((DATA / "bigearthnet_l2a").iterdir()):
         meta = json.loads((d / f"{d.name}_labels_metadata.json").read_text())
         files = [d / f"{d.name}_{b}.tif" for b in ("B04", "B03", "B02")]
         arr = _read(files).astype(np.uint16)
+        if any(add):
+            arr = np.clip(arr + np.asarray(add)[:, None, None], 0, 65535).round().astype(np.uint16)
         out = tmp / (d.name + ("_offset.tif" if offset else ".tif"))
         if offset:
             arr = arr + np.uint16(1000)
@@ -90,6 +97,14 @@ def eurosat_cases(tmp: Path, eight_bit: bool):
             path = tmp / (f.stem + "_8bit.tif")
             _write(path, np.clip(dn / 2750 * 255, 0, 255).round().astype(np.uint8), str(f))
         yield f.stem, path, [f.stem.split("_")[0]], False
+
+
+SOURCES = {
+    "bigearthnet_l2a": lambda tmp, add: bigearthnet_cases(tmp, offset=False, add=add),
+    "bigearthnet_l2a_offset1000_stac": lambda tmp, add: bigearthnet_cases(tmp, offset=True, add=add),
+    "eurosat_ms_l1c": lambda tmp, add: eurosat_cases(tmp, eight_bit=False),
+    "eurosat_ms_8bit": lambda tmp, add: eurosat_cases(tmp, eight_bit=True),
+}
 
 
 def evaluate(cases, model, args, out_root: Path) -> dict:
@@ -117,6 +132,7 @@ def evaluate(cases, model, args, out_root: Path) -> dict:
             }
         )
     clear = [r for r in rows if not r["snow"]]
+    trusted = [r for r in clear if not r["ood"]]
     return {
         "n": len(rows),
         "hits": sum(r["hit"] for r in rows),
@@ -124,6 +140,8 @@ def evaluate(cases, model, args, out_root: Path) -> dict:
         "hits_snow_free": sum(r["hit"] for r in clear),
         "share_snow_free": round(sum(r["hit"] for r in clear) / max(1, len(clear)), 4),
         "ood_warnings": sum(r["ood"] for r in rows),
+        "n_snow_free_no_ood": len(trusted),
+        "hits_snow_free_no_ood": sum(r["hit"] for r in trusted),
         "patches": rows,
     }
 
@@ -143,6 +161,8 @@ def main(argv=None) -> int:
     p.add_argument("--stride", type=int, default=16)
     p.add_argument("--radiometry", default="auto")
     p.add_argument("--verbose", action="store_true", help="one line per patch")
+    p.add_argument("--sources", default=",".join(SOURCES), help="comma-separated subset of: " + ", ".join(SOURCES))
+    p.add_argument("--l2a-add", default="0,0,0", help="DNs added to the L2A patches' B04,B03,B02 (an experiment)")
     args = p.parse_args(argv)
 
     from eurosat_landcover.core.stages.model import model_for, read_card
@@ -153,23 +173,22 @@ def main(argv=None) -> int:
     from bench_engine import cpu_name
 
     cpu = cpu_name()
-    print(f"cpu: {cpu}  model: {card.name}  stride {args.stride}  radiometry {args.radiometry}")
+    add = tuple(float(v) for v in args.l2a_add.split(","))
+    print(
+        f"cpu: {cpu}  model: {card.name} ({card.weights_sha256[:8]})  stride {args.stride}  "
+        f"radiometry {args.radiometry}" + (f"  L2A + {args.l2a_add}" if any(add) else "")
+    )
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        sources = {
-            "bigearthnet_l2a": bigearthnet_cases(tmp, offset=False),
-            "bigearthnet_l2a_offset1000_stac": bigearthnet_cases(tmp, offset=True),
-            "eurosat_ms_l1c": eurosat_cases(tmp, eight_bit=False),
-            "eurosat_ms_8bit": eurosat_cases(tmp, eight_bit=True),
-        }
-        for src, cases in sources.items():
-            r = evaluate(list(cases), model, args, tmp / "runs" / src)
+        for src in args.sources.split(","):
+            r = evaluate(list(SOURCES[src](tmp, add)), model, args, tmp / "runs" / src)
             results[src] = r
             print(
                 f"{src:34s} top class labelled: {r['hits_snow_free']}/{r['n_snow_free']} snow-free "
                 f"({100 * r['share_snow_free']:.1f} %), {r['hits']}/{r['n']} all; "
-                f"OOD warnings {r['ood_warnings']}/{r['n']}"
+                f"OOD warnings {r['ood_warnings']}/{r['n']}; snow-free without a warning "
+                f"{r['hits_snow_free_no_ood']}/{r['n_snow_free_no_ood']}"
             )
             if args.verbose:
                 for row in r["patches"]:
