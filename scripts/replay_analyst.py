@@ -96,6 +96,16 @@ def _last_messages(iface) -> str:
     return " | ".join(f"{i.title()} {i.text()}".strip() for i in items[-3:]) or "(the message bar is empty)"
 
 
+def _scroll_to(page, widget) -> None:
+    """Scroll the page's vertical scroll area so that ``widget``'s top is at the top."""
+    from qgis.PyQt.QtCore import QPoint
+    from qgis.PyQt.QtWidgets import QScrollArea
+
+    scroll = page.findChild(QScrollArea)
+    if scroll is not None and scroll.widget() is not None:
+        scroll.verticalScrollBar().setValue(widget.mapTo(scroll.widget(), QPoint(0, 0)).y() - 160)
+
+
 def _press(widget) -> None:
     from qgis.PyQt.QtCore import Qt
     from qgis.PyQt.QtTest import QTest
@@ -114,12 +124,14 @@ def tile_center(t: dict) -> tuple[float, float]:
     return (float(t["xmin"]) + float(t["xmax"])) / 2, (float(t["ymin"]) + float(t["ymax"])) / 2
 
 
-def crop_sample(path: Path, cols: int, rows: int) -> tuple[Path, list[dict]]:
+def crop_sample(
+    path: Path, cols: int, rows: int, sample: Path = SAMPLE, truth: Path = TRUTH
+) -> tuple[Path, list[dict]]:
     """The sample's top-left ``cols`` x ``rows`` tiles as a GeoTIFF at ``path``, with their truth rows."""
     from osgeo import gdal
 
-    gdal.Translate(str(path), str(SAMPLE), srcWin=[0, 0, 64 * cols, 64 * rows])
-    return Path(path), [t for t in truth_cells() if int(t["row"]) < rows and int(t["col"]) < cols]
+    gdal.Translate(str(path), str(sample), srcWin=[0, 0, 64 * cols, 64 * rows])
+    return Path(path), [t for t in truth_cells(truth) if int(t["row"]) < rows and int(t["col"]) < cols]
 
 
 def write_reference_csv(
@@ -235,11 +247,21 @@ def replay(
         land = _classify(dock, layer, work / "runs", mode, say)
         classes_path = Path(land.source())
         out["run"] = classes_path.name[: -len("_classes.tif")]
-        out["corrected_cells"], corrected_path = _correct(dock, land, canvas, truth, say)
+        out["corrected_cells"], corrected_path, where = _correct(dock, land, canvas, truth, say)
+        if grab:  # the corrected cell, close up
+            from qgis.core import QgsRectangle
+
+            half = 40 * land.rasterUnitsPerPixelX() if mode == "map" else 4 * land.rasterUnitsPerPixelX()
+            canvas.setExtent(QgsRectangle(where[0] - half, where[1] - half, where[0] + half, where[1] + half))
+            canvas.refresh()
         shot("correct")
+        canvas.setExtent(layer.extent())
         out.update(_export(dock, land, classes_path, corrected_path, work / "export", say))
         shot("export")
         out.update(_assess(dock, corrected_path, work, truth, mode, say))
+        if grab:  # the results, not the design
+            page = dock.workspace.show_page("AssessPage")
+            _scroll_to(page, page.analysis.view)
         shot("assess")
         canvas.setExtent(layer.extent())
         out.update(_explain(dock, land if mode == "map" else layer, canvas, truth, say))
@@ -302,7 +324,7 @@ def _correct(dock, land, canvas, truth: list[dict], say, fix: int = 3):
         raise RuntimeError(f"no {corrected.name} after {len(todo)} edit(s): {_last_messages(dock.iface)}")
     changed = int((_read(corrected) != model).sum())
     say(f"corrected: {changed} cells ({len(wrong)} tile centres were wrong) -> {corrected.name}")
-    return changed, corrected
+    return changed, corrected, grid.cell_center(*todo[0][0])
 
 
 def _export(dock, land, classes_path: Path, corrected_path: Path, folder: Path, say) -> dict:
@@ -369,7 +391,8 @@ def _explain(dock, layer, canvas, truth: list[dict], say) -> dict:
     if not page.inspect_button.isChecked():
         _press(page.inspect_button)
     t = truth[min(10, len(truth) - 1)]
-    _click(canvas, canvas.mapTool(), *tile_center(t))
+    x, y = tile_center(t)
+    _click(canvas, canvas.mapTool(), x + 5, y - 5)  # the centre of a 10 m pixel, not a pixel corner
     _wait()
     if page.last_error is not None:
         raise RuntimeError(f"Explain failed: {page.last_error}")
@@ -378,7 +401,7 @@ def _explain(dock, layer, canvas, truth: list[dict], say) -> dict:
         f"explained the tile of {t['class']} on {layer.name()}: top class "
         + (f"{top[0]} ({top[1]:.2f})" if top else "?")
     )
-    return {"explain_top": top[0] if top else None, "explain_truth": t["class"]}
+    return {"explain_top": top[0] if top else None, "explain_truth": t["class"], "explain_status": page.status.text()}
 
 
 # ======================================================================== install into a fresh profile (in QGIS)
@@ -426,9 +449,14 @@ def _inner(job: dict) -> None:
         if dock is None or dock.workspace is None:
             raise RuntimeError("the dock did not open its workspace (are torch & co. importable?)")
         iface.mainWindow().resizeDocks([dock], [job["dock_width"]], Qt.Orientation.Horizontal)
-        repo = Path(job["scripts"]).parent
-        image = Path(shutil.copy(repo / "sample_data" / SAMPLE.name, Path(job["work"]) / SAMPLE.name))
-        truth = truth_cells(repo / "sample_data" / TRUTH.name)
+        data = Path(job["scripts"]).parent / "sample_data"
+        if job.get("crop"):  # the top-left tiles only (a short run for the tests)
+            image, truth = crop_sample(
+                Path(job["work"]) / "crop.tif", *job["crop"], data / SAMPLE.name, data / TRUTH.name
+            )
+        else:
+            image = Path(shutil.copy(data / SAMPLE.name, Path(job["work"]) / SAMPLE.name))
+            truth = truth_cells(data / TRUTH.name)
         figures = replay(
             iface, job["work"], say=shots.note, mode=job["mode"], image=image, truth=truth, dock=dock,
             grab=grab if job["shots"] else None,
@@ -441,9 +469,15 @@ def _inner(job: dict) -> None:
 
 # ======================================================================== outer part
 def run_installed(
-    work: Path, mode: str = "windows", shots: Path | None = None, timeout: int = 540, dock_width: int = 420
+    work: Path,
+    mode: str = "windows",
+    shots: Path | None = None,
+    timeout: int = 540,
+    dock_width: int = 420,
+    crop: tuple | None = None,
 ) -> dict:
-    """Build the zip, start QGIS under Xvfb on a fresh profile in ``work`` and replay the path there.
+    """Build the zip, start QGIS under Xvfb on a fresh profile in ``work`` and replay the path there (on the
+    sample's top-left ``crop`` = (columns, rows) tiles when given).
 
     Returns:
         status: {"ok": bool, "steps": [the lines QGIS noted], "figures": replay()'s figures when ok}.
@@ -457,7 +491,7 @@ def run_installed(
     zip_path = build(work / "dist")
     out = Path(shots) if shots else work / "shots"
     job = {"zip": str(zip_path), "mode": mode, "work": str(work / "replay"), "out": str(out.resolve())}
-    job.update(shots=bool(shots), dock_width=dock_width)
+    job.update(shots=bool(shots), dock_width=dock_width, crop=list(crop) if crop else None)
     run_in_qgis(
         __file__, job, env_job=ENV_JOB, work=work / "qgis", timeout=timeout, keep=True, link_plugin=False,
         extra_env={"QGIS_PLUGINPATH": None, "VIRTUAL_ENV": None, "OMP_NUM_THREADS": "2"},
