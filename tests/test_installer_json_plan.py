@@ -102,8 +102,12 @@ def test_what_is_there_or_pinned_is_kept(tmp_path):
     fetch, _ = _fetch(tmp_path)
     found = plan_from_json(["demo-app"], {}, {"demo-lib": ("demo-lib", "2.5")}, fetch)
     assert [f[0] for f in found] == ["demo-app"]  # demo-lib 2.5 meets >=2.0: only-if-needed
-    with pytest.raises(JsonPlanUnavailable, match=r"QGIS's 1\.5\.0"):
-        plan_from_json(["demo-app"], {"demo-lib": "1.5.0"}, {}, fetch)
+    # QGIS pins demo-lib 1.5.0 and demo-app 2.0.0 needs demo-lib>=2.0: the older demo-app 1.0.0 (needs >=1.0), as
+    # pip's backtracking finds it (Debian's QGIS pins idna 3.3, which the newest httpx2 does not accept)
+    found = plan_from_json(["demo-app"], {"demo-lib": "1.5.0"}, {}, fetch)
+    assert [(f[0], f[1]) for f in found] == [("demo-app", "1.0.0")]
+    with pytest.raises(JsonPlanUnavailable, match=r"no release of demo-app accepts QGIS's versions"):
+        plan_from_json(["demo-app>=2"], {"demo-lib": "1.5.0"}, {}, fetch)
 
 
 def test_an_older_release_reads_its_dependencies_from_the_wheel(tmp_path):

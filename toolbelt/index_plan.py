@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover (depends on the Python running QGIS)
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
     from pip._vendor.packaging.version import InvalidVersion, Version
 
+MAX_OLDER = 40  # older releases looked at for one that accepts QGIS's pinned versions
 OTHER_SOURCES = ("find-links", "extra-index-url")  # pip settings that add files the JSON API does not list
 
 
@@ -169,7 +170,7 @@ def plan_from_json(
             queue += [(d, False) for d in _deps(pick["deps"], env, new, base=False)]
             pick["entry"][4] = pick["entry"][4] or requested
             continue
-        version, entry, deps = _choose(req.name, specs[key], fetch, tags, env)
+        version, entry, deps = _choose(req.name, specs[key], fetch, tags, env, pins, set(req.extras))
         entry = [entry[0], version, entry[1], entry[2], requested]
         chosen[key] = {"version": version, "deps": deps, "extras": set(req.extras), "entry": entry}
         queue += [(d, False) for d in _deps(deps, env, set(req.extras), base=True)]
@@ -206,8 +207,10 @@ def _deps(requires: list, env: dict, extras: set, base: bool) -> list:
     return out
 
 
-def _choose(name: str, spec, fetch: Callable, tags: list, env: dict):
-    """(version, (name, url#sha256, size), requires_dist) of the newest fitting release with a wheel here."""
+def _choose(name: str, spec, fetch: Callable, tags: list, env: dict, pins: dict, extras: set):
+    """(version, (name, url#sha256, size), requires_dist) of the newest fitting release with a wheel here whose
+    requirements accept the versions QGIS pins (an older release where the newest asks for a newer pinned
+    package, as pip's backtracking would find; at most ``MAX_OLDER`` releases are looked at that way)."""
     data = fetch(name)
     info = data.get("info") or {}
     rank = {t: i for i, t in enumerate(tags)}
@@ -220,18 +223,36 @@ def _choose(name: str, spec, fetch: Callable, tags: list, env: dict):
             continue
         if spec.contains(version):  # pre-releases only where a specifier names one, as pip
             candidates.append((version, text, files))
+    clashes = []
     for _version, text, files in sorted(candidates, key=lambda c: c[0], reverse=True):
         best = _best_wheel(files, rank, python)
         if best is None:
             continue
+        if len(clashes) > MAX_OLDER:
+            break
         f = {**best, "url": urllib.parse.urljoin(data.get("_url", ""), best["url"])}
         latest = text == info.get("version")
         requires = info.get("requires_dist") if latest else _older_requires(fetch, name, text, f)
+        clash = _pin_clash(requires or [], env, extras, pins)
+        if clash:
+            clashes.append(f"{name} {text}: {clash}")
+            continue
         digest = (f.get("digests") or {}).get("sha256")
         if not digest:
             raise JsonPlanUnavailable(f"the index gives no sha256 for {f['filename']}")
         return text, (info.get("name") or name, f"{f['url']}#sha256={digest}", f.get("size")), requires or []
+    if clashes:
+        raise JsonPlanUnavailable(f"no release of {name} accepts QGIS's versions ({clashes[0]}, ...)")
     raise JsonPlanUnavailable(f"no release of {name} matching {spec or 'any'} has a wheel for this Python")
+
+
+def _pin_clash(requires: list, env: dict, extras: set, pins: dict) -> str:
+    """The first of ``requires`` (applying here) that a version QGIS pins does not meet, as text; "" if none."""
+    for dep in _deps(requires, env, set(extras), base=True):
+        have = pins.get(canonicalize_name(dep.name))
+        if have is not None and not _fits(have, dep.specifier):
+            return f"needs {dep}, QGIS has {have}"
+    return ""
 
 
 def _older_requires(fetch: Callable, name: str, version: str, wheel: dict) -> list:
