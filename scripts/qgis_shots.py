@@ -46,6 +46,7 @@ def run_in_qgis(
     keep: bool = False,
     ini_extra: str = "",
     extra_env: dict | None = None,
+    link_plugin: bool = True,
 ) -> int:
     """Run ``script`` in QGIS under Xvfb on ``job``; 0 when its status.json says ok.
 
@@ -53,14 +54,18 @@ def run_in_qgis(
     ``keep``. The job gains "results" (where status.json goes), "scripts" (this folder, for the
     inner import) and "size" (the window size, also the Xvfb screen).
     ``extra_env`` entries override the environment; a None value removes the variable.
+    ``link_plugin`` False: a fresh profile, without the plugin (no plugins folder, not enabled), for a script
+    that installs it (scripts/replay_analyst.py).
     """
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix=prefix))
     plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / PLUGIN).symlink_to(REPO, target_is_directory=True)
+    if link_plugin:
+        plugins.mkdir()
+        (plugins / PLUGIN).symlink_to(REPO, target_is_directory=True)
     profile = work / "profiles" / "profiles" / "default" / "QGIS"  # --profiles-path P -> P/profiles/<name>
     profile.mkdir(parents=True)
-    (profile / "QGIS3.ini").write_text(INI + ini_extra, encoding="utf-8")
+    ini = INI if link_plugin else INI.replace(f"[PythonPlugins]\n{PLUGIN}=true\n\n", "")
+    (profile / "QGIS3.ini").write_text(ini + ini_extra, encoding="utf-8")
     job = {**job, "results": str(work / "results"), "scripts": str(SCRIPTS), "size": list(size)}
     runtime = work / "xdg"
     runtime.mkdir(mode=0o700)
@@ -69,7 +74,7 @@ def run_in_qgis(
     env.update(
         {
             env_job: json.dumps(job),
-            "QGIS_PLUGINPATH": str(plugins),
+            **({"QGIS_PLUGINPATH": str(plugins)} if link_plugin else {}),
             "PYTHONPATH": sysconfig.get_paths()["purelib"],  # the venv: torch & co.
             "XDG_RUNTIME_DIR": str(runtime),
         }

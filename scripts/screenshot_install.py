@@ -4,9 +4,9 @@
 
 Two runs of `xvfb-run -a qgis --code THIS_FILE` with a throw-away profile:
 - before: QGIS on Debian's own Python, which has no torch (the issue's reference situation). The dock
-  shows what is missing; the script presses "Install dependencies…" and waits for the plan (pip's dry run
-  against the real index: what would be downloaded, how big, which PyTorch build and why), then grabs
-  docs/screenshot-install-before.png. Nothing is downloaded or installed.
+  shows what is missing; the script presses "Install dependencies…" and waits for the plan (from the real
+  index's JSON API, pip configured as a user has it: what would be downloaded, how big, which PyTorch build and
+  why), then grabs docs/screenshot-install-before.png. Nothing is downloaded or installed.
 - after: QGIS with the project's venv on its path (torch, torchvision, timm, safetensors present). The
   dock shows the workspace; the script opens its Setup page, which asks torch which device it will use,
   and grabs docs/screenshot-install-after.png.
@@ -30,6 +30,8 @@ def run_qgis(mode: str, out: Path, keep: bool) -> bool:
     job = {"mode": mode, "out": str(out.resolve()), "raster": str(_raster())}
     # before: QGIS on Debian's own Python; after: the venv on its path (torch & co. present)
     extra_env = {"VIRTUAL_ENV": None, **({"PYTHONPATH": None} if mode == "before" else {})}
+    if mode == "before":  # pip as a user has it: the package index only (no machine-wide find-links or mirrors)
+        extra_env.update({"PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": None, "PIP_EXTRA_INDEX_URL": None})
     print(f"{mode}:", flush=True)
     rc = run_in_qgis(
         __file__,

@@ -3,10 +3,12 @@
 The plan (:func:`make_plan`) and the install (:func:`install`) are two steps so the user sees what will be
 downloaded, and how big it is, before anything is:
 
-1. ``pip install --dry-run --report`` resolves the requirements of :mod:`.requirements` against what the
-   running Python already has (the plugin's folder included), with a constraints file that pins every
-   distribution QGIS has already imported (numpy, GDAL, PyQt5, ...) and the protected ones to the running
-   version, so pip can never choose to replace them; the download size of each file comes from the index.
+1. The requirements of :mod:`.requirements` are resolved against what the running Python already has (the
+   plugin's folder included), every distribution QGIS has already imported (numpy, GDAL, PyQt5, ...) and the
+   protected ones pinned to the running version, so nothing can replace them: from the index's JSON API
+   (:mod:`.index_plan`, nothing downloaded; file sizes and hashes from the API), else, with a note saying why,
+   by ``pip install --dry-run --report`` with a constraints file (which may download packages to read their
+   metadata); the download size of each file then comes from the index.
 2. ``pip install --target <plugin folder> --no-deps <the exact files of the plan, hash-checked>``.
    Nothing is installed that the plan did not list, and the folder never receives numpy, GDAL or any
    distribution QGIS has imported (checked again afterwards: :func:`prune_protected`).
@@ -34,6 +36,7 @@ from . import requirements as reqs
 from .dependencies import numpy_pin, requirement_lines
 from .deps_folder import PROTECTED, deps_folder, deps_root, prune_protected
 from .device_probe import device_summary, probe_device
+from .index_plan import JsonPlanUnavailable, fetcher, installed_in, json_root, pip_sources, plan_from_json
 from .package_index import _hash, _masked, configured_index, download_size, index_options, unreachable
 from .pip_run import _pip_failure, _run_pip
 from .python_env import BUILD_TOOLS, _pip_missing, pins, pip_problem, provided_distributions, python_for_pip
@@ -109,6 +112,7 @@ class Plan:
     index_options: list = field(default_factory=list)
     build_tools: dict = field(default_factory=dict)  # asked for by a package, the running Python's kept
     proxy: Optional[str] = field(default=None, repr=False)  # given to pip through its environment
+    how: str = ""  # how the plan was worked out (the JSON API, or pip's resolver and why)
 
     @property
     def total_size(self) -> Optional[int]:
@@ -132,6 +136,8 @@ class Plan:
         kept += [f"{n} {v}" for n, v in self.build_tools.items()]
         if kept:
             lines.append(f"Kept as QGIS has them: {', '.join(kept)}.")
+        if self.how:
+            lines.append(self.how)
         return "\n".join(lines)
 
 
@@ -276,7 +282,7 @@ def make_plan(
             "Install numpy with QGIS's own installer or package manager "
             "(Debian/Ubuntu: sudo apt install python3-numpy)",
         )
-    packages = _report_packages(_dry_run(python, options, lines, pinned, target, on_line, proxy))
+    packages, how = _resolve(python, options, lines, pinned, provided, target, index_url, on_line, proxy)
     bad = [p.name for p in packages if reqs.normalize(p.name) in set(PROTECTED) | {reqs.normalize(n) for n in pinned}]
     if bad:
         raise InstallRefused(
@@ -287,9 +293,28 @@ def make_plan(
     for p in [p for p in packages if reqs.normalize(p.name) in BUILD_TOOLS and reqs.normalize(p.name) in provided]:
         packages.remove(p)
         kept[p.name] = provided[reqs.normalize(p.name)][1]
-    for p in packages:
+    for p in [p for p in packages if p.size is None]:
         p.size = download_size(p.url, proxy=proxy)
-    return Plan(target, lines, packages, source, machine, python, pinned, options, kept, proxy)
+    return Plan(target, lines, packages, source, machine, python, pinned, options, kept, proxy, how)
+
+
+def _resolve(python, options, lines, pinned, provided, target, index_url, on_line, proxy) -> tuple:
+    """(packages, how they were worked out): from the index's JSON API (nothing downloaded), else pip's dry run."""
+    index = index_url or configured_index(python)
+    try:
+        installed = {**provided, **installed_in(target)}
+        fetch, other = fetcher(json_root(index), proxy), pip_sources(python)
+        found = plan_from_json(lines, pinned, installed, fetch, options, other)
+    except JsonPlanUnavailable as exc:
+        on_line(f"planning with pip's resolver: the index's JSON API cannot be used ({exc})")
+        how = (
+            f"Worked out by pip's resolver, because the index's JSON API could not be used ({exc}): pip downloads "
+            "the packages whose metadata the index does not serve on its own, to read it."
+        )
+        return _report_packages(_dry_run(python, options, lines, pinned, target, on_line, proxy)), how
+    on_line(f"planned from {json_root(index)}/<name>/json: {len(found)} file(s), nothing downloaded")
+    how = "Worked out from the package index's JSON API: nothing has been downloaded yet."
+    return [Package(name, version, url, size, requested) for name, version, url, size, requested in found], how
 
 
 def _check_pip_and_index(python, index_url, probe, proxy, names: list, target: Path) -> None:

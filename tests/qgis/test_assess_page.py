@@ -184,6 +184,7 @@ def test_analysis_of_the_labelled_sample_writes_the_report(page, tmp_path, iface
     assert data["results"]["n_labelled"] == len(saved) and "kappa" in data["results"]
     text = page.analysis.view.toPlainText()
     assert "Overall accuracy" in text and "Pasture" in text and page.analysis.open_button.isEnabled()
+    assert split_numbers(page.analysis.view, 280) == []  # no number cut in two in a 300 px dock ("0." / "89±0.08")
     assert (tmp_path / "scene_classes_assessment.html").is_file()
     # results exist: asked before replacing; "no" keeps them untouched
     before = (tmp_path / "scene_classes_assessment.json").read_text()
@@ -408,3 +409,28 @@ def test_the_reference_choice_stays_exclusive_in_the_narrow_dock(dock):
     assert ref.use_layer.isChecked() and not ref.use_sample.isChecked()
     QTest.mouseClick(ref.use_sample, Qt.MouseButton.LeftButton)
     assert ref.use_sample.isChecked() and not ref.use_layer.isChecked()
+
+
+def split_numbers(view, width: int) -> list:
+    """The lines of the results tables' number cells that are not whole numbers when laid out ``width`` px wide."""
+    import re
+
+    from qgis.PyQt.QtGui import QTextTable
+
+    doc = view.document().clone()
+    doc.setTextWidth(width)
+    doc.size()  # lays the document out
+    bad = []
+    for frame in doc.rootFrame().childFrames():
+        if not isinstance(frame, QTextTable):
+            continue
+        for r in range(1, frame.rows()):
+            for c in range(1, frame.columns()):
+                block = frame.cellAt(r, c).firstCursorPosition().block()
+                layout = block.layout()
+                for i in range(layout.lineCount()):
+                    line = layout.lineAt(i)
+                    part = block.text()[line.textStart() : line.textStart() + line.textLength()].strip("\u2028 ")
+                    if part and not re.fullmatch(r"(±)?\d+(\.\d+)?( %)?|–", part):
+                        bad.append((r, c, part))
+    return bad

@@ -20,6 +20,13 @@ from qgis.PyQt.QtWidgets import (
 
 from ...core.accuracy.estimators import KAPPA_NOTE
 
+NOWRAP = "style='white-space:nowrap'"  # Qt's rich text ignores the nowrap attribute: a number is never split
+
+
+def _pm(value: float, half_width: float) -> str:
+    """``value`` over ``±half_width`` (two lines, so the table fits a 300 px dock without splitting a number)."""
+    return f"{value:.2f}<br>±{half_width:.2f}"
+
 
 def results_html(res, outputs: dict) -> str:
     """A compact summary for the page (the full report is the HTML file)."""
@@ -28,16 +35,14 @@ def results_html(res, outputs: dict) -> str:
     for c in res.per_class():
         if c["n_map"] == 0 and not c["adjusted_km2"]:
             continue
-        ua = "–" if c["users_accuracy"] is None else f"{c['users_accuracy']:.2f}±{res.z * c['users_se']:.2f}"
-        pa = (
-            "–" if c["producers_accuracy"] is None else f"{c['producers_accuracy']:.2f}±{res.z * c['producers_se']:.2f}"
-        )
+        ua = "–" if c["users_accuracy"] is None else _pm(c["users_accuracy"], res.z * c["users_se"])
+        pa = "–" if c["producers_accuracy"] is None else _pm(c["producers_accuracy"], res.z * c["producers_se"])
         rows.append(
-            f"<tr><td nowrap><span style='background:{c['color']}'>&nbsp;&nbsp;&nbsp;</span> "
+            f"<tr><td><span style='background:{c['color']}'>&nbsp;&nbsp;&nbsp;</span> "
             f"{html.escape(c['name'])}</td>"
-            f"<td align='right'>{c['mapped_km2']:.2f}</td>"
-            f"<td align='right' nowrap>{c['adjusted_km2']:.2f} ± {res.z * c['adjusted_km2_se']:.2f}</td>"
-            f"<td align='right' nowrap>{ua}</td><td align='right' nowrap>{pa}</td></tr>"
+            f"<td align='right' {NOWRAP}>{c['mapped_km2']:.2f}</td>"
+            f"<td align='right' {NOWRAP}>{_pm(c['adjusted_km2'], res.z * c['adjusted_km2_se'])}</td>"
+            f"<td align='right' {NOWRAP}>{ua}</td><td align='right' {NOWRAP}>{pa}</td></tr>"
         )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
     kappa = f"<p>Kappa {res.kappa:.3f} — {html.escape(KAPPA_NOTE)}</p>" if res.kappa is not None else ""

@@ -36,6 +36,7 @@ from ...toolbelt.log import log_error
 from ..page_base import WorkspacePage
 from .chart import ProbabilityChart
 from .heatmap_view import HeatMapView
+from .map_mode import map_mode_text, value_at
 from .map_tool import InspectMapTool
 from .settings import ExplainSettings
 from .task import engine_work
@@ -245,6 +246,7 @@ class ExplainPage(WorkspacePage):
                 "path": path,
                 "summary": str(summary) if summary else None,
                 "layer": layer.name(),
+                "map_value": value_at(layer, point, crs) if summary else None,
                 "x": point.x(),
                 "y": point.y(),
                 "crs": crs.authid() or crs.toWkt(),
@@ -381,9 +383,10 @@ class ExplainPage(WorkspacePage):
         for w, (i, j) in zip(self.windows, self.cell.grid_windows if self.cell else []):
             self.windows_combo.addItem(f"column {i}, row {j} of the run's grid: {w.ranked(1)[0][0]}")
         self.windows_combo.blockSignals(False)
-        self._set_windows_row_visible(self.mode == "cell" and len(self.windows) > 0)
+        self._set_windows_row_visible(self.mode == "cell" and len(self.windows) > 0 and not self._map_mode())
         self._canvas_crs = req["canvas_crs"]
         self._layer_name = req["layer"]
+        self._map_value = req.get("map_value")
         if not self.windows:  # a result cell no window covered (edge, nodata)
             self.view.set_patch(None)
             self.chart.clear()
@@ -396,6 +399,9 @@ class ExplainPage(WorkspacePage):
 
     def _geometry(self, bounds):
         return footprint_geometry(bounds, self.inspector.wr.srs.ExportToWkt(), self._canvas_crs)
+
+    def _map_mode(self) -> bool:  # a pixel of a map-mode run (made by the per-pixel model, not by windows)
+        return self.mode == "cell" and self.inspector.run_grid is not None and self.inspector.run_grid.stride == 1
 
     def _show_window(self, index: int) -> None:
         self.current_index = index
@@ -410,7 +416,9 @@ class ExplainPage(WorkspacePage):
         size_m = fp.size * abs(fp.geotransform[1])
         top, p = w.ranked(1)[0]
         parts = []
-        if self.mode == "cell":
+        if self.mode == "cell" and self._map_mode():
+            parts.append(map_mode_text(self.cell.cell, self.windows[0].class_names, self._layer_name, self._map_value))
+        elif self.mode == "cell":
             cell_top = w.class_names[int(self.cell.probabilities.argmax())]
             parts.append(
                 f"Cell {self.cell.cell[0]}, {self.cell.cell[1]} of {self._layer_name}: the mean of "
