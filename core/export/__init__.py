@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Optional
 
 from .common import CancelFn, ExportCancelled, ExportError, FractionFn, ProgressSpan, Staging, gdal_errors
+from .formats import CORE_WHAT, KINDS, WHAT, format_ids
 from .run import RunInfo, load_run
 
-WHAT = ("raster", "polygons", "report", "map")
-CORE_WHAT = ("raster", "polygons", "report")
-
 __all__ = [
+    "CORE_WHAT",
+    "KINDS",
     "WHAT",
     "ExportCancelled",
     "ExportError",
@@ -28,6 +28,7 @@ __all__ = [
     "ExportResult",
     "RunInfo",
     "export_run",
+    "format_ids",
     "load_run",
     "parse_what",
     "planned_files",
@@ -37,9 +38,9 @@ __all__ = [
 @dataclass
 class ExportOptions:
     what: tuple = CORE_WHAT
-    raster_format: str = "gtiff"  # gtiff | cog
+    raster_format: str = format_ids("raster")[0]  # one of formats.RASTER_FORMATS
     raster_parts: tuple = ("classes", "confidence", "probabilities")
-    vector_format: str = "gpkg"  # gpkg | geojson | shp
+    vector_format: str = format_ids("polygons")[0]  # one of formats.VECTOR_FORMATS
     mmu_ha: float = 0.0
     dissolve: bool = False
     overwrite: bool = False

@@ -262,7 +262,7 @@ class ExportPage(WorkspacePage):
         return answer == QMessageBox.StandardButton.Yes
 
     def start(self) -> None:
-        from ...core.export import ExportOptions, planned_files
+        from ...core.export import CORE_WHAT, ExportOptions, planned_files
         from ...qgis_bridge.print_layout import MapOptions, map_names, validate_options
 
         if self.task is not None:
@@ -285,7 +285,7 @@ class ExportPage(WorkspacePage):
         parts = ("classes", "confidence", "probabilities") if s.probabilities else ("classes", "confidence")
         title = self.options.title.text().strip() or None
         options = ExportOptions(
-            what=tuple(w for w in what if w != "map"),
+            what=tuple(w for w in what if w in CORE_WHAT),
             raster_format=s.raster_format,
             raster_parts=parts,
             vector_format=s.vector_format,
