@@ -41,8 +41,8 @@ def test_cli_choices_are_the_registry():
 
 
 def test_core_reads_the_registry():
-    assert raster_export.FORMATS == formats.format_ids("raster")
-    assert polygons.VECTOR_FORMATS == formats.format_ids("polygons")
+    assert formats.format_ids("raster") == raster_export.FORMATS
+    assert formats.format_ids("polygons") == polygons.VECTOR_FORMATS
     o = ExportOptions()
     assert (o.what, o.raster_format, o.vector_format) == (CORE_WHAT, "gtiff", "gpkg")
     assert parse_what("map,raster") == ("map", "raster")

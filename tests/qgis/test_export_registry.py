@@ -26,9 +26,9 @@ def test_processing_enums_are_the_registry(provider):
         assert param.options() == [f.description for f in kind.formats]
         assert param.defaultValue() == 0 and module.FORMAT_IDS[0] == kind.default_format
         # the enum's index picks the id at the same position
-        assert module.FORMAT_IDS == list(kind.format_ids)
+        assert list(kind.format_ids) == module.FORMAT_IDS
     assert _enum("export_map", "ORIENTATION").options() == list(formats.ORIENTATION_IDS)
-    assert export_map.ORIENTATIONS == list(formats.ORIENTATION_IDS)
+    assert list(formats.ORIENTATION_IDS) == export_map.ORIENTATIONS
 
 
 def test_export_page_lists_the_registry(iface, qgis_new_project, monkeypatch):
