@@ -93,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
         map_options = _map_options(args)
     share = 0.7 if (want_map and core_what) else 1.0
 
-    def p_core(f, m):
+    def p_core(p):
         if bar:
-            bar.draw(f * share, m)
+            bar.draw(p.fraction * share, p.message)
 
     out: dict = {}
     if core_what:
@@ -114,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             from ..qgis_bridge.print_layout import export_map_headless
 
-            def p_map(f, m):
+            def p_map(p):
                 if bar:
-                    bar.draw(share + f * (1 - share) if core_what else f, m)
+                    bar.draw(share + p.fraction * (1 - share) if core_what else p.fraction, p.message)
 
             files = export_map_headless(run_info, args.outdir, map_options, progress=p_map)
             out.setdefault("files", []).extend(str(f) for f in files)

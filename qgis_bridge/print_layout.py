@@ -51,6 +51,7 @@ from ..core.export.formats import ORIENTATION_IDS, format_ids, one_of
 from ..core.export.report import class_areas
 from ..core.export.run import RunInfo
 from ..core.export.styles import qml_classes
+from ..core.progress import ProgressFn
 
 ORIENTATIONS = ORIENTATION_IDS
 MAP_FORMATS = format_ids("map")
@@ -377,10 +378,11 @@ def export_map(
     run: RunInfo,
     outdir,
     options: Optional[MapOptions] = None,
-    progress: Optional[Callable[[float, str], None]] = None,
+    progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> list[Path]:
-    """Lay out and write the map (PDF and/or PNG) into ``outdir``; returns the files written."""
+    """Lay out and write the map (PDF and/or PNG) into ``outdir``; returns the files written.
+    ``progress(Progress)`` as every export (core/progress.py)."""
     options = options or MapOptions()
     validate_options(options)
     prog = ProgressSpan(progress, is_cancelled)

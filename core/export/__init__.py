@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .common import CancelFn, ExportCancelled, ExportError, FractionFn, ProgressSpan, Staging, gdal_errors
+from ..progress import ProgressFn
+from .common import CancelFn, ExportCancelled, ExportError, ProgressSpan, Staging, gdal_errors
 from .formats import CORE_WHAT, KINDS, WHAT, format_ids
 from .run import RunInfo, load_run
 
@@ -147,7 +148,7 @@ def export_run(
     source,
     outdir,
     options: Optional[ExportOptions] = None,
-    progress: Optional[FractionFn] = None,
+    progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[CancelFn] = None,
     run: Optional[RunInfo] = None,
 ) -> ExportResult:
@@ -159,7 +160,7 @@ def export_run(
         options: what to export (``what``: "raster", "polygons", "report"; formats, minimum mapping
             unit, dissolve, title, overwrite). ``map`` in ``what`` is skipped here: it needs QGIS
             (qgis_bridge/print_layout.py).
-        progress: ``progress(fraction, message)``.
+        progress: ``progress(Progress)`` (core/progress.py; stage ``"export"``).
         is_cancelled: polled between steps; True stops the export and removes what it wrote.
         run: the already loaded RunInfo of ``source`` (skips reading it again).
 
