@@ -2,7 +2,7 @@
 
 Pick a result (a land-cover layer made by the plugin, or a run's ``*_summary.json``), tick what to
 export (styled raster, polygons, area report, print-ready map), set the options and the output
-folder, press Export. The GDAL work runs in a QgsTask (progress, Cancel); the map is laid out on the
+folder, press Export. The GDAL work runs in a BackgroundTask (progress, Cancel); the map is laid out on the
 main thread once it is done (QGIS renders layouts there). Existing files are replaced only after a
 question. Land-cover layers also get an "Export land cover…" entry in the layer tree's context menu.
 """
