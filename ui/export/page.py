@@ -366,9 +366,9 @@ class ExportPage(WorkspacePage):
             opts, self._pending_map = self._pending_map, None
             base = self.progress.value()
 
-            def prog(f, m):
-                self.progress.setValue(int(base + (100 - base) * f))
-                self.progress.setFormat(f"%p %  {m}")
+            def prog(report):  # core.progress.Progress
+                self.progress.setValue(int(base + (100 - base) * report.fraction))
+                self.progress.setFormat(f"%p %  {report.message}")
                 QgsApplication.processEvents()
 
             try:
