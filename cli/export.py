@@ -18,21 +18,24 @@ DESCRIPTION = "export a run: styled rasters, polygons, an area report and a prin
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..core.export.formats import CORE_WHAT, ORIENTATION_IDS, WHAT, format_ids
+
     p.add_argument("source", help="the run's *_summary.json (or a class raster written by the plugin)")
     p.add_argument("outdir", help="output folder (created if missing)")
     p.add_argument(
         "--what",
-        default="raster,polygons,report",
-        help="comma-separated: raster, polygons, report, map (default raster,polygons,report)",
+        default=",".join(CORE_WHAT),
+        help=f"comma-separated: {', '.join(WHAT)} (default {','.join(CORE_WHAT)})",
     )
-    p.add_argument("--format", dest="raster_format", choices=("gtiff", "cog"), default="gtiff", help="raster format")
+    raster, vector = format_ids("raster"), format_ids("polygons")
+    p.add_argument("--format", dest="raster_format", choices=raster, default=raster[0], help="raster format")
     p.add_argument("--no-probabilities", action="store_true", help="export the class and confidence rasters only")
     p.add_argument("--mmu-ha", type=float, default=0.0, metavar="HA", help="minimum mapping unit in hectares (sieve)")
     p.add_argument("--dissolve", action="store_true", help="one multipolygon per class")
-    p.add_argument("--vector-format", choices=("gpkg", "geojson", "shp"), default="gpkg", help="polygon format")
+    p.add_argument("--vector-format", choices=vector, default=vector[0], help="polygon format")
     p.add_argument("--title", help="title of the map and report (default: 'Land cover — <run name>')")
     p.add_argument("--page-size", default="A4", help="map page size: A4, A3, A2, Letter... (default A4)")
-    p.add_argument("--orientation", choices=("landscape", "portrait"), default="landscape", help="map orientation")
+    p.add_argument("--orientation", choices=ORIENTATION_IDS, default=ORIENTATION_IDS[0], help="map orientation")
     p.add_argument("--dpi", type=int, default=200, help="resolution of the map PNG (default 200)")
     p.add_argument("--overwrite", action="store_true", help="replace existing exports of the same name")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -60,7 +63,7 @@ def _map_options(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.export import ExportOptions, export_run, load_run, parse_what
+    from ..core.export import CORE_WHAT, ExportOptions, export_run, load_run, parse_what
     from ..core.gdalutil import configure_gdal_for_batch
     from ..core.numeric import check_number
 
@@ -83,16 +86,16 @@ def run(args: argparse.Namespace) -> int:
     run_info = load_run(args.source)
     for note in run_info.notes:
         print(f"note: {note}", file=sys.stderr)
-    core_what = [w for w in what if w != "map"]
+    core_what = [w for w in what if w in CORE_WHAT]
     want_map = "map" in what
     map_options = None
     if want_map and qgis_available():
         map_options = _map_options(args)
     share = 0.7 if (want_map and core_what) else 1.0
 
-    def p_core(f, m):
+    def p_core(p):
         if bar:
-            bar.draw(f * share, m)
+            bar.draw(p.fraction * share, p.message)
 
     out: dict = {}
     if core_what:
@@ -111,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             from ..qgis_bridge.print_layout import export_map_headless
 
-            def p_map(f, m):
+            def p_map(p):
                 if bar:
-                    bar.draw(share + f * (1 - share) if core_what else f, m)
+                    bar.draw(share + p.fraction * (1 - share) if core_what else p.fraction, p.message)
 
             files = export_map_headless(run_info, args.outdir, map_options, progress=p_map)
             out.setdefault("files", []).extend(str(f) for f in files)

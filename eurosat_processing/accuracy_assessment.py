@@ -112,8 +112,8 @@ class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..core.accuracy.design import LAYER
-        from ..core.accuracy.errors import AssessmentError
         from ..core.accuracy.report import run_assessment
+        from ..errors import ReadableError
         from ..qgis_bridge.assess import layer_file, reference_records
 
         map_layer = self.parameterAsRasterLayer(parameters, self.MAP, context)
@@ -151,7 +151,7 @@ class AccuracyAssessmentAlgorithm(LandCoverAlgorithm):
                     raise QgsProcessingException("choose the land-cover map to compare the reference raster with")
                 kwargs["reference"] = layer_file(ref_raster)[0]
             out = run_assessment(**kwargs)
-        except (AssessmentError, ValueError) as exc:
+        except ReadableError as exc:
             raise QgsProcessingException(str(exc)) from None
         res = out["assessment"]
         lo, hi = res.ci(res.overall, res.overall_se)

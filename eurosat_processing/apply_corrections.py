@@ -20,7 +20,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import LandCoverAlgorithm
+from .base import LandCoverAlgorithm, feedback_progress
 
 
 class ApplyCorrectionsAlgorithm(LandCoverAlgorithm):
@@ -72,7 +72,7 @@ class ApplyCorrectionsAlgorithm(LandCoverAlgorithm):
                 log_path,
                 classes,
                 overwrite=overwrite,
-                progress=lambda f: feedback.setProgress(100.0 * f),
+                progress=feedback_progress(feedback),
                 is_cancelled=feedback.isCanceled,
             )
         except EditError as exc:

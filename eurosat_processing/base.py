@@ -22,3 +22,17 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self):  # noqa: N802 (QGIS API)
         return type(self)()
+
+
+def feedback_progress(feedback):
+    """The package's progress callback (``progress(Progress)``, core/progress.py) onto a Processing
+    feedback: the bar follows the fraction, a new message becomes the progress text."""
+    last = {"message": None}
+
+    def progress(report) -> None:
+        feedback.setProgress(100.0 * report.fraction)
+        if report.message and report.message != last["message"]:
+            last["message"] = report.message
+            feedback.setProgressText(report.message)
+
+    return progress

@@ -23,7 +23,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from .base import LandCoverAlgorithm
+from .base import LandCoverAlgorithm, feedback_progress
 
 METHODS = ("stratified", "simple", "systematic")
 ALLOCATIONS = ("proportional", "equal", "manual")
@@ -209,7 +209,7 @@ class CreateSamplingDesignAlgorithm(LandCoverAlgorithm):
                 out,
                 spec,
                 overwrite=self.parameterAsBool(parameters, self.OVERWRITE, context),
-                progress=lambda f, m="": feedback.setProgress(100.0 * f),
+                progress=feedback_progress(feedback),
                 is_cancelled=feedback.isCanceled,
             )
         except AssessmentError as exc:

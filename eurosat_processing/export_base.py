@@ -12,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import LandCoverAlgorithm
+from .base import LandCoverAlgorithm, feedback_progress
 
 HELP_INPUT = (
     "<p><b>Run summary</b>: the <code>*_summary.json</code> a classification wrote, or <b>Land-cover layer</b>: "
@@ -67,15 +67,7 @@ class ExportAlgorithm(LandCoverAlgorithm):
 
     @staticmethod
     def callbacks(feedback):
-        state = {"msg": None}
-
-        def progress(fraction, message):
-            feedback.setProgress(100.0 * fraction)
-            if message and message != state["msg"]:
-                state["msg"] = message
-                feedback.setProgressText(message)
-
-        return progress, feedback.isCanceled
+        return feedback_progress(feedback), feedback.isCanceled
 
     def run_core(self, parameters, context, feedback, options):
         """core.export.export_run with the feedback's progress and cancel; readable errors."""

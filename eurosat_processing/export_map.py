@@ -13,9 +13,10 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..core.export.formats import ORIENTATION_IDS
 from .export_base import HELP_INPUT, ExportAlgorithm
 
-ORIENTATIONS = ["landscape", "portrait"]
+ORIENTATIONS = list(ORIENTATION_IDS)
 
 
 class ExportMapAlgorithm(ExportAlgorithm):

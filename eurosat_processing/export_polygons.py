@@ -10,10 +10,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from ..core.export.formats import format_ids, kind
 from .export_base import HELP_INPUT, ExportAlgorithm
 
-FORMATS = ["GeoPackage (style stored as the layer's default)", "GeoJSON (+ .qml, .sld)", "Shapefile (+ .qml, .sld)"]
-FORMAT_IDS = ["gpkg", "geojson", "shp"]
+FORMATS = [f.description for f in kind("polygons").formats]  # the FORMAT enum: its index picks FORMAT_IDS[index]
+FORMAT_IDS = list(format_ids("polygons"))
 
 
 class ExportPolygonsAlgorithm(ExportAlgorithm):

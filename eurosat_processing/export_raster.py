@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingOutputRasterLayer, QgsProcessingParameterBoolean, QgsProcessingParameterEnum
 
+from ..core.export.formats import format_ids, kind
 from .export_base import HELP_INPUT, ExportAlgorithm
 
-FORMATS = ["GeoTIFF", "Cloud-Optimized GeoTIFF (COG)"]
-FORMAT_IDS = ["gtiff", "cog"]
+FORMATS = [f.description for f in kind("raster").formats]  # the FORMAT enum: its index picks FORMAT_IDS[index]
+FORMAT_IDS = list(format_ids("raster"))
 
 
 class ExportRasterAlgorithm(ExportAlgorithm):

@@ -18,7 +18,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import LandCoverAlgorithm
+from .base import LandCoverAlgorithm, feedback_progress
 
 
 class FinetuneAlgorithm(LandCoverAlgorithm):
@@ -82,10 +82,6 @@ class FinetuneAlgorithm(LandCoverAlgorithm):
         if layer is None:
             raise QgsProcessingException("IMAGE must be a raster layer")
 
-        def progress(fraction, message):
-            feedback.setProgress(100.0 * fraction)
-            feedback.setProgressText(message)
-
         try:
             record = finetune_from_labels(
                 layer.source().split("|")[0],
@@ -96,7 +92,7 @@ class FinetuneAlgorithm(LandCoverAlgorithm):
                 replay_data=self.parameterAsFile(parameters, self.REPLAY_DATA, context) or None,
                 sample_holdout=self.parameterAsDouble(parameters, self.SAMPLE_HOLDOUT, context),
                 overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context),
-                progress=progress,
+                progress=feedback_progress(feedback),
                 is_cancelled=feedback.isCanceled,
                 command="processing: eurosat_landcover:finetune",
             )

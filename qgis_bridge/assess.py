@@ -60,13 +60,13 @@ def layer_file(layer, tmp_dir: Optional[str] = None) -> tuple[str, Optional[str]
 def reference_records(layer: QgsVectorLayer, class_field: str, map_crs: QgsCoordinateReferenceSystem):
     """The features of a reference layer as QGIS gives them (the layer's filter applied, any provider), their
     geometries transformed from the layer's CRS (as set in QGIS) to ``map_crs``: a ``ReferenceRecords`` of
-    (WKB, class value) for ``core.accuracy``. Raises ValueError (one line) when the field is missing."""
+    (WKB, class value) for ``core.accuracy``. Raises AssessmentError (one line) when the field is missing."""
     from ..core.accuracy.reference import ReferenceRecords
 
     idx = layer.fields().indexOf(class_field)
     if idx < 0:
         names = ", ".join(layer.fields().names())
-        raise ValueError(f"the reference layer {layer.name()!r} has no field {class_field!r} (fields: {names})")
+        raise AssessmentError(f"the reference layer {layer.name()!r} has no field {class_field!r} (fields: {names})")
     ct, notes = None, []
     if layer.crs().isValid() and map_crs is not None and map_crs.isValid() and layer.crs() != map_crs:
         ct = QgsCoordinateTransform(layer.crs(), map_crs, QgsProject.instance().transformContext())

@@ -47,11 +47,14 @@ from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtXml import QDomDocument
 
 from ..core.export.common import ExportError, ProgressSpan, Staging
+from ..core.export.formats import ORIENTATION_IDS, format_ids, one_of
 from ..core.export.report import class_areas
 from ..core.export.run import RunInfo
 from ..core.export.styles import qml_classes
+from ..core.progress import ProgressFn
 
-ORIENTATIONS = ("landscape", "portrait")
+ORIENTATIONS = ORIENTATION_IDS
+MAP_FORMATS = format_ids("map")
 MM = QgsUnitTypes.LayoutUnit.LayoutMillimeters
 
 
@@ -61,12 +64,12 @@ class MapOptions:
     page_size: str = "A4"
     orientation: str = "landscape"
     dpi: int = 200  # PNG resolution
-    formats: tuple = ("pdf", "png")
+    formats: tuple = MAP_FORMATS
     credits: Optional[str] = None  # extra credits line (e.g. the analyst, the agency)
     overwrite: bool = False
 
 
-def map_names(run: RunInfo, formats=("pdf", "png")) -> dict[str, str]:
+def map_names(run: RunInfo, formats=MAP_FORMATS) -> dict[str, str]:
     return {fmt: f"{run.name}_landcover_map.{fmt}" for fmt in formats}
 
 
@@ -77,12 +80,12 @@ def page_sizes() -> list[str]:
 def validate_options(options: MapOptions) -> None:
     """Refuse an unknown page size or orientation before any work is done."""
     if (options.orientation or "").lower() not in ORIENTATIONS:
-        raise ExportError(f"orientation must be landscape or portrait, got {options.orientation!r}")
+        raise ExportError(f"orientation must be {one_of(ORIENTATIONS)}, got {options.orientation!r}")
     if QgsApplication.pageSizeRegistry().find(options.page_size) == []:
         raise ExportError(f"unknown page size {options.page_size!r}: use one of {', '.join(page_sizes()[:16])}...")
-    bad = [f for f in options.formats if f not in ("pdf", "png")]
+    bad = [f for f in options.formats if f not in MAP_FORMATS]
     if bad or not options.formats:
-        raise ExportError(f"map formats are pdf and png, got {', '.join(options.formats) or 'none'}")
+        raise ExportError(f"map formats are {' and '.join(MAP_FORMATS)}, got {', '.join(options.formats) or 'none'}")
 
 
 def classes_layer(run: RunInfo, name: str = "Land cover") -> QgsRasterLayer:
@@ -184,7 +187,7 @@ def build_layout(project: QgsProject, layer: QgsRasterLayer, run: RunInfo, areas
     """The print layout (not added to any layout manager)."""
     orientation = (options.orientation or "landscape").lower()
     if orientation not in ORIENTATIONS:
-        raise ExportError(f"orientation must be landscape or portrait, got {options.orientation!r}")
+        raise ExportError(f"orientation must be {one_of(ORIENTATIONS)}, got {options.orientation!r}")
     layout = QgsPrintLayout(project)
     layout.initializeDefaults()
     layout.setName(options.title or f"Land cover — {run.name}")
@@ -375,10 +378,11 @@ def export_map(
     run: RunInfo,
     outdir,
     options: Optional[MapOptions] = None,
-    progress: Optional[Callable[[float, str], None]] = None,
+    progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> list[Path]:
-    """Lay out and write the map (PDF and/or PNG) into ``outdir``; returns the files written."""
+    """Lay out and write the map (PDF and/or PNG) into ``outdir``; returns the files written.
+    ``progress(Progress)`` as every export (core/progress.py)."""
     options = options or MapOptions()
     validate_options(options)
     prog = ProgressSpan(progress, is_cancelled)

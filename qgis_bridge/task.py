@@ -1,11 +1,11 @@
-"""QgsTask adapter: runs core.classify in QGIS's task manager so QGIS never freezes.
+"""The classification as a :class:`~.background.BackgroundTask`: core.classify in QGIS's task manager.
 
 - the engine's typed progress (core.progress.Progress) -> setProgress(0..100), kept as ``latest``
   for windows/s and time left;
 - isCanceled() -> the engine's is_cancelled (the engine removes partial files when cancelled);
-- no exception escapes run(): the task ends with one typed :class:`Outcome` (succeeded, failed or
-  cancelled), which its owner reads on the main thread (QgsTask.taskCompleted / taskTerminated);
-  layers are made there, never in the worker.
+- BackgroundTask's outcome (result, readable error, cancel, or a traceback to the log) read as one typed
+  :class:`Outcome` (succeeded, failed or cancelled), which its owner reads on the main thread
+  (QgsTask.taskCompleted / taskTerminated); layers are made there, never in the worker.
 
 No widgets: the dock's Classify page queues these tasks, and any other caller may.
 """
@@ -15,13 +15,11 @@ from __future__ import annotations
 import enum
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from qgis.core import QgsTask
-
 from ..core.progress import Progress
+from .background import BackgroundTask
 
 
 class Status(enum.Enum):
@@ -53,11 +51,16 @@ class Outcome:
         return cls(Status.CANCELLED, message=why)
 
 
-class ClassificationTask(QgsTask):
-    """One classification of ``request``; ``outcome`` is set when run() ends (None before)."""
+class EngineUnavailable(Exception):
+    """The engine cannot be imported (missing torch, a broken install): unexpected, with a traceback."""
+
+
+class ClassificationTask(BackgroundTask):
+    """One classification of ``request``; ``outcome`` is set when the task is finished (None before)."""
 
     def __init__(self, request, description: str, context: Optional[dict] = None):
-        super().__init__(description, QgsTask.Flag.CanCancel)
+        super().__init__(description, None)
+        self.work = self._classify
         self.request = request
         self.context = dict(context or {})  # what the owner needs when the task is done (layer name...)
         self.outcome: Optional[Outcome] = None
@@ -71,35 +74,30 @@ class ClassificationTask(QgsTask):
     def run(self) -> bool:
         self.started_at = time.monotonic()
         try:
-            self.outcome = self._classify()
+            return super().run()
         finally:
             self.finished_at = time.monotonic()
-        return self.outcome.status is Status.SUCCEEDED
 
-    def _classify(self) -> Outcome:
+    def _classify(self, progress, is_cancelled):
         try:
             from .compat import avoid_triton_llvm_clash
 
             avoid_triton_llvm_clash()
-            from ..core.errors import ClassificationCancelled, ClassificationError
             from ..core.pipeline import classify
         except Exception as exc:  # missing engine, broken install
-            return Outcome.failed(f"the classification engine cannot be loaded: {exc}", traceback.format_exc())
-        try:
-            return Outcome.succeeded(classify(self.request, self._on_progress, self.isCanceled))
-        except ClassificationCancelled:
-            return Outcome.cancelled()
-        except ClassificationError as exc:
-            return Outcome.cancelled() if self.isCanceled() else Outcome.failed(str(exc))
-        except Exception as exc:
-            if self.isCanceled():
-                return Outcome.cancelled()
-            return Outcome.failed(f"unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
+            raise EngineUnavailable(f"the classification engine cannot be loaded: {exc}") from exc
+        return classify(self.request, progress, is_cancelled)
 
-    def _on_progress(self, report: Progress) -> None:
+    def unexpected(self, exc: Exception) -> str:
+        if isinstance(exc, EngineUnavailable):
+            return str(exc)
+        return f"unexpected error: {type(exc).__name__}: {exc}"
+
+    def report(self, report: Progress) -> None:
+        """The engine's report: kept as ``latest`` (windows/s from the first window on) and as the bar."""
         with self._lock:
             self._latest = report
-            if report.done and self._rate_origin is None:  # windows/s from the first window on
+            if report.done and self._rate_origin is None:
                 self._rate_origin = (time.monotonic(), report.done)
         self.setProgress(max(0.0, min(100.0, 100.0 * report.fraction)))
 
@@ -126,12 +124,20 @@ class ClassificationTask(QgsTask):
         return " · ".join(parts)
 
     def finished(self, ok: bool) -> None:
-        """QGIS calls this on the main thread; a task killed before run() ended counts as cancelled."""
+        """QGIS calls this on the main thread; a task killed before run() ended, or one that failed while
+        being cancelled, counts as cancelled."""
         if self.outcome is None:
-            self.outcome = Outcome.cancelled()
+            if ok:
+                self.outcome = Outcome.succeeded(self.result)
+            elif self.error is None or self.isCanceled():
+                self.outcome = Outcome.cancelled()
+            else:
+                self.outcome = Outcome.failed(self.error, self.traceback or "")
+        super().finished(ok)
 
     def drop(self, why: str = "") -> None:
         """Mark a task that never started (dropped from a queue) as cancelled."""
+        BackgroundTask._alive.discard(self)  # it never runs, so finished() never comes
         if self.outcome is None:
             self.outcome = Outcome.cancelled(why)
 

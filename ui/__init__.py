@@ -1,1 +1,1 @@
-"""QGIS and Qt user interface: the dock, map tools, styling and the QgsTask adapter."""
+"""QGIS and Qt user interface: the dock, its pages and map tools (background work: qgis_bridge/background.py)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import traceback
+
 from qgis.core import Qgis
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
@@ -21,7 +24,37 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..__about__ import PLUGIN_NAME
-from ..toolbelt.log import log
+from ..toolbelt.log import log, log_error
+
+
+def notify(widget, text: str, level=Qgis.MessageLevel.Warning) -> None:
+    """Tell the analyst through the page holding `widget` (its ``push``), else the log only."""
+    while widget is not None:
+        push = getattr(widget, "push", None)
+        if callable(push):
+            push(text, level)
+            return
+        widget = widget.parentWidget()
+    log_error(text)
+
+
+def safe_slot(method):
+    """Qt slots must not raise (QGIS would open a Python error dialog): log and tell the user instead."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            log_error(f"{method.__name__} failed:\n" + traceback.format_exc())
+            try:
+                notify(self, f"Something went wrong ({type(exc).__name__}: {exc}); details in the log panel.")
+            except Exception:
+                pass
+            return None
+
+    return wrapper
+
 
 NARROW_TEXT = 190  # px: a check box or radio button wider than this gets a wrapping text (300 px docks)
 

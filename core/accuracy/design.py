@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..progress import ACCURACY, Progress, scaled
 from .allocation import ALLOCATIONS, DEFAULT_EXPECTED_UA, METHODS, DesignSpec, Plan, allocate, plan, sample_size
 from .errors import AssessmentError
 from .maps import read_map
@@ -70,14 +71,15 @@ __all__ = [
 def create_sampling_design(
     map_path, out_path, spec: DesignSpec, overwrite: bool = False, progress=None, is_cancelled=None
 ) -> dict:
-    """Read the map, plan, draw and write. Returns a summary dict (path, points, plan, notes)."""
+    """Read the map, plan, draw and write. Returns a summary dict (path, points, plan, notes).
+    ``progress(Progress)`` (core/progress.py, stage "accuracy"); ``is_cancelled()`` polled per block."""
     spec.validate()
     out_path = Path(out_path)
     if out_path.exists() and not overwrite:
         raise AssessmentError(f"{out_path} already exists: choose another name or allow overwriting")
 
     def sub(lo, hi):
-        return (lambda f, m: progress(lo + (hi - lo) * f, m)) if progress is not None else None
+        return scaled(progress, lo, hi) if progress is not None else None
 
     info = read_map(map_path, sub(0.0, 0.5), is_cancelled)
     the_plan = plan(info, spec)
@@ -86,7 +88,7 @@ def create_sampling_design(
         raise AssessmentError("no sample point could be placed on the map's classified pixels")
     path = write_sample(out_path, sample, info, spec, overwrite)
     if progress is not None:
-        progress(1.0, "sample written")
+        progress(Progress(1.0, ACCURACY, "sample written"))
     return {
         "path": str(path),
         "points": int(len(sample.x)),

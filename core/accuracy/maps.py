@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..progress import ACCURACY, Progress
 from ..run_names import CORRECTED_SUFFIX, LOG_SUFFIX, MAP_SUFFIXES, summary_name
 from .errors import AssessmentError
 
@@ -237,7 +238,7 @@ def read_map(path, progress=None, is_cancelled=None) -> MapInfo:
             for code in np.flatnonzero(bc):
                 counts[int(code)] = counts.get(int(code), 0) + int(bc[code])
         if progress is not None:
-            progress(min(1.0, (y + arr.shape[0]) / h), "counting pixels per class")
+            progress(Progress(min(1.0, (y + arr.shape[0]) / h), ACCURACY, "counting pixels per class"))
     if not counts:
         raise AssessmentError(f"{Path(path).name} has no classified pixel (all nodata)")
     if len(counts) > 255:

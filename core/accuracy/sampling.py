@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..progress import ACCURACY, Progress
 from .allocation import DesignSpec, Plan, plan
 from .errors import AssessmentError
 from .maps import MapInfo, _open, iter_blocks
@@ -129,7 +130,7 @@ def draw(info: MapInfo, spec: DesignSpec, the_plan: Optional[Plan] = None, progr
             if is_cancelled is not None and is_cancelled():
                 raise AssessmentError("cancelled")
             if progress is not None:
-                progress(min(1.0, (y0 + arr.shape[0]) / h), "drawing sample points")
+                progress(Progress(min(1.0, (y0 + arr.shape[0]) / h), ACCURACY, "drawing sample points"))
             yield y0, arr
 
     unit_m = _geographic_scale(info)

@@ -8,6 +8,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..progress import EDITS, Progress, ProgressFn, as_callback, scaled
 from .errors import EditError
 from .model import Window
 from .raster import read_window, set_revision, write_window
@@ -57,10 +58,6 @@ def _never() -> bool:
     return False
 
 
-def _quiet(_fraction: float) -> None:
-    pass
-
-
 @dataclass(eq=False)
 class Change:
     """One planned change of the log and the corrected raster: an edit added, edits reverted, an undo, a redo.
@@ -85,17 +82,17 @@ class Change:
     def window_cells(self) -> int:
         return self.window.width * self.window.height
 
-    def stage(self, progress: Optional[Callable[[float], None]] = None, is_cancelled=None) -> None:
+    def stage(self, progress: Optional[ProgressFn] = None, is_cancelled=None) -> None:
         """Compute the changed cells (when needed), then write them; a cancel or error writes the old ones back.
 
-        ``progress(fraction)`` after every strip; ``is_cancelled()`` is asked before every strip, and a
+        ``progress(Progress)`` (stage "edits") after every strip; ``is_cancelled()`` is asked before every strip, and a
         cancel raises EditError (CANCELLED) with the raster as it was.
         """
-        progress, is_cancelled = progress or _quiet, is_cancelled or _never
+        progress, is_cancelled = as_callback(progress), is_cancelled or _never
         share = 0.5 if self.compute is not None else 0.0
         try:
             if self.compute is not None:
-                self.action.parts = self.compute(lambda f: progress(share * f), is_cancelled)
+                self.action.parts = self.compute(scaled(progress, 0.0, share), is_cancelled)
                 if self.kind == "add" and not self.action.parts:
                     raise EditError("the edit changes no cell (same class already, or nodata): nothing was changed")
             parts = self.action.parts
@@ -107,7 +104,7 @@ class Change:
                     raise EditError(CANCELLED)
                 _write_part(self.path, part, getattr(part, self.which))
                 self.written = i + 1
-                progress(share + (1.0 - share) * (i + 1) / len(parts))
+                progress(Progress(share + (1.0 - share) * (i + 1) / len(parts), EDITS))
         except BaseException:
             self.rollback()
             raise

@@ -11,6 +11,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .. import writers
+from ..progress import EDITS, Progress, ProgressFn
 from .errors import EditError
 from .model import NODATA, Edit, RasterGrid, Window, apply_edit
 
@@ -144,7 +145,7 @@ def build_corrected(
     out_path: Path,
     revision: int,
     log_name: str = "",
-    progress: Optional[Callable[[float], None]] = None,
+    progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> dict:
     """Write ``out_path`` = the classes raster with ``edits`` (in order) applied, block by block.
@@ -211,7 +212,7 @@ def build_corrected(
             if band.WriteArray(block, 0, y) not in (0, None):
                 raise EditError(f"cannot write {out_path.name}: {gdal.GetLastErrorMsg()} (disk full?)")
             if progress is not None:
-                progress(min(1.0, (y + win.height) / grid.height) * 0.9)
+                progress(Progress(min(1.0, (y + win.height) / grid.height) * 0.9, EDITS))
         levels = _overview_levels(grid.width, grid.height)
         if levels:
             gdal.SetThreadLocalConfigOption("COMPRESS_OVERVIEW", "DEFLATE")
@@ -231,5 +232,5 @@ def build_corrected(
                 pass
         raise
     if progress is not None:
-        progress(1.0)
+        progress(Progress(1.0, EDITS))
     return counts

@@ -15,6 +15,7 @@ from typing import Callable, Optional
 from osgeo import osr
 
 from .. import writers
+from ..progress import ProgressFn
 from ..run_names import run_files
 from .editable import _check_writable, copy_style, is_landcover_raster
 from .errors import EditError
@@ -36,7 +37,7 @@ def apply_log_to_run(
     log_path,
     classes_path,
     overwrite: bool = False,
-    progress: Optional[Callable[[float], None]] = None,
+    progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> ReapplyResult:
     log_path, classes_path = Path(log_path), Path(classes_path)

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from .. import writers
+from ..progress import EDITS, Progress, ProgressFn
 from ..run_names import RunFiles, run_files
 from .change import CANCELLED, Action, Change, Part, _extent, _index, strips
 from .editable import _check_writable, _same_grid, copy_style, is_landcover_raster, run_palette
@@ -53,12 +54,13 @@ class EditSession:
 
     # ------------------------------------------------------------------ open / close
     @classmethod
-    def open(cls, path, progress: Optional[Callable[[float], None]] = None, defer_rebuild: bool = False) -> EditSession:
+    def open(cls, path, progress: Optional[ProgressFn] = None, defer_rebuild: bool = False) -> EditSession:
         """Open the corrections of the run of ``path`` (its classes or corrected raster, or its log).
 
         Args:
             path: the run's ``_classes.tif``, ``_corrected.tif`` or ``_edits.gpkg``.
-            progress: ``progress(fraction)`` while the corrected raster is created or rebuilt.
+            progress: ``progress(Progress)`` (core/progress.py, stage "edits") while the corrected raster
+                is created or rebuilt.
             defer_rebuild: leave that writing to the caller (see below).
 
         Returns:
@@ -153,7 +155,7 @@ class EditSession:
                 changed = np.flatnonzero(new != block)
                 if changed.size:
                     parts.append(Part(strip, _index(changed), block.ravel()[changed], new.ravel()[changed]))
-                progress((i + 1) / len(todo))
+                progress(Progress((i + 1) / len(todo), EDITS))
             return parts
 
         return self._plan("add", Action("add", [edit], []), window, compute)
@@ -226,7 +228,7 @@ class EditSession:
                 changed = np.flatnonzero(want != block)
                 if changed.size:
                     parts.append(Part(strip, _index(changed), block.ravel()[changed], want.ravel()[changed]))
-                progress((i + 1) / len(todo))
+                progress(Progress((i + 1) / len(todo), EDITS))
             return parts
 
         return self._plan("revert", Action("revert", list(reverted), []), window, compute)

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .common import CancelFn, ExportCancelled, ExportError, FractionFn, ProgressSpan, Staging, gdal_errors
+from ..progress import ProgressFn
+from .common import CancelFn, ExportCancelled, ExportError, ProgressSpan, Staging, gdal_errors
+from .formats import CORE_WHAT, KINDS, WHAT, format_ids
 from .run import RunInfo, load_run
 
-WHAT = ("raster", "polygons", "report", "map")
-CORE_WHAT = ("raster", "polygons", "report")
-
 __all__ = [
+    "CORE_WHAT",
+    "KINDS",
     "WHAT",
     "ExportCancelled",
     "ExportError",
@@ -28,6 +29,7 @@ __all__ = [
     "ExportResult",
     "RunInfo",
     "export_run",
+    "format_ids",
     "load_run",
     "parse_what",
     "planned_files",
@@ -37,9 +39,9 @@ __all__ = [
 @dataclass
 class ExportOptions:
     what: tuple = CORE_WHAT
-    raster_format: str = "gtiff"  # gtiff | cog
+    raster_format: str = format_ids("raster")[0]  # one of formats.RASTER_FORMATS
     raster_parts: tuple = ("classes", "confidence", "probabilities")
-    vector_format: str = "gpkg"  # gpkg | geojson | shp
+    vector_format: str = format_ids("polygons")[0]  # one of formats.VECTOR_FORMATS
     mmu_ha: float = 0.0
     dissolve: bool = False
     overwrite: bool = False
@@ -146,7 +148,7 @@ def export_run(
     source,
     outdir,
     options: Optional[ExportOptions] = None,
-    progress: Optional[FractionFn] = None,
+    progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[CancelFn] = None,
     run: Optional[RunInfo] = None,
 ) -> ExportResult:
@@ -158,7 +160,7 @@ def export_run(
         options: what to export (``what``: "raster", "polygons", "report"; formats, minimum mapping
             unit, dissolve, title, overwrite). ``map`` in ``what`` is skipped here: it needs QGIS
             (qgis_bridge/print_layout.py).
-        progress: ``progress(fraction, message)``.
+        progress: ``progress(Progress)`` (core/progress.py; stage ``"export"``).
         is_cancelled: polled between steps; True stops the export and removes what it wrote.
         run: the already loaded RunInfo of ``source`` (skips reading it again).
 

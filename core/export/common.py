@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ClassificationCancelled, ClassificationError
+from ..progress import EXPORT, Progress, ProgressFn, as_callback
 
-FractionFn = Callable[[float, str], None]  # (fraction 0..1, message): what an export reports
 CancelFn = Callable[[], bool]
 
 
@@ -31,10 +31,13 @@ class ExportCancelled(ClassificationCancelled, ExportError):
 
 
 class ProgressSpan:
-    """Maps a sub-task's 0..1 onto a slice of the caller's progress and checks for cancel."""
+    """Maps a sub-task's 0..1 onto a slice of the caller's progress and checks for cancel.
 
-    def __init__(self, progress: Optional[FractionFn] = None, is_cancelled: Optional[CancelFn] = None):
-        self._progress = progress or (lambda f, m: None)
+    ``span(fraction, message)`` reports ``Progress(fraction in the slice, EXPORT, message)`` to the
+    caller's :data:`~eurosat_landcover.core.progress.ProgressFn`."""
+
+    def __init__(self, progress: Optional[ProgressFn] = None, is_cancelled: Optional[CancelFn] = None):
+        self._progress = as_callback(progress)
         self._cancelled = is_cancelled or (lambda: False)
         self.lo, self.hi = 0.0, 1.0
 
@@ -46,8 +49,11 @@ class ProgressSpan:
 
     def __call__(self, fraction: float, message: str) -> None:
         self.check()
-        f = self.lo + (self.hi - self.lo) * min(1.0, max(0.0, float(fraction)))
-        self._progress(f, message)
+        self._progress(Progress(self._at(fraction), EXPORT, message))
+
+    def _at(self, fraction: float) -> float:
+        """A sub-task's 0..1 as a fraction of the caller's bar."""
+        return self.lo + (self.hi - self.lo) * min(1.0, max(0.0, float(fraction)))
 
     def cancelled(self) -> bool:
         return bool(self._cancelled())
@@ -62,7 +68,7 @@ class ProgressSpan:
         def cb(fraction, _msg=None, _data=None):
             if self._cancelled():
                 return 0
-            self._progress(self.lo + (self.hi - self.lo) * min(1.0, max(0.0, float(fraction))), message)
+            self._progress(Progress(self._at(fraction), EXPORT, message))
             return 1
 
         return cb

@@ -27,10 +27,11 @@ from typing import Optional
 import numpy as np
 
 from .common import ExportError, ProgressSpan, Staging, gdal_errors
+from .formats import format_ids, kind, one_of
 from .run import RunInfo
 from .styles import qml_polygons, sld_polygons
 
-VECTOR_FORMATS = {"gpkg": ("GPKG", ".gpkg"), "geojson": ("GeoJSON", ".geojson"), "shp": ("ESRI Shapefile", ".shp")}
+VECTOR_FORMATS = format_ids("polygons")
 STRIP_CELLS = 1 << 21  # cells per strip of rows read at once (~2 M: the strip's arrays stay ~50 MB at any width)
 
 
@@ -43,7 +44,7 @@ FIELDS = ("class_code", "class_name", "color", "area_ha", "confidence")
 
 
 def polygon_file_name(run: RunInfo, vector_format: str = "gpkg") -> str:
-    return f"{run.name}_landcover_polygons{VECTOR_FORMATS[vector_format][1]}"
+    return f"{run.name}_landcover_polygons{kind('polygons').format(vector_format).extension}"
 
 
 def planned_files(run: RunInfo, vector_format: str = "gpkg") -> list[str]:
@@ -317,11 +318,12 @@ def _export_polygons(run, staging, vector_format, mmu_ha, dissolve, progress) ->
 
     vector_format = (vector_format or "gpkg").lower()
     if vector_format not in VECTOR_FORMATS:
-        raise ExportError(f"unknown vector format {vector_format!r}: use gpkg, geojson or shp")
+        raise ExportError(f"unknown vector format {vector_format!r}: use {one_of(VECTOR_FORMATS)}")
     if mmu_ha is not None and mmu_ha < 0:
         raise ExportError(f"the minimum mapping unit must be 0 or more hectares, got {mmu_ha}")
     progress = progress or ProgressSpan()
-    driver_name, _ext = VECTOR_FORMATS[vector_format]
+    spec = kind("polygons").format(vector_format)
+    driver_name = spec.driver
     src = gdal.Open(str(run.classes_path))
     if src is None:
         raise ExportError(f"GDAL cannot open {run.classes_path}")
@@ -391,7 +393,7 @@ def _export_polygons(run, staging, vector_format, mmu_ha, dissolve, progress) ->
         raise ExportError(f"cannot write {out_name}: {gdal.GetLastErrorMsg()}")
     lname = layer_name(run)
     geom_type = ogr.wkbMultiPolygon if dissolve else ogr.wkbPolygon
-    lco = {"gpkg": ["GEOMETRY_NAME=geom", "FID=fid"], "shp": ["ENCODING=UTF-8"], "geojson": []}[vector_format]
+    lco = list(spec.creation_options)
     lyr = out.CreateLayer(lname, srs=srs, geom_type=geom_type, options=lco)
     if lyr is None:
         raise ExportError(f"cannot create the layer in {out_name}: {gdal.GetLastErrorMsg()}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import ExportError, ProgressSpan, Staging
+from .formats import format_ids, kind, one_of
 from .run import RunInfo
 from .styles import qml_classes, qml_ramp, sld_classes, sld_ramp
 
-FORMATS = ("gtiff", "cog")
+FORMATS = format_ids("raster")
 PARTS = ("classes", "confidence", "probabilities")
 
 
@@ -39,12 +40,11 @@ def planned_files(run: RunInfo, parts=PARTS) -> list[str]:
 def _translate(src: Path, dst: Path, fmt: str, resampling: str, progress: ProgressSpan, message: str, metadata: dict):
     from osgeo import gdal
 
-    if fmt == "cog":
-        driver = "COG"
-        co = ["COMPRESS=DEFLATE", "PREDICTOR=YES", f"RESAMPLING={resampling}", "BIGTIFF=IF_SAFER", "OVERVIEWS=AUTO"]
-    else:
-        driver = "GTiff"
-        co = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=2", "COPY_SRC_OVERVIEWS=YES", "BIGTIFF=IF_SAFER"]
+    spec = kind("raster").format(fmt)
+    driver = spec.driver
+    co = list(spec.creation_options)
+    if driver == "COG":  # the COG driver builds the overviews itself: nearest for classes, average for 0..1
+        co.append(f"RESAMPLING={resampling}")
     s = gdal.Open(str(src))
     if s is None:
         raise ExportError(f"GDAL cannot open {src}")
@@ -111,7 +111,7 @@ def export_rasters(
 
     fmt = (fmt or "gtiff").lower()
     if fmt not in FORMATS:
-        raise ExportError(f"unknown raster format {fmt!r}: use gtiff or cog")
+        raise ExportError(f"unknown raster format {fmt!r}: use {one_of(FORMATS)}")
     progress = progress or ProgressSpan()
     names = raster_names(run, parts)
     sources = {"classes": run.classes_path, "confidence": run.confidence_path, "probabilities": run.probabilities_path}

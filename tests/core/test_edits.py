@@ -352,7 +352,9 @@ def test_staged_changes_equal_the_direct_path(run, tmp_path, strip_cells, monkey
             staged.rebuild_plan()
         seen = []
         change.stage(progress=seen.append)
-        assert seen and seen == sorted(seen) and seen[-1] == 1.0
+        fractions = [p.fraction for p in seen]  # core.progress.Progress, stage "edits"
+        assert fractions and fractions == sorted(fractions) and fractions[-1] == 1.0
+        assert {p.stage for p in seen} == {"edits"}
         staged.commit(change)
         assert staged.pending is None
         assert np.array_equal(read(tfiles.corrected), read(files.corrected)), name

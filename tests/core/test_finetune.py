@@ -93,6 +93,20 @@ def test_bad_labels_get_one_sentence_and_no_file(tmp_path, capsys, eurosat_rgb_z
     assert folder_state(tmp_path) == before
 
 
+def test_the_progress_bar_takes_fine_tuning_s_reports(tmp_path, capsys, eurosat_rgb_zip):
+    """Without --quiet the CLI's bar gets fine-tuning's progress (core.progress.Progress, as from the engine):
+    it once took two numbers and failed with a TypeError on the first report; here the run reaches the
+    refusal that comes after that report."""
+    labels = write_points(tmp_path / "labels.gpkg", block_points(TRUTH["blocks"][:20], dx=1e6))
+    quick = [a for a in QUICK if a != "--quiet"]
+    args = [MOSAIC, labels, tmp_path / "new.json", "--class-field", "landcover", "--replay-data", eurosat_rgb_zip]
+    code, out, err = run_cli([*args, *quick], capsys)
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert "reading 20 window(s)" in err and "TypeError" not in err, err
+    assert lines[-1].startswith("error: ") and "lies on data of" in lines[-1] and out == ""
+
+
 def test_too_few_examples_and_existing_output_refused(tmp_path, capsys, eurosat_rgb_zip):
     labels = write_points(tmp_path / "few.gpkg", block_points(TRUTH["blocks"][:4]))
     code, _, err = run_cli([MOSAIC, labels, tmp_path / "n.json", "--class-field", "landcover", *QUICK], capsys)

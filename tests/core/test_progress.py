@@ -34,3 +34,32 @@ def test_a_run_reports_its_stages_in_order_with_window_counts(tmp_path, brightne
     assert windows and all(p.total == res.summary["windows"]["total"] for p in windows)
     assert [p.done for p in windows] == sorted(p.done for p in windows)
     assert np.isclose(res.summary["windows"]["total"], 7 * 9)
+
+
+def test_scaled_maps_a_sub_job_onto_its_slice():
+    from eurosat_landcover.core.progress import EXPORT, scaled
+
+    seen: list[Progress] = []
+    sub = scaled(seen.append, 0.2, 0.6)
+    for f in (0.0, 0.5, 1.0, 1.5):
+        sub(Progress(f, EXPORT, f"at {f}"))
+    assert [round(p.fraction, 6) for p in seen] == [0.2, 0.4, 0.6, 0.6]
+    assert [p.message for p in seen] == ["at 0.0", "at 0.5", "at 1.0", "at 1.5"] and {p.stage for p in seen} == {EXPORT}
+    scaled(None, 0, 1)(Progress(0.5, EXPORT))  # no callback: nothing happens
+
+
+def test_an_export_reports_the_one_progress_type(tmp_path):
+    """export_run, like the engine, calls progress(Progress): the CLI bar and BackgroundTask take it as it is."""
+    import sys
+    from pathlib import Path
+
+    from eurosat_landcover.core.export import ExportOptions, export_run
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from export_testlib import write_run
+
+    seen: list[Progress] = []
+    export_run(write_run(tmp_path / "run"), tmp_path / "out", ExportOptions(what=("report",)), seen.append)
+    assert seen and all(isinstance(p, Progress) and p.stage == "export" for p in seen)
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and "files written" in seen[-1].message

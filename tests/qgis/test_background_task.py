@@ -5,6 +5,7 @@ import threading
 
 from eurosat_landcover.__about__ import LOG_TAG
 from eurosat_landcover.core.errors import ClassificationCancelled
+from eurosat_landcover.core.progress import Progress
 from eurosat_landcover.errors import ReadableError
 from eurosat_landcover.qgis_bridge.background import BackgroundTask
 from qgis.core import QgsApplication
@@ -35,7 +36,7 @@ def run(work):
 
 def test_the_result_and_progress_reach_the_main_thread():
     def work(progress, is_cancelled):
-        progress(0.5, "half way")
+        progress(Progress(0.5, "test", "half way"))
         return {"answer": 42}
 
     task, lines, logged = run(work)
@@ -107,3 +108,26 @@ def test_an_error_in_on_done_is_logged_not_raised():
     finally:
         QgsApplication.messageLog().messageReceived.disconnect(keep)
     assert any("the page is gone" in m for m in logged)
+
+
+def test_on_done_runs_when_the_owner_dropped_its_reference_mid_run():
+    """The Correct page drops its task when editing stops; the task must still finish (its on_done rolls the
+    change back): the garbage collector once took the Python side and on_done never ran."""
+    import gc
+
+    started, go, done = threading.Event(), threading.Event(), []
+
+    def work(progress, is_cancelled):
+        started.set()
+        assert go.wait(30)
+        return 7
+
+    task = BackgroundTask("EuroSAT dropped task", work, lambda t: done.append(t.result))
+    QgsApplication.taskManager().addTask(task)
+    del task
+    assert started.wait(30)
+    gc.collect()
+    go.set()
+    wait_for_tasks(60)
+    process_events_until(lambda: bool(done), 10)
+    assert done == [7]

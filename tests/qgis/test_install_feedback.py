@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+from eurosat_landcover.core.progress import Progress
 from eurosat_landcover.toolbelt.advice import MISSING_WORDS, missing_message
 from eurosat_landcover.ui.install.panel import InstallPanel
 from qgis.gui import QgsMessageBar
@@ -33,9 +34,9 @@ def test_the_install_stage_and_its_clock_show_while_pip_works(qgis_iface):
 
     def work(progress, is_cancelled):  # the BackgroundTask signature (qgis_bridge/background.py)
         for line in PIP_LINES:
-            progress(None, line)
+            progress(Progress(0.05, "install", line))
             time.sleep(0.3)
-        progress(0.85)
+        progress(Progress(0.85, "install"))
         time.sleep(2.5)  # the long silent part: pip unpacks torch
         return "done"
 

@@ -26,6 +26,7 @@ from qgis.PyQt.QtWidgets import (
 from ...core.accuracy.design import ALLOCATIONS, METHODS, DesignSpec, plan
 from ...core.accuracy.errors import AssessmentError
 from ...core.accuracy.maps import MapInfo, read_map
+from ...errors import ReadableError
 from .settings import AssessSettings
 
 METHOD_LABELS = {
@@ -44,7 +45,7 @@ def map_path(layer) -> Optional[str]:
 
     try:
         return layer_file(layer)[0]
-    except ValueError:
+    except ReadableError:  # no file GDAL can read
         return None
 
 

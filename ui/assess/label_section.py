@@ -39,6 +39,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ...core.accuracy.design import LAYER, STATUS_LABELLED, STATUS_SKIPPED, STATUS_UNSURE, read_design
 from ...core.accuracy.reference import label_values
+from ...errors import ReadableError
 from ...qgis_bridge.map_view import HiddenLayers, run_layers
 from .design_section import _swatch
 
@@ -148,7 +149,7 @@ class LabelSection(QGroupBox):
 
         try:
             return layer_file(self.layer)[0]
-        except ValueError:
+        except ReadableError:  # no file GDAL can read
             return None
 
     def set_layer(self, layer=None) -> None:
@@ -179,7 +180,7 @@ class LabelSection(QGroupBox):
         if path and Path(path).is_file():
             try:
                 design = read_design(path)
-            except ValueError:
+            except ReadableError:  # not a GeoPackage: the classes are read from the features below
                 design = {}
         m = design.get("map") or {}
         names_by_code = {int(k): v for k, v in (m.get("names") or {}).items()}

@@ -16,11 +16,13 @@ from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsVecto
 from qgis.PyQt.QtWidgets import QMessageBox
 
 from ...core.accuracy.design import LAYER
+from ...core.accuracy.errors import AssessmentError
 from ...core.accuracy.report import output_paths, run_assessment
+from ...errors import ReadableError
 from ...qgis_bridge.assess import layer_file, reference_records, style_sample_layer
 from ...qgis_bridge.background import BackgroundTask
 from ...toolbelt.log import log
-from ..page_base import WorkspacePage
+from ..page_base import WorkspacePage, safe_slot
 from .analysis_section import AnalysisSection
 from .design_section import DesignSection, map_path
 from .label_section import LabelSection
@@ -84,7 +86,8 @@ class AssessPage(WorkspacePage):
         return task
 
     # ---------------------------------------------------------------- 1: design
-    def create_sample(self) -> None:
+    @safe_slot
+    def create_sample(self, *_args) -> None:
         path = map_path(self.design.map_combo.currentLayer())
         if path is None or self.design.info is None:
             self.push("Pick a classified map first (section 1).", Qgis.MessageLevel.Warning)
@@ -118,7 +121,7 @@ class AssessPage(WorkspacePage):
         for layer in list(project.mapLayers().values()):
             try:
                 src = layer_file(layer)[0]
-            except ValueError:
+            except ReadableError:  # not a file of its own (a memory layer...): nothing to drop
                 continue
             if Path(src).resolve() == Path(path).resolve():
                 project.removeMapLayer(layer.id())
@@ -148,25 +151,27 @@ class AssessPage(WorkspacePage):
         if self.reference.use_sample.isChecked():
             sample = self.labels.sample_path()
             if sample is None:
-                raise ValueError("Label a sample first (section 2), or choose an existing reference (section 3).")
+                raise AssessmentError("Label a sample first (section 2), or choose an existing reference (section 3).")
             kw["sample"] = sample
             if self.analysis.other_map.isChecked():
                 other = map_path(self.design.map_combo.currentLayer())
                 if other is None:
-                    raise ValueError("Pick the map to assess in section 1, or untick 'Assess the map of section 1'.")
+                    raise AssessmentError(
+                        "Pick the map to assess in section 1, or untick 'Assess the map of section 1'."
+                    )
                 kw["map_path"] = other
             return kw
         map_file = map_path(self.design.map_combo.currentLayer())
         if map_file is None:
-            raise ValueError("Pick the map to assess (section 1).")
+            raise AssessmentError("Pick the map to assess (section 1).")
         ref = self.reference.layer_combo.currentLayer()
         if ref is None:
-            raise ValueError("Pick the reference layer (section 3).")
+            raise AssessmentError("Pick the reference layer (section 3).")
         kw.update(map_path=map_file, mapping=dict(self.reference.mapping))
         if isinstance(ref, QgsVectorLayer):
             field = self.reference.field_combo.currentField()
             if not field:
-                raise ValueError("Pick the reference layer's class field (section 3).")
+                raise AssessmentError("Pick the reference layer's class field (section 3).")
             # read through QGIS: the layer's filter, its CRS, any provider (a CSV loaded as delimited text)
             map_crs = self.design.map_combo.currentLayer().crs()
             kw.update(reference_records=reference_records(ref, field, map_crs))
@@ -174,10 +179,11 @@ class AssessPage(WorkspacePage):
             kw["reference"] = layer_file(ref)[0]
         return kw
 
-    def analyse(self) -> None:
+    @safe_slot  # a bug (not a ReadableError): one line for the analyst, the traceback to the log
+    def analyse(self, *_args) -> None:
         try:
             kw = self.analysis_inputs()
-        except ValueError as exc:
+        except ReadableError as exc:  # anything else is a bug: it reaches QGIS's handler and the log
             self.push(str(exc), Qgis.MessageLevel.Warning)
             return
         if kw.get("map_path"):

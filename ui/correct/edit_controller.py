@@ -1,5 +1,5 @@
 """The edit side of the Review & correct page (a mixin of :class:`~.page.CorrectPage`): map tools, keys,
-one change at a time (at once, or in a QgsTask for a large window), undo/redo, the edit log view.
+one change at a time (at once, or in a BackgroundTask for a large window), undo/redo, the edit log view.
 
 It reads and sets the page's ``session``, ``files``, ``layer``, ``task``, ``canvas`` and widgets; core.edits
 does the work, qgis_bridge.corrections repaints.
@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import traceback
 
-from qgis.core import Qgis, QgsApplication, QgsCoordinateTransform, QgsCsException, QgsProject, QgsRectangle, QgsTask
+from qgis.core import Qgis, QgsApplication, QgsCoordinateTransform, QgsCsException, QgsProject, QgsRectangle
 
 from ...core.edits import Edit, EditError
 from ...core.edits.model import brush_geometry, polygon_geometry
 from ...core.edits.raster import build_corrected
 from ...core.edits.session import CANCELLED
 from ...qgis_bridge import corrections
+from ...qgis_bridge.background import BackgroundTask
 from ...toolbelt.log import log_error
 from .map_tools import BrushTool, ClickTool, LassoTool, PolygonTool
 
-BACKGROUND_CELLS = 4_000_000  # from this many cells the corrected raster is (re)written, or changed, in a QgsTask
+BACKGROUND_CELLS = 4_000_000  # from this many cells the corrected raster is (re)written, or changed, in a task
 LABELS = {
     "recode": "Recode whole layer",
     "revert": "Revert",
@@ -30,7 +31,7 @@ LABELS = {
 
 
 def large(cells: int) -> bool:
-    """A window of this many cells is written in a QgsTask."""
+    """A window of this many cells is written in a background task."""
     return cells >= BACKGROUND_CELLS
 
 
@@ -38,34 +39,36 @@ class EditController:
     """Turns what the map tools and keys report into edits of the page's session."""
 
     def _rebuild_in_task(self, then) -> None:
-        """Write the corrected raster in a QgsTask (progress, cancel); ``then()`` on the main thread after."""
+        """Write the corrected raster in a BackgroundTask (progress, cancel); ``then()`` on the main thread after."""
         session, plan = self.session, self.session.rebuild_plan()
         session.needs_rebuild = True
         name = self.files.corrected.name
         self.status.setText(f"Writing {name} from the model output and the edit log…")
         self._update_enabled()
 
-        def work(task):
-            return build_corrected(**plan, progress=lambda f: task.setProgress(100.0 * f), is_cancelled=task.isCanceled)
+        def work(progress, is_cancelled):
+            return build_corrected(**plan, progress=progress, is_cancelled=is_cancelled)
 
-        def done(exception, result=None):
+        def done(task):
             if self.task is task:
                 self.task = None
             if self.session is not session:  # editing stopped meanwhile (layer removed, project closed)
                 return
-            if exception is not None:
+            if task.error is not None:
                 self.stop_editing(quiet=True)
-                if isinstance(exception, EditError):
-                    self.push(str(exception), Qgis.MessageLevel.Warning)
-                else:
-                    self.push(f"cannot write {name}: {exception}", Qgis.MessageLevel.Critical)
+                if task.cancelled:
+                    self.push("cancelled: the corrected raster was not written", Qgis.MessageLevel.Warning)
+                elif task.traceback is None:  # an EditError: its line as it is
+                    self.push(task.error, Qgis.MessageLevel.Warning)
+                else:  # unexpected: the traceback is in the log already
+                    self.push(f"cannot write {name}: {task.error}", Qgis.MessageLevel.Critical)
                 return
             self.session.rebuilt()
             corrections.repaint(self.layer)
             self._update_enabled()
             then()
 
-        task = QgsTask.fromFunction(f"EuroSAT corrections: writing {name}", work, on_finished=done)
+        task = BackgroundTask(f"EuroSAT corrections: writing {name}", work, done)
         self.task = task
         QgsApplication.taskManager().addTask(task)
 
@@ -209,7 +212,7 @@ class EditController:
         """One change planned by ``plan()`` (a core Change: revert, whole-layer recode, undo, redo).
 
         One whose window has fewer than BACKGROUND_CELLS cells is made at once (:meth:`_run`); a bigger
-        one is written in a QgsTask (:meth:`_change_in_task`).
+        one is written in a BackgroundTask (:meth:`_change_in_task`).
         """
         if self.session is None:
             return self._run(plan, what)  # the one refusal sentence
@@ -227,7 +230,7 @@ class EditController:
         return None
 
     def _change_in_task(self, change, what: str) -> None:
-        """Stage a planned change in a QgsTask (progress, cancel), commit it on the main thread after.
+        """Stage a planned change in a BackgroundTask (progress, cancel), commit it on the main thread after.
 
         The page's tools are off meanwhile and the session refuses other changes (its ``pending``), so no
         second edit can start. A cancel or an error leaves the raster and the log as they were.
@@ -236,11 +239,11 @@ class EditController:
         label = LABELS.get(what, what)
         before = self.status.text()
 
-        def work(task):
-            change.stage(progress=lambda f: task.setProgress(100.0 * f), is_cancelled=task.isCanceled)
+        def work(progress, is_cancelled):
+            change.stage(progress=progress, is_cancelled=is_cancelled)
             return change.action.cells
 
-        def done(exception, result=None):
+        def done(task):
             if self.task is task:
                 self.task = None
             if self.session is not session:  # editing stopped meanwhile: the log never shows it, nor the raster
@@ -249,33 +252,32 @@ class EditController:
                 except Exception as exc:  # the raster stays marked as being written: rebuilt when opened again
                     self._unexpected(exc)
                 return
-            out = None
-            if exception is None:
-                try:
+            out, failure = None, None  # failure: an exception of the commit or discard (main thread)
+            try:
+                if task.error is None:
                     out = session.commit(change)
-                except Exception as exc:
-                    exception = exc
-            else:
-                try:
+                else:
                     session.discard(change)
-                except Exception as exc:
-                    exception = exc
+            except Exception as exc:
+                failure = exc
             self.status.setText(before)
             self._show_change()
             self._update_enabled()
-            if exception is None:
+            if failure is not None:
+                self._unexpected(failure)
+            elif task.error is None:
                 logged = f" (edit {out.id} in the log)" if change.kind == "add" else ""
                 self.push(
                     f"{label} done: {change.action.cells:,} cells changed in {name}{logged}", Qgis.MessageLevel.Success
                 )
-            elif task.isCanceled() or str(exception) == CANCELLED:
+            elif task.cancelled or task.error == CANCELLED:
                 self.push(f"{label} {CANCELLED}", Qgis.MessageLevel.Info)
-            elif isinstance(exception, EditError):
-                self.push(str(exception), Qgis.MessageLevel.Warning)
-            else:
-                self._unexpected(exception)
+            elif task.traceback is None:  # an EditError: its line as it is
+                self.push(task.error, Qgis.MessageLevel.Warning)
+            else:  # unexpected: the traceback is in the log already
+                self.push(f"unexpected error: {task.error}", Qgis.MessageLevel.Critical)
 
-        task = QgsTask.fromFunction(f"EuroSAT corrections: {label.lower()} ({name})", work, on_finished=done)
+        task = BackgroundTask(f"EuroSAT corrections: {label.lower()} ({name})", work, done)
         self.task = task
         self.status.setText(f"{label}: writing {name}… (progress and cancel in QGIS's task manager)")
         self._update_enabled()

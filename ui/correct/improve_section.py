@@ -1,23 +1,23 @@
-"""'Improve the model from these corrections': fine-tune on the edit log in a QgsTask, then offer a re-run.
+"""'Improve the model from these corrections': fine-tune on the edit log in a background task, then offer a re-run.
 
 The section reads what the Correct page is editing (its run files), fine-tunes the run's model on the log's
 active edits and reviewed cells (core/finetune: the windows the engine reads there, EuroSAT replay, held-out
-early stopping) in a background QgsTask with progress and cancel, writes ``<run>_model_<n>.json`` (+ its
-weights) beside the run, adds it to the Classify page's model list, and offers to re-classify the run's
-input with it. Refusals (too few corrections, one class only, no EuroSAT zip to replay) are one sentence.
+early stopping) in a BackgroundTask (qgis_bridge/background.py) with progress and cancel, writes
+``<run>_model_<n>.json`` (+ its weights) beside the run, adds it to the Classify page's model list, and
+offers to re-classify the run's input with it. Refusals (too few corrections, one class only, no EuroSAT
+zip to replay) are one sentence.
 """
 
 from __future__ import annotations
 
 import json
-import traceback
 from pathlib import Path
 from typing import Optional
 
-from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsTask
+from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from ...toolbelt.log import log_error
+from ...qgis_bridge.background import BackgroundTask
 
 
 def new_card_path(files) -> Path:
@@ -37,31 +37,6 @@ def _summary(files) -> dict:
         return {}
 
 
-class ImproveTask(QgsTask):
-    """Runs ``work(task)`` in QGIS's task manager; ``done(exception, result)`` on the main thread after."""
-
-    def __init__(self, description: str, work, done):
-        super().__init__(description, QgsTask.Flag.CanCancel)
-        self.work, self.done = work, done
-        self.result, self.error, self.details = None, None, ""
-
-    def run(self) -> bool:
-        try:
-            from ...qgis_bridge.compat import avoid_triton_llvm_clash
-
-            avoid_triton_llvm_clash()  # as the classification task: triton's LLVM next to Mesa's crashes QGIS
-            self.result = self.work(self)
-            return True
-        except Exception as exc:  # handed to done() on the main thread, without its frames: they hold the
-            self.details = traceback.format_exc()  # GDAL datasets of the worker, which must close here, not at exit
-            self.error = exc.with_traceback(None)
-            exc.__context__ = exc.__cause__ = None
-            return False
-
-    def finished(self, ok: bool) -> None:
-        self.done(self.error, self.result if ok else None, self.details)
-
-
 class ImproveSection(QGroupBox):
     """The button, the task's progress and cancel, the result line and the re-classify offer."""
 
@@ -69,7 +44,7 @@ class ImproveSection(QGroupBox):
         super().__init__("Teach the model", parent)
         self.setObjectName("correctImprove")
         self.page = page
-        self.task: Optional[QgsTask] = None
+        self.task: Optional[BackgroundTask] = None
         self.card_path: Optional[Path] = None
         self.record: Optional[dict] = None
         self.recipe = None  # models.finetune.Recipe; None = its defaults
@@ -109,8 +84,8 @@ class ImproveSection(QGroupBox):
         lay.addWidget(self.reclassify)
 
     # ------------------------------------------------------------------ the task
-    def improve(self, *_args) -> Optional[QgsTask]:
-        """Start fine-tuning on the page's edit log in a QgsTask (None when there is nothing to start)."""
+    def improve(self, *_args) -> Optional[BackgroundTask]:
+        """Start fine-tuning on the page's edit log in a BackgroundTask (None when there is nothing to start)."""
         files = self.page.files
         if self.page.session is None or files is None or self.task is not None:
             return None
@@ -128,7 +103,10 @@ class ImproveSection(QGroupBox):
             self._say(str(exc)[:1].upper() + str(exc)[1:].rstrip(".") + ".")
             return None
 
-        def work(task):
+        def work(progress, is_cancelled):
+            from ...qgis_bridge.compat import avoid_triton_llvm_clash
+
+            avoid_triton_llvm_clash()  # as the classification task: triton's LLVM next to Mesa's crashes QGIS
             from ...core.finetune.run import finetune_from_labels
 
             return finetune_from_labels(
@@ -138,14 +116,12 @@ class ImproveSection(QGroupBox):
                 examples=examples,
                 model=card,
                 recipe=recipe,
-                progress=lambda f, _m: task.setProgress(100.0 * f),
-                is_cancelled=task.isCanceled,
+                progress=progress,
+                is_cancelled=is_cancelled,
                 command="QGIS: Review & correct, Improve the model from these corrections",
             )
 
-        self.task = QgsTask.fromFunction(
-            f"EuroSAT: improving the model from {log_path.name}", work, on_finished=self._done
-        )
+        self.task = BackgroundTask(f"EuroSAT: improving the model from {log_path.name}", work, self._done)
         self.task.progressChanged.connect(lambda v: self.progress.setValue(int(v)))
         self.card_path, self.record = out, None
         self.progress.setValue(0)
@@ -171,24 +147,21 @@ class ImproveSection(QGroupBox):
         if self.task is not None:
             self.task.cancel()
 
-    def _done(self, exception, result=None, details: str = "") -> None:
-        from ...core.errors import ClassificationCancelled, ClassificationError
-
+    def _done(self, task: BackgroundTask) -> None:
         self.task = None
         self.progress.setVisible(False)
         self.start.setEnabled(True)
         self.cancel.setEnabled(False)
-        if exception is None and result is None:
-            exception = ClassificationCancelled("cancelled")
-        if exception is not None:
-            if isinstance(exception, ClassificationCancelled):
-                self._say("Improving the model was cancelled; nothing was written.", Qgis.MessageLevel.Info)
-            elif isinstance(exception, ClassificationError):
-                self._say(str(exception)[:1].upper() + str(exception)[1:] + ".")
-            else:
-                log_error("improving the model failed:\n" + details)
-                self._say(f"Improving the model failed: {exception} (details in the log panel).")
+        if task.cancelled:
+            self._say("Improving the model was cancelled; nothing was written.", Qgis.MessageLevel.Info)
             return
+        if task.error is not None:
+            if task.traceback is None:  # a ReadableError: its sentence
+                self._say(task.error[:1].upper() + task.error[1:] + ".")
+            else:  # unexpected: BackgroundTask put the traceback in the log
+                self._say(f"Improving the model failed: {task.error}.")
+            return
+        result = task.result
         self.record = result
         m = result["metrics"]
         held = m["holdout"]

@@ -15,9 +15,12 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-RASTER_FORMATS = [("gtiff", "GeoTIFF"), ("cog", "Cloud-Optimized GeoTIFF")]
-VECTOR_FORMATS = [("gpkg", "GeoPackage (styled)"), ("geojson", "GeoJSON"), ("shp", "Shapefile")]
-ORIENTATIONS = [("landscape", "Landscape"), ("portrait", "Portrait")]
+from ...core.export import formats
+from ...core.export.formats import kind
+
+RASTER_FORMATS = [(f.id, f.label) for f in kind("raster").formats]
+VECTOR_FORMATS = [(f.id, f.label) for f in kind("polygons").formats]
+ORIENTATIONS = list(formats.ORIENTATIONS)
 PAGE_SIZES = ["A4", "A3", "A2", "A1", "A0", "A5", "Letter", "Legal", "ANSI B", "ANSI C"]
 
 
@@ -49,24 +52,17 @@ class OptionsSection(QWidget):
 
         what = QGroupBox("Export", self)
         wl = QVBoxLayout(what)
-        self.raster = QCheckBox("Styled raster + QML/SLD", what)
-        self.polygons = QCheckBox("Polygons (class, area, confidence)", what)
-        self.report = QCheckBox("Area report (CSV + HTML)", what)
-        self.map = QCheckBox("Print-ready map (PDF + PNG)", what)
-        for cb, on, tip in (
-            (
-                self.raster,
-                s.raster,
-                "Land cover, confidence, probabilities: GeoTIFF or COG with colours and class names",
-            ),
-            (self.polygons, s.polygons, "GDAL polygonize: neighbouring polygons share their edges, no gaps"),
-            (self.report, s.report, "km² and % per class; adjusted areas when an accuracy assessment exists"),
-            (self.map, s.map, "A print layout: map, legend, scale bar, north arrow, area table, credits"),
-        ):
-            cb.setChecked(on)
-            cb.setToolTip(tip)
+        self.kinds = {}  # kind id -> its check box, in the registry's order
+        for k in formats.KINDS:
+            cb = QCheckBox(k.label, what)
+            cb.setChecked(getattr(s, k.id))
+            cb.setToolTip(k.tooltip)
             cb.toggled.connect(self._update)
             wl.addWidget(cb)
+            self.kinds[k.id] = cb
+        self.raster, self.polygons, self.report, self.map = (
+            self.kinds[k] for k in ("raster", "polygons", "report", "map")
+        )
         lay.addWidget(what)
 
         self.raster_box = QGroupBox("Raster", self)
@@ -125,24 +121,11 @@ class OptionsSection(QWidget):
         self.changed.emit()
 
     def what(self) -> tuple:
-        return tuple(
-            k
-            for k, cb in (
-                ("raster", self.raster),
-                ("polygons", self.polygons),
-                ("report", self.report),
-                ("map", self.map),
-            )
-            if cb.isChecked()
-        )
+        return tuple(k for k, cb in self.kinds.items() if cb.isChecked())
 
     def store(self, s) -> None:
-        s.raster, s.polygons, s.report, s.map = (
-            self.raster.isChecked(),
-            self.polygons.isChecked(),
-            self.report.isChecked(),
-            self.map.isChecked(),
-        )
+        for k, cb in self.kinds.items():
+            setattr(s, k, cb.isChecked())
         s.raster_format = self.raster_format.currentData()
         s.probabilities = self.probabilities.isChecked()
         s.vector_format = self.vector_format.currentData()

@@ -2,7 +2,7 @@
 
 Pick a result (a land-cover layer made by the plugin, or a run's ``*_summary.json``), tick what to
 export (styled raster, polygons, area report, print-ready map), set the options and the output
-folder, press Export. The GDAL work runs in a QgsTask (progress, Cancel); the map is laid out on the
+folder, press Export. The GDAL work runs in a BackgroundTask (progress, Cancel); the map is laid out on the
 main thread once it is done (QGIS renders layouts there). Existing files are replaced only after a
 question. Land-cover layers also get an "Export land cover…" entry in the layer tree's context menu.
 """
@@ -262,7 +262,7 @@ class ExportPage(WorkspacePage):
         return answer == QMessageBox.StandardButton.Yes
 
     def start(self) -> None:
-        from ...core.export import ExportOptions, planned_files
+        from ...core.export import CORE_WHAT, ExportOptions, planned_files
         from ...qgis_bridge.print_layout import MapOptions, map_names, validate_options
 
         if self.task is not None:
@@ -285,7 +285,7 @@ class ExportPage(WorkspacePage):
         parts = ("classes", "confidence", "probabilities") if s.probabilities else ("classes", "confidence")
         title = self.options.title.text().strip() or None
         options = ExportOptions(
-            what=tuple(w for w in what if w != "map"),
+            what=tuple(w for w in what if w in CORE_WHAT),
             raster_format=s.raster_format,
             raster_parts=parts,
             vector_format=s.vector_format,
@@ -366,9 +366,9 @@ class ExportPage(WorkspacePage):
             opts, self._pending_map = self._pending_map, None
             base = self.progress.value()
 
-            def prog(f, m):
-                self.progress.setValue(int(base + (100 - base) * f))
-                self.progress.setFormat(f"%p %  {m}")
+            def prog(report):  # core.progress.Progress
+                self.progress.setValue(int(base + (100 - base) * report.fraction))
+                self.progress.setFormat(f"%p %  {report.message}")
                 QgsApplication.processEvents()
 
             try:

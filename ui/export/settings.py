@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from qgis.core import QgsSettings
 
+from ...core.export.formats import ORIENTATION_IDS, format_ids
 from ..settings import read_fields, write_fields
 
 PREFIX = "eurosat_landcover/export/"
@@ -17,13 +18,13 @@ class ExportSettings:
     polygons: bool = True
     report: bool = True
     map: bool = True
-    raster_format: str = "gtiff"
+    raster_format: str = format_ids("raster")[0]
     probabilities: bool = True
-    vector_format: str = "gpkg"
+    vector_format: str = format_ids("polygons")[0]
     mmu_ha: float = 0.0
     dissolve: bool = False
     page_size: str = "A4"
-    orientation: str = "landscape"
+    orientation: str = ORIENTATION_IDS[0]
     dpi: int = 200
     output_dir: str = ""
     open_folder: bool = False

@@ -26,10 +26,11 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ...core.progress import Progress
 from ...toolbelt.deps_folder import deps_folder, deps_root
 from ...toolbelt.installer import format_size
 from ...toolbelt.log import log
-from .tasks import InstallTask, device_work, install_work, qgis_proxy, remove_work
+from .tasks import INSTALL, InstallTask, device_work, install_work, qgis_proxy, remove_work
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
@@ -235,8 +236,8 @@ class InstallPanel(QWidget):
         def work(progress, is_cancelled):
             from ...toolbelt import installer
 
-            progress(0.05)
-            on_line = lambda text: progress(None, text)  # noqa: E731
+            progress(Progress(0.05, INSTALL))
+            on_line = lambda text: progress(Progress(0.05, INSTALL, text))  # noqa: E731
             if repair:
                 return installer.repair_plan(on_line=on_line, **options)
             return installer.make_plan(on_line=on_line, **options)

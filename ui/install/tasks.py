@@ -11,8 +11,11 @@ from typing import Callable, Optional
 
 from qgis.PyQt.QtCore import pyqtSignal
 
+from ...core.progress import Progress
 from ...qgis_bridge.background import BackgroundTask
 from ...toolbelt.log import log
+
+INSTALL = "install"  # the stage of the install tasks' progress reports
 
 
 def qgis_proxy():
@@ -54,11 +57,12 @@ class InstallTask(BackgroundTask):
     def outcome(self):
         return self.result
 
-    def progress(self, fraction: Optional[float] = None, message: str = "") -> None:
+    def report(self, report: Progress) -> None:
+        message = report.message
         if message:
             log(f"pip: {message}" if not message.startswith("$") else message)
             self.line.emit(message)
-        super().progress(fraction, message)
+        super().report(report)
 
     def readable(self, exc) -> str:
         from ...toolbelt.installer import InstallRefused
@@ -76,21 +80,20 @@ def install_work(plan) -> Callable:
     def work(progress, is_cancelled):
         from ...toolbelt import installer
 
-        seen = {"files": 0}
+        seen = {"files": 0, "fraction": 0.0}
 
-        def follow(text):
-            fraction = None
+        def follow(text):  # pip's lines; the bar moves on the lines that mark a step, stays on the others
             if text.startswith(("Processing ", "Downloading ", "Collecting ")):
                 seen["files"] += 1
-                fraction = min(0.80, 0.05 + 0.75 * seen["files"] / count)
+                seen["fraction"] = min(0.80, 0.05 + 0.75 * seen["files"] / count)
             elif text.startswith("Installing collected packages"):
-                fraction = 0.85
-            progress(fraction, text)
+                seen["fraction"] = 0.85
+            progress(Progress(seen["fraction"], INSTALL, text))
 
         installed = installer.install(plan, on_line=follow, is_canceled=is_cancelled)
-        progress(0.92, "Asking torch which device it will use\u2026")
+        progress(Progress(0.92, INSTALL, "Asking torch which device it will use\u2026"))
         device = installer.device_summary(installer.probe_device(plan.python, plan.target), plan.machine)
-        progress(1.0)
+        progress(Progress(1.0, INSTALL))
         return installed, device
 
     return work
@@ -101,7 +104,7 @@ def remove_work() -> Callable:
         from ...toolbelt import installer
 
         removed = installer.remove()
-        progress(None, f"removed {removed}" if removed else "nothing to remove")
+        progress(Progress(1.0, INSTALL, f"removed {removed}" if removed else "nothing to remove"))
         return removed
 
     return work

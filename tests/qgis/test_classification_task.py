@@ -1,0 +1,70 @@
+"""ClassificationTask is a BackgroundTask: its Outcome reads the same three ways (succeeded, a readable
+failure, an unexpected one with its traceback in the log) and the engine's typed progress moves its bar."""
+
+from __future__ import annotations
+
+import pytest
+from eurosat_landcover.__about__ import LOG_TAG
+from eurosat_landcover.core.errors import ClassificationError
+from eurosat_landcover.core.progress import WINDOWS, Progress
+from eurosat_landcover.qgis_bridge.background import BackgroundTask
+from eurosat_landcover.qgis_bridge.task import ClassificationTask, Status
+from qgis.core import QgsApplication
+
+from .landcover_helpers import process_events_until, wait_for_tasks
+
+
+@pytest.fixture
+def logged():
+    lines = []
+
+    def keep(message, tag, level):
+        if tag == LOG_TAG:
+            lines.append(message)
+
+    QgsApplication.messageLog().messageReceived.connect(keep)
+    yield lines
+    QgsApplication.messageLog().messageReceived.disconnect(keep)
+
+
+def _run(monkeypatch, classify):
+    from eurosat_landcover.core import pipeline
+
+    monkeypatch.setattr(pipeline, "classify", classify)
+    task = ClassificationTask("the request", "EuroSAT test classification", {"layer_name": "x"})
+    assert isinstance(task, BackgroundTask)
+    QgsApplication.taskManager().addTask(task)
+    wait_for_tasks(60)
+    process_events_until(lambda: task.outcome is not None, 10)
+    return task
+
+
+def test_success_and_the_engine_s_progress(monkeypatch, logged):
+    def classify(request, progress, is_cancelled):
+        progress(Progress.windows(3, 4))
+        return {"request": request}
+
+    task = _run(monkeypatch, classify)
+    assert task.outcome.status is Status.SUCCEEDED and task.outcome.result == {"request": "the request"}
+    assert task.latest.stage == WINDOWS and (task.latest.done, task.latest.total) == (3, 4)
+    assert task.seconds > 0 and not any("Traceback" in m for m in logged)
+
+
+def test_a_readable_failure_is_its_line(monkeypatch, logged):
+    def classify(request, progress, is_cancelled):
+        raise ClassificationError("the raster has no CRS: assign one in Layer Properties")
+
+    task = _run(monkeypatch, classify)
+    assert task.outcome.status is Status.FAILED and task.outcome.traceback == ""
+    assert task.outcome.message == "the raster has no CRS: assign one in Layer Properties"
+    assert not any("Traceback" in m for m in logged)
+
+
+def test_an_unexpected_failure_keeps_its_traceback_for_the_log(monkeypatch, logged):
+    def classify(request, progress, is_cancelled):
+        raise KeyError("windows")
+
+    task = _run(monkeypatch, classify)
+    assert task.outcome.status is Status.FAILED and task.outcome.message == "unexpected error: KeyError: 'windows'"
+    assert "Traceback" in task.outcome.traceback and "KeyError" in task.outcome.traceback
+    assert any("Traceback" in m and "EuroSAT test classification" in m for m in logged)
