@@ -48,7 +48,9 @@ def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
 def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     """The model path of a map run (stages/model.choose_fast_path at the tile shape): the CPU fast
     path (traced once per machine and tile batch, models/graph_cache.py) when every tile is a full
-    square tile, else the eager model. Its window count is the tiles' area in 64 px windows."""
+    square tile, else the eager model. Its window count is the tiles' area in 64 px windows. No
+    INT8 module: the per-pixel network's forward pass has shape-dependent padding that FX
+    quantization cannot trace, so ``auto`` trying it only built the eager network for nothing."""
     from types import SimpleNamespace
 
     from ...models.fast_path import FastPathReport
@@ -58,7 +60,8 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     if tiles.th != tiles.tile or tiles.tw != tiles.tile:
         return ModelPath(eager(net), FastPathReport("eager", "a raster smaller than one map tile"))
     shape = SimpleNamespace(windows=tiles.count * (tiles.tile // grid.patch) ** 2, patch=tiles.tile)
-    return choose_fast_path(net, req.fast_path, device, shape, tiles_per_batch(req.batch_size, tiles), bands, on_trace)
+    batch = tiles_per_batch(req.batch_size, tiles)
+    return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
 
 
 def _emitter(sink, valid_rows):

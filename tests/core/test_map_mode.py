@@ -155,3 +155,18 @@ def test_explain_and_export_work_on_a_map_mode_run(tmp_path, capsys):
     assert rc == 0, out
     written = [Path(p) for p in json.dumps(json.loads(out)).split('"') if p.startswith(str(tmp_path / "export"))]
     assert written and all(p.exists() for p in written)
+
+
+def test_map_run_never_tries_the_int8_module(tmp_path, capsys, monkeypatch):
+    """fast_path=auto on a CPU with VNNI tried to quantize the per-pixel network on every map run: it
+    built the eager network (timm imported) and failed FX tracing, ~10-15 s wasted per run."""
+    from eurosat_landcover.models import int8_path
+
+    tried = []
+    monkeypatch.setattr(int8_path, "int8_flags", lambda: ["avx512_vnni"])  # as on a CPU that has them
+    monkeypatch.setattr(int8_path, "prepare", lambda *a: tried.append(a) or (_ for _ in ()).throw(AssertionError))
+    src = _crop(tmp_path, 0, 0, 512, 512)  # 9 tiles: the fast path's side of "auto"
+    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--mode", "map", "--device", "cpu", "--quiet"])
+    assert rc == 0, capsys.readouterr()[1]
+    summary = json.loads(capsys.readouterr()[0])
+    assert not tried and "INT8" not in summary["fast_path"]["reason"]
