@@ -8,7 +8,9 @@ and renamed onto their final names only when everything succeeded; :meth:`Output
 - probabilities: one band per class, band description = class name. uint8 (default): value =
   round(p * 254), GDAL scale 1/254 (QGIS and GDAL show 0..1), nodata 255; float32: 0..1, nodata NaN.
 - confidence: the maximum probability, same encoding as the probabilities.
-All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews.
+All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews. Map mode's
+rasters (every 10 m pixel: 1024 x the cells of a stride-32 run) use DEFLATE level ``MAP_DEFLATE_LEVEL``
+instead of GDAL's default 6: about 3 x faster to write, files ~7 % larger (benchmarks/bench_map.py).
 
 The run-file guards (:mod:`run_guards`), temporary-file tokens (:mod:`partials`), QML styles
 (:mod:`qml`) and atomic text/JSON files (:mod:`atomic_files`) have their own modules; their public
@@ -45,6 +47,7 @@ NODATA_CLASS = 255
 NODATA_U8 = 255
 U8_SCALE = 254.0
 BLOCK = 256
+MAP_DEFLATE_LEVEL = 3  # ZLEVEL of map mode's outputs; None (GDAL's default, 6) for windows mode
 
 
 def _overview_levels(w: int, h: int) -> list[int]:
@@ -57,7 +60,7 @@ def _overview_levels(w: int, h: int) -> list[int]:
 
 
 class _Tif:
-    def __init__(self, path: Path, w, h, bands, dtype, gt, wkt, nodata, predictor):
+    def __init__(self, path: Path, w, h, bands, dtype, gt, wkt, nodata, predictor, zlevel=None):
         opts = [
             "TILED=YES",
             f"BLOCKXSIZE={BLOCK}",
@@ -66,6 +69,8 @@ class _Tif:
             f"PREDICTOR={predictor}",
             "BIGTIFF=IF_SAFER",
         ]
+        if zlevel is not None:
+            opts.append(f"ZLEVEL={int(zlevel)}")
         if bands > 1:
             opts.append("INTERLEAVE=BAND")
         gdal.ErrorReset()
@@ -118,7 +123,8 @@ class OutputSet:
     """The three rasters, written row block by row block as cell rows arrive.
 
     ``overwrite=False``: the final names are placed without replacing anything (see
-    :meth:`commit`); the engine passes its request's ``overwrite`` after :func:`check_outputs`."""
+    :meth:`commit`); the engine passes its request's ``overwrite`` after :func:`check_outputs`.
+    ``deflate_level``: DEFLATE's ZLEVEL (None: GDAL's default), for the rasters and their overviews."""
 
     def __init__(
         self,
@@ -132,8 +138,10 @@ class OutputSet:
         write_probabilities: bool = True,
         metadata: Optional[dict] = None,
         overwrite: bool = True,
+        deflate_level: Optional[int] = None,
     ):
         check_class_count(card)
+        self.zlevel = deflate_level
         self.dir = Path(output_dir)
         self.prefix = prefix
         self.overwrite = bool(overwrite)
@@ -160,7 +168,8 @@ class OutputSet:
             pdtype = gdal.GDT_Float32 if self.float else gdal.GDT_Byte
             pnodata = float("nan") if self.float else NODATA_U8
             pred = 3 if self.float else 2
-            t = _Tif(self.tmp["classes"], self.ncx, self.ncy, 1, gdal.GDT_Byte, geotransform, wkt, NODATA_CLASS, 2)
+            z = self.zlevel
+            t = _Tif(self.tmp["classes"], self.ncx, self.ncy, 1, gdal.GDT_Byte, geotransform, wkt, NODATA_CLASS, 2, z)
             self._tifs["classes"] = t
             band = t.ds.GetRasterBand(1)
             ct = gdal.ColorTable()
@@ -175,7 +184,7 @@ class OutputSet:
             band.SetCategoryNames(names[: self.C])
             band.SetDescription("class")
             t.ds.SetMetadata({**md, "CONTENT": "land-cover class index (category names and colours embedded)"})
-            t = _Tif(self.tmp["confidence"], self.ncx, self.ncy, 1, pdtype, geotransform, wkt, pnodata, pred)
+            t = _Tif(self.tmp["confidence"], self.ncx, self.ncy, 1, pdtype, geotransform, wkt, pnodata, pred, z)
             self._tifs["confidence"] = t
             t.ds.GetRasterBand(1).SetDescription("confidence")
             if not self.float:
@@ -184,7 +193,7 @@ class OutputSet:
             t.ds.SetMetadata({**md, "CONTENT": "maximum class probability (0..1)" + self._enc()})
             if write_probabilities:
                 t = _Tif(
-                    self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred
+                    self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred, z
                 )
                 self._tifs["probabilities"] = t
                 for i, c in enumerate(card.classes):
