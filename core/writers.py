@@ -206,7 +206,18 @@ class OutputSet:
         except BaseException:
             self.abort()
             raise
+        self._x0, self._pw = 0, self.ncx  # the columns being written: all, unless start_panel says otherwise
         self._block_start = 0
+        self._alloc_block()
+
+    def start_panel(self, x0: int, width: int) -> None:
+        """The next rows written are columns ``[x0, x0 + width)`` from row 0 (map mode's panels,
+        core/tiles.py); the previous panel must be complete, and the panels must be in order."""
+        fresh = self._block_start == 0 and self._n == 0 and x0 == self._x0
+        done = self._block_start >= self.ncy and x0 == self._x0 + self._pw
+        if not (fresh or done):
+            raise ClassificationError(f"internal error: panel at column {x0} started before the last one was complete")
+        self._x0, self._pw, self._block_start = x0, width, 0
         self._alloc_block()
 
     def _enc(self) -> str:
@@ -216,11 +227,11 @@ class OutputSet:
         h = min(BLOCK, self.ncy - self._block_start)
         self._h = h
         self._n = 0
-        self.b_cls = np.full((h, self.ncx), NODATA_CLASS, np.uint8)
+        self.b_cls = np.full((h, self._pw), NODATA_CLASS, np.uint8)
         pdt = np.float32 if self.float else np.uint8
         fill = np.nan if self.float else NODATA_U8
-        self.b_conf = np.full((h, self.ncx), fill, pdt)
-        self.b_prob = np.full((self.C, h, self.ncx), fill, pdt) if self.write_probs else None
+        self.b_conf = np.full((h, self._pw), fill, pdt)
+        self.b_prob = np.full((self.C, h, self._pw), fill, pdt) if self.write_probs else None
 
     def write_row(self, r: int, probs: np.ndarray, valid: np.ndarray):
         i = r - self._block_start
@@ -256,7 +267,7 @@ class OutputSet:
             self._alloc_block()
 
     def _write(self, name, band, arr, y):
-        self._checked(name, self._tifs[name].ds.GetRasterBand(band).WriteArray, arr, 0, y)
+        self._checked(name, self._tifs[name].ds.GetRasterBand(band).WriteArray, arr, self._x0, y)
 
     def _checked(self, name, fn, *args):
         """Run a GDAL write step of raster ``name``; a failure GDAL only reports through its error
@@ -279,7 +290,7 @@ class OutputSet:
 
     def close_rasters(self, overviews: bool = True):
         """Build overviews and close the rasters (still under their temporary names)."""
-        if self._block_start < self.ncy:
+        if self._block_start < self.ncy or self._x0 + self._pw < self.ncx:
             raise ClassificationError("internal error: not every output row was written")
         for name, t in self._tifs.items():
             if overviews:

@@ -170,3 +170,32 @@ def test_map_run_never_tries_the_int8_module(tmp_path, capsys, monkeypatch):
     assert rc == 0, capsys.readouterr()[1]
     summary = json.loads(capsys.readouterr()[0])
     assert not tried and "INT8" not in summary["fast_path"]["reason"]
+
+
+def test_panels_cover_the_width_in_whole_blocks():
+    from eurosat_landcover.core.tiles import PANEL, panels
+
+    assert panels(700) == [(0, 700)] and panels(PANEL) == [(0, PANEL)]
+    for width in (PANEL + 1, 10240, 20480, 100_000):
+        ps = panels(width)
+        assert ps[0][0] == 0 and ps[-1][1] == width and all(b == c for (_, b), (c, _) in zip(ps, ps[1:]))
+        assert all(a % 256 == 0 and b - a <= PANEL for a, b in ps)
+
+
+def test_a_raster_run_in_panels_gives_the_pixels_of_one_full_width_pass(tmp_path, map_model, monkeypatch):
+    """Memory flat in the raster's size: a wide raster runs as panels of columns (core/tiles.PANEL);
+    every pixel must get the same tiles, weights and sums as in one pass over the whole width."""
+    from eurosat_landcover.core import tiles
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+
+    src = _crop(tmp_path, 0, 0, 700, 300)
+    arrays = {}
+    for panel in (tiles.PANEL, 256):  # one panel; three panels of 256, 256 and 188 columns
+        monkeypatch.setattr(tiles, "PANEL", panel)
+        req = ClassificationRequest(src, tmp_path / str(panel), mode="map", fast_path="off", device="cpu", threads=1)
+        summary = classify(req, model=map_model).summary
+        assert summary["windows"]["total"] == (8 if panel > 700 else 14)  # straddling tiles run in both panels
+        arrays[panel] = [gdal.Open(summary["outputs"][k]).ReadAsArray() for k in ("classes", "probabilities")]
+    for one, paneled in zip(arrays[tiles.PANEL], arrays[256]):
+        assert np.array_equal(one, paneled)
