@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ood import WindowStats
 from ..progress import WINDOWS, WINDOWS_SPAN, WINDOWS_START, Progress
 from ..strips import read_strip
 from ..tiles import TileGrid, panels
@@ -38,7 +39,18 @@ class MapRun:
     warnings: list
     tile_px: int = 0
     overlap_px: int = 0
-    window_stats: object = None  # the out-of-distribution check (core/ood.py) is not fed in map mode yet
+    window_stats: object = None  # core/ood.WindowStats of the tiles' 64 px windows (out-of-distribution check)
+
+
+def tile_windows(batch: np.ndarray, patch: int = 64) -> np.ndarray:
+    """(N, C, th, tw) tiles -> their non-overlapping ``patch`` px windows (N * k, C, patch, patch), as
+    the out-of-distribution check's reference was measured on (core/ood.py); a side shorter than
+    ``patch`` is taken whole."""
+    n, c, h, w = batch.shape
+    ph, pw = min(patch, h), min(patch, w)
+    ky, kx = h // ph, w // pw
+    x = batch[:, :, : ky * ph, : kx * pw].reshape(n, c, ky, ph, kx, pw)
+    return x.transpose(0, 2, 4, 1, 3, 5).reshape(n * ky * kx, c, ph, pw)
 
 
 def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
@@ -84,6 +96,7 @@ class _Counts:
     skipped: int = 0
     read_s: float = 0.0
     last_report: float = 0.0
+    stats: object = None  # core/ood.WindowStats
 
 
 def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, progress, check_cancel) -> MapRun:
@@ -98,7 +111,7 @@ def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, pr
     fill = _fill_values(model, len(wr.data_bands))
     cols = [(a, b, tiles.columns(a, b)) for a, b in panels(wr.width)]
     total = sum(len(js) for _, _, js in cols) * len(tiles.ys)  # a tile straddling two panels counts twice
-    n = _Counts(last_report=time.perf_counter())
+    n = _Counts(last_report=time.perf_counter(), stats=WindowStats())
     t_start = n.last_report
     progress(Progress(WINDOWS_START, WINDOWS, f"classifying {total} tiles on {device}", 0, total))
     hooks = (check_cancel, lambda: _report(n, total, progress))
@@ -118,6 +131,7 @@ def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, pr
         warnings=warnings,
         tile_px=tiles.tile,
         overlap_px=tiles.overlap,
+        window_stats=n.stats,
     )
 
 
@@ -157,6 +171,7 @@ def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row,
         for pos in range(0, len(todo), runner.bs):
             chunk = todo[pos : pos + runner.bs]
             batch = np.stack([data[:, :, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw] for j in chunk])
+            n.stats.add(tile_windows(batch))
             probs = runner(torch.from_numpy(batch))
             for j, p in zip(chunk, probs):
                 blender.add(i, j, p)
