@@ -124,7 +124,10 @@ class OutputSet:
 
     ``overwrite=False``: the final names are placed without replacing anything (see
     :meth:`commit`); the engine passes its request's ``overwrite`` after :func:`check_outputs`.
-    ``deflate_level``: DEFLATE's ZLEVEL (None: GDAL's default), for the rasters and their overviews."""
+    ``deflate_level``: DEFLATE's ZLEVEL (None: GDAL's default), for the rasters and their overviews.
+    ``release_blocks``: each block row is flushed to the file and dropped from GDAL's block cache as
+    soon as it is written (map mode: its 10 m rasters would otherwise fill the cache, up to
+    GDAL_CACHEMAX, and stay there)."""
 
     def __init__(
         self,
@@ -139,9 +142,11 @@ class OutputSet:
         metadata: Optional[dict] = None,
         overwrite: bool = True,
         deflate_level: Optional[int] = None,
+        release_blocks: bool = False,
     ):
         check_class_count(card)
         self.zlevel = deflate_level
+        self.release_blocks = bool(release_blocks)
         self.dir = Path(output_dir)
         self.prefix = prefix
         self.overwrite = bool(overwrite)
@@ -262,6 +267,10 @@ class OutputSet:
         if self.b_prob is not None:
             for c in range(self.C):
                 self._write("probabilities", c + 1, self.b_prob[c], y)
+        if self.release_blocks:
+            for name, t in self._tifs.items():
+                for b in range(1, t.ds.RasterCount + 1):
+                    self._checked(name, t.ds.GetRasterBand(b).FlushCache)
         self._block_start += self._h
         if self._block_start < self.ncy:
             self._alloc_block()

@@ -43,6 +43,7 @@ def open_outputs(req, prepared, card) -> writers.OutputSet:
         raster_metadata(req, prepared, card),
         overwrite=req.overwrite,
         deflate_level=writers.MAP_DEFLATE_LEVEL if req.mode == "map" else None,
+        release_blocks=req.mode == "map",
     )
 
 

@@ -143,3 +143,24 @@ def test_deflate_level_changes_the_bytes_never_the_pixels(tmp_path):
         assert default.GetMetadata("IMAGE_STRUCTURE")["COMPRESSION"] == "DEFLATE"
     sizes = [paths[level]["probabilities"].stat().st_size for level in (None, 1)]
     assert sizes[1] > sizes[0]  # level 1 compresses less: the option reached GDAL
+
+
+def test_release_blocks_keeps_gdal_block_cache_from_filling(tmp_path):
+    """Map mode's 10 m rasters stayed in GDAL's block cache as they were written (up to GDAL_CACHEMAX,
+    128 MB in a batch run): memory grew with the raster up to that cap. Released: one block row."""
+    grid = Grid(width=64 * 32, height=64 * 16, patch=64, stride=1)  # 2048 x 1024 cells: 4 block rows
+    probs = np.full((grid.ncx, 10), 0.1, np.float32)
+    used = {}
+    for release in (False, True):
+        folder = tmp_path / str(release)
+        folder.mkdir()
+        before = gdal.GetCacheUsed()
+        out = writers.OutputSet(folder, "run", grid, GT, _wkt(), make_card(), release_blocks=release)
+        for r in range(grid.ncy):
+            out.write_row(r, probs, np.ones(grid.ncx, bool))
+        used[release] = gdal.GetCacheUsed() - before
+        out.close_rasters(overviews=False)
+        paths = out.commit()
+        assert (gdal.Open(str(paths["probabilities"])).ReadAsArray() == 25).all()
+    assert used[False] >= 12 * grid.ncx * grid.ncy * 0.9  # 12 bands of uint8 held: the whole raster
+    assert used[True] <= 12 * grid.ncx * writers.BLOCK  # at most one block row
