@@ -199,3 +199,40 @@ def test_a_raster_run_in_panels_gives_the_pixels_of_one_full_width_pass(tmp_path
         arrays[panel] = [gdal.Open(summary["outputs"][k]).ReadAsArray() for k in ("classes", "probabilities")]
     for one, paneled in zip(arrays[tiles.PANEL], arrays[256]):
         assert np.array_equal(one, paneled)
+
+
+def test_buffers_are_bounded_by_the_panel_not_the_raster_width(tmp_path, monkeypatch):
+    """A raster 9000 px wide: the blend buffer is at most a panel plus its tiles' margins wide (it was
+    the raster's width: (classes + 1) x 256 rows x width float32, 225 MB at 20,000 px), and every
+    column is written. A fake per-pixel model (constant logits) keeps the test quick."""
+    import torch
+    from eurosat_landcover.core import tiles
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+    from eurosat_landcover.core.stages.model import read_card
+
+    class Constant(torch.nn.Module):
+        def forward(self, x):
+            logits = torch.zeros(x.shape[0], 10, *x.shape[2:])
+            logits[:, 3] = 2.0
+            return logits
+
+    widths = []
+    init = tiles.RowBlender.__init__
+
+    def recording(self, *a, **k):
+        init(self, *a, **k)
+        widths.append(self.acc.shape[1])
+
+    monkeypatch.setattr(tiles.RowBlender, "__init__", recording)
+    from engine_testlib import write_geotiff
+
+    sample = gdal.Open(str(SAMPLE)).ReadAsArray()[:, :300]
+    wide = np.tile(sample, (1, 1, 12))[:, :, :9000]  # 10 m pixels, 9000 x 300
+    src = write_geotiff(tmp_path / "wide.tif", wide, epsg=32632, origin=(480000.0, 5300000.0))
+    req = ClassificationRequest(src, tmp_path / "out", mode="map", fast_path="off", device="cpu", threads=1)
+    summary = classify(req, model=(Constant(), read_card(None, "map"))).summary
+    assert len(widths) == len(tiles.panels(9000)) == 3
+    assert max(widths) <= tiles.PANEL + 2 * tiles.TILE
+    classes = gdal.Open(summary["outputs"]["classes"]).ReadAsArray()
+    assert classes.shape == (300, 9000) and (classes == 3).all()
