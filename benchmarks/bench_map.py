@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -48,27 +47,50 @@ def _vm_hwm_mb() -> float:
     return float("nan")
 
 
+def _vm_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def child(argv) -> int:
-    """One engine run (in its own process): prints a JSON line with the summary path and peak RSS."""
+    """One engine run (in its own process): prints a JSON line with the summary path and peak RSS.
+    ``stop_tiles`` > 0: the run is cancelled once that many tiles are done (memory runs on rasters
+    too large to finish: the peak RSS and the RSS after each progress report up to then)."""
+    from eurosat_landcover.core.errors import ClassificationCancelled
     from eurosat_landcover.core.gdalutil import configure_gdal_for_batch
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
-    src, out, mode, stride, threads = argv
+    src, out, mode, stride, threads, card, stop_tiles = argv
     configure_gdal_for_batch()
-    req = ClassificationRequest(src, out, mode=mode, stride=int(stride), threads=int(threads), name=f"{mode}{stride}")
-    res = classify(req)
-    print(json.dumps({"summary": str(res.summary_path), "peak_rss_mb": _vm_hwm_mb()}))
+    req = ClassificationRequest(
+        src, out, mode=mode, stride=int(stride), threads=int(threads), name=f"{mode}{stride}", model_card=card or None
+    )
+    stop, seen = int(stop_tiles), []
+
+    def progress(p):
+        if p.done is not None:
+            seen.append((int(p.done), round(_vm_rss_mb())))
+
+    try:
+        res = classify(req, progress, lambda: bool(stop) and bool(seen) and seen[-1][0] >= stop)
+    except ClassificationCancelled:
+        print(json.dumps({"summary": None, "peak_rss_mb": _vm_hwm_mb(), "tiles_done": seen[-1][0], "rss": seen}))
+        return 0
+    print(json.dumps({"summary": str(res.summary_path), "peak_rss_mb": _vm_hwm_mb(), "rss": seen}))
     return 0
 
 
-def run_engine(src: Path, out: Path, mode: str, stride: int, threads: int) -> dict:
-    cmd = [sys.executable, "-P", __file__, "--child", str(src), str(out), mode, str(stride), str(threads)]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+def run_engine(src: Path, out: Path, mode: str, stride: int, threads: int, card=None, stop_tiles: int = 0) -> dict:
+    argv = [str(src), str(out), mode, str(stride), str(threads), str(card or ""), str(stop_tiles)]
+    p = subprocess.run([sys.executable, "-P", __file__, "--child", *argv], capture_output=True, text=True)
     if p.returncode:
         raise RuntimeError(f"{mode} {stride} failed:\n{p.stderr[-3000:]}")
     info = json.loads(p.stdout.strip().splitlines()[-1])
-    summary = json.loads(Path(info["summary"]).read_text())
+    summary = json.loads(Path(info["summary"]).read_text()) if info["summary"] else None
     return {**info, "summary_json": summary}
 
 
@@ -136,7 +158,8 @@ def bench_scene(name, tif, truth, args, tmp, rows):
     km2 = truth.size * 1e-4
     runs = ([("map", 32)] if args.map else []) + [("windows", s) for s in args.strides]
     for mode, stride in runs:
-        run = run_engine(tif, tmp / f"{name}_{mode}{stride}", mode, stride, args.threads)
+        card = args.map_model if mode == "map" else None
+        run = run_engine(tif, tmp / f"{name}_{mode}{stride}", mode, stride, args.threads, card)
         sc = score(pixels(run, truth.shape), truth, zone)
         t = run["summary_json"]["timings_s"]
         rows.append(
@@ -194,6 +217,15 @@ def main(argv=None) -> int:
         metavar="WxH",
         help="also run map mode on the sample tiled to these sizes (px, e.g. 1024x1024 1024x8192): peak RSS",
     )
+    p.add_argument(
+        "--memory-tiles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="memory runs stop after N tiles (rasters too large to finish here): peak RSS up to then",
+    )
+    p.add_argument("--memory-only", action="store_true", help="only the --memory runs (no scenes, no per-patch check)")
+    p.add_argument("--map-model", metavar="CARD.json", help="map mode's model card (default: the bundled map model)")
     p.add_argument("--markdown")
     p.add_argument("--record", action="store_true", help="write the figures into the map model's card (metrics)")
     p.add_argument("--json")
@@ -212,8 +244,9 @@ def main(argv=None) -> int:
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="bench_map_") as tmp:
         tmp = Path(tmp)
-        bench_scene("sample", SAMPLE, sample_truth(), args, tmp, rows)
-        for km in REGIONS_KM:
+        if not args.memory_only:
+            bench_scene("sample", SAMPLE, sample_truth(), args, tmp, rows)
+        for km in REGIONS_KM if not args.memory_only else ():
             for n in range(args.scenes):
                 ids = voronoi_layout(rng, args.size, args.size, km * 100, warp=0.25)
                 ids = np.unique(ids, return_inverse=True)[1].reshape(ids.shape)
@@ -224,12 +257,21 @@ def main(argv=None) -> int:
         for size in args.memory:
             w, h = (int(v) for v in size.lower().split("x"))
             vrt = bench_engine().make_mosaic_vrt(tmp / f"tiled_{w}x{h}.vrt", w, height=h)
-            run = run_engine(vrt, tmp / f"mem_{w}x{h}", "map", 32, args.threads)
+            run = run_engine(vrt, tmp / f"mem_{w}x{h}", "map", 32, args.threads, args.map_model, args.memory_tiles)
             mp = w * h / 1e6
-            memory.append({"size": size, "megapixels": mp, "peak_rss_mb": run["peak_rss_mb"]})
-            print(f"memory: map mode {size} ({mp:.1f} MP): peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+            memory.append(
+                {"size": size, "megapixels": mp, "peak_rss_mb": run["peak_rss_mb"], "tiles_done": run.get("tiles_done")}
+            )
+            rss = run["rss"]
+            head = f"memory: map mode {size} ({mp:.1f} MP): peak RSS {run['peak_rss_mb']:.0f} MB; (tiles, RSS MB)"
+            print(head, end="")
+            print(f" {rss[:3]} ... {rss[-3:]}" if len(rss) > 6 else f" {rss}", flush=True)
     n = args.max_patches or len(images)
-    patch = patch_accuracy(images[:n], labels[:n]) if args.map else {"patches": 0, "majority_accuracy": float("nan")}
+    patch = (
+        patch_accuracy(images[:n], labels[:n], args.map_model)
+        if args.map and not args.memory_only
+        else {"patches": 0, "majority_accuracy": float("nan")}
+    )
     if args.merge:
         made = {(r["scene"], r["mode"]) for r in rows}
         earlier = json.loads(Path(args.merge).read_text())
@@ -325,9 +367,10 @@ def markdown(result: dict, argv) -> str:
             f"{max(r['peak_rss_mb'] for r in rs):.0f} |"
         )
     for m in result.get("memory", []):
+        upto = f" over its first {m['tiles_done']} tiles (then cancelled)" if m.get("tiles_done") else ""
         lines.append(
             f"\nMemory: map mode on the sample tiled to {m['size']} px ({m['megapixels']:.1f} MP): "
-            f"peak RSS {m['peak_rss_mb']:.0f} MB."
+            f"peak RSS {m['peak_rss_mb']:.0f} MB{upto}."
         )
     pp = result["per_patch"]
     lines += [

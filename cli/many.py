@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_BLOCK_SIZE,
         metavar="PX",
-        help=f"split rasters larger than PX x PX px (at the model's gsd) into blocks (default {DEFAULT_BLOCK_SIZE})",
+        help=f"split rasters larger than PX x PX px (at the model's gsd) into blocks (default {DEFAULT_BLOCK_SIZE}); "
+        "--mode map runs each raster whole",
     )
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="retries of a failed block (default 2)")
     add_run_options(p)

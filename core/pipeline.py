@@ -157,9 +157,8 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
     warnings += [path.warning] if path.warning else []
     check_cancel()
 
-    run = stage(
-        prepared, path.model, device, req.batch_size, len(card.classes), outputs.write_row, progress, check_cancel
-    )
+    sink = outputs if req.mode == "map" else outputs.write_row  # map mode writes panel by panel
+    run = stage(prepared, path.model, device, req.batch_size, len(card.classes), sink, progress, check_cancel)
     warnings += run.warnings
     if run.classified == 0:
         warnings.append(

@@ -13,6 +13,7 @@ layout of the model's channels_last batches: a window is then copied into a batc
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -24,12 +25,13 @@ STRIP_BYTES = 16 * 2**20  # target size of one strip read (float32 after scaling
 MAX_STRIP_ROWS = 1024
 
 
-def read_strip(wr, radiometry, y: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows [y, y+n) of the working area -> (scaled float32 (C, n, W) pixel-interleaved, valid bool (n, W))."""
-    W = wr.width
+def read_strip(wr, radiometry, y: int, n: int, x: int = 0, w: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows [y, y+n) of the working area (columns [x, x+w), default all) -> (scaled float32 (C, n, w)
+    pixel-interleaved, valid bool (n, w))."""
+    W = wr.width - x if w is None else w
     bands = list(wr.data_bands) + ([wr.alpha_band] if wr.alpha_band is not None else [])
     try:  # None on a read error, or RuntimeError where gdal.UseExceptions() is on in the process
-        raw = wr.ds.ReadAsArray(wr.xoff, wr.yoff + y, W, n, band_list=bands)
+        raw = wr.ds.ReadAsArray(wr.xoff + x, wr.yoff + y, W, n, band_list=bands)
     except RuntimeError:
         raw = None
     if raw is None:
@@ -43,7 +45,7 @@ def read_strip(wr, radiometry, y: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     C = len(wr.data_bands)
     mask = None
     if wr.mask_band_of is not None:
-        mask = wr.ds.GetRasterBand(wr.mask_band_of).GetMaskBand().ReadAsArray(wr.xoff, wr.yoff + y, W, n)
+        mask = wr.ds.GetRasterBand(wr.mask_band_of).GetMaskBand().ReadAsArray(wr.xoff + x, wr.yoff + y, W, n)
     alpha = raw[C] if wr.alpha_band is not None else None
     valid = valid_pixels(raw[:C], alpha=alpha, mask=mask, nodata=wr.nodata)
     scaled = np.empty((n, W, C), np.float32).transpose(2, 0, 1)  # pixel-interleaved: see StripBuffer

@@ -7,8 +7,10 @@ tile's probabilities are weighted by a ramp that rises over the overlap on every
 neighbour (cosine-shaped, from near 0 at the tile's edge to 1), and every pixel's probability is
 the weighted sum over the tiles covering it divided by the summed weights: no seam where tiles
 meet, and tile edges (where the network sees padding) count least. Rows are final as soon as the
-row of tiles below them starts, so only one row of tiles is held: memory grows with the raster's
-width, never its height.
+row of tiles below them starts, so only one row of tiles is held. A raster wider than ``PANEL`` px
+is run as vertical panels of columns, one after another, each top to bottom through the tiles that
+reach it (a tile straddling two panels runs in both; every pixel gets the same tiles, weights and
+order as in one full-width pass): memory is bounded by the panel's width, never the raster's size.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 
 TILE = 256  # px per tile side (a multiple of 32, the network's output stride)
 OVERLAP = 64  # px shared by neighbouring tiles
+PANEL = 4096  # px: the widest column range run at once (a multiple of 256, the output rasters' block)
+BLOCK = 256
 
 
 def starts(length: int, tile: int = TILE, overlap: int = OVERLAP) -> list[int]:
@@ -41,6 +45,17 @@ def ramp(size: int, before: bool, after: bool, overlap: int = OVERLAP) -> np.nda
         if after:
             w[size - n :] = np.minimum(w[size - n :], rise[::-1])
     return w
+
+
+def panels(width: int, panel: int | None = None) -> list[tuple[int, int]]:
+    """Column ranges ``[a, b)`` of the panels: as few as fit ``panel`` px (default ``PANEL``), of equal
+    widths rounded up to whole 256 px blocks (the last one takes the rest); one for a raster up to
+    ``panel`` wide."""
+    panel = PANEL if panel is None else panel
+    n = max(1, -(-width // panel))
+    step = -(-width // n // BLOCK) * BLOCK if n > 1 else width
+    step = max(step, -(-width // n))
+    return [(a, min(width, a + step)) for a in range(0, width, step)]
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,10 @@ class TileGrid:
     def count(self) -> int:
         return len(self.xs) * len(self.ys)
 
+    def columns(self, a: int, b: int) -> list[int]:
+        """Indices of the tile columns that reach output columns ``[a, b)``."""
+        return [j for j, x in enumerate(self.xs) if x < b and x + self.tw > a]
+
     def weights(self, i: int, j: int) -> np.ndarray:
         """Weights th x tw of the tile in row ``i``, column ``j``."""
         ny, nx = len(self.ys), len(self.xs)
@@ -81,21 +100,24 @@ class TileGrid:
 
 
 class RowBlender:
-    """Weighted sums of one row of tiles; ``emit(y0, probs (rows, W, C), weight (rows, W))`` gets
-    the finished rows in order (``weight == 0``: no tile covered them, i.e. skipped tiles)."""
+    """Weighted sums of one row of tiles over columns ``[x0, x0 + width)`` (default: all);
+    ``emit(y0, probs (rows, width, C), weight (rows, width))`` gets the finished rows in order
+    (``weight == 0``: no tile covered them, i.e. skipped tiles)."""
 
-    def __init__(self, tiles: TileGrid, num_classes: int, emit):
+    def __init__(self, tiles: TileGrid, num_classes: int, emit, x0: int = 0, width: int | None = None):
         self.tiles = tiles
         self.C = num_classes
         self.emit = emit
+        self.x0 = x0
         self.top = 0  # raster row of acc[0]
-        self.acc = np.zeros((tiles.th, tiles.width, num_classes), np.float32)
-        self.wsum = np.zeros((tiles.th, tiles.width), np.float32)
+        width = tiles.width - x0 if width is None else width
+        self.acc = np.zeros((tiles.th, width, num_classes), np.float32)
+        self.wsum = np.zeros((tiles.th, width), np.float32)
 
     def add(self, i: int, j: int, probs: np.ndarray) -> None:
-        """Tile (i, j)'s probabilities ``(C, th, tw)`` added with its weights."""
+        """Tile (i, j)'s probabilities ``(C, th, tw)`` added with its weights (the tile lies inside the columns)."""
         t = self.tiles
-        y, x = t.ys[i] - self.top, t.xs[j]
+        y, x = t.ys[i] - self.top, t.xs[j] - self.x0
         w = t.weights(i, j)
         self.acc[y : y + t.th, x : x + t.tw] += probs.transpose(1, 2, 0) * w[:, :, None]
         self.wsum[y : y + t.th, x : x + t.tw] += w
@@ -107,9 +129,9 @@ class RowBlender:
         stop = ys[i + 1] if i + 1 < len(ys) else t.height
         n = stop - self.top
         self.emit(self.top, self.acc[:n], self.wsum[:n])
-        acc = np.zeros_like(self.acc)
-        wsum = np.zeros_like(self.wsum)
-        keep = self.acc.shape[0] - n
+        keep = self.acc.shape[0] - n  # the overlap rows move up, in place (no second buffer)
         if keep > 0:
-            acc[:keep], wsum[:keep] = self.acc[n:], self.wsum[n:]
-        self.acc, self.wsum, self.top = acc, wsum, stop
+            self.acc[:keep], self.wsum[:keep] = self.acc[n:].copy(), self.wsum[n:].copy()
+        self.acc[max(keep, 0) :] = 0
+        self.wsum[max(keep, 0) :] = 0
+        self.top = stop

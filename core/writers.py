@@ -8,7 +8,9 @@ and renamed onto their final names only when everything succeeded; :meth:`Output
 - probabilities: one band per class, band description = class name. uint8 (default): value =
   round(p * 254), GDAL scale 1/254 (QGIS and GDAL show 0..1), nodata 255; float32: 0..1, nodata NaN.
 - confidence: the maximum probability, same encoding as the probabilities.
-All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews.
+All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews. Map mode's
+rasters (every 10 m pixel: 1024 x the cells of a stride-32 run) use DEFLATE level ``MAP_DEFLATE_LEVEL``
+instead of GDAL's default 6: about 3 x faster to write, files ~7 % larger (benchmarks/bench_map.py).
 
 The run-file guards (:mod:`run_guards`), temporary-file tokens (:mod:`partials`), QML styles
 (:mod:`qml`) and atomic text/JSON files (:mod:`atomic_files`) have their own modules; their public
@@ -45,6 +47,7 @@ NODATA_CLASS = 255
 NODATA_U8 = 255
 U8_SCALE = 254.0
 BLOCK = 256
+MAP_DEFLATE_LEVEL = 3  # ZLEVEL of map mode's outputs; None (GDAL's default, 6) for windows mode
 
 
 def _overview_levels(w: int, h: int) -> list[int]:
@@ -57,7 +60,7 @@ def _overview_levels(w: int, h: int) -> list[int]:
 
 
 class _Tif:
-    def __init__(self, path: Path, w, h, bands, dtype, gt, wkt, nodata, predictor):
+    def __init__(self, path: Path, w, h, bands, dtype, gt, wkt, nodata, predictor, zlevel=None):
         opts = [
             "TILED=YES",
             f"BLOCKXSIZE={BLOCK}",
@@ -66,6 +69,8 @@ class _Tif:
             f"PREDICTOR={predictor}",
             "BIGTIFF=IF_SAFER",
         ]
+        if zlevel is not None:
+            opts.append(f"ZLEVEL={int(zlevel)}")
         if bands > 1:
             opts.append("INTERLEAVE=BAND")
         gdal.ErrorReset()
@@ -118,7 +123,11 @@ class OutputSet:
     """The three rasters, written row block by row block as cell rows arrive.
 
     ``overwrite=False``: the final names are placed without replacing anything (see
-    :meth:`commit`); the engine passes its request's ``overwrite`` after :func:`check_outputs`."""
+    :meth:`commit`); the engine passes its request's ``overwrite`` after :func:`check_outputs`.
+    ``deflate_level``: DEFLATE's ZLEVEL (None: GDAL's default), for the rasters and their overviews.
+    ``release_blocks``: each block row is flushed to the file and dropped from GDAL's block cache as
+    soon as it is written (map mode: its 10 m rasters would otherwise fill the cache, up to
+    GDAL_CACHEMAX, and stay there)."""
 
     def __init__(
         self,
@@ -132,8 +141,12 @@ class OutputSet:
         write_probabilities: bool = True,
         metadata: Optional[dict] = None,
         overwrite: bool = True,
+        deflate_level: Optional[int] = None,
+        release_blocks: bool = False,
     ):
         check_class_count(card)
+        self.zlevel = deflate_level
+        self.release_blocks = bool(release_blocks)
         self.dir = Path(output_dir)
         self.prefix = prefix
         self.overwrite = bool(overwrite)
@@ -160,7 +173,8 @@ class OutputSet:
             pdtype = gdal.GDT_Float32 if self.float else gdal.GDT_Byte
             pnodata = float("nan") if self.float else NODATA_U8
             pred = 3 if self.float else 2
-            t = _Tif(self.tmp["classes"], self.ncx, self.ncy, 1, gdal.GDT_Byte, geotransform, wkt, NODATA_CLASS, 2)
+            z = self.zlevel
+            t = _Tif(self.tmp["classes"], self.ncx, self.ncy, 1, gdal.GDT_Byte, geotransform, wkt, NODATA_CLASS, 2, z)
             self._tifs["classes"] = t
             band = t.ds.GetRasterBand(1)
             ct = gdal.ColorTable()
@@ -175,7 +189,7 @@ class OutputSet:
             band.SetCategoryNames(names[: self.C])
             band.SetDescription("class")
             t.ds.SetMetadata({**md, "CONTENT": "land-cover class index (category names and colours embedded)"})
-            t = _Tif(self.tmp["confidence"], self.ncx, self.ncy, 1, pdtype, geotransform, wkt, pnodata, pred)
+            t = _Tif(self.tmp["confidence"], self.ncx, self.ncy, 1, pdtype, geotransform, wkt, pnodata, pred, z)
             self._tifs["confidence"] = t
             t.ds.GetRasterBand(1).SetDescription("confidence")
             if not self.float:
@@ -184,7 +198,7 @@ class OutputSet:
             t.ds.SetMetadata({**md, "CONTENT": "maximum class probability (0..1)" + self._enc()})
             if write_probabilities:
                 t = _Tif(
-                    self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred
+                    self.tmp["probabilities"], self.ncx, self.ncy, self.C, pdtype, geotransform, wkt, pnodata, pred, z
                 )
                 self._tifs["probabilities"] = t
                 for i, c in enumerate(card.classes):
@@ -197,7 +211,18 @@ class OutputSet:
         except BaseException:
             self.abort()
             raise
+        self._x0, self._pw = 0, self.ncx  # the columns being written: all, unless start_panel says otherwise
         self._block_start = 0
+        self._alloc_block()
+
+    def start_panel(self, x0: int, width: int) -> None:
+        """The next rows written are columns ``[x0, x0 + width)`` from row 0 (map mode's panels,
+        core/tiles.py); the previous panel must be complete, and the panels must be in order."""
+        fresh = self._block_start == 0 and self._n == 0 and x0 == self._x0
+        done = self._block_start >= self.ncy and x0 == self._x0 + self._pw
+        if not (fresh or done):
+            raise ClassificationError(f"internal error: panel at column {x0} started before the last one was complete")
+        self._x0, self._pw, self._block_start = x0, width, 0
         self._alloc_block()
 
     def _enc(self) -> str:
@@ -207,11 +232,11 @@ class OutputSet:
         h = min(BLOCK, self.ncy - self._block_start)
         self._h = h
         self._n = 0
-        self.b_cls = np.full((h, self.ncx), NODATA_CLASS, np.uint8)
+        self.b_cls = np.full((h, self._pw), NODATA_CLASS, np.uint8)
         pdt = np.float32 if self.float else np.uint8
         fill = np.nan if self.float else NODATA_U8
-        self.b_conf = np.full((h, self.ncx), fill, pdt)
-        self.b_prob = np.full((self.C, h, self.ncx), fill, pdt) if self.write_probs else None
+        self.b_conf = np.full((h, self._pw), fill, pdt)
+        self.b_prob = np.full((self.C, h, self._pw), fill, pdt) if self.write_probs else None
 
     def write_row(self, r: int, probs: np.ndarray, valid: np.ndarray):
         i = r - self._block_start
@@ -242,12 +267,16 @@ class OutputSet:
         if self.b_prob is not None:
             for c in range(self.C):
                 self._write("probabilities", c + 1, self.b_prob[c], y)
+        if self.release_blocks:
+            for name, t in self._tifs.items():
+                for b in range(1, t.ds.RasterCount + 1):
+                    self._checked(name, t.ds.GetRasterBand(b).FlushCache)
         self._block_start += self._h
         if self._block_start < self.ncy:
             self._alloc_block()
 
     def _write(self, name, band, arr, y):
-        self._checked(name, self._tifs[name].ds.GetRasterBand(band).WriteArray, arr, 0, y)
+        self._checked(name, self._tifs[name].ds.GetRasterBand(band).WriteArray, arr, self._x0, y)
 
     def _checked(self, name, fn, *args):
         """Run a GDAL write step of raster ``name``; a failure GDAL only reports through its error
@@ -270,7 +299,7 @@ class OutputSet:
 
     def close_rasters(self, overviews: bool = True):
         """Build overviews and close the rasters (still under their temporary names)."""
-        if self._block_start < self.ncy:
+        if self._block_start < self.ncy or self._x0 + self._pw < self.ncx:
             raise ClassificationError("internal error: not every output row was written")
         for name, t in self._tifs.items():
             if overviews:

@@ -15,7 +15,8 @@ of the key and the key is stored inside the archive too, and compared after load
 Never trusted blindly: a loaded graph runs the fast path's probe batch (``WARMUP_CALLS`` times: the
 same calls warm the fuser up) and its softmax must match, within ``fast_path.TOLERANCE``, the eager
 model's when the eager model is in memory, else the eager model's softmax on that probe stored in
-the entry when it was written (from the verified weights). A missing, unreadable, corrupt or
+the entry when it was written (from the verified weights; a per-pixel model's on a lattice of
+pixels, every ``probe_step``-th, so the entry stays small). A missing, unreadable, corrupt or
 mismatched entry is ignored (traced afresh and rewritten) with a note in the run summary's
 ``fast_path.graph_cache``. Entries are written under a temporary name and renamed. Only models
 loaded from a verified weights file by the engine (models/model_cache.py registers them) use the
@@ -121,6 +122,20 @@ def _softmax(t):
     return torch.softmax(t.float(), dim=1)
 
 
+STORED_PROBE_VALUES = 1 << 16  # a per-pixel model's probe softmax is stored on a pixel lattice this small
+
+
+def probe_step(softmax) -> int:
+    """Pixel step of the stored probe softmax: 1 for window classifiers (N x K) and small maps, else
+    the smallest step whose lattice holds at most ``STORED_PROBE_VALUES`` values (a map model's full
+    probe softmax was 2.6 M floats, ~50 MB of JSON decoded on every run)."""
+    step = 1
+    if softmax.dim() == 4:
+        while softmax[..., ::step, ::step].numel() > STORED_PROBE_VALUES:
+            step += 1
+    return step
+
+
 def load_entry(model, key: dict, path: Path, batch_size: int, bands: int, patch: int):
     """-> (TracedClassifier, max softmax difference, against what) or (None, note, None)."""
     import torch
@@ -155,6 +170,9 @@ def load_entry(model, key: dict, path: Path, batch_size: int, bands: int, patch:
             traced = TracedClassifier(module, batch_size)
             for _ in range(WARMUP_CALLS):
                 got = _softmax(traced(probe))
+            if eager is None and got.dim() == 4:  # stored on a pixel lattice (older entries: step 1)
+                step = int(meta.get("probe_step", 1))
+                got = got[..., ::step, ::step]
         diff = float((got - expected).abs().max())
     except Exception as exc:
         return None, f"the cached graph {path.name} failed on the probe batch ({type(exc).__name__}): ignored", None
@@ -176,7 +194,9 @@ def save_entry(model, module, key: dict, path: Path, batch_size: int, bands: int
 
         with torch.inference_mode():
             expected = _softmax(materialise(model).eval()(_probe(batch_size, bands, patch)))
-        meta = {"key": key, "probe_softmax": expected.tolist(), "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        step = probe_step(expected)
+        meta = {"key": key, "probe_softmax": expected[..., ::step, ::step].tolist(), "probe_step": step}
+        meta["written"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         buf = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)

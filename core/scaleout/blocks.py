@@ -7,6 +7,10 @@ read from cell ``c0-(k-1)`` to cell ``c1+(k-1)``, clamped to the raster: inside 
 engine computes exactly the windows of a single run that touch the core cells, and its window grid
 is aligned with the single run's because the block origin lies a whole number of cells from the
 raster's. Blocks are passed to the engine as bounds in the working CRS on exact pixel edges.
+
+Map mode (``options["mode"] == "map"``): each raster is one block, run whole (its cells are the 10 m
+pixels; the engine's own panels keep its memory flat, core/tiles.py). Blocks with halos would see
+other tiles than a single run near their edges, so the mosaic would not equal it pixel for pixel.
 """
 
 from __future__ import annotations
@@ -104,6 +108,8 @@ def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> 
         raise ClassificationError(
             f"{path.name}: {wr.width} x {wr.height} px at {card.gsd_m:g} m is smaller than one {patch} px window"
         )
+    if options.get("mode", "windows") == "map":
+        return _whole_raster_plan(name, path, wr, patch)
     grid = Grid(wr.width, wr.height, patch, stride)
     if int(block_size) < 2 * patch:
         raise ClassificationError(f"the block size must be at least {2 * patch} px (two windows), got {block_size}")
@@ -141,9 +147,31 @@ def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> 
     return RasterPlan(name, str(path), grid, cell_gt, wkt, blocks, grid.windows, limits)
 
 
+def map_windows(width: int, height: int, patch: int) -> int:
+    """A map run's work in windows, as the engine counts it for its fast-path choice
+    (core/stages/run_map.choose_map_path): the tiles' area in ``patch`` px windows."""
+    from ..tiles import TileGrid
+
+    tiles = TileGrid(width, height)
+    return tiles.count * max(1, tiles.tile // patch) ** 2
+
+
+def _whole_raster_plan(name: str, path: Path, wr, patch: int) -> RasterPlan:
+    """Map mode: the raster as one block of 10 m cells, written by the engine directly."""
+    grid = Grid(wr.width, wr.height, patch, 1)
+    cells = (0, 0, grid.ncx, grid.ncy)
+    windows = map_windows(wr.width, wr.height, patch)
+    wkt = wr.srs.ExportToWkt()
+    bounds = _cells_to_bounds(wr.geotransform, 1, cells, grid.width, grid.height)
+    block = Block(name, str(path), 0, 0, cells, cells, bounds, wkt, split=False, windows=windows)
+    return RasterPlan(name, str(path), grid, tuple(wr.geotransform), wkt, [block], windows, None)
+
+
 def fingerprint(options: dict, card, block_size: int) -> str:
     """What decides the pixels of a block: a re-run reuses a complete block only when this matches."""
     keys = ("stride", "bands", "radiometry", "bounds", "bounds_crs", "probabilities_dtype", "write_probabilities")
     material = {k: options.get(k) for k in keys}
+    if options.get("mode", "windows") != "windows":  # only then: windows-mode fingerprints stay as they were
+        material["mode"] = options["mode"]
     material.update(model=card.name, weights_sha256=card.weights_sha256, block_size=int(block_size))
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -267,9 +267,7 @@ def classify_many(
     t0 = time.perf_counter()
     from ..stages.model import read_card
 
-    if options.get("mode", "windows") != "windows":
-        raise ClassificationError("classify-many runs windows mode only: classify each raster with --mode map")
-    card = read_card(options.get("model_card"))
+    card = read_card(options.get("model_card"), options.get("mode", "windows"))  # map mode: each raster whole
     _check_options(options, card, outdir, block_size)
     named = expand_inputs(inputs)
     outdir = Path(outdir)

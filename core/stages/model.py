@@ -87,10 +87,13 @@ class ModelPath:
     warning: Optional[str] = None
 
 
-def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None) -> ModelPath:
+def choose_fast_path(
+    model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None, int8: bool = True
+) -> ModelPath:
     """The CPU fast path (models/fast_path.py) when ``mode`` and the run call for it, else the
     eager model; ``on_trace()`` is called before tracing starts; ``warning`` when ``mode="on"``
-    asked for a fast path that cannot be built."""
+    asked for a fast path that cannot be built. ``int8=False``: ``auto`` never tries the INT8
+    module (map mode: the per-pixel network cannot be quantized, and trying cost ~10 s a run)."""
     from ...models import graph_cache, model_cache
     from ...models.fast_path import FastPathReport, eager_reason
 
@@ -115,7 +118,7 @@ def choose_fast_path(model, mode: str, device, grid, batch_size: int, bands: int
         raise ClassificationError(f"cannot load the model: {exc}") from None
     warning = f"the CPU fast path is not available: {report.reason}" if mode == "on" and not report.used else None
     chosen = ModelPath(traced if report.used else eager(traced), report, True, warning)
-    if mode == "auto" and report.used:
+    if mode == "auto" and report.used and int8:
         return _auto_int8(model, chosen, bands, grid.patch)
     return chosen
 

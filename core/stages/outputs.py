@@ -42,6 +42,8 @@ def open_outputs(req, prepared, card) -> writers.OutputSet:
         req.write_probabilities,
         raster_metadata(req, prepared, card),
         overwrite=req.overwrite,
+        deflate_level=writers.MAP_DEFLATE_LEVEL if req.mode == "map" else None,
+        release_blocks=req.mode == "map",
     )
 
 

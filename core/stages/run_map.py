@@ -1,10 +1,11 @@
 """Stage 3, map mode: overlapping tiles through the per-pixel model, blended without seams
 (core/tiles.py), rows of 10 m pixels handed to the writer as soon as they are final.
 
-Each row of tiles is one strip read (core/strips.read_strip: scaled values and validity); nodata
-pixels are set to the model's mean value before the forward pass and written as nodata; a tile
-with no valid pixel is skipped. The forward pass is the windows stage's ModelRunner (autocast on
-GPU, out-of-memory -> smaller batches).
+A raster wider than ``tiles.PANEL`` runs as vertical panels, one after another (memory bounded by
+the panel's width). Each row of tiles is one strip read (core/strips.read_strip: scaled values and
+validity) of the panel's tiles' columns; nodata pixels are set to the model's mean value before
+the forward pass and written as nodata; a tile with no valid pixel is skipped. The forward pass is
+the windows stage's ModelRunner (autocast on GPU, out-of-memory -> smaller batches).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ood import WindowStats
 from ..progress import WINDOWS, WINDOWS_SPAN, WINDOWS_START, Progress
 from ..strips import read_strip
-from ..tiles import TileGrid
+from ..tiles import TileGrid, panels
 from .run_windows import REPORT_EVERY_S, ModelRunner
 
 TILE_PIXELS_PER_WINDOW = 64 * 64  # a batch of ``batch_size`` windows holds as many pixels as this many tiles
@@ -37,7 +39,18 @@ class MapRun:
     warnings: list
     tile_px: int = 0
     overlap_px: int = 0
-    window_stats: object = None  # the out-of-distribution check (core/ood.py) is not fed in map mode yet
+    window_stats: object = None  # core/ood.WindowStats of the tiles' 64 px windows (out-of-distribution check)
+
+
+def tile_windows(batch: np.ndarray, patch: int = 64) -> np.ndarray:
+    """(N, C, th, tw) tiles -> their non-overlapping ``patch`` px windows (N * k, C, patch, patch), as
+    the out-of-distribution check's reference was measured on (core/ood.py); a side shorter than
+    ``patch`` is taken whole."""
+    n, c, h, w = batch.shape
+    ph, pw = min(patch, h), min(patch, w)
+    ky, kx = h // ph, w // pw
+    x = batch[:, :, : ky * ph, : kx * pw].reshape(n, c, ky, ph, kx, pw)
+    return x.transpose(0, 2, 4, 1, 3, 5).reshape(n * ky * kx, c, ph, pw)
 
 
 def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
@@ -48,7 +61,9 @@ def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
 def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     """The model path of a map run (stages/model.choose_fast_path at the tile shape): the CPU fast
     path (traced once per machine and tile batch, models/graph_cache.py) when every tile is a full
-    square tile, else the eager model. Its window count is the tiles' area in 64 px windows."""
+    square tile, else the eager model. Its window count is the tiles' area in 64 px windows. No
+    INT8 module: the per-pixel network's forward pass has shape-dependent padding that FX
+    quantization cannot trace, so ``auto`` trying it only built the eager network for nothing."""
     from types import SimpleNamespace
 
     from ...models.fast_path import FastPathReport
@@ -58,75 +73,112 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     if tiles.th != tiles.tile or tiles.tw != tiles.tile:
         return ModelPath(eager(net), FastPathReport("eager", "a raster smaller than one map tile"))
     shape = SimpleNamespace(windows=tiles.count * (tiles.tile // grid.patch) ** 2, patch=tiles.tile)
-    return choose_fast_path(net, req.fast_path, device, shape, tiles_per_batch(req.batch_size, tiles), bands, on_trace)
+    batch = tiles_per_batch(req.batch_size, tiles)
+    return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
 
 
-def _emitter(sink, valid_rows):
-    """-> emit(y0, sums, weights): blended rows to ``sink(row, probs, valid)``."""
+def _emitter(write_row, valid_rows, a: int, b: int):
+    """-> emit(y0, sums, weights): blended rows, cut to the panel's columns ``[a, b)`` of the
+    blender's, to ``write_row(row, probs, valid)``."""
 
     def emit(y0, sums, weights):
         for k in range(sums.shape[0]):
-            w = weights[k]
-            probs = sums[k] / np.maximum(w, 1e-12)[:, None]
-            sink(y0 + k, probs, (w > 0) & valid_rows(y0 + k))
+            w = weights[k, a:b]
+            probs = sums[k, a:b] / np.maximum(w, 1e-12)[:, None]
+            write_row(y0 + k, probs, (w > 0) & valid_rows(y0 + k)[a:b])
 
     return emit
 
 
+@dataclass
+class _Counts:
+    classified: int = 0
+    skipped: int = 0
+    read_s: float = 0.0
+    last_report: float = 0.0
+    stats: object = None  # core/ood.WindowStats
+
+
 def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, progress, check_cancel) -> MapRun:
-    """Every tile of the working raster classified per pixel; pixel rows to ``sink(row, probs, valid)``."""
+    """Every tile of the working raster classified per pixel, panel by panel (core/tiles.py);
+    ``sink.start_panel(x0, width)`` then pixel rows of that panel to ``sink.write_row(row, probs, valid)``."""
     import torch
 
-    from ..tiles import RowBlender
-
-    wr, radiometry = prepared.working, prepared.radiometry
+    wr = prepared.working
     tiles = TileGrid(wr.width, wr.height)
     warnings: list = []
     runner = ModelRunner(model, device, tiles_per_batch(batch_size, tiles), warnings)
     fill = _fill_values(model, len(wr.data_bands))
-    strip = {"y": 0, "valid": None}
-    blender = RowBlender(tiles, num_classes, _emitter(sink, lambda r: strip["valid"][r - strip["y"]]))
-    total, classified, skipped, read_s = tiles.count, 0, 0, 0.0
-    t_start = last_report = time.perf_counter()
+    cols = [(a, b, tiles.columns(a, b)) for a, b in panels(wr.width)]
+    total = sum(len(js) for _, _, js in cols) * len(tiles.ys)  # a tile straddling two panels counts twice
+    n = _Counts(last_report=time.perf_counter(), stats=WindowStats())
+    t_start = n.last_report
     progress(Progress(WINDOWS_START, WINDOWS, f"classifying {total} tiles on {device}", 0, total))
+    hooks = (check_cancel, lambda: _report(n, total, progress))
     with torch.inference_mode():
-        for i, y in enumerate(tiles.ys):
-            check_cancel()
-            t0 = time.perf_counter()
-            data, valid = read_strip(wr, radiometry, y, tiles.th)
-            read_s += time.perf_counter() - t0
-            strip["y"], strip["valid"] = y, valid
-            data = np.where(valid[None], data, fill[:, None, None]).astype(np.float32)
-            todo = [j for j, x in enumerate(tiles.xs) if valid[:, x : x + tiles.tw].any()]
-            skipped += len(tiles.xs) - len(todo)
-            for pos in range(0, len(todo), runner.bs):
-                chunk = todo[pos : pos + runner.bs]
-                batch = np.stack([data[:, :, tiles.xs[j] : tiles.xs[j] + tiles.tw] for j in chunk])
-                probs = runner(torch.from_numpy(batch))
-                for j, p in zip(chunk, probs):
-                    blender.add(i, j, p)
-                classified += len(chunk)
-                check_cancel()
-            blender.row_done(i)
-            now = time.perf_counter()
-            if now - last_report > REPORT_EVERY_S:
-                last_report = now
-                done = classified + skipped
-                frac = WINDOWS_START + WINDOWS_SPAN * done / max(1, total)
-                progress(Progress(frac, WINDOWS, f"{done}/{total} tiles", done, total))
+        for a, b, js in cols:
+            sink.start_panel(a, b - a)
+            _run_panel(prepared, tiles, js, (a, b), runner, fill, num_classes, sink.write_row, n, hooks)
     return MapRun(
         total=total,
-        classified=classified,
-        skipped=skipped,
+        classified=n.classified,
+        skipped=n.skipped,
         seconds=time.perf_counter() - t_start,
-        read_seconds=read_s,
+        read_seconds=n.read_s,
         forward_seconds=runner.forward_seconds,
         final_batch_size=runner.bs,
         autocast=runner.amp_dtype,
         warnings=warnings,
         tile_px=tiles.tile,
         overlap_px=tiles.overlap,
+        window_stats=n.stats,
     )
+
+
+def _report(n: _Counts, total: int, progress) -> None:
+    now = time.perf_counter()
+    if now - n.last_report > REPORT_EVERY_S:
+        n.last_report = now
+        done = n.classified + n.skipped
+        frac = WINDOWS_START + WINDOWS_SPAN * done / max(1, total)
+        progress(Progress(frac, WINDOWS, f"{done}/{total} tiles", done, total))
+
+
+def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row, n: _Counts, hooks) -> None:
+    """The tile columns ``js`` top to bottom; the rows of output columns ``panel = (a, b)`` written;
+    ``hooks = (check_cancel, report)``, the latter called after each row of tiles."""
+    import torch
+
+    from ..tiles import RowBlender
+
+    check_cancel, report = hooks
+    wr, radiometry = prepared.working, prepared.radiometry
+    x0 = tiles.xs[js[0]]
+    width = tiles.xs[js[-1]] + tiles.tw - x0
+    strip = {"y": 0, "valid": None}
+    a, b = panel[0] - x0, panel[1] - x0
+    emit = _emitter(write_row, lambda r: strip["valid"][r - strip["y"]], a, b)
+    blender = RowBlender(tiles, num_classes, emit, x0, width)
+    for i, y in enumerate(tiles.ys):
+        check_cancel()
+        t0 = time.perf_counter()
+        data, valid = read_strip(wr, radiometry, y, tiles.th, x0, width)
+        n.read_s += time.perf_counter() - t0
+        strip["y"], strip["valid"] = y, valid
+        data = np.where(valid[None], data, fill[:, None, None]).astype(np.float32, copy=False)
+        todo = [j for j in js if valid[:, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw].any()]
+        n.skipped += len(js) - len(todo)
+        for pos in range(0, len(todo), runner.bs):
+            chunk = todo[pos : pos + runner.bs]
+            batch = np.stack([data[:, :, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw] for j in chunk])
+            n.stats.add(tile_windows(batch))
+            probs = runner(torch.from_numpy(batch))
+            for j, p in zip(chunk, probs):
+                blender.add(i, j, p)
+            n.classified += len(chunk)
+            check_cancel()
+        blender.row_done(i)
+        report()
 
 
 def _fill_values(model, bands: int) -> np.ndarray:

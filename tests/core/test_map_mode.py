@@ -155,3 +155,84 @@ def test_explain_and_export_work_on_a_map_mode_run(tmp_path, capsys):
     assert rc == 0, out
     written = [Path(p) for p in json.dumps(json.loads(out)).split('"') if p.startswith(str(tmp_path / "export"))]
     assert written and all(p.exists() for p in written)
+
+
+def test_map_run_never_tries_the_int8_module(tmp_path, capsys, monkeypatch):
+    """fast_path=auto on a CPU with VNNI tried to quantize the per-pixel network on every map run: it
+    built the eager network (timm imported) and failed FX tracing, ~10-15 s wasted per run."""
+    from eurosat_landcover.models import int8_path
+
+    tried = []
+    monkeypatch.setattr(int8_path, "int8_flags", lambda: ["avx512_vnni"])  # as on a CPU that has them
+    monkeypatch.setattr(int8_path, "prepare", lambda *a: tried.append(a) or (_ for _ in ()).throw(AssertionError))
+    src = _crop(tmp_path, 0, 0, 512, 512)  # 9 tiles: the fast path's side of "auto"
+    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--mode", "map", "--device", "cpu", "--quiet"])
+    assert rc == 0, capsys.readouterr()[1]
+    summary = json.loads(capsys.readouterr()[0])
+    assert not tried and "INT8" not in summary["fast_path"]["reason"]
+
+
+def test_panels_cover_the_width_in_whole_blocks():
+    from eurosat_landcover.core.tiles import PANEL, panels
+
+    assert panels(700) == [(0, 700)] and panels(PANEL) == [(0, PANEL)]
+    for width in (PANEL + 1, 10240, 20480, 100_000):
+        ps = panels(width)
+        assert ps[0][0] == 0 and ps[-1][1] == width and all(b == c for (_, b), (c, _) in zip(ps, ps[1:]))
+        assert all(a % 256 == 0 and b - a <= PANEL for a, b in ps)
+
+
+def test_a_raster_run_in_panels_gives_the_pixels_of_one_full_width_pass(tmp_path, map_model, monkeypatch):
+    """Memory flat in the raster's size: a wide raster runs as panels of columns (core/tiles.PANEL);
+    every pixel must get the same tiles, weights and sums as in one pass over the whole width."""
+    from eurosat_landcover.core import tiles
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+
+    src = _crop(tmp_path, 0, 0, 700, 300)
+    arrays = {}
+    for panel in (tiles.PANEL, 256):  # one panel; three panels of 256, 256 and 188 columns
+        monkeypatch.setattr(tiles, "PANEL", panel)
+        req = ClassificationRequest(src, tmp_path / str(panel), mode="map", fast_path="off", device="cpu", threads=1)
+        summary = classify(req, model=map_model).summary
+        assert summary["windows"]["total"] == (8 if panel > 700 else 14)  # straddling tiles run in both panels
+        arrays[panel] = [gdal.Open(summary["outputs"][k]).ReadAsArray() for k in ("classes", "probabilities")]
+    for one, paneled in zip(arrays[tiles.PANEL], arrays[256]):
+        assert np.array_equal(one, paneled)
+
+
+def test_buffers_are_bounded_by_the_panel_not_the_raster_width(tmp_path, monkeypatch):
+    """A raster 9000 px wide: the blend buffer is at most a panel plus its tiles' margins wide (it was
+    the raster's width: (classes + 1) x 256 rows x width float32, 225 MB at 20,000 px), and every
+    column is written. A fake per-pixel model (constant logits) keeps the test quick."""
+    import torch
+    from eurosat_landcover.core import tiles
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+    from eurosat_landcover.core.stages.model import read_card
+
+    class Constant(torch.nn.Module):
+        def forward(self, x):
+            logits = torch.zeros(x.shape[0], 10, *x.shape[2:])
+            logits[:, 3] = 2.0
+            return logits
+
+    widths = []
+    init = tiles.RowBlender.__init__
+
+    def recording(self, *a, **k):
+        init(self, *a, **k)
+        widths.append(self.acc.shape[1])
+
+    monkeypatch.setattr(tiles.RowBlender, "__init__", recording)
+    from engine_testlib import write_geotiff
+
+    sample = gdal.Open(str(SAMPLE)).ReadAsArray()[:, :300]
+    wide = np.tile(sample, (1, 1, 12))[:, :, :9000]  # 10 m pixels, 9000 x 300
+    src = write_geotiff(tmp_path / "wide.tif", wide, epsg=32632, origin=(480000.0, 5300000.0))
+    req = ClassificationRequest(src, tmp_path / "out", mode="map", fast_path="off", device="cpu", threads=1)
+    summary = classify(req, model=(Constant(), read_card(None, "map"))).summary
+    assert len(widths) == len(tiles.panels(9000)) == 3
+    assert max(widths) <= tiles.PANEL + 2 * tiles.TILE
+    classes = gdal.Open(summary["outputs"]["classes"]).ReadAsArray()
+    assert classes.shape == (300, 9000) and (classes == 3).all()

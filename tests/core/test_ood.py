@@ -32,8 +32,15 @@ def bundled():
     return load_model(path, device="cpu")
 
 
-def run(path, out, model, stride=64):
-    req = ClassificationRequest(path, out, stride=stride, fast_path="off", write_probabilities=False)
+@pytest.fixture(scope="module")
+def map_model():
+    from eurosat_landcover.models.checkpoint import default_map_card_path, load_model
+
+    return load_model(default_map_card_path(), device="cpu")
+
+
+def run(path, out, model, stride=64, mode="windows"):
+    req = ClassificationRequest(path, out, stride=stride, fast_path="off", write_probabilities=False, mode=mode)
     return classify(req, model=model).summary
 
 
@@ -95,7 +102,7 @@ def test_quiet_on_snow_free_real_l2a(tmp_path, bundled):
         assert ood["warning"] is None, (d.name, ood)
 
 
-def test_fires_on_cloud(tmp_path, bundled):
+def cloudy_mosaic(tmp_path) -> Path:
     """Thick cumulus over the mosaic: a soft-edged bright blob blended in (reflectance ~0.5 -> ~245)."""
     a = mosaic().astype(np.float64)
     yy, xx = np.mgrid[0 : a.shape[1], 0 : a.shape[2]]
@@ -104,9 +111,32 @@ def test_fires_on_cloud(tmp_path, bundled):
     for cy, cx, r in zip(rng.uniform(0, a.shape[1], 6), rng.uniform(0, a.shape[2], 6), rng.uniform(90, 160, 6)):
         cover = np.maximum(cover, np.clip(1.5 - np.hypot(yy - cy, xx - cx) / r, 0, 1))
     cloudy = (a * (1 - cover) + cover * np.array([245.0, 247.0, 250.0])[:, None, None]).round().astype(np.uint8)
-    p = write_geotiff(tmp_path / "cloud.tif", cloudy, epsg=32632, origin=(480000.0, 5300000.0))
-    ood = run(p, tmp_path / "out", bundled)["out_of_distribution"]
+    return write_geotiff(tmp_path / "cloud.tif", cloudy, epsg=32632, origin=(480000.0, 5300000.0))
+
+
+def test_fires_on_cloud(tmp_path, bundled):
+    ood = run(cloudy_mosaic(tmp_path), tmp_path / "out", bundled)["out_of_distribution"]
     assert ood["white_share"] >= WHITE_SHARE and "cloud or snow" in ood["warning"]
+
+
+def test_map_mode_fires_on_cloud_and_stays_quiet_on_the_mosaic(tmp_path, map_model):
+    """Map mode's tiles feed the check as 64 px windows (it saw no window at all before: never fired)."""
+    quiet = run(MOSAIC, tmp_path / "quiet", map_model, mode="map")["out_of_distribution"]
+    assert quiet["warning"] is None and quiet["windows"] == 12 * 16, quiet  # 4 x 3 tiles of 4 x 4 windows
+    s = run(cloudy_mosaic(tmp_path), tmp_path / "cloud", map_model, mode="map")
+    ood = s["out_of_distribution"]
+    assert ood["white_share"] >= WHITE_SHARE and "cloud or snow" in ood["warning"] and ood["warning"] in s["warnings"]
+
+
+def test_tile_windows_are_the_tiles_64px_windows():
+    from eurosat_landcover.core.stages.run_map import tile_windows
+
+    tiles = np.arange(2 * 3 * 256 * 192, dtype=np.float32).reshape(2, 3, 256, 192)
+    w = tile_windows(tiles)
+    assert w.shape == (2 * 4 * 3, 3, 64, 64)
+    assert np.array_equal(w[0], tiles[0, :, :64, :64]) and np.array_equal(w[5], tiles[0, :, 64:128, 128:192])
+    assert np.array_equal(w[12], tiles[1, :, :64, :64])
+    assert tile_windows(tiles[:, :, :40, :100]).shape == (2, 3, 40, 64)  # a short side is taken whole
 
 
 def test_fires_on_wrong_pixel_size_and_nodata(tmp_path, bundled):

@@ -144,6 +144,32 @@ def test_split_raster_mosaic_equals_a_single_run(cluster, single_runs, tmp_path)
     assert not _partials(tmp_path / "out")
 
 
+def test_map_mode_runs_each_raster_whole_and_equals_a_single_map_run(cluster, tmp_path):
+    """classify-many --mode map (it refused map mode before): one block per raster, whatever the block
+    size, pixel for pixel the single map run; the map model is the default, the fingerprint says map."""
+    from eurosat_landcover.core.scaleout.blocks import fingerprint
+    from eurosat_landcover.core.stages.model import read_card
+
+    opts = {"mode": "map", "stride": 32}
+    summary = classify_many(
+        [str(SAMPLE)], tmp_path / "out", opts, scheduler=cluster.scheduler_address, block_size=BLOCK
+    )
+    assert summary["failures"] == {}
+    raster = summary["rasters"]["eurosat_mosaic_rgb"]
+    assert raster["blocks"] == 1 and raster["cells"] == [768, 512]
+    assert raster["outputs"]["classes"].endswith("eurosat_mosaic_rgb_classes.tif")
+    assert summary["model"]["architecture"] == "tf_efficientnet_lite0_map"
+    single = classify(ClassificationRequest(SAMPLE, tmp_path / "single", mode="map", threads=1))
+    for kind, path in (("classes", single.classes_path), ("probabilities", single.probabilities_path)):
+        assert np.array_equal(_read(raster["outputs"][kind]), _read(path)), kind
+    card = read_card(None, "map")
+    assert fingerprint(opts, card, BLOCK) != fingerprint({"stride": 32}, card, BLOCK)
+    windows_card = read_card(None)
+    assert fingerprint({"stride": 32, "mode": "windows"}, windows_card, BLOCK) == fingerprint(
+        {"stride": 32}, windows_card, BLOCK
+    )
+
+
 def test_inputs_in_other_crss_each_equal_their_single_run(cluster, single_runs, tmp_path):
     inputs = [_warped(tmp_path, 4326), _warped(tmp_path, 3857)]
     summary = classify_many(

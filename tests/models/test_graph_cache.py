@@ -175,3 +175,40 @@ def test_no_cache_folder_means_tracing_as_before(card, eager, no_tracing, monkey
     model, _ = lazy(card, eager)
     _, report = graph_cache.prepare(model, BATCH, 3, 64)
     assert report.graph_cache.startswith("off") and len(no_tracing) == 1
+
+
+def test_probe_step_keeps_window_softmax_whole_and_a_map_softmax_small():
+    assert graph_cache.probe_step(torch.zeros(64, 10)) == 1  # window classifiers: every value, as before
+    assert graph_cache.probe_step(torch.zeros(1, 10, 64, 64)) == 1
+    step = graph_cache.probe_step(torch.zeros(4, 10, 256, 256))
+    assert step > 1 and torch.zeros(4, 10, 256, 256)[..., ::step, ::step].numel() <= graph_cache.STORED_PROBE_VALUES
+
+
+def test_map_model_entry_stores_its_probe_on_a_lattice_and_loads_without_the_network(cache, monkeypatch):
+    """A per-pixel model's entry held its whole probe softmax (4 x 10 x 256 x 256 floats: a 74 MB file,
+    1.3 s of JSON decoding on every map run); now a pixel lattice, still checked on loading."""
+    from eurosat_landcover.models.checkpoint import default_map_card_path
+
+    map_card = ModelCard.load(default_map_card_path())
+    map_eager = load_weights(map_card, "cpu")
+    model, _ = lazy(map_card, map_eager)
+    _, report = graph_cache.prepare(model, 1, 3, 128)
+    if not report.used:
+        pytest.skip(f"no CPU fast path on this machine: {report.reason}")
+    path = graph_cache.entry_path(graph_cache.graph_key(model, 1, 3, 128))
+    extra = {"meta.json": ""}
+    torch.jit.load(str(path), _extra_files=extra)
+    meta = json.loads(extra["meta.json"])
+    assert meta["probe_step"] == 2 and torch.tensor(meta["probe_softmax"]).shape == (1, 10, 64, 64)
+    model, built = lazy(map_card, map_eager)
+    _, report = graph_cache.prepare(model, 1, 3, 128)
+    assert report.used and report.graph_cache == f"loaded {path}" and "stored with it" in report.reason
+    assert not built
+    # a tampered lattice is caught (and not traced afresh here: the test's time)
+    from eurosat_landcover.models import fast_path
+
+    monkeypatch.setattr(fast_path, "trace_for_cpu", lambda m, *a: (m, fast_path.FastPathReport("eager", "skipped")))
+    meta["probe_softmax"] = torch.full((1, 10, 64, 64), 0.1).tolist()
+    torch.jit.save(torch.jit.load(str(path)), str(path), _extra_files={"meta.json": json.dumps(meta)})
+    _, report = graph_cache.prepare(lazy(map_card, map_eager)[0], 1, 3, 128)
+    assert "differs from the eager model's softmax stored with it" in report.graph_cache
