@@ -54,6 +54,12 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--small-share",
+        type=float,
+        default=0.0,
+        help="share of steps trained on 64 px scenes (4 x the batch): lone patches, as per-patch use sees them",
+    )
     return p.parse_args(argv)
 
 
@@ -134,7 +140,10 @@ class Trainer:
         frac = self.elapsed() / (60 * args.minutes) if args.minutes else self.step / args.steps
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(args.lr, frac)
-        x, y = scenes_tensor(rng, self.train_bank, args.batch, args.size)
+        if args.small_share and rng.random() < args.small_share:
+            x, y = scenes_tensor(rng, self.train_bank, 4 * args.batch, 64)
+        else:
+            x, y = scenes_tensor(rng, self.train_bank, args.batch, args.size)
         xn = normalise(x, self.base)
         with torch.no_grad():
             feats = self.net.features(xn)
