@@ -77,3 +77,16 @@ def test_recipe_keeps_plain_option_values_only():
         "no_amp": True,
         "device": "cpu",
     }
+
+
+def test_map_train_card_recipe_is_json_with_a_callback_on_args():
+    from types import SimpleNamespace
+
+    from eurosat_landcover.models import map_train
+
+    args = map_train.parse_args(["--classifier", "c.json", "--out", "o"])
+    args.stop_requested = lambda: False  # what the main CLI puts on args
+    split = {"train": [("Forest/a.jpg", 1)], "val": [("River/b.jpg", 8)], "test": []}
+    fields = map_train.card_fields(args, SimpleNamespace(name="base", weights_sha256="0" * 64), split, [], 1, 0.5)
+    recipe = json.loads(json.dumps(fields))["training"]["recipe"]
+    assert recipe["name"] == args.name and not {"stop_requested", "classifier", "out"} & set(recipe)
