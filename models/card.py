@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,10 @@ EUROSAT_COLORS: dict[str, str] = {
     "River": "#4fa3e0",  # lighter blue
     "SeaLake": "#0d3b8c",  # deep blue
 }
+# Colours for the classes of a class set of one's own (names that are not EuroSAT's), in turn.
+OTHER_COLORS: tuple[str, ...] = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
 
 EUROSAT_CITATION = (
     "Helber, P., Bischke, B., Dengel, A., Borth, D. (2019). EuroSAT: A Novel Dataset and Deep "
@@ -222,4 +228,41 @@ def eurosat_classes() -> list[ClassInfo]:
     """The ten EuroSAT classes in the dataset's (alphabetical) order, with map colours."""
     from .dataset import EUROSAT_CLASSES
 
-    return [ClassInfo(name, EUROSAT_COLORS[name]) for name in EUROSAT_CLASSES]
+    return class_infos(EUROSAT_CLASSES)
+
+
+def class_infos(names: Sequence[str]) -> list[ClassInfo]:
+    """``names`` (a training's classes, in the model's output order) with map colours: EuroSAT's own
+    for EuroSAT names, the others from :data:`OTHER_COLORS` in turn."""
+    others = iter(OTHER_COLORS * (1 + len(names) // len(OTHER_COLORS)))
+    return [ClassInfo(name, EUROSAT_COLORS.get(name) or next(others)) for name in names]
+
+
+def recipe_of(args, leave_out: Iterable[str] = ()) -> dict:
+    """The options a card records as its training's recipe: ``vars(args)`` without ``leave_out`` and
+    the command line's own entries (:data:`NOT_RECIPE`), keeping only values JSON represents as they
+    are (``None``, bool, int, float, str, a path as its text, a list or tuple of these as a list).
+    A callback or other object put on ``args`` is left out, so every writer's card stays JSON."""
+    skip = set(leave_out) | set(NOT_RECIPE)
+    recipe = {}
+    for key, value in vars(args).items():
+        value = _plain(value)
+        if key not in skip and value is not _NOT_PLAIN:
+            recipe[key] = value
+    return recipe
+
+
+# what the main command line (cli/app.py) puts on ``args`` beside a training's options
+NOT_RECIPE = ("command", "debug", "stop_requested", "outputs_kept")
+_NOT_PLAIN = object()
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
+    return _NOT_PLAIN

@@ -17,6 +17,7 @@ import threading
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Optional
 
 import numpy as np
 
@@ -64,6 +65,32 @@ def _iter_members(source: str | os.PathLike) -> Iterable[str]:
             yield Path(dirpath, fname).relative_to(path).as_posix()
 
 
+def _images(source: str | os.PathLike) -> Iterable[tuple[str, str]]:
+    """``(class folder, member)`` of every image of ``source`` (not hidden, not ``__MACOSX``)."""
+    for member in _iter_members(source):
+        p = PurePosixPath(member)
+        if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
+            continue
+        if any(part.startswith("__MACOSX") for part in p.parts):
+            continue
+        if len(p.parts) >= 2:
+            yield p.parts[-2], member
+
+
+def training_classes(source: str | os.PathLike, classes: Optional[Sequence[str]] = None) -> list[str]:
+    """The classes a training on ``source`` learns, in the order of the model's outputs: ``classes``
+    when given (``train --classes``); else the ten EuroSAT classes when every class folder of
+    ``source`` is a EuroSAT class (a subset too); else the class folders' names, sorted."""
+    if classes:
+        if len(set(classes)) != len(classes):
+            raise DatasetError(f"--classes names a class twice: {', '.join(classes)}; give each name once")
+        return list(classes)
+    folders = sorted({cls for cls, _ in _images(source)})
+    if not folders:
+        raise DatasetError(f"no images in the EuroSAT layout (<Class>/<image>) found in {source}")
+    return list(EUROSAT_CLASSES) if set(folders) <= set(EUROSAT_CLASSES) else folders
+
+
 def list_eurosat(source: str | os.PathLike, classes: Sequence[str] = EUROSAT_CLASSES) -> dict[str, list[str]]:
     """Members of ``source`` per class, ``{class: sorted member list}``, classes in ``classes`` order.
 
@@ -71,15 +98,7 @@ def list_eurosat(source: str | os.PathLike, classes: Sequence[str] = EUROSAT_CLA
     is not a class are ignored (``__MACOSX`` and hidden files too).
     """
     wanted = {c: [] for c in classes}
-    for member in _iter_members(source):
-        p = PurePosixPath(member)
-        if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
-            continue
-        if any(part.startswith("__MACOSX") for part in p.parts):
-            continue
-        if len(p.parts) < 2:
-            continue
-        cls = p.parts[-2]
+    for cls, member in _images(source):
         if cls in wanted:
             wanted[cls].append(member)
     found = {c: sorted(m) for c, m in wanted.items() if m}

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from .card import ModelCard
+from .card import ModelCard, recipe_of
 from .checkpoint import _read_state_dict, save_checkpoint, verify_weights
 from .dataset import DEFAULT_DATASET, EUROSAT_CLASSES, load_arrays, split_fingerprint, stratified_split
 from .map_net import from_classifier_state
@@ -233,7 +233,7 @@ def card_fields(args, base, split, history, step, acc) -> dict:
         "training": {
             "command": cmd,
             "trunk_from": {"name": base.name, "weights_sha256": base.weights_sha256},
-            "recipe": {k: v for k, v in vars(args).items() if k not in ("classifier", "out")},
+            "recipe": recipe_of(args, leave_out=("classifier", "out")),
             "split": {"seed": args.split_seed, **split_fingerprint(split)},
             "history": history,
             "model_selection": "best pixel accuracy on scenes composed from validation patches; test split unused",

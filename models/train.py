@@ -49,6 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="card/weights file stem (default eurosat_rgb_<arch>)")
     p.add_argument("--title", default=None, help="human title in the card")
     p.add_argument(
+        "--classes",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="class folders to learn, in the model's output order (default: the ten EuroSAT classes when "
+        "the data's class folders are EuroSAT's, else every class folder, sorted)",
+    )
+    p.add_argument(
         "--pretrained",
         choices=("auto", "yes", "no"),
         default="auto",

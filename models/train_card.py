@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from .card import ModelCard, eurosat_classes
+from .card import ModelCard, class_infos, recipe_of
+from .dataset import EUROSAT_CLASSES
 from .hashing import sha256_file
 from .registry import eurosat_rgb_card
 
@@ -24,7 +25,8 @@ def versions() -> dict:
     }
 
 
-def make_card(args, name, spec, pretrained, fingerprint, state, command, num_classes, parent=None) -> ModelCard:
+def make_card(args, name, spec, pretrained, fingerprint, state, command, classes, parent=None) -> ModelCard:
+    """The card of a training; ``classes``: the class names it learnt, in the model's output order."""
     data = Path(args.data)
     dataset = {"source": str(args.data), "name": data.name}
     if data.is_file():
@@ -43,11 +45,7 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
         "split": {"seed": args.split_seed, "fractions": list(args.fractions), **fingerprint},
         "init": init,
         **({"parent": parent} if parent else {}),
-        "recipe": {
-            k: (list(v) if isinstance(v, tuple) else v)
-            for k, v in vars(args).items()
-            if k not in ("data", "out", "resume")
-        },
+        "recipe": recipe_of(args, leave_out=("data", "out", "resume")),
         "epochs_run": state["epoch"],
         "best_epoch": state["best_epoch"],
         "history": state["history"],
@@ -66,7 +64,7 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
         args.arch,
         name,
         title=args.title or f"EuroSAT RGB land cover ({args.arch}, {args.patch_size} px)",
-        classes=eurosat_classes()[:num_classes],
+        classes=class_infos(classes),
         patch_size=args.patch_size,
         gsd_m=10.0,
         sentinel2_dn_divisor=2750.0,
@@ -74,7 +72,11 @@ def make_card(args, name, spec, pretrained, fingerprint, state, command, num_cla
         training=training,
         description=(
             "Classifies 64x64 Sentinel-2 RGB windows (B04, B03, B02 scaled as clip(DN/2750*255, 0, 255)) "
-            "into the ten EuroSAT land-cover classes."
+            + (
+                "into the ten EuroSAT land-cover classes."
+                if list(classes) == list(EUROSAT_CLASSES)
+                else f"into {len(classes)} classes: {', '.join(classes)}."
+            )
         ),
         license=_license(spec, pretrained, parent),
     )

@@ -22,8 +22,9 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from .augment import augment_batch
+from .card import recipe_of
 from .checkpoint import LandCoverClassifier, load_model, save_checkpoint
-from .dataset import EUROSAT_CLASSES, list_eurosat, load_arrays, split_fingerprint, stratified_split
+from .dataset import list_eurosat, load_arrays, split_fingerprint, stratified_split, training_classes
 from .devices import autocast_dtype, place_model, require_device
 from .evaluate import evaluate_arrays, predict_logits
 from .metrics import record_in_card
@@ -51,7 +52,7 @@ class TrainingRun:
     device: torch.device
     dtype: Optional[torch.dtype]  # autocast dtype, None = fp32
     spec: object
-    classes: list
+    classes: list  # the class names learnt, in the model's output order: the card's classes
     split: dict
     fingerprint: dict
     xtr: torch.Tensor
@@ -87,7 +88,7 @@ class TrainingRun:
             self.fingerprint,
             self.state,
             self.command,
-            len(self.classes),
+            self.classes,
             parent=self.parent,
         )
 
@@ -121,7 +122,8 @@ def set_up(args, command: str, out: Path) -> TrainingRun:
 
 
 def _load_data(args, command, out, name, device, dtype) -> TrainingRun:
-    classes = list(EUROSAT_CLASSES)
+    classes = training_classes(args.data, getattr(args, "classes", None))
+    LOG.info("%d classes: %s", len(classes), ", ".join(classes))
     listing = list_eurosat(args.data, classes)
     split = stratified_split(listing, seed=args.split_seed, fractions=args.fractions, classes=classes)
     fingerprint = split_fingerprint(split, classes)
@@ -447,7 +449,7 @@ def checkpoint(run: TrainingRun, epoch: int, improved: bool) -> None:
         "scaler": run.scaler.state_dict(),
         "rng_cpu": torch.get_rng_state(),
         "state_json": json.dumps(run.state),
-        "args_json": json.dumps(vars(run.args), default=str),
+        "args_json": json.dumps(recipe_of(run.args)),
     }
     if run.device.type == "cuda":
         ckpt["rng_cuda"] = torch.cuda.get_rng_state()
