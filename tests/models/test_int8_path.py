@@ -33,15 +33,39 @@ def test_static_padding_matches_timm_same_padding(loaded):
     assert not any(type(m).__name__ == "Conv2dSame" for m in fixed.modules())
 
 
+def test_relu6_inputs_are_quantized_to_the_relu6_range(loaded, eurosat_rgb_zip):
+    """FX has no conv + ReLU6 fusion: without a fixed [0, 6] range the convolution's output is quantized
+    over its whole pre-activation range and ReLU6 then keeps a dozen levels (the 7-point loss)."""
+    from eurosat_landcover.models.dataset import list_eurosat, load_arrays, stratified_split
+
+    model, card, _ = loaded
+    x = (torch.rand(1, 3, 64, 64) * 255 - model.mean) / model.std
+    sites = int8_path.relu6_sites(int8_path.static_padding(model.net, x), x)
+    assert ("conv_stem.1", "bn1") in sites and ("blocks.1.0.conv_pw", "blocks.1.0.bn1") in sites
+    assert len(sites) == 33  # every expansion and depthwise convolution of lite0, and the head
+    train = stratified_split(list_eurosat(eurosat_rgb_zip, card.class_names), classes=card.class_names)["train"]
+    images, _ = load_arrays(eurosat_rgb_zip, train[::300][:64], size=card.patch_size)
+    int8 = int8_path.quantize(model, torch.from_numpy(images[:32]).float())
+    conv_pw = int8.net.get_submodule("blocks.1.0.conv_pw")
+    assert conv_pw.scale == pytest.approx(6 / 255) and conv_pw.zero_point == 0
+    assert int8.net.get_submodule("classifier").__class__ is torch.nn.Linear  # fp32 head
+    held_out = torch.from_numpy(images[32:]).float()
+    stats = int8_path.compare(int8, model, held_out)
+    assert stats["agreement"] >= 0.95 and stats["mean"] < 0.03, stats
+
+
 def test_int8_calibrated_checked_cached_and_reloaded(loaded, eurosat_rgb_zip, tmp_path, monkeypatch):
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
     model, card, _ = loaded
     module, report = int8_path.prepare(model, 3, card.patch_size)
-    assert "calibrated on 128 EuroSAT train-split patches" in report.graph_cache
+    assert f"calibrated on {int8_path.CALIBRATION_PATCHES} EuroSAT train-split patches" in report.graph_cache
     entries = list((tmp_path / "cache" / "graphs").glob("int8_*.pt"))
     assert len(entries) == 1
-    # the probe check decides: INT8, or fp32 (the model itself) with the measured difference as reason
+    # the probe check decides: INT8, or fp32 (the model itself) with the measured difference as reason;
+    # on a CPU with VNNI / AMX the INT8 model must pass it (it did not before the ReLU6 ranges were fixed)
+    if int8_path.int8_flags():
+        assert report.path == "int8", report.reason
     if report.path == "int8":
         assert module is not model and "top-1 agreement" in report.reason
     else:
