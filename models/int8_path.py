@@ -228,6 +228,10 @@ def relu6_sites(net: torch.nn.Module, example: torch.Tensor) -> list[tuple[str, 
     return sites
 
 
+def _in_fp32(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in FP32_MODULES)
+
+
 def _qconfig(sites: list[tuple[str, str]], fast: bool):
     """The QConfigMapping: histogram observers (``fast``: min/max ones with the same structure, the
     scales are loaded over them), per-channel weights, [0, 6] fixed for ReLU6 inputs, FP32_MODULES fp32."""
@@ -243,10 +247,11 @@ def _qconfig(sites: list[tuple[str, str]], fast: bool):
     observer = MinMaxObserver if fast else HistogramObserver
     mapping = QConfigMapping().set_global(QConfig(activation=observer.with_args(reduce_range=False), weight=weight))
     relu6 = QConfig(activation=FixedQParamsObserver.with_args(scale=RELU6_SCALE, zero_point=0), weight=weight)
-    in_fp32 = lambda name: any(name == m or name.startswith(m + ".") for m in FP32_MODULES)  # noqa: E731
     for conv, act in sites:
-        # an fp32 convolution's output is quantized where the module holding its ReLU6 takes it
-        mapping.set_module_name(act.rpartition(".")[0] if in_fp32(conv) else conv, relu6)
+        if not _in_fp32(conv):
+            mapping.set_module_name(conv, relu6)
+        elif not _in_fp32(act):  # an fp32 convolution's output is quantized where its ReLU6's module takes it
+            mapping.set_module_name(act.rpartition(".")[0], relu6)
     for name in FP32_MODULES:  # the layers most sensitive to 8 bits stay fp32 (a small share of the work)
         mapping.set_module_name(name, None)
     return mapping
@@ -270,6 +275,8 @@ def quantize(model, images: torch.Tensor, batch_size: int = 64, calibrate: bool 
                 prepared(norm(images[i : i + batch_size]))
         qnet = convert_fx(prepared)
     for _, act in sites:  # their input is quantized on [0, 6] already: the ReLU6 would copy it unchanged
+        if _in_fp32(act):
+            continue
         parent, _, child = act.rpartition(".")
         setattr(qnet.get_submodule(parent), child, torch.nn.Identity())
     return Int8Classifier(qnet, model.mean, model.std).eval()

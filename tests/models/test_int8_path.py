@@ -106,6 +106,13 @@ def test_auto_keeps_fp32_on_a_cpu_without_vnni(tmp_path, monkeypatch, eurosat_rg
 @pytest.mark.skipif(not int8_path.int8_flags(), reason="auto measures INT8 only on CPUs with VNNI / AMX")
 def test_auto_measures_int8_on_a_vnni_cpu_and_says_what_ran(tmp_path, monkeypatch, eurosat_rgb_zip):
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
+    model_cache.release()
+    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out0", stride=64, device="cpu", fast_path="auto"))
+    fast = json.loads(res.summary_path.read_text())["fast_path"]
+    assert fast["path"] == "torchscript+onednn"
+    assert "INT8 not taken: INT8 path not available: no EuroSAT training data" in fast["reason"]
+    model_cache.release()  # the process keeps the failed INT8 preparation otherwise
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
     res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto"))
     fast = json.loads(res.summary_path.read_text())["fast_path"]
