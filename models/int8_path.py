@@ -23,12 +23,13 @@ around fp32 kernels, so it is not used here (see models/fast_path.py on compiler
 PyTorch 2.14 warns that its quantized tensors (what FX's converted modules run on) are deprecated;
 the probe check and the fp32 fallback keep the engine working when they go.
 
-Cached on disk like the fp32 graph (models/graph_cache.py): the quantized state dict with its key
-(weights' SHA-256, torch, CPU, calibration) under ``<cache>/graphs/int8_*.pt``; a later process
-rebuilds the quantized module from the eager network and loads the calibrated scales, never from a
-file in the repository. Checked like the fp32 fast path: probabilities on a probe batch of real
-patches are compared with the fp32 model; when they differ more than ``PROBE_MEAN_TOLERANCE`` /
-``PROBE_AGREEMENT`` the engine falls back with a note.
+Cached on disk like the fp32 graph (models/graph_cache.py): the quantized module traced with
+TorchScript, with its key (weights' SHA-256, torch, CPU, calibration), the probe patches and the fp32
+model's probabilities on them, under ``<cache>/graphs/int8_*.pt`` (written by this user, never a file
+of the repository); a later process loads it without building the eager network, so timm,
+torchvision and the Triton they pull in stay out of memory. Checked like the fp32 fast path:
+probabilities on the probe batch of real patches are compared with the fp32 model's; when they
+differ more than ``PROBE_MEAN_TOLERANCE`` / ``PROBE_AGREEMENT`` the engine falls back with a note.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Optional
 
 import torch
 
-FORMAT = 2  # 2: onednn engine, full-range activations, ReLU6 outputs fixed to [0, 6]
+FORMAT = 3  # 3: the traced module with fp32's probe probabilities; 2: onednn, ReLU6 ranges fixed
 ENGINE = "onednn"
 RELU6_SCALE = 6.0 / 255
 CALIBRATION_PATCHES = 256
@@ -282,16 +283,20 @@ def quantize(model, images: torch.Tensor, batch_size: int = 64, calibrate: bool 
     return Int8Classifier(qnet, model.mean, model.std).eval()
 
 
-def compare(int8, fp32, probe: torch.Tensor) -> dict:
-    """Probabilities of the two models on ``probe``: max and mean |difference|, top-1 agreement."""
+def probabilities(fn, x: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
-        p8 = torch.softmax(int8(probe).float(), dim=1)
-        p32 = torch.softmax(fp32(probe).float(), dim=1)
-    d = (p8 - p32).abs()
+        return torch.softmax(fn(x.float()).float(), dim=1)
+
+
+def compare(int8, reference: torch.Tensor, probe: torch.Tensor) -> dict:
+    """INT8's probabilities on ``probe`` against fp32's (``reference``, N x K): max and mean |difference|,
+    top-1 agreement."""
+    p8 = probabilities(int8, probe)
+    d = (p8 - reference).abs()
     return {
         "max": float(d.max()),
         "mean": float(d.sum(dim=1).mean() / 2),
-        "agreement": float((p8.argmax(1) == p32.argmax(1)).float().mean()),
+        "agreement": float((p8.argmax(1) == reference.argmax(1)).float().mean()),
     }
 
 
@@ -311,13 +316,26 @@ def cache_path(key: dict) -> Optional[Path]:
     return entry_path(key, kind="int8")
 
 
-def save(module: Int8Classifier, key: dict, probe: torch.Tensor, path: Path) -> str:
-    """Write the calibrated state dict with its key and probe patches (atomic); -> a note."""
+def freeze(module: Int8Classifier, example: torch.Tensor):
+    """The quantized module traced with TorchScript (any batch size; no Python per layer, and a later
+    process loads it without building the timm network: timm, torchvision and Triton stay unimported)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation, see models/fast_path.py
+        with torch.no_grad():
+            return torch.jit.trace(module, example.float(), check_trace=False)
+
+
+def save(module, key: dict, probe: torch.Tensor, reference: torch.Tensor, path: Path) -> str:
+    """Write the traced module with its key, the probe patches and fp32's probabilities on them (atomic)."""
     from .weights_memo import write_atomic
 
     try:
+        archive = io.BytesIO()
+        torch.jit.save(module, archive)
         buf = io.BytesIO()
-        torch.save({"key": key, "state": module.state_dict(), "probe": probe.to(torch.uint8)}, buf)
+        blob = torch.frombuffer(bytearray(archive.getvalue()), dtype=torch.uint8)  # loads with weights_only=True
+        entry = {"key": key, "module": blob, "probe": probe.to(torch.uint8), "reference": reference}
+        torch.save(entry, buf)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, buf.getvalue())
     except Exception as exc:  # a full disk: the run goes on
@@ -325,22 +343,18 @@ def save(module: Int8Classifier, key: dict, probe: torch.Tensor, path: Path) -> 
     return f"quantized and cached as {path}"
 
 
-def load(model, key: dict, path: Path):
-    """-> (Int8Classifier, probe uint8) rebuilt from the cache entry, or (None, why)."""
+def load(key: dict, path: Path):
+    """-> (traced module, probe uint8, fp32 reference probabilities) from the cache entry, or (None, why, None)."""
     try:
-        # written by this process's user like the fp32 graph cache (torch.jit.load there): quantized
-        # packed parameters do not load with weights_only=True
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's deprecation of quantized tensors: see the report
-            entry = torch.load(str(path), map_location="cpu", weights_only=False)
+        entry = torch.load(str(path), map_location="cpu", weights_only=True)
         if entry.get("key") != key:
-            return None, f"the cached INT8 model {path.name} was made for another model, torch or CPU: ignored"
-        probe = entry["probe"]
-        module = quantize(model, probe.float(), calibrate=False)
-        module.load_state_dict(entry["state"])
+            return None, f"the cached INT8 model {path.name} was made for another model, torch or CPU: ignored", None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation of quantized tensors: see the module docstring
+            module = torch.jit.load(io.BytesIO(entry["module"].numpy().tobytes()), map_location="cpu")
+        return module, entry["probe"], entry["reference"].float()
     except Exception as exc:  # corrupt or foreign: quantized afresh
-        return None, f"the cached INT8 model {path.name} could not be used ({type(exc).__name__}): ignored"
-    return module, probe
+        return None, f"the cached INT8 model {path.name} could not be used ({type(exc).__name__}): ignored", None
 
 
 def windows_per_second(fn, x: torch.Tensor, repeats: int = 3) -> float:
@@ -369,7 +383,7 @@ def int8_key(model, bands: int, patch: int) -> Optional[dict]:
         "architecture": str(card.architecture),
         "mean": [float(v) for v in card.mean],
         "std": [float(v) for v in card.std],
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a plain str: the entry loads with weights_only=True
         "cpu": cpu_fingerprint(),
         "bands": int(bands),
         "patch": int(patch),
@@ -385,6 +399,7 @@ def prepare(model, bands: int, patch: int):
     from .lazy_model import materialise
 
     t0 = time.perf_counter()
+    torch.backends.quantized.engine = ENGINE  # a loaded module's packed weights run on it
 
     def fallback(reason: str, note: Optional[str] = None, diff=None):
         return model, FastPathReport("eager", reason, time.perf_counter() - t0, diff, None, note)
@@ -395,22 +410,23 @@ def prepare(model, bands: int, patch: int):
     path = cache_path(key) if key is not None else None
     note = "no cached INT8 model yet" if path is not None else "not cached (a model handed in, or no cache folder)"
     try:
-        eager = materialise(model).eval()
         module = None
-        if path is not None and path.is_file():
-            module, probe = load(eager, key, path)
+        if path is not None and path.is_file():  # no eager network needed (nor timm imported)
+            module, probe, reference = load(key, path)
             note = f"loaded {path}" if module is not None else probe
         if module is None:
+            eager = materialise(model).eval()
             images, described = calibration_patches(eager.card if eager.card is not None else model.card)
             if images is None:
                 return fallback(f"INT8 path not available: {described}", note)
             images = torch.from_numpy(images)
             calib, probe = images[:CALIBRATION_PATCHES], images[CALIBRATION_PATCHES:]
-            module = quantize(eager, calib.float())
+            module = freeze(quantize(eager, calib.float()), probe)
+            reference = probabilities(eager, probe)
             note += f"; calibrated on {described}"
             if path is not None:
-                note += "; " + save(module, key, probe, path)
-        stats = compare(module, eager, probe.float())
+                note += "; " + save(module, key, probe, reference, path)
+        stats = compare(module, reference, probe.float())
     except Exception as exc:  # quantization unsupported for this network or build: fp32
         return fallback(f"INT8 model could not be built ({type(exc).__name__}: {exc})", note)
     failure = check_failure(stats)

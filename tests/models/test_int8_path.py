@@ -54,7 +54,7 @@ def test_relu6_inputs_are_quantized_to_the_relu6_range(loaded, eurosat_rgb_zip):
     assert int8.net.get_submodule("classifier").__class__ is torch.nn.Linear  # fp32 head
     assert not any(isinstance(m, torch.nn.ReLU6) for m in int8.net.modules())  # the saturation is the ReLU6
     held_out = torch.from_numpy(images[32:]).float()
-    stats = int8_path.compare(int8, model, held_out)
+    stats = int8_path.compare(int8, int8_path.probabilities(model, held_out), held_out)
     assert stats["agreement"] >= 0.95 and stats["mean"] < 0.03, stats
 
 
@@ -79,6 +79,24 @@ def test_int8_calibrated_checked_cached_and_reloaded(loaded, eurosat_rgb_zip, tm
     _, report2 = int8_path.prepare(model, 3, card.patch_size)
     assert report2.graph_cache.startswith("loaded "), report2.graph_cache
     assert report2.path == report.path and report2.max_softmax_difference == report.max_softmax_difference
+    # a fresh process loads the cached INT8 model without building the network: no timm, no Triton
+    code = (
+        "import os, sys, torch\n"
+        "from eurosat_landcover.models import int8_path, model_cache\n"
+        "from eurosat_landcover.models.card import ModelCard\n"
+        "from eurosat_landcover.models.checkpoint import default_card_path\n"
+        "card = ModelCard.load(default_card_path())\n"
+        "m, _ = model_cache.load_weights(card, torch.device('cpu'), lazy=True)\n"
+        "module, report = int8_path.prepare(m, 3, card.patch_size)\n"
+        "print(report.graph_cache.split(' ')[0], report.path, 'timm' in sys.modules, 'triton' in sys.modules)\n"
+    )
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, EUROSAT_LANDCOVER_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["loaded", report.path, "False", "False"], out
 
 
 def test_engine_falls_back_with_a_note_without_calibration_data(tmp_path, monkeypatch):
