@@ -399,13 +399,13 @@ def prepare(model, bands: int, patch: int):
     from .lazy_model import materialise
 
     t0 = time.perf_counter()
-    torch.backends.quantized.engine = ENGINE  # a loaded module's packed weights run on it
 
     def fallback(reason: str, note: Optional[str] = None, diff=None):
         return model, FastPathReport("eager", reason, time.perf_counter() - t0, diff, None, note)
 
     if ENGINE not in torch.backends.quantized.supported_engines:
         return fallback(f"this PyTorch build has no {ENGINE} quantized engine (INT8 path)")
+    torch.backends.quantized.engine = ENGINE  # a loaded module's packed weights run on it
     key = int8_key(model, bands, patch)
     path = cache_path(key) if key is not None else None
     note = "no cached INT8 model yet" if path is not None else "not cached (a model handed in, or no cache folder)"
