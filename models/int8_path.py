@@ -1,22 +1,35 @@
 """CPU INT8 path: the classifier quantized by PyTorch's post-training static quantization.
 
-FX graph mode (``torch.ao.quantization.quantize_fx``) with the ``x86`` backend (fbgemm / oneDNN):
-weights int8 per channel, activations uint8 calibrated (histogram observers) on EuroSAT TRAIN-split
-patches (models/dataset.py's stratified split of the shared EuroSAT zip, or the folder/zip named by
-``EUROSAT_LANDCOVER_CALIBRATION_DATA``). timm's ``tf_`` networks pad "same" at run time (Python
-control flow FX cannot trace), so those convolutions are first replaced by fixed padding for the
-patch size (:func:`static_padding`, identical output).
+FX graph mode (``torch.ao.quantization.quantize_fx``) run by the ``onednn`` quantized engine: weights
+int8 per channel (symmetric), activations uint8 over the full 0-255 range, calibrated (histogram
+observers) on EuroSAT TRAIN-split patches (models/dataset.py's stratified split of the shared EuroSAT
+zip, or the folder/zip named by ``EUROSAT_LANDCOVER_CALIBRATION_DATA``). timm's ``tf_`` networks pad
+"same" at run time (Python control flow FX cannot trace), so those convolutions are first replaced by
+fixed padding for the patch size (:func:`static_padding`, identical output) and the batch norms are
+folded into the convolutions.
+
+What keeps INT8 within 0.2 points of fp32 on the EuroSAT test split (benchmarks/results_int8.md; the
+first version lost 7 points): every convolution whose output goes into a ReLU6 is quantized with the
+fixed range [0, 6] (scale 6/255, :func:`relu6_sites`), so the 8-bit saturation *is* the ReLU6 -- FX
+has no conv + ReLU6 fusion and otherwise quantizes the pre-activation range (often -40..40) and
+clips after, leaving ReLU6's output a dozen levels; and ``reduce_range`` is off (7-bit activations
+cost 4 points): the ``onednn`` engine takes full-range uint8 (VNNI), the ``x86`` engine's fbgemm
+kernels need the reduced range on CPUs without VNNI and ran 7 x slower than ``onednn`` here. The
+first convolution (the normalised input) and the classifier stay fp32 (the stem in int8 cost 1 point).
 
 The PT2E flow (``X86InductorQuantizer``) needs ``torch.compile``'s Inductor, i.e. a C++ compiler at
 run time, to run faster than fp32: without it the converted graph runs quantize/dequantize pairs
 around fp32 kernels, so it is not used here (see models/fast_path.py on compilers beside QGIS).
+PyTorch 2.14 warns that its quantized tensors (what FX's converted modules run on) are deprecated;
+the probe check and the fp32 fallback keep the engine working when they go.
 
-Cached on disk like the fp32 graph (models/graph_cache.py): the quantized state dict with its key
-(weights' SHA-256, torch, CPU, calibration) under ``<cache>/graphs/int8_*.pt``; a later process
-rebuilds the quantized module from the eager network and loads the calibrated scales, never from a
-file in the repository. Checked like the fp32 fast path: probabilities on a probe batch of real
-patches are compared with the fp32 model; when they differ more than ``PROBE_MEAN_TOLERANCE`` /
-``PROBE_AGREEMENT`` the engine falls back with a note.
+Cached on disk like the fp32 graph (models/graph_cache.py): the quantized module traced with
+TorchScript, with its key (weights' SHA-256, torch, CPU, calibration), the probe patches and the fp32
+model's probabilities on them, under ``<cache>/graphs/int8_*.pt`` (written by this user, never a file
+of the repository); a later process loads it without building the eager network, so timm,
+torchvision and the Triton they pull in stay out of memory. Checked like the fp32 fast path:
+probabilities on the probe batch of real patches are compared with the fp32 model's; when they
+differ more than ``PROBE_MEAN_TOLERANCE`` / ``PROBE_AGREEMENT`` the engine falls back with a note.
 """
 
 from __future__ import annotations
@@ -32,12 +45,13 @@ from typing import Optional
 
 import torch
 
-FORMAT = 1
-CALIBRATION_PATCHES = 128
+FORMAT = 3  # 3: the traced module with fp32's probe probabilities; 2: onednn, ReLU6 ranges fixed
+ENGINE = "onednn"
+RELU6_SCALE = 6.0 / 255
+CALIBRATION_PATCHES = 256
 PROBE_PATCHES = 64
 # INT8 is not bit-identical to fp32: on held-out train patches the mean |softmax difference| and the
 # top-1 agreement (issue 26 asks >= 99 % agreement with fp32) must pass, else the engine stays fp32.
-# The current quantization fails it (benchmarks/results_int8.md: 96.9 % here, -7 points on the test split).
 PROBE_MEAN_TOLERANCE = 0.03
 PROBE_AGREEMENT = 0.99
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags with integer dot products
@@ -83,19 +97,43 @@ def static_padding(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Modu
             ih, iw = shapes[m]
             ph = get_same_padding(ih, m.kernel_size[0], m.stride[0], m.dilation[0])
             pw = get_same_padding(iw, m.kernel_size[1], m.stride[1], m.dilation[1])
-            conv = torch.nn.Conv2d(
-                m.in_channels, m.out_channels, m.kernel_size, m.stride, 0, m.dilation, m.groups, m.bias is not None
-            )
-            conv.load_state_dict(m.state_dict())
-            pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-            if pad[0] == pad[1] and pad[2] == pad[3]:
-                conv.padding = (pad[2], pad[0])
-                setattr(parent, name, conv)
-            else:
-                setattr(parent, name, torch.nn.Sequential(torch.nn.ZeroPad2d(pad), conv))
+            setattr(parent, name, _fixed_padding_conv(m, (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)))
 
     replace(net)
     return _fold_batchnorm(net.eval(), example)
+
+
+def _fixed_padding_conv(m: torch.nn.Conv2d, ph: tuple[int, int], pw: tuple[int, int]) -> torch.nn.Module:
+    """``m`` padding ``ph`` rows above / below and ``pw`` columns left / right, as one ``Conv2d``.
+
+    "Same" padding is uneven for a stride-2 layer on an even size (none before, one after); a
+    ``ZeroPad2d`` there ran in fp32 between a dequantize and a quantize (a third of the INT8 model's
+    time). Even padding ``p = max`` on both sides with the kernel widened by zeros on the short side
+    gives the same sums at the same positions and the same output size."""
+    from torch.nn.functional import pad
+
+    dilated = tuple(m.dilation) != (1, 1)
+    top, left = (0, 0) if dilated else (max(ph), max(pw))
+    weight = (
+        m.weight.detach() if dilated else pad(m.weight.detach(), (left - pw[0], left - pw[1], top - ph[0], top - ph[1]))
+    )
+    conv = torch.nn.Conv2d(
+        m.in_channels,
+        m.out_channels,
+        tuple(weight.shape[-2:]),
+        m.stride,
+        (top, left),
+        m.dilation,
+        m.groups,
+        m.bias is not None,
+    )
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if m.bias is not None:
+            conv.bias.copy_(m.bias)
+    if not dilated or not any(ph + pw):
+        return conv
+    return torch.nn.Sequential(torch.nn.ZeroPad2d((pw[0], pw[1], ph[0], ph[1])), conv)
 
 
 def _fold_batchnorm(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
@@ -169,18 +207,52 @@ def calibration_patches(card, n: int = CALIBRATION_PATCHES + PROBE_PATCHES):
     return images, f"{min(len(items), CALIBRATION_PATCHES)} EuroSAT train-split patches of {source.name} ({digest})"
 
 
-def _qconfig(fast: bool):
-    from torch.ao.quantization import QConfig, get_default_qconfig_mapping
-    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+def relu6_sites(net: torch.nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
+    """``(convolution, ReLU6)`` module names of each convolution whose output goes (through identities
+    only) into a ReLU6, in the folded network of :func:`static_padding`."""
+    names = {m: n for n, m in net.named_modules()}
+    order: list = []
+    hooks = [m.register_forward_pre_hook(lambda m, a: order.append(m)) for m in net.modules() if not list(m.children())]
+    with torch.no_grad():
+        net(example[:1])
+    for h in hooks:
+        h.remove()
+    sites = []
+    for i, m in enumerate(order):
+        if not isinstance(m, torch.nn.ReLU6):
+            continue
+        j = i - 1
+        while j >= 0 and isinstance(order[j], torch.nn.Identity):
+            j -= 1
+        if j >= 0 and isinstance(order[j], torch.nn.Conv2d):
+            sites.append((names[order[j]], names[m]))
+    return sites
 
-    if not fast:
-        mapping = get_default_qconfig_mapping("x86")
-    else:  # same structure as the calibrated one (scales are loaded over it): cheap observers
-        qc = QConfig(
-            activation=MinMaxObserver.with_args(reduce_range=True),
-            weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
-        )
-        mapping = get_default_qconfig_mapping("x86").set_global(qc)
+
+def _in_fp32(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in FP32_MODULES)
+
+
+def _qconfig(sites: list[tuple[str, str]], fast: bool):
+    """The QConfigMapping: histogram observers (``fast``: min/max ones with the same structure, the
+    scales are loaded over them), per-channel weights, [0, 6] fixed for ReLU6 inputs, FP32_MODULES fp32."""
+    from torch.ao.quantization import QConfig, QConfigMapping
+    from torch.ao.quantization.observer import (
+        FixedQParamsObserver,
+        HistogramObserver,
+        MinMaxObserver,
+        PerChannelMinMaxObserver,
+    )
+
+    weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    observer = MinMaxObserver if fast else HistogramObserver
+    mapping = QConfigMapping().set_global(QConfig(activation=observer.with_args(reduce_range=False), weight=weight))
+    relu6 = QConfig(activation=FixedQParamsObserver.with_args(scale=RELU6_SCALE, zero_point=0), weight=weight)
+    for conv, act in sites:
+        if not _in_fp32(conv):
+            mapping.set_module_name(conv, relu6)
+        elif not _in_fp32(act):  # an fp32 convolution's output is quantized where its ReLU6's module takes it
+            mapping.set_module_name(act.rpartition(".")[0], relu6)
     for name in FP32_MODULES:  # the layers most sensitive to 8 bits stay fp32 (a small share of the work)
         mapping.set_module_name(name, None)
     return mapping
@@ -190,31 +262,41 @@ def quantize(model, images: torch.Tensor, batch_size: int = 64, calibrate: bool 
     """The eager ``model`` quantized, calibrated on ``images`` (float 0-255, N x C x p x p)."""
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-    torch.backends.quantized.engine = "x86"
+    torch.backends.quantized.engine = ENGINE  # the weights are packed for the engine set now
     model = model.eval()
     norm = lambda x: ((x.float() - model.mean) / model.std).contiguous(memory_format=torch.channels_last)  # noqa: E731
     example = norm(images[:1])
     net = static_padding(model.net, example)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prepared = prepare_fx(net, _qconfig(fast=not calibrate), (example,))
+        sites = relu6_sites(net, example)
+        prepared = prepare_fx(net, _qconfig(sites, fast=not calibrate), (example,))
         with torch.inference_mode():
             for i in range(0, images.shape[0] if calibrate else 1, batch_size):
                 prepared(norm(images[i : i + batch_size]))
         qnet = convert_fx(prepared)
+    for _, act in sites:  # their input is quantized on [0, 6] already: the ReLU6 would copy it unchanged
+        if _in_fp32(act):
+            continue
+        parent, _, child = act.rpartition(".")
+        setattr(qnet.get_submodule(parent), child, torch.nn.Identity())
     return Int8Classifier(qnet, model.mean, model.std).eval()
 
 
-def compare(int8, fp32, probe: torch.Tensor) -> dict:
-    """Probabilities of the two models on ``probe``: max and mean |difference|, top-1 agreement."""
+def probabilities(fn, x: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
-        p8 = torch.softmax(int8(probe).float(), dim=1)
-        p32 = torch.softmax(fp32(probe).float(), dim=1)
-    d = (p8 - p32).abs()
+        return torch.softmax(fn(x.float()).float(), dim=1)
+
+
+def compare(int8, reference: torch.Tensor, probe: torch.Tensor) -> dict:
+    """INT8's probabilities on ``probe`` against fp32's (``reference``, N x K): max and mean |difference|,
+    top-1 agreement."""
+    p8 = probabilities(int8, probe)
+    d = (p8 - reference).abs()
     return {
         "max": float(d.max()),
         "mean": float(d.sum(dim=1).mean() / 2),
-        "agreement": float((p8.argmax(1) == p32.argmax(1)).float().mean()),
+        "agreement": float((p8.argmax(1) == reference.argmax(1)).float().mean()),
     }
 
 
@@ -234,13 +316,26 @@ def cache_path(key: dict) -> Optional[Path]:
     return entry_path(key, kind="int8")
 
 
-def save(module: Int8Classifier, key: dict, probe: torch.Tensor, path: Path) -> str:
-    """Write the calibrated state dict with its key and probe patches (atomic); -> a note."""
+def freeze(module: Int8Classifier, example: torch.Tensor):
+    """The quantized module traced with TorchScript (any batch size; no Python per layer, and a later
+    process loads it without building the timm network: timm, torchvision and Triton stay unimported)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation, see models/fast_path.py
+        with torch.no_grad():
+            return torch.jit.trace(module, example.float(), check_trace=False)
+
+
+def save(module, key: dict, probe: torch.Tensor, reference: torch.Tensor, path: Path) -> str:
+    """Write the traced module with its key, the probe patches and fp32's probabilities on them (atomic)."""
     from .weights_memo import write_atomic
 
     try:
+        archive = io.BytesIO()
+        torch.jit.save(module, archive)
         buf = io.BytesIO()
-        torch.save({"key": key, "state": module.state_dict(), "probe": probe.to(torch.uint8)}, buf)
+        blob = torch.frombuffer(bytearray(archive.getvalue()), dtype=torch.uint8)  # loads with weights_only=True
+        entry = {"key": key, "module": blob, "probe": probe.to(torch.uint8), "reference": reference}
+        torch.save(entry, buf)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, buf.getvalue())
     except Exception as exc:  # a full disk: the run goes on
@@ -248,22 +343,18 @@ def save(module: Int8Classifier, key: dict, probe: torch.Tensor, path: Path) -> 
     return f"quantized and cached as {path}"
 
 
-def load(model, key: dict, path: Path):
-    """-> (Int8Classifier, probe uint8) rebuilt from the cache entry, or (None, why)."""
+def load(key: dict, path: Path):
+    """-> (traced module, probe uint8, fp32 reference probabilities) from the cache entry, or (None, why, None)."""
     try:
-        # written by this process's user like the fp32 graph cache (torch.jit.load there): quantized
-        # packed parameters do not load with weights_only=True
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's deprecation of quantized tensors: see the report
-            entry = torch.load(str(path), map_location="cpu", weights_only=False)
+        entry = torch.load(str(path), map_location="cpu", weights_only=True)
         if entry.get("key") != key:
-            return None, f"the cached INT8 model {path.name} was made for another model, torch or CPU: ignored"
-        probe = entry["probe"]
-        module = quantize(model, probe.float(), calibrate=False)
-        module.load_state_dict(entry["state"])
+            return None, f"the cached INT8 model {path.name} was made for another model, torch or CPU: ignored", None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation of quantized tensors: see the module docstring
+            module = torch.jit.load(io.BytesIO(entry["module"].numpy().tobytes()), map_location="cpu")
+        return module, entry["probe"], entry["reference"].float()
     except Exception as exc:  # corrupt or foreign: quantized afresh
-        return None, f"the cached INT8 model {path.name} could not be used ({type(exc).__name__}): ignored"
-    return module, probe
+        return None, f"the cached INT8 model {path.name} could not be used ({type(exc).__name__}): ignored", None
 
 
 def windows_per_second(fn, x: torch.Tensor, repeats: int = 3) -> float:
@@ -292,11 +383,12 @@ def int8_key(model, bands: int, patch: int) -> Optional[dict]:
         "architecture": str(card.architecture),
         "mean": [float(v) for v in card.mean],
         "std": [float(v) for v in card.std],
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a plain str: the entry loads with weights_only=True
         "cpu": cpu_fingerprint(),
         "bands": int(bands),
         "patch": int(patch),
         "calibration": CALIBRATION_PATCHES,
+        "engine": ENGINE,
     }
 
 
@@ -311,35 +403,37 @@ def prepare(model, bands: int, patch: int):
     def fallback(reason: str, note: Optional[str] = None, diff=None):
         return model, FastPathReport("eager", reason, time.perf_counter() - t0, diff, None, note)
 
-    if "x86" not in torch.backends.quantized.supported_engines:
-        return fallback("this PyTorch build has no x86 quantized engine (INT8 path)")
+    if ENGINE not in torch.backends.quantized.supported_engines:
+        return fallback(f"this PyTorch build has no {ENGINE} quantized engine (INT8 path)")
+    torch.backends.quantized.engine = ENGINE  # a loaded module's packed weights run on it
     key = int8_key(model, bands, patch)
     path = cache_path(key) if key is not None else None
     note = "no cached INT8 model yet" if path is not None else "not cached (a model handed in, or no cache folder)"
     try:
-        eager = materialise(model).eval()
         module = None
-        if path is not None and path.is_file():
-            module, probe = load(eager, key, path)
+        if path is not None and path.is_file():  # no eager network needed (nor timm imported)
+            module, probe, reference = load(key, path)
             note = f"loaded {path}" if module is not None else probe
         if module is None:
+            eager = materialise(model).eval()
             images, described = calibration_patches(eager.card if eager.card is not None else model.card)
             if images is None:
                 return fallback(f"INT8 path not available: {described}", note)
             images = torch.from_numpy(images)
             calib, probe = images[:CALIBRATION_PATCHES], images[CALIBRATION_PATCHES:]
-            module = quantize(eager, calib.float())
+            module = freeze(quantize(eager, calib.float()), probe)
+            reference = probabilities(eager, probe)
             note += f"; calibrated on {described}"
             if path is not None:
-                note += "; " + save(module, key, probe, path)
-        stats = compare(module, eager, probe.float())
+                note += "; " + save(module, key, probe, reference, path)
+        stats = compare(module, reference, probe.float())
     except Exception as exc:  # quantization unsupported for this network or build: fp32
         return fallback(f"INT8 model could not be built ({type(exc).__name__}: {exc})", note)
     failure = check_failure(stats)
     if failure:
         return fallback(failure, note, stats["max"])
     reason = (
-        "CPU run: INT8 (PyTorch FX post-training static quantization, x86 backend), "
+        f"CPU run: INT8 (PyTorch FX post-training static quantization, {ENGINE} engine), "
         f"checked against fp32 on {probe.shape[0]} train patches: top-1 agreement {stats['agreement']:.1%}, "
         f"mean |softmax difference| {stats['mean']:.4f}"
     )

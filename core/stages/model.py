@@ -157,7 +157,8 @@ def _auto_int8(model, fp32: ModelPath, bands: int, patch: int) -> ModelPath:
     if not flags:
         return fp32
     module, report = _int8_module(model, bands, patch)
-    if not report.used:
+    if not report.used:  # the summary says why (no calibration data, the probe check, ...)
+        fp32.report = replace(fp32.report, reason=f"{fp32.report.reason}; INT8 not taken: {report.reason}")
         return fp32
     verdict = int8_path.auto_verdict(model, module, fp32.model, bands, patch)
     if verdict["int8_faster"]:
