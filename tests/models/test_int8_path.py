@@ -121,8 +121,28 @@ def test_auto_keeps_fp32_on_a_cpu_without_vnni(tmp_path, monkeypatch, eurosat_rg
     assert not list((tmp_path / "cache" / "graphs").glob("int8_*.pt"))  # not even quantized
 
 
+def test_auto_stays_fp32_on_a_vnni_cpu_and_prepares_no_int8_model(tmp_path, monkeypatch, eurosat_rgb_zip):
+    """INT8 is opt-in until it agrees with fp32 on >= 99 % of mixed-window cells (core/stages/model.py):
+    auto neither quantizes nor measures, so a VNNI CPU's map equals every other CPU's."""
+    from eurosat_landcover.core.stages import model as model_stage
+
+    assert model_stage.AUTO_TAKES_INT8 is False
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
+    monkeypatch.setattr(int8_path, "int8_flags", lambda: ["avx512_vnni"])  # as on a CPU that has them
+    model_cache.release()
+    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto"))
+    summary = json.loads(res.summary_path.read_text())
+    assert summary["fast_path"]["path"] == "torchscript+onednn" and "INT8" not in summary["fast_path"]["reason"]
+    assert not list((tmp_path / "cache" / "graphs").glob("int8_*.pt"))
+
+
 @pytest.mark.skipif(not int8_path.int8_flags(), reason="auto measures INT8 only on CPUs with VNNI / AMX")
 def test_auto_measures_int8_on_a_vnni_cpu_and_says_what_ran(tmp_path, monkeypatch, eurosat_rgb_zip):
+    """The measured choice, switched on as it will be once INT8 agrees with fp32 on mixed windows."""
+    from eurosat_landcover.core.stages import model as model_stage
+
+    monkeypatch.setattr(model_stage, "AUTO_TAKES_INT8", True)
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
     model_cache.release()

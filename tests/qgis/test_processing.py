@@ -168,6 +168,9 @@ def test_processing_fast_path_parameter_reaches_the_engine(provider, qgis_new_pr
 
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("EUROSAT_LANDCOVER_CALIBRATION_DATA", str(tmp_path / "absent.zip"))
+    from eurosat_landcover.models import model_cache
+
+    model_cache.release()  # an INT8 model an earlier test prepared in this process would be reused
     raster = write_rgb_geotiff(tmp_path / "scene.tif")
     params = {"INPUT": str(raster), "DEVICE": "cpu", "FAST_PATH": "int8", "OUTPUT_FOLDER": str(tmp_path / "o")}
     result = processing.run(ALG, params)
