@@ -77,15 +77,16 @@ def classify(image: Path, out: Path, card, threads):
 
 
 def scores(run_dir: Path, name: str, truth: dict, skip=()):
-    from eurosat_landcover.core.samples import block_accuracy
+    """(accuracy on the blocks not in ``skip``, confidence per block) of a stride-64 run of a mosaic."""
     from osgeo import gdal
 
-    classes = run_dir / f"{name}_classes.tif"
-    _acc, _n, pred = block_accuracy(classes, truth)
-    ds = gdal.Open(str(run_dir / f"{name}_confidence.tif"))
-    conf = ds.GetRasterBand(1).ReadAsArray()
-    ds = None
-    confidence = np.array([conf[b["row"], b["col"]] for b in truth["blocks"]], float)
+    def per_block(kind):
+        ds = gdal.Open(str(run_dir / f"{name}_{kind}.tif"))
+        a = ds.GetRasterBand(1).ReadAsArray()
+        ds = None
+        return np.array([a[b["row"], b["col"]] for b in truth["blocks"]])
+
+    pred, confidence = per_block("classes"), per_block("confidence").astype(float)
     true = np.array([b["class_index"] for b in truth["blocks"]])
     keep = np.setdiff1d(np.arange(len(true)), np.asarray(list(skip), int))
     return float((pred[keep] == true[keep]).mean()), confidence
