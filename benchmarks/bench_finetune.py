@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     # training short (what a run costs is reported as wall and CPU seconds)
     recipe = Recipe(threads=args.threads, time_limit_s=args.time_limit)
     if args.smoke:
-        recipe = Recipe(threads=args.threads, epochs=1, replay_per_class=5, test_every=60)
+        recipe = Recipe(threads=args.threads, epochs=1, replay_per_class=5, selection_per_class=3, test_every=60)
     for n in args.ns:
         chosen = least_sure[:n]
         labels = write_labels(out / f"labels_{n}.gpkg", truth_a, chosen)

@@ -44,6 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--radiometry", default="auto", help="auto, 8bit, sentinel2_l1c, sentinel2_l2a, percentile")
     p.add_argument("--replay-per-class", type=int, default=100, metavar="N", help="replayed patches per class")
     p.add_argument(
+        "--selection-per-class",
+        type=int,
+        default=30,
+        metavar="N",
+        help="EuroSAT validation patches per class that choose the epoch (0: the held-out labels alone)",
+    )
+    p.add_argument(
         "--test-every",
         type=int,
         default=1,
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     check_number("--epochs", args.epochs, 1, whole=True)
     check_number("--time-limit", args.time_limit, 1)
     check_number("--replay-per-class", args.replay_per_class, 0, whole=True)
+    check_number("--selection-per-class", args.selection_per_class, 0, whole=True)
     if args.threads is not None:
         check_number("--threads", args.threads, 1, whole=True)
     recipe = Recipe(
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         replay_per_class=args.replay_per_class,
+        selection_per_class=args.selection_per_class,
         test_every=args.test_every,
     )
     record = finetune_from_labels(

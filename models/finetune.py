@@ -29,7 +29,7 @@ from .finetune_style import fit_style, render
 
 MIN_EXAMPLES = 10
 MIN_CLASSES = 2
-TRAINABLE = ("adapt", "head")
+TRAINABLE = ("adapt", "norm", "head")
 
 
 class FinetuneError(ValueError):
@@ -60,6 +60,7 @@ class Recipe:
     look_share: float = 0.5  # share of each replay batch rendered in the analyst's look (models/finetune_style)
     selection_per_class: int = 30  # EuroSAT VALIDATION patches of each class that select the epoch
     selection_tolerance: float = 0.005  # an epoch whose validation accuracy fell more than this is not kept
+    balanced: bool = True  # the analyst's examples drawn class-balanced (their mix is no prior to learn)
     trunk_lr: float = 1.0  # the trunk's learning rate as a share of ``lr`` (the last stage and head get ``lr``)
     test_every: int = 1
     seed: int = 0
@@ -158,8 +159,9 @@ def select_trainable(net: nn.Module, trainable: str) -> list[nn.Parameter]:
         for m in net.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 chosen += [p for p in (m.weight, m.bias) if p is not None]
-        for m in _last_stage(net):
-            chosen += list(m.parameters())
+        if trainable == "adapt":
+            for m in _last_stage(net):
+                chosen += list(m.parameters())
     unique = list({id(p): p for p in chosen}.values())
     for p in unique:
         p.requires_grad_(True)
@@ -327,6 +329,7 @@ def _train(model, x, y, replay, selection, recipe, names, progress, is_cancelled
     if recipe.distill > 0:  # the parent's answers on the replay patches, computed once
         tr_soft = (1 - recipe.distill) * tr_soft + recipe.distill * torch.as_tensor(predict(model, xr))
     xa = torch.as_tensor(x[tr])
+    pa = _draw_weights(y[tr], recipe.balanced)
     res = FinetuneResult(model=model, trained_parameters=int(sum(p.numel() for p in params)))
     res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
     res.style = None if style is None else style.to_dict()
@@ -337,7 +340,7 @@ def _train(model, x, y, replay, selection, recipe, names, progress, is_cancelled
         for _ in range(recipe.steps_per_epoch):
             if is_cancelled is not None and is_cancelled():
                 raise FinetuneCancelled("fine-tuning cancelled")
-            ia = rng.integers(0, len(xa), recipe.batch_analyst)
+            ia = rng.choice(len(xa), recipe.batch_analyst, p=pa)
             ir = rng.integers(0, len(xr), recipe.batch_replay)
             xrb = torch.as_tensor(xr[ir]).float()
             if n_look:
@@ -369,6 +372,15 @@ def _train(model, x, y, replay, selection, recipe, names, progress, is_cancelled
     res.holdout_after, res.val_after = best.get("holdout_accuracy"), best.get("eurosat_val_accuracy")
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _draw_weights(labels: np.ndarray, balanced: bool) -> np.ndarray:
+    """Probabilities of drawing each example: uniform, or each class equally likely (``balanced``)."""
+    if not balanced:
+        return np.full(len(labels), 1.0 / len(labels))
+    _vals, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    return w / w.sum()
 
 
 def _optimizer(net, params, recipe):

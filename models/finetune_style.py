@@ -63,7 +63,18 @@ def _pixels(x: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
 
 def fit_style(x, y, replay_x, replay_y, steps: int = 150, seed: int = 0) -> Style:
     """Fit the analyst's colour response from their windows ``x`` (n, 3, p, p; 0-255) of classes ``y`` and
-    EuroSAT patches ``replay_x`` of classes ``replay_y`` (only classes present in both count, each equally)."""
+    EuroSAT patches ``replay_x`` of classes ``replay_y`` (only classes present in both count, each equally).
+    One thread: these small sorts gain nothing from more, and on a busy CPU threads wait on each other
+    (3 s of CPU took 130 s with 2 threads on the shared 2-core machine, 20 s with one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit(x, y, replay_x, replay_y, steps, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(x, y, replay_x, replay_y, steps: int, seed: int) -> Style:
     rng = np.random.default_rng(seed)
     y, replay_y = np.asarray(y), np.asarray(replay_y)
     pairs = []

@@ -53,7 +53,8 @@ def folder_state(folder: Path) -> dict:
     return {p.name: p.stat().st_size for p in folder.iterdir()}
 
 
-QUICK = ["--epochs", "2", "--replay-per-class", "3", "--test-every", "60", "--threads", "1", "--quiet"]
+QUICK = ["--epochs", "2", "--replay-per-class", "3", "--selection-per-class", "3", "--test-every", "60"]
+QUICK += ["--threads", "1", "--quiet"]
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -87,3 +89,55 @@ def test_finetune_can_be_cancelled(model):
     replay = (np.zeros((4, 3, 64, 64), np.uint8), np.arange(4))
     with pytest.raises(FinetuneCancelled):
         finetune(model, x, y, replay, Recipe(epochs=1, steps_per_epoch=1), is_cancelled=lambda: True)
+
+
+# ----------------------------------------------------------------------------- the analyst's look, the selection
+def _real_patches(tiny_zip):
+    from eurosat_landcover.models.dataset import list_eurosat, load_arrays
+
+    items = [(m, i) for i, (_c, ms) in enumerate(sorted(list_eurosat(tiny_zip).items())) for m in ms]
+    return load_arrays(tiny_zip, items, threads=1)
+
+
+def test_fitted_look_renders_eurosat_patches_as_the_analysts_imagery_shows_them(tiny_zip):
+    """Real EuroSAT patches: half under a known colour response (the 'season' shift) play the analyst's
+    windows; the look fitted from them and the other half renders that other half close to the shift."""
+    from eurosat_landcover.models.finetune_style import fit_style, render
+    from eurosat_landcover.models.radiometric_shifts import season
+
+    x, y = _real_patches(tiny_zip)
+    mine, eurosat = np.arange(len(y)) % 2 == 0, np.arange(len(y)) % 2 == 1
+    shifted = season(x.astype(np.float32), channel_axis=1)
+    style = fit_style(shifted[mine], y[mine], x[eurosat], y[eurosat], seed=0)
+    rendered = render(style, torch.as_tensor(x[eurosat]).float()).numpy()
+    before = np.abs(x[eurosat].astype(np.float32) - shifted[eurosat]).mean()
+    after = np.abs(rendered - shifted[eurosat]).mean()
+    assert after < 0.5 * before and style.loss < style.loss_identity
+    assert rendered.shape == x[eurosat].shape and 0 <= rendered.min() and rendered.max() <= 255
+    assert set(style.to_dict()) >= {"matrix", "gamma", "gain", "offset"}
+
+
+def test_an_epoch_that_forgets_eurosat_is_not_kept(model, tiny_zip):
+    """The selection keeps the parent when an epoch's EuroSAT validation accuracy falls beyond the tolerance,
+    however well it does on the analyst's held-out examples."""
+    from eurosat_landcover.models.finetune import _Selector
+
+    x, y = _real_patches(tiny_zip)
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:2]])  # 6 of class 0, 2 of class 1
+    x, y = x[keep], y[keep]
+    fixed = copy.deepcopy(model)  # a parent that knows these patches: its head answers their classes
+    with torch.no_grad():
+        fixed.net.classifier.weight.zero_()
+        fixed.net.classifier.bias.zero_()
+    sel = _Selector(fixed, (x[:0], y[:0]), (x, y), None, Recipe(selection_tolerance=0.005))
+    assert sel.before["eurosat_val_accuracy"] == pytest.approx(6 / 8)  # all called class 0
+    worse = copy.deepcopy(fixed)
+    with torch.no_grad():
+        worse.net.classifier.bias[1] = 1.0  # everything is now class 1: 2 of 8 right
+    sel.update(worse, 1)
+    assert sel.epoch == 0 and sel.bad == 1  # not kept
+    better = copy.deepcopy(fixed)
+    with torch.no_grad():
+        better.net.classifier.bias[0] = 1.0  # the same answers: kept (a tie goes to the later epoch)
+    sel.update(better, 2)
+    assert sel.epoch == 2

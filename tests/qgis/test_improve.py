@@ -57,7 +57,7 @@ def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, euros
         except EditError:  # the model had it right: the analyst accepts the cell, as the guided review does
             page.session.mark_reviewed(*page.session.grid.cell_of(x, y), "accepted")
     page.refresh_log()
-    improve.recipe = Recipe(epochs=2, replay_per_class=5, test_every=60, threads=1)
+    improve.recipe = Recipe(epochs=2, replay_per_class=5, selection_per_class=3, test_every=60, threads=1)
     QTest.mouseClick(improve.start, Qt.MouseButton.LeftButton)
     assert improve.task is not None and improve.cancel.isEnabled() and not improve.progress.isHidden()
     wait_for_tasks(900)
