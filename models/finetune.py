@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -25,11 +25,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .finetune_recipe import TRAINABLE, Recipe
 from .finetune_style import fit_style, render
+
+__all__ = ["TRAINABLE", "Recipe"]  # re-exported: callers import them from here
 
 MIN_EXAMPLES = 10
 MIN_CLASSES = 2
-TRAINABLE = ("adapt", "norm", "head")
 
 
 class FinetuneError(ValueError):
@@ -38,36 +40,6 @@ class FinetuneError(ValueError):
 
 class FinetuneCancelled(Exception):
     """The caller asked to stop."""
-
-
-@dataclass
-class Recipe:
-    """How a fine-tuning runs (recorded in the new card)."""
-
-    trainable: str = "adapt"
-    epochs: int = 10
-    steps_per_epoch: int = 8
-    batch_analyst: int = 24
-    batch_replay: int = 40
-    distill: float = 0.5  # replay targets: this share of the parent's own probabilities (keeps what it knew)
-    lr: float = 5e-4
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    patience: int = 4
-    holdout_fraction: float = 0.2
-    replay_per_class: int = 100
-    time_limit_s: float = 240.0
-    look_share: float = 0.5  # share of each replay batch rendered in the analyst's look (models/finetune_style)
-    selection_per_class: int = 30  # EuroSAT VALIDATION patches of each class that select the epoch
-    selection_tolerance: float = 0.005  # an epoch whose validation accuracy fell more than this is not kept
-    balanced: bool = True  # the analyst's examples drawn class-balanced (their mix is no prior to learn)
-    trunk_lr: float = 1.0  # the trunk's learning rate as a share of ``lr`` (the last stage and head get ``lr``)
-    test_every: int = 1
-    seed: int = 0
-    threads: Optional[int] = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -113,7 +113,7 @@ def test_fitted_look_renders_eurosat_patches_as_the_analysts_imagery_shows_them(
     before = np.abs(x[eurosat].astype(np.float32) - shifted[eurosat]).mean()
     after = np.abs(rendered - shifted[eurosat]).mean()
     assert after < 0.5 * before and style.loss < style.loss_identity
-    assert rendered.shape == x[eurosat].shape and 0 <= rendered.min() and rendered.max() <= 255
+    assert rendered.shape == x[eurosat].shape and rendered.min() >= 0 and rendered.max() <= 255
     assert set(style.to_dict()) >= {"matrix", "gamma", "gain", "offset"}
 
 
