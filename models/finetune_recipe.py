@@ -13,13 +13,13 @@ TRAINABLE = ("adapt", "norm", "head")
 class Recipe:
     """How a fine-tuning runs (recorded in the new card)."""
 
-    trainable: str = "adapt"
+    trainable: str = "norm"  # TRAINABLE: norm = first conv + batch-norm scales/shifts (module docstring)
     epochs: int = 10
     steps_per_epoch: int = 8
-    batch_analyst: int = 24
-    batch_replay: int = 40
-    distill: float = 0.5  # replay targets: this share of the parent's own probabilities (keeps what it knew)
-    lr: float = 5e-4
+    batch_analyst: int = 8  # drawn class-balanced (``balanced``)
+    batch_replay: int = 56  # ``look_share`` of them rendered in the analyst's look
+    distill: float = 1.0  # replay targets: this share of the parent's own probabilities (keeps what it knew)
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     patience: int = 4

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 QUANTILES = torch.linspace(0.05, 0.95, 9)
-PIXELS_PER_CLASS = 2048
+PIXELS_PER_CLASS = 1024
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _pixels(x: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     return torch.as_tensor(flat[take] / 255.0)
 
 
-def fit_style(x, y, replay_x, replay_y, steps: int = 250, seed: int = 0) -> Style:
+def fit_style(x, y, replay_x, replay_y, steps: int = 150, seed: int = 0) -> Style:
     """Fit the analyst's colour response from their windows ``x`` (n, 3, p, p; 0-255) of classes ``y`` and
     EuroSAT patches ``replay_x`` of classes ``replay_y`` (only classes present in both count, each equally).
     One thread: these small sorts gain nothing from more, and on a busy CPU threads wait on each other
