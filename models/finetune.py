@@ -2,16 +2,20 @@
 
 The examples are model inputs (N x C x p x p, 0-255 scale) and class indices of the parent card; where they
 come from (edit logs, samples, vector layers) is the engine's business (core/finetune). What is trained by
-default (``trainable="adapt"``): the first convolution (it absorbs a change of the sensor's colour response),
-every batch-norm scale and shift (gains and offsets of the features), and the last stage plus the classifier
-(the decision); everything else stays frozen and batch-norm statistics are kept (the model stays in eval
-mode, so a batch mixing scenes never rewrites them). ``"head"`` trains the classifier only.
+default (``trainable="norm"``): the first convolution (it absorbs a change of the sensor's colour response)
+and every batch-norm scale and shift (gains and offsets of the features); ``"adapt"`` adds the last stage
+plus the classifier, ``"head"`` trains the classifier only. Everything else stays frozen and batch-norm
+statistics are kept (the model stays in eval mode, so a batch mixing scenes never rewrites them).
 
-Safeguards: a stratified held-out part of the analyst's examples measures every epoch and early stopping
-keeps the best epoch on it; every batch mixes the analyst's examples with replayed EuroSAT TRAIN-split
-patches (never the validation or test split), so old knowledge stays; a wall-clock limit ends training.
-Refusals (:class:`FinetuneError`): too few examples, too few classes, a class the parent does not know.
-"""
+Safeguards: every batch mixes the analyst's examples (drawn class-balanced: their mix is no prior to learn)
+with replayed EuroSAT TRAIN-split patches whose targets are the parent's own answers, part of them rendered
+in the analyst's look (models/finetune_style.py), so old knowledge stays and is asked in the new colours too;
+the epoch is chosen on a stratified held-out part of the analyst's examples and on EuroSAT VALIDATION-split
+patches (plain and in the look; an epoch whose plain accuracy fell beyond a tolerance is never kept); early
+stopping and a wall-clock limit end training. The test split is never used here. Refusals
+(:class:`FinetuneError`): too few examples, too few classes, a class the parent does not know.
+The recipe (:class:`Recipe`) lives in models/finetune_recipe.py; the recipes tried are in
+benchmarks/results_finetune_recipes.md."""
 
 from __future__ import annotations
 
