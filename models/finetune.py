@@ -235,7 +235,8 @@ def finetune(
     selection: Optional[tuple[np.ndarray, np.ndarray]] = None,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``model`` (a LandCoverClassifier on the CPU) on the examples ``x`` (N, C, p, p,
-    0-255), ``y`` (class indices) with ``replay`` (EuroSAT train patches, labels); see the module docstring."""
+    0-255), ``y`` (class indices) with ``replay`` (EuroSAT train patches, labels); ``selection`` (EuroSAT
+    validation patches, labels; :func:`selection_arrays`) helps choose the epoch; see the module docstring."""
     recipe = recipe or Recipe()
     names = list(model.card.class_names) if getattr(model, "card", None) else [str(i) for i in range(1000)]
     y = np.asarray(y, np.int64)
