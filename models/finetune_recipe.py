@@ -19,7 +19,7 @@ class Recipe:
     batch_analyst: int = 8  # drawn class-balanced (``balanced``)
     batch_replay: int = 56  # ``look_share`` of them rendered in the analyst's look
     distill: float = 1.0  # replay targets: this share of the parent's own probabilities (keeps what it knew)
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     patience: int = 4
@@ -27,7 +27,7 @@ class Recipe:
     replay_per_class: int = 100
     time_limit_s: float = 240.0
     look_share: float = 0.5  # share of each replay batch rendered in the analyst's look (models/finetune_style)
-    selection_per_class: int = 30  # EuroSAT VALIDATION patches of each class that select the epoch
+    selection_per_class: int = 100  # EuroSAT VALIDATION patches of each class that select the epoch
     selection_tolerance: float = 0.005  # an epoch whose validation accuracy fell more than this is not kept
     balanced: bool = True  # the analyst's examples drawn class-balanced (their mix is no prior to learn)
     trunk_lr: float = 1.0  # the trunk's learning rate as a share of ``lr`` (the last stage and head get ``lr``)
