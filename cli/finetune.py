@@ -31,18 +31,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="an assessment sample: fraction of its points kept out of training (0..1)",
     )
+    from ..models.finetune_recipe import TRAINABLE, Recipe
+
+    default = Recipe()
     p.add_argument(
         "--train",
-        choices=("adapt", "head"),
-        default="adapt",
-        help="adapt: first conv, batch-norm scales and the last stage + head (default); head: head only",
+        choices=TRAINABLE,
+        default=default.trainable,
+        help=f"norm: first conv + batch-norm scales/shifts; adapt: those + the last stage and head; "
+        f"head: the classifier only (default {default.trainable})",
     )
-    p.add_argument("--epochs", type=int, default=10, help="at most this many epochs (early stopping ends sooner)")
-    p.add_argument("--time-limit", type=float, default=240.0, metavar="S", help="stop training after S seconds")
+    p.add_argument(
+        "--epochs", type=int, default=default.epochs, help="at most this many epochs (early stopping ends sooner)"
+    )
+    p.add_argument(
+        "--time-limit", type=float, default=default.time_limit_s, metavar="S", help="stop training after S seconds"
+    )
     p.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's)")
     p.add_argument("--bands", nargs="+", type=int, metavar="N", help="1-based source bands (default: detected)")
     p.add_argument("--radiometry", default="auto", help="auto, 8bit, sentinel2_l1c, sentinel2_l2a, percentile")
-    p.add_argument("--replay-per-class", type=int, default=100, metavar="N", help="replayed patches per class")
+    p.add_argument(
+        "--replay-per-class", type=int, default=default.replay_per_class, metavar="N", help="replayed patches per class"
+    )
+    p.add_argument(
+        "--selection-per-class",
+        type=int,
+        default=default.selection_per_class,
+        metavar="N",
+        help="EuroSAT validation patches per class that choose the epoch (0: the held-out labels alone)",
+    )
     p.add_argument(
         "--test-every",
         type=int,
@@ -67,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     check_number("--epochs", args.epochs, 1, whole=True)
     check_number("--time-limit", args.time_limit, 1)
     check_number("--replay-per-class", args.replay_per_class, 0, whole=True)
+    check_number("--selection-per-class", args.selection_per_class, 0, whole=True)
     if args.threads is not None:
         check_number("--threads", args.threads, 1, whole=True)
     recipe = Recipe(
@@ -76,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         replay_per_class=args.replay_per_class,
+        selection_per_class=args.selection_per_class,
         test_every=args.test_every,
     )
     record = finetune_from_labels(

@@ -2,22 +2,26 @@
 
 The examples are model inputs (N x C x p x p, 0-255 scale) and class indices of the parent card; where they
 come from (edit logs, samples, vector layers) is the engine's business (core/finetune). What is trained by
-default (``trainable="adapt"``): the first convolution (it absorbs a change of the sensor's colour response),
-every batch-norm scale and shift (gains and offsets of the features), and the last stage plus the classifier
-(the decision); everything else stays frozen and batch-norm statistics are kept (the model stays in eval
-mode, so a batch mixing scenes never rewrites them). ``"head"`` trains the classifier only.
+default (``trainable="norm"``): the first convolution (it absorbs a change of the sensor's colour response)
+and every batch-norm scale and shift (gains and offsets of the features); ``"adapt"`` adds the last stage
+plus the classifier, ``"head"`` trains the classifier only. Everything else stays frozen and batch-norm
+statistics are kept (the model stays in eval mode, so a batch mixing scenes never rewrites them).
 
-Safeguards: a stratified held-out part of the analyst's examples measures every epoch and early stopping
-keeps the best epoch on it; every batch mixes the analyst's examples with replayed EuroSAT TRAIN-split
-patches (never the validation or test split), so old knowledge stays; a wall-clock limit ends training.
-Refusals (:class:`FinetuneError`): too few examples, too few classes, a class the parent does not know.
-"""
+Safeguards: every batch mixes the analyst's examples (drawn class-balanced: their mix is no prior to learn)
+with replayed EuroSAT TRAIN-split patches whose targets are the parent's own answers, part of them rendered
+in the analyst's look (models/finetune_style.py), so old knowledge stays and is asked in the new colours too;
+the epoch is chosen on a stratified held-out part of the analyst's examples and on EuroSAT VALIDATION-split
+patches (plain and in the look; an epoch whose plain accuracy fell beyond a tolerance is never kept); early
+stopping and a wall-clock limit end training. The test split is never used here. Refusals
+(:class:`FinetuneError`): too few examples, too few classes, a class the parent does not know.
+The recipe (:class:`Recipe`) lives in models/finetune_recipe.py; the recipes tried are in
+benchmarks/results_finetune_recipes.md."""
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -25,9 +29,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .finetune_recipe import TRAINABLE, Recipe
+from .finetune_style import fit_style, render
+
+__all__ = ["TRAINABLE", "Recipe"]  # re-exported: callers import them from here
+
 MIN_EXAMPLES = 10
 MIN_CLASSES = 2
-TRAINABLE = ("adapt", "head")
 
 
 class FinetuneError(ValueError):
@@ -36,31 +44,6 @@ class FinetuneError(ValueError):
 
 class FinetuneCancelled(Exception):
     """The caller asked to stop."""
-
-
-@dataclass
-class Recipe:
-    """How a fine-tuning runs (recorded in the new card)."""
-
-    trainable: str = "adapt"
-    epochs: int = 10
-    steps_per_epoch: int = 8
-    batch_analyst: int = 24
-    batch_replay: int = 40
-    distill: float = 0.5  # replay targets: this share of the parent's own probabilities (keeps what it knew)
-    lr: float = 5e-4
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    patience: int = 4
-    holdout_fraction: float = 0.2
-    replay_per_class: int = 100
-    time_limit_s: float = 240.0
-    test_every: int = 1
-    seed: int = 0
-    threads: Optional[int] = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -76,6 +59,9 @@ class FinetuneResult:
     holdout_counts: dict = field(default_factory=dict)
     holdout_before: Optional[float] = None
     holdout_after: Optional[float] = None
+    val_before: Optional[float] = None
+    val_after: Optional[float] = None
+    style: Optional[dict] = None
 
 
 def check_examples(labels: np.ndarray, class_names: list[str]) -> None:
@@ -149,8 +135,9 @@ def select_trainable(net: nn.Module, trainable: str) -> list[nn.Parameter]:
         for m in net.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 chosen += [p for p in (m.weight, m.bias) if p is not None]
-        for m in _last_stage(net):
-            chosen += list(m.parameters())
+        if trainable == "adapt":
+            for m in _last_stage(net):
+                chosen += list(m.parameters())
     unique = list({id(p): p for p in chosen}.values())
     for p in unique:
         p.requires_grad_(True)
@@ -158,21 +145,33 @@ def select_trainable(net: nn.Module, trainable: str) -> list[nn.Parameter]:
 
 
 # ----------------------------------------------------------------------------- replay and evaluation
+def _per_class(items, per_class: int, seed: int) -> list:
+    """``per_class`` of the (member, class) ``items`` of each class, a seeded choice in listing order."""
+    rng = np.random.default_rng(seed)
+    by_class: dict = {}
+    for item in items:
+        by_class.setdefault(item[1], []).append(item)
+    chosen = []
+    for c in sorted(by_class):
+        group = by_class[c]
+        take = rng.choice(len(group), size=min(per_class, len(group)), replace=False)
+        chosen += [group[i] for i in sorted(take)]
+    return chosen
+
+
 def replay_arrays(data, per_class: int, seed: int = 0, split_seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """``per_class`` EuroSAT TRAIN-split patches of each class (seeded choice), decoded."""
     from .dataset import load_arrays, stratified_split
 
-    train = stratified_split(data, seed=split_seed)["train"]
-    rng = np.random.default_rng(seed)
-    by_class: dict = {}
-    for item in train:
-        by_class.setdefault(item[1], []).append(item)
-    chosen = []
-    for c in sorted(by_class):
-        items = by_class[c]
-        take = rng.choice(len(items), size=min(per_class, len(items)), replace=False)
-        chosen += [items[i] for i in sorted(take)]
-    return load_arrays(data, chosen, threads=2)
+    return load_arrays(data, _per_class(stratified_split(data, seed=split_seed)["train"], per_class, seed), threads=2)
+
+
+def selection_arrays(data, per_class: int, seed: int = 0, split_seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` EuroSAT VALIDATION-split patches of each class (seeded choice), decoded: they select
+    the epoch (plain: what the model knew; in the analyst's look: a large proxy of their imagery)."""
+    from .dataset import load_arrays, stratified_split
+
+    return load_arrays(data, _per_class(stratified_split(data, seed=split_seed)["val"], per_class, seed), threads=2)
 
 
 def predict(model: nn.Module, x, batch: int = 256) -> np.ndarray:
@@ -225,14 +224,6 @@ def _targets(y: torch.Tensor, k: int, smoothing: float) -> torch.Tensor:
     return t
 
 
-def _holdout_score(model, x, y, loss_fn) -> tuple[float, float]:
-    with torch.inference_mode():
-        xb = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-        logits = model(xb).float()
-        loss = float(loss_fn(logits, torch.as_tensor(y)))
-        return float((logits.argmax(1).numpy() == y).mean()), loss
-
-
 def finetune(
     model: nn.Module,
     x: np.ndarray,
@@ -241,9 +232,11 @@ def finetune(
     recipe: Optional[Recipe] = None,
     progress: Optional[Callable[[float, str], None]] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
+    selection: Optional[tuple[np.ndarray, np.ndarray]] = None,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``model`` (a LandCoverClassifier on the CPU) on the examples ``x`` (N, C, p, p,
-    0-255), ``y`` (class indices) with ``replay`` (EuroSAT train patches, labels); see the module docstring."""
+    0-255), ``y`` (class indices) with ``replay`` (EuroSAT train patches, labels); ``selection`` (EuroSAT
+    validation patches, labels; :func:`selection_arrays`) helps choose the epoch; see the module docstring."""
     recipe = recipe or Recipe()
     names = list(model.card.class_names) if getattr(model, "card", None) else [str(i) for i in range(1000)]
     y = np.asarray(y, np.int64)
@@ -253,72 +246,94 @@ def finetune(
     if recipe.threads:
         torch.set_num_threads(int(recipe.threads))
     try:
-        res = _train(model, np.asarray(x, np.float32), y, replay, recipe, names, progress, is_cancelled, t0)
+        sel = selection if selection is not None else (np.zeros((0, *np.shape(x)[1:]), np.uint8), np.zeros(0, np.int64))
+        res = _train(model, np.asarray(x, np.float32), y, replay, sel, recipe, names, progress, is_cancelled, t0)
         res.cpu_seconds = time.process_time() - c0  # this process's CPU time (all threads): fair on a shared CPU
         return res
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _train(model, x, y, replay, recipe, names, progress, is_cancelled, t0) -> FinetuneResult:
+class _Selector:
+    """Scores an epoch on the held-out analyst examples and held-out replay (plain and in the analyst's
+    look); keeps the best epoch whose plain replay accuracy has not fallen more than the tolerance."""
+
+    def __init__(self, model, hold, val, style, recipe):
+        self.hold, self.recipe = hold, recipe
+        self.rx, self.ry = val
+        self.sx = None if style is None or not len(self.ry) else render(style, torch.as_tensor(self.rx).float())
+        self.best, self.bad, self.state, self.epoch = None, 0, copy.deepcopy(model.net.state_dict()), 0
+        self.before = self.measure(model)
+        self.best = self.key(self.before)
+
+    def measure(self, model) -> dict:
+        out = {}
+        if len(self.hold[1]):
+            out["holdout_accuracy"] = accuracy(model, *self.hold)
+        if len(self.ry):
+            out["eurosat_val_accuracy"] = accuracy(model, self.rx, self.ry)
+        if self.sx is not None:
+            out["eurosat_val_look_accuracy"] = accuracy(model, self.sx, self.ry)
+        return out
+
+    def key(self, m: dict) -> float:
+        parts = [m[k] for k in ("holdout_accuracy", "eurosat_val_look_accuracy") if k in m]
+        return float(np.mean(parts)) if parts else 0.0
+
+    def update(self, model, epoch: int) -> dict:
+        m = self.measure(model)
+        floor = self.before.get("eurosat_val_accuracy", 0.0) - self.recipe.selection_tolerance
+        ok = m.get("eurosat_val_accuracy", 1.0) >= floor
+        if ok and self.key(m) >= self.best:  # a tie goes to the later, more adapted epoch
+            self.bad = 0 if self.key(m) > self.best else self.bad + 1
+            self.best, self.epoch, self.state = self.key(m), epoch, copy.deepcopy(model.net.state_dict())
+        else:
+            self.bad += 1
+        return {k: round(v, 4) for k, v in m.items()}
+
+
+def _train(model, x, y, replay, selection, recipe, names, progress, is_cancelled, t0) -> FinetuneResult:
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     tr, ho = split_holdout(y, recipe.holdout_fraction, recipe.seed)
     model = copy.deepcopy(model).to("cpu").eval()  # eval: batch-norm statistics stay as they were
     params = select_trainable(model.net, recipe.trainable)
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr,
-    )
-    score_fn = nn.CrossEntropyLoss()
+    opt = _optimizer(model.net, params, recipe)
     xr, yr = replay
+    style = fit_style(x[tr], y[tr], xr, yr, seed=recipe.seed) if recipe.look_share > 0 else None
     ta = _targets(torch.as_tensor(y[tr]), len(names), recipe.label_smoothing)
     tr_soft = _targets(torch.as_tensor(yr), len(names), recipe.label_smoothing)
     if recipe.distill > 0:  # the parent's answers on the replay patches, computed once
         tr_soft = (1 - recipe.distill) * tr_soft + recipe.distill * torch.as_tensor(predict(model, xr))
     xa = torch.as_tensor(x[tr])
+    pa = _draw_weights(y[tr], recipe.balanced)
     res = FinetuneResult(model=model, trained_parameters=int(sum(p.numel() for p in params)))
     res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
-    hx, hy = x[ho], y[ho]
-    best = None
-    if len(ho):
-        acc, loss = _holdout_score(model, hx, hy, score_fn)
-        res.holdout_before, best = acc, (acc, -loss)
-    best_state = copy.deepcopy(model.net.state_dict())
-    bad = 0
+    res.style = None if style is None else style.to_dict()
+    sel = _Selector(model, (x[ho], y[ho]), selection, style, recipe)
+    res.holdout_before, res.val_before = sel.before.get("holdout_accuracy"), sel.before.get("eurosat_val_accuracy")
+    n_look = int(round(recipe.look_share * recipe.batch_replay)) if style is not None else 0
     for epoch in range(1, recipe.epochs + 1):
         for _ in range(recipe.steps_per_epoch):
             if is_cancelled is not None and is_cancelled():
                 raise FinetuneCancelled("fine-tuning cancelled")
-            ia = rng.integers(0, len(xa), recipe.batch_analyst)
+            ia = rng.choice(len(xa), recipe.batch_analyst, p=pa)
             ir = rng.integers(0, len(xr), recipe.batch_replay)
-            xb = torch.cat([xa[ia].float(), torch.as_tensor(xr[ir]).float()])
+            xrb = torch.as_tensor(xr[ir]).float()
+            if n_look:
+                xrb[:n_look] = render(style, xrb[:n_look])
+            xb = torch.cat([xa[ia].float(), xrb])
             tb = torch.cat([ta[ia], tr_soft[ir]])
             loss = -(tb * torch.log_softmax(model(_augment(xb)).float(), 1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        entry = {
-            "epoch": epoch,
-            "train_loss": round(float(loss.detach()), 4),
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        if len(ho):
-            acc, hloss = _holdout_score(model, hx, hy, score_fn)
-            entry.update(holdout_accuracy=round(acc, 4), holdout_loss=round(hloss, 4))
-            if acc > best[0] or (acc == best[0] and epoch > 1):  # a tie goes to the later, more adapted epoch
-                best, bad, res.best_epoch = (acc, -hloss), 0 if acc > best[0] else bad + 1, epoch
-                best_state = copy.deepcopy(model.net.state_dict())
-            else:
-                bad += 1
-        else:
-            res.best_epoch, best_state = epoch, copy.deepcopy(model.net.state_dict())
+        entry = {"epoch": epoch, "train_loss": round(float(loss.detach()), 4)}
+        entry.update(sel.update(model, epoch), seconds=round(time.perf_counter() - t0, 1))
         res.history.append(entry)
         if progress is not None:
             progress(epoch / recipe.epochs, f"epoch {epoch}: held-out {entry.get('holdout_accuracy', '-')}")
-        if bad >= recipe.patience:
+        if sel.bad >= recipe.patience:
             res.stopped = f"early stop: no better held-out score for {recipe.patience} epochs"
             break
         if time.perf_counter() - t0 > recipe.time_limit_s:
@@ -326,12 +341,47 @@ def _train(model, x, y, replay, recipe, names, progress, is_cancelled, t0) -> Fi
             break
     else:
         res.stopped = f"all {recipe.epochs} epochs"
-    model.net.load_state_dict(best_state)
+    model.net.load_state_dict(sel.state)
     for p in model.parameters():
         p.requires_grad_(False)
-    res.holdout_after = best[0] if best is not None else None
+    res.best_epoch = sel.epoch
+    best = res.history[sel.epoch - 1] if sel.epoch else sel.before
+    res.holdout_after, res.val_after = best.get("holdout_accuracy"), best.get("eurosat_val_accuracy")
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _draw_weights(labels: np.ndarray, balanced: bool) -> np.ndarray:
+    """Probabilities of drawing each example: uniform, or each class equally likely (``balanced``)."""
+    if not balanced:
+        return np.full(len(labels), 1.0 / len(labels))
+    _vals, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    return w / w.sum()
+
+
+def _optimizer(net, params, recipe):
+    """AdamW; no weight decay on scales and biases; the trunk's parameters at ``trunk_lr`` x the rate."""
+    head = {id(p) for p in _last_stage_params(net)}
+    groups = {}
+    for p in params:
+        key = (p.ndim > 1, id(p) in head)
+        groups.setdefault(key, []).append(p)
+    return torch.optim.AdamW(
+        [
+            {
+                "params": ps,
+                "weight_decay": recipe.weight_decay if decay else 0.0,
+                "lr": recipe.lr * (1.0 if is_head else recipe.trunk_lr),
+            }
+            for (decay, is_head), ps in groups.items()
+        ],
+        lr=recipe.lr,
+    )
+
+
+def _last_stage_params(net) -> list:
+    return [p for m in _last_stage(net) for p in m.parameters()]
 
 
 def save_finetuned(result: FinetuneResult, parent_card, out_card: Path, name: str, record: dict) -> Path:

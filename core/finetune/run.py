@@ -186,8 +186,9 @@ def finetune_from_labels(
         parent, card = load_model(parent_path, device="cpu")
     except ModelLoadError as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
-    report(0.12, "decoding EuroSAT replay and test patches")
+    report(0.12, "decoding EuroSAT replay, validation and test patches")
     replay = ft.replay_arrays(replay_path, recipe.replay_per_class, recipe.seed)
+    selection = ft.selection_arrays(replay_path, recipe.selection_per_class, recipe.seed)
     test = ft.eurosat_test_arrays(replay_path, every=recipe.test_every)
     before = ft.accuracy(parent, *test)
     report(0.2, "fine-tuning")
@@ -196,7 +197,7 @@ def finetune_from_labels(
         report(0.2 + 0.7 * f, msg)
 
     try:
-        res = ft.finetune(parent, ex.x, ex.y, replay, recipe, step, is_cancelled)
+        res = ft.finetune(parent, ex.x, ex.y, replay, recipe, step, is_cancelled, selection=selection)
     except ft.FinetuneCancelled as exc:
         raise ClassificationCancelled(str(exc)) from None
     except ft.FinetuneError as exc:
@@ -234,6 +235,7 @@ def _record(card, parent_path, points, ex, res, recipe, test, image, command, re
             "notes": [*points.notes, *ex.notes],
         },
         "recipe": {**recipe.to_dict(), "trained_parameters": res.trained_parameters, "replay_data": str(replay_path)},
+        "analyst_look": res.style,
         "history": res.history,
         "best_epoch": res.best_epoch,
         "stopped": res.stopped,
@@ -249,5 +251,6 @@ def _record(card, parent_path, points, ex, res, recipe, test, image, command, re
                 "after": res.holdout_after,
                 "examples": sum(res.holdout_counts.values()),
             },
+            "eurosat_val_selection": {"before": res.val_before, "after": res.val_after, "split_seed": 42},
         },
     }

@@ -53,7 +53,8 @@ def folder_state(folder: Path) -> dict:
     return {p.name: p.stat().st_size for p in folder.iterdir()}
 
 
-QUICK = ["--epochs", "2", "--replay-per-class", "3", "--test-every", "60", "--threads", "1", "--quiet"]
+QUICK = ["--epochs", "2", "--replay-per-class", "3", "--selection-per-class", "3", "--test-every", "60"]
+QUICK += ["--threads", "1", "--quiet"]
 
 
 # ----------------------------------------------------------------------------- refusals
@@ -199,6 +200,11 @@ def test_finetune_cli_writes_a_card_the_engine_loads(tmp_path, capsys, eurosat_r
     assert card.training["examples"]["labels"][0]["file"] == str(labels)
     assert 0.0 <= card.metrics["test_accuracy"] <= 1.0 and card.metrics["eurosat_test"]["samples"] == 41
     assert len(card.training["history"]) >= 1 and out.with_suffix(".safetensors").is_file()
+    assert card.training["recipe"]["trainable"] == "norm" and card.training["recipe"]["selection_per_class"] == 3
+    assert len(card.training["analyst_look"]["matrix"]) == 3  # the colour response fitted from the labels
+    val = card.metrics["eurosat_val_selection"]  # 3 validation patches per class chose the epoch, with the labels
+    assert 0.0 <= val["before"] <= 1.0 and 0.0 <= val["after"] <= 1.0
+    assert "eurosat_val_accuracy" in card.training["history"][0]
     # the windows are those the engine reads: the parent model's probabilities on them equal a classify run's
     import torch
 

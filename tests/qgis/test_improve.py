@@ -57,7 +57,7 @@ def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, euros
         except EditError:  # the model had it right: the analyst accepts the cell, as the guided review does
             page.session.mark_reviewed(*page.session.grid.cell_of(x, y), "accepted")
     page.refresh_log()
-    improve.recipe = Recipe(epochs=2, replay_per_class=5, test_every=60, threads=1)
+    improve.recipe = Recipe(epochs=2, replay_per_class=5, selection_per_class=3, test_every=60, threads=1)
     QTest.mouseClick(improve.start, Qt.MouseButton.LeftButton)
     assert improve.task is not None and improve.cancel.isEnabled() and not improve.progress.isHidden()
     wait_for_tasks(900)
@@ -100,6 +100,37 @@ def test_improve_refusal_is_one_sentence(dock, iface, mosaic_run, eurosat_rgb_zi
     text = page.improve.status.text()
     assert "at least 10" in text and "\n" not in text and "Traceback" not in text
     assert sorted(p.name for p in classes.parent.iterdir()) == before
+
+
+def test_missing_eurosat_zip_is_one_line_and_the_chosen_zip_is_remembered(
+    dock, iface, mosaic_run, eurosat_rgb_zip, monkeypatch, tmp_path
+):
+    """No zip where $EUROSAT_DATASETS points and none chosen: one line naming the picker, no task, no file;
+    the zip chosen in the picker is stored in CorrectSettings, shown again by a new page and used."""
+    from eurosat_landcover.ui.correct.settings import CorrectSettings
+
+    monkeypatch.setenv("EUROSAT_DATASETS", str(tmp_path / "no datasets here"))
+    _image, classes = mosaic_run
+    layer = QgsRasterLayer(str(classes), "Land cover")
+    QgsProject.instance().addMapLayer(layer)
+    page = dock.workspace.page("CorrectPage")
+    page.layer_combo.setLayer(layer)
+    QTest.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
+    page.session.mark_reviewed(0, 0, "accepted")
+    before = sorted(p.name for p in classes.parent.iterdir())
+    QTest.mouseClick(page.improve.start, Qt.MouseButton.LeftButton)
+    text = page.improve.status.text()
+    assert page.improve.task is None and sorted(p.name for p in classes.parent.iterdir()) == before
+    assert text.startswith("The EuroSAT RGB zip is not at ") and "'EuroSAT zip'" in text and "\n" not in text
+    page.improve.replay_widget.setFilePath(str(eurosat_rgb_zip))  # what choosing it in the file dialog does
+    assert CorrectSettings.load().replay_data == str(eurosat_rgb_zip)
+    from eurosat_landcover.ui.correct.improve_section import ImproveSection
+
+    again = ImproveSection(page)  # a later session reads it back
+    assert again.replay_widget.filePath() == str(eurosat_rgb_zip) and again.replay_data() == eurosat_rgb_zip
+    QTest.mouseClick(page.improve.start, Qt.MouseButton.LeftButton)  # the zip is found: the next check speaks
+    wait_for_tasks(300)
+    assert "at least 10" in page.improve.status.text()
 
 
 def test_processing_algorithm_refuses_in_one_sentence(provider, tmp_path, eurosat_rgb_zip):

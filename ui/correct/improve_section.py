@@ -6,6 +6,7 @@ early stopping) in a BackgroundTask (qgis_bridge/background.py) with progress an
 ``<run>_model_<n>.json`` (+ its weights) beside the run, adds it to the Classify page's model list, and
 offers to re-classify the run's input with it. Refusals (too few corrections, one class only, no EuroSAT
 zip to replay) are one sentence.
+The EuroSAT RGB zip it replays is a path picker in the section, remembered in :class:`.settings.CorrectSettings`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer
+from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from ...qgis_bridge.background import BackgroundTask
@@ -67,6 +69,7 @@ class ImproveSection(QGroupBox):
         self.cancel.clicked.connect(self.cancel_task)
         row.addWidget(self.cancel)
         lay.addLayout(row)
+        lay.addLayout(self._replay_row())
         self.progress = QProgressBar(self)
         self.progress.setObjectName("improveProgress")
         self.progress.setVisible(False)
@@ -83,6 +86,40 @@ class ImproveSection(QGroupBox):
         self.reclassify.clicked.connect(self.reclassify_layer)
         lay.addWidget(self.reclassify)
 
+    def _replay_row(self) -> QHBoxLayout:
+        """'EuroSAT zip' [path picker]: the EuroSAT RGB zip replayed so the model keeps what it knew."""
+        from ...models.finetune import default_replay_data
+
+        row = QHBoxLayout()
+        label = QLabel("EuroSAT zip", self)
+        tip = (
+            "The EuroSAT RGB zip (EuroSAT_RGB.zip): fine-tuning replays its training patches so the model "
+            "keeps what it knew, and measures the new model on its test split"
+        )
+        label.setToolTip(tip)
+        row.addWidget(label)
+        self.replay_widget = QgsFileWidget(self)
+        self.replay_widget.setObjectName("improveReplayData")
+        self.replay_widget.setStorageMode(QgsFileWidget.StorageMode.GetFile)
+        self.replay_widget.setFilter("EuroSAT RGB zip (*.zip)")
+        self.replay_widget.setToolTip(tip)
+        self.replay_widget.lineEdit().setPlaceholderText(str(default_replay_data()))
+        self.replay_widget.setFilePath(self.page.settings.replay_data)
+        self.replay_widget.fileChanged.connect(self._replay_changed)
+        row.addWidget(self.replay_widget, 1)
+        return row
+
+    def _replay_changed(self, path: str) -> None:
+        self.page.settings.replay_data = path.strip()
+        self.page.settings.save()
+
+    def replay_data(self) -> Path:
+        """The EuroSAT RGB zip to replay: the one chosen here, else the default (``$EUROSAT_DATASETS``)."""
+        from ...models.finetune import default_replay_data
+
+        chosen = self.page.settings.replay_data
+        return Path(chosen) if chosen else default_replay_data()
+
     # ------------------------------------------------------------------ the task
     def improve(self, *_args) -> Optional[BackgroundTask]:
         """Start fine-tuning on the page's edit log in a BackgroundTask (None when there is nothing to start)."""
@@ -93,6 +130,13 @@ class ImproveSection(QGroupBox):
         image = (summary.get("input") or {}).get("path")
         if not image or not Path(image).exists():
             self._say(f"The run's input image {image or '(unknown)'} is missing: the model learns from its pixels.")
+            return None
+        replay = self.replay_data()
+        if not replay.is_file():
+            self._say(
+                f"The EuroSAT RGB zip is not at {replay}: choose EuroSAT_RGB.zip under 'EuroSAT zip' "
+                "(the model replays it to keep what it knew)."
+            )
             return None
         card = (summary.get("model") or {}).get("card") or None
         out = new_card_path(files)
@@ -115,6 +159,7 @@ class ImproveSection(QGroupBox):
                 out,
                 examples=examples,
                 model=card,
+                replay_data=replay,
                 recipe=recipe,
                 progress=progress,
                 is_cancelled=is_cancelled,

@@ -17,6 +17,7 @@ class CorrectSettings:
     review_mode: str = "confidence"
     review_count: int = 100
     tile_size: int = 32
+    replay_data: str = ""  # the EuroSAT RGB zip "Improve the model" replays; "" = $EUROSAT_DATASETS's, if any
 
     @classmethod
     def load(cls, settings: QgsSettings | None = None) -> CorrectSettings:

@@ -1,0 +1,39 @@
+"""How a fine-tuning runs (:class:`Recipe`, recorded in the new card); no torch, so the CLI's parser reads its
+defaults without loading it. The training itself is models/finetune.py."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+TRAINABLE = ("adapt", "norm", "head")
+
+
+@dataclass
+class Recipe:
+    """How a fine-tuning runs (recorded in the new card)."""
+
+    trainable: str = "norm"  # TRAINABLE: norm = first conv + batch-norm scales/shifts (module docstring)
+    epochs: int = 10
+    steps_per_epoch: int = 8
+    batch_analyst: int = 8  # drawn class-balanced (``balanced``)
+    batch_replay: int = 56  # ``look_share`` of them rendered in the analyst's look
+    distill: float = 1.0  # replay targets: this share of the parent's own probabilities (keeps what it knew)
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    patience: int = 4
+    holdout_fraction: float = 0.2
+    replay_per_class: int = 100
+    time_limit_s: float = 240.0
+    look_share: float = 0.5  # share of each replay batch rendered in the analyst's look (models/finetune_style)
+    selection_per_class: int = 100  # EuroSAT VALIDATION patches of each class that select the epoch
+    selection_tolerance: float = 0.005  # an epoch whose validation accuracy fell more than this is not kept
+    balanced: bool = True  # the analyst's examples drawn class-balanced (their mix is no prior to learn)
+    trunk_lr: float = 1.0  # the trunk's learning rate as a share of ``lr`` (the last stage and head get ``lr``)
+    test_every: int = 1
+    seed: int = 0
+    threads: Optional[int] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
