@@ -36,9 +36,10 @@ from ...toolbelt.log import log_error
 from ..page_base import WorkspacePage
 from .chart import ProbabilityChart
 from .heatmap_view import HeatMapView
-from .map_mode import map_mode_text, value_at
+from .map_mode import value_at
 from .map_tool import InspectMapTool
 from .settings import ExplainSettings
+from .status_text import window_text
 from .task import engine_work
 from .worker import ExplainWorker
 
@@ -412,35 +413,16 @@ class ExplainPage(WorkspacePage):
         target_name = w.class_names[self._target_for(index)]
         self.chart.set_probabilities(w.class_names, w.class_colors, w.probabilities, target_name)
         fp = w.footprint
-        cx, cy = fp.centre
-        size_m = fp.size * abs(fp.geotransform[1])
-        top, p = w.ranked(1)[0]
-        parts = []
-        if self.mode == "cell" and self._map_mode():
-            parts.append(map_mode_text(self.cell.cell, self.windows[0].class_names, self._layer_name, self._map_value))
-        elif self.mode == "cell":
-            cell_top = w.class_names[int(self.cell.probabilities.argmax())]
-            parts.append(
-                f"Cell {self.cell.cell[0]}, {self.cell.cell[1]} of {self._layer_name}: the mean of "
-                f"{len(self.windows)} window(s) is {cell_top} {100 * float(self.cell.probabilities.max()):.1f} %"
-                + (f" ({self.cell.skipped} without data skipped)" if self.cell.skipped else "")
-                + f". Window {index + 1} of {len(self.windows)}:"
-            )
-        parts.append(
-            f"{fp.size} x {fp.size} px window ({size_m:.0f} m) centred at {cx:.0f}, {cy:.0f} ({fp.crs_label}): "
-            f"{top} {100 * p:.1f} %."
+        self.window_status = window_text(
+            w,
+            index,
+            self.windows,
+            self.cell if self.mode == "cell" else None,
+            self.inspector,
+            self._layer_name,
+            self._map_value,
+            self._map_mode(),
         )
-        if fp.shifted:
-            parts.append("Moved to stay inside the raster.")
-        if w.valid_fraction < 1:
-            parts.append(
-                f"{100 * w.valid_fraction:.0f} % of its pixels hold data; the others were filled as a run fills them."
-            )
-        if self.inspector.wr.resampled:
-            parts.append(
-                f"Resampled to {self.inspector.card.gsd_m:g} m ({self.inspector.wr.resampling}), as a run does."
-            )
-        self.window_status = " ".join(parts)
         self.status.setText(self.window_status)
         if self.map_tool is not None:
             cell_geom = self._geometry(self.cell.cell_bounds) if self.mode == "cell" else None
