@@ -28,7 +28,10 @@ def section(tmp_path, monkeypatch, qgis_new_project):
     summary = tmp_path / "run_summary.json"
     summary.write_text(json.dumps({"input": {"path": str(MOSAIC)}, "model": {}}), encoding="utf-8")
     files = SimpleNamespace(summary=summary, folder=tmp_path, prefix="run", log=tmp_path / "run_edits.gpkg")
-    page = SimpleNamespace(files=files, session=object(), pushed=[])
+    replay = tmp_path / "EuroSAT_RGB.zip"  # only checked to exist: fine-tuning is replaced below
+    replay.write_bytes(b"")
+    settings = SimpleNamespace(replay_data=str(replay), save=lambda: None)
+    page = SimpleNamespace(files=files, session=object(), pushed=[], settings=settings)
     page.push = lambda text, level=Qgis.MessageLevel.Info: page.pushed.append((text, level))
     monkeypatch.setattr(improve_section.ImproveSection, "_examples", staticmethod(lambda *a: ("points", "examples")))
     s = improve_section.ImproveSection(page)
