@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ReadableError
 from .finetune_recipe import TRAINABLE, Recipe
 from .finetune_style import fit_style, render
 
@@ -38,7 +39,7 @@ MIN_EXAMPLES = 10
 MIN_CLASSES = 2
 
 
-class FinetuneError(ValueError):
+class FinetuneError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The examples cannot fine-tune this model; the message says why and what to do."""
 
 
