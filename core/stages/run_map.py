@@ -11,7 +11,7 @@ the windows stage's ModelRunner (autocast on GPU, out-of-memory -> smaller batch
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -74,7 +74,12 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
         return ModelPath(eager(net), FastPathReport("eager", "a raster smaller than one map tile"))
     shape = SimpleNamespace(windows=tiles.count * (tiles.tile // grid.patch) ** 2, patch=tiles.tile)
     batch = tiles_per_batch(req.batch_size, tiles)
-    return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
+    if req.fast_path != "int8":
+        return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
+    chosen = choose_fast_path(net, "auto", device, shape, batch, bands, on_trace, int8=False)
+    why = "the INT8 path is not available in map mode (its per-pixel network cannot be quantized)"
+    report = replace(chosen.report, reason=f"{why}; fast_path=auto: {chosen.report.reason}")
+    return replace(chosen, report=report, warning=why)
 
 
 def _emitter(write_row, valid_rows, a: int, b: int):

@@ -172,6 +172,18 @@ def test_map_run_never_tries_the_int8_module(tmp_path, capsys, monkeypatch):
     assert not tried and "INT8" not in summary["fast_path"]["reason"]
 
 
+def test_int8_asked_in_map_mode_says_it_ran_fp32(tmp_path, capsys):
+    """--fast-path int8 in map mode ran the fp32 graph without a word; now a warning and the reason say so."""
+    src = _crop(tmp_path, 0, 0, 512, 512)
+    argv = ["classify", str(src), str(tmp_path / "out"), "--mode", "map", "--device", "cpu", "--fast-path", "int8"]
+    rc = cli.main([*argv, "--quiet"])
+    assert rc == 0, capsys.readouterr()[1]
+    summary = json.loads(capsys.readouterr()[0])
+    why = "the INT8 path is not available in map mode"
+    assert summary["fast_path"]["path"] != "int8" and summary["fast_path"]["reason"].startswith(why)
+    assert any(w.startswith(why) for w in summary["warnings"])
+
+
 def test_panels_cover_the_width_in_whole_blocks():
     from eurosat_landcover.core.tiles import PANEL, panels
 
