@@ -45,6 +45,7 @@ class RunOptions:
     mode: str = "windows"  # or "map": a class per 10 m pixel (core/request.py MODES)
     batch_size: int = 64
     device: str = "auto"
+    fast_path: str = "auto"  # the CPU model path (core/request.py FAST_PATH_MODES)
     write_probabilities: bool = True
     name: Optional[str] = None  # output file prefix; None = the input's file name (+ _2, _3...)
 
@@ -204,6 +205,7 @@ def build_request(
         mode=options.mode or "windows",
         batch_size=batch,
         device=options.device or "auto",
+        fast_path=options.fast_path or "auto",
         write_probabilities=bool(options.write_probabilities),
         name=name,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qgis.core import QgsProject, QgsSettings
 
-from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, MODES
+from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, FAST_PATH_MODES, MODES
 
 PREFIX = "eurosat_landcover/ui/"
 
@@ -67,6 +67,7 @@ class DockSettings:
     mode: str = DEFAULT_MODE  # "windows" or "map" (core/request.py MODES)
     batch_size: int = 64
     device: str = "auto"
+    fast_path: str = "auto"  # the CPU model path (core/request.py FAST_PATH_MODES)
     radiometry: str = "auto"
     output_dir: str = ""
     open_results: bool = True
@@ -81,6 +82,8 @@ class DockSettings:
             out.stride = 32
         if out.mode not in MODES:
             out.mode = DEFAULT_MODE
+        if out.fast_path not in FAST_PATH_MODES:
+            out.fast_path = "auto"
         out.batch_size = max(1, min(out.batch_size, BATCH_SIZE_MAX))
         if not out.output_dir:
             out.output_dir = default_output_dir()

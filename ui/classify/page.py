@@ -160,6 +160,7 @@ class ClassifyPage(WorkspacePage):
             mode=choices.mode,
             batch_size=choices.batch_size,
             device=choices.device,
+            fast_path=choices.fast_path,
             write_probabilities=choices.write_probabilities,
         )
 
@@ -184,7 +185,7 @@ class ClassifyPage(WorkspacePage):
         s.area_mode = self.area.mode()
         s.radiometry = self.bands.value().radiometry
         s.stride, s.batch_size, s.device = choices.stride, choices.batch_size, choices.device
-        s.mode = choices.mode
+        s.mode, s.fast_path = choices.mode, choices.fast_path
         s.output_dir, s.open_results = choices.output_dir, choices.open_results
         s.write_probabilities = choices.write_probabilities
         s.save()
