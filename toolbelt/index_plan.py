@@ -19,7 +19,6 @@ import email.parser
 import io
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,7 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from .package_index import _file_path, _open
+from .package_index import _file_path, _open, pip_config
 
 try:  # Debian's python3-packaging; else the copy pip carries (pip is needed to install anyway)
     from packaging.markers import default_environment
@@ -55,16 +54,9 @@ class JsonPlanUnavailable(Exception):
 def pip_sources(python: str) -> list:
     """pip's find-links / extra-index-url settings (environment or configuration files), as ``key=value``."""
     found = [f"{k}={v}" for k, v in os.environ.items() if k in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL") and v]
-    try:
-        out = subprocess.run(
-            [python, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    for line in out.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip().rsplit(".", 1)[-1] in OTHER_SOURCES and not key.startswith(":env:"):
-            found.append(f"{key.strip()}={value.strip()}")
+    for key, value in pip_config(python):
+        if key.rsplit(".", 1)[-1] in OTHER_SOURCES and not key.startswith(":env:"):
+            found.append(f"{key}={value}")
     return found
 
 

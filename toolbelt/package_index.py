@@ -15,20 +15,25 @@ from .torch_build import PYPI_SIMPLE, TorchSource
 
 
 # The network ---------------------------------------------------------------------------------------------
-def configured_index(python: str) -> str:
-    """The index pip uses (PIP_INDEX_URL, pip's configuration, else PyPI)."""
-    if os.environ.get("PIP_INDEX_URL"):
-        return os.environ["PIP_INDEX_URL"]
+def pip_config(python: str) -> list:
+    """``pip config list`` of ``python``'s pip as ``[(key, value)]`` (stripped); [] when pip cannot say."""
     try:
         out = subprocess.run(
             [python, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30, check=False
         ).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
-    for line in out.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip().endswith(".index-url") and not key.strip().endswith("extra-index-url"):
-            return value.strip().strip("'\"")
+    pairs = [line.partition("=") for line in out.splitlines()]
+    return [(key.strip(), value.strip()) for key, _, value in pairs]
+
+
+def configured_index(python: str) -> str:
+    """The index pip uses (PIP_INDEX_URL, pip's configuration, else PyPI)."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"]
+    for key, value in pip_config(python):
+        if key.endswith(".index-url") and not key.endswith("extra-index-url"):
+            return value.strip("'\"")
     return PYPI_SIMPLE
 
 
