@@ -67,21 +67,32 @@ def cpu_fingerprint() -> str:
     return _cpu
 
 
-def graph_key(model, batch_size: int, bands: int, patch: int) -> Optional[dict]:
-    """The entry's key for ``model`` at this shape, or None when ``model`` may not use the disk cache."""
-    import torch
-
+def model_identity(model) -> Optional[dict]:
+    """What every disk-cache key holds of ``model``: its verified weights' SHA-256, architecture and input
+    normalisation; None for a model not loaded from a verified weights file (it may not use the cache)."""
     sha = _verified.get(model)
     card = getattr(model, "card", None)
     if not sha or card is None:
         return None
     return {
-        "format": FORMAT,
         "weights_sha256": sha,
-        "architecture": str(card.architecture),  # a graph exists only if this network built and took the weights
-        "classes": int(card.num_classes),
+        "architecture": str(card.architecture),  # an entry exists only if this network built and took the weights
         "mean": [float(v) for v in card.mean],
         "std": [float(v) for v in card.std],
+    }
+
+
+def graph_key(model, batch_size: int, bands: int, patch: int) -> Optional[dict]:
+    """The entry's key for ``model`` at this shape, or None when ``model`` may not use the disk cache."""
+    import torch
+
+    identity = model_identity(model)
+    if identity is None:
+        return None
+    return {
+        "format": FORMAT,
+        **identity,
+        "classes": int(model.card.num_classes),
         "torch": torch.__version__,
         "cpu": cpu_fingerprint(),
         "batch": int(batch_size),

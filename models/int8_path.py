@@ -371,18 +371,14 @@ def windows_per_second(fn, x: torch.Tensor, repeats: int = 3) -> float:
 
 def int8_key(model, bands: int, patch: int) -> Optional[dict]:
     """The cache entry's key, or None for a model not loaded from a verified weights file."""
-    from .graph_cache import _verified, cpu_fingerprint
+    from .graph_cache import cpu_fingerprint, model_identity
 
-    sha = _verified.get(model)
-    card = getattr(model, "card", None)
-    if not sha or card is None:
+    identity = model_identity(model)
+    if identity is None:
         return None
     return {
         "format": FORMAT,
-        "weights_sha256": sha,
-        "architecture": str(card.architecture),
-        "mean": [float(v) for v in card.mean],
-        "std": [float(v) for v in card.std],
+        **identity,
         "torch": str(torch.__version__),  # a plain str: the entry loads with weights_only=True
         "cpu": cpu_fingerprint(),
         "bands": int(bands),
