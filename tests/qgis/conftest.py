@@ -4,7 +4,7 @@ pytest-qgis's `qgis_iface` accepts toolbar, menu and dock calls without doing an
 that forgot to remove its button would go unnoticed. `iface` makes those calls act on the real
 QMainWindow of `qgis_iface` the way QGIS does, so tests can look for what a plugin leaves behind.
 
-Shared by the page tests: `model_card` and `clean_settings` (from landcover_helpers), `scene` (a
+Shared by the page tests: `model_card`, `clean_settings` and `logged` (from landcover_helpers), `scene` (a
 192 px RGB GeoTIFF layer in a new project), `dock` (the real dock in the main window, with the test
 model) and `classify_page` (its Classify page).
 """
@@ -15,7 +15,7 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QObject, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QMenu, QToolBar
 
-from .landcover_helpers import clean_settings, default_card_path, model_card, write_rgb_geotiff  # noqa: F401
+from .landcover_helpers import clean_settings, default_card_path, logged, model_card, write_rgb_geotiff  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

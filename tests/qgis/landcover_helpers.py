@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -14,6 +17,43 @@ from qgis.PyQt.QtCore import QCoreApplication
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# the tests that start the real QGIS desktop application under Xvfb (scripts/replay_analyst.py)
+NEEDS_QGIS_DESKTOP = pytest.mark.skipif(
+    not (shutil.which("xvfb-run") and shutil.which("qgis")), reason="needs xvfb-run and qgis"
+)
+
+
+@contextlib.contextmanager
+def plugin_log():
+    """The plugin's messages (its tag in QGIS's message log) while the block runs, as a list."""
+    from eurosat_landcover.__about__ import LOG_TAG
+
+    lines = []
+
+    def keep(message, tag, level):
+        if tag == LOG_TAG:
+            lines.append(message)
+
+    QgsApplication.messageLog().messageReceived.connect(keep)
+    try:
+        yield lines
+    finally:
+        QgsApplication.messageLog().messageReceived.disconnect(keep)
+
+
+@pytest.fixture
+def logged():
+    """The plugin's log messages during the test (:func:`plugin_log`)."""
+    with plugin_log() as lines:
+        yield lines
+
+
+def load_script(name: str):
+    """The module of ``scripts/<name>.py`` (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 SETTINGS_GROUP = "eurosat_landcover"  # every page's settings (ui/settings.py, ui/*/settings.py)

@@ -3,33 +3,24 @@ unexpected error, each run in QGIS's real task manager."""
 
 import threading
 
-from eurosat_landcover.__about__ import LOG_TAG
 from eurosat_landcover.core.errors import ClassificationCancelled
 from eurosat_landcover.core.progress import Progress
 from eurosat_landcover.errors import ReadableError
 from eurosat_landcover.qgis_bridge.background import BackgroundTask
 from qgis.core import QgsApplication
 
-from .landcover_helpers import process_events_until, wait_for_tasks
+from .landcover_helpers import plugin_log, process_events_until, wait_for_tasks
 
 
 def run(work):
     """Run ``work`` in a BackgroundTask; returns (the task seen by on_done, the progress lines, the log)."""
-    done, lines, logged = [], [], []
-
-    def keep(message, tag, level):
-        if tag == LOG_TAG:
-            logged.append(message)
-
-    QgsApplication.messageLog().messageReceived.connect(keep)
-    try:
+    done, lines = [], []
+    with plugin_log() as logged:
         task = BackgroundTask("EuroSAT test task", work, done.append)
         task.message_changed.connect(lines.append)
         QgsApplication.taskManager().addTask(task)
         wait_for_tasks(60)
         process_events_until(lambda: bool(done), 10)
-    finally:
-        QgsApplication.messageLog().messageReceived.disconnect(keep)
     assert done == [task], "on_done is called once, with the task"
     return task, lines, logged
 
@@ -90,23 +81,14 @@ def test_an_unexpected_error_is_one_line_for_the_user_and_its_traceback_goes_to_
 
 
 def test_an_error_in_on_done_is_logged_not_raised():
-    logged = []
-
-    def keep(message, tag, level):
-        if tag == LOG_TAG:
-            logged.append(message)
-
     def broken(task):
         raise RuntimeError("the page is gone")
 
-    QgsApplication.messageLog().messageReceived.connect(keep)
-    try:
+    with plugin_log() as logged:
         task = BackgroundTask("EuroSAT done test", lambda p, c: 1, broken)  # held, as the pages hold theirs
         QgsApplication.taskManager().addTask(task)
         wait_for_tasks(60)
         process_events_until(lambda: any("the page is gone" in m for m in logged), 10)
-    finally:
-        QgsApplication.messageLog().messageReceived.disconnect(keep)
     assert any("the page is gone" in m for m in logged)
 
 

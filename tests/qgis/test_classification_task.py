@@ -3,8 +3,6 @@ failure, an unexpected one with its traceback in the log) and the engine's typed
 
 from __future__ import annotations
 
-import pytest
-from eurosat_landcover.__about__ import LOG_TAG
 from eurosat_landcover.core.errors import ClassificationError
 from eurosat_landcover.core.progress import WINDOWS, Progress
 from eurosat_landcover.qgis_bridge.background import BackgroundTask
@@ -12,19 +10,6 @@ from eurosat_landcover.qgis_bridge.task import ClassificationTask, Status
 from qgis.core import QgsApplication
 
 from .landcover_helpers import process_events_until, wait_for_tasks
-
-
-@pytest.fixture
-def logged():
-    lines = []
-
-    def keep(message, tag, level):
-        if tag == LOG_TAG:
-            lines.append(message)
-
-    QgsApplication.messageLog().messageReceived.connect(keep)
-    yield lines
-    QgsApplication.messageLog().messageReceived.disconnect(keep)
 
 
 def _run(monkeypatch, classify):

@@ -6,27 +6,12 @@ both cases the raster, the log and the undo stack are as before and the page is 
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from eurosat_landcover.__about__ import LOG_TAG
 from eurosat_landcover.core.edits import run_files
-from qgis.core import Qgis, QgsApplication
+from qgis.core import Qgis
 from qgis.PyQt.QtCore import Qt
 
 from .landcover_helpers import model_card, wait_for_tasks  # noqa: F401
 from .test_correct import _click, _controls, _key, _log_rows, _open, _px, _stacks, model_run, page, read, run  # noqa: F401
-
-
-@pytest.fixture
-def logged():
-    lines = []
-
-    def keep(message, tag, level):
-        if tag == LOG_TAG:
-            lines.append(message)
-
-    QgsApplication.messageLog().messageReceived.connect(keep)
-    yield lines
-    QgsApplication.messageLog().messageReceived.disconnect(keep)
 
 
 def _recode_whole_layer_failing(page, iface, run, monkeypatch, error):

@@ -11,11 +11,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from eurosat_landcover.__about__ import LOG_TAG
 from eurosat_landcover.core.errors import ClassificationCancelled, ClassificationError
-from qgis.core import Qgis, QgsApplication
+from qgis.core import Qgis
 
-from .landcover_helpers import process_events_until, wait_for_tasks
+from .landcover_helpers import plugin_log, process_events_until, wait_for_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 MOSAIC = REPO / "sample_data" / "eurosat_mosaic_rgb.tif"
@@ -35,15 +34,8 @@ def section(tmp_path, monkeypatch, qgis_new_project):
     page.push = lambda text, level=Qgis.MessageLevel.Info: page.pushed.append((text, level))
     monkeypatch.setattr(improve_section.ImproveSection, "_examples", staticmethod(lambda *a: ("points", "examples")))
     s = improve_section.ImproveSection(page)
-    s.logged = []
-
-    def keep(message, tag, level):
-        if tag == LOG_TAG:
-            s.logged.append(message)
-
-    QgsApplication.messageLog().messageReceived.connect(keep)
-    yield s
-    QgsApplication.messageLog().messageReceived.disconnect(keep)
+    with plugin_log() as s.logged:
+        yield s
     s.shutdown()
     wait_for_tasks(30)
 

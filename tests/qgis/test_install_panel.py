@@ -190,11 +190,9 @@ def test_the_dock_offers_install_when_torch_is_missing(qgis_iface, deps_root, mo
 
 def test_install_code_has_nothing_qt6_would_reject(repo_root, tmp_path):
     """scripts/check_qt6.py (QGIS's migration checks, Qt enum names from the installed PyQt5) on this code."""
-    import importlib.util
+    from .landcover_helpers import load_script
 
-    spec = importlib.util.spec_from_file_location("check_qt6", repo_root / "scripts" / "check_qt6.py")
-    check_qt6 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check_qt6)
+    check_qt6 = load_script("check_qt6")
     enums, ambiguous = check_qt6.scoped_enums()
     assert enums["Qt.AlignLeft"] == "AlignmentFlag" and enums["Qgis.Info"] == "MessageLevel"
     paths = [repo_root / p for p in ("__init__.py", "toolbelt", "ui/install", "scripts/build_zip.py")]

@@ -7,25 +7,12 @@ this process's exit crashed (heap corruption at interpreter shutdown, also seen 
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-from pathlib import Path
-
-import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "replay_analyst.py"
+from .landcover_helpers import NEEDS_QGIS_DESKTOP, load_script
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("replay_analyst", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.mark.skipif(not (shutil.which("xvfb-run") and shutil.which("qgis")), reason="needs xvfb-run and qgis")
+@NEEDS_QGIS_DESKTOP
 def test_correct_export_assess_explain_on_a_map_mode_run(tmp_path):
-    replay = _script()
+    replay = load_script("replay_analyst")
     status = replay.run_installed(tmp_path, mode="map", crop=(6, 4), timeout=540)
     print("\n".join(status["steps"]))
     assert status["ok"], status["steps"][-3:]

@@ -7,25 +7,12 @@ It starts the real QGIS desktop application under Xvfb (``xvfb-run -a qgis --cod
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-from pathlib import Path
-
-import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "replay_analyst.py"
+from .landcover_helpers import NEEDS_QGIS_DESKTOP, load_script
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("replay_analyst", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.mark.skipif(not (shutil.which("xvfb-run") and shutil.which("qgis")), reason="needs xvfb-run and qgis")
+@NEEDS_QGIS_DESKTOP
 def test_the_analysts_path_from_a_fresh_install_ends_with_the_corrected_map_exported(tmp_path):
-    replay = _script()
+    replay = load_script("replay_analyst")
     status = replay.run_installed(tmp_path, mode="windows", timeout=540)
     print("\n".join(status["steps"]))
     assert status["ok"], status["steps"][-3:]
