@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Accuracy on real, labelled Sentinel-2 patches (benchmarks/data/real_s2; provenance in its README).
 
-    PYTHONPATH=... python benchmarks/eval_real.py [--model CARD.json] [--stride 16] [--radiometry auto]
+    PYTHONPATH=... python benchmarks/eval_real.py [--mode both] [--model CARD.json] [--map-model CARD.json]
+        [--stride 16] [--radiometry auto] [--verbose] [--sources ...]
 
 Every patch is exported as an analyst would: a plain GeoTIFF, bands B04/B03/B02, no metadata, and
-classified with ``classify()`` at the given options (defaults: the product's). A patch is a hit when
-its top class by area is one of the EuroSAT classes its labels map to (labels_to_eurosat.json).
+classified with ``classify()`` at the given options (defaults: the product's), in windows mode (the
+window classifier, stride 16) and in map mode (the per-pixel model, ``--mode map``): one column each
+(``--mode`` picks one). A patch is a hit when its top class by area is one of the EuroSAT classes its
+labels map to (labels_to_eurosat.json); the same rule in both modes.
 Sources:
 - ``bigearthnet_l2a``: BigEarthNet-S2 L2A patches (sen2cor, 2017-2018, no offset), UInt16;
 - ``bigearthnet_l2a_offset1000_stac``: the same DNs + 1000 (the processing-baseline-04.00 offset)
@@ -107,14 +110,21 @@ SOURCES = {
 }
 
 
-def evaluate(cases, model, args, out_root: Path) -> dict:
+def evaluate(cases, model, mode: str, args, out_root: Path) -> dict:
+    """Classify every case in ``mode`` with ``model`` (a loaded ``(net, card)`` pair); the share of hits."""
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
     rows = []
     for name, path, want, snow in cases:
         req = ClassificationRequest(
-            path, out_root / name, stride=args.stride, radiometry=args.radiometry, fast_path="off", overwrite=True
+            path,
+            out_root / mode / name,
+            stride=args.stride,
+            radiometry=args.radiometry,
+            fast_path="off",
+            overwrite=True,
+            mode=mode,
         )
         res = classify(req, model=model)
         top = max(res.area_km2, key=res.area_km2.get)
@@ -146,54 +156,79 @@ def evaluate(cases, model, args, out_root: Path) -> dict:
     }
 
 
-def _row_line(row: dict) -> str:
-    flags = (" snow" if row["snow"] else "") + (" OOD" if row["ood"] else "")
-    off = f" -{row['offset']:g}" if row["offset"] else ""
-    return (
-        f"    {row['patch']:40s} {row['top']:22s} {'hit ' if row['hit'] else 'MISS'} "
-        f"{row['radiometry']}{off}{flags}  labels {','.join(row['labels'])}"
-    )
+def _row_line(rows: dict) -> str:
+    """One patch, one column per mode: top class, hit or MISS, then the first mode's radiometry and flags."""
+    first = next(iter(rows.values()))
+    cols = " ".join(f"{r['top']:21s} {'hit ' if r['hit'] else 'MISS'}" for r in rows.values())
+    flags = (" snow" if first["snow"] else "") + "".join(f" OOD({m})" for m, r in rows.items() if r["ood"])
+    off = f" -{first['offset']:g}" if first["offset"] else ""
+    return f"    {first['patch']:40s} {cols} {first['radiometry']}{off}{flags}  labels {','.join(first['labels'])}"
+
+
+def _source_line(src: str, by_mode: dict) -> str:
+    parts = []
+    for mode, r in by_mode.items():
+        parts.append(
+            f"{mode}: {r['hits_snow_free']}/{r['n_snow_free']} snow-free ({100 * r['share_snow_free']:.1f} %), "
+            f"{r['hits']}/{r['n']} all, OOD {r['ood_warnings']}/{r['n']}, "
+            f"no-warning {r['hits_snow_free_no_ood']}/{r['n_snow_free_no_ood']}"
+        )
+    return f"{src:34s} " + " | ".join(parts)
+
+
+def load_models(args) -> dict:
+    """{mode: (net, card)} for the modes asked: ``--model`` for windows, ``--map-model`` for map."""
+    import torch
+    from eurosat_landcover.core.stages.model import model_for, read_card
+
+    models = {}
+    for mode in MODES_OF[args.mode]:
+        card = read_card(args.model if mode == "windows" else args.map_model, mode)
+        models[mode] = (model_for(card, torch.device("cpu")), card)
+    return models
+
+
+MODES_OF = {"windows": ("windows",), "map": ("map",), "both": ("windows", "map")}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="model card JSON (default: the bundled model)")
-    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--model", default=None, help="windows-mode model card JSON (default: the bundled model)")
+    p.add_argument("--map-model", default=None, help="map-mode model card JSON (default: the bundled map model)")
+    p.add_argument("--mode", choices=tuple(MODES_OF), default="both", help="windows, map or both (default both)")
+    p.add_argument("--stride", type=int, default=16, help="windows mode's stride (default 16)")
     p.add_argument("--radiometry", default="auto")
     p.add_argument("--verbose", action="store_true", help="one line per patch")
     p.add_argument("--sources", default=",".join(SOURCES), help="comma-separated subset of: " + ", ".join(SOURCES))
     p.add_argument("--l2a-add", default="0,0,0", help="DNs added to the L2A patches' B04,B03,B02 (an experiment)")
     args = p.parse_args(argv)
 
-    from eurosat_landcover.core.stages.model import model_for, read_card
-
-    card = read_card(args.model)
-    model = (model_for(card, __import__("torch").device("cpu")), card)
+    models = load_models(args)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_engine import cpu_name
 
-    cpu = cpu_name()
     add = tuple(float(v) for v in args.l2a_add.split(","))
+    names = "  ".join(f"{m}: {c.name} ({c.weights_sha256[:8]})" for m, (_, c) in models.items())
     print(
-        f"cpu: {cpu}  model: {card.name} ({card.weights_sha256[:8]})  stride {args.stride}  "
-        f"radiometry {args.radiometry}" + (f"  L2A + {args.l2a_add}" if any(add) else "")
+        f"cpu: {cpu_name()}  {names}  stride {args.stride}  radiometry {args.radiometry}"
+        + (f"  L2A + {args.l2a_add}" if any(add) else "")
     )
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for src in args.sources.split(","):
-            r = evaluate(list(SOURCES[src](tmp, add)), model, args, tmp / "runs" / src)
-            results[src] = r
-            print(
-                f"{src:34s} top class labelled: {r['hits_snow_free']}/{r['n_snow_free']} snow-free "
-                f"({100 * r['share_snow_free']:.1f} %), {r['hits']}/{r['n']} all; "
-                f"OOD warnings {r['ood_warnings']}/{r['n']}; snow-free without a warning "
-                f"{r['hits_snow_free_no_ood']}/{r['n_snow_free_no_ood']}"
-            )
+            cases = list(SOURCES[src](tmp, add))
+            by_mode = {m: evaluate(cases, models[m], m, args, tmp / "runs" / src) for m in models}
+            results[src] = by_mode
+            print(_source_line(src, by_mode))
             if args.verbose:
-                for row in r["patches"]:
-                    print(_row_line(row))
-    print(json.dumps({k: {kk: v for kk, v in r.items() if kk != "patches"} for k, r in results.items()}))
+                for i in range(len(cases)):
+                    print(_row_line({m: r["patches"][i] for m, r in by_mode.items()}))
+    summary = {
+        src: {m: {k: v for k, v in r.items() if k != "patches"} for m, r in by_mode.items()}
+        for src, by_mode in results.items()
+    }
+    print(json.dumps(summary))
     return 0
 
 
