@@ -13,7 +13,7 @@ Sources:
 - ``bigearthnet_l2a``: BigEarthNet-S2 L2A patches (sen2cor, 2017-2018, no offset), UInt16;
 - ``bigearthnet_l2a_offset1000_stac``: the same DNs + 1000 (the processing-baseline-04.00 offset)
   with a STAC item beside the file whose ``raster:bands`` carry scale 0.0001 and offset -0.1;
-- ``eurosat_ms_l1c``: the 50 EuroSAT MS GeoTIFFs (L1C, UInt16) as 3-band files;
+- ``eurosat_ms_l1c``: the 53 EuroSAT MS GeoTIFFs (L1C, UInt16; 50 + rico-hdl's 3) as 3-band files;
 - ``eurosat_ms_8bit``: the same as 8-bit RGB, ``clip(DN / 2750 * 255)`` (EuroSAT's RGB rule).
 Patches BigEarthNet lists as covered by seasonal snow are reported, and left out of the share
 ("snow-free"); each run's out-of-distribution warning is counted too, and the share among the
@@ -93,7 +93,7 @@ def bigearthnet_cases(tmp: Path, offset: bool, add=(0.0, 0.0, 0.0)):
 def eurosat_cases(tmp: Path, eight_bit: bool):
     from osgeo import gdal
 
-    for f in sorted((DATA / "eurosat_ms_l1c").glob("*.tif")):
+    for f in sorted((DATA / "eurosat_ms_l1c").glob("*.tif")) + sorted((DATA / "eurosat_ms_l1c_rico_hdl").glob("*.tif")):
         path = f
         if eight_bit:
             dn = gdal.Open(str(f)).ReadAsArray().astype(np.float64)

@@ -248,6 +248,122 @@ def copy_rico_hdl(checkout: Path, label_csv: Path) -> None:
     (dst / f"{RICO_PATCH}_labels_metadata.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
+# Two more BigEarthNet v2.0 patches that rico-hdl held in earlier commits (gone from its tree since):
+# name -> (commit, path with {p} the patch and {b} the band, country, acquisition)
+RICO_HISTORY = {
+    "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_89_18": (
+        "bb4137062783eac0d78758b0667ec68d962ba283",
+        "integration_tests/tiffs/BigEarthNet/BigEarthNet-S2/S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP/{p}/{p}_{b}.tif",
+        "Austria",
+        "2017-06-13 10:10:31",
+    ),
+    "S2A_MSIL2A_20180526T100031_N9999_R122_T34WFU_14_23": (
+        "7127af8014d71b5544ea2ac1b8d7488c2cd26102",
+        "integration_tests/tiffs/BigEarthNet/S2/{p}/{p}_{b}.tiff",
+        "Finland",
+        "2018-05-26 10:00:31",
+    ),
+}
+# DA4DTE's two LRP-demo patches (explainability/xai_ben/examples/, added in 3d79f631, removed in 315620d9):
+# v1 name -> (v2 id, EPSG, tile upper-left x, y (the 100-km MGRS square), acquisition, country)
+DA4DTE_EXAMPLES_COMMIT = "3d79f631d7c8a52263098d2d1be825104e6be34d"
+DA4DTE_EXAMPLES = {
+    "S2A_MSIL2A_20170613T101032_69_34": (
+        "S2A_MSIL2A_20170613T101031_N9999_R022_T34VER_69_34",
+        32634,
+        500000,
+        7100000,
+        "2017-06-13 10:10:32",
+        "Finland",
+    ),
+    "S2A_MSIL2A_20170717T113321_70_10": (
+        "S2A_MSIL2A_20170717T113321_N9999_R080_T29UPV_70_10",
+        32629,
+        600000,
+        6000000,
+        "2017-07-17 11:33:21",
+        "Ireland",
+    ),
+}
+RICO_EUROSAT = ("AnnualCrop/AnnualCrop_1", "Pasture/Pasture_300", "SeaLake/SeaLake_3000")
+V2_LABELS = (
+    "kai-tub/bigearthnet-pipeline@d60a92c83176c17ee42ef28e59e62de2c0a8948f "
+    "tracked-artifacts/patch_id_label_mapping.csv.zst"
+)
+
+
+def _labels_of(label_csv: Path, patch_id: str) -> list:
+    with label_csv.open(newline="") as f:
+        return [row["label"] for row in csv.DictReader(f) if row["patch_id"] == patch_id]
+
+
+def copy_rico_hdl_history(git_dir: Path, label_csv: Path) -> None:
+    """The B02-B04 files of RICO_HISTORY, byte for byte from their commits (``git show``; .tiff -> .tif)."""
+    import subprocess
+
+    for name, (commit, template, country, date) in RICO_HISTORY.items():
+        dst = HERE / "bigearthnet_l2a" / name
+        dst.mkdir(parents=True, exist_ok=True)
+        for band in ("B02", "B03", "B04"):
+            blob = subprocess.run(
+                ["git", "--git-dir", str(git_dir), "show", f"{commit}:{template.format(p=name, b=band)}"],
+                check=True,
+                capture_output=True,
+            ).stdout
+            (dst / f"{name}_{band}.tif").write_bytes(blob)
+        meta = {
+            "labels": _labels_of(label_csv, name),
+            "nomenclature": "BigEarthNet 19-class (CLC level-3 classes grouped)",
+            "tile": name.split("_")[-3],
+            "acquisition_date": date,
+            "country": country,
+            "source": f"kai-tub/rico-hdl@{commit} " + template.format(p=name, b="B0[234]"),
+            "labels_source": V2_LABELS,
+        }
+        (dst / f"{name}_labels_metadata.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def decode_da4dte_examples(npy_dir: Path, label_csv: Path) -> None:
+    """DA4DTE_EXAMPLES: each .npy is float32 (x, y, band) with bands S2 B02, B03, B04, B08, the 20 m bands
+    resampled, then S1 VV, VH (the demo reads it with ``permute(2, 1, 0)``); B02-B04 are integers, written
+    back as UInt16 (row, column) on the tile grid. Checked: the transposed B04 matches the demo's PNG
+    rendering of the patch (correlation 0.987 on both; 0.05 and 0.11 untransposed)."""
+    for name, (v2_id, epsg, tx, ty, date, country) in DA4DTE_EXAMPLES.items():
+        a = np.load(npy_dir / f"{name}.npy")
+        col, row = (int(v) for v in name.split("_")[-2:])
+        ulx, uly = tx + col * 1200, ty - row * 1200
+        dst = HERE / "bigearthnet_l2a" / name
+        dst.mkdir(parents=True, exist_ok=True)
+        for i, band in enumerate(("B02", "B03", "B04")):
+            arr = a[..., i].T
+            assert np.array_equal(arr, arr.round()) and arr.min() >= 0 and arr.max() < 65536, name
+            _write_band(dst / f"{name}_{band}.tif", arr.astype(np.uint16), epsg, ulx, uly)
+        meta = {
+            "labels": _labels_of(label_csv, v2_id),
+            "nomenclature": "BigEarthNet 19-class (CLC level-3 classes grouped)",
+            "coordinates": {"ulx": ulx, "uly": uly, "lrx": ulx + 1200, "lry": uly - 1200},
+            "projection": f"EPSG:{epsg}",
+            "tile": v2_id.split("_")[-3],
+            "acquisition_date": date,
+            "country": country,
+            "bigearthnet_v2_id": v2_id,
+            "source": f"rsim-tu-berlin/DA4DTE@{DA4DTE_EXAMPLES_COMMIT} explainability/xai_ben/examples/{name}.npy",
+            "labels_source": V2_LABELS,
+            "georeference": "the patch's place in its tile (col, row x 1200 m), not carried by the source",
+        }
+        (dst / f"{name}_labels_metadata.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def extract_rico_eurosat(checkout: Path) -> None:
+    """Bands B04, B03, B02 of rico-hdl's three EuroSAT MS GeoTIFFs (integration_tests/tiffs/EuroSAT_MS/)."""
+    dst = HERE / "eurosat_ms_l1c_rico_hdl"
+    dst.mkdir(parents=True, exist_ok=True)
+    for member in RICO_EUROSAT:
+        src = checkout / "integration_tests/tiffs/EuroSAT_MS" / f"{member}.tif"
+        out = dst / f"{Path(member).name}.tif"
+        gdal.Translate(str(out), str(src), bandList=[4, 3, 2], creationOptions=["COMPRESS=DEFLATE"])
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bigearthnet_example_dir", type=Path)
@@ -257,6 +373,8 @@ if __name__ == "__main__":
     ap.add_argument("--da4dte-tifs", type=Path, help="xai_tools/xai_bigearthnet/raw_tifs of rsim-tu-berlin/DA4DTE")
     ap.add_argument("--rico-hdl", type=Path, help="a checkout of kai-tub/rico-hdl")
     ap.add_argument("--ben-v2-labels", type=Path, help="patch_id_label_mapping.csv (decompressed)")
+    ap.add_argument("--rico-hdl-git", type=Path, help="the git directory of a rico-hdl clone (its older commits)")
+    ap.add_argument("--da4dte-examples", type=Path, help="DA4DTE's explainability/xai_ben/examples at 3d79f631")
     a = ap.parse_args()
     copy_bigearthnet(a.bigearthnet_example_dir)
     extract_eurosat(a.eurosat_ms_zip)
@@ -268,3 +386,8 @@ if __name__ == "__main__":
         decode_da4dte(a.da4dte_tifs, a.ben_v2_labels)
     if a.rico_hdl:
         copy_rico_hdl(a.rico_hdl, a.ben_v2_labels)
+        extract_rico_eurosat(a.rico_hdl)
+    if a.rico_hdl_git:
+        copy_rico_hdl_history(a.rico_hdl_git, a.ben_v2_labels)
+    if a.da4dte_examples:
+        decode_da4dte_examples(a.da4dte_examples, a.ben_v2_labels)
