@@ -61,10 +61,10 @@ SNOW_FREE = sorted(d.name for d in BEN.iterdir() if d.name != "S2B_MSIL2A_201802
 
 
 def test_every_real_l2a_patch_plain_and_with_the_offset(tmp_path):
-    """The value rules on 26 real L2A patches (all but the one BigEarthNet lists as snow-covered; six
-    countries, eleven dates, open sea to forest, patchy snow in two): plain -> surface reflectance, no
+    """The value rules on 30 real L2A patches (all but the one BigEarthNet lists as snow-covered; six
+    countries, thirteen dates, open sea to forest, patchy snow in two): plain -> surface reflectance, no
     offset; + 1000 without any metadata -> the baseline-04.00 offset found in the values and removed."""
-    assert len(SNOW_FREE) == 26
+    assert len(SNOW_FREE) == 30
     for name in SNOW_FREE:
         arr, like = ben_rgb(name)
         m, rad, raw, out = scaled(write_like(tmp_path / f"{name}.tif", arr, like))
@@ -76,9 +76,9 @@ def test_every_real_l2a_patch_plain_and_with_the_offset(tmp_path):
 
 
 def test_real_l1c_plain_export_is_reflectance_l1c():
-    """All 50 real L1C tiles: no offset, even PermanentCrop_2443 whose every band is above 1000."""
-    tifs = sorted((REAL / "eurosat_ms_l1c").glob("*.tif"))
-    assert len(tifs) == 50
+    """All 53 real L1C tiles: no offset, even PermanentCrop_2443 whose every band is above 1000."""
+    tifs = sorted((REAL / "eurosat_ms_l1c").glob("*.tif")) + sorted((REAL / "eurosat_ms_l1c_rico_hdl").glob("*.tif"))
+    assert len(tifs) == 53
     for p in tifs:
         m, rad, raw, out = scaled(p)
         assert m.radiometry == "sentinel2_l1c" and rad.offset == 0, (p.name, rad.evidence)
