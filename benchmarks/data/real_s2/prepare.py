@@ -3,7 +3,8 @@
 
     python benchmarks/data/real_s2/prepare.py BIGEARTHNET_S2_EXAMPLE_DIR EUROSAT_MS_SAMPLE_ZIP \
         [--configilm-mdb DATA_MDB] [--gdf-builder-tiny DIR] [--da4dte-tifs DIR] \
-        [--rico-hdl RICO_HDL_CHECKOUT] [--ben-v2-labels PATCH_ID_LABEL_MAPPING_CSV]
+        [--rico-hdl RICO_HDL_CHECKOUT] [--ben-v2-labels PATCH_ID_LABEL_MAPPING_CSV] \
+        [--rico-hdl-git RICO_HDL_GIT_DIR] [--da4dte-examples DIR]
 
 - ``bigearthnet_l2a/<patch>/``: the B02, B03, B04 GeoTIFFs and ``labels_metadata.json`` of the six
   BigEarthNet-S2 v1.0 patches in ``BigEarthNet-S2-Example.tar.bz2`` of kai-tub/bigearthnet_common
@@ -32,6 +33,10 @@
   BigEarthNet's raw DNs (S2 B02, B03, B04, ... then S1), one TIFF page per image column; B02, B03, B04 are
   written back as UInt16 (integers, checked) on the tile grid as for ConfigILM's patches; labels (19-class)
   from BigEarthNet v2.0's ``patch_id_label_mapping.csv`` via ``patch_id_s2v1_mapping.csv``.
+- ``bigearthnet_l2a/<patch>/`` for RICO_HISTORY (two v2.0 patches of rico-hdl's earlier commits, B02-B04 byte
+  for byte through ``git show``) and DA4DTE_EXAMPLES (the two ``.npy`` patches of DA4DTE's LRP demo at
+  commit 3d79f631, B02-B04 written back as UInt16 (row, column) on the tile grid); labels as above.
+- ``eurosat_ms_l1c_rico_hdl/<Class>_<n>.tif``: bands B04, B03, B02 of rico-hdl's three EuroSAT MS GeoTIFFs.
 """
 
 from __future__ import annotations
