@@ -40,6 +40,8 @@ class MapRun:
     tile_px: int = 0
     overlap_px: int = 0
     window_stats: object = None  # core/ood.WindowStats of the tiles' 64 px windows (out-of-distribution check)
+    blend_seconds: float = 0.0  # weighting and summing the tiles' probabilities (core/tiles.RowBlender)
+    write_seconds: float = 0.0  # rows handed to the outputs (encoding, GDAL writes and compression)
 
 
 def tile_windows(batch: np.ndarray, patch: int = 64) -> np.ndarray:
@@ -82,15 +84,17 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     return replace(chosen, report=report, warning=why)
 
 
-def _emitter(write_row, valid_rows, a: int, b: int):
+def _emitter(write_row, valid_rows, a: int, b: int, n):
     """-> emit(y0, sums, weights): blended rows, cut to the panel's columns ``[a, b)`` of the
-    blender's, to ``write_row(row, probs, valid)``."""
+    blender's, to ``write_row(row, probs, valid)``; the time spent writing added to ``n.write_s``."""
 
     def emit(y0, sums, weights):
         for k in range(sums.shape[0]):
             w = weights[k, a:b]
             probs = sums[k, a:b] / np.maximum(w, 1e-12)[:, None]
+            t0 = time.perf_counter()
             write_row(y0 + k, probs, (w > 0) & valid_rows(y0 + k)[a:b])
+            n.write_s += time.perf_counter() - t0
 
     return emit
 
@@ -100,6 +104,8 @@ class _Counts:
     classified: int = 0
     skipped: int = 0
     read_s: float = 0.0
+    blend_s: float = 0.0  # RowBlender add and row_done, the writes they hand rows to included
+    write_s: float = 0.0
     last_report: float = 0.0
     stats: object = None  # core/ood.WindowStats
 
@@ -137,6 +143,8 @@ def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, pr
         tile_px=tiles.tile,
         overlap_px=tiles.overlap,
         window_stats=n.stats,
+        blend_seconds=n.blend_s - n.write_s,
+        write_seconds=n.write_s,
     )
 
 
@@ -162,7 +170,7 @@ def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row,
     width = tiles.xs[js[-1]] + tiles.tw - x0
     strip = {"y": 0, "valid": None}
     a, b = panel[0] - x0, panel[1] - x0
-    emit = _emitter(write_row, lambda r: strip["valid"][r - strip["y"]], a, b)
+    emit = _emitter(write_row, lambda r: strip["valid"][r - strip["y"]], a, b, n)
     blender = RowBlender(tiles, num_classes, emit, x0, width)
     for i, y in enumerate(tiles.ys):
         check_cancel()
@@ -178,11 +186,15 @@ def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row,
             batch = np.stack([data[:, :, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw] for j in chunk])
             n.stats.add(tile_windows(batch))
             probs = runner(torch.from_numpy(batch))
+            t0 = time.perf_counter()
             for j, p in zip(chunk, probs):
                 blender.add(i, j, p)
+            n.blend_s += time.perf_counter() - t0
             n.classified += len(chunk)
             check_cancel()
+        t0 = time.perf_counter()
         blender.row_done(i)
+        n.blend_s += time.perf_counter() - t0
         report()
 
 
