@@ -84,17 +84,19 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     return replace(chosen, report=report, warning=why)
 
 
-def _emitter(write_row, valid_rows, a: int, b: int, n):
+def _emitter(write_rows, valid_rows, a: int, b: int, n):
     """-> emit(y0, sums, weights): blended rows, cut to the panel's columns ``[a, b)`` of the
-    blender's, to ``write_row(row, probs, valid)``; the time spent writing added to ``n.write_s``."""
+    blender's, to ``write_rows(y0, probs (C, rows, width), valid (rows, width))`` as new arrays;
+    ``valid_rows(y0, rows)``: the strip's validity of those rows. The time spent handing them to the
+    writer (with a write-behind writer: waiting for it) is added to ``n.write_s``."""
 
     def emit(y0, sums, weights):
-        for k in range(sums.shape[0]):
-            w = weights[k, a:b]
-            probs = sums[k, a:b] / np.maximum(w, 1e-12)[:, None]
-            t0 = time.perf_counter()
-            write_row(y0 + k, probs, (w > 0) & valid_rows(y0 + k)[a:b])
-            n.write_s += time.perf_counter() - t0
+        w = weights[:, a:b]
+        probs = sums[:, :, a:b] / np.maximum(w, 1e-12)[None]
+        valid = (w > 0) & valid_rows(y0, w.shape[0])[:, a:b]
+        t0 = time.perf_counter()
+        write_rows(y0, probs, valid)
+        n.write_s += time.perf_counter() - t0
 
     return emit
 
@@ -112,7 +114,8 @@ class _Counts:
 
 def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, progress, check_cancel) -> MapRun:
     """Every tile of the working raster classified per pixel, panel by panel (core/tiles.py);
-    ``sink.start_panel(x0, width)`` then pixel rows of that panel to ``sink.write_row(row, probs, valid)``."""
+    ``sink.start_panel(x0, width)`` then pixel rows of that panel to ``sink.write_rows(y0, probs, valid)``
+    (core/writers.OutputSet)."""
     import torch
 
     wr = prepared.working
@@ -129,7 +132,7 @@ def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, pr
     with torch.inference_mode():
         for a, b, js in cols:
             sink.start_panel(a, b - a)
-            _run_panel(prepared, tiles, js, (a, b), runner, fill, num_classes, sink.write_row, n, hooks)
+            _run_panel(prepared, tiles, js, (a, b), runner, fill, num_classes, sink.write_rows, n, hooks)
     return MapRun(
         total=total,
         classified=n.classified,
@@ -157,7 +160,7 @@ def _report(n: _Counts, total: int, progress) -> None:
         progress(Progress(frac, WINDOWS, f"{done}/{total} tiles", done, total))
 
 
-def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row, n: _Counts, hooks) -> None:
+def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_rows, n: _Counts, hooks) -> None:
     """The tile columns ``js`` top to bottom; the rows of output columns ``panel = (a, b)`` written;
     ``hooks = (check_cancel, report)``, the latter called after each row of tiles."""
     import torch
@@ -170,7 +173,7 @@ def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row,
     width = tiles.xs[js[-1]] + tiles.tw - x0
     strip = {"y": 0, "valid": None}
     a, b = panel[0] - x0, panel[1] - x0
-    emit = _emitter(write_row, lambda r: strip["valid"][r - strip["y"]], a, b, n)
+    emit = _emitter(write_rows, lambda r, k: strip["valid"][r - strip["y"] : r - strip["y"] + k], a, b, n)
     blender = RowBlender(tiles, num_classes, emit, x0, width)
     for i, y in enumerate(tiles.ys):
         check_cancel()

@@ -54,7 +54,7 @@ def test_tiles_cover_the_raster_and_blend_without_seams():
     tiles = TileGrid(700, 450)
     rows = {}
     blender = RowBlender(
-        tiles, 2, lambda y0, s, w: rows.update({y0 + k: (s[k].copy(), w[k].copy()) for k in range(len(s))})
+        tiles, 2, lambda y0, s, w: rows.update({y0 + k: (s[:, k].T.copy(), w[k].copy()) for k in range(len(w))})
     )
     probs = np.stack([np.full((tiles.th, tiles.tw), 0.25, np.float32), np.full((tiles.th, tiles.tw), 0.75, np.float32)])
     for i in range(len(tiles.ys)):
@@ -234,7 +234,7 @@ def test_buffers_are_bounded_by_the_panel_not_the_raster_width(tmp_path, monkeyp
 
     def recording(self, *a, **k):
         init(self, *a, **k)
-        widths.append(self.acc.shape[1])
+        widths.append(self.width)
 
     monkeypatch.setattr(tiles.RowBlender, "__init__", recording)
     from engine_testlib import write_geotiff
