@@ -11,6 +11,7 @@ the windows stage's ModelRunner (autocast on GPU, out-of-memory -> smaller batch
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -162,7 +163,12 @@ def _report(n: _Counts, total: int, progress) -> None:
 
 def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_rows, n: _Counts, hooks) -> None:
     """The tile columns ``js`` top to bottom; the rows of output columns ``panel = (a, b)`` written;
-    ``hooks = (check_cancel, report)``, the latter called after each row of tiles."""
+    ``hooks = (check_cancel, report)``, the latter called after each row of tiles.
+
+    Batches are filled across rows of tiles (the CPU fast path runs the batch it was traced at: the
+    short last batch of every row was padded with blank tiles): a row's last tiles go through the
+    model with the next row's first ones. The blender still gets each row's tiles in order and each
+    row whole, from the results in the order the tiles were read, so nothing is held back."""
     import torch
 
     from ..tiles import RowBlender
@@ -175,30 +181,50 @@ def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_rows
     a, b = panel[0] - x0, panel[1] - x0
     emit = _emitter(write_rows, lambda r, k: strip["valid"][r - strip["y"] : r - strip["y"] + k], a, b, n)
     blender = RowBlender(tiles, num_classes, emit, x0, width)
+    rows: deque = deque()  # rows of tiles read and not yet done: [i, y, valid, tiles to run, tiles blended]
+    queue: list = []  # (row, tile) read and not yet through the model, in reading order
+
+    def finish_rows():
+        while rows and rows[0][4] == rows[0][3]:
+            i, strip["y"], strip["valid"], _, _ = rows.popleft()
+            t0 = time.perf_counter()
+            blender.row_done(i)
+            n.blend_s += time.perf_counter() - t0
+            report()
+
+    def run_batch():
+        take, queue[:] = queue[: runner.bs], queue[runner.bs :]
+        probs = runner(torch.from_numpy(np.stack([t for _, _, t in take])))
+        for (row, j, _), p in zip(take, probs):
+            t0 = time.perf_counter()
+            blender.add(row[0], j, p)
+            n.blend_s += time.perf_counter() - t0
+            row[4] += 1
+            finish_rows()
+        n.classified += len(take)
+        check_cancel()
+
     for i, y in enumerate(tiles.ys):
         check_cancel()
         t0 = time.perf_counter()
         data, valid = read_strip(wr, radiometry, y, tiles.th, x0, width)
         n.read_s += time.perf_counter() - t0
-        strip["y"], strip["valid"] = y, valid
         data = np.where(valid[None], data, fill[:, None, None]).astype(np.float32, copy=False)
         todo = [j for j in js if valid[:, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw].any()]
         n.skipped += len(js) - len(todo)
-        for pos in range(0, len(todo), runner.bs):
+        row = [i, y, valid, len(todo), 0]
+        rows.append(row)
+        for pos in range(0, len(todo), runner.bs):  # the out-of-distribution statistics as one row's batches
             chunk = todo[pos : pos + runner.bs]
             batch = np.stack([data[:, :, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw] for j in chunk])
             n.stats.add(tile_windows(batch))
-            probs = runner(torch.from_numpy(batch))
-            t0 = time.perf_counter()
-            for j, p in zip(chunk, probs):
-                blender.add(i, j, p)
-            n.blend_s += time.perf_counter() - t0
-            n.classified += len(chunk)
-            check_cancel()
-        t0 = time.perf_counter()
-        blender.row_done(i)
-        n.blend_s += time.perf_counter() - t0
-        report()
+            queue += [(row, j, t) for j, t in zip(chunk, batch)]
+        finish_rows()
+        while len(queue) >= runner.bs:
+            run_batch()
+    while queue:
+        run_batch()
+    finish_rows()
 
 
 def _fill_values(model, bands: int) -> np.ndarray:

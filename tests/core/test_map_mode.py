@@ -248,3 +248,33 @@ def test_buffers_are_bounded_by_the_panel_not_the_raster_width(tmp_path, monkeyp
     assert max(widths) <= tiles.PANEL + 2 * tiles.TILE
     classes = gdal.Open(summary["outputs"]["classes"]).ReadAsArray()
     assert classes.shape == (300, 9000) and (classes == 3).all()
+
+
+def test_batches_are_filled_across_rows_of_tiles(tmp_path, map_model):
+    """The fast path runs the batch it was traced at, so a short batch was padded with blank tiles at
+    the end of every row of tiles (4 tiles a row in batches of 5: 5 passes of work for 12 tiles). A
+    row's last tiles now go with the next row's first: 3 passes, and the map is the same as one tile
+    per pass (classes equal; eager probabilities may differ by a float rounding, at most 1/254)."""
+    import torch
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+
+    model, card = map_model
+    src = _crop(tmp_path, 0, 0, 700, 450)  # 4 x 3 tiles
+    arrays, batches = {}, {}
+    for batch_size in (80, 16):  # 5 tiles a pass; 1 tile a pass
+        sizes = batches.setdefault(batch_size, [])
+
+        class Recording(torch.nn.Module):
+            def forward(self, x, sizes=sizes):
+                sizes.append(x.shape[0])
+                return model(x)
+
+        req = ClassificationRequest(
+            src, tmp_path / str(batch_size), mode="map", fast_path="off", device="cpu", threads=1, batch_size=batch_size
+        )
+        summary = classify(req, model=(Recording(), card)).summary
+        arrays[batch_size] = [gdal.Open(summary["outputs"][k]).ReadAsArray() for k in ("classes", "probabilities")]
+    assert batches == {80: [5, 5, 2], 16: [1] * 12}
+    assert np.array_equal(arrays[80][0], arrays[16][0])
+    assert np.abs(arrays[80][1].astype(int) - arrays[16][1]).max() <= 1
