@@ -298,10 +298,14 @@ class OutputSet:
             self.b_conf[rows] = np.where(valid, conf, np.nan)
             if self.b_prob is not None:
                 self.b_prob[:, rows] = np.where(valid[None], probs, np.nan)
-        else:
-            self.b_conf[rows] = np.where(valid, np.rint(conf * U8_SCALE), NODATA_U8)
+        else:  # round(p * 254), then nodata over the invalid pixels: in place, no temporaries of np.where
+            invalid = ~valid
+            self.b_conf[rows] = np.rint(np.multiply(conf, U8_SCALE, out=conf), out=conf)
+            self.b_conf[rows][invalid] = NODATA_U8
             if self.b_prob is not None:
-                self.b_prob[:, rows] = np.where(valid[None], np.rint(probs * U8_SCALE), NODATA_U8)
+                scaled = np.multiply(probs, U8_SCALE)
+                self.b_prob[:, rows] = np.rint(scaled, out=scaled)
+                self.b_prob[:, rows][:, invalid] = NODATA_U8
 
     def _flush(self):
         y = self._block_start
