@@ -302,10 +302,11 @@ class OutputSet:
             invalid = ~valid
             self.b_conf[rows] = np.rint(np.multiply(conf, U8_SCALE, out=conf), out=conf)
             self.b_conf[rows][invalid] = NODATA_U8
-            if self.b_prob is not None:
-                scaled = np.multiply(probs, U8_SCALE)
-                self.b_prob[:, rows] = np.rint(scaled, out=scaled)
-                self.b_prob[:, rows][:, invalid] = NODATA_U8
+            if self.b_prob is not None:  # a band at a time: no (C, rows, width) temporary beside the block
+                scaled = np.empty(valid.shape, probs.dtype)
+                for c in range(self.C):
+                    self.b_prob[c, rows] = np.rint(np.multiply(probs[c], U8_SCALE, out=scaled), out=scaled)
+                    self.b_prob[c, rows][invalid] = NODATA_U8
 
     def _flush(self):
         y = self._block_start
