@@ -182,6 +182,55 @@ def bench_scene(name, tif, truth, args, tmp, rows):
         )
 
 
+PHASES = (
+    "prepare",
+    "model_load",
+    "model_prepare",
+    "reading",
+    "forward",
+    "blend",
+    "write",
+    "writer_thread",
+    "overviews_and_close",
+)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def bench_speed(size: str, args, tmp: Path) -> dict:
+    """Map mode and windows mode at stride 32 on the sample tiled to ``size`` (WxH px), in this run,
+    ``--speed-repeats`` times, interleaved (the order alternates): each mode's best run in s/km2, its
+    phases (the engine's timings of that run), and the ratio map / windows of each pair."""
+    import shutil
+
+    w, h = (int(v) for v in size.lower().split("x"))
+    km2 = w * h * 1e-4
+    vrt = bench_engine().make_mosaic_vrt(tmp / f"speed_{w}x{h}.vrt", w, height=h)
+    runs: dict = {"map": [], "windows 32": []}
+    for r in range(args.speed_repeats):
+        order = [("map", 32), ("windows", 32)] if r % 2 == 0 else [("windows", 32), ("map", 32)]
+        for mode, stride in order:
+            out = tmp / f"speed_{w}x{h}_{mode}_{r}"
+            load = load_average()
+            run = run_engine(vrt, out, mode, stride, args.threads, args.map_model if mode == "map" else None)
+            t = run["summary_json"]["timings_s"]
+            label = "map" if mode == "map" else f"windows {stride}"
+            mb = sum(f.stat().st_size for f in out.glob("*.tif")) / 2**20
+            runs[label].append({"timings": t, "s_per_km2": t["total"] / km2, "load_before": load, "outputs_mb": mb})
+            phases = " ".join(f"{k} {t[k]:.2f}" for k in PHASES if k in t)
+            print(
+                f"speed {size} #{r} {label:10s} {t['total'] / km2:.4f} s/km2 (total {t['total']:.1f} s: {phases}); "
+                f"outputs {mb:.0f} MB; load {load}",
+                flush=True,
+            )
+            shutil.rmtree(out, ignore_errors=True)
+    ratios = [m["s_per_km2"] / wr["s_per_km2"] for m, wr in zip(runs["map"], runs["windows 32"])]
+    best = {k: min(v, key=lambda x: x["s_per_km2"]) for k, v in runs.items()}
+    return {"size": size, "megapixels": w * h / 1e6, "km2": km2, "runs": runs, "best": best, "ratios": ratios}
+
+
 def patch_accuracy(images, labels, card_path=None) -> dict:
     """Majority class of each 64 x 64 patch through the map model (the whole patch is one tile)."""
     import torch
@@ -225,6 +274,15 @@ def main(argv=None) -> int:
         help="memory runs stop after N tiles (rasters too large to finish here): peak RSS up to then",
     )
     p.add_argument("--memory-only", action="store_true", help="only the --memory runs (no scenes, no per-patch check)")
+    p.add_argument(
+        "--speed",
+        nargs="*",
+        default=[],
+        metavar="WxH",
+        help="also time map mode against windows at stride 32 on the sample tiled to these sizes (same run)",
+    )
+    p.add_argument("--speed-repeats", type=int, default=3, metavar="N", help="runs per mode of each --speed size")
+    p.add_argument("--speed-only", action="store_true", help="only the --speed runs")
     p.add_argument("--map-model", metavar="CARD.json", help="map mode's model card (default: the bundled map model)")
     p.add_argument("--markdown")
     p.add_argument("--record", action="store_true", help="write the figures into the map model's card (metrics)")
@@ -235,18 +293,22 @@ def main(argv=None) -> int:
     from eurosat_landcover.models.scenes import PatchBank, fill, voronoi_layout
 
     torch_threads(args.threads)
-    split = stratified_split(args.data, seed=42)
-    images, labels = load_arrays(args.data, split["test"])
-    bank = PatchBank(images, labels)
+    only = args.memory_only or args.speed_only
+    images, labels = load_arrays(args.data, stratified_split(args.data, seed=42)["test"]) if not only else ([], [])
+    bank = PatchBank(images, labels) if not only else None
     rng = np.random.default_rng(args.seed)
     rows: list = []
     memory: list = []
+    speed: list = []
+    print(f"CPU: {bench_engine().cpu_name()}; load average {load_average()}", flush=True)
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="bench_map_") as tmp:
         tmp = Path(tmp)
-        if not args.memory_only:
+        for size in args.speed:
+            speed.append(bench_speed(size, args, tmp))
+        if not only:
             bench_scene("sample", SAMPLE, sample_truth(), args, tmp, rows)
-        for km in REGIONS_KM if not args.memory_only else ():
+        for km in REGIONS_KM if not only else ():
             for n in range(args.scenes):
                 ids = voronoi_layout(rng, args.size, args.size, km * 100, warp=0.25)
                 ids = np.unique(ids, return_inverse=True)[1].reshape(ids.shape)
@@ -269,7 +331,7 @@ def main(argv=None) -> int:
     n = args.max_patches or len(images)
     patch = (
         patch_accuracy(images[:n], labels[:n], args.map_model)
-        if args.map and not args.memory_only
+        if args.map and not only
         else {"patches": 0, "majority_accuracy": float("nan")}
     )
     if args.merge:
@@ -277,7 +339,7 @@ def main(argv=None) -> int:
         earlier = json.loads(Path(args.merge).read_text())
         rows += [{**r, "earlier_run": True} for r in earlier["rows"] if (r["scene"], r["mode"]) not in made]
     print(f"per patch (majority class in map mode): {patch['majority_accuracy']:.4f} of {patch['patches']}")
-    result = {"rows": rows, "memory": memory, "per_patch": patch, "cpu": bench_engine().cpu_name()}
+    result = {"rows": rows, "memory": memory, "speed": speed, "per_patch": patch, "cpu": bench_engine().cpu_name()}
     result.update(seconds=time.time() - t0, args=vars(args))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
@@ -366,6 +428,7 @@ def markdown(result: dict, argv) -> str:
             f"{100 * m('boundary'):.1f} % | {m('s_per_km2'):.2f} | {m('inference_s_per_km2'):.2f} | "
             f"{max(r['peak_rss_mb'] for r in rs):.0f} |"
         )
+    lines += speed_markdown(result.get("speed", []))
     for m in result.get("memory", []):
         upto = f" over its first {m['tiles_done']} tiles (then cancelled)" if m.get("tiles_done") else ""
         lines.append(
@@ -385,6 +448,31 @@ def markdown(result: dict, argv) -> str:
         "compare their speed with care).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def speed_markdown(speed: list) -> list:
+    """The --speed tables: best run of each mode, its phases, and the ratio of each interleaved pair."""
+    lines = []
+    for sp in speed:
+        best, n = sp["best"], len(sp["ratios"])
+        ratios = ", ".join(f"{r:.2f}" for r in sp["ratios"])
+        lines += [
+            "",
+            f"Speed on the sample tiled to {sp['size']} px ({sp['megapixels']:.1f} MP, {sp['km2']:.0f} km²), "
+            f"map mode and windows at stride 32 interleaved in this run, {n} runs each (best run; phases in s; "
+            f"load average before each run in the JSON; writer_thread runs beside forward, so it is not part of the "
+            f"total): map / windows per pair {ratios}.",
+            "",
+            "| mode | s/km² (best) | s/km² (all runs) | total s | " + " | ".join(PHASES) + " | outputs MB |",
+            "|---|---:|---:|---:|" + "---:|" * (len(PHASES) + 1),
+        ]
+        for mode, b in best.items():
+            t = b["timings"]
+            cells = " | ".join(f"{t[k]:.2f}" if k in t else "-" for k in PHASES)
+            every = " ".join(f"{r['s_per_km2']:.4f}" for r in sp["runs"][mode])
+            mb = b.get("outputs_mb", float("nan"))
+            lines.append(f"| {mode} | {b['s_per_km2']:.4f} | {every} | {t['total']:.1f} | {cells} | {mb:.0f} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -167,6 +167,11 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
         )
     check_cancel()
     clock.timings.update(inference=run.seconds, reading=run.read_seconds, forward=run.forward_seconds)
+    if req.mode == "map":  # the rest of map mode's inference: blending the tiles, writing the 10 m rows
+        t0 = time.perf_counter()
+        outputs.finish_writes()  # the rows still queued for the writer thread
+        clock.timings.update(blend=run.blend_seconds, write=run.write_seconds + time.perf_counter() - t0)
+        clock.timings["writer_thread"] = outputs.behind_seconds  # overlapped with the forward pass
 
     progress(Progress(0.96, OVERVIEWS, "building overviews"))
     t0 = time.perf_counter()

@@ -101,8 +101,9 @@ class TileGrid:
 
 class RowBlender:
     """Weighted sums of one row of tiles over columns ``[x0, x0 + width)`` (default: all);
-    ``emit(y0, probs (rows, width, C), weight (rows, width))`` gets the finished rows in order
-    (``weight == 0``: no tile covered them, i.e. skipped tiles)."""
+    ``emit(y0, sums (C, rows, width), weight (rows, width))`` gets the finished rows in order
+    (``weight == 0``: no tile covered them, i.e. skipped tiles), as views that the next row of
+    tiles reuses. Class-first like the tiles, so each tile is added to contiguous rows in place."""
 
     def __init__(self, tiles: TileGrid, num_classes: int, emit, x0: int = 0, width: int | None = None):
         self.tiles = tiles
@@ -110,16 +111,25 @@ class RowBlender:
         self.emit = emit
         self.x0 = x0
         self.top = 0  # raster row of acc[0]
-        width = tiles.width - x0 if width is None else width
-        self.acc = np.zeros((tiles.th, width, num_classes), np.float32)
-        self.wsum = np.zeros((tiles.th, width), np.float32)
+        self.width = tiles.width - x0 if width is None else width
+        self.acc = np.zeros((num_classes, tiles.th, self.width), np.float32)
+        self.wsum = np.zeros((tiles.th, self.width), np.float32)
+        self._scratch = np.empty((num_classes, tiles.th, tiles.tw), np.float32)
+        self._weights: dict = {}  # a tile's weights depend only on which sides have a neighbour
+
+    def _tile_weights(self, i: int, j: int) -> np.ndarray:
+        t = self.tiles
+        key = (i > 0, i < len(t.ys) - 1, j > 0, j < len(t.xs) - 1)
+        if key not in self._weights:
+            self._weights[key] = t.weights(i, j)
+        return self._weights[key]
 
     def add(self, i: int, j: int, probs: np.ndarray) -> None:
         """Tile (i, j)'s probabilities ``(C, th, tw)`` added with its weights (the tile lies inside the columns)."""
         t = self.tiles
         y, x = t.ys[i] - self.top, t.xs[j] - self.x0
-        w = t.weights(i, j)
-        self.acc[y : y + t.th, x : x + t.tw] += probs.transpose(1, 2, 0) * w[:, :, None]
+        w = self._tile_weights(i, j)
+        self.acc[:, y : y + t.th, x : x + t.tw] += np.multiply(probs, w, out=self._scratch)
         self.wsum[y : y + t.th, x : x + t.tw] += w
 
     def row_done(self, i: int) -> None:
@@ -128,10 +138,10 @@ class RowBlender:
         ys = t.ys
         stop = ys[i + 1] if i + 1 < len(ys) else t.height
         n = stop - self.top
-        self.emit(self.top, self.acc[:n], self.wsum[:n])
-        keep = self.acc.shape[0] - n  # the overlap rows move up, in place (no second buffer)
+        self.emit(self.top, self.acc[:, :n], self.wsum[:n])
+        keep = self.wsum.shape[0] - n  # the overlap rows move up, in place (no second buffer)
         if keep > 0:
-            self.acc[:keep], self.wsum[:keep] = self.acc[n:].copy(), self.wsum[n:].copy()
-        self.acc[max(keep, 0) :] = 0
+            self.acc[:, :keep], self.wsum[:keep] = self.acc[:, n:].copy(), self.wsum[n:].copy()
+        self.acc[:, max(keep, 0) :] = 0
         self.wsum[max(keep, 0) :] = 0
         self.top = stop

@@ -10,7 +10,10 @@ and renamed onto their final names only when everything succeeded; :meth:`Output
 - confidence: the maximum probability, same encoding as the probabilities.
 All tiled 256 x 256, DEFLATE (predictor 2 for integers, 3 for float), internal overviews. Map mode's
 rasters (every 10 m pixel: 1024 x the cells of a stride-32 run) use DEFLATE level ``MAP_DEFLATE_LEVEL``
-instead of GDAL's default 6: about 3 x faster to write, files ~7 % larger (benchmarks/bench_map.py).
+instead of GDAL's default 6 (which took ~0.75 s per megapixel for the 10 probability bands): level 1
+compresses faster than 3 (the write phase of benchmarks/bench_map.py --speed), files a few per cent
+larger (~6 % on a 2048 px run); and they are written behind (core/write_behind.py): encoding and
+compression on a thread beside the forward pass.
 
 The run-file guards (:mod:`run_guards`), temporary-file tokens (:mod:`partials`), QML styles
 (:mod:`qml`) and atomic text/JSON files (:mod:`atomic_files`) have their own modules; their public
@@ -47,7 +50,7 @@ NODATA_CLASS = 255
 NODATA_U8 = 255
 U8_SCALE = 254.0
 BLOCK = 256
-MAP_DEFLATE_LEVEL = 3  # ZLEVEL of map mode's outputs; None (GDAL's default, 6) for windows mode
+MAP_DEFLATE_LEVEL = 1  # ZLEVEL of map mode's outputs; None (GDAL's default, 6) for windows mode
 
 
 def _overview_levels(w: int, h: int) -> list[int]:
@@ -127,7 +130,9 @@ class OutputSet:
     ``deflate_level``: DEFLATE's ZLEVEL (None: GDAL's default), for the rasters and their overviews.
     ``release_blocks``: each block row is flushed to the file and dropped from GDAL's block cache as
     soon as it is written (map mode: its 10 m rasters would otherwise fill the cache, up to
-    GDAL_CACHEMAX, and stay there)."""
+    GDAL_CACHEMAX, and stay there). ``write_behind``: rows and panels are encoded and written on a
+    background thread, in order (core/write_behind.py; map mode); errors surface at the next call
+    or at :meth:`close_rasters`; ``class_counts`` and ``valid_cells`` are final after it."""
 
     def __init__(
         self,
@@ -143,8 +148,10 @@ class OutputSet:
         overwrite: bool = True,
         deflate_level: Optional[int] = None,
         release_blocks: bool = False,
+        write_behind: bool = False,
     ):
         check_class_count(card)
+        self._behind = None
         self.zlevel = deflate_level
         self.release_blocks = bool(release_blocks)
         self.dir = Path(output_dir)
@@ -214,10 +221,25 @@ class OutputSet:
         self._x0, self._pw = 0, self.ncx  # the columns being written: all, unless start_panel says otherwise
         self._block_start = 0
         self._alloc_block()
+        if write_behind:
+            from .write_behind import WriteBehind
+
+            self._behind = WriteBehind(depth=1, name="map-writer")
+
+    @property
+    def behind_seconds(self) -> float:
+        """Seconds the write-behind thread spent encoding and writing (0 without one)."""
+        return self._behind.busy_seconds if self._behind is not None else 0.0
 
     def start_panel(self, x0: int, width: int) -> None:
         """The next rows written are columns ``[x0, x0 + width)`` from row 0 (map mode's panels,
         core/tiles.py); the previous panel must be complete, and the panels must be in order."""
+        if self._behind is not None:
+            self._behind.submit(self._start_panel, x0, width)
+        else:
+            self._start_panel(x0, width)
+
+    def _start_panel(self, x0: int, width: int) -> None:
         fresh = self._block_start == 0 and self._n == 0 and x0 == self._x0
         done = self._block_start >= self.ncy and x0 == self._x0 + self._pw
         if not (fresh or done):
@@ -239,26 +261,52 @@ class OutputSet:
         self.b_prob = np.full((self.C, h, self._pw), fill, pdt) if self.write_probs else None
 
     def write_row(self, r: int, probs: np.ndarray, valid: np.ndarray):
-        i = r - self._block_start
-        assert 0 <= i < self._h, (r, self._block_start)
-        if valid.any():
-            cls = probs.argmax(axis=1).astype(np.uint8)
-            conf = probs.max(axis=1)
-            cls[~valid] = NODATA_CLASS
-            self.class_counts += np.bincount(cls[valid], minlength=self.C)[: self.C]
-            self.valid_cells += int(valid.sum())
-            self.b_cls[i] = cls
-            if self.float:
-                self.b_conf[i] = np.where(valid, conf, np.nan)
-                if self.b_prob is not None:
-                    self.b_prob[:, i] = np.where(valid[None, :], probs.T, np.nan)
-            else:
-                self.b_conf[i] = np.where(valid, np.rint(conf * U8_SCALE), NODATA_U8)
-                if self.b_prob is not None:
-                    self.b_prob[:, i] = np.where(valid[None, :], np.rint(probs.T * U8_SCALE), NODATA_U8)
-        self._n = i + 1
-        if self._n == self._h:
-            self._flush()
+        """Row ``r``: probabilities ``(width, C)``, ``valid`` ``(width,)`` (False: nodata)."""
+        self.write_rows(r, probs.T[:, None, :], valid[None])
+
+    def write_rows(self, r0: int, probs: np.ndarray, valid: np.ndarray):
+        """Rows ``r0, r0 + 1, ...``: probabilities ``(C, rows, width)``, ``valid`` ``(rows, width)``;
+        with ``write_behind`` they are written later, on the thread (the arrays must not change)."""
+        if self._behind is not None:
+            self._behind.submit(self._write_rows, r0, probs, valid)
+        else:
+            self._write_rows(r0, probs, valid)
+
+    def _write_rows(self, r0: int, probs: np.ndarray, valid: np.ndarray):
+        done = 0
+        while done < valid.shape[0]:
+            i = r0 + done - self._block_start
+            assert 0 <= i < self._h, (r0 + done, self._block_start)
+            m = min(valid.shape[0] - done, self._h - i)
+            if valid[done : done + m].any():
+                self._encode(i, probs[:, done : done + m], valid[done : done + m])
+            done += m
+            self._n = i + m
+            if self._n == self._h:
+                self._flush()
+
+    def _encode(self, i: int, probs: np.ndarray, valid: np.ndarray) -> None:
+        """Rows ``i, i + 1, ...`` of the block: classes, confidence, probabilities (C, rows, width)."""
+        rows = slice(i, i + valid.shape[0])
+        cls = probs.argmax(axis=0).astype(np.uint8)
+        conf = probs.max(axis=0)
+        cls[~valid] = NODATA_CLASS
+        self.class_counts += np.bincount(cls[valid], minlength=self.C)[: self.C]
+        self.valid_cells += int(valid.sum())
+        self.b_cls[rows] = cls
+        if self.float:
+            self.b_conf[rows] = np.where(valid, conf, np.nan)
+            if self.b_prob is not None:
+                self.b_prob[:, rows] = np.where(valid[None], probs, np.nan)
+        else:  # round(p * 254), then nodata over the invalid pixels: in place, no temporaries of np.where
+            invalid = ~valid
+            self.b_conf[rows] = np.rint(np.multiply(conf, U8_SCALE, out=conf), out=conf)
+            self.b_conf[rows][invalid] = NODATA_U8
+            if self.b_prob is not None:  # a band at a time: no (C, rows, width) temporary beside the block
+                scaled = np.empty(valid.shape, probs.dtype)
+                for c in range(self.C):
+                    self.b_prob[c, rows] = np.rint(np.multiply(probs[c], U8_SCALE, out=scaled), out=scaled)
+                    self.b_prob[c, rows][invalid] = NODATA_U8
 
     def _flush(self):
         y = self._block_start
@@ -297,8 +345,15 @@ class OutputSet:
         if msg:
             raise ClassificationError(f"cannot write {self.final[name].name} in {self.dir}: {msg} (disk full?)")
 
+    def finish_writes(self) -> None:
+        """Wait for the write-behind thread's rows (if any); raises the error of one of them."""
+        if self._behind is not None:
+            self._behind.drain()
+            self._behind.stop()
+
     def close_rasters(self, overviews: bool = True):
         """Build overviews and close the rasters (still under their temporary names)."""
+        self.finish_writes()
         if self._block_start < self.ncy or self._x0 + self._pw < self.ncx:
             raise ClassificationError("internal error: not every output row was written")
         for name, t in self._tifs.items():
@@ -391,6 +446,8 @@ class OutputSet:
                 pass
 
     def _close(self):
+        if self._behind is not None:
+            self._behind.stop()  # no write may reach a dataset being closed
         for t in self._tifs.values():
             t.ds = None
         self._tifs.clear()

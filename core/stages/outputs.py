@@ -44,6 +44,7 @@ def open_outputs(req, prepared, card) -> writers.OutputSet:
         overwrite=req.overwrite,
         deflate_level=writers.MAP_DEFLATE_LEVEL if req.mode == "map" else None,
         release_blocks=req.mode == "map",
+        write_behind=req.mode == "map",
     )
 
 

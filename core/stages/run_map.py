@@ -11,6 +11,7 @@ the windows stage's ModelRunner (autocast on GPU, out-of-memory -> smaller batch
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -40,6 +41,8 @@ class MapRun:
     tile_px: int = 0
     overlap_px: int = 0
     window_stats: object = None  # core/ood.WindowStats of the tiles' 64 px windows (out-of-distribution check)
+    blend_seconds: float = 0.0  # weighting and summing the tiles' probabilities (core/tiles.RowBlender)
+    write_seconds: float = 0.0  # rows handed to the outputs (encoding, GDAL writes and compression)
 
 
 def tile_windows(batch: np.ndarray, patch: int = 64) -> np.ndarray:
@@ -82,15 +85,19 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     return replace(chosen, report=report, warning=why)
 
 
-def _emitter(write_row, valid_rows, a: int, b: int):
+def _emitter(write_rows, valid_rows, a: int, b: int, n):
     """-> emit(y0, sums, weights): blended rows, cut to the panel's columns ``[a, b)`` of the
-    blender's, to ``write_row(row, probs, valid)``."""
+    blender's, to ``write_rows(y0, probs (C, rows, width), valid (rows, width))`` as new arrays;
+    ``valid_rows(y0, rows)``: the strip's validity of those rows. The time spent handing them to the
+    writer (with a write-behind writer: waiting for it) is added to ``n.write_s``."""
 
     def emit(y0, sums, weights):
-        for k in range(sums.shape[0]):
-            w = weights[k, a:b]
-            probs = sums[k, a:b] / np.maximum(w, 1e-12)[:, None]
-            write_row(y0 + k, probs, (w > 0) & valid_rows(y0 + k)[a:b])
+        w = weights[:, a:b]
+        probs = sums[:, :, a:b] / np.maximum(w, 1e-12)[None]
+        valid = (w > 0) & valid_rows(y0, w.shape[0])[:, a:b]
+        t0 = time.perf_counter()
+        write_rows(y0, probs, valid)
+        n.write_s += time.perf_counter() - t0
 
     return emit
 
@@ -100,13 +107,16 @@ class _Counts:
     classified: int = 0
     skipped: int = 0
     read_s: float = 0.0
+    blend_s: float = 0.0  # RowBlender add and row_done, the writes they hand rows to included
+    write_s: float = 0.0
     last_report: float = 0.0
     stats: object = None  # core/ood.WindowStats
 
 
 def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, progress, check_cancel) -> MapRun:
     """Every tile of the working raster classified per pixel, panel by panel (core/tiles.py);
-    ``sink.start_panel(x0, width)`` then pixel rows of that panel to ``sink.write_row(row, probs, valid)``."""
+    ``sink.start_panel(x0, width)`` then pixel rows of that panel to ``sink.write_rows(y0, probs, valid)``
+    (core/writers.OutputSet)."""
     import torch
 
     wr = prepared.working
@@ -123,7 +133,7 @@ def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, pr
     with torch.inference_mode():
         for a, b, js in cols:
             sink.start_panel(a, b - a)
-            _run_panel(prepared, tiles, js, (a, b), runner, fill, num_classes, sink.write_row, n, hooks)
+            _run_panel(prepared, tiles, js, (a, b), runner, fill, num_classes, sink.write_rows, n, hooks)
     return MapRun(
         total=total,
         classified=n.classified,
@@ -137,6 +147,8 @@ def run_map(prepared, model, device, batch_size: int, num_classes: int, sink, pr
         tile_px=tiles.tile,
         overlap_px=tiles.overlap,
         window_stats=n.stats,
+        blend_seconds=n.blend_s - n.write_s,
+        write_seconds=n.write_s,
     )
 
 
@@ -149,9 +161,14 @@ def _report(n: _Counts, total: int, progress) -> None:
         progress(Progress(frac, WINDOWS, f"{done}/{total} tiles", done, total))
 
 
-def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row, n: _Counts, hooks) -> None:
+def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_rows, n: _Counts, hooks) -> None:
     """The tile columns ``js`` top to bottom; the rows of output columns ``panel = (a, b)`` written;
-    ``hooks = (check_cancel, report)``, the latter called after each row of tiles."""
+    ``hooks = (check_cancel, report)``, the latter called after each row of tiles.
+
+    Batches are filled across rows of tiles (the CPU fast path runs the batch it was traced at: the
+    short last batch of every row was padded with blank tiles): a row's last tiles go through the
+    model with the next row's first ones. The blender still gets each row's tiles in order and each
+    row whole, from the results in the order the tiles were read, so nothing is held back."""
     import torch
 
     from ..tiles import RowBlender
@@ -162,28 +179,52 @@ def _run_panel(prepared, tiles, js, panel, runner, fill, num_classes, write_row,
     width = tiles.xs[js[-1]] + tiles.tw - x0
     strip = {"y": 0, "valid": None}
     a, b = panel[0] - x0, panel[1] - x0
-    emit = _emitter(write_row, lambda r: strip["valid"][r - strip["y"]], a, b)
+    emit = _emitter(write_rows, lambda r, k: strip["valid"][r - strip["y"] : r - strip["y"] + k], a, b, n)
     blender = RowBlender(tiles, num_classes, emit, x0, width)
+    rows: deque = deque()  # rows of tiles read and not yet done: [i, y, valid, tiles to run, tiles blended]
+    queue: list = []  # (row, tile) read and not yet through the model, in reading order
+
+    def finish_rows():
+        while rows and rows[0][4] == rows[0][3]:
+            i, strip["y"], strip["valid"], _, _ = rows.popleft()
+            t0 = time.perf_counter()
+            blender.row_done(i)
+            n.blend_s += time.perf_counter() - t0
+            report()
+
+    def run_batch():
+        take, queue[:] = queue[: runner.bs], queue[runner.bs :]
+        probs = runner(torch.from_numpy(np.stack([t for _, _, t in take])))
+        for (row, j, _), p in zip(take, probs):
+            t0 = time.perf_counter()
+            blender.add(row[0], j, p)
+            n.blend_s += time.perf_counter() - t0
+            row[4] += 1
+            finish_rows()
+        n.classified += len(take)
+        check_cancel()
+
     for i, y in enumerate(tiles.ys):
         check_cancel()
         t0 = time.perf_counter()
         data, valid = read_strip(wr, radiometry, y, tiles.th, x0, width)
         n.read_s += time.perf_counter() - t0
-        strip["y"], strip["valid"] = y, valid
         data = np.where(valid[None], data, fill[:, None, None]).astype(np.float32, copy=False)
         todo = [j for j in js if valid[:, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw].any()]
         n.skipped += len(js) - len(todo)
-        for pos in range(0, len(todo), runner.bs):
+        row = [i, y, valid, len(todo), 0]
+        rows.append(row)
+        for pos in range(0, len(todo), runner.bs):  # the out-of-distribution statistics as one row's batches
             chunk = todo[pos : pos + runner.bs]
             batch = np.stack([data[:, :, tiles.xs[j] - x0 : tiles.xs[j] - x0 + tiles.tw] for j in chunk])
             n.stats.add(tile_windows(batch))
-            probs = runner(torch.from_numpy(batch))
-            for j, p in zip(chunk, probs):
-                blender.add(i, j, p)
-            n.classified += len(chunk)
-            check_cancel()
-        blender.row_done(i)
-        report()
+            queue += [(row, j, t) for j, t in zip(chunk, batch)]
+        finish_rows()
+        while len(queue) >= runner.bs:
+            run_batch()
+    while queue:
+        run_batch()
+    finish_rows()
 
 
 def _fill_values(model, bands: int) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_tiles_cover_the_raster_and_blend_without_seams():
     tiles = TileGrid(700, 450)
     rows = {}
     blender = RowBlender(
-        tiles, 2, lambda y0, s, w: rows.update({y0 + k: (s[k].copy(), w[k].copy()) for k in range(len(s))})
+        tiles, 2, lambda y0, s, w: rows.update({y0 + k: (s[:, k].T.copy(), w[k].copy()) for k in range(len(w))})
     )
     probs = np.stack([np.full((tiles.th, tiles.tw), 0.25, np.float32), np.full((tiles.th, tiles.tw), 0.75, np.float32)])
     for i in range(len(tiles.ys)):
@@ -234,7 +234,7 @@ def test_buffers_are_bounded_by_the_panel_not_the_raster_width(tmp_path, monkeyp
 
     def recording(self, *a, **k):
         init(self, *a, **k)
-        widths.append(self.acc.shape[1])
+        widths.append(self.width)
 
     monkeypatch.setattr(tiles.RowBlender, "__init__", recording)
     from engine_testlib import write_geotiff
@@ -248,3 +248,33 @@ def test_buffers_are_bounded_by_the_panel_not_the_raster_width(tmp_path, monkeyp
     assert max(widths) <= tiles.PANEL + 2 * tiles.TILE
     classes = gdal.Open(summary["outputs"]["classes"]).ReadAsArray()
     assert classes.shape == (300, 9000) and (classes == 3).all()
+
+
+def test_batches_are_filled_across_rows_of_tiles(tmp_path, map_model):
+    """The fast path runs the batch it was traced at, so a short batch was padded with blank tiles at
+    the end of every row of tiles (4 tiles a row in batches of 5: 5 passes of work for 12 tiles). A
+    row's last tiles now go with the next row's first: 3 passes, and the map is the same as one tile
+    per pass (classes equal; eager probabilities may differ by a float rounding, at most 1/254)."""
+    import torch
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+
+    model, card = map_model
+    src = _crop(tmp_path, 0, 0, 700, 450)  # 4 x 3 tiles
+    arrays, batches = {}, {}
+    for batch_size in (80, 16):  # 5 tiles a pass; 1 tile a pass
+        sizes = batches.setdefault(batch_size, [])
+
+        class Recording(torch.nn.Module):
+            def forward(self, x, sizes=sizes):
+                sizes.append(x.shape[0])
+                return model(x)
+
+        req = ClassificationRequest(
+            src, tmp_path / str(batch_size), mode="map", fast_path="off", device="cpu", threads=1, batch_size=batch_size
+        )
+        summary = classify(req, model=(Recording(), card)).summary
+        arrays[batch_size] = [gdal.Open(summary["outputs"][k]).ReadAsArray() for k in ("classes", "probabilities")]
+    assert batches == {80: [5, 5, 2], 16: [1] * 12}
+    assert np.array_equal(arrays[80][0], arrays[16][0])
+    assert np.abs(arrays[80][1].astype(int) - arrays[16][1]).max() <= 1

@@ -164,3 +164,64 @@ def test_release_blocks_keeps_gdal_block_cache_from_filling(tmp_path):
         assert (gdal.Open(str(paths["probabilities"])).ReadAsArray() == 25).all()
     assert used[False] >= 12 * grid.ncx * grid.ncy * 0.9  # 12 bands of uint8 held: the whole raster
     assert used[True] <= 12 * grid.ncx * writers.BLOCK  # at most one block row
+
+
+def _random_rows(grid, seed=1):
+    """(rows, width, C) probabilities and (rows, width) validity: scattered nodata and 4 all-nodata rows."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(10), size=(grid.ncy, grid.ncx)).astype(np.float32)
+    valid = rng.random((grid.ncy, grid.ncx)) > 0.1
+    valid[250:254] = False
+    return probs, valid
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+@pytest.mark.parametrize("behind", [False, True])
+def test_write_rows_blocks_give_the_encoded_rows(tmp_path, dtype, behind):
+    """Map mode hands class-first blocks of 192 rows (across the 256-row blocks) to write_rows, on a
+    writer thread or not: every pixel is the encoding of its probabilities, as write_row's."""
+    grid = Grid(width=64 * 6, height=64 * 9, patch=64, stride=1)  # 384 x 576 cells: 3 block rows
+    probs, valid = _random_rows(grid)
+    out = writers.OutputSet(tmp_path, "run", grid, GT, _wkt(), make_card(), dtype, write_behind=behind)
+    for r0 in range(0, grid.ncy, 192):
+        out.write_rows(r0, probs[r0 : r0 + 192].transpose(2, 0, 1).copy(), valid[r0 : r0 + 192].copy())
+    out.close_rasters(overviews=True)
+    final = out.commit()
+    classes = np.where(valid, probs.argmax(-1), writers.NODATA_CLASS)
+    assert np.array_equal(gdal.Open(str(final["classes"])).ReadAsArray(), classes)
+    p = gdal.Open(str(final["probabilities"])).ReadAsArray()
+    if dtype == "uint8":
+        expected = np.where(valid[None], np.rint(probs.transpose(2, 0, 1) * writers.U8_SCALE), writers.NODATA_U8)
+        assert np.array_equal(p, expected)
+    else:
+        assert np.array_equal(p, np.where(valid[None], probs.transpose(2, 0, 1), np.nan), equal_nan=True)
+    assert out.valid_cells == valid.sum()
+    assert np.array_equal(out.class_counts, np.bincount(classes[valid], minlength=10))
+
+
+def test_write_behind_runs_on_a_thread_and_its_errors_reach_the_caller(tmp_path, monkeypatch):
+    """The rows are encoded and written on the writer thread; a write failing there (a full disk)
+    is raised on the caller's thread, and abort leaves nothing."""
+    import threading
+
+    from eurosat_landcover.core.errors import ClassificationError
+
+    grid = Grid(width=64 * 4, height=64 * 8, patch=64, stride=1)  # 256 x 512 cells: 2 block rows
+    probs, valid = _random_rows(grid)
+    threads, write = set(), writers.OutputSet._write
+
+    def failing_write(self, name, band, arr, y):
+        threads.add(threading.get_ident())
+        if y > 0:
+            raise ClassificationError(f"cannot write {name}: No space left on device (disk full?)")
+        write(self, name, band, arr, y)
+
+    monkeypatch.setattr(writers.OutputSet, "_write", failing_write)
+    out = writers.OutputSet(tmp_path, "run", grid, GT, _wkt(), make_card(), write_behind=True)
+    with pytest.raises(ClassificationError, match="disk full"):
+        for r0 in range(0, grid.ncy, 64):
+            out.write_rows(r0, probs[r0 : r0 + 64].transpose(2, 0, 1).copy(), valid[r0 : r0 + 64].copy())
+        out.close_rasters(overviews=False)
+    assert threads and threading.get_ident() not in threads
+    out.abort()
+    assert list(tmp_path.iterdir()) == []
