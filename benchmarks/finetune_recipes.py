@@ -45,6 +45,26 @@ def scenes(data: str, out: Path, blocks: int, seed: int) -> dict:
     return arrays
 
 
+def dev_scene(data: str, out: Path, blocks: int, seed: int, selection_per_class: int) -> dict:
+    """A development scene to choose recipes on (never scene B, never the test split): ``blocks`` EuroSAT
+    VALIDATION-split patches that are not among the recipe's selection patches, under the same shift."""
+    from bench_finetune import sensor_crosstalk
+    from eurosat_landcover.models import finetune as ft
+    from eurosat_landcover.models.dataset import load_arrays, stratified_split
+
+    cache = out / f"dev_{selection_per_class}.npz"
+    if cache.is_file():
+        return dict(np.load(cache))
+    val = stratified_split(data)["val"]
+    used = {m for m, _c in ft._per_class(val, selection_per_class, 0)}
+    rest = [item for item in val if item[0] not in used]
+    order = np.random.default_rng(seed + 1).permutation(len(rest))
+    x, y = load_arrays(data, [rest[i] for i in order[:blocks]], threads=2)
+    arrays = dict(xd=sensor_crosstalk(x), xdc=x, yd=y)
+    np.savez(cache, **arrays)
+    return arrays
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="EuroSAT RGB zip")
@@ -63,12 +83,15 @@ def main(argv=None) -> int:
     out = Path(args.out)
     d = scenes(args.data, out, args.blocks, args.seed)
     parent, _card = load_model(None)
-    f32 = {k: d[k].astype(np.float32) for k in ("xa", "xb", "xbc", "xt")}
+    d.update(dev_scene(args.data, out, args.blocks, args.seed, 100))
+    f32 = {k: d[k].astype(np.float32) for k in ("xa", "xb", "xbc", "xt", "xd", "xdc")}
     pa = ft.predict(parent, f32["xa"])
     base = {
         "scene_b": ft.accuracy(parent, f32["xb"], d["yb"]),
         "scene_b_unshifted": ft.accuracy(parent, f32["xbc"], d["yb"]),
         "test": ft.accuracy(parent, f32["xt"], d["yt"]),
+        "dev": ft.accuracy(parent, f32["xd"], d["yd"]),
+        "dev_unshifted": ft.accuracy(parent, f32["xdc"], d["yd"]),
     }
     test0 = ft.predict(parent, f32["xt"]).argmax(1)
     print(json.dumps({"parent": base}), flush=True)
@@ -80,20 +103,28 @@ def main(argv=None) -> int:
         replay = ft.replay_arrays(args.data, recipe.replay_per_class, recipe.seed)
         selection = ft.selection_arrays(args.data, recipe.selection_per_class, recipe.seed)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = ft.finetune(parent, f32["xa"][chosen], d["ya"][chosen], replay, recipe, selection=selection)
+        unlabelled = f32["xa"]  # the analyst's image: every window the engine reads (stride 64), labelled or not
+        res = ft.finetune(parent, f32["xa"][chosen], d["ya"][chosen], replay, recipe, selection=selection,
+                          unlabelled=unlabelled)  # fmt: skip
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         test1 = ft.predict(res.model, f32["xt"]).argmax(1)
         lost = (test0 == d["yt"]) & (test1 != d["yt"])
         acc_b = ft.accuracy(res.model, f32["xb"], d["yb"])
+        acc_d = ft.accuracy(res.model, f32["xd"], d["yd"])
         row = {
             "recipe": kw,
             "n": args.n,
             "scene_a_other": ft.accuracy(res.model, f32["xa"][other], d["ya"][other]),
+            "dev": acc_d,
+            "recovered_dev": (acc_d - base["dev"]) / (base["dev_unshifted"] - base["dev"]),
+            "val_before_after": [res.val_before, res.val_after],
             "scene_b": acc_b,
             "recovered_b": (acc_b - base["scene_b"]) / (base["scene_b_unshifted"] - base["scene_b"]),
             "test": float((test1 == d["yt"]).mean()),
             "test_lost_true_to_pred": Counter(f"{a}->{b}" for a, b in zip(d["yt"][lost], test1[lost])).most_common(5),
             "test_gained": int(((test0 != d["yt"]) & (test1 == d["yt"])).sum()),
+            "pseudo_labelled": res.pseudo_labelled,
+            "history": [{k: v for k, v in h.items() if k != "seconds"} for h in res.history],
             "best_epoch": res.best_epoch,
             "stopped": res.stopped,
             "finetune_wall_s": round(wall, 1),
