@@ -4,8 +4,9 @@ The examples are model inputs (N x C x p x p, 0-255 scale) and class indices of 
 come from (edit logs, samples, vector layers) is the engine's business (core/finetune). What is trained by
 default (``trainable="norm"``): the first convolution (it absorbs a change of the sensor's colour response)
 and every batch-norm scale and shift (gains and offsets of the features); ``"adapt"`` adds the last stage
-plus the classifier, ``"head"`` trains the classifier only, ``"all"`` every parameter. Everything else stays frozen and batch-norm
-statistics are kept (the model stays in eval mode, so a batch mixing scenes never rewrites them).
+plus the classifier, ``"head"`` trains the classifier only, ``"all"`` every parameter. Everything else stays
+frozen and batch-norm statistics are kept (the model stays in eval mode, so a batch mixing scenes never
+rewrites them; ``bn_mix`` moves them once, before training: models/finetune_pseudo.py).
 
 Safeguards: every batch mixes the analyst's examples (drawn class-balanced: their mix is no prior to learn)
 with replayed EuroSAT TRAIN-split patches whose targets are the parent's own answers, part of them rendered
