@@ -72,6 +72,13 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=100, help="labels (the least sure patches of scene A)")
     ap.add_argument("--blocks", type=int, default=600)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--interpolate",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also score the weights (1 - a) x parent + a x fine-tuned for each a (WiSE-FT)",
+    )
     ap.add_argument("recipes", nargs="+", help="JSON objects of Recipe fields")
     args = ap.parse_args(argv)
     import torch
@@ -131,7 +138,31 @@ def main(argv=None) -> int:
             "finetune_cpu_s": round(cpu, 1),
         }
         print(json.dumps(row), flush=True)
+        if args.interpolate:
+            sel_x, sel_y = selection
+            for a in args.interpolate:
+                m = interpolated(parent, res.model, a)
+                acc_d, acc_b = ft.accuracy(m, f32["xd"], d["yd"]), ft.accuracy(m, f32["xb"], d["yb"])
+                print(json.dumps({"recipe": kw, "interpolate": a, "val": ft.accuracy(m, sel_x, sel_y), "dev": acc_d,
+                                  "recovered_dev": recovered(acc_d, base, "dev"), "scene_b": acc_b,
+                                  "recovered_b": recovered(acc_b, base, "scene_b"),
+                                  "test": ft.accuracy(m, f32["xt"], d["yt"])}), flush=True)  # fmt: skip
     return 0
+
+
+def recovered(acc: float, base: dict, scene: str) -> float:
+    """The share of what the shift took on ``scene`` that ``acc`` wins back."""
+    return (acc - base[scene]) / (base[f"{scene}_unshifted"] - base[scene])
+
+
+def interpolated(parent, tuned, a: float):
+    """A copy of ``parent`` whose floating-point weights and statistics are (1 - a) x its own + a x ``tuned``'s."""
+    import copy
+
+    p0, p1 = parent.state_dict(), tuned.state_dict()
+    m = copy.deepcopy(parent)
+    m.load_state_dict({k: (1 - a) * v + a * p1[k] if v.is_floating_point() else p1[k] for k, v in p0.items()})
+    return m
 
 
 if __name__ == "__main__":

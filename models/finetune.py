@@ -265,11 +265,11 @@ def finetune(
 
 
 class _Selector:
-    """Scores an epoch on the held-out analyst examples and held-out replay (plain and in the analyst's
-    look); keeps the best epoch whose plain replay accuracy has not fallen more than the tolerance."""
+    """Scores an epoch on the held-out analyst examples, held-out replay (plain and in the analyst's look)
+    and, with ``select_on_image``, its agreement with the pseudo-labels of the image's windows; keeps the best epoch whose plain replay accuracy has not fallen more than the tolerance."""
 
-    def __init__(self, model, hold, val, style, recipe):
-        self.hold, self.recipe = hold, recipe
+    def __init__(self, model, hold, val, style, recipe, image=None):
+        self.hold, self.recipe, self.image = hold, recipe, image
         self.rx, self.ry = val
         self.sx = None if style is None or not len(self.ry) else render(style, torch.as_tensor(self.rx).float())
         self.best, self.bad, self.state, self.epoch = None, 0, copy.deepcopy(model.net.state_dict()), 0
@@ -284,10 +284,12 @@ class _Selector:
             out["eurosat_val_accuracy"] = accuracy(model, self.rx, self.ry)
         if self.sx is not None:
             out["eurosat_val_look_accuracy"] = accuracy(model, self.sx, self.ry)
+        if self.image is not None and len(self.image[1]):
+            out["image_agreement"] = accuracy(model, *self.image)
         return out
 
     def key(self, m: dict) -> float:
-        parts = [m[k] for k in ("holdout_accuracy", "eurosat_val_look_accuracy") if k in m]
+        parts = [m[k] for k in ("holdout_accuracy", "eurosat_val_look_accuracy", "image_agreement") if k in m]
         return float(np.mean(parts)) if parts else 0.0
 
     def update(self, model, epoch: int) -> dict:
@@ -359,7 +361,8 @@ def _train(model, x, y, replay, selection, unlabelled, recipe, names, callbacks,
     res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
     res.style = None if batches.style is None else batches.style.to_dict()
     res.pseudo_labelled = int(len(batches.pidx))
-    sel = _Selector(model, (x[ho], y[ho]), selection, batches.style, recipe)  # "before": the parent
+    image = (batches.u[batches.pidx], batches.plab) if recipe.select_on_image else None
+    sel = _Selector(model, (x[ho], y[ho]), selection, batches.style, recipe, image)  # "before": the parent
     res.holdout_before, res.val_before = sel.before.get("holdout_accuracy"), sel.before.get("eurosat_val_accuracy")
     if recipe.bn_mix > 0:
         reestimate_bn(model, unlabelled, recipe.bn_mix, rng)

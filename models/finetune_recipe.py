@@ -39,6 +39,7 @@ class Recipe:
     pseudo_online: bool = False  # FixMatch-style: targets from the model being trained (else the parent's)
     pseudo_max: int = 3000  # at most this many windows of the image are read (a seeded choice of the grid)
     bn_mix: float = 0.0  # batch-norm statistics re-estimated from this share of image windows + replay (0: kept)
+    select_on_image: bool = False  # the epoch's score also counts its agreement with the image's pseudo-labels
     look_from_pseudo: bool = False  # the analyst's look fitted on the pseudo-labelled windows too
     test_every: int = 1
     seed: int = 0

@@ -66,8 +66,10 @@ def test_finetune_learns_from_the_images_windows_and_keeps_the_parent(model):
     replay = (rng.integers(0, 255, (20, 3, 64, 64), dtype=np.uint8), np.arange(20) % 10)
     before = {k: v.clone() for k, v in model.net.state_dict().items()}
     recipe = Recipe(epochs=1, steps_per_epoch=2, batch_analyst=4, batch_replay=4, pseudo_batch=4, bn_mix=0.5,
-                    pseudo_teacher="image_bn", pseudo_soft=True, look_from_pseudo=True, threads=1)  # fmt: skip
+                    pseudo_teacher="image_bn", pseudo_soft=True, look_from_pseudo=True, select_on_image=True,
+                    threads=1)  # fmt: skip
     res = finetune(model, x, y, replay, recipe, unlabelled=windows(40, seed=2))
     assert res.pseudo_labelled == 40 and len(res.history) == 1
+    assert 0.0 <= res.history[0]["image_agreement"] <= 1.0  # the epoch's agreement with the teacher's labels
     assert all(torch.equal(v, before[k]) for k, v in model.net.state_dict().items())
     assert recipe.uses_image() and not Recipe(pseudo_batch=0, bn_mix=0.0, look_from_pseudo=False).uses_image()
