@@ -266,7 +266,8 @@ def finetune(
 
 class _Selector:
     """Scores an epoch on the held-out analyst examples, held-out replay (plain and in the analyst's look)
-    and, with ``select_on_image``, its agreement with the pseudo-labels of the image's windows; keeps the best epoch whose plain replay accuracy has not fallen more than the tolerance."""
+    and, with ``select_on_image``, its agreement with the pseudo-labels of the image's windows; keeps the
+    best epoch whose plain replay accuracy has not fallen more than the tolerance."""
 
     def __init__(self, model, hold, val, style, recipe, image=None):
         self.hold, self.recipe, self.image = hold, recipe, image
