@@ -1,7 +1,7 @@
 """Compare fine-tuning recipes quickly, in memory, on the scenes of bench_finetune.py.
 
     python benchmarks/finetune_recipes.py --data ZIP --out runs/finetune_recipes --n 100 \
-        '{"trainable": "norm", "lr": 2e-3}' '{"look_share": 0}' ...
+        [--interpolate 0.5 0.75 --] '{"trainable": "norm", "lr": 2e-3}' '{"look_share": 0}' ...
 
 Each argument is a JSON object of :class:`models.finetune.Recipe` fields (``{}``: the shipped defaults).
 The scenes are bench_finetune.py's (the same seed, the same EuroSAT TEST-split patches under
@@ -9,7 +9,11 @@ The scenes are bench_finetune.py's (the same seed, the same EuroSAT TEST-split p
 these patches (checked: the engine's and the direct model's accuracy on scene B agree to the patch), so a
 recipe is measured without writing and classifying GeoTIFFs. The N least sure patches of scene A are the
 analyst's labels; the fine-tuned model is scored on the other patches of A, on scene B and on the whole
-EuroSAT test split (also which test patches it lost). One JSON line per recipe; one thread.
+EuroSAT test split (also which test patches it lost). Every recipe also gets all windows of scene A as
+``unlabelled`` (the analyst's image, for the semi-supervised fields: models/finetune_pseudo.py), and is scored
+on a development scene (EuroSAT VALIDATION patches under the same shift, none of them a selection patch):
+choose recipes on it and on the validation patches, never on scene B or the test split. ``--interpolate A ...``
+(before ``--``) also scores the weights (1 - A) x parent + A x fine-tuned. One JSON line per recipe; one thread.
 """
 
 from __future__ import annotations

@@ -39,16 +39,6 @@ def tta_probabilities(model: nn.Module, x: np.ndarray, views: int = 8, batch: in
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def pseudo_labels(model: nn.Module, x: np.ndarray, threshold: float, views: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, classes) of the windows ``x`` whose top probability (averaged over ``views`` dihedral views)
-    is >= ``threshold``."""
-    if len(x) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    p = tta_probabilities(model, x, views)
-    keep = np.flatnonzero(p.max(1) >= threshold)
-    return keep, p[keep].argmax(1).astype(np.int64)
-
-
 def pseudo_targets(model: nn.Module, x: np.ndarray, recipe, rng) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """(indices, classes, target distributions) of the image's windows ``x`` to train on, from the teacher
     ``recipe.pseudo_teacher`` names: ``"parent"`` as it is, or ``"image_bn"``, the parent with batch-norm

@@ -37,7 +37,7 @@ class Recipe:
     pseudo_teacher: str = "parent"  # or "image_bn": the parent with the image's own batch-norm statistics
     pseudo_soft: bool = False  # every window, with the teacher's probabilities (else hard, above the threshold)
     pseudo_online: bool = False  # FixMatch-style: targets from the model being trained (else the parent's)
-    pseudo_max: int = 3000  # at most this many windows of the image are read (a seeded choice of the grid)
+    pseudo_max: int = 2000  # at most this many windows of the image are read (a seeded choice of the grid)
     bn_mix: float = 0.0  # batch-norm statistics re-estimated from this share of image windows + replay (0: kept)
     select_on_image: bool = False  # the epoch's score also counts its agreement with the image's pseudo-labels
     look_from_pseudo: bool = False  # the analyst's look fitted on the pseudo-labelled windows too
