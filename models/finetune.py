@@ -4,8 +4,9 @@ The examples are model inputs (N x C x p x p, 0-255 scale) and class indices of 
 come from (edit logs, samples, vector layers) is the engine's business (core/finetune). What is trained by
 default (``trainable="norm"``): the first convolution (it absorbs a change of the sensor's colour response)
 and every batch-norm scale and shift (gains and offsets of the features); ``"adapt"`` adds the last stage
-plus the classifier, ``"head"`` trains the classifier only. Everything else stays frozen and batch-norm
-statistics are kept (the model stays in eval mode, so a batch mixing scenes never rewrites them).
+plus the classifier, ``"head"`` trains the classifier only, ``"all"`` every parameter. Everything else stays
+frozen and batch-norm statistics are kept (the model stays in eval mode, so a batch mixing scenes never
+rewrites them; ``bn_mix`` moves them once, before training: models/finetune_pseudo.py).
 
 Safeguards: every batch mixes the analyst's examples (drawn class-balanced: their mix is no prior to learn)
 with replayed EuroSAT TRAIN-split patches whose targets are the parent's own answers, part of them rendered
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import ReadableError
+from .finetune_pseudo import online_targets, pseudo_targets, reestimate_bn
 from .finetune_recipe import TRAINABLE, Recipe
 from .finetune_style import fit_style, render
 
@@ -63,6 +65,7 @@ class FinetuneResult:
     val_before: Optional[float] = None
     val_after: Optional[float] = None
     style: Optional[dict] = None
+    pseudo_labelled: int = 0
 
 
 def check_examples(labels: np.ndarray, class_names: list[str]) -> None:
@@ -130,6 +133,8 @@ def select_trainable(net: nn.Module, trainable: str) -> list[nn.Parameter]:
     chosen: list[nn.Parameter] = []
     if trainable == "head":
         chosen += list(get_head(net).parameters())
+    elif trainable == "all":
+        chosen += list(net.parameters())
     else:
         first_conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
         chosen += list(first_conv.parameters())
@@ -234,10 +239,13 @@ def finetune(
     progress: Optional[Callable[[float, str], None]] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
     selection: Optional[tuple[np.ndarray, np.ndarray]] = None,
+    unlabelled: Optional[np.ndarray] = None,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``model`` (a LandCoverClassifier on the CPU) on the examples ``x`` (N, C, p, p,
     0-255), ``y`` (class indices) with ``replay`` (EuroSAT train patches, labels); ``selection`` (EuroSAT
-    validation patches, labels; :func:`selection_arrays`) helps choose the epoch; see the module docstring."""
+    validation patches, labels; :func:`selection_arrays`) helps choose the epoch; ``unlabelled`` (windows of the
+    analyst's image, as ``x``) feed the recipe's semi-supervised parts (models/finetune_pseudo.py); see the
+    module docstring."""
     recipe = recipe or Recipe()
     names = list(model.card.class_names) if getattr(model, "card", None) else [str(i) for i in range(1000)]
     y = np.asarray(y, np.int64)
@@ -248,7 +256,8 @@ def finetune(
         torch.set_num_threads(int(recipe.threads))
     try:
         sel = selection if selection is not None else (np.zeros((0, *np.shape(x)[1:]), np.uint8), np.zeros(0, np.int64))
-        res = _train(model, np.asarray(x, np.float32), y, replay, sel, recipe, names, progress, is_cancelled, t0)
+        u = np.zeros((0, *np.shape(x)[1:]), np.float32) if unlabelled is None else np.asarray(unlabelled, np.float32)
+        res = _train(model, np.asarray(x, np.float32), y, replay, sel, u, recipe, names, (progress, is_cancelled), t0)
         res.cpu_seconds = time.process_time() - c0  # this process's CPU time (all threads): fair on a shared CPU
         return res
     finally:
@@ -256,11 +265,12 @@ def finetune(
 
 
 class _Selector:
-    """Scores an epoch on the held-out analyst examples and held-out replay (plain and in the analyst's
-    look); keeps the best epoch whose plain replay accuracy has not fallen more than the tolerance."""
+    """Scores an epoch on the held-out analyst examples, held-out replay (plain and in the analyst's look)
+    and, with ``select_on_image``, its agreement with the pseudo-labels of the image's windows; keeps the
+    best epoch whose plain replay accuracy has not fallen more than the tolerance."""
 
-    def __init__(self, model, hold, val, style, recipe):
-        self.hold, self.recipe = hold, recipe
+    def __init__(self, model, hold, val, style, recipe, image=None):
+        self.hold, self.recipe, self.image = hold, recipe, image
         self.rx, self.ry = val
         self.sx = None if style is None or not len(self.ry) else render(style, torch.as_tensor(self.rx).float())
         self.best, self.bad, self.state, self.epoch = None, 0, copy.deepcopy(model.net.state_dict()), 0
@@ -275,10 +285,12 @@ class _Selector:
             out["eurosat_val_accuracy"] = accuracy(model, self.rx, self.ry)
         if self.sx is not None:
             out["eurosat_val_look_accuracy"] = accuracy(model, self.sx, self.ry)
+        if self.image is not None and len(self.image[1]):
+            out["image_agreement"] = accuracy(model, *self.image)
         return out
 
     def key(self, m: dict) -> float:
-        parts = [m[k] for k in ("holdout_accuracy", "eurosat_val_look_accuracy") if k in m]
+        parts = [m[k] for k in ("holdout_accuracy", "eurosat_val_look_accuracy", "image_agreement") if k in m]
         return float(np.mean(parts)) if parts else 0.0
 
     def update(self, model, epoch: int) -> dict:
@@ -293,38 +305,73 @@ class _Selector:
         return {k: round(v, 4) for k, v in m.items()}
 
 
-def _train(model, x, y, replay, selection, recipe, names, progress, is_cancelled, t0) -> FinetuneResult:
+class _Batches:
+    """Each step's batch: the analyst's examples, replay (part in the analyst's look) and, with
+    ``pseudo_batch``, pseudo-labelled windows of their image (models/finetune_pseudo.py)."""
+
+    def __init__(self, model, x, y, replay, unlabelled, recipe, k, rng):
+        self.recipe, self.rng, self.k = recipe, rng, k
+        self.xa, self.pa = torch.as_tensor(x), _draw_weights(y, recipe.balanced)
+        self.ta = _targets(torch.as_tensor(y), k, recipe.label_smoothing)
+        self.xr, yr = replay
+        self.tr = _targets(torch.as_tensor(yr), k, recipe.label_smoothing)
+        if recipe.distill > 0:  # the parent's answers on the replay patches, computed once
+            self.tr = (1 - recipe.distill) * self.tr + recipe.distill * torch.as_tensor(predict(model, self.xr))
+        self.u = unlabelled
+        self.pidx, self.plab, self.pt = np.zeros(0, np.int64), np.zeros(0, np.int64), None
+        if len(unlabelled) and (recipe.pseudo_batch > 0 or recipe.look_from_pseudo) and not recipe.pseudo_online:
+            self.pidx, self.plab, self.pt = pseudo_targets(model, unlabelled, recipe, rng)
+        self.style = None
+        if recipe.look_share > 0:
+            sx, sy = x, y
+            if recipe.look_from_pseudo and len(self.pidx):
+                sx, sy = np.concatenate([x, unlabelled[self.pidx]]), np.concatenate([y, self.plab])
+            self.style = fit_style(sx, sy, self.xr, yr, seed=recipe.seed)
+        self.n_look = int(round(recipe.look_share * recipe.batch_replay)) if self.style is not None else 0
+
+    def draw(self, model) -> tuple[torch.Tensor, torch.Tensor]:
+        r, rng = self.recipe, self.rng
+        ia = rng.choice(len(self.xa), r.batch_analyst, p=self.pa)
+        ir = rng.integers(0, len(self.xr), r.batch_replay)
+        xrb = torch.as_tensor(self.xr[ir]).float()
+        if self.n_look:
+            xrb[: self.n_look] = render(self.style, xrb[: self.n_look])
+        xs, ts = [self.xa[ia].float(), xrb], [self.ta[ia], self.tr[ir]]
+        if r.pseudo_batch > 0 and r.pseudo_online and len(self.u):
+            xu = torch.as_tensor(self.u[rng.integers(0, len(self.u), r.pseudo_batch)])
+            cls, sure = online_targets(model, xu, r.pseudo_threshold)
+            xs.append(xu[sure])
+            ts.append(_targets(cls[sure], self.k, r.label_smoothing))
+        elif r.pseudo_batch > 0 and len(self.pidx):
+            j = rng.integers(0, len(self.pidx), r.pseudo_batch)
+            xs.append(torch.as_tensor(self.u[self.pidx[j]]))
+            ts.append(self.pt[j])
+        return torch.cat(xs), torch.cat(ts)
+
+
+def _train(model, x, y, replay, selection, unlabelled, recipe, names, callbacks, t0) -> FinetuneResult:
+    progress, is_cancelled = callbacks
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     tr, ho = split_holdout(y, recipe.holdout_fraction, recipe.seed)
     model = copy.deepcopy(model).to("cpu").eval()  # eval: batch-norm statistics stay as they were
     params = select_trainable(model.net, recipe.trainable)
     opt = _optimizer(model.net, params, recipe)
-    xr, yr = replay
-    style = fit_style(x[tr], y[tr], xr, yr, seed=recipe.seed) if recipe.look_share > 0 else None
-    ta = _targets(torch.as_tensor(y[tr]), len(names), recipe.label_smoothing)
-    tr_soft = _targets(torch.as_tensor(yr), len(names), recipe.label_smoothing)
-    if recipe.distill > 0:  # the parent's answers on the replay patches, computed once
-        tr_soft = (1 - recipe.distill) * tr_soft + recipe.distill * torch.as_tensor(predict(model, xr))
-    xa = torch.as_tensor(x[tr])
-    pa = _draw_weights(y[tr], recipe.balanced)
+    batches = _Batches(model, x[tr], y[tr], replay, unlabelled, recipe, len(names), rng)
     res = FinetuneResult(model=model, trained_parameters=int(sum(p.numel() for p in params)))
     res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
-    res.style = None if style is None else style.to_dict()
-    sel = _Selector(model, (x[ho], y[ho]), selection, style, recipe)
+    res.style = None if batches.style is None else batches.style.to_dict()
+    res.pseudo_labelled = int(len(batches.pidx))
+    image = (batches.u[batches.pidx], batches.plab) if recipe.select_on_image else None
+    sel = _Selector(model, (x[ho], y[ho]), selection, batches.style, recipe, image)  # "before": the parent
     res.holdout_before, res.val_before = sel.before.get("holdout_accuracy"), sel.before.get("eurosat_val_accuracy")
-    n_look = int(round(recipe.look_share * recipe.batch_replay)) if style is not None else 0
+    if recipe.bn_mix > 0:
+        reestimate_bn(model, unlabelled, recipe.bn_mix, rng)
     for epoch in range(1, recipe.epochs + 1):
         for _ in range(recipe.steps_per_epoch):
             if is_cancelled is not None and is_cancelled():
                 raise FinetuneCancelled("fine-tuning cancelled")
-            ia = rng.choice(len(xa), recipe.batch_analyst, p=pa)
-            ir = rng.integers(0, len(xr), recipe.batch_replay)
-            xrb = torch.as_tensor(xr[ir]).float()
-            if n_look:
-                xrb[:n_look] = render(style, xrb[:n_look])
-            xb = torch.cat([xa[ia].float(), xrb])
-            tb = torch.cat([ta[ia], tr_soft[ir]])
+            xb, tb = batches.draw(model)
             loss = -(tb * torch.log_softmax(model(_augment(xb)).float(), 1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-TRAINABLE = ("adapt", "norm", "head")
+TRAINABLE = ("adapt", "norm", "head", "all")
 
 
 @dataclass
@@ -31,9 +31,23 @@ class Recipe:
     selection_tolerance: float = 0.005  # an epoch whose validation accuracy fell more than this is not kept
     balanced: bool = True  # the analyst's examples drawn class-balanced (their mix is no prior to learn)
     trunk_lr: float = 1.0  # the trunk's learning rate as a share of ``lr`` (the last stage and head get ``lr``)
+    pseudo_batch: int = 0  # windows of the analyst's image per step, on pseudo-labels (models/finetune_pseudo)
+    pseudo_threshold: float = 0.9  # a window is pseudo-labelled where the model's probability reaches this
+    pseudo_views: int = 1  # dihedral views averaged for the parent's pseudo-labels (8: all; each costs a pass)
+    pseudo_teacher: str = "parent"  # or "image_bn": the parent with the image's own batch-norm statistics
+    pseudo_soft: bool = False  # every window, with the teacher's probabilities (else hard, above the threshold)
+    pseudo_online: bool = False  # FixMatch-style: targets from the model being trained (else the parent's)
+    pseudo_max: int = 2000  # at most this many windows of the image are read (a seeded choice of the grid)
+    bn_mix: float = 0.0  # batch-norm statistics re-estimated from this share of image windows + replay (0: kept)
+    select_on_image: bool = False  # the epoch's score also counts its agreement with the image's pseudo-labels
+    look_from_pseudo: bool = False  # the analyst's look fitted on the pseudo-labelled windows too
     test_every: int = 1
     seed: int = 0
     threads: Optional[int] = None
+
+    def uses_image(self) -> bool:
+        """Whether the recipe learns from the image's unlabelled windows (models/finetune_pseudo.py)."""
+        return self.pseudo_batch > 0 or self.bn_mix > 0 or self.look_from_pseudo
 
     def to_dict(self) -> dict:
         return asdict(self)

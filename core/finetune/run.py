@@ -32,6 +32,7 @@ class Examples:
     outside: int = 0
     nodata: int = 0
     notes: list = field(default_factory=list)
+    image: Optional[np.ndarray] = None  # (m, C, p, p): windows of the engine's grid, for the semi-supervised parts
 
 
 def _same_file(a, b) -> bool:
@@ -86,14 +87,48 @@ def read_examples(inspector, points: LabelledPoints, progress: Optional[Progress
     return ex
 
 
+def image_windows(inspector, max_windows: int, seed: int = 0) -> np.ndarray:
+    """Windows of the engine's grid (stride one window) over the whole image, at most ``max_windows`` (a
+    seeded choice); windows with any nodata are left out. They are the image as the model will see it:
+    the semi-supervised parts of fine-tuning (models/finetune_pseudo.py) learn its look from them."""
+    p, c = inspector.patch, len(inspector.card.bands)
+    grid = [(col, row) for row in range(0, inspector.wr.height - p + 1, p)
+            for col in range(0, inspector.wr.width - p + 1, p)]  # fmt: skip
+    if len(grid) > max_windows:
+        take = np.random.default_rng(seed).choice(len(grid), size=max_windows, replace=False)
+        grid = [grid[i] for i in sorted(take)]
+    out = []
+    for col, row in grid if max_windows > 0 else []:
+        try:
+            data, valid = inspector.read_window(col, row)
+        except ClassificationError:  # no data under it
+            continue
+        if valid.all():
+            out.append(data)
+    return np.asarray(out, np.float32).reshape(-1, c, p, p)
+
+
 def examples_at(
-    image, points: LabelledPoints, card_path, bands=None, radiometry="auto", progress: Optional[ProgressFn] = None
+    image,
+    points: LabelledPoints,
+    card_path,
+    bands=None,
+    radiometry="auto",
+    progress: Optional[ProgressFn] = None,
+    recipe=None,
 ) -> Examples:
-    """The windows the engine reads at ``points`` of ``image`` (GDAL handles closed before returning);
+    """The windows the engine reads at ``points`` of ``image`` and, when the recipe (default: the shipped
+    one) uses them, up to ``recipe.pseudo_max`` windows of its grid (GDAL handles closed before returning);
     ``progress`` sees them fill 0.02..0.10 of a fine-tuning's bar."""
+    from ...models.finetune_recipe import Recipe
+
+    recipe = recipe or Recipe()
     insp = inspector_for(image, points, card_path, bands, radiometry)
     try:
-        return read_examples(insp, points, None if progress is None else scaled(progress, 0.02, 0.1))
+        ex = read_examples(insp, points, None if progress is None else scaled(progress, 0.02, 0.1))
+        if recipe.uses_image():
+            ex.image = image_windows(insp, recipe.pseudo_max, recipe.seed)
+        return ex
     finally:
         insp.src = insp.wr = None
 
@@ -169,9 +204,10 @@ def finetune_from_labels(
     if len(points) == 0:
         raise ClassificationError(f"{Path(labels).name} holds no labelled cell or feature: label some first")
     replay_path = _replay_source(replay_data)
+    recipe = recipe or ft.Recipe()
     if examples is None:
         report(0.02, f"reading {len(points)} window(s) as the engine reads them")
-        examples = examples_at(image, points, str(parent_path), bands, radiometry, progress)
+        examples = examples_at(image, points, str(parent_path), bands, radiometry, progress, recipe)
     ex = examples
     if len(ex.y) == 0:
         raise ClassificationError(
@@ -181,7 +217,6 @@ def finetune_from_labels(
         ft.check_examples(ex.y, card0.class_names)
     except ft.FinetuneError as exc:
         raise ClassificationError(str(exc)) from None
-    recipe = recipe or ft.Recipe()
     try:
         parent, card = load_model(parent_path, device="cpu")
     except ModelLoadError as exc:
@@ -197,7 +232,8 @@ def finetune_from_labels(
         report(0.2 + 0.7 * f, msg)
 
     try:
-        res = ft.finetune(parent, ex.x, ex.y, replay, recipe, step, is_cancelled, selection=selection)
+        res = ft.finetune(parent, ex.x, ex.y, replay, recipe, step, is_cancelled, selection=selection,
+                          unlabelled=ex.image)  # fmt: skip
     except ft.FinetuneCancelled as exc:
         raise ClassificationCancelled(str(exc)) from None
     except ft.FinetuneError as exc:
@@ -232,6 +268,8 @@ def _record(card, parent_path, points, ex, res, recipe, test, image, command, re
             "train_per_class": res.train_counts,
             "holdout_per_class": res.holdout_counts,
             "left_out": {"outside": ex.outside, "nodata": ex.nodata},
+            "image_windows": 0 if ex.image is None else int(len(ex.image)),
+            "pseudo_labelled": res.pseudo_labelled,
             "notes": [*points.notes, *ex.notes],
         },
         "recipe": {**recipe.to_dict(), "trained_parameters": res.trained_parameters, "replay_data": str(replay_path)},

@@ -211,3 +211,27 @@ def test_finetune_cli_writes_a_card_the_engine_loads(tmp_path, capsys, eurosat_r
     x = torch.zeros(1, 3, 64, 64)
     assert model(x).shape == (1, 10)
     assert not np.isnan(card.metrics["holdout"]["after"])
+
+
+# ----------------------------------------------------------------------------- the image's own windows
+def test_image_windows_are_the_engines_grid_without_nodata(tmp_path):
+    """The semi-supervised parts learn from the windows of the engine's grid: every 64 px block of the
+    mosaic once, as read_window reads it; a block of nodata is left out; at most max_windows of them."""
+    from eurosat_landcover.core.finetune.labels import LabelledPoints
+    from eurosat_landcover.core.finetune.run import image_windows, inspector_for
+    from osgeo import gdal
+
+    none = LabelledPoints(np.zeros((0, 2)), np.zeros(0, np.int64), "", "layer", "")
+    insp = inspector_for(MOSAIC, none, None, radiometry="8bit")
+    got = image_windows(insp, 1000)
+    assert got.shape == (TRUTH["columns"] * TRUTH["rows"], 3, 64, 64)
+    b = TRUTH["blocks"][13]
+    assert np.array_equal(got[13], insp.read_window(b["col"] * 64, b["row"] * 64)[0])
+    assert len(image_windows(insp, 10)) == 10 and len(image_windows(insp, 0)) == 0
+    holed = tmp_path / "holed.tif"
+    ds = gdal.Translate(str(holed), str(MOSAIC), noData=0)
+    for band in range(1, 4):
+        ds.GetRasterBand(band).WriteArray(np.zeros((64, 64), np.uint8), 64, 0)  # block (row 0, col 1)
+    ds = None
+    insp = inspector_for(holed, none, None, radiometry="8bit")
+    assert len(image_windows(insp, 1000)) == TRUTH["columns"] * TRUTH["rows"] - 1

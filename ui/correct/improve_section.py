@@ -142,7 +142,7 @@ class ImproveSection(QGroupBox):
         out = new_card_path(files)
         log_path, recipe = files.log, self.recipe
         try:  # the log and the image are read here, on the main thread (GDAL); the task only trains
-            points, examples = self._examples(image, log_path, card)
+            points, examples = self._examples(image, log_path, card, recipe)
         except Exception as exc:  # one sentence, never a traceback
             self._say(str(exc)[:1].upper() + str(exc)[1:].rstrip(".") + ".")
             return None
@@ -179,14 +179,14 @@ class ImproveSection(QGroupBox):
         return self.task
 
     @staticmethod
-    def _examples(image, log_path, card):
+    def _examples(image, log_path, card, recipe=None):
         from ...core.finetune.labels import read_labels
         from ...core.finetune.run import examples_at
         from ...core.stages.model import read_card
         from ...models.checkpoint import default_card_path
 
         points = read_labels(log_path, read_card(card).class_names)
-        return points, examples_at(image, points, str(card or default_card_path()))
+        return points, examples_at(image, points, str(card or default_card_path()), recipe=recipe)
 
     def cancel_task(self, *_args) -> None:
         if self.task is not None:
