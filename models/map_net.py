@@ -5,8 +5,8 @@ every input pixel.
 The trunk's classifier, applied to each stride-32 cell (a 1 x 1 convolution: its class activation
 map), gives coarse logits that already average to the patch classifier's answer; the decoder adds a
 refinement computed from the stride 4/8/16/32 features and is trained on scenes composed from
-EuroSAT training patches (models/scenes.py, models/map_train.py). The sum, at stride 4, is
-upsampled bilinearly to the input grid (no blocks). Input: normalised N x 3 x H x W, any H, W
+EuroSAT training patches (models/scenes.py, models/map_train.py). The sum, at stride 4, plus a
+stride-2 correction, is upsampled bilinearly to the input grid (no blocks). Input: normalised N x 3 x H x W, any H, W
 (padded by reflection to a multiple of 32 inside); output N x K x H x W logits.
 """
 
@@ -17,8 +17,9 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 TRUNK = "tf_efficientnet_lite0"
-FEATURE_STAGES = (1, 2, 4, 6)  # timm block indices ending at strides 4, 8, 16, 32
-FEATURE_CHANNELS = (24, 40, 112, 320)
+FEATURE_STAGES = (0, 1, 2, 4, 6)  # timm block indices ending at strides 2, 4, 8, 16, 32
+FEATURE_CHANNELS = (16, 24, 40, 112, 320)
+FINE_WIDTH = 16  # channels of the stride-2 refinement (kept narrow: it runs on a quarter of the pixels)
 ALIGN = 32  # input sides are padded to a multiple of the trunk's output stride
 
 
@@ -28,11 +29,12 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
 
 class MapDecoder(nn.Module):
     """FPN-like decoder: lateral 1 x 1 projections, top-down upsampling, one 3 x 3 conv per level;
-    output = refinement logits at stride 4 + the class activation map upsampled from stride 32."""
+    output = refinement logits at stride 4 + the class activation map upsampled from stride 32, then
+    a narrow stride-2 level (the trunk's first block) that sharpens class boundaries to 20 m."""
 
     def __init__(self, num_classes: int, width: int = 64, channels=FEATURE_CHANNELS):
         super().__init__()
-        c4, c8, c16, c32 = channels
+        c2, c4, c8, c16, c32 = channels
         self.lat32 = nn.Conv2d(c32 + num_classes, width, 1)
         self.lat16 = nn.Conv2d(c16, width, 1)
         self.lat8 = nn.Conv2d(c8, width, 1)
@@ -44,15 +46,23 @@ class MapDecoder(nn.Module):
         self.out = nn.Conv2d(width, num_classes, 1)
         nn.init.zeros_(self.out.weight)  # starts as the class activation map
         nn.init.zeros_(self.out.bias)
+        self.squeeze2 = nn.Conv2d(width, FINE_WIDTH, 1)
+        self.lat2 = nn.Conv2d(c2, FINE_WIDTH, 1)
+        self.smooth2 = _conv_bn(FINE_WIDTH, FINE_WIDTH)
+        self.out2 = nn.Conv2d(FINE_WIDTH, num_classes, 1)
+        nn.init.zeros_(self.out2.weight)  # starts as the stride-4 logits upsampled
+        nn.init.zeros_(self.out2.bias)
 
-    def forward(self, f4, f8, f16, f32, cam):
+    def forward(self, f2, f4, f8, f16, f32, cam):
         up = F.interpolate
         p = self.top(self.lat32(torch.cat([f32, cam], 1)))
         p = self.smooth16(up(p, size=f16.shape[-2:], mode="nearest") + self.lat16(f16))
         p = self.smooth8(up(p, size=f8.shape[-2:], mode="nearest") + self.lat8(f8))
         p = self.smooth4(up(p, size=f4.shape[-2:], mode="nearest") + self.lat4(f4))
         coarse = up(cam, size=f4.shape[-2:], mode="bilinear", align_corners=False)
-        return self.out(p) + coarse
+        logits4 = self.out(p) + coarse
+        p2 = self.smooth2(up(self.squeeze2(p), size=f2.shape[-2:], mode="nearest") + self.lat2(f2))
+        return up(logits4, size=f2.shape[-2:], mode="bilinear", align_corners=False) + self.out2(p2)
 
 
 class MapNet(nn.Module):
@@ -73,7 +83,7 @@ class MapNet(nn.Module):
         return self
 
     def features(self, x: torch.Tensor):
-        """Trunk features at strides 4, 8, 16, 32 and the class activation map (stride 32)."""
+        """Trunk features at strides 2, 4, 8, 16, 32 and the class activation map (stride 32)."""
         t = self.trunk
         x = t.bn1(t.conv_stem(x))
         feats = []

@@ -35,6 +35,11 @@ ARCH = "tf_efficientnet_lite0_map"
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="map_train", description=__doc__.split("\n\n")[0])
     p.add_argument("--classifier", required=True, help="card of the trained classifier whose trunk is used")
+    p.add_argument(
+        "--init",
+        default="",
+        help="card of an earlier map model whose decoder starts this run (layers it lacks start at zero effect)",
+    )
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--out", required=True)
     p.add_argument("--name", default="eurosat_rgb_lite0_map")
@@ -104,6 +109,8 @@ class Trainer:
         self.out = Path(args.out)
         self.base = ModelCard.load(args.classifier)
         net = from_classifier_state(_read_state_dict(verify_weights(self.base)), self.base.num_classes)
+        if args.init:
+            init_decoder(net, ModelCard.load(args.init), say)
         self.net = net.to(memory_format=torch.channels_last)
         self.split = stratified_split(args.data, seed=args.split_seed)
         t0 = time.time()
@@ -204,6 +211,17 @@ def main(argv=None) -> int:
             tr.validate_and_keep()
         say(f"done: {tr.step} steps, best validation pixel accuracy {tr.best:.4f}")
     return 0
+
+
+def init_decoder(net, card, say) -> None:
+    """The decoder's layers that ``card``'s map model has, copied; new layers keep their initialisation
+    (their output convolutions start at zero, so the start is the earlier model)."""
+    state = _read_state_dict(verify_weights(card))
+    decoder = {k[len("decoder.") :]: v for k, v in state.items() if k.startswith("decoder.")}
+    missing, unexpected = net.decoder.load_state_dict(decoder, strict=False)
+    if unexpected:
+        raise ValueError(f"{card.name}: decoder layers this architecture lacks: {unexpected[:3]}")
+    say(f"decoder from {card.name}; new layers: {sorted({k.rsplit('.', 1)[0] for k in missing})}")
 
 
 def learning_rate(peak: float, frac: float, warmup: float = 0.05) -> float:
