@@ -224,6 +224,11 @@ def init_decoder(net, card, say) -> None:
     say(f"decoder from {card.name}; new layers: {sorted({k.rsplit('.', 1)[0] for k in missing})}")
 
 
+def _identity(card_path: str) -> dict:
+    card = ModelCard.load(card_path)
+    return {"name": card.name, "weights_sha256": card.weights_sha256}
+
+
 def learning_rate(peak: float, frac: float, warmup: float = 0.05) -> float:
     """Linear warm-up over ``warmup`` of the run, then cosine down to 1 % of ``peak``."""
     import math
@@ -251,6 +256,7 @@ def card_fields(args, base, split, history, step, acc) -> dict:
         "training": {
             "command": cmd,
             "trunk_from": {"name": base.name, "weights_sha256": base.weights_sha256},
+            **({"decoder_from": _identity(args.init)} if args.init else {}),
             "recipe": recipe_of(args, leave_out=("classifier", "out")),
             "split": {"seed": args.split_seed, **split_fingerprint(split)},
             "history": history,
