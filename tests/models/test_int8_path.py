@@ -77,7 +77,8 @@ def test_refitted_classifier_brings_int8_closer_to_fp32_on_mixed_windows(loaded,
             return float(torch.cat([(int8(x) - model(x)).pow(2).mean(1) for x in mosaic_windows(held_out, 16)]).mean())
 
     before = logit_error()
-    assert refit_classifier(int8, model, refit) == (32 * 64 // 32 - 1) ** 2  # 1,024 patches: 32 x 32, stride 32
+    windows = sum(len(x) for x in mosaic_windows(refit, card.patch_size // 2))
+    assert refit_classifier(int8, model, refit) == windows > 3000  # straddling 2-4 patches (stride 32)
     after = logit_error()
     assert after < 0.8 * before, (before, after)
 
