@@ -19,6 +19,7 @@ import time
 from typing import Callable, Optional
 
 from ..models.devices import device_label, place_model, resolve_device
+from ..models.memory import drop_unused_gpu_library_pages
 from . import writers
 from .errors import ClassificationCancelled
 from .progress import DONE, FAST_PATH, LOAD_MODEL, OVERVIEWS, PREPARE, Progress, ProgressFn, as_callback
@@ -103,6 +104,8 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     t0 = time.perf_counter()
     device, dev_warning = resolve_device(req.device)
     warnings += [dev_warning] if dev_warning else []
+    if device.type == "cpu":  # the CUDA libraries' pages a CPU run never touches (models/memory.py)
+        drop_unused_gpu_library_pages()
     progress(Progress(0.01, LOAD_MODEL, f"loading the model on {device}"))
     net = place_model(model[0], device) if model is not None else model_for(card, device)
     clock.since("model_load", t0)

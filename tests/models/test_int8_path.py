@@ -58,6 +58,31 @@ def test_relu6_inputs_are_quantized_to_the_relu6_range(loaded, eurosat_rgb_zip):
     assert stats["agreement"] >= 0.95 and stats["mean"] < 0.03, stats
 
 
+def test_refitted_classifier_brings_int8_closer_to_fp32_on_mixed_windows(loaded, eurosat_rgb_zip):
+    """Windows straddling two to four patches (a map's windows where land cover changes) are where INT8
+    and fp32 differ most; the classifier refitted on train mosaics (models/int8_refit.py) narrows that on
+    mosaics of validation patches it never saw."""
+    from eurosat_landcover.models.dataset import list_eurosat, load_arrays, stratified_split
+    from eurosat_landcover.models.int8_refit import REFIT_PATCHES, mosaic_windows, refit_classifier
+
+    model, card, _ = loaded
+    split = stratified_split(list_eurosat(eurosat_rgb_zip, card.class_names), classes=card.class_names)
+    calib, _ = load_arrays(eurosat_rgb_zip, split["train"][::300][:64], size=card.patch_size)
+    refit, _ = load_arrays(eurosat_rgb_zip, split["train"][7::21][:REFIT_PATCHES], size=card.patch_size)
+    held_out, _ = load_arrays(eurosat_rgb_zip, split["val"][::40][:64], size=card.patch_size)
+    int8 = int8_path.quantize(model, torch.from_numpy(calib).float())
+
+    def logit_error():
+        with torch.inference_mode():
+            return float(torch.cat([(int8(x) - model(x)).pow(2).mean(1) for x in mosaic_windows(held_out, 16)]).mean())
+
+    before = logit_error()
+    windows = sum(len(x) for x in mosaic_windows(refit, card.patch_size // 2))
+    assert refit_classifier(int8, model, refit) == windows > 3000  # straddling 2-4 patches (stride 32)
+    after = logit_error()
+    assert after < 0.8 * before, (before, after)
+
+
 def test_int8_calibrated_checked_cached_and_reloaded(loaded, eurosat_rgb_zip, tmp_path, monkeypatch):
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
