@@ -77,9 +77,15 @@ class MapNet(nn.Module):
         for p in self.trunk.parameters():
             p.requires_grad_(False)
 
+    freeze_decoder_bn = False  # map_train --freeze-bn: the decoder's batch-norm statistics stay fixed too
+
     def train(self, mode: bool = True):
         super().train(mode)
         self.trunk.eval()  # frozen: batch-norm statistics stay those of the classifier
+        if self.freeze_decoder_bn:
+            for m in self.decoder.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         return self
 
     def features(self, x: torch.Tensor):

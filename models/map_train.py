@@ -65,7 +65,46 @@ def parse_args(argv=None):
         default=0.0,
         help="share of steps trained on 64 px scenes (4 x the batch): lone patches, as per-patch use sees them",
     )
+    p.add_argument(
+        "--lone-share",
+        type=float,
+        default=0.0,
+        help="share of steps trained on lone 64 px training patches (4 x the batch), each labelled whole",
+    )
+    p.add_argument(
+        "--freeze-bn", action="store_true", help="the decoder's batch-norm statistics stay those it started with"
+    )
+    p.add_argument(
+        "--select",
+        choices=("scene", "patch"),
+        default="scene",
+        help="scene: best validation scene pixel accuracy; patch: best majority class of lone validation "
+        "patches among the validations whose scene accuracy is at most 0.2 points below the starting model's",
+    )
     return p.parse_args(argv)
+
+
+def lone_patches(rng, bank, n) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` lone training patches (dihedral, jittered), each pixel labelled with the patch's class."""
+    from .scenes import jitter
+
+    classes = rng.choice(bank.present, size=n)
+    x = np.stack([jitter(rng, np.ascontiguousarray(bank.pick(rng, int(k), dihedral=True))) for k in classes])
+    y = np.broadcast_to(classes[:, None, None], (n, 64, 64)).astype(np.int64)
+    return torch.from_numpy(x).float(), torch.from_numpy(y.copy())
+
+
+def patch_majority_accuracy(net, images, labels, card) -> float:
+    """Share of lone patches whose majority pixel class is their label (how per-patch use scores)."""
+    net.eval()
+    right = 0
+    with torch.no_grad():
+        for i in range(0, len(images), 64):
+            cls = net(normalise(torch.from_numpy(images[i : i + 64]).float(), card)).argmax(1).flatten(1)
+            major = torch.stack([torch.bincount(c, minlength=card.num_classes).argmax() for c in cls])
+            right += int((major.numpy() == labels[i : i + 64]).sum())
+    net.train()
+    return right / len(images)
 
 
 def scenes_tensor(rng, bank, n, size):
@@ -115,11 +154,15 @@ class Trainer:
         self.split = stratified_split(args.data, seed=args.split_seed)
         t0 = time.time()
         self.train_bank = PatchBank(*load_arrays(args.data, self.split["train"]))
-        val_bank = PatchBank(*load_arrays(args.data, self.split["val"]))
+        val_images, val_labels = load_arrays(args.data, self.split["val"])
+        val_bank = PatchBank(val_images, val_labels)
         n_train, n_val = len(self.train_bank.images), len(val_bank.images)
         say(f"decoded train {n_train} / val {n_val} patches in {time.time() - t0:.0f} s")
         vrng = np.random.default_rng(10_000 + args.seed)
         self.val = [scenes_tensor(vrng, val_bank, 8, args.size) for _ in range(args.val_scenes // 8)]
+        pick = vrng.choice(n_val, size=min(1000, n_val), replace=False)
+        self.val_patches = (val_images[pick], np.asarray(val_labels)[pick])
+        net.freeze_decoder_bn = args.freeze_bn
         self.params = list(self.net.decoder.parameters())
         self.opt = torch.optim.AdamW(self.params, lr=args.lr, weight_decay=1e-4)
         self.step, self.best, self.history, self.spent = 0, -1.0, [], 0.0
@@ -147,7 +190,9 @@ class Trainer:
         frac = self.elapsed() / (60 * args.minutes) if args.minutes else self.step / args.steps
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(args.lr, frac)
-        if args.small_share and rng.random() < args.small_share:
+        if args.lone_share and rng.random() < args.lone_share:
+            x, y = lone_patches(rng, self.train_bank, 4 * args.batch)
+        elif args.small_share and rng.random() < args.small_share:
             x, y = scenes_tensor(rng, self.train_bank, 4 * args.batch, 64)
         else:
             x, y = scenes_tensor(rng, self.train_bank, args.batch, args.size)
@@ -165,10 +210,16 @@ class Trainer:
     def validate_and_keep(self) -> None:
         """Validation score recorded; the best model saved; the resumable state saved."""
         acc, vloss = validate(self.net, self.val, self.base)
-        self.history.append({"step": self.step, "val_pixel_acc": round(acc, 5), "val_loss": round(vloss, 5)})
-        self.say(f"val step {self.step}: pixel accuracy {acc:.4f} loss {vloss:.4f}")
-        if acc > self.best:
-            self.best = acc
+        patch = patch_majority_accuracy(self.net, *self.val_patches, self.base)
+        entry = {"step": self.step, "val_pixel_acc": round(acc, 5), "val_loss": round(vloss, 5)}
+        self.history.append({**entry, "val_patch_acc": round(patch, 5)})
+        self.say(f"val step {self.step}: pixel accuracy {acc:.4f} loss {vloss:.4f} lone patches {patch:.4f}")
+        score = acc
+        if self.args.select == "patch":
+            floor = self.history[0]["val_pixel_acc"] - 0.002
+            score = patch if acc >= floor else -1.0
+        if score > self.best:
+            self.best = score
             fields = card_fields(self.args, self.base, self.split, self.history, self.step, acc)
             save_best(self.net, self.base, self.args, fields, self.out)
             self.say(f"  best so far, saved {self.args.name}")
@@ -197,6 +248,8 @@ def main(argv=None) -> int:
 
         tr = Trainer(args, say)
         tr.resume()
+        if args.select == "patch" and not tr.history:  # the starting model: the floor and the first candidate
+            tr.validate_and_keep()
         rng = np.random.default_rng(args.seed * 1_000_003 + tr.step)
         tr.net.train()
         tr.t0, seen = time.time(), 0

@@ -1,0 +1,54 @@
+"""models/map_train.py: starting from an earlier map model, lone-patch steps, frozen decoder batch norm,
+selection on lone validation patches -- a real (tiny) training run on real EuroSAT images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from eurosat_landcover.models import map_train
+from eurosat_landcover.models.card import ModelCard
+from eurosat_landcover.models.checkpoint import _read_state_dict, verify_weights
+from eurosat_landcover.models.scenes import PatchBank
+
+WEIGHTS = Path(map_train.__file__).resolve().parent / "weights"
+CLASSIFIER = WEIGHTS / "eurosat_rgb_lite0.json"
+MAP_MODEL = WEIGHTS / "eurosat_rgb_lite0_map.json"
+
+
+def test_lone_patches_are_labelled_whole_with_their_own_class():
+    rng = np.random.default_rng(0)
+    images = np.stack([np.full((3, 64, 64), 20 * k, np.uint8) for k in range(10)])
+    x, y = map_train.lone_patches(rng, PatchBank(images, np.arange(10)), 12)
+    assert x.shape == (12, 3, 64, 64) and y.shape == (12, 64, 64)
+    for img, lab in zip(x, y):
+        k = int(lab[0, 0])
+        assert (lab == k).all()
+        assert abs(float(img.mean()) - 20 * k) < 0.15 * 20 * k + 6  # the patch of class k, only jittered
+
+
+def test_a_run_from_an_earlier_map_model_keeps_its_decoder_batch_norm_and_selects_on_lone_patches(tiny_zip, tmp_path):
+    out = tmp_path / "run"
+    argv = ["--classifier", str(CLASSIFIER), "--init", str(MAP_MODEL), "--data", str(tiny_zip), "--out", str(out)]
+    argv += ["--steps", "2", "--val-every", "1", "--val-scenes", "8", "--size", "64", "--batch", "2"]
+    argv += ["--lone-share", "1.0", "--freeze-bn", "--select", "patch", "--lr", "1e-2"]
+    assert map_train.main(argv) == 0
+
+    log = (out / "train.log").read_text()
+    assert "val step 0:" in log and "lone patches" in log  # the starting model is validated first
+    card = ModelCard.load(out / "eurosat_rgb_lite0_map.json")
+    start = ModelCard.load(MAP_MODEL)
+    training = json.loads(json.dumps(card.to_dict()))["training"]
+    assert training["decoder_from"] == {"name": start.name, "weights_sha256": start.weights_sha256}
+    state = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    history = json.loads(state["history"])
+    assert [h["step"] for h in history] == [0, 1, 2] and all(0 <= h["val_patch_acc"] <= 1 for h in history)
+    assert training["history"] == history[: len(training["history"])]  # the card: the run up to its selection
+
+    last = state["decoder"]
+    before = {k[len("decoder.") :]: v for k, v in _read_state_dict(verify_weights(start)).items()}
+    stats = [k for k in last if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(last[k], before[k]) for k in stats)  # --freeze-bn
+    assert any(not torch.equal(last[k], before[k]) for k in last if k not in stats)  # it did learn
