@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,19 +40,6 @@ def rollup() -> dict:
             out["peak"] = int(line.split()[1]) / 1024
     out["file"] = out["rss"] - out["anonymous"]
     return out
-
-
-def rss_by_mapping(top: int = 6) -> list:
-    """Resident MB per mapped file (anonymous memory as '[anonymous]'), largest first."""
-    sizes: dict = defaultdict(float)
-    name = "[anonymous]"
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        parts = line.split()
-        if parts and "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
-            name = Path(parts[5]).name if len(parts) >= 6 else "[anonymous]"
-        elif parts and parts[0] == "Rss:":
-            sizes[name] += int(parts[1]) / 1024
-    return [(n, round(mb)) for n, mb in sorted(sizes.items(), key=lambda kv: -kv[1])[:top]]
 
 
 def child(vrt: str, out: str, stride: int, fast_path: str) -> dict:
@@ -77,6 +63,9 @@ def child(vrt: str, out: str, stride: int, fast_path: str) -> dict:
     res = classify(req, progress=progress)
     call = time.perf_counter() - t0
     points.append(("end", rollup()))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_int8 import rss_by_mapping
+
     return {
         "points": points,
         "call": call,
@@ -84,7 +73,7 @@ def child(vrt: str, out: str, stride: int, fast_path: str) -> dict:
         "path": res.summary["fast_path"]["path"],
         "reason": res.summary["fast_path"]["reason"],
         "heavy": [m for m in HEAVY if m in sys.modules],
-        "mappings": rss_by_mapping(),
+        "mappings": [(name, round(mb)) for name, mb in rss_by_mapping(top=6)],
         "threads": torch.get_num_threads(),
     }
 
