@@ -85,8 +85,9 @@ def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, euros
     assert Path(summary["model"]["card"]).resolve() == card.resolve()  # the run records which model made it
 
 
-def test_improve_refusal_is_one_sentence(dock, iface, mosaic_run, eurosat_rgb_zip, monkeypatch):
-    monkeypatch.setenv("EUROSAT_DATASETS", str(eurosat_rgb_zip.parent.parent))
+def _editing_with_one_reviewed_cell(dock, mosaic_run):
+    """The run's classes on the Correct page, editing started, one cell accepted (too few examples);
+    -> (page, classes path, the run folder's file names before anything is clicked)."""
     _image, classes = mosaic_run
     layer = QgsRasterLayer(str(classes), "Land cover")
     QgsProject.instance().addMapLayer(layer)
@@ -94,7 +95,12 @@ def test_improve_refusal_is_one_sentence(dock, iface, mosaic_run, eurosat_rgb_zi
     page.layer_combo.setLayer(layer)
     QTest.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
     page.session.mark_reviewed(0, 0, "accepted")
-    before = sorted(p.name for p in classes.parent.iterdir())
+    return page, classes, sorted(p.name for p in classes.parent.iterdir())
+
+
+def test_improve_refusal_is_one_sentence(dock, iface, mosaic_run, eurosat_rgb_zip, monkeypatch):
+    monkeypatch.setenv("EUROSAT_DATASETS", str(eurosat_rgb_zip.parent.parent))
+    page, classes, before = _editing_with_one_reviewed_cell(dock, mosaic_run)
     QTest.mouseClick(page.improve.start, Qt.MouseButton.LeftButton)
     wait_for_tasks(300)
     text = page.improve.status.text()
@@ -110,14 +116,7 @@ def test_missing_eurosat_zip_is_one_line_and_the_chosen_zip_is_remembered(
     from eurosat_landcover.ui.correct.settings import CorrectSettings
 
     monkeypatch.setenv("EUROSAT_DATASETS", str(tmp_path / "no datasets here"))
-    _image, classes = mosaic_run
-    layer = QgsRasterLayer(str(classes), "Land cover")
-    QgsProject.instance().addMapLayer(layer)
-    page = dock.workspace.page("CorrectPage")
-    page.layer_combo.setLayer(layer)
-    QTest.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
-    page.session.mark_reviewed(0, 0, "accepted")
-    before = sorted(p.name for p in classes.parent.iterdir())
+    page, classes, before = _editing_with_one_reviewed_cell(dock, mosaic_run)
     QTest.mouseClick(page.improve.start, Qt.MouseButton.LeftButton)
     text = page.improve.status.text()
     assert page.improve.task is None and sorted(p.name for p in classes.parent.iterdir()) == before
