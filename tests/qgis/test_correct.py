@@ -119,6 +119,38 @@ def _key(canvas, key, mods=Qt.KeyboardModifier.NoModifier):
     QTest.keyClick(canvas, key, mods)
 
 
+def _editing_after_one_cell_click(page, run):
+    """Editing started on ``run``, then one cell (4, 4) set by a map click with the cell tool (written at
+    once); -> (the run's files, its classes as they were before the click)."""
+    files = run_files(run)
+    layer = _open(page, run)
+    assert page.start_editing(layer)
+    wait_for_tasks()
+    canvas, g = page.canvas, page.session.grid
+    base = read(run)
+    page.set_tool("cell")
+    _key(canvas, Qt.Key.Key_1 if base[4, 4] != 0 else Qt.Key.Key_2)
+    _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(4, 4)))
+    return files, base
+
+
+def _saved_state(page, files):
+    """What a change must leave as it was when it fails or is cancelled: the corrected raster's cells and
+    revision, the log's rows, the undo/redo stacks."""
+    from eurosat_landcover.core.edits.raster import raster_revision
+
+    s = page.session
+    return read(files.corrected).tobytes(), raster_revision(files.corrected), _log_rows(s), _stacks(s)
+
+
+def _recode_commonest_class_whole_layer(page, base) -> None:
+    """Recode whole layer: the commonest class of ``base`` (many rows to write) to another, clicked."""
+    a = int(np.bincount(base[base != 255]).argmax())
+    page.tools.recode.table.setRowCount(0)
+    page.tools.recode.add_row(a, (a + 2) % 10)
+    page.tools.recode.whole.click()
+
+
 def _warnings(iface):
     return iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
 
@@ -618,27 +650,15 @@ def test_cancelling_a_whole_layer_task_changes_nothing(page, iface, run, monkeyp
             assert go.wait(60)
 
     monkeypatch.setattr(change_mod, "write_window", held)
-    files = run_files(run)
-    layer = _open(page, run)
-    assert page.start_editing(layer)
-    wait_for_tasks()
-    canvas, g = page.canvas, page.session.grid
-    base = read(run)
-    page.set_tool("cell")
-    _key(canvas, Qt.Key.Key_1 if base[4, 4] != 0 else Qt.Key.Key_2)
-    _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(4, 4)))  # a map click: written at once
+    files, base = _editing_after_one_cell_click(page, run)
     assert len(page.session.edits()) == 1
     armed.set()
 
     def state():
-        s = page.session
-        return read(files.corrected).tobytes(), raster_revision(files.corrected), _log_rows(s), _stacks(s)
+        return _saved_state(page, files)
 
     before = state()
-    a = int(np.bincount(base[base != 255]).argmax())  # the commonest class: many rows to write
-    page.tools.recode.table.setRowCount(0)
-    page.tools.recode.add_row(a, (a + 2) % 10)
-    page.tools.recode.whole.click()
+    _recode_commonest_class_whole_layer(page, base)
     assert page.task is not None and not any(_controls(page))
     assert process_events_until(first.is_set, 60)
     assert raster_revision(files.corrected) == change_mod.DIRTY  # half-way: one row written

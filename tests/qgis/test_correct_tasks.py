@@ -5,37 +5,28 @@ both cases the raster, the log and the undo stack are as before and the page is 
 
 from __future__ import annotations
 
-import numpy as np
-from eurosat_landcover.core.edits import run_files
 from qgis.core import Qgis
-from qgis.PyQt.QtCore import Qt
 
 from .landcover_helpers import model_card, wait_for_tasks  # noqa: F401
-from .test_correct import _click, _controls, _key, _log_rows, _open, _px, _stacks, model_run, page, read, run  # noqa: F401
+from .test_correct import (  # noqa: F401
+    _controls,
+    _editing_after_one_cell_click,
+    _recode_commonest_class_whole_layer,
+    _saved_state,
+    model_run,
+    page,
+    run,
+)
 
 
 def _recode_whole_layer_failing(page, iface, run, monkeypatch, error):
     """Start editing, one cell click (at once), then Recode whole layer in a task whose first write raises."""
     from eurosat_landcover.core.edits import change as change_mod
-    from eurosat_landcover.core.edits.raster import raster_revision
     from eurosat_landcover.ui.correct import edit_controller
 
     monkeypatch.setattr(edit_controller, "BACKGROUND_CELLS", 1)  # this small map takes the large-map path
-    files = run_files(run)
-    layer = _open(page, run)
-    assert page.start_editing(layer)
-    wait_for_tasks()
-    canvas, g = page.canvas, page.session.grid
-    base = read(run)
-    page.set_tool("cell")
-    _key(canvas, Qt.Key.Key_1 if base[4, 4] != 0 else Qt.Key.Key_2)
-    _click(canvas.mapTool(), canvas, _px(canvas, *g.cell_center(4, 4)))
-
-    def state():
-        s = page.session
-        return read(files.corrected).tobytes(), raster_revision(files.corrected), _log_rows(s), _stacks(s)
-
-    before = state()
+    files, base = _editing_after_one_cell_click(page, run)
+    before = _saved_state(page, files)
     write, calls = change_mod.write_window, []
 
     def failing_once(*args, **kwargs):  # the first write of the task fails; the rollback's writes work
@@ -45,14 +36,11 @@ def _recode_whole_layer_failing(page, iface, run, monkeypatch, error):
         return write(*args, **kwargs)
 
     monkeypatch.setattr(change_mod, "write_window", failing_once)
-    a = int(np.bincount(base[base != 255]).argmax())
-    page.tools.recode.table.setRowCount(0)
-    page.tools.recode.add_row(a, (a + 2) % 10)
-    page.tools.recode.whole.click()
+    _recode_commonest_class_whole_layer(page, base)
     assert page.task is not None
     wait_for_tasks()
     assert page.task is None and all(_controls(page)) and page.session.pending is None
-    assert state() == before
+    assert _saved_state(page, files) == before
     assert iface.messageBar().get_messages(Qgis.MessageLevel.Success) == []
 
 
