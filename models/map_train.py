@@ -26,7 +26,7 @@ from .card import ModelCard, recipe_of
 from .checkpoint import _read_state_dict, save_checkpoint, verify_weights
 from .dataset import DEFAULT_DATASET, EUROSAT_CLASSES, load_arrays, split_fingerprint, stratified_split
 from .map_net import from_classifier_state
-from .scenes import PatchBank, training_scene
+from .scenes import PatchBank, jitter, training_scene
 
 DEFAULT_DATA = DEFAULT_DATASET
 ARCH = "tf_efficientnet_lite0_map"
@@ -86,8 +86,6 @@ def parse_args(argv=None):
 
 def lone_patches(rng, bank, n) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` lone training patches (dihedral, jittered), each pixel labelled with the patch's class."""
-    from .scenes import jitter
-
     classes = rng.choice(bank.present, size=n)
     x = np.stack([jitter(rng, np.ascontiguousarray(bank.pick(rng, int(k), dihedral=True))) for k in classes])
     y = np.broadcast_to(classes[:, None, None], (n, 64, 64)).astype(np.int64)
