@@ -15,6 +15,7 @@ def augment_batch(
     zoom_p: float = 0.5,
     jitter: float = 0.1,
     radiometric: float = 0.0,
+    texture: float = 0.0,
 ) -> torch.Tensor:
     """Augment a float batch N x C x H x W on the 0-255 scale (any device).
 
@@ -22,7 +23,8 @@ def augment_batch(
     (90 degree rotations x flip), with probability ``zoom_p`` a mild zoom-in (sampling a
     ``zoom`` fraction of the side, randomly placed), and brightness/contrast factors in
     ``1 +- jitter``.  One ``grid_sample`` for the geometry: exact for pure rotations/flips.
-    With ``radiometric`` > 0, that share of the samples also gets :func:`radiometric_batch`.
+    With ``radiometric`` > 0, that share of the samples also gets :func:`radiometric_batch`; with
+    ``texture`` > 0, that share (drawn independently) gets :func:`texture_batch`.
     """
     n = x.shape[0]
     dev = x.device
@@ -51,7 +53,50 @@ def augment_batch(
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = ((x - mean) * ct + mean) * b
     x = x.clamp_(0, 255)
-    return radiometric_batch(x, p=radiometric) if radiometric > 0 else x
+    x = radiometric_batch(x, p=radiometric) if radiometric > 0 else x
+    return texture_batch(x, p=texture) if texture > 0 else x
+
+
+# Sensor texture: EuroSAT's RGB patches are JPEG files, whose compression smooths the faint pixel-level
+# texture of dark, uniform surfaces (open water: ~0.8 mean neighbour difference on the 8-bit scale), while a
+# GeoTIFF export of a real product keeps it (rough sea in real L2A: 1.8-2.9, like forest canopy). A model
+# that learned "fine texture = Forest" calls rough open water Forest (benchmarks/diag_sea.py); noise drawn
+# per sample teaches it that this texture says nothing about the class.
+TEXTURE_DEFAULTS = {
+    "sigma": (0.5, 3.5),  # standard deviation of the added noise (8-bit scale)
+    "correlated_p": 0.5,  # share whose noise is smoothed once ([1, 2, 1] / 4, re-scaled): wave-like grain
+    "band_shared_p": 0.5,  # share whose noise is the same in the three bands (brightness grain)
+}
+
+
+def _smooth_once(x: torch.Tensor) -> torch.Tensor:
+    """[1, 2, 1] / 4 along both axes, edges reflected."""
+    k = torch.tensor([0.25, 0.5, 0.25], device=x.device, dtype=x.dtype)
+    c = x.shape[1]
+    y = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    y = F.conv2d(y, k.view(1, 1, 1, 3).expand(c, 1, 1, 3).contiguous(), groups=c)
+    return F.conv2d(y, k.view(1, 1, 3, 1).expand(c, 1, 3, 1).contiguous(), groups=c)
+
+
+def texture_batch(x: torch.Tensor, p: float = 0.5, **overrides) -> torch.Tensor:
+    """Add sensor-like pixel noise to a share ``p`` of a batch N x C x H x W on the 0-255 scale.
+
+    Each chosen sample draws a standard deviation in ``sigma``; its noise is white or smoothed once
+    (``correlated_p``, re-scaled to the same deviation) and per band or shared by the bands
+    (``band_shared_p``). Keyword arguments override :data:`TEXTURE_DEFAULTS`.
+    """
+    cfg = {**TEXTURE_DEFAULTS, **overrides}
+    n = x.shape[0]
+    if n == 0 or p <= 0:
+        return x
+    noise = torch.randn_like(x)
+    shared = _chosen(n, cfg["band_shared_p"], x)
+    noise = torch.where(shared, noise[:, :1].expand_as(noise), noise)
+    smooth = _smooth_once(noise)
+    smooth = smooth / smooth.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    noise = torch.where(_chosen(n, cfg["correlated_p"], x), smooth, noise)
+    sigma = _draw(n, cfg["sigma"], x)
+    return torch.where(_chosen(n, p, x), x + noise * sigma, x).clamp(0, 255)
 
 
 # Radiometric augmentation: wider random families around what analysts load (haze, L1C vs L2A-like

@@ -81,6 +81,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of training samples given random haze / path offset / band gains / gamma (0 = off)",
     )
+    p.add_argument(
+        "--texture",
+        type=float,
+        default=0.0,
+        help="share of training samples given sensor-like pixel noise (real GeoTIFF texture; 0 = off)",
+    )
     p.add_argument("--no-augment", action="store_true")
     p.add_argument(
         "--init-from",

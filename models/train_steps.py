@@ -315,7 +315,8 @@ def _batch(run: TrainingRun, idx) -> tuple[torch.Tensor, torch.Tensor]:
     xb = xb.float()
     if not run.args.no_augment:
         radiometric = getattr(run.args, "radiometric", 0.0) or 0.0
-        xb = augment_batch(xb, tuple(run.args.zoom), jitter=run.args.jitter, radiometric=radiometric)
+        texture = getattr(run.args, "texture", 0.0) or 0.0
+        xb = augment_batch(xb, tuple(run.args.zoom), jitter=run.args.jitter, radiometric=radiometric, texture=texture)
     return xb, yb
 
 

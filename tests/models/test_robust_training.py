@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 from eurosat_landcover.models import evaluate, train
-from eurosat_landcover.models.augment import RADIOMETRIC_DEFAULTS, augment_batch, radiometric_batch
+from eurosat_landcover.models.augment import RADIOMETRIC_DEFAULTS, augment_batch, radiometric_batch, texture_batch
 from eurosat_landcover.models.card import ModelCard
 from eurosat_landcover.models.checkpoint import default_card_path, load_model
 from eurosat_landcover.models.radiometric_shifts import SHIFT_NAMES, apply_shift
@@ -30,6 +30,23 @@ def test_radiometric_batch_keeps_shape_and_range_and_leaves_a_share_clean():
     # p = 0.5 of the samples are eligible, and each component is drawn on its own: some stay clean
     assert 0.2 < changed.float().mean().item() < RADIOMETRIC_DEFAULTS["p"] + 0.1
     assert torch.equal(radiometric_batch(x.clone(), p=0.0), x)
+
+
+def _grain(x):
+    """Mean absolute difference between horizontal neighbours, per sample (diag_sea.py's texture)."""
+    return (x[..., 1:] - x[..., :-1]).abs().mean(dim=(1, 2, 3))
+
+
+def test_texture_batch_adds_zero_mean_grain_to_a_share_of_flat_dark_water():
+    x = _batch(400, 20.0)  # flat, dark: open water as an L2A export shows it, before its grain
+    y = texture_batch(x.clone(), p=0.5)
+    grainy = _grain(y) > 1e-4
+    assert 0.35 < grainy.float().mean().item() < 0.65
+    # as rough as real sea in benchmarks/diag_sea.py (grain 1.8-2.9) at most, and the mean kept
+    assert 0.3 < _grain(y[grainy]).median().item() < 4.0
+    assert abs(y[grainy].mean().item() - 20.0) < 0.3
+    assert torch.equal(texture_batch(x.clone(), p=0.0), x)
+    assert torch.equal(augment_batch(x.clone(), zoom_p=0, jitter=0, texture=0.0)[:, :, 2:-2, 2:-2], x[:, :, 2:-2, 2:-2])
 
 
 def test_each_radiometric_component_moves_the_image_the_documented_way():
