@@ -16,6 +16,8 @@ def augment_batch(
     jitter: float = 0.1,
     radiometric: float = 0.0,
     texture: float = 0.0,
+    texture_sigma: tuple[float, float] = (0.5, 3.5),
+    texture_only: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Augment a float batch N x C x H x W on the 0-255 scale (any device).
 
@@ -24,7 +26,8 @@ def augment_batch(
     ``zoom`` fraction of the side, randomly placed), and brightness/contrast factors in
     ``1 +- jitter``.  One ``grid_sample`` for the geometry: exact for pure rotations/flips.
     With ``radiometric`` > 0, that share of the samples also gets :func:`radiometric_batch`; with
-    ``texture`` > 0, that share (drawn independently) gets :func:`texture_batch`.
+    ``texture`` > 0, that share (drawn independently) gets :func:`texture_batch` (of the samples where the
+    boolean ``texture_only`` is true, when given: e.g. the open-water samples).
     """
     n = x.shape[0]
     dev = x.device
@@ -54,7 +57,9 @@ def augment_batch(
         x = ((x - mean) * ct + mean) * b
     x = x.clamp_(0, 255)
     x = radiometric_batch(x, p=radiometric) if radiometric > 0 else x
-    return texture_batch(x, p=texture) if texture > 0 else x
+    if texture <= 0:
+        return x
+    return texture_batch(x, p=texture, only=texture_only, sigma=tuple(texture_sigma))
 
 
 # Sensor texture: EuroSAT's RGB patches are JPEG files, whose compression smooths the faint pixel-level
@@ -78,12 +83,13 @@ def _smooth_once(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(y, k.view(1, 1, 3, 1).expand(c, 1, 3, 1).contiguous(), groups=c)
 
 
-def texture_batch(x: torch.Tensor, p: float = 0.5, **overrides) -> torch.Tensor:
+def texture_batch(x: torch.Tensor, p: float = 0.5, only: torch.Tensor | None = None, **overrides) -> torch.Tensor:
     """Add sensor-like pixel noise to a share ``p`` of a batch N x C x H x W on the 0-255 scale.
 
     Each chosen sample draws a standard deviation in ``sigma``; its noise is white or smoothed once
     (``correlated_p``, re-scaled to the same deviation) and per band or shared by the bands
-    (``band_shared_p``). Keyword arguments override :data:`TEXTURE_DEFAULTS`.
+    (``band_shared_p``). ``only`` (N booleans) limits the choice to those samples. Keyword arguments
+    override :data:`TEXTURE_DEFAULTS`.
     """
     cfg = {**TEXTURE_DEFAULTS, **overrides}
     n = x.shape[0]
@@ -96,7 +102,10 @@ def texture_batch(x: torch.Tensor, p: float = 0.5, **overrides) -> torch.Tensor:
     smooth = smooth / smooth.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     noise = torch.where(_chosen(n, cfg["correlated_p"], x), smooth, noise)
     sigma = _draw(n, cfg["sigma"], x)
-    return torch.where(_chosen(n, p, x), x + noise * sigma, x).clamp(0, 255)
+    chosen = _chosen(n, p, x)
+    if only is not None:
+        chosen = chosen & only.to(x.device).view(n, 1, 1, 1)
+    return torch.where(chosen, x + noise * sigma, x).clamp(0, 255)
 
 
 # Radiometric augmentation: wider random families around what analysts load (haze, L1C vs L2A-like

@@ -87,6 +87,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of training samples given sensor-like pixel noise (real GeoTIFF texture; 0 = off)",
     )
+    p.add_argument(
+        "--texture-sigma",
+        type=float,
+        nargs=2,
+        default=(0.5, 3.5),
+        metavar=("MIN", "MAX"),
+        help="range of the noise's standard deviation, 8-bit scale (with --texture)",
+    )
+    p.add_argument(
+        "--texture-classes",
+        nargs="+",
+        default=None,
+        metavar="CLASS",
+        help="give the noise only to samples of these classes (e.g. SeaLake: rough open water); default all",
+    )
     p.add_argument("--no-augment", action="store_true")
     p.add_argument(
         "--init-from",

@@ -316,7 +316,20 @@ def _batch(run: TrainingRun, idx) -> tuple[torch.Tensor, torch.Tensor]:
     if not run.args.no_augment:
         radiometric = getattr(run.args, "radiometric", 0.0) or 0.0
         texture = getattr(run.args, "texture", 0.0) or 0.0
-        xb = augment_batch(xb, tuple(run.args.zoom), jitter=run.args.jitter, radiometric=radiometric, texture=texture)
+        sigma = tuple(getattr(run.args, "texture_sigma", (0.5, 3.5)))
+        names = getattr(run.args, "texture_classes", None)
+        only = None
+        if texture > 0 and names:
+            only = torch.isin(yb, torch.tensor([run.classes.index(c) for c in names], device=yb.device))
+        xb = augment_batch(
+            xb,
+            tuple(run.args.zoom),
+            jitter=run.args.jitter,
+            radiometric=radiometric,
+            texture=texture,
+            texture_sigma=sigma,
+            texture_only=only,
+        )
     return xb, yb
 
 
