@@ -153,7 +153,9 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
         path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
         stage = run_map
     else:
-        path = choose_model_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+        path = choose_model_path(
+            net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace, req.threads is None
+        )
         stage = run_windows
     if path.tried:
         clock.timings["model_prepare"] = path.report.prepare_seconds
