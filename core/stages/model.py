@@ -133,17 +133,18 @@ def choose_fast_path(
 
 
 def choose_model_path(
-    model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None, idle_threads: bool = False
+    model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None, idle_since=None
 ) -> ModelPath:
     """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (falling
     back to what ``auto`` picks, with a warning, where it cannot be built or fails its probe check).
-    ``idle_threads`` (a request that set no ``threads``): INT8 loads and runs on the CPUs idle now
-    (:func:`_take_idle_threads`; the caller restores torch's thread count after the run)."""
+    ``idle_since`` (a request that set no ``threads``: models/devices.cpu_sample() taken when the run
+    began): INT8 loads and runs on the CPUs idle since (:func:`_take_idle_threads`; the caller restores
+    torch's thread count after the run)."""
     if mode != "int8" or device.type != "cpu":
         return choose_fast_path(model, "auto" if mode == "int8" else mode, device, grid, batch_size, bands, on_trace)
     if on_trace is not None:
         on_trace()
-    default, threads = _take_idle_threads() if idle_threads else (None, None)
+    default, threads = _take_idle_threads(idle_since) if idle_since is not None else (None, None)
     module, report = _int8_module(model, bands, grid.patch)
     if report.used:
         return ModelPath(module, replace(report, reason=f"{report.reason}; {threads}") if threads else report, True)
@@ -157,7 +158,7 @@ def choose_model_path(
     return replace(fallback, warning=why, tried=True)
 
 
-def _take_idle_threads() -> tuple[int, str]:
+def _take_idle_threads(since: tuple) -> tuple[int, str]:
     """Torch's threads set to the CPUs idle now (models/devices.idle_cpu_threads), at most its default:
     -> (the default, a sentence for the summary). OpenMP threads waiting for a core another process holds
     stall every layer: with one of 2 cores busy, a 1,024-window INT8 call took 3.9-8.9 s on 2 threads
@@ -167,7 +168,7 @@ def _take_idle_threads() -> tuple[int, str]:
     from ...models.devices import idle_cpu_threads
 
     default = torch.get_num_threads()
-    threads, why = idle_cpu_threads(default)
+    threads, why = idle_cpu_threads(default, since)
     torch.set_num_threads(threads)
     return default, f"INT8 run on {threads} of {default} threads ({why})"
 

@@ -167,16 +167,21 @@ def test_int8_runs_on_the_idle_cpus_unless_the_request_sets_threads(primed, tmp_
     assert (runs["idle"][1] == runs["one"][1]).all()
 
 
-def test_idle_cpu_threads_counts_the_idle_share_of_proc_stat(monkeypatch):
+def test_idle_cpu_threads_counts_the_idle_share_of_proc_stat_and_its_own_time(monkeypatch):
+    import time
+
     from eurosat_landcover.models import devices
 
     threads, why = devices.idle_cpu_threads(64, seconds=0.05)  # this machine, read for real
     assert 1 <= threads <= min(64, os.cpu_count()) and why.endswith(f"of {os.cpu_count()} CPUs idle"), why
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    for ticks, most, expected in (((100, 400), 4, 1), ((300, 400), 4, 3), ((400, 400), 2, 2), ((0, 400), 4, 1)):
-        samples = iter([(1000, 5000), (1000 + ticks[0], 5000 + ticks[1])])
-        monkeypatch.setattr(devices, "_cpu_times", samples.__next__)
-        assert devices.idle_cpu_threads(most, seconds=0)[0] == expected, (ticks, most)
+    cases = (((100, 400), 0.0, 4, 1), ((300, 400), 0.0, 4, 3), ((400, 400), 0.0, 2, 2), ((0, 400), 0.0, 4, 1))
+    # this process's own CPU time (here 0.6 of a CPU over the sample) is on cores free for it: 1.0 + 0.6 -> 2
+    cases += (((100, 400), 600.0, 4, 2),)
+    for (idle, total), own, most, expected in cases:
+        since = ((1000, 5000), time.process_time() - own, time.perf_counter() - 1000.0)  # a sample 1,000 s ago
+        monkeypatch.setattr(devices, "_cpu_times", lambda idle=idle, total=total: (1000 + idle, 5000 + total))
+        assert devices.idle_cpu_threads(most, since, seconds=0)[0] == expected, (idle, total, own, most)
     monkeypatch.setattr(devices, "_cpu_times", lambda: None)  # no /proc/stat (not Linux): torch's default
     assert devices.idle_cpu_threads(8, seconds=0) == (8, "idle CPUs unknown")
 
