@@ -161,8 +161,9 @@ def choose_model_path(
 def _take_idle_threads(since: tuple) -> tuple[int, str]:
     """Torch's threads set to the CPUs idle now (models/devices.idle_cpu_threads), at most its default:
     -> (the default, a sentence for the summary). OpenMP threads waiting for a core another process holds
-    stall every layer: with one of 2 cores busy, a 1,024-window INT8 call took 3.9-8.9 s on 2 threads
-    and 0.6-1.3 s on 1 (benchmarks/results_int8.md). INT8's outputs do not depend on the thread count."""
+    stall every layer: on 2 cores others kept busy (load 4-5), INT8 calls of 1,024-16,129 windows took 1.8-5.1 x
+    longer on 2 threads than on 1 (benchmarks/bench_peer.py --plugin-threads engine 2, benchmarks/results_int8.md).
+    INT8's outputs do not depend on the thread count."""
     import torch
 
     from ...models.devices import idle_cpu_threads
