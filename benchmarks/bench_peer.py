@@ -4,7 +4,7 @@ same machine in one run (issue 26). Prints figures, asserts nothing.
 
     PEER_SITE=/tmp/peer DEEPNESS=/tmp/deepness \\
         nice -n 10 .venv/bin/python benchmarks/bench_peer.py [--sizes 2048:64 2048:32 4096:64 4096:32]
-        [--repeats 1] [--fast-path auto] [--markdown FILE]
+        [--repeats 1] [--fast-path auto] [--plugin-threads engine 2] [--markdown FILE]
 
 Setup (not in the plugin's environment): ``pip install --target $PEER_SITE --no-deps onnxruntime==1.17.0
 opencv-python-headless==4.9.0.80 flatbuffers coloredlogs humanfriendly protobuf onnx==1.16.2`` (Deepness
@@ -22,7 +22,8 @@ of the sample tile, benchmarks/bench_engine.make_mosaic_vrt), batch 64, each in 
   no median filter, no probability threshold. Its call includes Deepness's vectorisation of the map
   (contours to polygons, part of every Deepness segmentation run).
 "call": model load + the whole run in seconds (best of ``--repeats``); "process": spawn to exit;
-"RSS": the process's peak resident memory.
+"RSS": the process's peak resident memory; "plugin threads": what the request asked ("engine": no ``threads``,
+the engine's choice: INT8 takes the CPUs idle, core/stages/model.py) and what the run's summary says it ran on.
 """
 
 from __future__ import annotations
@@ -45,17 +46,28 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def plugin_child(vrt: str, out: str, stride: int, fast_path: str) -> dict:
+def plugin_child(vrt: str, out: str, stride: int, fast_path: str, threads: str = "engine") -> dict:
     t0 = time.perf_counter()
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
     t1 = time.perf_counter()
-    req = ClassificationRequest(Path(vrt), Path(out), stride=stride, batch_size=64, device="cpu", fast_path=fast_path)
+    n = None if threads == "engine" else int(threads)
+    req = ClassificationRequest(
+        Path(vrt), Path(out), stride=stride, batch_size=64, device="cpu", fast_path=fast_path, threads=n
+    )
     res = classify(req)
     call = time.perf_counter() - t1
     fp = res.summary["fast_path"]
-    return {"imports": t1 - t0, "call": call, "windows": res.windows, "path": fp["path"], "reason": fp["reason"]}
+    threads = f"{threads}: {res.summary['device'].split('(')[-1].split()[0]}"  # asked: ran on
+    return {
+        "imports": t1 - t0,
+        "call": call,
+        "windows": res.windows,
+        "path": fp["path"],
+        "reason": fp["reason"],
+        "threads": threads,
+    }
 
 
 def peer_child(vrt: str, onnx_path: str, stride: int) -> dict:
@@ -147,6 +159,12 @@ def main() -> int:
     ap.add_argument("--sizes", nargs="+", default=["2048:64", "2048:32", "4096:64", "4096:32"])
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--fast-path", default="auto", choices=("auto", "on", "off", "int8"))
+    ap.add_argument(
+        "--plugin-threads",
+        nargs="+",
+        default=["engine"],
+        help="the plugin request's threads: 'engine' (none set: the engine's choice) or N; several: a row each",
+    )
     ap.add_argument("--markdown")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -156,7 +174,7 @@ def main() -> int:
             export_onnx(Path(rest[0]))
             r = {}
         elif kind == "plugin":
-            r = plugin_child(rest[0], rest[1], int(rest[2]), rest[3])
+            r = plugin_child(rest[0], rest[1], int(rest[2]), *rest[3:])
         else:
             r = peer_child(rest[0], rest[1], int(rest[2]))
         print("RESULT " + json.dumps(dict(r, rss=peak_mb())), flush=True)
@@ -184,30 +202,33 @@ def main() -> int:
         say(f"plugin cache primed: {first['path']}: {first['reason']}")
         say()
         say("| raster, stride | windows | plugin call s | peer call s | call ratio | plugin process s | "
-            "peer process s | plugin RSS MB | peer RSS MB | plugin path | load avg |")  # fmt: skip
-        say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+            "peer process s | plugin RSS MB | peer RSS MB | plugin path | plugin threads | load avg |")  # fmt: skip
+        say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
         peer_path = ""
         for spec in args.sizes:
             size, stride = (int(v) for v in spec.split(":"))
             vrt = str(make_mosaic_vrt(d / f"mosaic_{size}.vrt", size))
             best: dict = {}
-            for i in range(args.repeats):  # interleaved: plugin, peer, plugin, peer, ...
+            for i in range(args.repeats):  # interleaved: plugin (each threads setting), peer, plugin, peer, ...
                 runs = {
-                    "plugin": run_child("plugin", [vrt, str(d / f"out_{spec}_{i}"), str(stride), args.fast_path], env),
-                    "peer": run_child("peer", [vrt, str(onnx_path), str(stride)], env),
+                    t: run_child("plugin", [vrt, str(d / f"out_{spec}_{i}_{t}"), str(stride), args.fast_path, t], env)
+                    for t in args.plugin_threads
                 }
+                runs["peer"] = run_child("peer", [vrt, str(onnx_path), str(stride)], env)
                 for k, r in runs.items():
                     if k not in best or r["call"] < best[k]["call"]:
                         best[k] = r
-            pl, pe = best["plugin"], best["peer"]
+            pe = best["peer"]
             peer_path = pe["path"]
-            if pl["windows"] != pe["windows"]:
-                say(f"(windows differ: plugin {pl['windows']}, peer {pe['windows']})")
-            say(
-                f"| {size}², {stride} | {pl['windows']:,} | {pl['call']:.2f} | {pe['call']:.2f} | "
-                f"{pe['call'] / pl['call']:.2f} x | {pl['process']:.2f} | {pe['process']:.2f} | {pl['rss']:.0f} | "
-                f"{pe['rss']:.0f} | {pl['path']} | {os.getloadavg()[0]:.1f} |"
-            )
+            for t in args.plugin_threads:
+                pl = best[t]
+                if pl["windows"] != pe["windows"]:
+                    say(f"(windows differ: plugin {pl['windows']}, peer {pe['windows']})")
+                say(
+                    f"| {size}², {stride} | {pl['windows']:,} | {pl['call']:.2f} | {pe['call']:.2f} | "
+                    f"{pe['call'] / pl['call']:.2f} x | {pl['process']:.2f} | {pe['process']:.2f} | {pl['rss']:.0f} | "
+                    f"{pe['rss']:.0f} | {pl['path']} | {pl['threads']} | {os.getloadavg()[0]:.1f} |"
+                )
     say()
     say(f"peer: Deepness {os.environ.get('DEEPNESS')} with {peer_path}; call ratio = peer call / plugin call")
     if args.markdown:

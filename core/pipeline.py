@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
-from ..models.devices import device_label, place_model, resolve_device
+from ..models.devices import cpu_sample, device_label, place_model, resolve_device
 from ..models.memory import drop_unused_gpu_library_pages
 from . import writers
 from .errors import ClassificationCancelled
@@ -93,6 +93,8 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     """The stages, once the output folder exists (the ``classify`` arguments, unpacked)."""
     import torch
 
+    # INT8 runs on the CPUs idle while the run prepares (models/devices.idle_cpu_threads), unless ``threads`` is set
+    idle_since = cpu_sample() if req.fast_path == "int8" and req.threads is None else None
     check_input_exists(req)
     card = model[1] if model is not None else read_card(req.model_card, req.mode)
     check_mode(card, req.mode)
@@ -116,7 +118,9 @@ def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model)
     if req.threads:  # else PyTorch's default: all physical cores (see core/devices.py)
         torch.set_num_threads(max(1, int(req.threads)))
     try:
-        summary = _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings)
+        summary = _run_and_summarise(
+            req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings, idle_since
+        )
         commit_outputs(outputs, prepared, card, summary)
     except BaseException:
         outputs.abort()
@@ -143,7 +147,9 @@ def _report_done(progress, result: ClassificationResult) -> None:
         raise
 
 
-def _run_and_summarise(req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings) -> dict:
+def _run_and_summarise(
+    req, prepared, card, net, device, outputs, progress, check_cancel, clock, warnings, idle_since=None
+) -> dict:
     """Fast path, windows (or map tiles), overviews; -> the run's summary (the outputs are still temporary)."""
 
     def on_trace():
@@ -153,7 +159,9 @@ def _run_and_summarise(req, prepared, card, net, device, outputs, progress, chec
         path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
         stage = run_map
     else:
-        path = choose_model_path(net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace)
+        path = choose_model_path(
+            net, req.fast_path, device, prepared.grid, req.batch_size, len(card.bands), on_trace, idle_since
+        )
         stage = run_windows
     if path.tried:
         clock.timings["model_prepare"] = path.report.prepare_seconds

@@ -127,7 +127,50 @@ def _label(dev) -> str:
 # 2 threads 502-549 windows/s end-to-end, 1 thread 359-383; the reader thread spends under 1 % of the
 # run, so no core is held back for it. Where other processes keep the cores busy, fewer threads are
 # faster (OpenMP threads waiting for a busy core stall every layer: 2 threads fell to ~40 windows/s
-# beside a training job), hence `threads` / `--threads 1`.
+# beside a training job), hence `threads` / `--threads 1`. The INT8 path (its outputs do not depend on the
+# thread count: integer sums) takes the idle cores itself, :func:`idle_cpu_threads`.
+IDLE_SAMPLE_SECONDS = 0.1
+
+
+def _cpu_times() -> Optional[tuple[int, int]]:
+    """``(idle, total)`` clock ticks of all CPUs since boot (/proc/stat), or None where unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            ticks = [int(v) for v in fh.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return None
+    return (ticks[3] + ticks[4], sum(ticks)) if len(ticks) == 8 else None
+
+
+def cpu_sample() -> Optional[tuple]:
+    """The start of :func:`idle_cpu_threads`'s measurement: all CPUs' ticks, this process's CPU time, the clock."""
+    import time
+
+    ticks = _cpu_times()
+    return None if ticks is None else (ticks, time.process_time(), time.perf_counter())
+
+
+def idle_cpu_threads(most: int, since: Optional[tuple] = None, seconds: float = IDLE_SAMPLE_SECONDS) -> tuple[int, str]:
+    """``(threads, why)``: the CPUs idle since ``since`` (a :func:`cpu_sample`; else now, waiting
+    ``seconds``), /proc/stat's idle share plus the CPU time of this process (its own threads' cores are
+    free for it; other processes' load, at any nice level, counts as busy), rounded, between 1 and
+    ``most``; ``most`` where the kernel does not say (not Linux). A sample taken while the run prepares
+    (reading the card, the input) waits only for what is missing of ``seconds``."""
+    import os
+    import time
+
+    first = since if since is not None else cpu_sample()
+    if first is None:
+        return most, "idle CPUs unknown"
+    time.sleep(max(0.0, seconds - (time.perf_counter() - first[2])))
+    second = cpu_sample()
+    total = second[0][1] - first[0][1] if second else 0
+    if total <= 0:
+        return most, "idle CPUs unknown"
+    cpus = os.cpu_count() or 1
+    own = (second[1] - first[1]) / max(1e-6, second[2] - first[2])
+    idle = min(cpus, cpus * (second[0][0] - first[0][0]) / total + own)
+    return max(1, min(most, int(idle + 0.5))), f"{idle:.1f} of {cpus} CPUs idle"
 
 
 def device_label(dev) -> str:

@@ -87,9 +87,9 @@ class ModelPath:
     warning: Optional[str] = None
 
 
-# ``auto`` does not take INT8 yet: on an AVX-512 VNNI CPU it runs 2.8 x the fp32 loop and loses 0.1 points on
-# the test split (classifier refitted, models/int8_refit.py), but agrees with fp32 on only 97.2 % of the sample's
-# cells at stride 16 (windows straddling two classes), below the 99 % asked before a default may change an
+# ``auto`` does not take INT8 yet: on an AVX-512 VNNI CPU it runs 2.4-2.8 x the fp32 loop and loses <= 0.1 points
+# on the test split (calibrated on mosaic windows, classifier refitted), but agrees with fp32 on only 97.0-97.2 % of
+# the sample's cells at stride 16 (windows straddling two classes), below the 99 % asked before a default may change an
 # analyst's map. Re-running the low-margin windows in fp32 reaches 99 % only by re-running a third of them,
 # which leaves no speed gain (benchmarks/results_int8.md). INT8 stays opt-in (``fast_path="int8"``);
 # _auto_int8 is the measured choice to switch on when it agrees.
@@ -132,20 +132,46 @@ def choose_fast_path(
     return chosen
 
 
-def choose_model_path(model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None) -> ModelPath:
+def choose_model_path(
+    model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None, idle_since=None
+) -> ModelPath:
     """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (falling
-    back to what ``auto`` picks, with a warning, where it cannot be built or fails its probe check)."""
+    back to what ``auto`` picks, with a warning, where it cannot be built or fails its probe check).
+    ``idle_since`` (a request that set no ``threads``: models/devices.cpu_sample() taken when the run
+    began): INT8 loads and runs on the CPUs idle since (:func:`_take_idle_threads`; the caller restores
+    torch's thread count after the run)."""
     if mode != "int8" or device.type != "cpu":
         return choose_fast_path(model, "auto" if mode == "int8" else mode, device, grid, batch_size, bands, on_trace)
     if on_trace is not None:
         on_trace()
+    default, threads = _take_idle_threads(idle_since) if idle_since is not None else (None, None)
     module, report = _int8_module(model, bands, grid.patch)
     if report.used:
-        return ModelPath(module, report, True)
+        return ModelPath(module, replace(report, reason=f"{report.reason}; {threads}") if threads else report, True)
+    if default is not None:  # the fp32 fallback keeps torch's threads, as without INT8
+        import torch
+
+        torch.set_num_threads(default)
     fallback = choose_fast_path(model, "auto", device, grid, batch_size, bands)
     why = f"the INT8 path is not available: {report.reason}"
     fallback.report = replace(fallback.report, reason=f"{why}; fast_path=auto: {fallback.report.reason}")
     return replace(fallback, warning=why, tried=True)
+
+
+def _take_idle_threads(since: tuple) -> tuple[int, str]:
+    """Torch's threads set to the CPUs idle now (models/devices.idle_cpu_threads), at most its default:
+    -> (the default, a sentence for the summary). OpenMP threads waiting for a core another process holds
+    stall every layer: on 2 cores others kept busy (load 4-5), INT8 calls of 1,024-16,129 windows took 1.8-5.1 x
+    longer on 2 threads than on 1 (benchmarks/bench_peer.py --plugin-threads engine 2, benchmarks/results_int8.md).
+    INT8's outputs do not depend on the thread count."""
+    import torch
+
+    from ...models.devices import idle_cpu_threads
+
+    default = torch.get_num_threads()
+    threads, why = idle_cpu_threads(default, since)
+    torch.set_num_threads(threads)
+    return default, f"INT8 run on {threads} of {default} threads ({why})"
 
 
 def _int8_module(model, bands: int, patch: int):
