@@ -70,12 +70,13 @@ def test_relu6_inputs_are_quantized_to_the_relu6_range(loaded, eurosat_rgb_zip):
     assert stats["agreement"] >= 0.95 and stats["mean"] < 0.03, stats
 
 
-def test_refitted_classifier_brings_int8_closer_to_fp32_on_mixed_windows(loaded, eurosat_rgb_zip):
+def test_refitted_classifier_is_kept_only_where_it_brings_int8_closer_to_fp32(loaded, eurosat_rgb_zip):
     """Windows straddling two to four patches (a map's windows where land cover changes) are where INT8
-    and fp32 differ most; the classifier refitted on train mosaics (models/int8_refit.py) narrows that on
-    mosaics of validation patches it never saw."""
+    and fp32 differ most; the classifier refitted on train mosaics (models/int8_refit.py) is kept only when
+    it narrows that on mosaics of held-out patches. It did for the earlier bundled weights (0.0096 -> 0.0056)
+    and does not for the shipped ones (0.0137 -> 0.0268): both branches are exercised here."""
     from eurosat_landcover.models.dataset import list_eurosat, load_arrays, stratified_split
-    from eurosat_landcover.models.int8_refit import REFIT_PATCHES, mosaic_windows, refit_classifier
+    from eurosat_landcover.models.int8_refit import REFIT_PATCHES, logit_error, mosaic_windows, refit_classifier
 
     model, card, _ = loaded
     split = stratified_split(list_eurosat(eurosat_rgb_zip, card.class_names), classes=card.class_names)
@@ -83,16 +84,23 @@ def test_refitted_classifier_brings_int8_closer_to_fp32_on_mixed_windows(loaded,
     refit, _ = load_arrays(eurosat_rgb_zip, split["train"][7::21][:REFIT_PATCHES], size=card.patch_size)
     held_out, _ = load_arrays(eurosat_rgb_zip, split["val"][::40][:64], size=card.patch_size)
     int8 = int8_path.quantize(model, torch.from_numpy(calib).float())
-
-    def logit_error():
-        with torch.inference_mode():
-            return float(torch.cat([(int8(x) - model(x)).pow(2).mean(1) for x in mosaic_windows(held_out, 16)]).mean())
-
-    before = logit_error()
     windows = sum(len(x) for x in mosaic_windows(refit, card.patch_size // 2))
-    assert refit_classifier(int8, model, refit) == windows > 3000  # straddling 2-4 patches (stride 32)
-    after = logit_error()
-    assert after < 0.8 * before, (before, after)
+    head = int8.net.classifier
+    original = head.weight.detach().clone()
+
+    before = logit_error(int8, model, held_out, 32)
+    n, kept = refit_classifier(int8, model, refit, held_out)
+    assert n == windows > 3000  # straddling 2-4 patches (stride 32)
+    after = logit_error(int8, model, held_out, 32)
+    assert (after < before) if kept else (torch.equal(head.weight, original) and after == before), (before, after)
+
+    # a classifier that fits INT8's features badly (a damaged head): the refit repairs it and is kept
+    torch.manual_seed(0)
+    with torch.no_grad():
+        head.weight.mul_(1 + 0.3 * torch.randn_like(head.weight))
+    damaged = logit_error(int8, model, held_out, 32)
+    assert refit_classifier(int8, model, refit, held_out)[1]
+    assert logit_error(int8, model, held_out, 32) < 0.5 * damaged
 
 
 def test_int8_calibrated_checked_cached_and_reloaded(loaded, primed, tmp_path, monkeypatch):
