@@ -260,7 +260,7 @@ def finetune(
     try:
         x = np.asarray(x, np.float32)
         fit, calibration = None, dict(getattr(getattr(model, "card", None), "input_calibration", None) or {})
-        if recipe.calibrate:
+        if recipe.calibration != "off":
             fit = ic.fit_for_recipe(model, x, y, replay, recipe, is_cancelled)
             calibration = fit.calibration
         plain = model.without_calibration() if getattr(model, "calibration", None) is not None else model

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 TRAINABLE = ("adapt", "norm", "head", "all")
+CALIBRATIONS = ("look", "fit", "off")
 
 
 @dataclass
@@ -41,13 +42,13 @@ class Recipe:
     bn_mix: float = 0.0  # batch-norm statistics re-estimated from this share of image windows + replay (0: kept)
     select_on_image: bool = False  # the epoch's score also counts its agreement with the image's pseudo-labels
     look_from_pseudo: bool = False  # the analyst's look fitted on the pseudo-labelled windows too
-    # the card's input calibration (models/input_calibration.py), fitted before any weight is trained
-    calibrate: bool = True
-    calibration_init: str = "identity"  # or "look": the inverse of the analyst's look (models/finetune_style.py)
-    calibration_steps: int = 60
+    # the new card's input calibration (models/input_calibration.py), fitted before any weight is trained:
+    # "look" = the inverse of the analyst's look fitted from the labels (models/finetune_style.py), "fit" =
+    # fitted by gradient through the frozen network from the identity, "off" = none (the parent's, if any)
+    calibration: str = "look"
+    calibration_steps: int = 60  # "fit": Adam steps (the last is kept; the held-out labels guard it)
     calibration_lr: float = 0.02
     calibration_pull: float = 0.001  # towards where the fit started (a few labels must not bend every colour)
-    calibration_patience: int = 15
     test_every: int = 1
     seed: int = 0
     threads: Optional[int] = None

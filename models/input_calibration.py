@@ -216,7 +216,8 @@ def fit_calibration(
     fit.holdout_after = _accuracy(net, final, xh, yh) if holdout is not None else None
     if fit.holdout_after is not None and fit.holdout_before is not None and fit.holdout_after < fit.holdout_before:
         fit.rejected = "the held-out labels fared worse through it than without it"
-        fit.calibration, fit.holdout_after, fit.train_after = {}, fit.holdout_before, fit.train_before
+        kept = dict(model.card.input_calibration) if model_calibrated else {}  # the parent's (none: none)
+        fit.calibration, fit.holdout_after, fit.train_after = kept, fit.holdout_before, fit.train_before
     return fit
 
 
@@ -299,22 +300,23 @@ def prepare_int8(model, bands: int, patch: int):
 
 # ----------------------------------------------------------------------------- in a fine-tuning
 def fit_for_recipe(model, x, y, replay, recipe, is_cancelled=None) -> CalibrationFit:
-    """The input calibration a fine-tuning's ``recipe`` asks for, fitted on the same training / held-out
-    split of the analyst's windows as the weights are (models/finetune.split_holdout); ``calibration_init``
-    "look": started from the inverse of the analyst's look (fitted from the training windows and the
-    ``replay`` patches, models/finetune_style.py), else from the parent's calibration (none: the identity)."""
+    """The input calibration ``recipe.calibration`` asks for ("look" or "fit", module docstring), from the
+    same training / held-out split of the analyst's windows as the weights use (models/finetune.split_holdout);
+    the held-out windows guard it (:func:`fit_calibration`). "look": the inverse of the look fitted from the
+    training windows and the EuroSAT ``replay`` patches of the same classes, no gradient step; "fit": from the
+    parent's calibration (none: the identity), ``calibration_steps`` steps through the frozen network."""
     from .finetune import split_holdout
     from .finetune_style import fit_style
 
     y = np.asarray(y, np.int64)
     tr, ho = split_holdout(y, recipe.holdout_fraction, recipe.seed)
     init = dict(getattr(getattr(model, "card", None), "input_calibration", None) or {}) or None
-    if recipe.calibration_init == "look" and init is None:
-        init = from_look(fit_style(x[tr], y[tr], *replay, seed=recipe.seed).to_dict())
+    steps = recipe.calibration_steps
+    if recipe.calibration == "look":
+        init, steps = from_look(fit_style(x[tr], y[tr], *replay, seed=recipe.seed).to_dict()), 0
     return fit_calibration(
-        model, x[tr], y[tr], (x[ho], y[ho]), steps=recipe.calibration_steps, lr=recipe.calibration_lr,
-        pull=recipe.calibration_pull, patience=recipe.calibration_patience, seed=recipe.seed,
-        is_cancelled=is_cancelled, init=init,
+        model, x[tr], y[tr], (x[ho], y[ho]), steps=steps, lr=recipe.calibration_lr, pull=recipe.calibration_pull,
+        seed=recipe.seed, is_cancelled=is_cancelled, init=init,
     )  # fmt: skip
 
 
