@@ -430,8 +430,9 @@ def _attach(res: FinetuneResult, calibration: dict, fit, bands: int) -> None:
     for p in res.model.parameters():
         p.requires_grad_(False)
     if fit is not None:
-        res.calibration_fit = {k: getattr(fit, k) for k in ("steps", "best_step", "holdout_before", "holdout_after",
-                                                            "train_before", "train_after")}  # fmt: skip
+        keys = ("steps", "best_step", "holdout_before", "holdout_after", "train_before", "train_after",
+                "holdout_loss_before", "holdout_loss_after", "rejected")  # fmt: skip
+        res.calibration_fit = {k: getattr(fit, k) for k in keys}
         res.holdout_before = fit.holdout_before
         if res.holdout_after is None:
             res.holdout_after = fit.holdout_after
@@ -480,6 +481,13 @@ def save_finetuned(result: FinetuneResult, parent_card, out_card: Path, name: st
     weights = Path(out_card).with_suffix(".safetensors").name
     d.update(name=name, title=f"{parent_card.title} — fine-tuned ({name})", weights=weights, weights_sha256="0" * 64)
     d["input_calibration"] = dict(result.calibration or {})
+    if d["input_calibration"]:
+        d["description"] = (
+            f"{parent_card.description} Fine-tuned for one analyst's imagery: its input_calibration maps that "
+            "imagery into EuroSAT's look before the network (models/input_calibration.py). metrics.test_accuracy "
+            "is the EuroSAT test split as the network sees EuroSAT imagery, without the calibration; "
+            "metrics.eurosat_test.after_through_calibration is what the calibration does to EuroSAT imagery."
+        ).strip()
     d["training"] = {"fine_tuned_from": record.pop("parent"), **record}
     d["metrics"] = record.get("metrics", {})
     card = ModelCard.from_dict(d)

@@ -15,7 +15,9 @@ class Recipe:
     """How a fine-tuning runs (recorded in the new card)."""
 
     trainable: str = "norm"  # TRAINABLE: norm = first conv + batch-norm scales/shifts (module docstring)
-    epochs: int = 10
+    # 0: the weights stay the parent's and the input calibration alone adapts the model (measured: weights
+    # trained on top of it won nothing more on the second scene, cost 12 x the time; results_finetune_recipes.md)
+    epochs: int = 0
     steps_per_epoch: int = 8
     batch_analyst: int = 8  # drawn class-balanced (``balanced``)
     batch_replay: int = 56  # ``look_share`` of them rendered in the analyst's look

@@ -223,7 +223,8 @@ def finetune_from_labels(
         raise ClassificationError(f"cannot load the model: {exc}") from None
     report(0.12, "decoding EuroSAT replay, validation and test patches")
     replay = ft.replay_arrays(replay_path, recipe.replay_per_class, recipe.seed)
-    selection = ft.selection_arrays(replay_path, recipe.selection_per_class, recipe.seed)
+    # the validation patches choose a weight-training epoch: none to choose without one (epochs 0)
+    selection = ft.selection_arrays(replay_path, recipe.selection_per_class, recipe.seed) if recipe.epochs else None
     test = ft.eurosat_test_arrays(replay_path, every=recipe.test_every)
     before = ft.accuracy(parent, *test)
     report(0.2, "fine-tuning")
@@ -241,7 +242,7 @@ def finetune_from_labels(
     report(0.92, "measuring on the EuroSAT test split")
     # as the network sees EuroSAT (no calibration: EuroSAT imagery is the training look), and through the
     # card's input calibration (what the new card does to EuroSAT imagery); the card's figure is the first
-    after = ft.accuracy(res.model.without_calibration(), *test)
+    after = before if res.best_epoch == 0 else ft.accuracy(res.model.without_calibration(), *test)  # same network
     through = ft.accuracy(res.model, *test) if res.calibration else None
     record = _record(
         card, parent_path, points, ex, res, recipe, (before, after, len(test[1]), through), image, command, replay_path

@@ -62,9 +62,7 @@ def run(image: Path, out: Path, card, fast_path: str):
     req = ClassificationRequest(image, out, model_card=card and str(card), stride=64, radiometry="8bit",
                                 threads=1, write_probabilities=False, overwrite=True, fast_path=fast_path)  # fmt: skip
     classify(req)
-    read = {
-        k: gdal.Open(str(out / f"{image.stem}_{k}.tif")).ReadAsArray()[::64, ::64] for k in ("classes", "confidence")
-    }
+    read = {k: gdal.Open(str(out / f"{image.stem}_{k}.tif")).ReadAsArray() for k in ("classes", "confidence")}
     summary = json.loads((out / f"{image.stem}_summary.json").read_text())
     return read["classes"], read["confidence"], summary["fast_path"]
 
@@ -105,3 +103,33 @@ def test_a_calibrated_card_never_loads_the_uncalibrated_cards_cached_graph(scene
     assert not (second["graph_cache"] or "").startswith("loaded"), second
     eager, _conf, _ = run(shifted, tmp_path / "e", card, "off")
     assert np.array_equal(classes, eager) and not np.array_equal(conf, parent_conf)
+
+
+def test_map_mode_applies_a_map_cards_calibration(scene, tmp_path):
+    """The per-pixel model of map mode is built by the same classifier: a map card's input calibration
+    undoes the shift there too (the calibrated map card on the shifted scene answers as the bundled map
+    model does on the plain one, rounding aside)."""
+    from eurosat_landcover.core.pipeline import classify
+    from eurosat_landcover.core.request import ClassificationRequest
+    from eurosat_landcover.models.checkpoint import default_map_card_path
+    from osgeo import gdal
+
+    shifted, plain, _card = scene
+    src = default_map_card_path()
+    shutil.copy(src.with_suffix(".safetensors"), tmp_path / src.with_suffix(".safetensors").name)
+    d = json.loads(src.read_text(encoding="utf-8"))
+    d["input_calibration"] = INVERSE
+    card = tmp_path / "map_calibrated.json"
+    card.write_text(json.dumps(d), encoding="utf-8")
+
+    def classes(image, out, model):
+        req = ClassificationRequest(image, out, model_card=model and str(model), mode="map", radiometry="8bit",
+                                    threads=1, write_probabilities=False, overwrite=True, fast_path="off")  # fmt: skip
+        classify(req)
+        return gdal.Open(str(out / f"{image.stem}_classes.tif")).ReadAsArray()
+
+    parent_plain = classes(plain, tmp_path / "u", None)
+    parent_shifted = classes(shifted, tmp_path / "p", None)
+    calibrated = classes(shifted, tmp_path / "c", card)
+    assert (calibrated == parent_plain).mean() >= 0.95
+    assert (calibrated == parent_plain).mean() > (parent_shifted == parent_plain).mean()
