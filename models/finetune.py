@@ -33,10 +33,10 @@ from torch import nn
 from ..errors import ReadableError
 from . import input_calibration as ic
 from .finetune_pseudo import online_targets, pseudo_targets, reestimate_bn
-from .finetune_recipe import TRAINABLE, Recipe
+from .finetune_recipe import TRAINABLE, FinetuneCancelled, Recipe, split_holdout
 from .finetune_style import fit_style, render
 
-__all__ = ["TRAINABLE", "Recipe"]  # re-exported: callers import them from here
+__all__ = ["TRAINABLE", "FinetuneCancelled", "Recipe", "split_holdout"]  # re-exported: callers import them here
 
 MIN_EXAMPLES = 10
 MIN_CLASSES = 2
@@ -44,10 +44,6 @@ MIN_CLASSES = 2
 
 class FinetuneError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The examples cannot fine-tune this model; the message says why and what to do."""
-
-
-class FinetuneCancelled(Exception):
-    """The caller asked to stop."""
 
 
 @dataclass
@@ -88,20 +84,6 @@ def check_examples(labels: np.ndarray, class_names: list[str]) -> None:
             f"every example is {only}: fine-tuning needs examples of at least {MIN_CLASSES} classes; "
             "label cells of other classes too"
         )
-
-
-def split_holdout(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train indices, held-out indices): ``fraction`` of each class with at least 3
-    examples is held out (at least one); classes with fewer all go to training."""
-    rng = np.random.default_rng(seed)
-    train, hold = [], []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        k = 0 if len(idx) < 3 or fraction <= 0 else max(1, int(round(fraction * len(idx))))
-        hold += list(idx[:k])
-        train += list(idx[k:])
-    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(hold, np.int64))
 
 
 def counts_by_name(labels, class_names) -> dict:

@@ -1,13 +1,34 @@
-"""How a fine-tuning runs (:class:`Recipe`, recorded in the new card); no torch, so the CLI's parser reads its
-defaults without loading it. The training itself is models/finetune.py."""
+"""How a fine-tuning runs (:class:`Recipe`, recorded in the new card), the held-out split and the cancellation
+both fitting stages share; no torch, so the CLI's parser reads its defaults without loading it. The training
+itself is models/finetune.py, the input calibration models/input_calibration.py."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+import numpy as np
+
 TRAINABLE = ("adapt", "norm", "head", "all")
 CALIBRATIONS = ("look", "fit", "off")
+
+
+class FinetuneCancelled(Exception):
+    """The caller asked to stop."""
+
+
+def split_holdout(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train indices, held-out indices): ``fraction`` of each class with at least 3
+    examples is held out (at least one); classes with fewer all go to training."""
+    rng = np.random.default_rng(seed)
+    train, hold = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        k = 0 if len(idx) < 3 or fraction <= 0 else max(1, int(round(fraction * len(idx))))
+        hold += list(idx[:k])
+        train += list(idx[k:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(hold, np.int64))
 
 
 @dataclass

@@ -180,7 +180,7 @@ def fit_calibration(
     try:
         for step in range(1, steps + 1):
             if is_cancelled is not None and is_cancelled():
-                from .finetune import FinetuneCancelled
+                from .finetune_recipe import FinetuneCancelled
 
                 raise FinetuneCancelled("fine-tuning cancelled")
             idx = rng.choice(len(yt), size=min(batch, len(yt)), replace=False)
@@ -307,11 +307,11 @@ def prepare_int8(model, bands: int, patch: int):
 # ----------------------------------------------------------------------------- in a fine-tuning
 def fit_for_recipe(model, x, y, replay, recipe, is_cancelled=None) -> CalibrationFit:
     """The input calibration ``recipe.calibration`` asks for ("look" or "fit", module docstring), from the
-    same training / held-out split of the analyst's windows as the weights use (models/finetune.split_holdout);
+    same training / held-out split of the analyst's windows as the weights use (finetune_recipe.split_holdout);
     the held-out windows guard it (:func:`fit_calibration`). "look": the inverse of the look fitted from the
     training windows and the EuroSAT ``replay`` patches of the same classes, no gradient step; "fit": from the
     parent's calibration (none: the identity), ``calibration_steps`` steps through the frozen network."""
-    from .finetune import split_holdout
+    from .finetune_recipe import split_holdout
     from .finetune_style import fit_style
 
     y = np.asarray(y, np.int64)
