@@ -1,15 +1,20 @@
 """Benchmark: the analyst fine-tunes the model on N labels from a scene under an unseen radiometric shift.
 
     python benchmarks/bench_finetune.py --data ZIP --out runs/bench_finetune --blocks 600 \
-        --ns 25 50 100 200 --threads 1 --table benchmarks/results_finetune.md
+        --ns 25 50 100 200 --threads 1 [--model CARD] --table benchmarks/results_finetune.md
+
+``--model`` pins the parent (default: the bundled card): a copy of the card and its weights keeps the figures
+comparable when the bundled weights change.
 
 Scenes: two disjoint sets of ``--blocks`` EuroSAT TEST-split patches (seeded), each laid out as a GeoTIFF
 mosaic of 64 px blocks (EPSG:32632, 10 m), under the shift :func:`sensor_crosstalk` (below); a third
 mosaic holds scene B unshifted, for what the shift took. For every N: the parent model classifies scene A
 (engine, stride 64: one window per block); the N blocks where it is least sure (lowest confidence) are
 labelled with their true class (a point layer at the block centres); ``finetune_from_labels`` (the CLI's
-code path, default recipe) fine-tunes; the new model classifies scene A (scored on the blocks not labelled)
-and scene B (all blocks); its EuroSAT test-split accuracy and the fine-tuning time come from its card.
+code path, default recipe: an input calibration, models/input_calibration.py) adapts the model; the new card
+classifies scene A (scored on the blocks not labelled) and scene B (all blocks) through the engine, which
+applies its calibration; its EuroSAT test-split accuracy (as the network sees EuroSAT, and through the
+calibration) and the fine-tuning time come from its card.
 
 The shift, chosen to be unlike the bundled model's training augmentation and the fixed evaluation shifts
 of models/radiometric_shifts.py (haze, surface_reflectance, season): a different sensor's spectral
