@@ -226,7 +226,7 @@ def finetune_from_labels(
     # the validation patches choose a weight-training epoch: none to choose without one (epochs 0)
     selection = ft.selection_arrays(replay_path, recipe.selection_per_class, recipe.seed) if recipe.epochs else None
     test = ft.eurosat_test_arrays(replay_path, every=recipe.test_every)
-    before = ft.accuracy(parent, *test)
+    before = ft.accuracy(parent.without_calibration(), *test)  # a calibrated parent: its network, as after
     report(0.2, "fine-tuning")
 
     def step(f, msg):  # models/ cannot import core.progress: its (fraction, message) becomes a Progress here
