@@ -158,3 +158,17 @@ def test_module_and_card_agree(patches):
     assert np.allclose(m.to_dict()["matrix"], INVERSE["matrix"], atol=1e-5)
     y = m(torch.as_tensor(patches[1][:4]))
     assert y.shape == (4, 3, 64, 64) and float(y.min()) >= 0 and float(y.max()) <= 255
+
+
+def test_fine_tuning_a_calibrated_card_keeps_its_calibration_when_asked(patches, eurosat_rgb_zip, tmp_path):
+    """A calibrated parent: ``calibration="off"`` keeps the parent's calibration in the new model (the
+    parent untouched); the default fits a new one on the raw windows (or, dropped by the guard, keeps it)."""
+    model, _card = load_model(_card_with(tmp_path, INVERSE))
+    _plain, shifted, y = patches
+    take = np.arange(0, len(y), 10)
+    replay = ft.replay_arrays(eurosat_rgb_zip, 10)
+    kept = ft.finetune(model, shifted[take], y[take], replay, Recipe(calibration="off", threads=1))
+    assert kept.calibration == INVERSE and kept.model.calibration is not None
+    assert model.calibration is not None and model.card.input_calibration == INVERSE
+    refit = ft.finetune(model, shifted[take], y[take], replay, Recipe(threads=1))
+    assert refit.calibration_fit is not None and refit.model.calibration is not None  # a new one, or the parent's
