@@ -83,6 +83,7 @@ def main(argv=None) -> int:
         default=[],
         help="also score the weights (1 - a) x parent + a x fine-tuned for each a (WiSE-FT)",
     )
+    ap.add_argument("--model", default=None, help="the parent's card (default: the bundled model)")
     ap.add_argument("recipes", nargs="+", help="JSON objects of Recipe fields")
     args = ap.parse_args(argv)
     import torch
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     d = scenes(args.data, out, args.blocks, args.seed)
-    parent, _card = load_model(None)
+    parent, _card = load_model(args.model)
     d.update(dev_scene(args.data, out, args.blocks, args.seed, 100))
     f32 = {k: d[k].astype(np.float32) for k in ("xa", "xb", "xbc", "xt", "xd", "xdc")}
     pa = ft.predict(parent, f32["xa"])
@@ -118,7 +119,9 @@ def main(argv=None) -> int:
         res = ft.finetune(parent, f32["xa"][chosen], d["ya"][chosen], replay, recipe, selection=selection,
                           unlabelled=unlabelled)  # fmt: skip
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        test1 = ft.predict(res.model, f32["xt"]).argmax(1)
+        plain = res.model.without_calibration()  # the test split as the network sees EuroSAT (no calibration)
+        test1 = ft.predict(plain, f32["xt"]).argmax(1)
+        test_cal = ft.accuracy(res.model, f32["xt"], d["yt"]) if res.calibration else None
         lost = (test0 == d["yt"]) & (test1 != d["yt"])
         acc_b = ft.accuracy(res.model, f32["xb"], d["yb"])
         acc_d = ft.accuracy(res.model, f32["xd"], d["yd"])
@@ -132,6 +135,9 @@ def main(argv=None) -> int:
             "scene_b": acc_b,
             "recovered_b": (acc_b - base["scene_b"]) / (base["scene_b_unshifted"] - base["scene_b"]),
             "test": float((test1 == d["yt"]).mean()),
+            "test_through_calibration": test_cal,
+            "calibration": res.calibration,
+            "calibration_fit": res.calibration_fit,
             "test_lost_true_to_pred": Counter(f"{a}->{b}" for a, b in zip(d["yt"][lost], test1[lost])).most_common(5),
             "test_gained": int(((test0 != d["yt"]) & (test1 == d["yt"])).sum()),
             "pseudo_labelled": res.pseudo_labelled,

@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="an assessment sample: fraction of its points kept out of training (0..1)",
     )
-    from ..models.finetune_recipe import TRAINABLE, Recipe
+    from ..models.finetune_recipe import CALIBRATIONS, TRAINABLE, Recipe
 
     default = Recipe()
     p.add_argument(
@@ -42,7 +42,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"head: the classifier only (default {default.trainable})",
     )
     p.add_argument(
-        "--epochs", type=int, default=default.epochs, help="at most this many epochs (early stopping ends sooner)"
+        "--epochs",
+        type=int,
+        default=default.epochs,
+        help="at most this many epochs of weight training (early stopping ends sooner; 0: the weights stay the "
+        f"parent's, the input calibration alone adapts; default {default.epochs})",
+    )
+    p.add_argument(
+        "--calibration",
+        choices=CALIBRATIONS,
+        default=default.calibration,
+        help="the new card's input calibration (a colour transform applied to every window before the network): "
+        "look = the inverse of the analyst's look fitted from the labels, fit = fitted by gradient through the "
+        "frozen network, off = none (default %(default)s)",
     )
     p.add_argument(
         "--time-limit", type=float, default=default.time_limit_s, metavar="S", help="stop training after S seconds"
@@ -81,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.sample_holdout < 1.0:  # a half-open range: check_number's bounds are closed
         raise ClassificationError(f"--sample-holdout must be in 0..1, got {args.sample_holdout}")
-    check_number("--epochs", args.epochs, 1, whole=True)
+    check_number("--epochs", args.epochs, 0, whole=True)
     check_number("--time-limit", args.time_limit, 1)
     check_number("--replay-per-class", args.replay_per_class, 0, whole=True)
     check_number("--selection-per-class", args.selection_per_class, 0, whole=True)
@@ -90,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(
         trainable=args.train,
         epochs=args.epochs,
+        calibration=args.calibration,
         time_limit_s=args.time_limit,
         seed=args.seed,
         threads=args.threads,

@@ -75,6 +75,8 @@ class ModelCard:
     patch_size: int = 64
     gsd_m: float = 10.0
     sentinel2_dn_divisor: float = 2750.0  # DN / divisor * 255, clipped 0..255 -> input scale
+    # the analyst's imagery -> the network's look, before the normalisation (models/input_calibration.py); {}: none
+    input_calibration: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     description: str = ""
@@ -163,12 +165,19 @@ class ModelCard:
             fail(f"'gsd_m' must be from {MIN_GSD_M:g} to {MAX_GSD_M:g} m per pixel, got {self.gsd_m!r}")
         if not isinstance(self.metrics, dict) or not isinstance(self.training, dict):
             fail("'metrics' and 'training' must be JSON objects")
+        if not isinstance(self.input_calibration, dict):
+            fail("'input_calibration' must be a JSON object")
+        problem = calibration_problem(self.input_calibration, nb)
+        if problem:
+            fail(problem)
         return self
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("path", None)
+        if not d.get("input_calibration"):
+            d.pop("input_calibration", None)  # a card without one reads and writes as before
         d["classes"] = [{"name": c.name, "color": c.color} for c in self.classes]
         return d
 
@@ -222,6 +231,42 @@ class ModelCard:
         tmp.replace(path)
         self.path = path.resolve()
         return path
+
+
+CALIBRATION_KEYS = ("matrix", "gamma", "offset")
+CALIBRATION_OPTIONAL = ("pre_gain", "pre_offset")
+CALIBRATION_GAMMA_RANGE = (0.25, 4.0)  # a card's per-band gamma must lie in this range
+CALIBRATION_LIMIT = 4.0  # and every matrix entry and offset within +- this (a colour transform, not a network)
+
+
+def calibration_problem(d: dict, bands: int) -> str:
+    """What is wrong with an ``input_calibration`` (models/input_calibration.py) for ``bands`` bands, or "":
+    {matrix, gamma, offset} of finite numbers within the ranges above ({}: none, fine)."""
+    if not d:
+        return ""
+    if set(d) - {*CALIBRATION_KEYS, *CALIBRATION_OPTIONAL} or any(k not in d for k in CALIBRATION_KEYS):
+        keys, optional = ", ".join(CALIBRATION_KEYS), ", ".join(CALIBRATION_OPTIONAL)
+        return f"'input_calibration' must hold {keys} (optionally {optional})"
+    shapes = {"matrix": (bands, bands), "gamma": (bands,), "offset": (bands,)}
+    shapes.update({k: (bands,) for k in CALIBRATION_OPTIONAL if k in d})
+    flat = {}
+    for key, shape in shapes.items():
+        v = d[key]
+        rows = v if len(shape) == 2 and isinstance(v, list) else [v]
+        if not isinstance(v, list) or len(v) != shape[0] or not all(isinstance(r, list) for r in rows):
+            return f"'input_calibration' needs a {bands} x {bands} matrix and {bands} gammas and offsets"
+        vals = [x for r in rows for x in r]
+        if len(vals) != math.prod(shape):
+            return f"'input_calibration' needs a {bands} x {bands} matrix and {bands} gammas and offsets"
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in vals):
+            return "'input_calibration' must hold finite numbers"
+        flat[key] = vals
+    lo, hi = CALIBRATION_GAMMA_RANGE
+    if not all(lo <= g <= hi for g in flat["gamma"]):
+        return f"'input_calibration' gammas must lie in {lo:g}..{hi:g}"
+    if any(abs(x) > CALIBRATION_LIMIT for k in flat if k != "gamma" for x in flat[k]):
+        return f"'input_calibration' matrix entries, gains and offsets must lie within +-{CALIBRATION_LIMIT:g}"
+    return ""
 
 
 def eurosat_classes() -> list[ClassInfo]:

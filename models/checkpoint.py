@@ -41,11 +41,19 @@ def default_card_path() -> Path:
 
 
 class LandCoverClassifier(nn.Module):
-    """Network + normalisation.  Input: float N x C x H x W on the 0-255 scale -> logits."""
+    """[Input calibration +] normalisation + network.  Input: float N x C x H x W on the 0-255 scale -> logits.
 
-    def __init__(self, net: nn.Module, mean, std, card: ModelCard | None = None):
+    ``calibration``: a card's ``input_calibration`` (models/input_calibration.py), applied to every window
+    before the normalisation; none (``{}``/None): no module, the forward exactly as without one."""
+
+    def __init__(self, net: nn.Module, mean, std, card: ModelCard | None = None, calibration: dict | None = None):
         super().__init__()
         self.net = net
+        self.calibration = None
+        if calibration:
+            from .input_calibration import module_for
+
+            self.calibration = module_for(calibration, len(list(mean)))
         mean_t = torch.as_tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
         std_t = torch.as_tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
         # Not persistent: the card holds mean/std, the weights file holds the network only.
@@ -60,9 +68,19 @@ class LandCoverClassifier(nn.Module):
         self.net.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
         return self
 
+    def without_calibration(self) -> LandCoverClassifier:
+        """The same network and normalisation without the input calibration (how it sees EuroSAT patches)."""
+        if self.calibration is None:
+            return self
+        plain = LandCoverClassifier(self.net, self.mean.view(-1).tolist(), self.std.view(-1).tolist(), card=self.card)
+        plain.channels_last = self.channels_last
+        return plain.to(self.mean.device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:
             x = x.float()
+        if self.calibration is not None:
+            x = self.calibration(x)
         x = (x.to(self.mean.dtype) - self.mean) / self.std
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -216,4 +234,7 @@ def load_weights(card: ModelCard, device: str | torch.device = "cpu") -> LandCov
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelLoadError(f"weights file {weights.name} cannot be loaded: {exc}") from exc
-    return place_model(LandCoverClassifier(net, card.mean, card.std, card=card), torch.device(device))
+    return place_model(
+        LandCoverClassifier(net, card.mean, card.std, card=card, calibration=card.input_calibration),
+        torch.device(device),
+    )

@@ -31,11 +31,12 @@ import torch
 from torch import nn
 
 from ..errors import ReadableError
+from . import input_calibration as ic
 from .finetune_pseudo import online_targets, pseudo_targets, reestimate_bn
-from .finetune_recipe import TRAINABLE, Recipe
+from .finetune_recipe import TRAINABLE, FinetuneCancelled, Recipe, split_holdout
 from .finetune_style import fit_style, render
 
-__all__ = ["TRAINABLE", "Recipe"]  # re-exported: callers import them from here
+__all__ = ["TRAINABLE", "FinetuneCancelled", "Recipe", "split_holdout"]  # re-exported: callers import them here
 
 MIN_EXAMPLES = 10
 MIN_CLASSES = 2
@@ -43,10 +44,6 @@ MIN_CLASSES = 2
 
 class FinetuneError(ReadableError, ValueError):  # ValueError: callers of the earlier releases
     """The examples cannot fine-tune this model; the message says why and what to do."""
-
-
-class FinetuneCancelled(Exception):
-    """The caller asked to stop."""
 
 
 @dataclass
@@ -66,6 +63,8 @@ class FinetuneResult:
     val_after: Optional[float] = None
     style: Optional[dict] = None
     pseudo_labelled: int = 0
+    calibration: dict = field(default_factory=dict)  # the new card's input_calibration (models/input_calibration)
+    calibration_fit: Optional[dict] = None  # how it was fitted (steps, held-out accuracy before/after)
 
 
 def check_examples(labels: np.ndarray, class_names: list[str]) -> None:
@@ -85,20 +84,6 @@ def check_examples(labels: np.ndarray, class_names: list[str]) -> None:
             f"every example is {only}: fine-tuning needs examples of at least {MIN_CLASSES} classes; "
             "label cells of other classes too"
         )
-
-
-def split_holdout(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train indices, held-out indices): ``fraction`` of each class with at least 3
-    examples is held out (at least one); classes with fewer all go to training."""
-    rng = np.random.default_rng(seed)
-    train, hold = [], []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        k = 0 if len(idx) < 3 or fraction <= 0 else max(1, int(round(fraction * len(idx))))
-        hold += list(idx[:k])
-        train += list(idx[k:])
-    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(hold, np.int64))
 
 
 def counts_by_name(labels, class_names) -> dict:
@@ -255,9 +240,20 @@ def finetune(
     if recipe.threads:
         torch.set_num_threads(int(recipe.threads))
     try:
+        x = np.asarray(x, np.float32)
+        fit, calibration = None, dict(getattr(getattr(model, "card", None), "input_calibration", None) or {})
+        if recipe.calibration != "off":
+            fit = ic.fit_for_recipe(model, x, y, replay, recipe, is_cancelled)
+            calibration = fit.calibration
+        plain = model.without_calibration() if getattr(model, "calibration", None) is not None else model
+        x, u = ic.apply(calibration, x), None if unlabelled is None else ic.apply(calibration, unlabelled)
         sel = selection if selection is not None else (np.zeros((0, *np.shape(x)[1:]), np.uint8), np.zeros(0, np.int64))
-        u = np.zeros((0, *np.shape(x)[1:]), np.float32) if unlabelled is None else np.asarray(unlabelled, np.float32)
-        res = _train(model, np.asarray(x, np.float32), y, replay, sel, u, recipe, names, (progress, is_cancelled), t0)
+        u = np.zeros((0, *np.shape(x)[1:]), np.float32) if u is None else np.asarray(u, np.float32)
+        if recipe.epochs > 0:
+            res = _train(plain, x, y, replay, sel, u, recipe, names, (progress, is_cancelled), t0)
+        else:
+            res = _calibrated_only(plain, y, recipe, names, t0)
+        _attach(res, calibration, fit, len(model.mean.view(-1)))
         res.cpu_seconds = time.process_time() - c0  # this process's CPU time (all threads): fair on a shared CPU
         return res
     finally:
@@ -399,6 +395,31 @@ def _train(model, x, y, replay, selection, unlabelled, recipe, names, callbacks,
     return res
 
 
+def _calibrated_only(model, y, recipe, names, t0) -> FinetuneResult:
+    """No weight trained (``epochs`` 0): the parent's network unchanged, the calibration its only change."""
+    tr, ho = split_holdout(y, recipe.holdout_fraction, recipe.seed)
+    res = FinetuneResult(model=copy.deepcopy(model).to("cpu").eval(), stopped="no weights trained (epochs 0)")
+    res.train_counts, res.holdout_counts = counts_by_name(y[tr], names), counts_by_name(y[ho], names)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _attach(res: FinetuneResult, calibration: dict, fit, bands: int) -> None:
+    """The calibration goes into the fine-tuned model (LandCoverClassifier applies it before the network);
+    the held-out figures "before" are the parent's on the analyst's windows as they are."""
+    res.calibration = dict(calibration or {})
+    res.model.calibration = ic.module_for(res.calibration, bands)
+    for p in res.model.parameters():
+        p.requires_grad_(False)
+    if fit is not None:
+        keys = ("steps", "best_step", "holdout_before", "holdout_after", "train_before", "train_after",
+                "holdout_loss_before", "holdout_loss_after", "rejected")  # fmt: skip
+        res.calibration_fit = {k: getattr(fit, k) for k in keys}
+        res.holdout_before = fit.holdout_before
+        if res.holdout_after is None:
+            res.holdout_after = fit.holdout_after
+
+
 def _draw_weights(labels: np.ndarray, balanced: bool) -> np.ndarray:
     """Probabilities of drawing each example: uniform, or each class equally likely (``balanced``)."""
     if not balanced:
@@ -441,6 +462,14 @@ def save_finetuned(result: FinetuneResult, parent_card, out_card: Path, name: st
     # weights and checksum are placeholders here: save_checkpoint writes the file and fills both
     weights = Path(out_card).with_suffix(".safetensors").name
     d.update(name=name, title=f"{parent_card.title} — fine-tuned ({name})", weights=weights, weights_sha256="0" * 64)
+    d["input_calibration"] = dict(result.calibration or {})
+    if d["input_calibration"]:
+        d["description"] = (
+            f"{parent_card.description} Fine-tuned for one analyst's imagery: its input_calibration maps that "
+            "imagery into EuroSAT's look before the network (models/input_calibration.py). metrics.test_accuracy "
+            "is the EuroSAT test split as the network sees EuroSAT imagery, without the calibration; "
+            "metrics.eurosat_test.after_through_calibration is what the calibration does to EuroSAT imagery."
+        ).strip()
     d["training"] = {"fine_tuned_from": record.pop("parent"), **record}
     d["metrics"] = record.get("metrics", {})
     card = ModelCard.from_dict(d)

@@ -1,12 +1,34 @@
-"""How a fine-tuning runs (:class:`Recipe`, recorded in the new card); no torch, so the CLI's parser reads its
-defaults without loading it. The training itself is models/finetune.py."""
+"""How a fine-tuning runs (:class:`Recipe`, recorded in the new card), the held-out split and the cancellation
+both fitting stages share; no torch, so the CLI's parser reads its defaults without loading it. The training
+itself is models/finetune.py, the input calibration models/input_calibration.py."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+import numpy as np
+
 TRAINABLE = ("adapt", "norm", "head", "all")
+CALIBRATIONS = ("look", "fit", "off")
+
+
+class FinetuneCancelled(Exception):
+    """The caller asked to stop."""
+
+
+def split_holdout(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train indices, held-out indices): ``fraction`` of each class with at least 3
+    examples is held out (at least one); classes with fewer all go to training."""
+    rng = np.random.default_rng(seed)
+    train, hold = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        k = 0 if len(idx) < 3 or fraction <= 0 else max(1, int(round(fraction * len(idx))))
+        hold += list(idx[:k])
+        train += list(idx[k:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(hold, np.int64))
 
 
 @dataclass
@@ -14,7 +36,9 @@ class Recipe:
     """How a fine-tuning runs (recorded in the new card)."""
 
     trainable: str = "norm"  # TRAINABLE: norm = first conv + batch-norm scales/shifts (module docstring)
-    epochs: int = 10
+    # 0: the weights stay the parent's and the input calibration alone adapts the model (measured: weights
+    # trained on top of it won nothing more on the second scene, cost 12 x the time; results_finetune_recipes.md)
+    epochs: int = 0
     steps_per_epoch: int = 8
     batch_analyst: int = 8  # drawn class-balanced (``balanced``)
     batch_replay: int = 56  # ``look_share`` of them rendered in the analyst's look
@@ -41,6 +65,13 @@ class Recipe:
     bn_mix: float = 0.0  # batch-norm statistics re-estimated from this share of image windows + replay (0: kept)
     select_on_image: bool = False  # the epoch's score also counts its agreement with the image's pseudo-labels
     look_from_pseudo: bool = False  # the analyst's look fitted on the pseudo-labelled windows too
+    # the new card's input calibration (models/input_calibration.py), fitted before any weight is trained:
+    # "look" = the inverse of the analyst's look fitted from the labels (models/finetune_style.py), "fit" =
+    # fitted by gradient through the frozen network from the identity, "off" = none (the parent's, if any)
+    calibration: str = "look"
+    calibration_steps: int = 60  # "fit": Adam steps (the last is kept; the held-out labels guard it)
+    calibration_lr: float = 0.02
+    calibration_pull: float = 0.001  # towards where the fit started (a few labels must not bend every colour)
     test_every: int = 1
     seed: int = 0
     threads: Optional[int] = None

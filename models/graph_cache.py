@@ -7,9 +7,10 @@ loaded by later runs, from the CLI or a new QGIS session.
 
 Key (every field must match, else the entry is not used): the weights' SHA-256 (verified against
 the file when the model was loaded), the card's architecture and class count (an entry exists only
-if that network was built and took these weights), the card's normalisation (mean, std: inside the graph),
-torch's version, this CPU (model name and instruction-set flags of /proc/cpuinfo), the batch
-shape (batch size, bands, patch) and torch's CPU threads, and ``FORMAT``. The file name is a hash
+if that network was built and took these weights), the card's normalisation (mean, std: inside the graph)
+and its input calibration when it has one (inside the graph too: models/input_calibration.py), torch's
+version, this CPU (model name and instruction-set flags of /proc/cpuinfo), the batch shape (batch size,
+bands, patch) and torch's CPU threads, and ``FORMAT``. The file name is a hash
 of the key and the key is stored inside the archive too, and compared after loading.
 
 Never trusted blindly: a loaded graph runs the fast path's probe batch (``WARMUP_CALLS`` times: the
@@ -74,12 +75,16 @@ def model_identity(model) -> Optional[dict]:
     card = getattr(model, "card", None)
     if not sha or card is None:
         return None
-    return {
+    identity = {
         "weights_sha256": sha,
         "architecture": str(card.architecture),  # an entry exists only if this network built and took the weights
         "mean": [float(v) for v in card.mean],
         "std": [float(v) for v in card.std],
     }
+    calibration = getattr(card, "input_calibration", None)
+    if calibration:  # inside the graph too; absent for a card without one (its keys and digests unchanged)
+        identity["input_calibration"] = calibration
+    return identity
 
 
 def graph_key(model, batch_size: int, bands: int, patch: int) -> Optional[dict]:

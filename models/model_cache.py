@@ -205,7 +205,7 @@ def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, p
     from .graph_cache import prepare  # the disk cache's graph, else models.fast_path.trace_for_cpu
 
     if int8:
-        from .int8_path import prepare as prepare_int8
+        from .input_calibration import prepare_int8  # models/int8_path.prepare, behind a card's input calibration
 
         batch_size = 0  # the quantized module takes any batch
         prepare = lambda model, _b, bands, patch: prepare_int8(model, bands, patch)  # noqa: E731

@@ -223,9 +223,10 @@ def finetune_from_labels(
         raise ClassificationError(f"cannot load the model: {exc}") from None
     report(0.12, "decoding EuroSAT replay, validation and test patches")
     replay = ft.replay_arrays(replay_path, recipe.replay_per_class, recipe.seed)
-    selection = ft.selection_arrays(replay_path, recipe.selection_per_class, recipe.seed)
+    # the validation patches choose a weight-training epoch: none to choose without one (epochs 0)
+    selection = ft.selection_arrays(replay_path, recipe.selection_per_class, recipe.seed) if recipe.epochs else None
     test = ft.eurosat_test_arrays(replay_path, every=recipe.test_every)
-    before = ft.accuracy(parent, *test)
+    before = ft.accuracy(parent.without_calibration(), *test)  # a calibrated parent: its network, as after
     report(0.2, "fine-tuning")
 
     def step(f, msg):  # models/ cannot import core.progress: its (fraction, message) becomes a Progress here
@@ -239,9 +240,12 @@ def finetune_from_labels(
     except ft.FinetuneError as exc:
         raise ClassificationError(str(exc)) from None
     report(0.92, "measuring on the EuroSAT test split")
-    after = ft.accuracy(res.model, *test)
+    # as the network sees EuroSAT (no calibration: EuroSAT imagery is the training look), and through the
+    # card's input calibration (what the new card does to EuroSAT imagery); the card's figure is the first
+    after = before if res.best_epoch == 0 else ft.accuracy(res.model.without_calibration(), *test)  # same network
+    through = ft.accuracy(res.model, *test) if res.calibration else None
     record = _record(
-        card, parent_path, points, ex, res, recipe, (before, after, len(test[1])), image, command, replay_path
+        card, parent_path, points, ex, res, recipe, (before, after, len(test[1]), through), image, command, replay_path
     )
     if is_cancelled is not None and is_cancelled():
         raise ClassificationCancelled("fine-tuning cancelled")
@@ -255,7 +259,7 @@ def finetune_from_labels(
 def _record(card, parent_path, points, ex, res, recipe, test, image, command, replay_path) -> dict:
     from ...models.finetune import counts_by_name
 
-    before, after, n_test = test
+    before, after, n_test, through = test
 
     names = card.class_names
     return {
@@ -274,6 +278,7 @@ def _record(card, parent_path, points, ex, res, recipe, test, image, command, re
         },
         "recipe": {**recipe.to_dict(), "trained_parameters": res.trained_parameters, "replay_data": str(replay_path)},
         "analyst_look": res.style,
+        "input_calibration_fit": res.calibration_fit,
         "history": res.history,
         "best_epoch": res.best_epoch,
         "stopped": res.stopped,
@@ -283,7 +288,15 @@ def _record(card, parent_path, points, ex, res, recipe, test, image, command, re
         "metrics": {
             "test_accuracy": after,
             "split": "test",
-            "eurosat_test": {"before": before, "after": after, "split_seed": 42, "samples": n_test},
+            "eurosat_test": {
+                "before": before,
+                "after": after,
+                "after_through_calibration": through,
+                "judged_on": "after: the network as it sees EuroSAT imagery, without the input calibration "
+                "(the calibration maps the analyst's imagery into EuroSAT's look)",
+                "split_seed": 42,
+                "samples": n_test,
+            },
             "holdout": {
                 "before": res.holdout_before,
                 "after": res.holdout_after,

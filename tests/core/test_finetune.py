@@ -123,7 +123,7 @@ def test_too_few_examples_and_existing_output_refused(tmp_path, capsys, eurosat_
     ("option", "value", "words"),
     [
         ("--time-limit", "nan", "--time-limit must be a finite number of at least 1, got nan"),
-        ("--epochs", "0", "--epochs must be a whole number of at least 1, got 0"),
+        ("--epochs", "-1", "--epochs must be a whole number of at least 0, got -1"),
         ("--threads", "0", "--threads must be a whole number of at least 1, got 0"),
         ("--replay-per-class", "-1", "--replay-per-class must be a whole number of at least 0, got -1"),
     ],
@@ -235,3 +235,43 @@ def test_image_windows_are_the_engines_grid_without_nodata(tmp_path):
     ds = None
     insp = inspector_for(holed, none, None, radiometry="8bit")
     assert len(image_windows(insp, 1000)) == TRUTH["columns"] * TRUTH["rows"] - 1
+
+
+def test_the_default_adapts_by_an_input_calibration_the_engine_applies(tmp_path, capsys, eurosat_rgb_zip):
+    """The default recipe (issue 24's route): the parent's weights unchanged, the new card carries an input
+    calibration fitted from the labels (on a copy of the sample mosaic under another sensor's response), and
+    the model the card builds applies it; the EuroSAT test split is measured both ways."""
+    import sys
+
+    import torch
+    from eurosat_landcover.models.checkpoint import load_model
+    from osgeo import gdal
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_finetune import sensor_crosstalk
+
+    shifted = tmp_path / "shifted.tif"
+    src = gdal.Open(str(MOSAIC))
+    dst = gdal.GetDriverByName("GTiff").CreateCopy(str(shifted), src)
+    moved = sensor_crosstalk(src.ReadAsArray(band_list=[1, 2, 3])[None])[0]
+    for b in range(3):
+        dst.GetRasterBand(b + 1).WriteArray(moved[b])
+    dst = src = None
+    labels = write_points(tmp_path / "labels.gpkg", block_points(TRUTH["blocks"][:60]))
+    out = tmp_path / "mine.json"
+    quick = ["--replay-per-class", "10", "--test-every", "60", "--threads", "1", "--quiet"]
+    code, stdout, err = run_cli([shifted, labels, out, "--class-field", "landcover", "--replay-data", eurosat_rgb_zip,
+                                 *quick], capsys)  # fmt: skip
+    assert code == 0, err
+    record = json.loads(stdout)
+    parent, _ = load_model(None)
+    model, card = load_model(out)
+    assert card.training["recipe"]["epochs"] == 0 and card.training["recipe"]["calibration"] == "look"
+    assert record["stopped"] == "no weights trained (epochs 0)"
+    assert all(torch.equal(v, parent.net.state_dict()[k]) for k, v in model.net.state_dict().items())
+    fit = card.training["input_calibration_fit"]
+    assert fit["holdout_loss_after"] <= fit["holdout_loss_before"] or fit["rejected"]
+    assert (model.calibration is not None) == bool(card.input_calibration)
+    test = card.metrics["eurosat_test"]
+    assert test["after"] == test["before"] and "without the input calibration" in test["judged_on"]
+    assert (test["after_through_calibration"] is not None) == bool(card.input_calibration)
