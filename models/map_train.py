@@ -43,7 +43,12 @@ def parse_args(argv=None):
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--out", required=True)
     p.add_argument("--name", default="eurosat_rgb_lite0_map")
-    p.add_argument("--steps", type=int, default=3000, help="at most this many steps")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="at most this many steps (default 3000; with --minutes, no limit: the time budget ends the run)",
+    )
     p.add_argument(
         "--minutes",
         type=float,
@@ -81,7 +86,10 @@ def parse_args(argv=None):
         help="scene: best validation scene pixel accuracy; patch: best majority class of lone validation "
         "patches among the validations whose scene accuracy is at most 0.2 points below the starting model's",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.steps is None:  # a time budget alone must not stop at the step default before it is spent
+        args.steps = 10**9 if args.minutes else 3000
+    return args
 
 
 def lone_patches(rng, bank, n) -> tuple[torch.Tensor, torch.Tensor]:

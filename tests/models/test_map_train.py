@@ -52,3 +52,10 @@ def test_a_run_from_an_earlier_map_model_keeps_its_decoder_batch_norm_and_select
     stats = [k for k in last if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(last[k], before[k]) for k in stats)  # --freeze-bn
     assert any(not torch.equal(last[k], before[k]) for k in last if k not in stats)  # it did learn
+
+
+def test_a_time_budget_alone_is_not_cut_short_by_the_step_default():
+    base = ["--classifier", str(CLASSIFIER), "--out", "x"]
+    assert map_train.parse_args(base).steps == 3000
+    assert map_train.parse_args([*base, "--minutes", "25"]).steps > 10**6
+    assert map_train.parse_args([*base, "--minutes", "25", "--steps", "40"]).steps == 40
