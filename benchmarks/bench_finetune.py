@@ -36,6 +36,13 @@ import numpy as np
 CROSSTALK = np.array([[0.82, 0.14, 0.04], [0.10, 0.80, 0.10], [0.04, 0.16, 0.80]], np.float32)
 GAMMA = np.array([0.80, 0.85, 0.90], np.float32)
 GAIN = np.array([1.00, 0.97, 1.05], np.float32)
+# the exact inverse of sensor_crosstalk (but for its clipping and rounding) as a card's input_calibration
+# (models/input_calibration.py): what a perfect calibration fitted on this benchmark would be; tests use it
+INVERSE_CALIBRATION = {
+    "matrix": (np.linalg.inv(CROSSTALK) @ np.diag(GAIN ** (-1 / GAMMA))).round(5).tolist(),
+    "gamma": (1 / GAMMA).round(5).tolist(),
+    "offset": [0.0, 0.0, 0.0],
+}
 
 
 def sensor_crosstalk(x: np.ndarray) -> np.ndarray:

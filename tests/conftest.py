@@ -37,3 +37,21 @@ def eurosat_ms_zip() -> Path:
     if not EUROSAT_MS_ZIP.is_file():
         pytest.skip(f"EuroSAT MS sample zip not found at {EUROSAT_MS_ZIP} (set EUROSAT_DATASETS)")
     return EUROSAT_MS_ZIP
+
+
+def _card_with_calibration(src: Path, folder: Path, calibration, name: str) -> Path:
+    """A copy of the card ``src`` in ``folder`` (its weights file beside it) carrying ``calibration``."""
+    import json
+
+    shutil.copy(src.with_suffix(".safetensors"), folder / src.with_suffix(".safetensors").name)
+    d = json.loads(src.read_text(encoding="utf-8"))
+    d["input_calibration"] = calibration
+    out = folder / name
+    out.write_text(json.dumps(d), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def card_with_calibration():
+    """``card_with_calibration(src, folder, calibration, name)``: a calibrated copy of a model card."""
+    return _card_with_calibration

@@ -8,7 +8,6 @@ the calibrated card is the bundled card and weights with that shift's inverse as
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,17 +18,12 @@ from eurosat_landcover.models.checkpoint import default_card_path
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_data" / "eurosat_mosaic_rgb.tif"
 sys.path.insert(0, str(REPO / "benchmarks"))
-from bench_finetune import CROSSTALK, GAIN, GAMMA, sensor_crosstalk  # noqa: E402
-
-INVERSE = {
-    "matrix": (np.linalg.inv(CROSSTALK) @ np.diag(GAIN ** (-1 / GAMMA))).round(5).tolist(),
-    "gamma": (1 / GAMMA).round(5).tolist(),
-    "offset": [0.0, 0.0, 0.0],
-}
+from bench_finetune import INVERSE_CALIBRATION as INVERSE  # noqa: E402
+from bench_finetune import sensor_crosstalk  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
+def scene(tmp_path_factory, card_with_calibration):
     """(shifted raster, plain raster, calibrated card) in a folder of this module."""
     from osgeo import gdal
 
@@ -44,13 +38,7 @@ def scene(tmp_path_factory):
     for b in range(3):
         out.GetRasterBand(b + 1).WriteArray(moved[b])
     out = ds = None
-    src = default_card_path()
-    shutil.copy(src.with_suffix(".safetensors"), folder / src.with_suffix(".safetensors").name)
-    d = json.loads(src.read_text(encoding="utf-8"))
-    d["input_calibration"] = INVERSE
-    card = folder / "calibrated.json"
-    card.write_text(json.dumps(d), encoding="utf-8")
-    return shifted, plain, card
+    return shifted, plain, card_with_calibration(default_card_path(), folder, INVERSE, "calibrated.json")
 
 
 def run(image: Path, out: Path, card, fast_path: str):
@@ -105,7 +93,7 @@ def test_a_calibrated_card_never_loads_the_uncalibrated_cards_cached_graph(scene
     assert np.array_equal(classes, eager) and not np.array_equal(conf, parent_conf)
 
 
-def test_map_mode_applies_a_map_cards_calibration(scene, tmp_path):
+def test_map_mode_applies_a_map_cards_calibration(scene, tmp_path, card_with_calibration):
     """The per-pixel model of map mode is built by the same classifier: a map card's input calibration
     undoes the shift there too (the calibrated map card on the shifted scene answers as the bundled map
     model does on the plain one, rounding aside)."""
@@ -115,12 +103,7 @@ def test_map_mode_applies_a_map_cards_calibration(scene, tmp_path):
     from osgeo import gdal
 
     shifted, plain, _card = scene
-    src = default_map_card_path()
-    shutil.copy(src.with_suffix(".safetensors"), tmp_path / src.with_suffix(".safetensors").name)
-    d = json.loads(src.read_text(encoding="utf-8"))
-    d["input_calibration"] = INVERSE
-    card = tmp_path / "map_calibrated.json"
-    card.write_text(json.dumps(d), encoding="utf-8")
+    card = card_with_calibration(default_map_card_path(), tmp_path, INVERSE, "map_calibrated.json")
 
     def classes(image, out, model):
         req = ClassificationRequest(image, out, model_card=model and str(model), mode="map", radiometry="8bit",

@@ -4,7 +4,6 @@ labelled windows through the frozen network. Real weights (the bundled card) and
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,14 +24,8 @@ from eurosat_landcover.models.input_calibration import (
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from bench_finetune import CROSSTALK, GAIN, GAMMA, sensor_crosstalk  # noqa: E402
-
-# the exact inverse of bench_finetune.sensor_crosstalk (but for its clipping and rounding)
-INVERSE = {
-    "matrix": (np.linalg.inv(CROSSTALK) @ np.diag(GAIN ** (-1 / GAMMA))).round(5).tolist(),
-    "gamma": (1 / GAMMA).round(5).tolist(),
-    "offset": [0.0, 0.0, 0.0],
-}
+from bench_finetune import INVERSE_CALIBRATION as INVERSE  # noqa: E402
+from bench_finetune import sensor_crosstalk  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +38,6 @@ def patches(eurosat_rgb_zip):
     """40 EuroSAT validation patches per class (real JPEG patches, never the test split), plain and shifted."""
     x, y = ft.selection_arrays(eurosat_rgb_zip, 40)
     return x.astype(np.float32), sensor_crosstalk(x).astype(np.float32), y
-
-
-def _card_with(tmp_path: Path, calibration) -> Path:
-    """A copy of the bundled card (same weights file) carrying ``calibration``."""
-    src = default_card_path()
-    shutil.copy(src.with_suffix(".safetensors"), tmp_path / src.with_suffix(".safetensors").name)
-    d = json.loads(src.read_text(encoding="utf-8"))
-    d["input_calibration"] = calibration
-    out = tmp_path / "calibrated.json"
-    out.write_text(json.dumps(d), encoding="utf-8")
-    return out
 
 
 def test_a_card_without_calibration_reads_writes_and_runs_as_before(bundled, tmp_path):
@@ -94,13 +76,13 @@ def test_an_identity_calibration_changes_no_output(bundled, patches):
         assert torch.equal(same(x), model(x))
 
 
-def test_the_model_a_calibrated_card_builds_applies_its_calibration(bundled, patches, tmp_path):
+def test_the_model_a_calibrated_card_builds_applies_its_calibration(bundled, patches, tmp_path, card_with_calibration):
     """The card's input_calibration is read, checked and applied by load_model's classifier to every
     window before the network: on shifted real patches it undoes the shift (fails before: the key was
     ignored and the model ran uncalibrated)."""
     parent, _card = bundled
     plain, shifted, y = patches
-    model, card = load_model(_card_with(tmp_path, INVERSE))
+    model, card = load_model(card_with_calibration(default_card_path(), tmp_path, INVERSE, "calibrated.json"))
     assert card.input_calibration == INVERSE and model.calibration is not None
     acc_parent = ft.accuracy(parent, shifted, y)
     acc_calibrated = ft.accuracy(model, shifted, y)
@@ -160,10 +142,12 @@ def test_module_and_card_agree(patches):
     assert y.shape == (4, 3, 64, 64) and float(y.min()) >= 0 and float(y.max()) <= 255
 
 
-def test_fine_tuning_a_calibrated_card_keeps_its_calibration_when_asked(patches, eurosat_rgb_zip, tmp_path):
+def test_fine_tuning_a_calibrated_card_keeps_its_calibration_when_asked(
+    patches, eurosat_rgb_zip, tmp_path, card_with_calibration
+):
     """A calibrated parent: ``calibration="off"`` keeps the parent's calibration in the new model (the
     parent untouched); the default fits a new one on the raw windows (or, dropped by the guard, keeps it)."""
-    model, _card = load_model(_card_with(tmp_path, INVERSE))
+    model, _card = load_model(card_with_calibration(default_card_path(), tmp_path, INVERSE, "calibrated.json"))
     _plain, shifted, y = patches
     take = np.arange(0, len(y), 10)
     replay = ft.replay_arrays(eurosat_rgb_zip, 10)
