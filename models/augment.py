@@ -16,7 +16,7 @@ def augment_batch(
     jitter: float = 0.1,
     radiometric: float = 0.0,
     texture: float = 0.0,
-    texture_sigma: tuple[float, float] = (0.5, 3.5),
+    texture_sigma: tuple[float, float] | None = None,
     texture_only: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Augment a float batch N x C x H x W on the 0-255 scale (any device).
@@ -59,7 +59,8 @@ def augment_batch(
     x = radiometric_batch(x, p=radiometric) if radiometric > 0 else x
     if texture <= 0:
         return x
-    return texture_batch(x, p=texture, only=texture_only, sigma=tuple(texture_sigma))
+    sigma = TEXTURE_DEFAULTS["sigma"] if texture_sigma is None else tuple(texture_sigma)
+    return texture_batch(x, p=texture, only=texture_only, sigma=sigma)
 
 
 # Sensor texture: EuroSAT's RGB patches are JPEG files, whose compression smooths the faint pixel-level

@@ -435,14 +435,14 @@ def prepare(model, bands: int, patch: int):
             if images is None:
                 return fallback(f"INT8 path not available: {described}", note)
             calib = torch.cat(list(mosaic_windows(images[:CALIBRATION_PATCHES], patch // 2)))  # straddling patches
-            probe = torch.from_numpy(images[CALIBRATION_PATCHES : CALIBRATION_PATCHES + PROBE_PATCHES]).clone()
-            quantized = quantize(eager, calib)
             probe_patches = images[CALIBRATION_PATCHES : CALIBRATION_PATCHES + PROBE_PATCHES]
+            probe = torch.from_numpy(probe_patches).clone()
+            quantized = quantize(eager, calib)
             _, refitted = refit_classifier(
                 quantized, eager, images[CALIBRATION_PATCHES + PROBE_PATCHES :], probe_patches
             )
             n_calib = len(calib)
-            del images, calib  # the decoded patches are not needed any more
+            del images, calib, probe_patches  # the decoded patches are not needed any more
             module = freeze(quantized, probe)
             reference = probabilities(eager, probe)
             note += f"; calibrated on the {n_calib} windows (stride {patch // 2}) of a mosaic of {described}"

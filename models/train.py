@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .augment import augment_batch
+from .augment import TEXTURE_DEFAULTS, augment_batch
 from .dataset import DEFAULT_DATASET
 from .train_steps import LOG, checkpoint, record_epoch, resume, run_test, set_up, train_one_epoch, validate
 
@@ -91,7 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--texture-sigma",
         type=float,
         nargs=2,
-        default=(0.5, 3.5),
+        default=TEXTURE_DEFAULTS["sigma"],
         metavar=("MIN", "MAX"),
         help="range of the noise's standard deviation, 8-bit scale (with --texture)",
     )

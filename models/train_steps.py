@@ -316,7 +316,7 @@ def _batch(run: TrainingRun, idx) -> tuple[torch.Tensor, torch.Tensor]:
     if not run.args.no_augment:
         radiometric = getattr(run.args, "radiometric", 0.0) or 0.0
         texture = getattr(run.args, "texture", 0.0) or 0.0
-        sigma = tuple(getattr(run.args, "texture_sigma", (0.5, 3.5)))
+        sigma = getattr(run.args, "texture_sigma", None)
         names = getattr(run.args, "texture_classes", None)
         only = None
         if texture > 0 and names:
