@@ -169,3 +169,23 @@ def radiometric_batch(x: torch.Tensor, **overrides) -> torch.Tensor:
     hazy = y * (1 - t) + t * airlight
     y = torch.where(use & _chosen(n, cfg["haze_p"], x), hazy, y)
     return y.clamp(0, 255)
+
+
+def augment_for_training(x: torch.Tensor, labels: torch.Tensor, args, classes: list) -> torch.Tensor:
+    """:func:`augment_batch` as a training run's options ask (models/train.py's arguments): geometry, jitter,
+    ``--radiometric``, ``--texture`` with its ``--texture-sigma`` and ``--texture-classes`` (names of
+    ``classes``, the run's output order; ``labels`` say which samples are of them)."""
+    texture = getattr(args, "texture", 0.0) or 0.0
+    names = getattr(args, "texture_classes", None)
+    only = None
+    if texture > 0 and names:
+        only = torch.isin(labels, torch.tensor([classes.index(c) for c in names], device=labels.device))
+    return augment_batch(
+        x,
+        tuple(args.zoom),
+        jitter=args.jitter,
+        radiometric=getattr(args, "radiometric", 0.0) or 0.0,
+        texture=texture,
+        texture_sigma=getattr(args, "texture_sigma", None),
+        texture_only=only,
+    )

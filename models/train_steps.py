@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from .augment import augment_batch
+from .augment import augment_for_training
 from .card import recipe_of
 from .checkpoint import LandCoverClassifier, load_model, save_checkpoint
 from .dataset import list_eurosat, load_arrays, split_fingerprint, stratified_split, training_classes
@@ -314,22 +314,7 @@ def _batch(run: TrainingRun, idx) -> tuple[torch.Tensor, torch.Tensor]:
         xb, yb = xb.to(run.device, non_blocking=True), yb.to(run.device, non_blocking=True)
     xb = xb.float()
     if not run.args.no_augment:
-        radiometric = getattr(run.args, "radiometric", 0.0) or 0.0
-        texture = getattr(run.args, "texture", 0.0) or 0.0
-        sigma = getattr(run.args, "texture_sigma", None)
-        names = getattr(run.args, "texture_classes", None)
-        only = None
-        if texture > 0 and names:
-            only = torch.isin(yb, torch.tensor([run.classes.index(c) for c in names], device=yb.device))
-        xb = augment_batch(
-            xb,
-            tuple(run.args.zoom),
-            jitter=run.args.jitter,
-            radiometric=radiometric,
-            texture=texture,
-            texture_sigma=sigma,
-            texture_only=only,
-        )
+        xb = augment_for_training(xb, yb, run.args, run.classes)
     return xb, yb
 
 
