@@ -189,3 +189,39 @@ def augment_for_training(x: torch.Tensor, labels: torch.Tensor, args, classes: l
         texture_sigma=getattr(args, "texture_sigma", None),
         texture_only=only,
     )
+
+
+def add_photometric_arguments(parser) -> None:
+    """The training options for label-preserving pixel changes (``--radiometric``, ``--texture``,
+    ``--texture-sigma``), shared by the classifier's and the map model's training."""
+    parser.add_argument(
+        "--radiometric",
+        type=float,
+        default=0.0,
+        help="share of training samples given random haze / path offset / band gains / gamma (0 = off)",
+    )
+    parser.add_argument(
+        "--texture",
+        type=float,
+        default=0.0,
+        help="share of training samples given sensor-like pixel noise (real GeoTIFF texture; 0 = off)",
+    )
+    parser.add_argument(
+        "--texture-sigma",
+        type=float,
+        nargs=2,
+        default=TEXTURE_DEFAULTS["sigma"],
+        metavar=("MIN", "MAX"),
+        help="range of the noise's standard deviation, 8-bit scale (with --texture)",
+    )
+
+
+def photometric_for_training(x: torch.Tensor, args) -> torch.Tensor:
+    """Only the pixel-wise part of the training augmentation (``--radiometric``, then ``--texture``), for
+    batches whose labels are per pixel (the map model's scenes), where geometry would move the labels."""
+    radiometric = getattr(args, "radiometric", 0.0) or 0.0
+    texture = getattr(args, "texture", 0.0) or 0.0
+    x = radiometric_batch(x, p=radiometric) if radiometric > 0 else x
+    if texture <= 0:
+        return x
+    return texture_batch(x, p=texture, sigma=tuple(getattr(args, "texture_sigma", TEXTURE_DEFAULTS["sigma"])))

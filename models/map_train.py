@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from .augment import add_photometric_arguments, photometric_for_training
 from .card import ModelCard, recipe_of
 from .checkpoint import _read_state_dict, save_checkpoint, verify_weights
 from .dataset import DEFAULT_DATASET, EUROSAT_CLASSES, load_arrays, split_fingerprint, stratified_split
@@ -86,6 +87,7 @@ def parse_args(argv=None):
         help="scene: best validation scene pixel accuracy; patch: best majority class of lone validation "
         "patches among the validations whose scene accuracy is at most 0.2 points below the starting model's",
     )
+    add_photometric_arguments(p)
     args = p.parse_args(argv)
     if args.steps is None:  # a time budget alone must not stop at the step default before it is spent
         args.steps = 10**9 if args.minutes else 3000
@@ -202,7 +204,7 @@ class Trainer:
             x, y = scenes_tensor(rng, self.train_bank, 4 * args.batch, 64)
         else:
             x, y = scenes_tensor(rng, self.train_bank, args.batch, args.size)
-        xn = normalise(x, self.base)
+        xn = normalise(photometric_for_training(x, args), self.base)
         with torch.no_grad():
             feats = self.net.features(xn)
         loss = F.cross_entropy(self.net.decode(feats, xn.shape[-2:]), y, label_smoothing=0.05)

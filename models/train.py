@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .augment import TEXTURE_DEFAULTS, augment_batch
+from .augment import add_photometric_arguments, augment_batch
 from .dataset import DEFAULT_DATASET
 from .train_steps import LOG, checkpoint, record_epoch, resume, run_test, set_up, train_one_epoch, validate
 
@@ -75,26 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=3, help="early stopping on val accuracy (0 = off)")
     p.add_argument("--zoom", type=float, nargs=2, default=(0.85, 1.0), metavar=("MIN", "MAX"))
     p.add_argument("--jitter", type=float, default=0.1, help="brightness/contrast jitter")
-    p.add_argument(
-        "--radiometric",
-        type=float,
-        default=0.0,
-        help="share of training samples given random haze / path offset / band gains / gamma (0 = off)",
-    )
-    p.add_argument(
-        "--texture",
-        type=float,
-        default=0.0,
-        help="share of training samples given sensor-like pixel noise (real GeoTIFF texture; 0 = off)",
-    )
-    p.add_argument(
-        "--texture-sigma",
-        type=float,
-        nargs=2,
-        default=TEXTURE_DEFAULTS["sigma"],
-        metavar=("MIN", "MAX"),
-        help="range of the noise's standard deviation, 8-bit scale (with --texture)",
-    )
+    add_photometric_arguments(p)
     p.add_argument(
         "--texture-classes",
         nargs="+",

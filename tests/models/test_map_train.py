@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from eurosat_landcover.models import map_train
+from eurosat_landcover.models.augment import photometric_for_training
 from eurosat_landcover.models.card import ModelCard
 from eurosat_landcover.models.checkpoint import _read_state_dict, verify_weights
 from eurosat_landcover.models.scenes import PatchBank
@@ -59,3 +60,21 @@ def test_a_time_budget_alone_is_not_cut_short_by_the_step_default():
     assert map_train.parse_args(base).steps == 3000
     assert map_train.parse_args([*base, "--minutes", "25"]).steps > 10**6
     assert map_train.parse_args([*base, "--minutes", "25", "--steps", "40"]).steps == 40
+
+
+def test_scene_batches_get_only_pixel_wise_changes_so_per_pixel_labels_stay_true():
+    """--radiometric / --texture reach the map model's training as label-preserving pixel changes: the
+    boundary between two flat halves stays where the labels put it, and the recipe records the options."""
+    args = map_train.parse_args(["--classifier", str(CLASSIFIER), "--out", "x", "--texture", "1", "--radiometric", "1"])
+    assert (args.texture, args.radiometric, tuple(args.texture_sigma)) == (1.0, 1.0, (0.5, 3.5))
+    torch.manual_seed(0)
+    x = torch.zeros(16, 3, 64, 64)
+    x[..., 32:] = 200.0  # left half dark water, right half bright: a boundary at column 32
+    y = photometric_for_training(x.clone(), args)
+    assert y.shape == x.shape and not torch.equal(y, x) and float(y.min()) >= 0 and float(y.max()) <= 255
+    left, right = y[..., :32].mean(dim=(1, 2, 3)), y[..., 32:].mean(dim=(1, 2, 3))
+    assert (right - left > 60).all()  # no sample's halves swapped or moved: no geometry
+    grain = (y[..., 1:, :16] - y[..., :-1, :16]).abs().mean(dim=(1, 2, 3))
+    assert (grain > 0.2).all()  # every sample got texture (p = 1)
+    off = map_train.parse_args(["--classifier", str(CLASSIFIER), "--out", "x"])
+    assert torch.equal(photometric_for_training(x.clone(), off), x)  # off by default
