@@ -24,7 +24,7 @@ from torch import nn
 from .augment import augment_for_training
 from .card import recipe_of
 from .checkpoint import LandCoverClassifier, load_model, save_checkpoint
-from .dataset import list_eurosat, load_arrays, split_fingerprint, stratified_split, training_classes
+from .dataset import DatasetError, list_eurosat, load_arrays, split_fingerprint, stratified_split, training_classes
 from .devices import autocast_dtype, place_model, require_device
 from .evaluate import evaluate_arrays, predict_logits
 from .metrics import record_in_card
@@ -123,6 +123,11 @@ def set_up(args, command: str, out: Path) -> TrainingRun:
 
 def _load_data(args, command, out, name, device, dtype) -> TrainingRun:
     classes = training_classes(args.data, getattr(args, "classes", None))
+    unknown = [c for c in getattr(args, "texture_classes", None) or () if c not in classes]
+    if unknown:
+        raise DatasetError(
+            f"--texture-classes {' '.join(unknown)}: not a class of this training; use names among {', '.join(classes)}"
+        )
     LOG.info("%d classes: %s", len(classes), ", ".join(classes))
     listing = list_eurosat(args.data, classes)
     split = stratified_split(listing, seed=args.split_seed, fractions=args.fractions, classes=classes)

@@ -90,3 +90,12 @@ def test_map_train_card_recipe_is_json_with_a_callback_on_args():
     fields = map_train.card_fields(args, SimpleNamespace(name="base", weights_sha256="0" * 64), split, [], 1, 0.5)
     recipe = json.loads(json.dumps(fields))["training"]["recipe"]
     assert recipe["name"] == args.name and not {"stop_requested", "classifier", "out"} & set(recipe)
+
+
+def test_an_unknown_texture_class_is_one_readable_line_and_writes_nothing(tiny_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    bad = ["--texture", "0.3", "--texture-classes", "Sea"]
+    rc = cli_main(["train", str(tiny_folder), "--out", str(out), *SMOKE, *bad])
+    err = capsys.readouterr().err
+    assert rc != 0 and "--texture-classes Sea: not a class of this training" in err and "SeaLake" in err
+    assert "Traceback" not in err and not list(out.glob("*.json"))
