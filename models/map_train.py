@@ -27,7 +27,9 @@ from .card import ModelCard, recipe_of
 from .checkpoint import _read_state_dict, save_checkpoint, verify_weights
 from .dataset import DEFAULT_DATASET, EUROSAT_CLASSES, load_arrays, split_fingerprint, stratified_split
 from .map_net import from_classifier_state
+from .radiometric_shifts import SHIFT_NAMES, apply_shift
 from .scenes import PatchBank, jitter, training_scene
+from .train_steps import selection_score
 
 DEFAULT_DATA = DEFAULT_DATASET
 ARCH = "tf_efficientnet_lite0_map"
@@ -87,6 +89,12 @@ def parse_args(argv=None):
         help="scene: best validation scene pixel accuracy; patch: best majority class of lone validation "
         "patches among the validations whose scene accuracy is at most 0.2 points below the starting model's",
     )
+    p.add_argument(
+        "--val-shifts",
+        action="store_true",
+        help="also validate under the fixed radiometric shifts (models/radiometric_shifts.py); --select scene "
+        "then selects on the mean of the clean and shifted pixel accuracies (as train --val-shifts does)",
+    )
     add_photometric_arguments(p)
     args = p.parse_args(argv)
     if args.steps is None:  # a time budget alone must not stop at the step default before it is spent
@@ -141,6 +149,14 @@ def validate(net, val, card):
             total += y.numel()
     net.train()
     return right / total, loss / sum(len(y) for _, y in val)
+
+
+def validate_shifted(net, val, card) -> dict:
+    """Pixel accuracy on the validation scenes under each fixed radiometric shift."""
+    return {
+        name: validate(net, [(apply_shift(name, x, channel_axis=1), y) for x, y in val], card)[0]
+        for name in SHIFT_NAMES
+    }
 
 
 def save_best(net, card_base, args, record, out):
@@ -220,9 +236,13 @@ class Trainer:
         acc, vloss = validate(self.net, self.val, self.base)
         patch = patch_majority_accuracy(self.net, *self.val_patches, self.base)
         entry = {"step": self.step, "val_pixel_acc": round(acc, 5), "val_loss": round(vloss, 5)}
+        shifts = validate_shifted(self.net, self.val, self.base) if self.args.val_shifts else {}
+        score = selection_score(acc, shifts)
+        if shifts:
+            entry |= {"val_shifts": {k: round(v, 5) for k, v in shifts.items()}, "val_select": round(score, 5)}
         self.history.append({**entry, "val_patch_acc": round(patch, 5)})
-        self.say(f"val step {self.step}: pixel accuracy {acc:.4f} loss {vloss:.4f} lone patches {patch:.4f}")
-        score = acc
+        shifted = "".join(f" {k} {v:.4f}" for k, v in shifts.items())
+        self.say(f"val step {self.step}: pixel accuracy {acc:.4f} loss {vloss:.4f} lone patches {patch:.4f}{shifted}")
         if self.args.select == "patch":
             floor = self.history[0]["val_pixel_acc"] - 0.002
             score = patch if acc >= floor else -1.0

@@ -78,3 +78,20 @@ def test_scene_batches_get_only_pixel_wise_changes_so_per_pixel_labels_stay_true
     assert (grain > 0.2).all()  # every sample got texture (p = 1)
     off = map_train.parse_args(["--classifier", str(CLASSIFIER), "--out", "x"])
     assert torch.equal(photometric_for_training(x.clone(), off), x)  # off by default
+
+
+def test_val_shifts_scores_a_candidate_under_the_radiometric_shifts_and_selects_on_their_mean(tiny_zip, tmp_path):
+    """`--steps 0 --init CARD --val-shifts`: the candidate validated clean and under each fixed shift, the
+    selection score their mean (as the classifier's training selects), recorded in the card's history."""
+    out = tmp_path / "sel"
+    argv = ["--classifier", str(CLASSIFIER), "--init", str(MAP_MODEL), "--data", str(tiny_zip), "--out", str(out)]
+    argv += ["--steps", "0", "--val-scenes", "8", "--size", "64", "--val-shifts"]
+    assert map_train.main(argv) == 0
+    history = ModelCard.load(out / "eurosat_rgb_lite0_map.json").training["history"]
+    assert [h["step"] for h in history] == [0]
+    entry = history[0]
+    assert set(entry["val_shifts"]) == {"haze", "surface_reflectance", "season"}
+    mean = (entry["val_pixel_acc"] + sum(entry["val_shifts"].values())) / 4
+    assert abs(entry["val_select"] - mean) < 1e-4
+    assert len(set(entry["val_shifts"].values()) | {entry["val_pixel_acc"]}) > 1  # the shifts change the input
+    assert "surface_reflectance" in (out / "train.log").read_text()
