@@ -13,7 +13,9 @@ EuroSAT test split (also which test patches it lost). Every recipe also gets all
 ``unlabelled`` (the analyst's image, for the semi-supervised fields: models/finetune_pseudo.py), and is scored
 on a development scene (EuroSAT VALIDATION patches under the same shift, none of them a selection patch):
 choose recipes on it and on the validation patches, never on scene B or the test split. ``--interpolate A ...``
-(before ``--``) also scores the weights (1 - A) x parent + A x fine-tuned. One JSON line per recipe; one thread.
+(before ``--``) also scores the weights (1 - A) x parent + A x fine-tuned. ``--seeds S ...`` (before ``--``)
+runs every recipe with each seed and ends with one line of their means (a single seed moves the development
+scene by a patch or two). One JSON line per recipe; one thread.
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ def main(argv=None) -> int:
         help="also score the weights (1 - a) x parent + a x fine-tuned for each a (WiSE-FT)",
     )
     ap.add_argument("--model", default=None, help="the parent's card (default: the bundled model)")
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help="run every recipe with each of these Recipe seeds (held-out split, replay and pixel draws), then "
+        "print the mean of each recipe's rows (end the list with --)",
+    )
     ap.add_argument("recipes", nargs="+", help="JSON objects of Recipe fields")
     args = ap.parse_args(argv)
     import torch
@@ -109,8 +118,10 @@ def main(argv=None) -> int:
     print(json.dumps({"parent": base}), flush=True)
     chosen = np.argsort(pa.max(1), kind="stable")[: args.n]
     other = np.setdiff1d(np.arange(len(d["ya"])), chosen)
-    for text in args.recipes:
-        kw = json.loads(text)
+    runs = [(text, {**json.loads(text), **({} if s is None else {"seed": s})})
+            for text in args.recipes for s in (args.seeds or [None])]  # fmt: skip
+    rows_of: dict = {}
+    for text, kw in runs:
         recipe = ft.Recipe(threads=1, time_limit_s=1e9, **kw)
         replay = ft.replay_arrays(args.data, recipe.replay_per_class, recipe.seed)
         selection = ft.selection_arrays(args.data, recipe.selection_per_class, recipe.seed)
@@ -148,6 +159,7 @@ def main(argv=None) -> int:
             "finetune_cpu_s": round(cpu, 1),
         }
         print(json.dumps(row), flush=True)
+        rows_of.setdefault(text, []).append(row)
         if args.interpolate:
             sel_x, sel_y = selection
             for a in args.interpolate:
@@ -157,6 +169,10 @@ def main(argv=None) -> int:
                                   "recovered_dev": recovered(acc_d, base, "dev"), "scene_b": acc_b,
                                   "recovered_b": recovered(acc_b, base, "scene_b"),
                                   "test": ft.accuracy(m, f32["xt"], d["yt"])}), flush=True)  # fmt: skip
+    for text, rows in rows_of.items() if args.seeds else ():
+        keys = ("dev", "recovered_dev", "scene_b", "recovered_b", "scene_a_other", "test", "finetune_cpu_s")
+        mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys}
+        print(json.dumps({"recipe": json.loads(text), "n": args.n, "seeds": args.seeds, "mean": mean}), flush=True)
     return 0
 
 

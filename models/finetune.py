@@ -243,7 +243,7 @@ def finetune(
         x = np.asarray(x, np.float32)
         fit, calibration = None, dict(getattr(getattr(model, "card", None), "input_calibration", None) or {})
         if recipe.calibration != "off":
-            fit = ic.fit_for_recipe(model, x, y, replay, recipe, is_cancelled)
+            fit = ic.fit_for_recipe(model, x, y, replay, recipe, is_cancelled, unlabelled)
             calibration = fit.calibration
         plain = model.without_calibration() if getattr(model, "calibration", None) is not None else model
         x, u = ic.apply(calibration, x), None if unlabelled is None else ic.apply(calibration, unlabelled)
@@ -413,9 +413,10 @@ def _attach(res: FinetuneResult, calibration: dict, fit, bands: int) -> None:
         p.requires_grad_(False)
     if fit is not None:
         keys = ("steps", "best_step", "holdout_before", "holdout_after", "train_before", "train_after",
-                "holdout_loss_before", "holdout_loss_after", "rejected")  # fmt: skip
+                "holdout_loss_before", "holdout_loss_after", "rejected", "pseudo_labelled")  # fmt: skip
         res.calibration_fit = {k: getattr(fit, k) for k in keys}
         res.holdout_before = fit.holdout_before
+        res.pseudo_labelled = res.pseudo_labelled or fit.pseudo_labelled
         if res.holdout_after is None:
             res.holdout_after = fit.holdout_after
 

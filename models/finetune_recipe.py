@@ -64,7 +64,10 @@ class Recipe:
     pseudo_max: int = 2000  # at most this many windows of the image are read (a seeded choice of the grid)
     bn_mix: float = 0.0  # batch-norm statistics re-estimated from this share of image windows + replay (0: kept)
     select_on_image: bool = False  # the epoch's score also counts its agreement with the image's pseudo-labels
-    look_from_pseudo: bool = False  # the analyst's look fitted on the pseudo-labelled windows too
+    # the analyst's look (the "look" calibration's, and the replay's with epochs) fitted on the image's windows the
+    # parent is sure of (``pseudo_threshold``) too: the least-sure labels alone are an unusual sample of each
+    # class's colours (measured: results_finetune_recipes.md, fifth session); core/finetune then reads the image
+    look_from_pseudo: bool = True
     # the new card's input calibration (models/input_calibration.py), fitted before any weight is trained:
     # "look" = the inverse of the analyst's look fitted from the labels (models/finetune_style.py), "fit" =
     # fitted by gradient through the frozen network from the identity, "off" = none (the parent's, if any)

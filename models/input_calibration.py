@@ -112,6 +112,7 @@ class CalibrationFit:
     rejected: str = ""  # why the fitted calibration was not kept (the card then has the parent's: usually none)
     holdout_loss_before: Optional[float] = None  # the held-out labels' mean cross-entropy without / with it
     holdout_loss_after: Optional[float] = None
+    pseudo_labelled: int = 0  # windows of the analyst's image the look was fitted on too (``look_from_pseudo``)
 
 
 def _logits(net: nn.Module, calib: InputCalibration, x: torch.Tensor) -> torch.Tensor:
@@ -305,25 +306,45 @@ def prepare_int8(model, bands: int, patch: int):
 
 
 # ----------------------------------------------------------------------------- in a fine-tuning
-def fit_for_recipe(model, x, y, replay, recipe, is_cancelled=None) -> CalibrationFit:
+def fit_for_recipe(model, x, y, replay, recipe, is_cancelled=None, image=None) -> CalibrationFit:
     """The input calibration ``recipe.calibration`` asks for ("look" or "fit", module docstring), from the
     same training / held-out split of the analyst's windows as the weights use (finetune_recipe.split_holdout);
     the held-out windows guard it (:func:`fit_calibration`). "look": the inverse of the look fitted from the
-    training windows and the EuroSAT ``replay`` patches of the same classes, no gradient step; "fit": from the
-    parent's calibration (none: the identity), ``calibration_steps`` steps through the frozen network."""
+    training windows and the EuroSAT ``replay`` patches of the same classes, no gradient step; with
+    ``recipe.look_from_pseudo``, also from the windows of the analyst's ``image`` (unlabelled, as ``x``) that the
+    parent is sure of (:func:`look_examples`); "fit": from the parent's calibration (none: the identity),
+    ``calibration_steps`` steps through the frozen network."""
     from .finetune_recipe import split_holdout
     from .finetune_style import fit_style
 
     y = np.asarray(y, np.int64)
     tr, ho = split_holdout(y, recipe.holdout_fraction, recipe.seed)
     init = dict(getattr(getattr(model, "card", None), "input_calibration", None) or {}) or None
-    steps = recipe.calibration_steps
+    steps, pseudo = recipe.calibration_steps, 0
     if recipe.calibration == "look":
-        init, steps = from_look(fit_style(x[tr], y[tr], *replay, seed=recipe.seed).to_dict()), 0
-    return fit_calibration(
+        sx, sy, pseudo = look_examples(model, x[tr], y[tr], image if recipe.look_from_pseudo else None, recipe)
+        init, steps = from_look(fit_style(sx, sy, *replay, seed=recipe.seed).to_dict()), 0
+    fit = fit_calibration(
         model, x[tr], y[tr], (x[ho], y[ho]), steps=steps, lr=recipe.calibration_lr, pull=recipe.calibration_pull,
         seed=recipe.seed, is_cancelled=is_cancelled, init=init,
     )  # fmt: skip
+    fit.pseudo_labelled = pseudo
+    return fit
+
+
+def look_examples(model, x, y, image, recipe) -> tuple[np.ndarray, np.ndarray, int]:
+    """(windows, classes, how many are pseudo-labelled) the analyst's look is fitted on: their labelled windows
+    and, given the ``image``'s windows, those the parent is sure of with its class (finetune_pseudo.pseudo_targets:
+    ``pseudo_threshold``). The labels are where the parent is least sure, an unusual sample of each class's
+    colours; the image's sure windows add its ordinary ones (benchmarks/results_finetune_recipes.md)."""
+    if image is None or not len(image):
+        return x, y, 0
+    from .finetune_pseudo import pseudo_targets
+
+    keep, cls, _targets = pseudo_targets(model, image, recipe, np.random.default_rng(recipe.seed))
+    if not len(keep):
+        return x, y, 0
+    return np.concatenate([x, np.asarray(image[keep], np.float32)]), np.concatenate([y, cls]), int(len(keep))
 
 
 def apply(calibration: Optional[dict], x: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -275,3 +275,8 @@ def test_the_default_adapts_by_an_input_calibration_the_engine_applies(tmp_path,
     test = card.metrics["eurosat_test"]
     assert test["after"] == test["before"] and "without the input calibration" in test["judged_on"]
     assert (test["after_through_calibration"] is not None) == bool(card.input_calibration)
+    # the look is fitted on the image's windows the parent is sure of too (look_from_pseudo, the default): the
+    # engine's grid over the image was read and the record says how many windows joined the labels
+    examples = card.training["examples"]
+    assert examples["image_windows"] == TRUTH["columns"] * TRUTH["rows"]
+    assert 0 < examples["pseudo_labelled"] == fit["pseudo_labelled"] <= examples["image_windows"]

@@ -16,6 +16,7 @@ from eurosat_landcover.models.checkpoint import LandCoverClassifier, default_car
 from eurosat_landcover.models.finetune_recipe import Recipe
 from eurosat_landcover.models.input_calibration import (
     InputCalibration,
+    apply,
     fit_calibration,
     fit_for_recipe,
     is_identity,
@@ -110,6 +111,27 @@ def test_the_look_calibration_wins_back_what_a_sensor_shift_took(bundled, patche
     won = ft.accuracy(calibrated, shifted[rest], y[rest]) - ft.accuracy(model, shifted[rest], y[rest])
     assert fit.holdout_loss_after <= fit.holdout_loss_before  # the guard: the held-out cross-entropy never rises
     assert lost > 0.02 and won >= 0.5 * lost, (lost, won, fit.calibration)
+
+
+def test_the_look_is_fitted_on_the_images_sure_windows_too(bundled, patches, eurosat_rgb_zip):
+    """``look_from_pseudo`` (the default): the look is fitted on the labelled windows and on the windows of the
+    analyst's image the parent is sure of. Labels where the parent is least sure are an unusual sample of each
+    class's colours; with the image's windows the calibration lies closer to the shift's exact inverse (fails
+    before: the calibration path never saw the image)."""
+    model, _card = bundled
+    plain, shifted, y = patches
+    labelled = np.argsort(ft.predict(model, shifted).max(1), kind="stable")[:30]
+    replay = ft.replay_arrays(eurosat_rgb_zip, 30)
+    assert Recipe().look_from_pseudo and Recipe().uses_image()
+    alone = fit_for_recipe(model, shifted[labelled], y[labelled], replay, Recipe(look_from_pseudo=False), image=shifted)
+    both = fit_for_recipe(model, shifted[labelled], y[labelled], replay, Recipe(), image=shifted)
+    assert alone.pseudo_labelled == 0 and both.pseudo_labelled > 100  # of 400 (the parent at 0.9: 159)
+    assert not both.rejected and both.holdout_loss_after <= both.holdout_loss_before
+
+    def misfit(fit):  # mean absolute difference (0-255) of the calibrated shifted patches from the plain ones
+        return float(np.abs(apply(fit.calibration, shifted) - plain).mean())
+
+    assert misfit(both) < misfit(alone), (misfit(both), misfit(alone))
 
 
 def test_the_gradient_fit_learns_through_the_frozen_network_and_the_guard_drops_what_misleads(bundled, patches):
