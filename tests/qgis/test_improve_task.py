@@ -32,7 +32,7 @@ def section(tmp_path, monkeypatch, qgis_new_project):
     settings = SimpleNamespace(replay_data=str(replay), save=lambda: None)
     page = SimpleNamespace(files=files, session=object(), pushed=[], settings=settings)
     page.push = lambda text, level=Qgis.MessageLevel.Info: page.pushed.append((text, level))
-    monkeypatch.setattr(improve_section.ImproveSection, "_examples", staticmethod(lambda *a: ("points", "examples")))
+    monkeypatch.setattr(improve_section.ImproveSection, "_labels", staticmethod(lambda *a: "points"))
     s = improve_section.ImproveSection(page)
     with plugin_log() as s.logged:
         yield s
@@ -102,3 +102,25 @@ def test_cancel_reads_as_cancelled(section, monkeypatch):
         "Improving the model was cancelled; nothing was written.",
         Qgis.MessageLevel.Info,
     )
+
+
+def test_the_images_windows_are_read_in_the_task_not_on_qgis_main_thread(section, monkeypatch):
+    """Reading the windows (the labels' and up to 2,000 of the image's grid) took 25 s on a Sentinel-2-sized JPEG
+    2000 tile: done on the main thread it froze QGIS. The page reads only the edit log; the task reads the image."""
+    import numpy as np
+    from eurosat_landcover.core.finetune import run as run_mod
+    from eurosat_landcover.core.finetune.labels import LabelledPoints
+    from eurosat_landcover.ui.correct import improve_section
+
+    points = LabelledPoints(np.array([[0.0, 0.0]]), np.array([1]), "", "edit log", "run_edits.gpkg")
+    monkeypatch.setattr(improve_section.ImproveSection, "_labels", staticmethod(lambda *a: points))
+    seen = {}
+
+    def read(image, pts, *a, **k):
+        seen.update(thread=threading.current_thread(), points=pts, image=image)
+        raise ClassificationError("stop after the read")
+
+    monkeypatch.setattr(run_mod, "examples_at", read)  # the real finetune_from_labels runs up to its read
+    text, _level = _improve(section)
+    assert seen["thread"] is not threading.main_thread() and seen["points"] is points
+    assert Path(seen["image"]) == MOSAIC and text == "Stop after the read."

@@ -141,8 +141,8 @@ class ImproveSection(QGroupBox):
         card = (summary.get("model") or {}).get("card") or None
         out = new_card_path(files)
         log_path, recipe = files.log, self.recipe
-        try:  # the log and the image are read here, on the main thread (GDAL); the task only trains
-            points, examples = self._examples(image, log_path, card, recipe)
+        try:  # the edit log is read here (small, quick); the image's windows in the task: a JPEG 2000 tile
+            points = self._labels(log_path, card)  # read on this thread froze QGIS for 25 s (2,000 windows)
         except Exception as exc:  # one sentence, never a traceback
             self._say(str(exc)[:1].upper() + str(exc)[1:].rstrip(".") + ".")
             return None
@@ -157,7 +157,6 @@ class ImproveSection(QGroupBox):
                 image,
                 points,
                 out,
-                examples=examples,
                 model=card,
                 replay_data=replay,
                 recipe=recipe,
@@ -179,14 +178,11 @@ class ImproveSection(QGroupBox):
         return self.task
 
     @staticmethod
-    def _examples(image, log_path, card, recipe=None):
+    def _labels(log_path, card):
         from ...core.finetune.labels import read_labels
-        from ...core.finetune.run import examples_at
         from ...core.stages.model import read_card
-        from ...models.checkpoint import default_card_path
 
-        points = read_labels(log_path, read_card(card).class_names)
-        return points, examples_at(image, points, str(card or default_card_path()), recipe=recipe)
+        return read_labels(log_path, read_card(card).class_names)
 
     def cancel_task(self, *_args) -> None:
         if self.task is not None:
