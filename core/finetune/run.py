@@ -87,10 +87,11 @@ def read_examples(inspector, points: LabelledPoints, progress: Optional[Progress
     return ex
 
 
-def image_windows(inspector, max_windows: int, seed: int = 0) -> np.ndarray:
+def image_windows(inspector, max_windows: int, seed: int = 0, progress: Optional[ProgressFn] = None) -> np.ndarray:
     """Windows of the engine's grid (stride one window) over the whole image, at most ``max_windows`` (a
     seeded choice); windows with any nodata are left out. They are the image as the model will see it:
-    the semi-supervised parts of fine-tuning (models/finetune_pseudo.py) learn its look from them."""
+    the look calibration and the semi-supervised parts of fine-tuning (models/finetune_pseudo.py) learn its
+    look from them. ``progress(Progress)`` every 64 windows (a JPEG 2000 tile takes tens of seconds)."""
     p, c = inspector.patch, len(inspector.card.bands)
     grid = [(col, row) for row in range(0, inspector.wr.height - p + 1, p)
             for col in range(0, inspector.wr.width - p + 1, p)]  # fmt: skip
@@ -98,7 +99,9 @@ def image_windows(inspector, max_windows: int, seed: int = 0) -> np.ndarray:
         take = np.random.default_rng(seed).choice(len(grid), size=max_windows, replace=False)
         grid = [grid[i] for i in sorted(take)]
     out = []
-    for col, row in grid if max_windows > 0 else []:
+    for i, (col, row) in enumerate(grid if max_windows > 0 else []):
+        if progress is not None and i % 64 == 0:
+            progress(Progress(i / len(grid), FINETUNE, f"reading the image's windows ({i} of {len(grid)})"))
         try:
             data, valid = inspector.read_window(col, row)
         except ClassificationError:  # no data under it
@@ -119,15 +122,15 @@ def examples_at(
 ) -> Examples:
     """The windows the engine reads at ``points`` of ``image`` and, when the recipe (default: the shipped
     one) uses them, up to ``recipe.pseudo_max`` windows of its grid (GDAL handles closed before returning);
-    ``progress`` sees them fill 0.02..0.10 of a fine-tuning's bar."""
+    ``progress`` sees them fill 0.02..0.10 of a fine-tuning's bar (the labels' windows, then the image's)."""
     from ...models.finetune_recipe import Recipe
 
     recipe = recipe or Recipe()
     insp = inspector_for(image, points, card_path, bands, radiometry)
     try:
-        ex = read_examples(insp, points, None if progress is None else scaled(progress, 0.02, 0.1))
+        ex = read_examples(insp, points, None if progress is None else scaled(progress, 0.02, 0.05))
         if recipe.uses_image():
-            ex.image = image_windows(insp, recipe.pseudo_max, recipe.seed)
+            ex.image = image_windows(insp, recipe.pseudo_max, recipe.seed, scaled(progress, 0.05, 0.1))
         return ex
     finally:
         insp.src = insp.wr = None

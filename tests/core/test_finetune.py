@@ -228,6 +228,10 @@ def test_image_windows_are_the_engines_grid_without_nodata(tmp_path):
     b = TRUTH["blocks"][13]
     assert np.array_equal(got[13], insp.read_window(b["col"] * 64, b["row"] * 64)[0])
     assert len(image_windows(insp, 10)) == 10 and len(image_windows(insp, 0)) == 0
+    seen = []
+    image_windows(insp, 200, progress=seen.append)  # a long read reports: every 64 windows, the count in words
+    assert [round(p.fraction, 3) for p in seen] == [round(i / len(got), 3) for i in range(0, len(got), 64)]
+    assert seen[-1].message == f"reading the image's windows (64 of {len(got)})"
     holed = tmp_path / "holed.tif"
     ds = gdal.Translate(str(holed), str(MOSAIC), noData=0)
     for band in range(1, 4):
