@@ -11,9 +11,10 @@ folder: its first run builds the INT8 model, about a minute). Each child process
 ``import torch`` (what ``classify()`` would import first) and the call, with the stages measured by wrapping the
 functions that do them (no engine code changed): the idle-CPU sample, releasing the GPU libraries' pages,
 loading the INT8 entry (``torch.load`` + ``torch.jit.load``), the probe check, each batch, the outputs. CPU s: the
-process's CPU time over import + call (all threads), steadier than wall-clock times on a shared machine.
+process's CPU time over import + call (all threads), steadier than wall-clock times on a shared machine; "CPU s
+of the calling thread" (``time.thread_time``): the model's own work where the request runs it on 1 thread.
 
-Variants, run in turn round after round (before / after in one run, same conditions):
+Variants, run in turn round after round, the order reversed every other round (before / after in one run):
 - ``this``: the engine of this checkout;
 - ``--before DIR``: the engine in DIR (a folder holding an ``eurosat_landcover`` package, e.g. ``git archive
   <commit> | tar -x -C DIR/eurosat_landcover``);
@@ -44,9 +45,12 @@ STAGES = (
     ("gpu_pages", "GPU library pages released"),
     ("int8_load", "INT8 entry load (torch.load + jit.load)"),
     ("probe", "probe check"),
+    ("probe_cpu", "probe check, CPU s of the calling thread"),
     ("batches", "batches (all)"),
     ("first_batch", "first batch"),
+    ("first_batch_cpu", "first batch, CPU s of the calling thread"),
     ("median_batch", "median batch"),
+    ("median_batch_cpu", "median batch, CPU s of the calling thread"),
     ("prepare_input", "input prepared (GDAL)"),
     ("outputs", "rasters closed + overviews + renamed"),
 )
@@ -62,11 +66,12 @@ def child(vrt: str, out: str, stride: int, threads: str, skip_probe: bool) -> di
         fn = getattr(owner, name)
 
         def timed(*a, **k):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             try:
                 return fn(*a, **k)
             finally:
                 spent.setdefault(key, []).append(time.perf_counter() - t)
+                spent.setdefault(key + "_cpu", []).append(time.thread_time() - c)
 
         setattr(owner, name, timed)
 
@@ -98,6 +103,8 @@ def child(vrt: str, out: str, stride: int, threads: str, skip_probe: bool) -> di
     r.update({k: sum(v) for k, v in spent.items()})
     batches = sorted(spent.get("batches", [0.0]))
     r["first_batch"], r["median_batch"] = spent.get("batches", [0.0])[0], batches[len(batches) // 2]
+    r["first_batch_cpu"] = spent.get("batches_cpu", [0.0])[0]
+    r["median_batch_cpu"] = sorted(spent.get("batches_cpu", [0.0]))[len(batches) // 2]
     r["path"], r["device"] = res.summary["fast_path"]["path"], res.summary["device"]
     r["outputs_sha256"] = outputs_hash(res)
     return r
@@ -158,8 +165,8 @@ def main() -> int:
         vrt = str(make_mosaic_vrt(d / f"mosaic_{args.size}.vrt", args.size))
         run_child("prime", str(ROOT.parent), [vrt, str(d / "prime"), str(args.stride), args.threads, "run"], env)
         runs: dict = {v: [] for v in variants}
-        for i in range(args.rounds):
-            for v, (pythonpath, mode) in variants.items():
+        for i in range(args.rounds):  # the order reversed every other round: no variant always runs first
+            for v, (pythonpath, mode) in list(variants.items())[:: 1 if i % 2 == 0 else -1]:
                 out = str(d / f"out_{i}_{len(runs[v])}_{mode}_{hash(v) & 0xFFFF}")
                 runs[v].append(run_child(v, pythonpath, [vrt, out, str(args.stride), args.threads, mode], env))
     lines += table(runs, args)
