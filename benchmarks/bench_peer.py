@@ -186,6 +186,14 @@ def run_child(kind: str, argv: list[str], env: dict) -> dict:
     raise SystemExit(f"{kind} child failed (exit {p.returncode}):\n{p.stdout[-1500:]}\n{p.stderr[-3000:]}")
 
 
+def header(warm: bool) -> str:
+    """The table's two header lines (the warm columns with ``--warm``)."""
+    head = ["raster, stride", "windows", "plugin call s", "of which import torch s", "peer call s", "call ratio"]
+    head += ["plugin warm call s", "peer warm call s", "warm ratio"] if warm else []
+    head += ["plugin process s", "peer process s", "plugin RSS MB", "peer RSS MB", "plugin path", "plugin threads"]
+    return "| " + " | ".join([*head, "load avg"]) + " |\n|---|" + "---:|" * (len(head) - 3) + "---|---|---:|"
+
+
 def row(size: int, stride: int, pl: dict, pe: dict, warm: bool) -> str:
     """One table line: the plugin's best run (``pl``) beside the peer's (``pe``)."""
     cells = [f"{size}², {stride}", f"{pl['windows']:,}", f"{pl['call']:.2f}", f"{pl['torch_import']:.2f}"]
@@ -245,11 +253,7 @@ def main() -> int:
         say(f"plugin cache primed: {first['path']}: {first['reason']}")
         say()
         warm = ["warm"] if args.warm else []
-        head = ["raster, stride", "windows", "plugin call s", "of which import torch s", "peer call s", "call ratio"]
-        head += ["plugin warm call s", "peer warm call s", "warm ratio"] if warm else []
-        head += ["plugin process s", "peer process s", "plugin RSS MB", "peer RSS MB", "plugin path", "plugin threads"]
-        say("| " + " | ".join([*head, "load avg"]) + " |")
-        say("|---|" + "---:|" * (len(head) - 3) + "---|---|---:|")
+        say(header(args.warm))
         peer_path = ""
         for spec in args.sizes:
             size, stride = (int(v) for v in spec.split(":"))
