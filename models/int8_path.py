@@ -346,8 +346,8 @@ class Unoptimised(torch.nn.Module):
     """The frozen INT8 module run without TorchScript's graph-executor optimisation (``optimized_execution``,
     a thread-local switch, set for the call only): its graph is quantized ops that no pass fuses, so the
     profiling run and the optimised plan the executor builds on a process's first two calls only cost time
-    (0.13-0.15 -> 0.07-0.08 s of CPU for the first two calls, 1 thread: benchmarks/results_int8.md, fifth session);
-    same outputs, bit for bit."""
+    (a fresh process's probe check 0.091 -> 0.048 s, benchmarks/bench_int8_call.py, results_int8.md fifth
+    session); same outputs, bit for bit."""
 
     def __init__(self, script):
         super().__init__()
