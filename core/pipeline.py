@@ -91,10 +91,11 @@ def classify(
 
 def _classify_into(out_dir, req, progress, check_cancel, clock, warnings, model) -> ClassificationResult:
     """The stages, once the output folder exists (the ``classify`` arguments, unpacked)."""
+    # INT8 runs on the CPUs idle while the run prepares (models/devices.idle_cpu_threads), unless ``threads`` is set;
+    # sampled from before ``import torch`` (a new process's first second), so the sample needs no wait of its own
+    idle_since = cpu_sample() if req.fast_path == "int8" and req.threads is None else None
     import torch
 
-    # INT8 runs on the CPUs idle while the run prepares (models/devices.idle_cpu_threads), unless ``threads`` is set
-    idle_since = cpu_sample() if req.fast_path == "int8" and req.threads is None else None
     check_input_exists(req)
     card = model[1] if model is not None else read_card(req.model_card, req.mode)
     check_mode(card, req.mode)

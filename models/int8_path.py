@@ -342,6 +342,22 @@ def freeze(module: Int8Classifier, example: torch.Tensor):
             return torch.jit.freeze(torch.jit.trace(module, example.float(), check_trace=False).eval())
 
 
+class Unoptimised(torch.nn.Module):
+    """The frozen INT8 module run without TorchScript's graph-executor optimisation (``optimized_execution``,
+    a thread-local switch, set for the call only): its graph is quantized ops that no pass fuses, so the
+    profiling run and the optimised plan the executor builds on a process's first two calls only cost time
+    (a fresh process's probe check 0.091 -> 0.048 s, benchmarks/bench_int8_call.py, results_int8.md fifth
+    session); same outputs, bit for bit."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script = script
+
+    def forward(self, x):
+        with torch.jit.optimized_execution(False):
+            return self.script(x)
+
+
 def save(module, key: dict, probe: torch.Tensor, reference: torch.Tensor, path: Path) -> str:
     """Write the traced module with its key, the probe patches and fp32's probabilities on them (atomic)."""
     from .weights_memo import write_atomic
@@ -449,6 +465,7 @@ def prepare(model, bands: int, patch: int):
             note += "; classifier refitted" if refitted else "; classifier refit not kept (not closer to fp32)"
             if path is not None:
                 note += "; " + save(module, key, probe, reference, path)
+        module = Unoptimised(module).eval()
         stats = compare(module, reference, probe.float())
     except Exception as exc:  # quantization unsupported for this network or build: fp32
         return fallback(f"INT8 model could not be built ({type(exc).__name__}: {exc})", note)

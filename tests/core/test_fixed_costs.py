@@ -165,3 +165,26 @@ def test_a_run_served_by_the_cached_graph_imports_no_timm(small_raster, tmp_path
     assert first["classes"] == second["classes"]
     diff = np.abs(np.array(first["probs"], dtype=int) - np.array(second["probs"], dtype=int))
     assert diff.max() <= 1
+
+
+IDLE_CHILD = """
+import sys
+from eurosat_landcover.core import pipeline
+from eurosat_landcover.core.request import ClassificationRequest
+real, seen = pipeline.cpu_sample, []
+pipeline.cpu_sample = lambda: seen.append("torch" in sys.modules) or real()
+r = pipeline.classify(ClassificationRequest(sys.argv[1], sys.argv[2], stride=64, device="cpu", fast_path="int8"))
+print("RESULT", seen, r.summary["device"])
+"""
+
+
+def test_int8_samples_the_idle_cpus_from_before_torch_is_imported(small_raster, tmp_path):
+    """An INT8 run without ``threads`` measures the idle CPUs over at least 0.1 s (models/devices.idle_cpu_threads):
+    sampled from before a new process imports torch (~1 s), that costs no wait (up to 0.04 s before)."""
+    env = dict(os.environ, EUROSAT_LANDCOVER_CACHE_DIR=str(tmp_path / "cache"))
+    env["EUROSAT_LANDCOVER_CALIBRATION_DATA"] = str(tmp_path / "absent.zip")  # no INT8 model: fp32, quickly
+    cmd = [sys.executable, "-c", IDLE_CHILD, str(small_raster), str(tmp_path / "out")]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    result = [line for line in p.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result, p.stderr[-2000:]
+    assert result[0].startswith("RESULT [False] cpu"), result[0]  # one sample, taken while torch was not imported

@@ -145,6 +145,25 @@ def test_int8_calibrated_checked_cached_and_reloaded(loaded, primed, tmp_path, m
     assert out.split() == ["loaded", report.path, "False", "False"], out
 
 
+def test_int8_module_runs_unoptimised_with_the_same_outputs(loaded, primed, monkeypatch):
+    """The profiling executor's first two calls cost each process time and fuse nothing in a graph of quantized
+    ops: the INT8 module runs with the executor's optimisation off, for its call only, bit for bit as before."""
+    cache, report = primed
+    if report.path != "int8":
+        pytest.skip(f"no INT8 model on this CPU: {report.reason}")
+    monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(cache))
+    model, card, _ = loaded
+    module, again = (int8_path.prepare(model, 3, card.patch_size)[0] for _ in range(2))  # two loads of the entry
+    assert isinstance(module, int8_path.Unoptimised), type(module)
+    x = torch.randint(0, 256, (8, 3, card.patch_size, card.patch_size), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        optimised = [again.script(x.float()) for _ in range(3)]  # profiled, then the optimised plan
+        assert all(torch.equal(module(x.float()), y) for y in optimised)
+    seen = []
+    int8_path.Unoptimised(lambda t: seen.append(torch._C._get_graph_executor_optimize()) or t)(x)
+    assert seen == [False] and torch._C._get_graph_executor_optimize()  # off during the call, restored after
+
+
 def test_int8_runs_on_the_idle_cpus_unless_the_request_sets_threads(primed, tmp_path, monkeypatch):
     """A 1,024-window INT8 call took 3.9-8.9 s on 2 OpenMP threads with one of 2 cores busy, 0.6-1.3 s on 1
     (benchmarks/results_int8.md): INT8 takes the CPUs idle now, says so, gives the same map (integer sums)
