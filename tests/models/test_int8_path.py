@@ -156,9 +156,17 @@ def test_int8_module_runs_unoptimised_with_the_same_outputs(loaded, primed, monk
     module, again = (int8_path.prepare(model, 3, card.patch_size)[0] for _ in range(2))  # two loads of the entry
     assert isinstance(module, int8_path.Unoptimised), type(module)
     x = torch.randint(0, 256, (8, 3, card.patch_size, card.patch_size), generator=torch.Generator().manual_seed(1))
-    with torch.inference_mode():
-        optimised = [again.script(x.float()) for _ in range(3)]  # profiled, then the optimised plan
-        assert all(torch.equal(module(x.float()), y) for y in optimised)
+    fusion = torch.jit.onednn_fusion_enabled()  # process-wide; the fp32 fast path turns it on (fast_path.py)
+    try:
+        torch.jit.enable_onednn_fusion(False)  # the executor's plan as in a process that ran no fp32 fast path
+        with torch.inference_mode():
+            optimised = [again.script(x.float()) for _ in range(3)]  # profiled, then the optimised plan
+            plain = module(x.float())
+            assert all(torch.equal(plain, y) for y in optimised)
+            torch.jit.enable_onednn_fusion(True)  # an fp32 fast-path run earlier in the process: same answer
+            assert torch.equal(module(x.float()), plain)
+    finally:
+        torch.jit.enable_onednn_fusion(fusion)
     seen = []
     int8_path.Unoptimised(lambda t: seen.append(torch._C._get_graph_executor_optimize()) or t)(x)
     assert seen == [False] and torch._C._get_graph_executor_optimize()  # off during the call, restored after
