@@ -21,8 +21,10 @@ from .mosaic import SUMMARY_NAME, merged_summary, raster_summary, write_mosaic
 from .replace import SetReplacement
 from .worker import KINDS, MARKER_DIR, blocks_dir, complete_marker, run_block, temp_token, tile_path
 
+LOG = logging.getLogger(__name__)
 DEFAULT_BLOCK_SIZE = 4096  # px at the model's gsd: 16 MB per band read, ~16k windows at stride 32
 DEFAULT_RETRIES = 2
+CANCEL_GRACE_S = 60.0  # after a cancel, how long the client waits for the running blocks to stop writing
 
 
 @dataclass
@@ -384,11 +386,21 @@ def _run_blocks(distributed, connect_args, plans, todo, options, outdir, fp, mar
             try:
                 _follow(distributed, futures, markers, failures, follow.report, follow.is_cancelled, retries)
             except BaseException:
-                cancel.set()
+                cancel.set()  # running blocks stop at their next check; one past its last check writes its files
+                _wait_for_workers(distributed, futures)  # so that none still writes once this has returned
                 client.cancel(list(futures))
                 raise
     finally:
         _sweep(outdir, plans)
+
+
+def _wait_for_workers(distributed, futures) -> None:
+    """Until every block has stopped (at most CANCEL_GRACE_S): a block still writing after the call returned
+    left tiles without their marker, which a rerun then refused as another run's files."""
+    try:
+        distributed.wait(list(futures), timeout=CANCEL_GRACE_S)
+    except Exception:  # a timeout (a stuck worker): its futures are cancelled next; the sweep still runs
+        LOG.warning("some blocks had not stopped %.0f s after the cancel", CANCEL_GRACE_S)
 
 
 def _public(options: dict, block_size: int) -> dict:

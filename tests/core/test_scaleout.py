@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -225,7 +226,11 @@ def test_cancel_leaves_no_partial_file_and_a_rerun_computes_only_what_is_missing
         )
     assert not _partials(out)
     assert not (out / "eurosat_mosaic_rgb_classes.vrt").exists()
-    done_before = len(list((out / "eurosat_mosaic_rgb_blocks").glob("*_classes.tif")))
+    blocks = out / "eurosat_mosaic_rgb_blocks"
+    left = sorted(p.name for p in blocks.rglob("*"))
+    time.sleep(3)  # no block still writes once the cancel has returned (one did: the rerun refused its tiles)
+    assert sorted(p.name for p in blocks.rglob("*")) == left
+    done_before = len(list(blocks.glob("*_classes.tif")))
     assert 2 <= done_before < 6
     summary = classify_many([str(SAMPLE)], out, {"stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK)
     assert summary["cluster"]["blocks_reused"] == done_before
