@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -161,15 +160,13 @@ def child(args) -> None:
 
 # ----------------------------------------------------------------------------- parent
 def run_process(vrt: Path, stride: int, cache_dir: Path, out: Path, args) -> list:
+    from bench_int8 import child_result
+
     env = dict(os.environ, EUROSAT_LANDCOVER_CACHE_DIR=str(cache_dir))
     env["PYTHONPATH"] = str(ROOT.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(vrt), str(out), str(stride), repr(time.time())]
-    cmd += ["--fast-path", args.fast_path] + (["--threads", str(args.threads)] if args.threads else [])
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise SystemExit(f"child failed (exit {p.returncode}):\n{p.stderr[-3000:]}")
+    options = ["--fast-path", args.fast_path] + (["--threads", str(args.threads)] if args.threads else [])
+    argv = [str(vrt), str(out), str(stride), repr(time.time()), *options]  # the spawn's time, as late as possible
+    return child_result(Path(__file__).resolve(), argv, env)
 
 
 def fmt_row(label: str, r: dict) -> str:

@@ -55,6 +55,19 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_result(script: str, argv: list, env: dict, label: str = "child") -> dict:
+    """Run ``script --child *argv`` in a fresh Python with ``env``; -> the JSON of the ``RESULT `` line it
+    prints. A child that prints none stops the benchmark with its exit status and the ends of its output."""
+    import json
+    import subprocess
+
+    p = subprocess.run([sys.executable, str(script), "--child", *argv], capture_output=True, text=True, env=env)
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise SystemExit(f"{label} failed (exit {p.returncode}):\n{p.stdout[-1500:]}\n{p.stderr[-3000:]}")
+
+
 def rss_by_mapping(top: int = 8) -> list[tuple[str, float]]:
     """Resident MB per mapped file (anonymous memory as '[anonymous]'), largest first."""
     sizes: dict[str, float] = defaultdict(float)

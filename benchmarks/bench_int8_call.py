@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -123,13 +122,10 @@ def outputs_hash(res) -> str:
 
 
 def run_child(variant: str, pythonpath: str, argv: list, env: dict) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *argv]
+    from bench_int8 import child_result
+
     env = dict(env, PYTHONPATH=pythonpath + os.pathsep + env.get("PYTHONPATH", ""))
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise SystemExit(f"{variant} child failed (exit {p.returncode}):\n{p.stderr[-3000:]}")
+    return child_result(Path(__file__).resolve(), argv, env, f"{variant} child")
 
 
 def main() -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,12 +78,9 @@ def child(vrt: str, out: str, stride: int, fast_path: str) -> dict:
 
 
 def run_child(argv: list, env: dict) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *argv]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise SystemExit(f"child failed (exit {p.returncode}):\n{p.stdout[-1500:]}\n{p.stderr[-3000:]}")
+    from bench_int8 import child_result
+
+    return child_result(Path(__file__).resolve(), argv, env)
 
 
 def main() -> int:

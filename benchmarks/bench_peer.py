@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -196,13 +195,11 @@ def export_onnx(path: Path) -> None:
 
 
 def run_child(kind: str, argv: list[str], env: dict) -> dict:
+    from bench_int8 import child_result
+
     t0 = time.time()
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, *argv]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return dict(json.loads(line[7:]), process=time.time() - t0)
-    raise SystemExit(f"{kind} child failed (exit {p.returncode}):\n{p.stdout[-1500:]}\n{p.stderr[-3000:]}")
+    result = child_result(Path(__file__).resolve(), [kind, *argv], env, f"{kind} child")
+    return dict(result, process=time.time() - t0)
 
 
 def header(warm: bool) -> str:
