@@ -55,7 +55,12 @@ def augment_batch(
         ct = 1 + (torch.rand(n, 1, 1, 1, device=dev, dtype=x.dtype) * 2 - 1) * jitter
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = ((x - mean) * ct + mean) * b
-    x = x.clamp_(0, 255)
+    return pixel_changes(x.clamp_(0, 255), radiometric, texture, texture_sigma, texture_only)
+
+
+def pixel_changes(x, radiometric: float, texture: float, texture_sigma=None, texture_only=None) -> torch.Tensor:
+    """The label-preserving part of the augmentation: :func:`radiometric_batch` on a share ``radiometric`` of
+    the batch, then :func:`texture_batch` on a share ``texture`` (of the ``texture_only`` samples, when given)."""
     x = radiometric_batch(x, p=radiometric) if radiometric > 0 else x
     if texture <= 0:
         return x
@@ -220,8 +225,4 @@ def photometric_for_training(x: torch.Tensor, args) -> torch.Tensor:
     """Only the pixel-wise part of the training augmentation (``--radiometric``, then ``--texture``), for
     batches whose labels are per pixel (the map model's scenes), where geometry would move the labels."""
     radiometric = getattr(args, "radiometric", 0.0) or 0.0
-    texture = getattr(args, "texture", 0.0) or 0.0
-    x = radiometric_batch(x, p=radiometric) if radiometric > 0 else x
-    if texture <= 0:
-        return x
-    return texture_batch(x, p=texture, sigma=tuple(getattr(args, "texture_sigma", TEXTURE_DEFAULTS["sigma"])))
+    return pixel_changes(x, radiometric, getattr(args, "texture", 0.0) or 0.0, getattr(args, "texture_sigma", None))
