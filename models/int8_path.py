@@ -343,11 +343,10 @@ def freeze(module: Int8Classifier, example: torch.Tensor):
 
 
 class Unoptimised(torch.nn.Module):
-    """The frozen INT8 module run without TorchScript's graph-executor optimisation (``optimized_execution``,
-    a thread-local switch, set for the call only): its graph is quantized ops that no pass fuses, so the
-    profiling run and the optimised plan the executor builds on a process's first two calls only cost time
-    (a fresh process's probe check 0.091 -> 0.048 s, benchmarks/bench_int8_call.py, results_int8.md fifth
-    session); same outputs, bit for bit."""
+    """The frozen INT8 module run without TorchScript's graph-executor optimisation (thread-local, for the call
+    only): nothing fuses in a graph of quantized ops, so the executor's profiling run and plan only cost time
+    (probe check 0.091 -> 0.048 s: results_int8.md, fifth session), and its outputs are the same bit for bit
+    whether or not an fp32 fast-path run turned oneDNN fusion on (the plan's moved by up to 5e-7)."""
 
     def __init__(self, script):
         super().__init__()

@@ -179,10 +179,9 @@ def finetune_from_labels(
     progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
     command: str = "",
-    examples: Optional[Examples] = None,
 ) -> dict:
     """Read the examples, fine-tune, write ``out_card`` + its weights; returns the card's record.
-    ``labels`` may be already read points, ``examples`` their windows (read by :func:`examples_at`);
+    ``labels`` may be already read points (the QGIS page reads its edit log on the main thread);
     ``progress(Progress)`` (core/progress.py, stage "finetune"), ``is_cancelled()`` polled between steps."""
     from ...models import finetune as ft
     from ...models.checkpoint import ModelLoadError, default_card_path, load_model
@@ -208,10 +207,8 @@ def finetune_from_labels(
         raise ClassificationError(f"{Path(labels).name} holds no labelled cell or feature: label some first")
     replay_path = _replay_source(replay_data)
     recipe = recipe or ft.Recipe()
-    if examples is None:
-        report(0.02, f"reading {len(points)} window(s) as the engine reads them")
-        examples = examples_at(image, points, str(parent_path), bands, radiometry, progress, recipe)
-    ex = examples
+    report(0.02, f"reading {len(points)} window(s) as the engine reads them")
+    ex = examples_at(image, points, str(parent_path), bands, radiometry, progress, recipe)
     if len(ex.y) == 0:
         raise ClassificationError(
             f"none of the {len(points)} label(s) lies on data of {Path(image).name}: is it the image they were made on?"
