@@ -22,7 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("labels", help="edit log (*_edits.gpkg), assessment sample, or a point/polygon layer")
     p.add_argument("out_card", metavar="OUT_CARD.json", help="the new model card (its .safetensors goes beside it)")
     p.add_argument("--class-field", help="the layer's class field (class names or codes)")
-    p.add_argument("--model", metavar="CARD", help="the model to start from (default: the bundled model)")
+    p.add_argument(
+        "--model",
+        metavar="CARD",
+        help="the model to start from, a window classifier or a map card (default: an edit log's run's model when "
+        "that run read IMAGE, else the bundled model)",
+    )
     p.add_argument("--replay-data", metavar="ZIP", help="EuroSAT RGB zip whose TRAIN patches are replayed")
     p.add_argument(
         "--sample-holdout",

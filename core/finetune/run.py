@@ -136,6 +136,17 @@ def examples_at(
         insp.src = insp.wr = None
 
 
+def _run_model(points: LabelledPoints, image) -> Optional[str]:
+    """The model card of the run an edit log belongs to, when that run read ``image`` and the card is there."""
+    try:
+        d = json.loads(points.run_summary.read_text(encoding="utf-8")) if points.run_summary else {}
+    except (OSError, ValueError):
+        return None
+    card = (d.get("model") or {}).get("card") or ""
+    same_image = _same_file((d.get("input") or {}).get("path") or "", image)
+    return card if same_image and card and Path(card).is_file() else None
+
+
 def check_output(out_card: Path, parent_card: Path, overwrite: bool) -> None:
     """Refuse an output that is not a .json card, exists, would replace the parent, or cannot be written."""
     if out_card.suffix.lower() != ".json":
@@ -181,10 +192,14 @@ def finetune_from_labels(
     command: str = "",
 ) -> dict:
     """Read the examples, fine-tune, write ``out_card`` + its weights; returns the card's record.
+    ``model`` None: the model of the edit log's run when it read ``image`` (a map-mode run: its map card, whose
+    trunk is fine-tuned: models/finetune_map.py), else the bundled model.
     ``labels`` may be already read points (the QGIS page reads its edit log on the main thread);
     ``progress(Progress)`` (core/progress.py, stage "finetune"), ``is_cancelled()`` polled between steps."""
     from ...models import finetune as ft
     from ...models.checkpoint import ModelLoadError, default_card_path, load_model
+    from ...models.finetune_map import trunk_classifier
+    from ...models.registry import is_per_pixel
     from ..stages.model import read_card
 
     t0 = time.perf_counter()
@@ -201,6 +216,8 @@ def finetune_from_labels(
         points, labels = labels, labels.source
     else:
         points = read_labels(labels, card0.class_names, class_field, sample_holdout=sample_holdout)
+    if model is None and (run_model := _run_model(points, image)) is not None:
+        model, card0 = run_model, read_card(run_model)  # an edit log's run: its model (map mode: its map card)
     parent_path = Path(model) if model else default_card_path()
     check_output(out_card, parent_path, overwrite)
     if len(points) == 0:
@@ -221,6 +238,9 @@ def finetune_from_labels(
         parent, card = load_model(parent_path, device="cpu")
     except ModelLoadError as exc:
         raise ClassificationError(f"cannot load the model: {exc}") from None
+    map_parent = None
+    if is_per_pixel(card.architecture):  # a map card: its trunk, the window classifier, is what is fine-tuned
+        map_parent, parent = parent, trunk_classifier(parent)
     report(0.12, "decoding EuroSAT replay, validation and test patches")
     replay = ft.replay_arrays(replay_path, recipe.replay_per_class, recipe.seed)
     # the validation patches choose a weight-training epoch: none to choose without one (epochs 0)
@@ -249,11 +269,31 @@ def finetune_from_labels(
     )
     if is_cancelled is not None and is_cancelled():
         raise ClassificationCancelled("fine-tuning cancelled")
+    if map_parent is not None:
+        record["map_model"] = _as_map_card(res, map_parent, card)
     ft.save_finetuned(res, card, out_card, out_card.stem, dict(record))
     record["card"] = str(out_card)
     record["seconds_total"] = round(time.perf_counter() - t0, 1)
     report(1.0, "done")
     return record
+
+
+def _as_map_card(res, map_parent, card) -> dict:
+    """The fine-tuned trunk put back behind the parent map card's decoder (``res.model`` becomes the map model
+    the new card saves); -> the record's ``map_model`` entry."""
+    from ...models.finetune_map import trunk_changed, with_trunk
+
+    res.model = with_trunk(map_parent, res.model)
+    moved = trunk_changed(map_parent, res.model)
+    decoder = {"name": card.name, "weights_sha256": card.weights_sha256}  # the parent map card's own decoder
+    return {
+        "trunk": "fine-tuned (its weights moved; the decoder was trained on the parent's)"
+        if moved
+        else "the parent's, unchanged (the input calibration is the change)",
+        "decoder_from": decoder,
+        "figures": "metrics.eurosat_test and metrics.holdout are the trunk's, the window classifier's, on 64 px "
+        "windows (per-window, not per-pixel figures)",
+    }
 
 
 def _record(card, parent_path, points, ex, res, recipe, test, image, command, replay_path) -> dict:
