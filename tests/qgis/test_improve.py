@@ -27,19 +27,29 @@ MOSAIC = REPO / "sample_data" / "eurosat_mosaic_rgb.tif"
 TRUTH = json.loads((REPO / "sample_data" / "eurosat_mosaic_rgb_truth.json").read_text())
 
 
-@pytest.fixture
-def mosaic_run(tmp_path):
+def _classify(tmp_path, mode="windows"):
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
     image = Path(shutil.copy(MOSAIC, tmp_path / "mosaic.tif"))
-    res = classify(ClassificationRequest(image, tmp_path / "out", stride=64, device="cpu", threads=1))
-    return image, Path(res.classes_path)
+    req = ClassificationRequest(image, tmp_path / "out", stride=64, device="cpu", threads=1, mode=mode)
+    return image, Path(classify(req).classes_path)
 
 
-def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, eurosat_rgb_zip, monkeypatch):
-    monkeypatch.setenv("EUROSAT_DATASETS", str(eurosat_rgb_zip.parent.parent))
-    image, classes = mosaic_run
+@pytest.fixture
+def mosaic_run(tmp_path):
+    return _classify(tmp_path)
+
+
+@pytest.fixture
+def map_mosaic_run(tmp_path):
+    return _classify(tmp_path, mode="map")
+
+
+def _correct_and_improve(dock, run):
+    """The run's classes on the Correct page, 30 cells set to their true class (or accepted where the model had
+    them right) through the page's session, the button clicked and the task finished; -> (page, new card)."""
+    image, classes = run
     QgsProject.instance().addMapLayer(QgsRasterLayer(str(image), "mosaic"))
     layer = QgsRasterLayer(str(classes), "Land cover")
     QgsProject.instance().addMapLayer(layer)
@@ -68,14 +78,12 @@ def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, euros
     record = json.loads(card.read_text())
     assert record["training"]["examples"]["windows"] == 30
     assert record["training"]["examples"]["labels"][0]["kind"] == "edit log"
-    picker = dock.panel.model
-    assert picker.model_combo.findData(str(card.resolve())) >= 0 and picker.value() == str(card.resolve())
     assert not improve.reclassify.isHidden()
-    if os.environ.get("EUROSAT_SCREENSHOT_DIR"):
-        dock.workspace.show_page("CorrectPage")
-        body = page.improve.parentWidget()  # the page's scrolling body, at a size that shows all of it
-        body.resize(max(560, body.sizeHint().width()), body.sizeHint().height())
-        body.grab().save(str(Path(os.environ["EUROSAT_SCREENSHOT_DIR"]) / "screenshot-improve.png"))
+    return page, card
+
+
+def _reclassify(improve, card) -> dict:
+    """Click 'Re-classify with the new model', wait; -> the new run's summary (it names the new card)."""
     QTest.mouseClick(improve.reclassify, Qt.MouseButton.LeftButton)
     wait_for_tasks(600)
     task = improve.last_run
@@ -83,6 +91,44 @@ def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, euros
     summaries = list(Path(task.request.output_dir).glob(f"{task.request.name or 'mosaic'}*_summary.json"))
     summary = json.loads(max(summaries, key=lambda p: p.stat().st_mtime).read_text())
     assert Path(summary["model"]["card"]).resolve() == card.resolve()  # the run records which model made it
+    return summary
+
+
+def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, eurosat_rgb_zip, monkeypatch):
+    monkeypatch.setenv("EUROSAT_DATASETS", str(eurosat_rgb_zip.parent.parent))
+    dock.workspace.page("classifyPage").options.set_mode("windows")  # the run's mode, whatever the default
+    page, card = _correct_and_improve(dock, mosaic_run)
+    picker = dock.panel.model
+    assert picker.model_combo.findData(str(card.resolve())) >= 0 and picker.value() == str(card.resolve())
+    if os.environ.get("EUROSAT_SCREENSHOT_DIR"):
+        dock.workspace.show_page("CorrectPage")
+        body = page.improve.parentWidget()  # the page's scrolling body, at a size that shows all of it
+        body.resize(max(560, body.sizeHint().width()), body.sizeHint().height())
+        body.grab().save(str(Path(os.environ["EUROSAT_SCREENSHOT_DIR"]) / "screenshot-improve.png"))
+    assert _reclassify(page.improve, card)["mode"] == "windows"
+
+
+def test_improve_on_a_map_mode_run_reclassifies_in_map_mode(dock, iface, map_mosaic_run, eurosat_rgb_zip, monkeypatch):
+    """A map-mode run (a class per 10 m pixel): the new card is a MAP card (the map model's trunk fine-tuned, its
+    decoder the parent's); the Classify page, left in windows mode, lists it greyed out (a map model), and the
+    re-classify offer re-runs the input in map mode with it. Before: 'Improving the model failed: 'bool' object
+    has no attribute 'mean''."""
+    monkeypatch.setenv("EUROSAT_DATASETS", str(eurosat_rgb_zip.parent.parent))
+    classify_page = dock.workspace.page("classifyPage")
+    classify_page.options.set_mode("windows")
+    page, card = _correct_and_improve(dock, map_mosaic_run)
+    record = json.loads(card.read_text())
+    assert record["architecture"] == "tf_efficientnet_lite0_map"
+    assert record["training"]["fine_tuned_from"]["name"] == "eurosat_rgb_lite0_map"
+    assert page.improve.status.text().endswith("(a map model: Mode = Map).")
+    picker = dock.panel.model
+    i = picker.model_combo.findData(str(card.resolve()))
+    assert i >= 0 and not picker.model_combo.model().item(i).isEnabled() and picker.value() == ""
+    summary = _reclassify(page.improve, card)
+    assert summary["mode"] == "map" and classify_page.options.value().mode == "map"
+    assert picker.value() == str(card.resolve()) and picker.model_combo.model().item(i).isEnabled()
+    classify_page.options.set_mode("windows")  # back: the map card cannot run there, the bundled model is chosen
+    assert picker.value() == "" and picker.card().architecture == "tf_efficientnet_lite0"
 
 
 def _editing_with_one_reviewed_cell(dock, mosaic_run):

@@ -65,15 +65,25 @@ def classes_html(card) -> str:
     return " &nbsp; ".join(cells)
 
 
+def fits_mode(card, mode: str) -> bool:
+    """True when ``card`` can run in ``mode`` (map mode: a per-pixel map model; windows: a window classifier);
+    an unreadable card (None) is not judged here (the run says what is wrong with it)."""
+    from ...models.registry import is_per_pixel
+
+    return card is None or is_per_pixel(card.architecture) == (mode == "map")
+
+
 class ModelPicker(QGroupBox):
-    """``value()`` is the chosen card's path ("" = the bundled model), ``card()`` its ModelCard (None
-    when unreadable); ``changed(card)`` when the choice changes. Cards are read once and cached."""
+    """``value()`` is the chosen card's path ("" = the bundled model of the mode), ``card()`` its ModelCard (None
+    when unreadable); ``changed(card)`` when the choice changes. Cards are read once and cached. ``set_mode``
+    follows the Classify page's mode: cards that cannot run in it are listed greyed out, with the mode they need."""
 
     changed = pyqtSignal(object)
 
     def __init__(self, settings, parent=None):
         super().__init__("Model", parent)
         self.settings = settings  # DockSettings: the added models and the last choice are remembered
+        self.mode = getattr(settings, "mode", "windows")  # as the Options section starts (the same setting)
         self._cards: dict = {}
         self._build()
         self.fill()
@@ -114,7 +124,7 @@ class ModelPicker(QGroupBox):
         from ...models.card import ModelCard, ModelCardError
 
         path = self.value() if path is None else path
-        real = str(path) if path else str(default_card_path())
+        real = str(path) if path else str(self.bundled_path())
         if real not in self._cards:
             try:
                 self._cards[real] = ModelCard.load(real)
@@ -123,18 +133,45 @@ class ModelPicker(QGroupBox):
                 self._cards[real] = None
         return self._cards[real]
 
+    def bundled_path(self) -> Path:
+        """The bundled model of the mode: the window classifier, or in map mode the per-pixel map card."""
+        if self.mode == "map":
+            from ...models.checkpoint import default_map_card_path
+
+            return default_map_card_path()
+        return default_card_path()
+
+    def set_mode(self, mode: str) -> None:
+        """The Classify page's mode changed: the list again, for it (``changed`` when the model shown changes)."""
+        if mode == self.mode:
+            return
+        before = self.card()
+        self.mode = mode
+        self.fill()
+        if self.card() is not before:
+            self.changed.emit(self.card())
+
     def fill(self) -> None:
-        """The bundled model, then the added cards; the remembered choice selected."""
+        """The bundled model, then the added cards (those that cannot run in the mode greyed out, saying which
+        mode they need); the remembered choice selected when it can run in the mode, else the bundled model."""
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        label = BUNDLED_LABEL if default_card_path().is_file() else BUNDLED_LABEL + " — not installed"
+        label = BUNDLED_LABEL if self.bundled_path().is_file() else BUNDLED_LABEL + " — not installed"
         self.model_combo.addItem(label, "")
         for path in self.settings.extra_models:
             card = self.card(path)
             title = getattr(card, "title", None) or Path(path).stem
             self.model_combo.addItem(f"{title} ({Path(path).name})", path)
-            self.model_combo.setItemData(self.model_combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+            i = self.model_combo.count() - 1
+            tip = path
+            if not fits_mode(card, self.mode):
+                need = "Windows" if self.mode == "map" else "Map"
+                tip += f" — runs in Mode = {need} only"
+                self.model_combo.model().item(i).setEnabled(False)
+            self.model_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         select_data(self.model_combo, self.settings.model_card)
+        if not fits_mode(self.card(), self.mode):
+            self.model_combo.setCurrentIndex(0)  # the choice stays remembered for the other mode
         self.model_combo.blockSignals(False)
         self._show(self.card())
 
@@ -184,7 +221,7 @@ class ModelPicker(QGroupBox):
     def _show(self, card) -> None:
         self.remove_model_button.setEnabled(bool(self.value()))
         if card is None:
-            self.model_info.setText(f"Model card not available: {self.value() or default_card_path()}")
+            self.model_info.setText(f"Model card not available: {self.value() or self.bundled_path()}")
             self.classes_label.setText("")
             return
         parts = [f"Bands {' '.join(card.bands)}", f"{card.gsd_m:g} m", f"{card.patch_size} px windows"]

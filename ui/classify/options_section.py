@@ -161,6 +161,10 @@ class OptionsSection(QGroupBox):
         gpus = [label for ident, label in devices if ident not in ("auto", "cpu")]
         self.device_info.setText("Detected: " + (", ".join(gpus) if gpus else "no GPU (CUDA or MPS); the CPU is used"))
 
+    def set_mode(self, mode: str) -> None:
+        """Choose ``mode`` (``changed`` is emitted when it differs), e.g. to re-run a map-mode run."""
+        select_data(self.mode_combo, mode)
+
     @safe_slot
     def _mode_changed(self, *_args) -> None:
         """The stride applies to windows mode only."""

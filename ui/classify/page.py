@@ -93,6 +93,7 @@ class ClassifyPage(WorkspacePage):
         self.input.changed.connect(self._on_layer)
         self.model.changed.connect(self._on_model)
         self.options.changed.connect(self.area.refresh)
+        self.options.changed.connect(self._on_options)
         self.report.run_button.clicked.connect(self.run)
         self.report.cancel_button.clicked.connect(self.cancel_all)
         self.queue.started.connect(self._on_started)
@@ -121,6 +122,10 @@ class ClassifyPage(WorkspacePage):
     def _on_layer(self, layer) -> None:
         self.bands.set_source(layer, self.model.card())
         self.area.set_layer(layer)
+
+    @safe_slot
+    def _on_options(self, choices) -> None:
+        self.model.set_mode(choices.mode)  # the bundled model of the mode; cards of the other mode greyed out
 
     @safe_slot
     def _on_model(self, card) -> None:

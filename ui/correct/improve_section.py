@@ -4,7 +4,8 @@ The section reads what the Correct page is editing (its run files), fine-tunes t
 active edits and reviewed cells (core/finetune: the windows the engine reads there, EuroSAT replay, held-out
 early stopping) in a BackgroundTask (qgis_bridge/background.py) with progress and cancel, writes
 ``<run>_model_<n>.json`` (+ its weights) beside the run, adds it to the Classify page's model list, and
-offers to re-classify the run's input with it. Refusals (too few corrections, one class only, no EuroSAT
+offers to re-classify the run's input with it, in the run's mode (a map-mode run's new card is a map card:
+core/finetune, models/finetune_map.py). Refusals (too few corrections, one class only, no EuroSAT
 zip to replay) are one sentence.
 The EuroSAT RGB zip it replays is a path picker in the section, remembered in :class:`.settings.CorrectSettings`.
 """
@@ -212,7 +213,10 @@ class ImproveSection(QGroupBox):
             + (f"; held-out: {held['before']:.0%} → {held['after']:.0%}" if held["before"] is not None else "")
             + f"; EuroSAT test: {m['eurosat_test']['before']:.1%} → {m['eurosat_test']['after']:.1%}."
         )
-        self.status.setText(line + " It is in the Classify page's model list.")
+        where = " It is in the Classify page's model list" + (
+            " (a map model: Mode = Map)." if "map_model" in result else "."
+        )
+        self.status.setText(line + where)
         self._add_to_picker(result["card"])
         self.reclassify.setVisible(True)
         self.page.push(line, Qgis.MessageLevel.Success)
@@ -236,7 +240,8 @@ class ImproveSection(QGroupBox):
         page, files = self._classify_page(), self.page.files
         if page is None or self.card_path is None or files is None:
             return None
-        image = (_summary(files).get("input") or {}).get("path", "")
+        summary = _summary(files)
+        image = (summary.get("input") or {}).get("path", "")
         layer = next(
             (
                 lyr
@@ -252,6 +257,7 @@ class ImproveSection(QGroupBox):
                 return None
             QgsProject.instance().addMapLayer(layer)
         page.input.set_value(layer)
+        page.options.set_mode(summary.get("mode") or "windows")  # the run's mode: a map run's card is a map card
         page.model.add_model(str(self.card_path))
         self.page.workspace.show_page("classifyPage")
         self.last_run = page.run()
