@@ -1,8 +1,9 @@
 """Processing algorithm "Fine-tune the model from labels": the CLI's ``finetune`` in the toolbox.
 
 IMAGE (the raster the labels were made on), LABELS (an edit log, an assessment sample or a point/polygon
-layer with a class field), CLASS_FIELD, MODEL (a card; empty = the bundled model), REPLAY_DATA (the EuroSAT
-RGB zip), SAMPLE_HOLDOUT, OUTPUT (the new card, .json; its .safetensors beside it), OVERWRITE.
+layer with a class field), CLASS_FIELD, MODEL (a card; empty = an edit log's run's model when that run read IMAGE,
+else the bundled model; a map card gives a map card), REPLAY_DATA (the EuroSAT RGB zip), SAMPLE_HOLDOUT,
+OUTPUT (the new card, .json; its .safetensors beside it), OVERWRITE.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class FinetuneAlgorithm(LandCoverAlgorithm):
             "codes). Each label gives the window the engine reads there. EuroSAT training patches are replayed "
             "and part of the labels is held out for early stopping. Writes a new model card (OUTPUT, .json) "
             "and its weights beside it, with the parent model, the examples, the recipe and the figures "
-            "before/after; add it to the Classify page's model list to use it."
+            "before/after; add it to the Classify page's model list to use it. Without a model card, an edit "
+            "log's run's model is fine-tuned (a map-mode run's: a new map card for Mode = Map)."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
