@@ -60,6 +60,31 @@ def test_model_picker_add_choose_remove(qgis_app, clean_settings, model_card, tm
     assert len(seen) == 2
 
 
+def test_model_picker_follows_the_mode(qgis_app, clean_settings, model_card):  # noqa: F811
+    """Map mode: the bundled entry is the bundled map card, a window classifier is listed greyed out and a map card
+    can be chosen; back in windows mode the map card is greyed out and the choice falls back to the bundled one."""
+    from eurosat_landcover.models.checkpoint import default_map_card_path
+
+    picker = ModelPicker(DockSettings.load())
+    picker.set_mode("windows")  # whatever the default mode
+
+    def item(path):  # fill() makes the items anew
+        return picker.model_combo.model().item(picker.model_combo.findData(str(path)))
+
+    window_card, map_card = str(model_card.resolve()), str(default_map_card_path().resolve())
+    assert picker.add_model(window_card) and picker.value() == window_card
+    seen = _recorder(picker.changed)
+    picker.set_mode("map")
+    assert picker.value() == "" and picker.card().architecture == "tf_efficientnet_lite0_map"
+    assert seen[-1] is picker.card()
+    assert not item(window_card).isEnabled() and "Mode = Windows" in item(window_card).toolTip()
+    assert picker.add_model(map_card) and picker.value() == map_card and item(map_card).isEnabled()
+    picker.set_mode("windows")
+    assert picker.value() == "" and picker.card().architecture == "tf_efficientnet_lite0"
+    assert not item(map_card).isEnabled() and item(window_card).isEnabled()
+    assert DockSettings.load().extra_models == [window_card, map_card]  # both remembered
+
+
 def test_band_picker_detects_and_emits_a_choice(scene, model_card):  # noqa: F811
     picker = BandPicker()
     seen = _recorder(picker.changed)

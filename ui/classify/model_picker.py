@@ -189,6 +189,9 @@ class ModelPicker(QGroupBox):
         if path not in self.settings.extra_models:
             self.settings.extra_models.append(path)
         self._remember(path)
+        if not fits_mode(self._cards[path], self.mode):  # listed, greyed out: say why it is not the choice
+            need = "Windows" if self.mode == "map" else "Map"
+            notify(self, f"{Path(path).name} is listed; it runs in Mode = {need} only", Qgis.MessageLevel.Info)
         return True
 
     @safe_slot
