@@ -47,7 +47,10 @@ def test_dock_shows_model_bands_and_devices(dock, scene, model_card):
     ids = [panel.options.device_combo.itemData(i) for i in range(panel.options.device_combo.count())]
     assert ids[0] == "auto" and "cpu" in ids
     assert panel.options.device_info.text().startswith("Detected")
-    # area estimate of the whole layer: 1.92 km x 1.92 km = 3.69 km², 5 x 5 windows at stride 32
+    # area estimate of the whole layer: 1.92 km x 1.92 km = 3.69 km², one 192 px map tile (map mode, the default),
+    # 5 x 5 windows at stride 32 in windows mode
+    assert panel.area.area_info.text().startswith("3.69 km²") and "~1 tiles" in panel.area.area_info.text()
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))
     assert panel.area.area_info.text().startswith("3.69 km²") and "~25 windows" in panel.area.area_info.text()
 
 

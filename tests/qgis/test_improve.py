@@ -33,7 +33,7 @@ def mosaic_run(tmp_path):
     from eurosat_landcover.core.request import ClassificationRequest
 
     image = Path(shutil.copy(MOSAIC, tmp_path / "mosaic.tif"))
-    res = classify(ClassificationRequest(image, tmp_path / "out", stride=64, device="cpu", threads=1))
+    res = classify(ClassificationRequest(image, tmp_path / "out", stride=64, device="cpu", threads=1, mode="windows"))
     return image, Path(res.classes_path)
 
 
