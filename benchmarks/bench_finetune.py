@@ -84,7 +84,7 @@ def classify(image: Path, out: Path, card, threads):
     from eurosat_landcover.core.request import ClassificationRequest
 
     req = ClassificationRequest(image, out, model_card=card, stride=64, radiometry="8bit", threads=threads,
-                                write_probabilities=False, overwrite=True, fast_path="off")  # fmt: skip
+                                write_probabilities=False, overwrite=True, fast_path="off", mode="windows")  # fmt: skip
     return run(req)
 
 
