@@ -219,6 +219,7 @@ def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
     QgsProject.instance().addMapLayer(layer)
     panel = dock.panel
     panel.input.layer_combo.setLayer(layer)
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))
     panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     task = panel.run()
     assert task is not None and panel.queue.wait(300)

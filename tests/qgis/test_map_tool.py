@@ -131,6 +131,7 @@ def test_drawn_rectangle_follows_a_canvas_crs_change(iface, utm_canvas, tmp_path
         if model_card != default_card_path():
             panel.model.add_model(str(model_card))
         panel.input.layer_combo.setLayer(layer)
+        panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))  # 320 m cells
         drawn = QgsRectangle(500200, 4998500, 501200, 4999500)
         panel.area.set_drawn_rectangle(drawn, layer.crs())
         rect = QgsRectangle(500000, 4998400, 501280, 4999680)  # widened to the layer's 320 m cells
