@@ -79,3 +79,34 @@ def test_a_new_users_drawn_area_runs_in_map_mode_on_whole_pixels(dock, tmp_path,
     assert "Mode: map (a class for every 10 m pixel)" in panel.report.summary_label.text()
     assert panel.report.status_label.text().startswith(f"Done: {result.windows} tiles · ")
     assert "  mode: map (a class for every 10 m pixel)" in result_log_lines("scene", result, 1.0)
+
+
+def test_an_added_model_selects_its_own_mode(dock, tmp_path):
+    """A card the analyst adds runs in one mode only (a fine-tuned classifier: windows; a map model: map): the
+    mode follows it. Improve the model's "Re-classify with the new model" stopped on the classifier it had just
+    made, in the default map mode. The bundled entry runs in either mode and leaves the mode as it is."""
+    import shutil
+
+    from eurosat_landcover.models.checkpoint import default_card_path, default_map_card_path
+
+    panel = dock.panel
+    assert panel.options.value().mode == "map"
+    cards = {}
+    for kind, src in (("classifier", default_card_path()), ("map", default_map_card_path())):
+        folder = tmp_path / kind
+        folder.mkdir()
+        for f in src.parent.glob(src.stem + ".*"):  # the card and its weights, as a fine-tune writes them
+            shutil.copy(f, folder / f.name)
+        cards[kind] = folder / src.name
+    assert panel.model.add_model(str(cards["classifier"]))
+    assert panel.options.value().mode == "windows" and panel.options.stride_combo.isEnabled()
+    assert panel.model.add_model(str(cards["map"]))
+    assert panel.options.value().mode == "map"
+    assert panel.model.add_model(str(cards["classifier"]))
+    panel.model.model_combo.setCurrentIndex(panel.model.model_combo.findData(""))  # the bundled model
+    assert panel.options.value().mode == "windows"
+    layer = QgsRasterLayer(str(write_rgb_geotiff(tmp_path / "scene.tif", size=128)), "scene")
+    QgsProject.instance().addMapLayer(layer)
+    panel.input.layer_combo.setLayer(layer)
+    panel.options.output_widget.setFilePath(str(tmp_path / "out"))
+    assert panel.build_request().mode == "windows"

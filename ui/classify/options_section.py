@@ -161,6 +161,11 @@ class OptionsSection(QGroupBox):
         gpus = [label for ident, label in devices if ident not in ("auto", "cpu")]
         self.device_info.setText("Detected: " + (", ".join(gpus) if gpus else "no GPU (CUDA or MPS); the CPU is used"))
 
+    def fit_mode(self, per_pixel: bool) -> None:
+        """A model that runs in one mode only (a card the analyst added, e.g. a fine-tuned classifier): the
+        mode follows it, so the run does not stop on a model of the other mode."""
+        select_data(self.mode_combo, "map" if per_pixel else "windows")
+
     @safe_slot
     def _mode_changed(self, *_args) -> None:
         """The stride applies to windows mode only."""

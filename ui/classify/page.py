@@ -128,6 +128,10 @@ class ClassifyPage(WorkspacePage):
     def _on_model(self, card) -> None:
         patch, gsd = (card.patch_size, card.gsd_m) if card is not None else (64, 10.0)
         self.options.set_model_geometry(patch, gsd)
+        if card is not None and self.model.value():  # an added card runs in its own mode; the bundled one in both
+            from ...models.registry import is_per_pixel
+
+            self.options.fit_mode(is_per_pixel(card.architecture))
         self.bands.set_source(self.input.value(), card)
         self.area.refresh()
 
