@@ -169,7 +169,9 @@ def e2e(model_card_pair, raster: Path, stride: int, batch: int, out: Path, fast_
 
     t0 = time.perf_counter()
     res = classify(
-        ClassificationRequest(raster, out, stride=stride, batch_size=batch, device="cpu", fast_path=fast_path),
+        ClassificationRequest(
+            raster, out, stride=stride, batch_size=batch, device="cpu", fast_path=fast_path, mode="windows"
+        ),
         model=model_card_pair,
     )
     wall = time.perf_counter() - t0

@@ -127,6 +127,7 @@ def child(args) -> None:
             batch_size=64,
             device="cpu",
             fast_path=args.fast_path,
+            mode="windows",
         )
         t0, c0 = time.perf_counter(), time.process_time()
         res = classify(req)

@@ -200,7 +200,9 @@ def main() -> int:
     classes = {}
     with tempfile.TemporaryDirectory() as d:
         for mode in ("off", "int8"):
-            res = classify(ClassificationRequest(sample, Path(d) / mode, stride=16, device="cpu", fast_path=mode))
+            res = classify(
+                ClassificationRequest(sample, Path(d) / mode, stride=16, device="cpu", fast_path=mode, mode="windows")
+            )
             classes[mode] = gdal.Open(str(res.classes_path)).ReadAsArray()
             mem.append((f"classify() stride 16, fast_path={mode}", rss_mb()))
     valid = classes["off"] != 255

@@ -93,7 +93,7 @@ def child(vrt: str, out: str, stride: int, threads: str, skip_probe: bool) -> di
     wrap(run_windows.ModelRunner, "__call__", "batches")
     n = None if threads == "engine" else int(threads)
     req = ClassificationRequest(
-        Path(vrt), Path(out), stride=stride, batch_size=64, device="cpu", fast_path="int8", threads=n
+        Path(vrt), Path(out), stride=stride, batch_size=64, device="cpu", fast_path="int8", threads=n, mode="windows"
     )
     t1 = time.perf_counter()
     res = pipeline.classify(req)

@@ -58,7 +58,9 @@ def child(vrt: str, out: str, stride: int, fast_path: str) -> dict:
             points.append((f"stage {p.stage} starts", rollup()))
 
     t0 = time.perf_counter()
-    req = ClassificationRequest(Path(vrt), Path(out), stride=stride, batch_size=64, device="cpu", fast_path=fast_path)
+    req = ClassificationRequest(
+        Path(vrt), Path(out), stride=stride, batch_size=64, device="cpu", fast_path=fast_path, mode="windows"
+    )
     res = classify(req, progress=progress)
     call = time.perf_counter() - t0
     points.append(("end", rollup()))

@@ -81,7 +81,14 @@ def plugin_child(vrt: str, out: str, stride: int, fast_path: str, threads: str =
 
     def request(folder):
         return ClassificationRequest(
-            Path(vrt), Path(folder), stride=stride, batch_size=64, device="cpu", fast_path=fast_path, threads=n
+            Path(vrt),
+            Path(folder),
+            stride=stride,
+            batch_size=64,
+            device="cpu",
+            fast_path=fast_path,
+            threads=n,
+            mode="windows",
         )
 
     res = classify(request(out))

@@ -34,7 +34,7 @@ def _single_process(inputs: list[Path], out: Path, stride: int, threads: int) ->
     t0 = time.perf_counter()
     windows = 0
     for path in inputs:
-        res = classify(ClassificationRequest(path, out, stride=stride, threads=threads, overwrite=True))
+        res = classify(ClassificationRequest(path, out, stride=stride, threads=threads, overwrite=True, mode="windows"))
         windows += res.windows + res.skipped_windows
     return time.perf_counter() - t0, windows
 
@@ -47,7 +47,11 @@ def _many(inputs: list[Path], out: Path, stride: int, workers: int, block: int) 
         started = time.perf_counter() - t0
         t1 = time.perf_counter()
         summary = classify_many(
-            [str(p) for p in inputs], out, {"stride": stride}, scheduler=client.scheduler.address, block_size=block
+            [str(p) for p in inputs],
+            out,
+            {"mode": "windows", "stride": stride},
+            scheduler=client.scheduler.address,
+            block_size=block,
         )
         wall = time.perf_counter() - t1
         peaks = client.run(_peak_rss_mb)

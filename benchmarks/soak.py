@@ -60,7 +60,9 @@ def child(mode: str, runs: int, size: int) -> dict:
     path = None
     for i in range(runs):
         t0 = time.perf_counter()
-        res = classify(ClassificationRequest(src, out, device="cpu", stride=32, fast_path=mode, overwrite=True))
+        res = classify(
+            ClassificationRequest(src, out, device="cpu", stride=32, fast_path=mode, overwrite=True, mode="windows")
+        )
         seconds.append(time.perf_counter() - t0)
         path = res.summary.get("fast_path", {}).get("path")
         rss.append(_rss_mb())

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from .common import Command, ProgressBar, add_run_options
+from .common import Command, ProgressBar, add_run_options, note_unused_stride, stride_of
 
 
 def _add_classify(p: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         radiometry=args.radiometry,
         bounds=args.bounds,
         bounds_crs=args.bounds_crs,
-        stride=args.stride,
+        stride=stride_of(args),
         mode=args.mode,
         batch_size=args.batch_size,
         device=args.device,
@@ -53,6 +53,7 @@ def _run_classify(args: argparse.Namespace) -> int:
             raise
         print("\nnote: interrupted after the outputs were complete: they are kept", file=sys.stderr)
     args.outputs_kept = True
+    note_unused_stride(args)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     json.dump(result.summary, sys.stdout, indent=2, ensure_ascii=False)

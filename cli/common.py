@@ -9,7 +9,7 @@ import time
 from typing import Callable, NamedTuple
 
 from ..core.progress import Progress
-from ..core.request import DEFAULT_MODE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
+from ..core.request import DEFAULT_MODE, DEFAULT_STRIDE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
 
 
 class Command(NamedTuple):
@@ -63,6 +63,21 @@ class ProgressBar:
         self.stream.flush()
 
 
+def stride_of(args: argparse.Namespace) -> int:
+    """``--stride``, or the default (windows mode's; see :func:`note_unused_stride` for map mode)."""
+    return DEFAULT_STRIDE if args.stride is None else args.stride
+
+
+def note_unused_stride(args: argparse.Namespace) -> None:
+    """After a map-mode run given a ``--stride``: one line on stderr says the stride was unused."""
+    if args.stride is not None and args.mode == "map":
+        print(
+            f"note: --stride {args.stride} is unused in map mode (a class for every 10 m pixel); "
+            "add --mode windows for windows every --stride px",
+            file=sys.stderr,
+        )
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options of one run, shared by ``classify`` and ``classify-many``."""
     p.add_argument("--model", metavar="CARD", help="model card JSON (default: the bundled model of the mode)")
@@ -74,7 +89,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         f"over overlapping tiles) (default {DEFAULT_MODE})",
     )
     p.add_argument(
-        "--stride", type=int, default=32, help="window stride in pixels: 8, 16, 32 or 64 (default 32; windows mode)"
+        "--stride",
+        type=int,
+        help=f"window stride in pixels: 8, 16, 32 or 64 (default {DEFAULT_STRIDE}; windows mode only)",
     )
     p.add_argument("--bounds", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="area of interest")
     p.add_argument("--bounds-crs", metavar="CRS", help="CRS of --bounds, e.g. EPSG:4326 (default: the raster's)")

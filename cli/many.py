@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from .common import Command, ProgressBar, add_run_options
+from .common import Command, ProgressBar, add_run_options, note_unused_stride, stride_of
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,7 +42,7 @@ def options_from_args(args: argparse.Namespace) -> dict:
     """The per-run options of ``classify`` as ClassificationRequest fields."""
     return {
         "model_card": args.model,
-        "stride": args.stride,
+        "stride": stride_of(args),
         "mode": args.mode,
         "bounds": args.bounds,
         "bounds_crs": args.bounds_crs,
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     )
     json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
+    note_unused_stride(args)
     for name, why in summary["failures"].items():
         print(f"failed: {name}: {why}", file=sys.stderr)
     return 1 if summary["failures"] else 0

@@ -13,7 +13,8 @@ RADIOMETRY_CHOICES = ("auto", *RADIOMETRY_METHODS)
 PROBABILITY_DTYPES = ("uint8", "float32")
 FAST_PATH_MODES = ("auto", "on", "off", "int8")
 MODES = ("windows", "map")
-DEFAULT_MODE = "windows"  # one class per window cell, or per 10 m pixel (core/stages/run_map.py)
+DEFAULT_MODE = "map"  # per 10 m pixel (core/stages/run_map.py), or one class per window cell (issue 22: map by default)
+DEFAULT_STRIDE = 32  # px between windows (windows mode; 8, 16, 32 or 64 for 64 px windows)
 BATCH_SIZE_MAX = 4096  # windows per batch: the largest the engine, CLI, Processing and the dock accept
 
 
@@ -34,7 +35,7 @@ class ClassificationRequest:
     radiometry: str = "auto"
     bounds: Optional[Sequence[float]] = None
     bounds_crs: Optional[str] = None
-    stride: int = 32
+    stride: int = DEFAULT_STRIDE
     batch_size: int = 64
     device: str = "auto"
     probabilities_dtype: str = "uint8"
@@ -84,6 +85,13 @@ class ClassificationResult:
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     card: Optional[object] = None  # the models.card.ModelCard of the run (read once per run)
+
+
+def cell_px(mode: str, stride: int) -> int:
+    """An output cell in working pixels: one 10 m pixel in map mode, ``stride`` px in windows mode. An area
+    of interest is widened to whole cells of the raster's grid (core/georef.prepare, the dock's rubber band),
+    so in map mode the stride changes nothing."""
+    return 1 if mode == "map" else int(stride)
 
 
 # ---------------------------------------------------------------------- argument types

@@ -29,7 +29,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
+from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, DEFAULT_STRIDE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
 from ..qgis_bridge.results import LAND_COVER, area_summary, layer_label, run_name
@@ -100,12 +100,12 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             "CRS) and writes three GeoTIFFs to the output folder: the land-cover classes (with the model's "
             "class names and colours), the confidence (maximum probability, 0–1) and one probability band "
             "per class (0–1).\n\n"
-            "MODE: windows = one class per output cell of stride × gsd (the windows around it averaged); "
-            "map = a class for every pixel at the model's gsd (10 m), from the per-pixel map model over "
-            "overlapping tiles blended without seams.\n"
+            f"MODE (default {DEFAULT_MODE}): map = a class for every pixel at the model's gsd (10 m), from the "
+            "per-pixel map model over overlapping tiles blended without seams; windows = one class per output "
+            "cell of stride × gsd (the windows around it averaged).\n"
             "MODEL: a model card (JSON beside the weights); empty = the bundled model of the mode.\n"
             "STRIDE: pixels between windows at the model's ground sampling distance (8, 16, 32 or 64 for "
-            "64 px windows); the output cell size is stride × gsd. Windows mode only.\n"
+            "64 px windows); the output cell size is stride × gsd. Windows mode only (unused in map mode).\n"
             "DEVICE: auto, cpu, cuda, cuda:N or mps (an unavailable device falls back with a warning).\n"
             "BANDS: source band numbers in the model's band order, e.g. 1,2,3 for red, green, blue; empty = "
             "auto-detect from band names, colour interpretation or the 13-band Sentinel-2 layout.\n"
@@ -136,9 +136,9 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.STRIDE,
-                "Stride (px at the model's gsd)",
+                "Stride (px at the model's gsd; windows mode)",
                 QgsProcessingParameterNumber.Type.Integer,
-                32,
+                DEFAULT_STRIDE,
                 False,
                 1,
                 4096,
@@ -229,6 +229,8 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
                 feedback.pushInfo(report.message)
             last_stage[0] = report.stage
 
+        if request.mode == "map" and request.stride != DEFAULT_STRIDE:
+            feedback.pushInfo(f"Note: STRIDE {request.stride} is unused in map mode (a class for every 10 m pixel)")
         feedback.pushInfo(f"Request: {json.dumps(request.to_dict())}")
         try:
             result = classify(request, progress, feedback.isCanceled)

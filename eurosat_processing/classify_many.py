@@ -24,6 +24,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..core.request import DEFAULT_MODE, MODES
 from .base import LandCoverAlgorithm
 
 STRIDES = (8, 16, 32, 64)
@@ -34,6 +35,7 @@ class ClassifyManyAlgorithm(LandCoverAlgorithm):
     GROUP_ID = "landcover"
     INPUTS = "INPUTS"
     MODEL = "MODEL"
+    MODE = "MODE"
     STRIDE = "STRIDE"
     SCHEDULER = "SCHEDULER"
     WORKERS = "WORKERS"
@@ -54,9 +56,11 @@ class ClassifyManyAlgorithm(LandCoverAlgorithm):
         return (
             "Classifies many rasters, or rasters too large for one task, on a Dask cluster: a local cluster "
             "of WORKERS processes on this computer (SCHEDULER = local) or an existing cluster "
-            "(SCHEDULER = tcp://host:port). Rasters larger than BLOCK_SIZE px are split into blocks that "
-            "overlap by one window, so the mosaic equals a single run cell for cell. A second run into the "
-            "same folder reuses the blocks that are complete. Needs the Python package dask[distributed]."
+            "(SCHEDULER = tcp://host:port). "
+            f"MODE (default {DEFAULT_MODE}): map = a class for every 10 m pixel, each raster run whole; "
+            "windows = one class per stride × 10 m cell, and rasters larger than BLOCK_SIZE px are split into "
+            "blocks that overlap by one window, so the mosaic equals a single run cell for cell. A second run "
+            "into the same folder reuses the blocks that are complete. Needs the Python package dask[distributed]."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -66,8 +70,13 @@ class ClassifyManyAlgorithm(LandCoverAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile(self.MODEL, "Model card (empty: bundled model)", extension="json", optional=True)
         )
+        mode = QgsProcessingParameterEnum(self.MODE, "Mode", options=list(MODES), defaultValue=DEFAULT_MODE)
+        mode.setUsesStaticStrings(True)
+        self.addParameter(mode)
         self.addParameter(
-            QgsProcessingParameterEnum(self.STRIDE, "Stride (px)", [str(s) for s in STRIDES], defaultValue=2)
+            QgsProcessingParameterEnum(
+                self.STRIDE, "Stride (px, windows mode)", [str(s) for s in STRIDES], defaultValue=2
+            )
         )
         self.addParameter(QgsProcessingParameterString(self.SCHEDULER, "Dask scheduler", defaultValue="local"))
         self.addParameter(
@@ -99,6 +108,7 @@ class ClassifyManyAlgorithm(LandCoverAlgorithm):
         outdir = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         options = {
             "model_card": self.parameterAsFile(parameters, self.MODEL, context) or None,
+            "mode": self.parameterAsEnumString(parameters, self.MODE, context) or DEFAULT_MODE,
             "stride": STRIDES[self.parameterAsEnum(parameters, self.STRIDE, context)],
             "device": self.parameterAsString(parameters, self.DEVICE, context) or "auto",
             "overwrite": self.parameterAsBool(parameters, self.OVERWRITE, context),

@@ -25,7 +25,7 @@ from qgis.core import (
     QgsUnitTypes,
 )
 
-from ..core.request import ClassificationRequest
+from ..core.request import DEFAULT_MODE, DEFAULT_STRIDE, ClassificationRequest
 from ..core.windows import Grid
 from ..errors import ReadableError
 
@@ -41,8 +41,8 @@ class RunOptions:
     model_card: Optional[str] = None  # None = bundled default
     bands: Optional[list] = None  # 1-based source bands, one per model band; None = auto
     radiometry: str = "auto"
-    stride: int = 32
-    mode: str = "windows"  # or "map": a class per 10 m pixel (core/request.py MODES)
+    stride: int = DEFAULT_STRIDE
+    mode: str = DEFAULT_MODE  # "map": a class per 10 m pixel, or "windows" (core/request.py MODES)
     batch_size: int = 64
     device: str = "auto"
     fast_path: str = "auto"  # the CPU model path (core/request.py FAST_PATH_MODES)
@@ -202,7 +202,7 @@ def build_request(
         bounds=bounds,
         bounds_crs=bounds_crs,
         stride=stride,
-        mode=options.mode or "windows",
+        mode=options.mode or DEFAULT_MODE,
         batch_size=batch,
         device=options.device or "auto",
         fast_path=options.fast_path or "auto",
@@ -240,6 +240,16 @@ def size_m(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> tuple:
     w = da.convertLengthMeasurement(w, QgsUnitTypes.DistanceUnit.DistanceMeters)
     h = da.convertLengthMeasurement(h, QgsUnitTypes.DistanceUnit.DistanceMeters)
     return w, h
+
+
+def estimate_tiles(width_m: float, height_m: float, gsd: float = 10.0, patch: int = 64) -> int:
+    """Number of map-mode tiles over the area: the engine's own tile grid (core/tiles.py) for that many pixels."""
+    from ..core.tiles import TileGrid
+
+    width_px, height_px = int(width_m / gsd), int(height_m / gsd)
+    if width_px < patch or height_px < patch:
+        return 0
+    return TileGrid(width_px, height_px).count
 
 
 def estimate_windows(width_m: float, height_m: float, gsd: float = 10.0, patch: int = 64, stride: int = 32) -> int:

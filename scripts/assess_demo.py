@@ -72,7 +72,7 @@ def main() -> int:
     classes = out / f"{raster.stem}_classes.tif"
     if not classes.is_file():
         cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(raster), str(out),
-               "--stride", str(args.stride), "--quiet"]  # fmt: skip
+               "--mode", "windows", "--stride", str(args.stride), "--quiet"]  # fmt: skip
         print("classifying:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, cwd=REPO.parent, stdout=subprocess.DEVNULL)
     sample = out / f"{raster.stem}_sample.gpkg"

@@ -24,7 +24,7 @@ import json, sys
 import numpy, safetensors, timm, torch, torchvision
 from osgeo import gdal
 from eurosat_landcover.cli import main
-code = main(["classify", sys.argv[1], sys.argv[2], "--quiet", "--stride", "32", "--device", "cpu"])
+code = main(["classify", sys.argv[1], sys.argv[2], "--quiet", "--mode", "windows", "--stride", "32", "--device", "cpu"])
 classes = gdal.Open(sys.argv[3]).ReadAsArray()
 versions = {m.__name__: m.__version__ for m in (torch, torchvision, timm, safetensors, numpy)}
 print(json.dumps({"code": code, "versions": versions, "classes": classes.ravel().tolist()}))

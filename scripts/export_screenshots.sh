@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 work="${1:-$(mktemp -d)}"
 name=eurosat_mosaic_rgb
 if [ ! -f "$work/run/${name}_summary.json" ]; then
-  .venv/bin/python -m eurosat_landcover classify sample_data/$name.tif "$work/run" --stride 8 --quiet > /dev/null
+  .venv/bin/python -m eurosat_landcover classify sample_data/$name.tif "$work/run" --mode windows --stride 8 --quiet > /dev/null
 fi
 rm -rf "$work/export"
 .venv/bin/python -m eurosat_landcover export "$work/run/${name}_summary.json" "$work/export" \

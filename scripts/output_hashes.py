@@ -46,7 +46,9 @@ def run_one(sample: Path, stride: int, fast_path: str, outdir: Path, extra=()) -
     """Classify ``sample`` through the CLI; the pixel hashes of its classes and probabilities rasters."""
     name = f"{sample.stem}_s{stride}_{fast_path}{'_'.join(('', *extra)).replace('-', '')}"
     cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(sample), str(outdir), *extra]
-    cmd += ["--stride", str(stride), "--fast-path", fast_path, "--name", name, "--quiet", "--threads", "1"]
+    if "--mode" not in extra:  # windows mode, as these hashes were first taken (map mode is the default now)
+        cmd += ["--mode", "windows", "--stride", str(stride)]
+    cmd += ["--fast-path", fast_path, "--name", name, "--quiet", "--threads", "1"]
     # cwd: a folder that holds no package, so nothing there shadows an installed module
     subprocess.run(cmd, check=True, cwd=outdir, stdout=subprocess.DEVNULL)
     return pixel_sha256(outdir / f"{name}_classes.tif"), pixel_sha256(outdir / f"{name}_probabilities.tif")

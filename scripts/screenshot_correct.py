@@ -42,7 +42,7 @@ def main() -> int:
     raster = sorted((REPO / "sample_data").glob("*.tif"))[0]
     run_dir = work / "run"
     cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(raster), str(run_dir),
-           "--stride", str(args.stride), "--name", "sample", "--quiet"]  # fmt: skip
+           "--mode", "windows", "--stride", str(args.stride), "--name", "sample", "--quiet"]  # fmt: skip
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     job = {

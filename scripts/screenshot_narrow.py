@@ -36,7 +36,7 @@ def main() -> int:
     raster = sorted((REPO / "sample_data").glob("*.tif"))[0]
     run_dir = work / "run"
     cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(raster), str(run_dir),
-           "--stride", str(args.stride), "--name", "sample", "--quiet"]  # fmt: skip
+           "--mode", "windows", "--stride", str(args.stride), "--name", "sample", "--quiet"]  # fmt: skip
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     job = {"raster": str(raster.resolve()), "classes": str(run_dir / "sample_classes.tif"), "out": args.out}
     return run_in_qgis(__file__, job, env_job=ENV_JOB, work=work, size=(1600, 1000), timeout=600, keep=args.keep)

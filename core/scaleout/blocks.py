@@ -25,6 +25,7 @@ from .. import bands as bands_mod
 from .. import georef
 from ..errors import ClassificationError
 from ..radiometry import make_radiometry
+from ..request import DEFAULT_MODE, DEFAULT_STRIDE, cell_px
 from ..stages.prepare import percentile_sampler
 from ..windows import Grid, check_stride
 
@@ -100,15 +101,17 @@ def _split(n_cells: int, per_block: int, k: int) -> list[tuple[int, int]]:
 def plan_raster(name: str, path: Path, card, options: dict, block_size: int) -> RasterPlan:
     """The blocks of one raster; ``block_size`` in working px (rounded down to whole cells)."""
     patch = int(card.patch_size)
-    stride = check_stride(options.get("stride", 32), patch)
+    stride = check_stride(options.get("stride", DEFAULT_STRIDE), patch)
     src = georef.open_source(path)
     mapping = bands_mod.detect_band_mapping(src, card, options.get("bands"), options.get("radiometry", "auto"))
-    wr = georef.prepare(src, mapping, float(card.gsd_m), options.get("bounds"), options.get("bounds_crs"), snap=stride)
+    mode = options.get("mode", DEFAULT_MODE)
+    snap = cell_px(mode, stride)
+    wr = georef.prepare(src, mapping, float(card.gsd_m), options.get("bounds"), options.get("bounds_crs"), snap=snap)
     if wr.width < patch or wr.height < patch:
         raise ClassificationError(
             f"{path.name}: {wr.width} x {wr.height} px at {card.gsd_m:g} m is smaller than one {patch} px window"
         )
-    if options.get("mode", "windows") == "map":
+    if mode == "map":
         return _whole_raster_plan(name, path, wr, patch)
     grid = Grid(wr.width, wr.height, patch, stride)
     if int(block_size) < 2 * patch:
@@ -171,7 +174,8 @@ def fingerprint(options: dict, card, block_size: int) -> str:
     """What decides the pixels of a block: a re-run reuses a complete block only when this matches."""
     keys = ("stride", "bands", "radiometry", "bounds", "bounds_crs", "probabilities_dtype", "write_probabilities")
     material = {k: options.get(k) for k in keys}
-    if options.get("mode", "windows") != "windows":  # only then: windows-mode fingerprints stay as they were
-        material["mode"] = options["mode"]
+    mode = options.get("mode", DEFAULT_MODE)
+    if mode != "windows":  # only then: windows-mode fingerprints stay as they were
+        material["mode"] = mode
     material.update(model=card.name, weights_sha256=card.weights_sha256, block_size=int(block_size))
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from .. import writers
 from ..errors import ClassificationCancelled, ClassificationError
+from ..request import DEFAULT_MODE
 from .address import check_scheduler, parse_address
 from .blocks import Block, RasterPlan, fingerprint, plan_raster
 from .inputs import expand_inputs
@@ -263,13 +264,13 @@ def classify_many(
     """
     distributed = _dask()
     _check_job(scheduler, workers, block_size, retries)
-    options = {"threads": 1, **(options or {})}
+    options = {"threads": 1, "mode": DEFAULT_MODE, **(options or {})}
     progress = progress or (lambda p: None)
     is_cancelled = is_cancelled or (lambda: False)
     t0 = time.perf_counter()
     from ..stages.model import read_card
 
-    card = read_card(options.get("model_card"), options.get("mode", "windows"))  # map mode: each raster whole
+    card = read_card(options.get("model_card"), options["mode"])  # map mode: each raster whole
     _check_options(options, card, outdir, block_size)
     named = expand_inputs(inputs)
     outdir = Path(outdir)

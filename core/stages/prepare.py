@@ -20,6 +20,7 @@ from ..request import (
     PROBABILITY_DTYPES,
     RADIOMETRY_CHOICES,
     ClassificationRequest,
+    cell_px,
     check_argument_types,
 )
 from ..validity import internal_mask_band, valid_pixels
@@ -120,7 +121,8 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
     writers.check_outputs(out_dir, prefix, src.GetFileList() or [str(req.input_path)], req.overwrite)
     mapping = bands_mod.detect_band_mapping(src, card, req.bands, req.radiometry)
     max_pixels = DEFAULT_MAX_PIXELS if req.max_pixels is None else req.max_pixels
-    wr = georef.prepare(src, mapping, float(card.gsd_m), req.bounds, req.bounds_crs, max_pixels=max_pixels, snap=stride)
+    cell = cell_px(req.mode, stride)
+    wr = georef.prepare(src, mapping, float(card.gsd_m), req.bounds, req.bounds_crs, max_pixels=max_pixels, snap=cell)
     georef.check_has_data(src, mapping.bands, wr.source_window)
     if wr.width < patch or wr.height < patch:
         what = "the area of interest" if req.bounds is not None else "the raster"
@@ -143,6 +145,6 @@ def prepare_input(req: ClassificationRequest, card, out_dir: Path) -> PreparedIn
         source=src,
         mapping=mapping,
         working=wr,
-        grid=Grid(wr.width, wr.height, patch, 1 if req.mode == "map" else stride),
+        grid=Grid(wr.width, wr.height, patch, cell),
         radiometry=radiometry,
     )

@@ -119,7 +119,7 @@ def build_summary(req, prepared, card, device_label, run, fast_path, outputs, ti
     area = area_by_class(prepared, card, outputs.class_counts)
     inference = timings["inference"]
     window_m = prepared.grid.stride * card.gsd_m  # each classified window adds one stride x stride cell of area
-    mode = getattr(req, "mode", "windows")
+    mode = req.mode
     gt = cell_geotransform(prepared)
     done_km2 = outputs.valid_cells * abs(gt[1] * gt[5]) / 1e6 if mode == "map" else run.classified * window_m**2 / 1e6
     styles = {name: p.with_suffix(".qml") for name, p in outputs.final.items()}

@@ -56,7 +56,13 @@ def test_mosaic_of_test_split_matches_card_accuracy(trained, tmp_path, fast_path
     truth = build_mosaic(RGB_ZIP, items, tmp_path / "mosaic.tif", columns=50, class_names=card.class_names)
     res = classify(
         ClassificationRequest(
-            tmp_path / "mosaic.tif", tmp_path / "out", stride=64, batch_size=64, device="cpu", fast_path=fast_path
+            tmp_path / "mosaic.tif",
+            tmp_path / "out",
+            stride=64,
+            batch_size=64,
+            device="cpu",
+            fast_path=fast_path,
+            mode="windows",
         ),
         model=(model, card),
     )
@@ -88,6 +94,7 @@ def test_real_sentinel2_tiles_agree_with_labels(trained, tmp_path):
                 batch_size=1,
                 device="cpu",
                 write_probabilities=False,
+                mode="windows",
             ),
             model=(model, card),
         )
@@ -117,7 +124,13 @@ def test_mosaic_pipeline_equals_direct_model_predictions(loaded_model, tmp_path,
     truth = build_mosaic(RGB_ZIP, items, tmp_path / "m.tif", columns=12, class_names=card.class_names)
     res = classify(
         ClassificationRequest(
-            tmp_path / "m.tif", tmp_path / "out", stride=64, batch_size=32, device="cpu", fast_path=fast_path
+            tmp_path / "m.tif",
+            tmp_path / "out",
+            stride=64,
+            batch_size=32,
+            device="cpu",
+            fast_path=fast_path,
+            mode="windows",
         ),
         model=(model, card),
     )
@@ -140,12 +153,14 @@ def test_bundled_samples_run(loaded_model, tmp_path):
     truth = json.loads((SAMPLE / "eurosat_mosaic_rgb_truth.json").read_text())
     assert len(truth["blocks"]) == 96
     res = classify(
-        ClassificationRequest(SAMPLE / "eurosat_mosaic_rgb.tif", tmp_path / "a", stride=64, device="cpu"),
+        ClassificationRequest(
+            SAMPLE / "eurosat_mosaic_rgb.tif", tmp_path / "a", stride=64, device="cpu", mode="windows"
+        ),
         model=loaded_model,
     )
     assert res.windows == 96 and res.summary["working_raster"]["crs"] == "EPSG:32632"
     res = classify(
-        ClassificationRequest(SAMPLE / "sentinel2_13band.tif", tmp_path / "b", stride=64, device="cpu"),
+        ClassificationRequest(SAMPLE / "sentinel2_13band.tif", tmp_path / "b", stride=64, device="cpu", mode="windows"),
         model=loaded_model,
     )
     assert res.windows == 1 and res.radiometry["method"] == "sentinel2_l1c"

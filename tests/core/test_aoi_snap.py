@@ -17,7 +17,14 @@ CELL = PX * STRIDE
 
 def _run(src, out, card, bounds=None):
     req = ClassificationRequest(
-        str(src), str(out), model_card=str(card), stride=STRIDE, batch_size=32, device="cpu", bounds=bounds
+        str(src),
+        str(out),
+        model_card=str(card),
+        stride=STRIDE,
+        batch_size=32,
+        device="cpu",
+        bounds=bounds,
+        mode="windows",
     )
     res = classify(req)
     ds = gdal.Open(str(res.classes_path))

@@ -24,6 +24,8 @@ def test_classify_in_process(tmp_path, random_card, capsys):
             "classify",
             str(src),
             str(tmp_path / "out"),
+            "--mode",
+            "windows",
             "--model",
             str(random_card),
             "--stride",
@@ -54,7 +56,9 @@ def test_classify_in_process(tmp_path, random_card, capsys):
 
 def test_error_is_one_line_exit_2(tmp_path, random_card, capsys):
     src = write_geotiff(tmp_path / "plain.tif", np.zeros((3, 128, 128), np.uint8), epsg=None)
-    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--model", str(random_card), "--quiet"])
+    rc = cli.main(
+        ["classify", str(src), str(tmp_path / "out"), "--mode", "windows", "--model", str(random_card), "--quiet"]
+    )
     out, err = capsys.readouterr()
     assert rc == 2 and out == ""
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -81,6 +85,8 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
             "classify",
             str(src),
             str(tmp_path / "o"),
+            "--mode",
+            "windows",
             "--model",
             str(random_card),
             "--stride",
@@ -107,6 +113,8 @@ def test_python_dash_m_entry_point(tmp_path, random_card):
             "classify",
             str(tmp_path / "missing.tif"),
             str(tmp_path / "o2"),
+            "--mode",
+            "windows",
             "--model",
             str(random_card),
         ],

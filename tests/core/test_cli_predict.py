@@ -116,7 +116,9 @@ def test_a_georeferenced_raster_is_windowed_like_a_run(jpegs, capsys, tmp_path):
     src = write_geotiff(tmp_path / "m.tif", mosaic)
     res = predict_json(capsys, src, "--top-k", "10", "--gradcam", tmp_path / "m.png")
     assert res["input"] == "windowed" and res["windows"] == 4 and "2 x 2 window(s) of 64 px" in res["input_text"]
-    req = ClassificationRequest(str(src), str(tmp_path / "out"), stride=64, probabilities_dtype="float32", device="cpu")
+    req = ClassificationRequest(
+        str(src), str(tmp_path / "out"), stride=64, probabilities_dtype="float32", device="cpu", mode="windows"
+    )
     run = classify(req)
     probs = gdal.Open(str(run.probabilities_path)).ReadAsArray().reshape(10, -1).mean(axis=1)
     np.testing.assert_allclose(list(res["probabilities"].values()), probs, atol=1e-5)

@@ -118,7 +118,8 @@ import json, sys
 from osgeo import gdal
 from eurosat_landcover.core.pipeline import classify
 from eurosat_landcover.core.request import ClassificationRequest
-r = classify(ClassificationRequest(sys.argv[1], sys.argv[2], stride=32, device="cpu", fast_path=sys.argv[3]))
+r = classify(ClassificationRequest(
+    sys.argv[1], sys.argv[2], mode="windows", stride=32, device="cpu", fast_path=sys.argv[3]))
 print("RESULT " + json.dumps({
     "fast_path": r.summary["fast_path"],
     "timm": "timm" in sys.modules,
@@ -173,7 +174,8 @@ from eurosat_landcover.core import pipeline
 from eurosat_landcover.core.request import ClassificationRequest
 real, seen = pipeline.cpu_sample, []
 pipeline.cpu_sample = lambda: seen.append("torch" in sys.modules) or real()
-r = pipeline.classify(ClassificationRequest(sys.argv[1], sys.argv[2], stride=64, device="cpu", fast_path="int8"))
+r = pipeline.classify(ClassificationRequest(
+    sys.argv[1], sys.argv[2], mode="windows", stride=64, device="cpu", fast_path="int8"))
 print("RESULT", seen, r.summary["device"])
 """
 

@@ -172,7 +172,9 @@ def test_overwrite_replaces_the_whole_set_or_restores_the_old_one(cluster, tmp_p
     src = tmp_path / "scene.tif"  # a 384 x 256 px corner of the bundled sample: 6 blocks, then 2
     gdal.Translate(str(src), str(SAMPLE), srcWin=[0, 0, 384, 256]).FlushCache()
     out = tmp_path / "out"
-    first = classify_many([str(src)], out, {"stride": 64}, scheduler=cluster.scheduler_address, block_size=128)
+    first = classify_many(
+        [str(src)], out, {"mode": "windows", "stride": 64}, scheduler=cluster.scheduler_address, block_size=128
+    )
     assert first["rasters"]["scene"]["blocks"] == 6
     old = snapshot(out)
     assert any(n.endswith("_probabilities.vrt") for n in old)
@@ -182,7 +184,7 @@ def test_overwrite_replaces_the_whole_set_or_restores_the_old_one(cluster, tmp_p
         classify_many(
             [str(src)],
             out,
-            {"stride": 64, "write_probabilities": False, "overwrite": True},
+            {"mode": "windows", "stride": 64, "write_probabilities": False, "overwrite": True},
             scheduler=cluster.scheduler_address,
             block_size=256,
             is_cancelled=lambda: True,
@@ -193,7 +195,7 @@ def test_overwrite_replaces_the_whole_set_or_restores_the_old_one(cluster, tmp_p
     new = classify_many(
         [str(src)],
         out,
-        {"stride": 64, "write_probabilities": False, "overwrite": True},
+        {"mode": "windows", "stride": 64, "write_probabilities": False, "overwrite": True},
         scheduler=cluster.scheduler_address,
         block_size=256,
     )

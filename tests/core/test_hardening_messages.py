@@ -125,7 +125,9 @@ def test_api_arguments_of_the_wrong_type(tmp_path, kind):
     over, message = BAD_ARGS[kind]
     before = snapshot(tmp_path)
     with pytest.raises(ClassificationError) as info:
-        classify(ClassificationRequest(src, tmp_path / "out", **over), model=(BrightnessModel(), make_card()))
+        classify(
+            ClassificationRequest(src, tmp_path / "out", mode="windows", **over), model=(BrightnessModel(), make_card())
+        )
     assert str(info.value).startswith(message)
     assert_folder(tmp_path, before)
 
@@ -147,7 +149,7 @@ def test_api_missing_paths(tmp_path, inp, out, message):
     os.chdir(tmp_path)  # an empty output path must not mean "the current folder"
     try:
         with pytest.raises(ClassificationError, match=f"^{message.replace('(', '.').replace(')', '.')}$"):
-            classify(ClassificationRequest(inp, out), model=(BrightnessModel(), make_card()))
+            classify(ClassificationRequest(inp, out, mode="windows"), model=(BrightnessModel(), make_card()))
     finally:
         os.chdir(cwd)
     assert_folder(tmp_path, before)

@@ -20,13 +20,14 @@ from hardening_testlib import assert_folder, one_error_line, run_set, small_rgb,
 
 
 def _cli(capsys, *args):
-    rc = cli.main(["classify", *map(str, args), "--device", "cpu", "--stride", "64", "--quiet"])
+    rc = cli.main(["classify", *map(str, args), "--device", "cpu", "--mode", "windows", "--stride", "64", "--quiet"])
     out, err = capsys.readouterr()
     return rc, out, err
 
 
 def _req(src, out, **kw):
     kw.setdefault("device", "cpu")
+    kw.setdefault("mode", "windows")  # the windows engine (map mode: tests/core/test_map_mode.py)
     kw.setdefault("stride", 64)
     return ClassificationRequest(src, out, **kw)
 
@@ -160,7 +161,18 @@ def _start_cli_run(tmp_path, out):
     """A CLI run in a child process, long enough to be stopped while it writes (stride 8)."""
     src = small_rgb(tmp_path / "big.tif", size=1024)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(src), str(out), "--stride", "8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "eurosat_landcover",
+        "classify",
+        str(src),
+        str(out),
+        "--mode",
+        "windows",
+        "--stride",
+        "8",
+    ]
     cmd += ["--device", "cpu", "--quiet", "--batch-size", "16", "--fast-path", "off"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     import time
@@ -232,7 +244,18 @@ def test_a_full_disk_is_an_error_not_a_truncated_output(tmp_path):
 
     src = small_rgb(tmp_path / "in.tif", size=256)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(src), str(out), "--stride", "16"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "eurosat_landcover",
+        "classify",
+        str(src),
+        str(out),
+        "--mode",
+        "windows",
+        "--stride",
+        "16",
+    ]
     cmd += ["--device", "cpu", "--quiet", "--float-probabilities", "--fast-path", "off"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit, env=env, timeout=300)

@@ -113,7 +113,20 @@ def test_a_sentinel2_radiometry_forced_on_8_bit_data_is_refused(tmp_path, capsys
 def test_kilometre_pixels_are_warned_about_on_the_cli_and_in_the_summary(tmp_path, capsys):
     rng = np.random.default_rng(0)
     src = write_geotiff(tmp_path / "coarse.tif", rng.integers(0, 255, (3, 8, 8), np.uint8), pixel=(1000.0, 1000.0))
-    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--stride", "64", "--device", "cpu", "--quiet"])
+    rc = cli.main(
+        [
+            "classify",
+            str(src),
+            str(tmp_path / "out"),
+            "--mode",
+            "windows",
+            "--stride",
+            "64",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     expected = "the source pixels are ~1e+03 m, the model learned 10 m"  # core/ood.py's line
@@ -125,7 +138,9 @@ def test_kilometre_pixels_are_warned_about_on_the_cli_and_in_the_summary(tmp_pat
 
 def test_pixels_near_the_models_gsd_give_no_warning(tmp_path):
     src = small_rgb(tmp_path / "in.tif", pixel=(12.0, 12.0))
-    res = classify(ClassificationRequest(src, tmp_path / "out", stride=64), model=(BrightnessModel(), make_card()))
+    res = classify(
+        ClassificationRequest(src, tmp_path / "out", stride=64, mode="windows"), model=(BrightnessModel(), make_card())
+    )
     assert not any("source pixels are" in w for w in res.warnings)
 
 
@@ -142,7 +157,9 @@ def test_ctrl_c_at_done_keeps_the_complete_outputs(tmp_path, capsys, monkeypatch
     """The outputs were complete, yet the CLI said "partial outputs removed" and exited 130."""
     src = small_rgb(tmp_path / "in.tif")
     monkeypatch.setattr(ProgressBar, "__call__", lambda self, p, m=None: _raise_at_done(KeyboardInterrupt())(p, m))
-    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--stride", "64", "--device", "cpu"])
+    rc = cli.main(
+        ["classify", str(src), str(tmp_path / "out"), "--mode", "windows", "--stride", "64", "--device", "cpu"]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "note: interrupted after the outputs were complete: they are kept" in err
@@ -154,7 +171,7 @@ def test_ctrl_c_at_done_keeps_the_complete_outputs(tmp_path, capsys, monkeypatch
 def test_a_progress_callback_failing_at_done_is_a_warning(tmp_path):
     src = small_rgb(tmp_path / "in.tif")
     res = classify(
-        ClassificationRequest(src, tmp_path / "out", stride=64),
+        ClassificationRequest(src, tmp_path / "out", stride=64, mode="windows"),
         progress=_raise_at_done(RuntimeError("display gone")),
         model=(BrightnessModel(), make_card()),
     )
@@ -166,7 +183,7 @@ def test_an_api_interrupt_at_done_says_the_outputs_are_complete(tmp_path):
     src = small_rgb(tmp_path / "in.tif")
     with pytest.raises(KeyboardInterrupt) as info:
         classify(
-            ClassificationRequest(src, tmp_path / "out", stride=64),
+            ClassificationRequest(src, tmp_path / "out", stride=64, mode="windows"),
             progress=_raise_at_done(KeyboardInterrupt()),
             model=(BrightnessModel(), make_card()),
         )
@@ -182,7 +199,9 @@ def test_sigterm_at_done_exits_0_with_the_outputs(tmp_path, capsys, monkeypatch)
             os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(ProgressBar, "__call__", at_done)
-    rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--stride", "64", "--device", "cpu"])
+    rc = cli.main(
+        ["classify", str(src), str(tmp_path / "out"), "--mode", "windows", "--stride", "64", "--device", "cpu"]
+    )
     _out, err = capsys.readouterr()
     assert rc == 0, err
     assert set(snapshot(tmp_path / "out")) == run_set("in")

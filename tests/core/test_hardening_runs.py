@@ -23,13 +23,14 @@ from hardening_testlib import assert_folder, one_error_line, run_set, small_rgb,
 
 
 def _cli(capsys, *args):
-    rc = cli.main(["classify", *map(str, args), "--device", "cpu", "--quiet"])
+    rc = cli.main(["classify", *map(str, args), "--device", "cpu", "--quiet", "--mode", "windows"])
     out, err = capsys.readouterr()
     return rc, out, err
 
 
 def _req(src, out, **kw):
     kw.setdefault("device", "cpu")
+    kw.setdefault("mode", "windows")  # the windows engine (map mode: tests/core/test_map_mode.py)
     kw.setdefault("stride", 64)
     return ClassificationRequest(src, out, **kw)
 
@@ -73,7 +74,9 @@ def test_ctrl_c_at_the_windows_step_exits_130_and_cleans_up(tmp_path, capsys, mo
     monkeypatch.setattr(cli_classify, "ProgressBar", CtrlC)
     src = small_rgb(tmp_path / "in.tif")
     before = snapshot(tmp_path)
-    rc = cli.main(["classify", str(src), str(tmp_path / "new" / "out"), "--device", "cpu", "--stride", "64"])
+    rc = cli.main(
+        ["classify", str(src), str(tmp_path / "new" / "out"), "--device", "cpu", "--mode", "windows", "--stride", "64"]
+    )
     out, err = capsys.readouterr()
     assert rc == 130 and out == ""
     assert one_error_line(err) == "interrupted: partial outputs removed"

@@ -47,7 +47,7 @@ def run(image: Path, out: Path, card, fast_path: str):
     from eurosat_landcover.core.request import ClassificationRequest
     from osgeo import gdal
 
-    req = ClassificationRequest(image, out, model_card=card and str(card), stride=64, radiometry="8bit",
+    req = ClassificationRequest(image, out, model_card=card and str(card), stride=64, radiometry="8bit", mode="windows",
                                 threads=1, write_probabilities=False, overwrite=True, fast_path=fast_path)  # fmt: skip
     classify(req)
     read = {k: gdal.Open(str(out / f"{image.stem}_{k}.tif")).ReadAsArray() for k in ("classes", "confidence")}

@@ -52,7 +52,11 @@ def run(path, out, model, **kw):
     from eurosat_landcover.core.request import ClassificationRequest
 
     req = ClassificationRequest(
-        input_path=str(path), output_dir=str(out), probabilities_dtype="float32", device="cpu", **kw
+        input_path=str(path),
+        output_dir=str(out),
+        probabilities_dtype="float32",
+        device="cpu",
+        **{"mode": "windows", **kw},
     )
     return classify(req, model=model)
 

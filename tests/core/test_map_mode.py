@@ -1,5 +1,5 @@
 """Map mode (classify --mode map): the bundled per-pixel model, the seamless tile blend, a real run
-through the CLI on the input grid, and windows mode left as it was."""
+through the CLI on the input grid, map mode the default (issue 22), and windows mode left as it was."""
 
 from __future__ import annotations
 
@@ -110,19 +110,44 @@ def test_cli_map_mode_writes_10m_rasters_on_the_input_grid(tmp_path, capsys):
     assert total == pytest.approx(320 * 288 * 1e-4)
 
 
-def test_windows_mode_is_the_default_and_unchanged(tmp_path, capsys):
+def test_map_mode_is_the_default_and_windows_mode_unchanged(tmp_path, capsys):
+    """Issue 22: a run without --mode is a map-mode run (a --stride given then is unused, and stderr says so
+    in one line); --mode windows gives the windows run it always gave."""
     src = _crop(tmp_path, 0, 0, 256, 192)
-    outs = []
-    for extra, name in (([], "default"), (["--mode", "windows"], "windows")):
-        rc = cli.main(["classify", str(src), str(tmp_path / name), "--device", "cpu", "--quiet", *extra])
-        assert rc == 0
-        outs.append(json.loads(capsys.readouterr()[0]))
-    for s in outs:
-        assert s["mode"] == "windows" and s["grid"]["stride_px"] == 32 and s["grid"]["cell_size_m"] == [320.0, 320.0]
-        assert s["model"]["architecture"] == "tf_efficientnet_lite0" and s["windows"]["total"] == 35
-        assert "unit" not in s["windows"]
-    a, b = (gdal.Open(s["outputs"]["probabilities"]).ReadAsArray() for s in outs)
-    assert a.shape == (10, 6, 8) and np.array_equal(a, b)
+    rc = cli.main(["classify", str(src), str(tmp_path / "default"), "--device", "cpu", "--quiet", "--stride", "64"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    s = json.loads(out)
+    assert s["mode"] == "map" and s["request"]["mode"] == "map" and s["grid"]["cell_size_m"] == [10.0, 10.0]
+    assert s["model"]["architecture"] == "tf_efficientnet_lite0_map" and s["windows"]["unit"] == "tiles"
+    notes = [ln for ln in err.splitlines() if "--stride" in ln]
+    assert notes == ["note: --stride 64 is unused in map mode (a class for every 10 m pixel); add --mode windows "
+                     "for windows every --stride px"]  # fmt: skip
+    rc = cli.main(["classify", str(src), str(tmp_path / "windows"), "--device", "cpu", "--quiet", "--mode", "windows"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "note" not in err
+    s = json.loads(out)
+    assert s["mode"] == "windows" and s["grid"]["stride_px"] == 32 and s["grid"]["cell_size_m"] == [320.0, 320.0]
+    assert s["model"]["architecture"] == "tf_efficientnet_lite0" and s["windows"]["total"] == 35
+    assert "unit" not in s["windows"]
+    assert gdal.Open(s["outputs"]["probabilities"]).ReadAsArray().shape == (10, 6, 8)
+
+
+def test_map_mode_cuts_an_area_of_interest_to_whole_pixels_whatever_the_stride(tmp_path, capsys):
+    """In map mode a cell is one 10 m pixel: an area of interest is widened to whole pixels, not to the
+    stride's cells (it was widened to 32 px = 320 m cells, or 640 m at stride 64, for a 10 m map)."""
+    src = _crop(tmp_path, 0, 0, 256, 192)
+    crop = gdal.Open(str(src)).GetGeoTransform()
+    x0, y1 = crop[0], crop[3]
+    bounds = [x0 + 205, y1 - 1500, x0 + 1705, y1 - 305]  # pixels 20.5-170.5 x 30.5-150 of the crop
+    argv = ["classify", str(src), str(tmp_path / "out"), "--device", "cpu", "--quiet", "--mode", "map"]
+    rc = cli.main([*argv, "--stride", "64", "--bounds", *map(str, bounds)])
+    out, _err = capsys.readouterr()
+    assert rc == 0
+    ds = gdal.Open(json.loads(out)["outputs"]["classes"])
+    gt = ds.GetGeoTransform()
+    assert (ds.RasterXSize, ds.RasterYSize) == (151, 120)  # whole pixels 20-171 x 30-150
+    assert gt[0] == pytest.approx(x0 + 200) and gt[3] == pytest.approx(y1 - 300)
 
 
 def test_model_of_the_other_mode_is_refused_in_one_line(tmp_path, capsys):

@@ -17,6 +17,7 @@ from osgeo import gdal
 def _req(inp, out, **kw):
     kw.setdefault("batch_size", 8)
     kw.setdefault("device", "cpu")
+    kw.setdefault("mode", "windows")  # the windows engine (map mode: tests/core/test_map_mode.py)
     return ClassificationRequest(inp, out, **kw)
 
 

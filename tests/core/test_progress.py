@@ -21,7 +21,9 @@ def test_a_run_reports_its_stages_in_order_with_window_counts(tmp_path, brightne
     path = write_geotiff(tmp_path / "in.tif", random_rgb(256, 320))
     reports: list[Progress] = []
     res = classify(
-        ClassificationRequest(path, tmp_path / "out", stride=32, batch_size=4, device="cpu", fast_path="off"),
+        ClassificationRequest(
+            path, tmp_path / "out", stride=32, batch_size=4, device="cpu", fast_path="off", mode="windows"
+        ),
         reports.append,
         model=brightness_model,
     )

@@ -47,7 +47,7 @@ def single_runs(tmp_path_factory):
         key = (str(path), stride)
         if key not in cache:
             out = tmp_path_factory.mktemp("single")
-            res = classify(ClassificationRequest(path, out, stride=stride, threads=1))
+            res = classify(ClassificationRequest(path, out, stride=stride, threads=1, mode="windows"))
             cache[key] = {
                 "classes": _read(res.classes_path),
                 "confidence": _read(res.confidence_path),
@@ -91,7 +91,7 @@ def test_blocks_tile_the_cell_grid_once_and_each_holds_a_window(stride):
     from eurosat_landcover.models.checkpoint import default_card_path
 
     card = ModelCard.load(default_card_path())
-    plan = plan_raster("s", SAMPLE, card, {"stride": stride}, BLOCK)
+    plan = plan_raster("s", SAMPLE, card, {"mode": "windows", "stride": stride}, BLOCK)
     owner = np.zeros((plan.grid.ncy, plan.grid.ncx), int)
     for b in plan.blocks:
         cx0, cy0, cx1, cy1 = b.core_cells
@@ -132,7 +132,11 @@ def test_without_dask_the_message_names_the_package(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------- on the cluster
 def test_split_raster_mosaic_equals_a_single_run(cluster, single_runs, tmp_path):
     summary = classify_many(
-        [str(SAMPLE)], tmp_path / "out", {"stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK
+        [str(SAMPLE)],
+        tmp_path / "out",
+        {"mode": "windows", "stride": 32},
+        scheduler=cluster.scheduler_address,
+        block_size=BLOCK,
     )
     assert summary["failures"] == {}
     assert summary["rasters"]["eurosat_mosaic_rgb"]["blocks"] == 6
@@ -164,11 +168,8 @@ def test_map_mode_runs_each_raster_whole_and_equals_a_single_map_run(cluster, tm
     for kind, path in (("classes", single.classes_path), ("probabilities", single.probabilities_path)):
         assert np.array_equal(_read(raster["outputs"][kind]), _read(path)), kind
     card = read_card(None, "map")
-    assert fingerprint(opts, card, BLOCK) != fingerprint({"stride": 32}, card, BLOCK)
-    windows_card = read_card(None)
-    assert fingerprint({"stride": 32, "mode": "windows"}, windows_card, BLOCK) == fingerprint(
-        {"stride": 32}, windows_card, BLOCK
-    )
+    assert fingerprint(opts, card, BLOCK) == fingerprint({"stride": 32}, card, BLOCK)  # map: the default mode
+    assert fingerprint(opts, card, BLOCK) != fingerprint({"stride": 32, "mode": "windows"}, card, BLOCK)
 
 
 def test_inputs_in_other_crss_each_equal_their_single_run(cluster, single_runs, tmp_path):
@@ -176,7 +177,7 @@ def test_inputs_in_other_crss_each_equal_their_single_run(cluster, single_runs, 
     summary = classify_many(
         [str(p) for p in inputs],
         tmp_path / "out",
-        {"stride": 32},
+        {"mode": "windows", "stride": 32},
         scheduler=cluster.scheduler_address,
         block_size=BLOCK,
     )
@@ -199,7 +200,7 @@ def test_a_worker_killed_mid_run_still_gives_a_complete_correct_result(cluster, 
         summary = classify_many(
             [str(SAMPLE)],
             tmp_path / "out",
-            {"stride": 32},
+            {"mode": "windows", "stride": 32},
             scheduler=cluster.scheduler_address,
             block_size=BLOCK,
             progress=kill_one,
@@ -218,7 +219,7 @@ def test_cancel_leaves_no_partial_file_and_a_rerun_computes_only_what_is_missing
         classify_many(
             [str(SAMPLE)],
             out,
-            {"stride": 32},
+            {"mode": "windows", "stride": 32},
             scheduler=cluster.scheduler_address,
             block_size=BLOCK,
             progress=lambda p: finished.append(p.tasks_done),
@@ -232,7 +233,9 @@ def test_cancel_leaves_no_partial_file_and_a_rerun_computes_only_what_is_missing
     assert sorted(p.name for p in blocks.rglob("*")) == left
     done_before = len(list(blocks.glob("*_classes.tif")))
     assert 2 <= done_before < 6
-    summary = classify_many([str(SAMPLE)], out, {"stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK)
+    summary = classify_many(
+        [str(SAMPLE)], out, {"mode": "windows", "stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK
+    )
     assert summary["cluster"]["blocks_reused"] == done_before
     assert summary["cluster"]["blocks_computed"] == 6 - done_before
     _assert_equal_to_single(summary, "eurosat_mosaic_rgb", single_runs(SAMPLE))
@@ -242,7 +245,10 @@ def test_a_bad_input_is_reported_by_name_while_the_others_finish(cluster, tmp_pa
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00 not really a tiff")
     summary = classify_many(
-        [str(SAMPLE), str(bad)], tmp_path / "out", {"stride": 64}, scheduler=cluster.scheduler_address
+        [str(SAMPLE), str(bad)],
+        tmp_path / "out",
+        {"mode": "windows", "stride": 64},
+        scheduler=cluster.scheduler_address,
     )
     assert list(summary["failures"]) == ["broken"]
     assert "broken.tif" in summary["failures"]["broken"]
@@ -251,10 +257,14 @@ def test_a_bad_input_is_reported_by_name_while_the_others_finish(cluster, tmp_pa
 
 def test_existing_files_of_another_run_are_not_replaced_without_overwrite(cluster, tmp_path):
     out = tmp_path / "out"
-    classify_many([str(SAMPLE)], out, {"stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK)
+    classify_many(
+        [str(SAMPLE)], out, {"mode": "windows", "stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK
+    )
     before = (out / "eurosat_mosaic_rgb_blocks" / "r000_c000_classes.tif").read_bytes()
     with pytest.raises(ClassificationError, match="--overwrite"):
-        classify_many([str(SAMPLE)], out, {"stride": 16}, scheduler=cluster.scheduler_address, block_size=BLOCK)
+        classify_many(
+            [str(SAMPLE)], out, {"mode": "windows", "stride": 16}, scheduler=cluster.scheduler_address, block_size=BLOCK
+        )
     assert (out / "eurosat_mosaic_rgb_blocks" / "r000_c000_classes.tif").read_bytes() == before
 
 
@@ -263,7 +273,11 @@ def test_a_split_raster_with_a_percentile_stretch_uses_the_whole_rasters_limits(
     scaled = tmp_path / "sample_uint16.tif"
     gdal.Translate(str(scaled), str(SAMPLE), outputType=gdal.GDT_UInt16, scaleParams=[[0, 255, 100, 30000]])
     summary = classify_many(
-        [str(scaled)], tmp_path / "out", {"stride": 32}, scheduler=cluster.scheduler_address, block_size=BLOCK
+        [str(scaled)],
+        tmp_path / "out",
+        {"mode": "windows", "stride": 32},
+        scheduler=cluster.scheduler_address,
+        block_size=BLOCK,
     )
     assert summary["failures"] == {}
     _assert_equal_to_single(summary, "sample_uint16", single_runs(scaled))

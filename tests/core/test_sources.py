@@ -25,7 +25,8 @@ def test_geopackage_raster_connection_string(tmp_path, brightness_model):
     gdal.Translate(str(gpkg), str(tif), format="GPKG", creationOptions=["RASTER_TABLE=scene"])
     source = f"GPKG:{gpkg}:scene"
     res = classify(
-        ClassificationRequest(source, tmp_path / "out", stride=64, device="cpu", name="scene"), model=brightness_model
+        ClassificationRequest(source, tmp_path / "out", stride=64, device="cpu", name="scene", mode="windows"),
+        model=brightness_model,
     )
     cls = gdal.Open(str(res.classes_path)).ReadAsArray()
     np.testing.assert_array_equal(cls, [[0, 0, 0], [0, 9, 0]])
@@ -33,7 +34,10 @@ def test_geopackage_raster_connection_string(tmp_path, brightness_model):
 
 def test_missing_plain_path_is_reported_as_missing(tmp_path, brightness_model):
     with pytest.raises(ClassificationError, match="does not exist"):
-        classify(ClassificationRequest(tmp_path / "nope.tif", tmp_path / "out", device="cpu"), model=brightness_model)
+        classify(
+            ClassificationRequest(tmp_path / "nope.tif", tmp_path / "out", device="cpu", mode="windows"),
+            model=brightness_model,
+        )
 
 
 def test_concurrent_runs_into_one_folder(tmp_path, brightness_model):
@@ -43,7 +47,7 @@ def test_concurrent_runs_into_one_folder(tmp_path, brightness_model):
 
     def run(name):
         try:
-            req = ClassificationRequest(tif, tmp_path / "out", stride=64, device="cpu", name=name)
+            req = ClassificationRequest(tif, tmp_path / "out", stride=64, device="cpu", name=name, mode="windows")
             results.append(classify(req, model=brightness_model))
         except Exception as exc:  # collected and asserted below
             errors.append(exc)

@@ -25,7 +25,9 @@ def test_a_run_reads_its_card_once_and_carries_it(tmp_path, random_card, monkeyp
 
     monkeypatch.setattr(ModelCard, "load", classmethod(counting))
     path = write_geotiff(tmp_path / "in.tif", random_rgb(128, 128))
-    res = classify(ClassificationRequest(path, tmp_path / "out", model_card=random_card, stride=64, device="cpu"))
+    res = classify(
+        ClassificationRequest(path, tmp_path / "out", model_card=random_card, stride=64, device="cpu", mode="windows")
+    )
     assert loads == [random_card]
     assert isinstance(res.card, ModelCard) and res.card.path == random_card.resolve()
     assert res.summary["model"]["card"] == str(res.card.path)
@@ -33,7 +35,9 @@ def test_a_run_reads_its_card_once_and_carries_it(tmp_path, random_card, monkeyp
 
 def test_the_result_is_read_from_the_summary(tmp_path, brightness_model):
     path = write_geotiff(tmp_path / "in.tif", random_rgb(192, 192))
-    req = ClassificationRequest(path, tmp_path / "out", stride=32, device="cpu", write_probabilities=False)
+    req = ClassificationRequest(
+        path, tmp_path / "out", stride=32, device="cpu", write_probabilities=False, mode="windows"
+    )
     res = classify(req, model=brightness_model)
     again = result_from_summary(res.summary, res.card, res.timings)
     assert again == res

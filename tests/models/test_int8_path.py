@@ -189,7 +189,9 @@ def test_int8_runs_on_the_idle_cpus_unless_the_request_sets_threads(primed, tmp_
     runs = {}
     for name, threads in (("idle", None), ("one", 1)):
         res = classify(
-            ClassificationRequest(SAMPLE, tmp_path / name, stride=16, device="cpu", fast_path="int8", threads=threads)
+            ClassificationRequest(
+                SAMPLE, tmp_path / name, stride=16, device="cpu", fast_path="int8", threads=threads, mode="windows"
+            )
         )
         summary = json.loads(res.summary_path.read_text())
         runs[name] = (summary, gdal.Open(str(res.classes_path)).ReadAsArray())
@@ -225,7 +227,9 @@ def test_engine_falls_back_with_a_note_without_calibration_data(tmp_path, monkey
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
     model_cache.release()
-    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="int8"))
+    res = classify(
+        ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="int8", mode="windows")
+    )
     summary = json.loads(res.summary_path.read_text())
     assert summary["fast_path"]["path"] != "int8"
     assert "INT8 path not available: no EuroSAT training data" in summary["fast_path"]["reason"]
@@ -236,7 +240,9 @@ def test_auto_keeps_fp32_on_a_cpu_without_vnni(tmp_path, monkeypatch, eurosat_rg
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
     monkeypatch.setattr(int8_path, "int8_flags", lambda: [])  # what /proc/cpuinfo says on an AVX2-only CPU
-    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto"))
+    res = classify(
+        ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto", mode="windows")
+    )
     summary = json.loads(res.summary_path.read_text())
     assert summary["fast_path"]["path"] != "int8"
     assert "INT8" not in summary["fast_path"]["reason"]
@@ -253,7 +259,9 @@ def test_auto_stays_fp32_on_a_vnni_cpu_and_prepares_no_int8_model(tmp_path, monk
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
     monkeypatch.setattr(int8_path, "int8_flags", lambda: ["avx512_vnni"])  # as on a CPU that has them
     model_cache.release()
-    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto"))
+    res = classify(
+        ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto", mode="windows")
+    )
     summary = json.loads(res.summary_path.read_text())
     assert summary["fast_path"]["path"] == "torchscript+onednn" and "INT8" not in summary["fast_path"]["reason"]
     assert not list((tmp_path / "cache" / "graphs").glob("int8_*.pt"))
@@ -268,13 +276,17 @@ def test_auto_measures_int8_on_a_vnni_cpu_and_says_what_ran(tmp_path, monkeypatc
     monkeypatch.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(tmp_path / "absent.zip"))
     model_cache.release()
-    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out0", stride=64, device="cpu", fast_path="auto"))
+    res = classify(
+        ClassificationRequest(SAMPLE, tmp_path / "out0", stride=64, device="cpu", fast_path="auto", mode="windows")
+    )
     fast = json.loads(res.summary_path.read_text())["fast_path"]
     assert fast["path"] == "torchscript+onednn"
     assert "INT8 not taken: INT8 path not available: no EuroSAT training data" in fast["reason"]
     model_cache.release()  # the process keeps the failed INT8 preparation otherwise
     monkeypatch.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
-    res = classify(ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto"))
+    res = classify(
+        ClassificationRequest(SAMPLE, tmp_path / "out", stride=64, device="cpu", fast_path="auto", mode="windows")
+    )
     fast = json.loads(res.summary_path.read_text())["fast_path"]
     # taken or not, the measurement is in the summary; fp32 stays the traced graph when INT8 loses
     assert "windows/s on a probe batch of 64" in fast["reason"], fast["reason"]

@@ -27,6 +27,7 @@ def running(dock, tmp_path):
     panel = dock.panel
     panel.input.layer_combo.setLayer(layer)
     panel.area.set_mode("layer")
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))  # a long run
     panel.options.stride_combo.setCurrentIndex(panel.options.stride_combo.findData(16))
     out = tmp_path / "out"
     panel.options.output_widget.setFilePath(str(out))
@@ -100,6 +101,7 @@ def test_plugin_unload_mid_run(iface, qgis_new_project, clean_settings, model_ca
     panel.area.set_mode("drawn")  # arms the rectangle tool
     assert canvas.mapTool() is panel.area.map_tool
     panel.area.set_drawn_rectangle(layer.extent(), layer.crs())
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))  # a long run
     panel.options.stride_combo.setCurrentIndex(panel.options.stride_combo.findData(16))
     out = tmp_path / "out"
     panel.options.output_widget.setFilePath(str(out))

@@ -36,7 +36,15 @@ def test_processing_run_classifies_each_layer(provider, qgis_new_project, tmp_pa
     out = tmp_path / "out"
     result = processing.run(
         ALG,
-        {"INPUTS": layers, "STRIDE": 3, "WORKERS": 1, "BLOCK_SIZE": 256, "DEVICE": "cpu", "OUTPUT_FOLDER": str(out)},
+        {
+            "INPUTS": layers,
+            "MODE": "windows",
+            "STRIDE": 3,
+            "WORKERS": 1,
+            "BLOCK_SIZE": 256,
+            "DEVICE": "cpu",
+            "OUTPUT_FOLDER": str(out),
+        },
     )
     assert result["FAILED"] == 0
     summary = json.loads(Path(result["OUTPUT_SUMMARY"]).read_text())

@@ -46,7 +46,7 @@ def classify(image: Path, out: Path, name: str, card: Path, stride: int = 8) -> 
     from eurosat_landcover.core.request import ClassificationRequest
 
     req = ClassificationRequest(
-        input_path=image, output_dir=out, model_card=card, stride=stride, device="cpu", name=name
+        input_path=image, output_dir=out, model_card=card, stride=stride, device="cpu", name=name, mode="windows"
     )
     return Path(run(req).classes_path)
 

@@ -47,7 +47,10 @@ def test_dock_shows_model_bands_and_devices(dock, scene, model_card):
     ids = [panel.options.device_combo.itemData(i) for i in range(panel.options.device_combo.count())]
     assert ids[0] == "auto" and "cpu" in ids
     assert panel.options.device_info.text().startswith("Detected")
-    # area estimate of the whole layer: 1.92 km x 1.92 km = 3.69 km², 5 x 5 windows at stride 32
+    # area estimate of the whole layer: 1.92 km x 1.92 km = 3.69 km², one 192 px map tile (map mode, the default),
+    # 5 x 5 windows at stride 32 in windows mode
+    assert panel.area.area_info.text().startswith("3.69 km²") and "~1 tiles" in panel.area.area_info.text()
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))
     assert panel.area.area_info.text().startswith("3.69 km²") and "~25 windows" in panel.area.area_info.text()
 
 
@@ -216,6 +219,7 @@ def test_large_run_takes_the_cpu_fast_path_inside_qgis(dock, tmp_path, iface):
     QgsProject.instance().addMapLayer(layer)
     panel = dock.panel
     panel.input.layer_combo.setLayer(layer)
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))
     panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     task = panel.run()
     assert task is not None and panel.queue.wait(300)

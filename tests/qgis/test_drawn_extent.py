@@ -26,6 +26,7 @@ def test_dragged_rectangle_snaps_to_the_layers_cells(dock, tmp_path, iface):
     QgsProject.instance().addMapLayer(layer)
     panel = dock.panel
     panel.input.layer_combo.setLayer(layer)
+    panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))  # cells of 32 px
     canvas = panel.canvas
     canvas.resize(800, 800)
     canvas.setDestinationCrs(layer.crs())

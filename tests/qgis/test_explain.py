@@ -45,7 +45,9 @@ def engine_run(path, out, stride=64):
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
-    req = ClassificationRequest(str(path), str(out), stride=stride, probabilities_dtype="float32", device="cpu")
+    req = ClassificationRequest(
+        str(path), str(out), stride=stride, probabilities_dtype="float32", device="cpu", mode="windows"
+    )
     res = classify(req)
     ds = gdal.Open(str(res.probabilities_path))
     return res, ds.ReadAsArray().astype(np.float32), ds.GetGeoTransform()

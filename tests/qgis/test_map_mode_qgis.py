@@ -19,22 +19,23 @@ ALG = f"{PROVIDER_ID}:classify"
 
 
 def test_dock_mode_choice_disables_stride_and_is_remembered(qgis_app, clean_settings):  # noqa: F811
+    """A new user gets map mode (issue 22), the stride off; one who chose windows keeps it between sessions."""
     section = OptionsSection(DockSettings.load())
     seen = []
     section.changed.connect(seen.append)
-    assert section.value().mode == "windows" and section.stride_combo.isEnabled()
+    assert section.value().mode == "map" and not section.stride_combo.isEnabled()
     section.show()
     section.mode_combo.setFocus()
-    QTest.keyClick(section.mode_combo, Qt.Key.Key_Down)
-    assert section.value().mode == "map" and seen[-1].mode == "map"
-    assert not section.stride_combo.isEnabled()
+    QTest.keyClick(section.mode_combo, Qt.Key.Key_Up)
+    assert section.value().mode == "windows" and seen[-1].mode == "windows"
+    assert section.stride_combo.isEnabled()
     settings = DockSettings.load()
     settings.mode = section.value().mode
     settings.save()
     again = OptionsSection(DockSettings.load())
-    assert again.value().mode == "map" and not again.stride_combo.isEnabled()
-    QTest.keyClick(again.mode_combo, Qt.Key.Key_Up)
     assert again.value().mode == "windows" and again.stride_combo.isEnabled()
+    QTest.keyClick(again.mode_combo, Qt.Key.Key_Down)
+    assert again.value().mode == "map" and not again.stride_combo.isEnabled()
 
 
 def test_processing_map_mode_writes_10m_rasters(provider, qgis_new_project, tmp_path):

@@ -95,6 +95,7 @@ def test_dock_draw_button_uses_the_tool(iface, utm_canvas, tmp_path, clean_setti
         if model_card != default_card_path():
             panel.model.add_model(str(model_card))
         panel.input.layer_combo.setLayer(layer)
+        panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))  # 320 m cells
         panel.area.set_mode("drawn")  # switching to "drawn" arms the tool
         assert panel.area.draw_button.isChecked() and canvas.mapTool() is panel.area.map_tool
         _drag(panel.area.map_tool, canvas, (0, 0), (100, 100), (200, 150))
@@ -130,6 +131,7 @@ def test_drawn_rectangle_follows_a_canvas_crs_change(iface, utm_canvas, tmp_path
         if model_card != default_card_path():
             panel.model.add_model(str(model_card))
         panel.input.layer_combo.setLayer(layer)
+        panel.options.mode_combo.setCurrentIndex(panel.options.mode_combo.findData("windows"))  # 320 m cells
         drawn = QgsRectangle(500200, 4998500, 501200, 4999500)
         panel.area.set_drawn_rectangle(drawn, layer.crs())
         rect = QgsRectangle(500000, 4998400, 501280, 4999680)  # widened to the layer's 320 m cells

@@ -40,6 +40,7 @@ def test_algorithm_is_registered(provider):
         "INPUT",
         "EXTENT",
         "MODEL",
+        "MODE",
         "STRIDE",
         "BATCH_SIZE",
         "DEVICE",
@@ -63,6 +64,7 @@ def test_processing_run(provider, qgis_new_project, tmp_path, model_card):  # no
             "INPUT": layer,
             "EXTENT": "500000,501280,4998720,5000000 [EPSG:32632]",  # xmin,xmax,ymin,ymax
             "MODEL": _model_param(model_card),
+            "MODE": "windows",
             "STRIDE": 32,
             "BATCH_SIZE": 16,
             "DEVICE": "cpu",
@@ -113,7 +115,17 @@ def test_qgis_process_run(tmp_path, model_card):  # noqa: F811
 
     raster = write_rgb_geotiff(tmp_path / "scene.tif")
     out = tmp_path / "out"
-    args = ["--json", "run", ALG, "--", f"INPUT={raster}", f"OUTPUT_FOLDER={out}", "STRIDE=64", "DEVICE=cpu"]
+    args = [
+        "--json",
+        "run",
+        ALG,
+        "--",
+        f"INPUT={raster}",
+        f"OUTPUT_FOLDER={out}",
+        "MODE=windows",
+        "STRIDE=64",
+        "DEVICE=cpu",
+    ]
     if model_card != default_card_path():
         args.append(f"MODEL={model_card}")
     run = qp(*args)
@@ -136,7 +148,13 @@ def test_gui_run_loads_a_styled_land_cover_layer(provider, qgis_new_project, tmp
     context.setProject(QgsProject.instance())
     result = processing.run(
         ALG,
-        {"INPUT": str(raster), "MODEL": _model_param(model_card), "STRIDE": 64, "OUTPUT_FOLDER": str(tmp_path / "o")},
+        {
+            "INPUT": str(raster),
+            "MODEL": _model_param(model_card),
+            "MODE": "windows",
+            "STRIDE": 64,
+            "OUTPUT_FOLDER": str(tmp_path / "o"),
+        },
         context=context,
         feedback=QgsProcessingFeedback(),
     )
@@ -172,7 +190,8 @@ def test_processing_fast_path_parameter_reaches_the_engine(provider, qgis_new_pr
 
     model_cache.release()  # an INT8 model an earlier test prepared in this process would be reused
     raster = write_rgb_geotiff(tmp_path / "scene.tif")
-    params = {"INPUT": str(raster), "DEVICE": "cpu", "FAST_PATH": "int8", "OUTPUT_FOLDER": str(tmp_path / "o")}
+    params = {"INPUT": str(raster), "MODE": "windows", "DEVICE": "cpu", "FAST_PATH": "int8"}
+    params["OUTPUT_FOLDER"] = str(tmp_path / "o")
     result = processing.run(ALG, params)
     summary = json.loads(Path(result["OUTPUT_SUMMARY"]).read_text())
     assert "INT8 path not available" in summary["fast_path"]["reason"]

@@ -32,7 +32,9 @@ def test_last_run_and_log_name_the_radiometry_evidence_and_the_ood_warning(qgis_
     ds.SetProjection(src.GetProjection())
     ds.WriteRaster(0, 0, 120, 120, arr.tobytes())
     ds = None
-    res = classify(ClassificationRequest(tmp_path / "snow.tif", tmp_path / "out", stride=16), model=model)
+    res = classify(
+        ClassificationRequest(tmp_path / "snow.tif", tmp_path / "out", stride=16, mode="windows"), model=model
+    )
     html = summary_html("snow", res, 1.0)
     assert "Radiometry: Sentinel-2" in html and "from the values, medium confidence" in html
     assert "cloud or snow" in html

@@ -76,9 +76,11 @@ def fits_mode(card, mode: str) -> bool:
 class ModelPicker(QGroupBox):
     """``value()`` is the chosen card's path ("" = the bundled model of the mode), ``card()`` its ModelCard (None
     when unreadable); ``changed(card)`` when the choice changes. Cards are read once and cached. ``set_mode``
-    follows the Classify page's mode: cards that cannot run in it are listed greyed out, with the mode they need."""
+    follows the Classify page's mode: cards that cannot run in it are listed greyed out, with the mode they need;
+    ``mode_needed(mode)`` when the analyst adds a card of the other mode (the page switches to it)."""
 
     changed = pyqtSignal(object)
+    mode_needed = pyqtSignal(str)
 
     def __init__(self, settings, parent=None):
         super().__init__("Model", parent)
@@ -189,9 +191,11 @@ class ModelPicker(QGroupBox):
         if path not in self.settings.extra_models:
             self.settings.extra_models.append(path)
         self._remember(path)
-        if not fits_mode(self._cards[path], self.mode):  # listed, greyed out: say why it is not the choice
-            need = "Windows" if self.mode == "map" else "Map"
-            notify(self, f"{Path(path).name} is listed; it runs in Mode = {need} only", Qgis.MessageLevel.Info)
+        if not fits_mode(self._cards[path], self.mode):  # added to be run: the page switches to its mode
+            need = "windows" if self.mode == "map" else "map"
+            notify(self, f"{Path(path).name} runs in Mode = {need.title()} only: Mode switched to {need.title()}",
+                   Qgis.MessageLevel.Info)  # fmt: skip
+            self.mode_needed.emit(need)
         return True
 
     @safe_slot

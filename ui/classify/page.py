@@ -16,6 +16,7 @@ from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QComboBox, QMessageBox
 
 from ...__about__ import PLUGIN_NAME
+from ...core.request import cell_px
 from ...models import model_cache
 from ...qgis_bridge.compat import avoid_triton_llvm_clash
 from ...qgis_bridge.request_builder import (
@@ -24,6 +25,7 @@ from ...qgis_bridge.request_builder import (
     area_km2,
     build_request,
     clip_to_layer,
+    estimate_tiles,
     estimate_windows,
     size_m,
     snap_to_cells,
@@ -92,6 +94,7 @@ class ClassifyPage(WorkspacePage):
     def _connect(self) -> None:
         self.input.changed.connect(self._on_layer)
         self.model.changed.connect(self._on_model)
+        self.model.mode_needed.connect(self.options.set_mode)  # a card added for the other mode: switch to it
         self.options.changed.connect(self.area.refresh)
         self.options.changed.connect(self._on_options)
         self.report.run_button.clicked.connect(self.run)
@@ -135,7 +138,8 @@ class ClassifyPage(WorkspacePage):
         self.area.refresh()
 
     def estimate(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> str:
-        """ "3.69 km² · ~25 windows" for the part of `rect` over the raster, at the model's gsd and stride."""
+        """ "3.69 km² · ~25 windows" (windows mode, at the model's gsd and stride) or "3.69 km² · ~1 tiles" (map
+        mode) for the part of `rect` over the raster."""
         card = self.model.card()
         gsd, patch = (card.gsd_m, card.patch_size) if card is not None else (10.0, 64)
         layer = self.input.value()
@@ -145,14 +149,19 @@ class ClassifyPage(WorkspacePage):
             except RequestError:
                 return f"{area_km2(rect, crs):.3g} km² · outside the raster"
         w, h = size_m(rect, crs)
-        n = estimate_windows(w, h, gsd, patch, self.options.value().stride)
+        choices = self.options.value()
+        if choices.mode == "map":
+            return f"{area_km2(rect, crs):.3g} km² · ~{estimate_tiles(w, h, gsd, patch)} tiles"
+        n = estimate_windows(w, h, gsd, patch, choices.stride)
         return f"{area_km2(rect, crs):.3g} km² · ~{n} windows"
 
     def snap_drawn(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem):
         """A drawn rectangle widened to whole cells of the input layer's grid (layer CRS), or None."""
         card, layer = self.model.card(), self.input.value()
         gsd = card.gsd_m if card is not None else 10.0
-        return snap_to_cells(rect, crs, layer, self.options.value().stride, gsd) if layer is not None else None
+        choices = self.options.value()
+        cell = cell_px(choices.mode, choices.stride)
+        return snap_to_cells(rect, crs, layer, cell, gsd) if layer is not None else None
 
     # ================================================================== the request
     def run_options(self) -> RunOptions:

@@ -11,10 +11,20 @@ from ...qgis_bridge.task import format_seconds
 from .common import muted
 
 
+def run_mode(result) -> tuple[str, str]:
+    """(the run's mode in words, what it counted: "tiles" in map mode, else "windows"), from its summary."""
+    summary = result.summary or {}
+    if summary.get("mode") == "map":
+        return "map (a class for every 10 m pixel)", "tiles"
+    cell = ((summary.get("grid") or {}).get("cell_size_m") or [None])[0]
+    return ("windows" + (f" (cells of {cell:g} m)" if cell else "")), "windows"
+
+
 def summary_html(name: str, result, seconds: float) -> str:
-    """ "Last run", the total area and time, then the area of each class present, largest first."""
+    """ "Last run", the total area and time, the mode, then the area of each class present, largest first."""
     total = sum(result.area_km2.values())
     lines = [html.escape(f"{name}: {total:.3g} km² in {format_seconds(seconds)} on {result.device}")]
+    lines.append(html.escape(f"Mode: {run_mode(result)[0]}"))
     lines += [
         html.escape(f"{k}: {v:.3g} km²") for k, v in sorted(result.area_km2.items(), key=lambda kv: -kv[1]) if v > 0
     ]
@@ -71,18 +81,21 @@ class RunReport(QWidget):
         from ...models import model_cache  # no torch import; the engine keeps the model between runs
 
         ready = " · model ready for the next run" if model_cache.stats()["models"] else ""
+        unit = run_mode(result)[1]
         self.status(
-            f"Done: {result.windows} windows · {result.windows_per_second:.0f} windows/s · {result.device}{ready}", 100
+            f"Done: {result.windows} {unit} · {result.windows_per_second:.0f} {unit}/s · {result.device}{ready}", 100
         )
         self.summary_label.setText(summary_html(name, result, seconds))
 
 
 def result_log_lines(name: str, result, seconds: float) -> list:
-    """The details of a finished run for the log panel: paths, windows, speed, areas, warnings."""
+    """The details of a finished run for the log panel: mode, paths, windows or tiles, speed, areas, warnings."""
+    mode, unit = run_mode(result)
     lines = [
         f"classification of {name} done in {seconds:.1f} s on {result.device}",
-        f"  windows: {result.windows} ({result.skipped_windows} skipped as nodata), "
-        f"{result.windows_per_second:.1f} windows/s",
+        f"  mode: {mode}",
+        f"  {unit}: {result.windows} ({result.skipped_windows} skipped as nodata), "
+        f"{result.windows_per_second:.1f} {unit}/s",
         f"  classes: {result.classes_path}",
         f"  probabilities: {result.probabilities_path}",
         f"  confidence: {result.confidence_path}",
