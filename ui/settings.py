@@ -12,6 +12,9 @@ from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, FAST_PATH_MODES, MODES
 PREFIX = "eurosat_landcover/ui/"
 
 AREA_MODES = ("layer", "canvas", "drawn", "selection")
+# 2: map mode became the default (issue 22). Before it, the dock saved every field, so a stored "windows" is
+# the old default for almost everyone: settings saved before version 2 take the new default mode once.
+SETTINGS_VERSION = 2
 STRIDES = (8, 16, 32, 64)
 
 
@@ -72,10 +75,15 @@ class DockSettings:
     output_dir: str = ""
     open_results: bool = True
     write_probabilities: bool = True
+    settings_version: int = SETTINGS_VERSION  # what the stored fields mean (SETTINGS_VERSION above)
 
     @classmethod
     def load(cls, settings: QgsSettings | None = None) -> DockSettings:
-        out = read_fields(cls, PREFIX, settings)
+        s = settings or QgsSettings()
+        out = read_fields(cls, PREFIX, s)
+        if s.contains(PREFIX + "mode") and (out.settings_version < 2 or not s.contains(PREFIX + "settings_version")):
+            out.mode = DEFAULT_MODE  # saved before map mode was the default: "windows" was that default
+        out.settings_version = SETTINGS_VERSION
         if out.area_mode not in AREA_MODES:
             out.area_mode = "layer"
         if out.stride not in STRIDES:

@@ -45,6 +45,7 @@ def test_input_section_value_and_active_layer(iface, scene, tmp_path):
 def test_model_picker_add_choose_remove(qgis_app, clean_settings, model_card, tmp_path):  # noqa: F811
     settings = DockSettings.load()
     picker = ModelPicker(settings)
+    picker.set_mode("windows")  # the mode of the window classifier added below, whatever the default mode
     seen = _recorder(picker.changed)
     assert picker.value() == ""  # the bundled model first
     copy = tmp_path / "copy.json"

@@ -110,3 +110,19 @@ def test_an_added_model_selects_its_own_mode(dock, tmp_path):
     panel.input.layer_combo.setLayer(layer)
     panel.options.output_widget.setFilePath(str(tmp_path / "out"))
     assert panel.build_request().mode == "windows"
+
+
+def test_settings_saved_before_the_switch_take_map_mode_once(qgis_app, clean_settings):  # noqa: F811
+    """Before version 2 the dock saved every field, so a stored "windows" was the old default for almost every
+    user: such settings take map mode once; a windows choice saved since (version 2) is kept."""
+    from eurosat_landcover.ui.settings import PREFIX, SETTINGS_VERSION, DockSettings
+    from qgis.core import QgsSettings
+
+    s = QgsSettings()
+    s.setValue(PREFIX + "mode", "windows")  # as an earlier version saved it, with no settings version
+    s.setValue(PREFIX + "stride", 64)
+    old = DockSettings.load()
+    assert old.mode == "map" and old.stride == 64 and old.settings_version == SETTINGS_VERSION == 2
+    old.mode = "windows"  # the analyst chooses windows again
+    old.save()
+    assert DockSettings.load().mode == "windows"  # kept from now on
