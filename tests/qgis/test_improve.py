@@ -111,8 +111,8 @@ def test_improve_from_corrections_then_reclassify(dock, iface, mosaic_run, euros
 def test_improve_on_a_map_mode_run_reclassifies_in_map_mode(dock, iface, map_mosaic_run, eurosat_rgb_zip, monkeypatch):
     """A map-mode run (a class per 10 m pixel): the new card is a MAP card (the map model's trunk fine-tuned, its
     decoder the parent's); the Classify page, left in windows mode, switches to map mode as the card is added
-    (a map model runs there only) and selects it, and the re-classify offer re-runs the input in map mode with it. Before: 'Improving the model failed: 'bool' object
-    has no attribute 'mean''."""
+    (a map model runs there only) and selects it, and the re-classify offer re-runs the input in map mode with
+    it. Before: 'Improving the model failed: 'bool' object has no attribute 'mean''."""
     monkeypatch.setenv("EUROSAT_DATASETS", str(eurosat_rgb_zip.parent.parent))
     classify_page = dock.workspace.page("classifyPage")
     classify_page.options.set_mode("windows")
