@@ -18,6 +18,11 @@ DEFAULT_STRIDE = 32  # px between windows (windows mode; 8, 16, 32 or 64 for 64 
 BATCH_SIZE_MAX = 4096  # windows per batch: the largest the engine, CLI, Processing and the dock accept
 
 
+def count_unit(mode: str) -> str:
+    """What a run of ``mode`` counts (progress, speed, summary): "tiles" in map mode, else "windows"."""
+    return "tiles" if mode == "map" else "windows"
+
+
 @dataclass
 class ClassificationRequest:
     """What to classify and how.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..request import count_unit
 from .accuracy_note import accuracy_line
 from .common import ExportError, ProgressSpan, Staging
 from .polygons import _cell_area_m2, strip_rows
@@ -189,7 +190,10 @@ def _metrics_html(summary: dict) -> str:
         ("model", escape(str(m.get("title") or m.get("name") or "?"))),
         ("architecture", escape(str(m.get("architecture", "?")))),
         ("input bands", escape(", ".join(m.get("bands") or []))),
-        ("window", f"{m.get('patch_size', '?')} px at {m.get('gsd_m', '?')} m"),
+        (
+            "EuroSAT patch" if summary.get("mode") == "map" else "window",  # a map model runs per pixel
+            f"{m.get('patch_size', '?')} px at {m.get('gsd_m', '?')} m",
+        ),
     ]
     if acc is not None:
         items.append(
@@ -225,12 +229,22 @@ def _settings_html(run: RunInfo) -> str:
         ("radiometry", escape(f"{rad.get('method', '?')}: {rad.get('formula', '')}")),
         ("radiometry chosen", escape(str(rad.get("reason", "–")))),
         ("radiometry evidence", escape("; ".join(rad.get("evidence") or []) or "–")),
-        ("stride", escape(f"{grid.get('stride_px', req.get('stride', '?'))} px")),
+        *_grid_items(s),
         ("output cell", escape(" x ".join(f"{v:g}" for v in grid.get("cell_size_m", [])) + " m")),
         ("device", escape(str(s.get("device", "?")))),
-        ("windows", escape(str((s.get("windows") or {}).get("classified", "?")))),
+        (count_unit(s.get("mode")), escape(str((s.get("windows") or {}).get("classified", "?")))),
     ]
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def _grid_items(s: dict) -> list:
+    """The run's mode, and its stride in windows mode (a map-mode run has tiles and pixels, no stride)."""
+    grid = s.get("grid") or {}
+    if s.get("mode") == "map":
+        tile = f", overlapping {grid['tile_px']} px tiles" if grid.get("tile_px") else ""
+        return [("mode", escape(f"map (a class for every pixel{tile})"))]
+    stride = grid.get("stride_px", (s.get("request") or {}).get("stride", "?"))
+    return [("mode", "windows"), ("stride", escape(f"{stride} px"))]
 
 
 def _ood_html(summary: dict) -> str:

@@ -180,6 +180,13 @@ def test_explain_and_export_work_on_a_map_mode_run(tmp_path, capsys):
     assert rc == 0, out
     written = [Path(p) for p in json.dumps(json.loads(out)).split('"') if p.startswith(str(tmp_path / "export"))]
     assert written and all(p.exists() for p in written)
+    # the report's run settings speak of tiles and pixels: it said "stride 1 px" and "windows 2"
+    report = next(p for p in written if p.name.endswith("_report.html")).read_text(encoding="utf-8")
+    settings = report[report.index("input CRS") :]
+    tiles = summary["windows"]["classified"]
+    assert "<dt>mode</dt><dd>map (a class for every pixel, overlapping 256 px tiles)</dd>" in settings
+    assert f"<dt>tiles</dt><dd>{tiles}</dd>" in settings and "<dt>stride</dt>" not in settings
+    assert "<dt>windows</dt>" not in settings and "<dt>window</dt>" not in report
 
 
 def test_map_run_never_tries_the_int8_module(tmp_path, capsys, monkeypatch):
