@@ -29,7 +29,15 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..core.request import BATCH_SIZE_MAX, DEFAULT_MODE, DEFAULT_STRIDE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
+from ..core.request import (
+    BATCH_SIZE_MAX,
+    DEFAULT_MODE,
+    DEFAULT_STRIDE,
+    FAST_PATH_MODES,
+    MODES,
+    RADIOMETRY_CHOICES,
+    count_unit,
+)
 from ..qgis_bridge import styling
 from ..qgis_bridge.request_builder import RequestError, RunOptions, build_request
 from ..qgis_bridge.results import LAND_COVER, area_summary, layer_label, run_name
@@ -240,9 +248,10 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             raise QgsProcessingException(str(exc)) from None
         for warning in result.warnings or []:  # a warning, not an error (reportError logs it as CRITICAL)
             feedback.pushWarning(warning)
+        unit = count_unit(request.mode)
         feedback.pushInfo(
-            f"{result.windows} windows in {result.seconds:.1f} s on {result.device} "
-            f"({result.windows_per_second:.0f} windows/s)"
+            f"{result.windows} {unit} in {result.seconds:.1f} s on {result.device} "
+            f"({result.windows_per_second:.0f} {unit}/s)"
         )
         feedback.pushInfo("Area per class: " + area_summary(result.area_km2))
 

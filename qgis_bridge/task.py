@@ -1,7 +1,7 @@
 """The classification as a :class:`~.background.BackgroundTask`: core.classify in QGIS's task manager.
 
 - the engine's typed progress (core.progress.Progress) -> setProgress(0..100), kept as ``latest``
-  for windows/s and time left;
+  for windows/s (tiles/s in map mode) and time left;
 - isCanceled() -> the engine's is_cancelled (the engine removes partial files when cancelled);
 - BackgroundTask's outcome (result, readable error, cancel, or a traceback to the log) read as one typed
   :class:`Outcome` (succeeded, failed or cancelled), which its owner reads on the main thread
@@ -109,7 +109,9 @@ class ClassificationTask(BackgroundTask):
             return self._latest
 
     def status_text(self) -> str:
-        """ "1200/4000 windows · 85 windows/s · 33 s left"."""
+        """ "1200/4000 windows · 85 windows/s · 33 s left" ("4/12 tiles · 2 tiles/s · ..." in map mode)."""
+        from ..core.request import count_unit
+
         with self._lock:
             view, origin = self._latest, self._rate_origin
         parts = [view.message] if view.message else []
@@ -117,7 +119,8 @@ class ClassificationTask(BackgroundTask):
             now = time.monotonic()
             elapsed = now - self.started_at
             if origin is not None and view.done > origin[1] and now > origin[0]:
-                parts.append(f"{(view.done - origin[1]) / (now - origin[0]):.0f} windows/s")
+                unit = count_unit(getattr(self.request, "mode", ""))
+                parts.append(f"{(view.done - origin[1]) / (now - origin[0]):.0f} {unit}/s")
             fraction = self.progress() / 100.0
             if 0.03 < fraction < 1.0 and elapsed > 1.0:
                 parts.append(f"{format_seconds(elapsed * (1 - fraction) / fraction)} left")

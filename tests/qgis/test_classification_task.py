@@ -53,3 +53,19 @@ def test_an_unexpected_failure_keeps_its_traceback_for_the_log(monkeypatch, logg
     assert task.outcome.status is Status.FAILED and task.outcome.message == "unexpected error: KeyError: 'windows'"
     assert "Traceback" in task.outcome.traceback and "KeyError" in task.outcome.traceback
     assert any("Traceback" in m and "EuroSAT test classification" in m for m in logged)
+
+
+def test_the_running_status_counts_what_the_mode_runs():
+    """While a map-mode run goes, the dock's status said "4/12 tiles · 2 windows/s": a map run has tiles."""
+    import time
+
+    from eurosat_landcover.core.request import ClassificationRequest
+
+    for mode, unit in (("map", "tiles"), ("windows", "windows")):
+        task = ClassificationTask(ClassificationRequest("in.tif", "out", mode=mode), "EuroSAT test classification")
+        task.started_at = time.monotonic() - 2.0
+        task.report(Progress(0.3, WINDOWS, f"4/12 {unit}", 4, 12))
+        time.sleep(0.05)
+        task.report(Progress(0.6, WINDOWS, f"8/12 {unit}", 8, 12))
+        parts = task.status_text().split(" · ")
+        assert parts[0] == f"8/12 {unit}" and parts[1].endswith(f" {unit}/s"), parts

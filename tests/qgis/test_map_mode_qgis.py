@@ -9,7 +9,7 @@ from pathlib import Path
 from eurosat_landcover.eurosat_processing.provider import PROVIDER_ID
 from eurosat_landcover.ui.classify.options_section import OptionsSection
 from eurosat_landcover.ui.settings import DockSettings
-from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from qgis.core import QgsApplication, QgsProcessingFeedback, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtTest import QTest
 
@@ -46,10 +46,17 @@ def test_processing_map_mode_writes_10m_rasters(provider, qgis_new_project, tmp_
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=160)
     layer = QgsRasterLayer(str(raster), "scene")
     QgsProject.instance().addMapLayer(layer)
+    lines = []
+    feedback = QgsProcessingFeedback()
+    feedback.pushInfo = lambda info: lines.append(info)  # the log lines, as the dialog shows them
     result = processing.run(
         ALG,
         {"INPUT": layer, "MODE": "map", "DEVICE": "cpu", "BANDS": "1,2,3", "OUTPUT_FOLDER": str(tmp_path / "o")},
+        feedback=feedback,
     )
+    # the run's line counts tiles, as its progress did ("1 windows in 3.2 s on cpu (0 windows/s)" before)
+    done = [line for line in lines if " s on cpu (" in line]
+    assert len(done) == 1 and done[0].startswith("1 tiles in ") and done[0].endswith(" tiles/s)"), lines
     classes = QgsRasterLayer(result["OUTPUT_CLASSES"], "classes")
     assert classes.isValid() and (classes.width(), classes.height()) == (160, 160)
     assert classes.extent() == layer.extent() and classes.rasterUnitsPerPixelX() == 10.0
