@@ -78,6 +78,8 @@ def test_model_picker_follows_the_mode(qgis_app, clean_settings, model_card):  #
     picker.set_mode("map")
     assert picker.value() == "" and picker.card().architecture == "tf_efficientnet_lite0_map"
     assert seen[-1] is picker.card()
+    info = picker.model_info.text()  # the map model has no windows (it said "64 px windows")
+    assert "a class for every pixel" in info and "windows" not in info, info
     assert not item(window_card).isEnabled() and "Mode = Windows" in item(window_card).toolTip()
     assert picker.add_model(map_card) and picker.value() == map_card and item(map_card).isEnabled()
     picker.set_mode("windows")

@@ -231,7 +231,10 @@ class ModelPicker(QGroupBox):
             self.model_info.setText(f"Model card not available: {self.value() or self.bundled_path()}")
             self.classes_label.setText("")
             return
-        parts = [f"Bands {' '.join(card.bands)}", f"{card.gsd_m:g} m", f"{card.patch_size} px windows"]
+        from ...models.registry import is_per_pixel
+
+        runs = "a class for every pixel" if is_per_pixel(card.architecture) else f"{card.patch_size} px windows"
+        parts = [f"Bands {' '.join(card.bands)}", f"{card.gsd_m:g} m", runs]
         accuracy = card_accuracy(card)
         if accuracy:
             parts.append(accuracy)
