@@ -24,11 +24,13 @@ def test_dock_mode_choice_disables_stride_and_is_remembered(qgis_app, clean_sett
     seen = []
     section.changed.connect(seen.append)
     assert section.value().mode == "map" and not section.stride_combo.isEnabled()
+    assert section.stride_combo.isHidden() and section.stride_label.isHidden()  # no "160 m cells" beside 10 m pixels
     section.show()
     section.mode_combo.setFocus()
     QTest.keyClick(section.mode_combo, Qt.Key.Key_Up)
     assert section.value().mode == "windows" and seen[-1].mode == "windows"
-    assert section.stride_combo.isEnabled()
+    assert section.stride_combo.isEnabled() and not section.stride_combo.isHidden()
+    assert not section.stride_label.isHidden()
     settings = DockSettings.load()
     settings.mode = section.value().mode
     settings.save()

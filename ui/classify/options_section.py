@@ -99,11 +99,12 @@ class OptionsSection(QGroupBox):
             "Step between model windows. A smaller step gives finer output cells and more overlap "
             "(smoother maps) but more windows to compute."
         )
-        form.addRow("Stride", self.stride_combo)
+        self.stride_label = QLabel("Stride", self)
+        form.addRow(self.stride_label, self.stride_combo)
         self.batch_spin = QgsSpinBox(self)
         self.batch_spin.setRange(1, BATCH_SIZE_MAX)
         self.batch_spin.setClearValue(64)
-        self.batch_spin.setToolTip("Windows per model call; lower it if the GPU runs out of memory")
+        self.batch_spin.setToolTip("Windows (map mode: tiles) per model call; lower it if the GPU runs out of memory")
         form.addRow("Batch size", self.batch_spin)
         self.device_combo = QComboBox(self)
         self.device_combo.setToolTip("Where the model runs; Automatic picks CUDA, then Apple MPS, then the CPU")
@@ -167,8 +168,12 @@ class OptionsSection(QGroupBox):
 
     @safe_slot
     def _mode_changed(self, *_args) -> None:
-        """The stride applies to windows mode only."""
-        self.stride_combo.setEnabled(self.mode_combo.currentData() != "map")
+        """The stride applies to windows mode only: in map mode its row is hidden (greyed out, it still showed
+        "16 px · 75 % overlap · 160 m cells" beside a map of 10 m pixels)."""
+        windows = self.mode_combo.currentData() != "map"
+        self.stride_combo.setEnabled(windows)
+        self.stride_combo.setHidden(not windows)
+        self.stride_label.setHidden(not windows)
 
     @safe_slot
     def _emit(self, *_args) -> None:
