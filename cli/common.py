@@ -22,7 +22,8 @@ class Command(NamedTuple):
 
 
 class ProgressBar:
-    """``[#####.....]  42%  message`` redrawn in place on a TTY, a line every 10 % otherwise."""
+    """``[#####.....]  42%  message`` redrawn in place on a TTY, otherwise a line every 10 % and at each new
+    stage (a log then says what a long first stage is doing, e.g. optimising the model for the CPU)."""
 
     def __init__(self, stream=None, width: int = 30):
         self.stream = stream or sys.stderr
@@ -31,13 +32,14 @@ class ProgressBar:
         self.last_decile = -1
         self.t0 = time.perf_counter()
         self.last_draw = 0.0
+        self.last_stage = None
 
     def __call__(self, progress: Progress) -> None:
         """The engine's progress callback: draws ``progress.fraction`` with ``progress.message``."""
-        self.draw(progress.fraction, progress.message)
+        self.draw(progress.fraction, progress.message, progress.stage)
 
-    def draw(self, fraction: float, message: str) -> None:
-        """Draw ``fraction`` (0..1) of the bar with ``message``."""
+    def draw(self, fraction: float, message: str, stage=None) -> None:
+        """Draw ``fraction`` (0..1) of the bar with ``message`` (``stage``: a new one gets its line)."""
         fraction = min(1.0, max(0.0, float(fraction)))
         filled = int(round(fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)
@@ -56,9 +58,9 @@ class ProgressBar:
                 self.stream.write("\n")
         else:
             decile = int(fraction * 10)
-            if decile == self.last_decile and fraction < 1.0:
+            if decile == self.last_decile and stage == self.last_stage and fraction < 1.0:
                 return
-            self.last_decile = decile
+            self.last_decile, self.last_stage = decile, stage
             self.stream.write(line + "\n")
         self.stream.flush()
 

@@ -65,3 +65,28 @@ def test_an_export_reports_the_one_progress_type(tmp_path):
     assert seen and all(isinstance(p, Progress) and p.stage == "export" for p in seen)
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and "files written" in seen[-1].message
+
+
+def test_the_cli_bar_in_a_log_has_a_line_per_stage(tmp_path, brightness_model):
+    """stderr not a terminal (a log, a pipe): a line every 10 % hid the stages of the first 1 %, so a first map run
+    showed "opening the raster" for the ~25 s of optimising the model for the CPU."""
+    import io
+
+    from eurosat_landcover.cli.common import ProgressBar
+
+    path = write_geotiff(tmp_path / "in.tif", random_rgb(256, 320))
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    reports: list[Progress] = []
+    classify(
+        ClassificationRequest(
+            path, tmp_path / "out", stride=32, batch_size=4, device="cpu", fast_path="off", mode="windows"
+        ),
+        lambda p: (reports.append(p), bar(p)),
+        model=brightness_model,
+    )
+    lines = stream.getvalue().splitlines()
+    for stage in dict.fromkeys(p.stage for p in reports):  # each stage's first message has its line
+        first = next(p.message for p in reports if p.stage == stage)
+        assert any(line.endswith(f"  {first}") for line in lines), (stage, lines)
+    assert len(lines) <= len(set(p.stage for p in reports)) + 11  # and the windows still a line per 10 %
