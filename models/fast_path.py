@@ -128,6 +128,10 @@ def trace_for_cpu(model, batch_size: int, bands: int, patch: int):
         model = model.eval()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation, see the module docstring
+            # a Python branch on the input's size (map_net.py pads to its alignment) is fixed for the traced
+            # shape, which is the only one the module runs (TracedClassifier pads batches), and the module is
+            # checked against the eager model below: torch's warning would only alarm the analyst
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             with torch.no_grad():
                 module = torch.jit.freeze(torch.jit.trace(model, probe, check_trace=False))
         traced = TracedClassifier(module, batch_size)

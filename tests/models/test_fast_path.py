@@ -88,3 +88,27 @@ def test_when_the_fast_path_is_taken(monkeypatch):
     monkeypatch.setattr(platform, "machine", lambda: "arm64")
     assert "measured on x86-64 only" in eager_reason("auto", "cpu", AUTO_MIN_WINDOWS)
     assert eager_reason("on", "cpu", 1) is None
+
+
+class _PadsToAlign(nn.Module):
+    """A Python branch on the input's size, as models/map_net.py's forward pads to its alignment."""
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % 32, (-w) % 32
+        if ph or pw:
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph))
+        return x.mean(dim=(2, 3)).repeat(1, 4)[:, :10] / 50.0
+
+
+@needs_onednn
+def test_tracing_a_size_branch_prints_no_tracer_warning():
+    """The first map run printed torch's TracerWarning ("... might cause the trace to be incorrect") on stderr:
+    the branch is fixed for the traced shape, and the traced module is checked against the eager one."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _traced, report = trace_for_cpu(_PadsToAlign(), 2, bands=3, patch=64)
+    assert report.used, report.reason
+    assert not [w for w in seen if issubclass(w.category, torch.jit.TracerWarning)], [str(w.message) for w in seen]
