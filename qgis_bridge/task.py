@@ -1,7 +1,7 @@
 """The classification as a :class:`~.background.BackgroundTask`: core.classify in QGIS's task manager.
 
 - the engine's typed progress (core.progress.Progress) -> setProgress(0..100), kept as ``latest``
-  for windows/s (tiles/s in map mode) and time left;
+  for windows/s (tiles/s in map mode) and the time left at that pace;
 - isCanceled() -> the engine's is_cancelled (the engine removes partial files when cancelled);
 - BackgroundTask's outcome (result, readable error, cancel, or a traceback to the log) read as one typed
   :class:`Outcome` (succeeded, failed or cancelled), which its owner reads on the main thread
@@ -115,15 +115,14 @@ class ClassificationTask(BackgroundTask):
         with self._lock:
             view, origin = self._latest, self._rate_origin
         parts = [view.message] if view.message else []
-        if self.started_at is not None:
-            now = time.monotonic()
-            elapsed = now - self.started_at
-            if origin is not None and view.done > origin[1] and now > origin[0]:
-                unit = count_unit(getattr(self.request, "mode", ""))
-                parts.append(f"{(view.done - origin[1]) / (now - origin[0]):.0f} {unit}/s")
-            fraction = self.progress() / 100.0
-            if 0.03 < fraction < 1.0 and elapsed > 1.0:
-                parts.append(f"{format_seconds(elapsed * (1 - fraction) / fraction)} left")
+        now = time.monotonic()
+        if self.started_at is not None and origin is not None and view.done > origin[1] and now > origin[0]:
+            # the rate of the windows (tiles) run so far, and the time left from it: the time before the first
+            # one (loading, optimising the model for the CPU: ~25 s on a first map run) is not the run's pace
+            rate = (view.done - origin[1]) / (now - origin[0])
+            parts.append(f"{rate:.0f} {count_unit(getattr(self.request, 'mode', ''))}/s")
+            if view.total > view.done:
+                parts.append(f"{format_seconds((view.total - view.done) / rate)} left")
         return " · ".join(parts)
 
     def finished(self, ok: bool) -> None:
