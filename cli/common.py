@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Callable, NamedTuple
 
-from ..core.progress import Progress
+from ..core.progress import WINDOWS, Progress
 from ..core.request import DEFAULT_MODE, DEFAULT_STRIDE, FAST_PATH_MODES, MODES, RADIOMETRY_CHOICES
 
 
@@ -33,6 +33,7 @@ class ProgressBar:
         self.t0 = time.perf_counter()
         self.last_draw = 0.0
         self.last_stage = None
+        self.eta_origin = None  # (elapsed, fraction) at the first report of the windows: the pace is theirs
 
     def __call__(self, progress: Progress) -> None:
         """The engine's progress callback: draws ``progress.fraction`` with ``progress.message``."""
@@ -44,9 +45,12 @@ class ProgressBar:
         filled = int(round(fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)
         elapsed = time.perf_counter() - self.t0
+        if self.eta_origin is None and stage in (None, WINDOWS):  # a caller without stages: from the start
+            self.eta_origin = (0.0, 0.0) if stage is None else (elapsed, fraction)
         eta = ""
-        if 0.05 < fraction < 1.0 and elapsed > 2:
-            eta = f" (~{elapsed * (1 - fraction) / fraction:.0f}s left)"
+        e0, f0 = self.eta_origin or (elapsed, fraction)
+        if 0.05 < fraction < 1.0 and elapsed - e0 > 2 and fraction > f0:
+            eta = f" (~{(elapsed - e0) * (1 - fraction) / (fraction - f0):.0f}s left)"
         line = f"[{bar}] {fraction * 100:5.1f}%  {elapsed:6.1f}s  {message}{eta}"
         if self.tty:
             now = time.perf_counter()

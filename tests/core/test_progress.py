@@ -90,3 +90,23 @@ def test_the_cli_bar_in_a_log_has_a_line_per_stage(tmp_path, brightness_model):
         first = next(p.message for p in reports if p.stage == stage)
         assert any(line.endswith(f"  {first}") for line in lines), (stage, lines)
     assert len(lines) <= len(set(p.stage for p in reports)) + 11  # and the windows still a line per 10 %
+
+
+def test_the_cli_bar_s_time_left_follows_the_pace_of_the_windows(monkeypatch):
+    """30 s of optimising the model, then 4 tiles in 3 s: at 4 of 12 the bar said "~67s left" (the whole elapsed
+    time over the fraction done); the pace of the tiles gives ~6 s."""
+    import io
+
+    from eurosat_landcover.cli import common
+    from eurosat_landcover.core.progress import FAST_PATH, PREPARE
+
+    clock = iter([0.0, 0.0, 0.1, 30.0, 33.0])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    bar = common.ProgressBar(stream)
+    bar(Progress(0.0, PREPARE, "opening the raster"))
+    bar(Progress(0.015, FAST_PATH, "optimising the model for the CPU"))
+    bar(Progress(0.02, WINDOWS, "classifying 12 tiles on cpu", 0, 12))
+    bar(Progress.windows(4, 12))
+    last = stream.getvalue().splitlines()[-1]
+    assert last.endswith("4/12 windows (~6s left)"), last
