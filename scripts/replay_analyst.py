@@ -10,6 +10,9 @@ cell (Explain page, a click on the canvas). It ends by checking that the exporte
 
     .venv/bin/python scripts/replay_analyst.py [--mode windows|map] [--shots docs] [--keep]
 
+Without ``--mode`` the Classify page's mode is left as the dock opens it in the fresh profile (the default,
+core/request.py ``DEFAULT_MODE``: map) and the replay checks that it is that default.
+
 runs ``xvfb-run -a qgis --profiles-path TMP --code scripts/replay_analyst.py`` on a fresh profile (the venv's
 site-packages on PYTHONPATH for torch & co.; the plugin itself only from the zip) and prints the figures;
 ``--shots DIR`` saves a picture of QGIS after each step (``screenshot-map-mode-*.png`` in map mode).
@@ -201,12 +204,13 @@ def _stratum_points(class_map: Path, truth: list[dict], per_class: int = 2) -> l
 
 # ======================================================================== the path
 def replay(
-    iface, workdir, model_card=None, say=print, *, mode="windows", image=None, truth=None, dock=None, grab=None
+    iface, workdir, model_card=None, say=print, *, mode=None, image=None, truth=None, dock=None, grab=None
 ) -> dict:
     """The whole path in the project of ``iface``; returns the figures (and raises on any failed step).
 
     Args:
-        mode: "windows" (stride 64) or "map" (the 10 m map mode).
+        mode: "windows" (stride 64) or "map" (the 10 m map mode); None: the mode the dock opens with, which must
+            be core/request.py's DEFAULT_MODE (a fresh profile's default).
         image, truth: the raster (default: a copy of the bundled sample) and its truth rows (truth_cells()).
         dock: the plugin's dock (default: a LandCoverDock made here, closed at the end).
         grab: ``grab(name)`` saves a picture after each step (screenshot-<mode>-<step>.png) when given.
@@ -239,12 +243,14 @@ def replay(
         dock = LandCoverDock(iface, iface.mainWindow())
         iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         dock.show()
-    shot = (lambda step: grab(f"screenshot-{mode.replace('map', 'map-mode')}-{step}.png")) if grab else (lambda s: None)
-    out: dict = {"mode": mode}
     try:
         if model_card is not None:
             assert dock.panel.model.add_model(str(model_card)), model_card
+        mode = _set_mode(dock, mode)
+        shot = (lambda s: grab(f"screenshot-{mode.replace('map', 'map-mode')}-{s}.png")) if grab else (lambda s: None)
+        out: dict = {"mode": mode}
         land = _classify(dock, layer, work / "runs", mode, say)
+        shot("classify")
         classes_path = Path(land.source())
         out["run"] = classes_path.name[: -len("_classes.tif")]
         out["corrected_cells"], corrected_path, where = _correct(dock, land, canvas, truth, say)
@@ -275,6 +281,19 @@ def replay(
     return out
 
 
+def _set_mode(dock, mode: str | None) -> str:
+    """Set the Classify page's mode; None leaves the mode the dock opened with, checked to be the default."""
+    from eurosat_landcover.core.request import DEFAULT_MODE
+
+    combo = dock.panel.options.mode_combo
+    if mode is None:
+        mode = combo.currentData()
+        if mode != DEFAULT_MODE:
+            raise RuntimeError(f"the dock opened in {mode} mode, not in the default {DEFAULT_MODE} mode")
+    combo.setCurrentIndex(combo.findData(mode))
+    return mode
+
+
 def _classify(dock, layer, runs: Path, mode: str, say):
     from qgis.core import QgsProject
 
@@ -283,7 +302,6 @@ def _classify(dock, layer, runs: Path, mode: str, say):
     panel.input.layer_combo.setLayer(layer)
     panel.area.set_mode("layer")
     options = panel.options
-    options.mode_combo.setCurrentIndex(options.mode_combo.findData(mode))
     if mode == "windows":
         options.stride_combo.setCurrentIndex(options.stride_combo.findData(STRIDE))
     options.output_widget.setFilePath(str(runs))
@@ -470,7 +488,7 @@ def _inner(job: dict) -> None:
 # ======================================================================== outer part
 def run_installed(
     work: Path,
-    mode: str = "windows",
+    mode: str | None = None,
     shots: Path | None = None,
     timeout: int = 540,
     dock_width: int = 420,
@@ -505,7 +523,9 @@ def run_installed(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["windows", "map"], default="windows")
+    parser.add_argument(
+        "--mode", choices=["windows", "map"], help="the Classify page's mode (default: as the dock opens, map)"
+    )
     parser.add_argument("--shots", type=Path, help="save a picture of QGIS after each step in this folder")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (profile, run, log)")
     args = parser.parse_args()

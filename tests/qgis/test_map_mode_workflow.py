@@ -1,6 +1,7 @@
 """Issue 23 "Done when": a correction, an assessment, an export and an Explain click on a map-mode run, in real
 QGIS, through the dock's real widgets: scripts/replay_analyst.py's path (the plugin zip installed into a fresh
-profile) on a 384 x 256 px crop of the bundled sample classified with Mode = map (a class for every 10 m pixel).
+profile) on a 384 x 256 px crop of the bundled sample classified in the mode the dock opens with in a fresh profile,
+the default Mode = map (a class for every 10 m pixel): the replay leaves the mode alone and checks it is map.
 
 It runs in the real QGIS application under Xvfb, not in this test process: after an Explain click in the dock,
 this process's exit crashed (heap corruption at interpreter shutdown, also seen with the earlier in-process replay)."""
@@ -13,10 +14,11 @@ from .landcover_helpers import NEEDS_QGIS_DESKTOP, load_script
 @NEEDS_QGIS_DESKTOP
 def test_correct_export_assess_explain_on_a_map_mode_run(tmp_path):
     replay = load_script("replay_analyst")
-    status = replay.run_installed(tmp_path, mode="map", crop=(6, 4), timeout=540)
+    status = replay.run_installed(tmp_path, crop=(6, 4), timeout=540)  # no mode: the analyst's default
     print("\n".join(status["steps"]))
     assert status["ok"], status["steps"][-3:]
     out = status["figures"]
+    assert out["mode"] == "map"
     work = tmp_path / "replay"
     classes = replay._read(work / "runs" / f"{out['run']}_classes.tif")
     assert classes.shape == (256, 384)  # a class for every 10 m pixel of the input
