@@ -104,8 +104,8 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802
         return (
-            "Slides a EuroSAT land-cover classifier over a raster layer (or the part inside EXTENT, in any "
-            "CRS) and writes three GeoTIFFs to the output folder: the land-cover classes (with the model's "
+            "Classifies the land cover of a raster layer (or the part inside EXTENT, in any CRS) with a "
+            "EuroSAT model and writes three GeoTIFFs to the output folder: the land-cover classes (with the model's "
             "class names and colours), the confidence (maximum probability, 0–1) and one probability band "
             "per class (0–1).\n\n"
             f"MODE (default {DEFAULT_MODE}): map = a class for every pixel at the model's gsd (10 m), from the "
@@ -185,7 +185,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         self.addOutput(QgsProcessingOutputRasterLayer(self.OUTPUT_PROBABILITIES, "Class probabilities"))
         self.addOutput(QgsProcessingOutputFile(self.OUTPUT_SUMMARY, "Run summary (JSON)"))
         self.addOutput(QgsProcessingOutputString(self.AREA_KM2, "Area per class (km², JSON)"))
-        self.addOutput(QgsProcessingOutputNumber(self.WINDOWS, "Windows classified"))
+        self.addOutput(QgsProcessingOutputNumber(self.WINDOWS, "Windows classified (map mode: tiles)"))
 
     # ---------------------------------------------------------------- run
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

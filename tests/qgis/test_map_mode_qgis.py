@@ -45,6 +45,9 @@ def test_processing_map_mode_writes_10m_rasters(provider, qgis_new_project, tmp_
 
     alg = QgsApplication.processingRegistry().algorithmById(ALG)
     assert "MODE" in {p.name() for p in alg.parameterDefinitions()}
+    # map mode is the default: the help no longer opens with "Slides a classifier", WINDOWS counts its tiles
+    assert not alg.shortHelpString().startswith("Slides")
+    assert "map mode: tiles" in alg.outputDefinition("WINDOWS").description()
     raster = write_rgb_geotiff(tmp_path / "scene.tif", size=160)
     layer = QgsRasterLayer(str(raster), "scene")
     QgsProject.instance().addMapLayer(layer)
