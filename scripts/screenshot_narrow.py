@@ -1,8 +1,9 @@
 """Screenshots of every page of the dock at 300 px wide in a real QGIS (1600 x 1000) under Xvfb (issue 25).
 
-    .venv/bin/python scripts/screenshot_narrow.py [--out docs/narrow] [--stride 16] [--keep]
+    .venv/bin/python scripts/screenshot_narrow.py [--out docs/narrow] [--mode windows --stride 16] [--keep]
 
-The outer part classifies the bundled sample raster with the bundled model (the CLI, into a temporary folder)
+The outer part classifies the bundled sample raster with the bundled model (the CLI, into a temporary folder; in
+the default mode, map mode, unless ``--mode windows``)
 and starts QGIS through scripts/qgis_shots.py; the inner part (run by QGIS's --code) opens the dock at 300 px,
 starts editing the land-cover layer with a few edits and a review (so the edit log has rows), and grabs the
 whole window on the Classify page (``window-300.png``) and the dock on each page (``<page>-300.png``).
@@ -26,7 +27,8 @@ PAGES = ["classifyPage", "CorrectPage", "AssessPage", "ExportPage", "explainPage
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "narrow"))
-    parser.add_argument("--stride", type=int, default=16)
+    parser.add_argument("--mode", choices=["windows", "map"], help="the run's mode (default: the CLI's, map)")
+    parser.add_argument("--stride", type=int, default=16, help="windows mode's stride (default 16)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
@@ -35,8 +37,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="eurosat-narrow-shot-"))
     raster = sorted((REPO / "sample_data").glob("*.tif"))[0]
     run_dir = work / "run"
-    cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(raster), str(run_dir),
-           "--mode", "windows", "--stride", str(args.stride), "--name", "sample", "--quiet"]  # fmt: skip
+    cmd = [sys.executable, "-m", "eurosat_landcover", "classify", str(raster), str(run_dir), "--name", "sample",
+           "--quiet"]  # fmt: skip
+    if args.mode:
+        cmd += ["--mode", args.mode] + (["--stride", str(args.stride)] if args.mode == "windows" else [])
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     job = {"raster": str(raster.resolve()), "classes": str(run_dir / "sample_classes.tif"), "out": args.out}
     return run_in_qgis(__file__, job, env_job=ENV_JOB, work=work, size=(1600, 1000), timeout=600, keep=args.keep)
@@ -58,7 +62,8 @@ def _inner(job: dict) -> None:
         layers_dock = prepare_window(iface, job["size"])
         plugin = start_plugin()
         project = QgsProject.instance()
-        project.addMapLayer(QgsRasterLayer(job["raster"], Path(job["raster"]).stem))
+        raster = QgsRasterLayer(job["raster"], Path(job["raster"]).stem)
+        project.addMapLayer(raster)
         from eurosat_landcover.core.edits import run_files
         from eurosat_landcover.core.edits.session import run_palette
         from eurosat_landcover.qgis_bridge.styling import style_classes
@@ -70,6 +75,7 @@ def _inner(job: dict) -> None:
         plugin.action.setChecked(True)
         dock = plugin.dock
         dock.setFixedWidth(300)
+        dock.panel.input.layer_combo.setLayer(raster)  # the Classify page on the raster, not on the land cover
         if layers_dock is not None:
             window.resizeDocks([layers_dock], [240], Qt.Orientation.Horizontal)
         page = dock.workspace.show_page("CorrectPage")
