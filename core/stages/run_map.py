@@ -64,13 +64,14 @@ def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
 def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     """The model path of a map run (stages/model.choose_fast_path at the tile shape): the CPU fast
     path (traced once per machine and tile batch, models/graph_cache.py) when every tile is a full
-    square tile, else the eager model. Its window count is the tiles' area in 64 px windows. No
-    INT8 module: the per-pixel network's forward pass has shape-dependent padding that FX
-    quantization cannot trace, so ``auto`` trying it only built the eager network for nothing."""
+    square tile, else the eager model. Its window count is the tiles' area in 64 px windows.
+    ``fast_path="int8"`` on the CPU: the per-pixel network quantized at the tile shape
+    (models/int8_map.py), else (no calibration data, the probe check failed) what ``auto`` picks, with
+    a warning; ``auto`` never tries INT8 here."""
     from types import SimpleNamespace
 
     from ...models.fast_path import FastPathReport
-    from .model import ModelPath, choose_fast_path, eager
+    from .model import ModelPath, choose_fast_path, eager, int8_module
 
     tiles = TileGrid(grid.width, grid.height)
     if tiles.th != tiles.tile or tiles.tw != tiles.tile:
@@ -79,10 +80,18 @@ def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
     batch = tiles_per_batch(req.batch_size, tiles)
     if req.fast_path != "int8":
         return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
-    chosen = choose_fast_path(net, "auto", device, shape, batch, bands, on_trace, int8=False)
-    why = "the INT8 path is not available in map mode (its per-pixel network cannot be quantized)"
+    if device.type == "cpu":
+        if on_trace is not None:
+            on_trace()
+        module, report = int8_module(net, bands, tiles.tile)
+        if report.used:
+            return ModelPath(module, report, True)
+        why = f"the INT8 path is not available: {report.reason}"
+    else:
+        why = f"the INT8 path runs on the CPU only (this run: {device.type})"
+    chosen = choose_fast_path(net, "auto", device, shape, batch, bands, None, int8=False)
     report = replace(chosen.report, reason=f"{why}; fast_path=auto: {chosen.report.reason}")
-    return replace(chosen, report=report, warning=why)
+    return replace(chosen, report=report, warning=why, tried=True)
 
 
 def _emitter(write_rows, valid_rows, a: int, b: int, n):
