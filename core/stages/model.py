@@ -135,8 +135,9 @@ def choose_fast_path(
 def choose_model_path(
     model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None, idle_since=None
 ) -> ModelPath:
-    """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (falling
-    back to what ``auto`` picks, with a warning, where it cannot be built or fails its probe check).
+    """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (a map model's,
+    ``grid.patch`` its tile size: models/int8_map.py), falling back to what ``auto`` picks, with a warning,
+    where it cannot be built or fails its probe check.
     ``idle_since`` (a request that set no ``threads``: models/devices.cpu_sample() taken when the run
     began): INT8 loads and runs on the CPUs idle since (:func:`_take_idle_threads`; the caller restores
     torch's thread count after the run)."""
