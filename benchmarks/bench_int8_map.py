@@ -15,8 +15,9 @@ first INT8 run quantizes and caches, its build time is printed; every later one 
 - speed: the sample tiled to ``--speed-size`` px square, fp32 and INT8 interleaved, ``--repeats`` runs each per
   thread count (after one untimed run each: the caches), the engine's inference and forward seconds (best);
 - decoder: the map network quantized with its decoder in int8 (the engine's), in fp32, and in int8 with the
-  trunk's stride 16-32 blocks and head in fp32, on the same calibration tiles, in this process: pixel
-  agreement with fp32 on the composed scenes' tiles and seconds per batch of 4 tiles (best of 5, 1 thread).
+  trunk's stride 16-32 blocks and head in fp32, with and without the bias correction, on the same
+  calibration tiles, in this process: pixel agreement with fp32 on the composed scenes' tiles and seconds
+  per batch of 4 tiles (best of 5, 1 thread).
 The CPU's model and flags and the load average are printed with the figures.
 """
 
@@ -137,10 +138,16 @@ def decoder_variants(args) -> list:
     reference = int8_map.probabilities(model.eval(), x)
     rows = []
     late = ("blocks.4", "blocks.5", "blocks.6", "conv_head", "bn2")  # stride 16-32: cheap, and the class map's input
-    variants = (("decoder int8", ()), ("decoder fp32", ("decoder",)), ("decoder int8, blocks 4-6 and head fp32", late))
-    for label, fp32 in variants:
+    variants = (
+        ("decoder int8 (the engine's)", {}),
+        ("decoder int8, biases not corrected", {"correct": False}),
+        ("decoder fp32", {"fp32": ("decoder",)}),
+        ("decoder fp32, biases not corrected", {"fp32": ("decoder",), "correct": False}),
+        ("decoder int8, blocks 4-6 and head fp32", {"fp32": late}),
+    )
+    for label, kwargs in variants:
         t0 = time.perf_counter()
-        q = int8_map.quantize(model, torch.from_numpy(calib).float(), fp32=fp32)
+        q = int8_map.quantize(model, torch.from_numpy(calib).float(), **kwargs)
         module = int8_path.Unoptimised(int8_path.freeze(q, x[:1].float()))
         built = time.perf_counter() - t0
         stats = int8_map.compare(module, reference, x)
