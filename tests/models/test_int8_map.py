@@ -70,3 +70,28 @@ def test_map_mode_int8_without_calibration_data_runs_fp32_with_a_note(tmp_path, 
     assert "fast_path=auto" in summary["fast_path"]["reason"]
     assert any(w.startswith(why) and int8_path.CALIBRATION_ENV in w for w in summary["warnings"])
     model_cache.release()  # the fallback is remembered in this process; the next test's data may differ
+
+
+def test_a_calibrated_map_card_runs_int8_behind_its_input_calibration(monkeypatch):
+    """models/model_cache sends a map model to models/int8_map.prepare through input_calibration.prepare_int8,
+    as the windows classifier: the network is quantized without the card's calibration, which runs before it."""
+    from dataclasses import replace
+
+    from eurosat_landcover.models.fast_path import FastPathReport
+    from eurosat_landcover.models.input_calibration import CalibratedModule
+
+    model, card = load_model(default_map_card_path())
+    look = {"matrix": [[0.9, 0.05, 0], [0, 1, 0], [0, 0, 1]], "gamma": [1.1, 1, 1], "offset": [2.0, 0, 0]}
+    model.card = replace(card, input_calibration=look)
+    got = []
+    int8 = torch.nn.Identity()
+    int8.mean = torch.zeros(1, 3, 1, 1)
+
+    def fake(m, bands, tile):
+        got.append((m.card.input_calibration, bands, tile))
+        return int8, FastPathReport("int8", "stub")
+
+    monkeypatch.setattr(int8_map, "prepare", fake)
+    module, report = model_cache.fast_path_module(model, None, 0, 3, 256, int8=True)
+    assert got == [({}, 3, 256)] and report.used
+    assert isinstance(module, CalibratedModule) and module.module is int8 and module.mean is int8.mean
