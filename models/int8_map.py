@@ -96,7 +96,9 @@ def quantize(
     model, tiles: torch.Tensor, fp32=FP32_MODULES, batch_size: int = 4, correct: bool = True, correct_skip=()
 ) -> int8_path.Int8Classifier:
     """The eager map ``model`` (a LandCoverClassifier around a MapNet) quantized at ``tiles``' size,
-    calibrated on ``tiles`` (float 0-255, N x C x tile x tile)."""
+    calibrated on ``tiles`` (float 0-255, N x C x tile x tile). ``fp32``: modules left fp32 beside
+    int8_path.FP32_MODULES; ``correct``: the biases corrected (:func:`correct_biases`, but not under
+    ``correct_skip``) on the first ``BIAS_TILES`` tiles."""
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     torch.backends.quantized.engine = int8_path.ENGINE
@@ -155,7 +157,8 @@ def correct_biases(qnet, net, relu6_convs: set, x: torch.Tensor, skip=()) -> int
         with torch.inference_mode():
             qnet(x)
         h.remove()
-        m.set_weight_bias(m.weight(), m.bias() - (got["mean"] - want[n]))
+        bias = m.bias() if m.bias() is not None else torch.zeros_like(want[n])
+        m.set_weight_bias(m.weight(), bias - (got["mean"] - want[n]))
     return len(convs)
 
 
