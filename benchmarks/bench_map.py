@@ -64,10 +64,17 @@ def child(argv) -> int:
     from eurosat_landcover.core.pipeline import classify
     from eurosat_landcover.core.request import ClassificationRequest
 
-    src, out, mode, stride, threads, card, stop_tiles = argv
+    src, out, mode, stride, threads, card, stop_tiles, fast_path = (*argv, "auto")[:8]
     configure_gdal_for_batch()
     req = ClassificationRequest(
-        src, out, mode=mode, stride=int(stride), threads=int(threads), name=f"{mode}{stride}", model_card=card or None
+        src,
+        out,
+        mode=mode,
+        stride=int(stride),
+        threads=int(threads),
+        name=f"{mode}{stride}",
+        model_card=card or None,
+        fast_path=fast_path,
     )
     stop, seen = int(stop_tiles), []
 
@@ -84,8 +91,11 @@ def child(argv) -> int:
     return 0
 
 
-def run_engine(src: Path, out: Path, mode: str, stride: int, threads: int, card=None, stop_tiles: int = 0) -> dict:
-    argv = [str(src), str(out), mode, str(stride), str(threads), str(card or ""), str(stop_tiles)]
+def run_engine(
+    src: Path, out: Path, mode: str, stride: int, threads: int, card=None, stop_tiles: int = 0, fast_path: str = "auto"
+) -> dict:
+    """One ``classify`` in a child process (``fast_path``: the request's, e.g. "int8": bench_int8_map.py)."""
+    argv = [str(src), str(out), mode, str(stride), str(threads), str(card or ""), str(stop_tiles), fast_path]
     p = subprocess.run([sys.executable, "-P", __file__, "--child", *argv], capture_output=True, text=True)
     if p.returncode:
         raise RuntimeError(f"{mode} {stride} failed:\n{p.stderr[-3000:]}")

@@ -157,7 +157,7 @@ def _run_and_summarise(
         progress(Progress(0.015, FAST_PATH, "optimising the model for the CPU"))
 
     if req.mode == "map":  # tiles of the per-pixel model; the fast path traced at the tile shape
-        path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace)
+        path = choose_map_path(net, req, device, prepared.grid, len(card.bands), on_trace, idle_since)
         stage = run_map
     else:
         path = choose_model_path(

@@ -272,6 +272,7 @@ class CalibratedModule(nn.Module):
         super().__init__()
         self.calibration = calibration
         self.module = module
+        self.mean = getattr(module, "mean", None)  # map mode fills nodata with it (core/stages/run_map.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(self.calibration(x))
@@ -291,10 +292,12 @@ def uncalibrated(model):
     return plain
 
 
-def prepare_int8(model, bands: int, patch: int):
-    """models/int8_path.prepare for ``model``; with an input calibration, the INT8 network of the model
-    without it (quantized on EuroSAT patches: the look the calibration maps to) behind the calibration."""
-    from .int8_path import prepare
+def prepare_int8(model, bands: int, patch: int, prepare=None):
+    """models/int8_path.prepare (or ``prepare``: a map model's, models/int8_map.prepare) for ``model``; with an
+    input calibration, the INT8 network of the model without it (quantized on EuroSAT patches: the look the
+    calibration maps to) behind the calibration."""
+    if prepare is None:
+        from .int8_path import prepare
 
     calibration = getattr(getattr(model, "card", None), "input_calibration", None)
     if is_identity(calibration):

@@ -199,16 +199,21 @@ def fast_path_module(model, key: Optional[tuple], batch_size: int, bands: int, p
     first call for this model and shape and reused after (the report then says so and its
     ``prepare_seconds`` is 0). ``key``: from :func:`cached_model`, or None for a model the caller
     loaded itself (cached while that model object lives). ``int8``: the INT8 module of
-    models/int8_path.py instead (any batch size)."""
+    models/int8_path.py instead (any batch size; a map model's: models/int8_map.py, ``patch`` its tile size)."""
     import torch
 
     from .graph_cache import prepare  # the disk cache's graph, else models.fast_path.trace_for_cpu
 
     if int8:
         from .input_calibration import prepare_int8  # models/int8_path.prepare, behind a card's input calibration
+        from .registry import is_per_pixel
+
+        per_pixel = None
+        if is_per_pixel(getattr(getattr(model, "card", None), "architecture", "")):
+            from .int8_map import prepare as per_pixel  # a map model, quantized at the tile shape ``patch``
 
         batch_size = 0  # the quantized module takes any batch
-        prepare = lambda model, _b, bands, patch: prepare_int8(model, bands, patch)  # noqa: E731
+        prepare = lambda model, _b, bands, patch: prepare_int8(model, bands, patch, per_pixel)  # noqa: E731
     shape = (int(batch_size), int(bands), int(patch), torch.get_num_threads(), "int8" if int8 else "fp32")
     with _lock:
         if key is not None:

@@ -102,7 +102,7 @@ def choose_fast_path(
     """The CPU fast path (models/fast_path.py) when ``mode`` and the run call for it, else the
     eager model; ``on_trace()`` is called before tracing starts; ``warning`` when ``mode="on"``
     asked for a fast path that cannot be built. ``int8=False``: ``auto`` never tries the INT8
-    module (map mode: the per-pixel network cannot be quantized, and trying cost ~10 s a run)."""
+    module (map mode: INT8 is opt-in there, core/stages/run_map.choose_map_path)."""
     from ...models import graph_cache, model_cache
     from ...models.fast_path import FastPathReport, eager_reason
 
@@ -135,8 +135,9 @@ def choose_fast_path(
 def choose_model_path(
     model, mode: str, device, grid, batch_size: int, bands: int, on_trace=None, idle_since=None
 ) -> ModelPath:
-    """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (falling
-    back to what ``auto`` picks, with a warning, where it cannot be built or fails its probe check).
+    """:func:`choose_fast_path`, and for ``mode="int8"`` the INT8 module of models/int8_path.py (a map model's,
+    ``grid.patch`` its tile size: models/int8_map.py), falling back to what ``auto`` picks, with a warning,
+    where it cannot be built or fails its probe check.
     ``idle_since`` (a request that set no ``threads``: models/devices.cpu_sample() taken when the run
     began): INT8 loads and runs on the CPUs idle since (:func:`_take_idle_threads`; the caller restores
     torch's thread count after the run)."""
@@ -145,7 +146,7 @@ def choose_model_path(
     if on_trace is not None:
         on_trace()
     default, threads = _take_idle_threads(idle_since) if idle_since is not None else (None, None)
-    module, report = _int8_module(model, bands, grid.patch)
+    module, report = int8_module(model, bands, grid.patch)
     if report.used:
         return ModelPath(module, replace(report, reason=f"{report.reason}; {threads}") if threads else report, True)
     if default is not None:  # the fp32 fallback keeps torch's threads, as without INT8
@@ -174,7 +175,7 @@ def _take_idle_threads(since: tuple) -> tuple[int, str]:
     return default, f"INT8 run on {threads} of {default} threads ({why})"
 
 
-def _int8_module(model, bands: int, patch: int):
+def int8_module(model, bands: int, patch: int):
     from ...models import model_cache
 
     try:
@@ -191,7 +192,7 @@ def _auto_int8(model, fp32: ModelPath, bands: int, patch: int) -> ModelPath:
     flags = int8_path.int8_flags()
     if not flags:
         return fp32
-    module, report = _int8_module(model, bands, patch)
+    module, report = int8_module(model, bands, patch)
     if not report.used:  # the summary says why (no calibration data, the probe check, ...)
         fp32.report = replace(fp32.report, reason=f"{fp32.report.reason}; INT8 not taken: {report.reason}")
         return fp32

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,28 +61,27 @@ def tiles_per_batch(batch_size: int, tiles: TileGrid) -> int:
     return max(1, int(batch_size) * TILE_PIXELS_PER_WINDOW // (tiles.th * tiles.tw))
 
 
-def choose_map_path(net, req, device, grid, bands: int, on_trace=None):
+def choose_map_path(net, req, device, grid, bands: int, on_trace=None, idle_since=None):
     """The model path of a map run (stages/model.choose_fast_path at the tile shape): the CPU fast
     path (traced once per machine and tile batch, models/graph_cache.py) when every tile is a full
-    square tile, else the eager model. Its window count is the tiles' area in 64 px windows. No
-    INT8 module: the per-pixel network's forward pass has shape-dependent padding that FX
-    quantization cannot trace, so ``auto`` trying it only built the eager network for nothing."""
+    square tile, else the eager model. Its window count is the tiles' area in 64 px windows.
+    ``fast_path="int8"``: stages/model.choose_model_path at the tile shape, i.e. on the CPU the per-pixel
+    network quantized for it (models/int8_map.py) on the CPUs idle since ``idle_since``, else (no
+    calibration data, the probe check failed) what ``auto`` picks, with a warning. ``auto`` never tries
+    INT8 in map mode."""
     from types import SimpleNamespace
 
     from ...models.fast_path import FastPathReport
-    from .model import ModelPath, choose_fast_path, eager
+    from .model import ModelPath, choose_fast_path, choose_model_path, eager
 
     tiles = TileGrid(grid.width, grid.height)
     if tiles.th != tiles.tile or tiles.tw != tiles.tile:
         return ModelPath(eager(net), FastPathReport("eager", "a raster smaller than one map tile"))
     shape = SimpleNamespace(windows=tiles.count * (tiles.tile // grid.patch) ** 2, patch=tiles.tile)
     batch = tiles_per_batch(req.batch_size, tiles)
-    if req.fast_path != "int8":
-        return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
-    chosen = choose_fast_path(net, "auto", device, shape, batch, bands, on_trace, int8=False)
-    why = "the INT8 path is not available in map mode (its per-pixel network cannot be quantized)"
-    report = replace(chosen.report, reason=f"{why}; fast_path=auto: {chosen.report.reason}")
-    return replace(chosen, report=report, warning=why)
+    if req.fast_path == "int8":
+        return choose_model_path(net, "int8", device, shape, batch, bands, on_trace, idle_since)
+    return choose_fast_path(net, req.fast_path, device, shape, batch, bands, on_trace, int8=False)
 
 
 def _emitter(write_rows, valid_rows, a: int, b: int, n):

@@ -191,29 +191,19 @@ def test_explain_and_export_work_on_a_map_mode_run(tmp_path, capsys):
 
 def test_map_run_never_tries_the_int8_module(tmp_path, capsys, monkeypatch):
     """fast_path=auto on a CPU with VNNI tried to quantize the per-pixel network on every map run: it
-    built the eager network (timm imported) and failed FX tracing, ~10-15 s wasted per run."""
-    from eurosat_landcover.models import int8_path
+    built the eager network (timm imported) and failed FX tracing, ~10-15 s wasted per run. INT8 in map
+    mode is opt-in (``--fast-path int8``: tests/models/test_int8_map.py)."""
+    from eurosat_landcover.models import int8_map, int8_path
 
     tried = []
     monkeypatch.setattr(int8_path, "int8_flags", lambda: ["avx512_vnni"])  # as on a CPU that has them
     monkeypatch.setattr(int8_path, "prepare", lambda *a: tried.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(int8_map, "prepare", lambda *a: tried.append(a) or (_ for _ in ()).throw(AssertionError))
     src = _crop(tmp_path, 0, 0, 512, 512)  # 9 tiles: the fast path's side of "auto"
     rc = cli.main(["classify", str(src), str(tmp_path / "out"), "--mode", "map", "--device", "cpu", "--quiet"])
     assert rc == 0, capsys.readouterr()[1]
     summary = json.loads(capsys.readouterr()[0])
     assert not tried and "INT8" not in summary["fast_path"]["reason"]
-
-
-def test_int8_asked_in_map_mode_says_it_ran_fp32(tmp_path, capsys):
-    """--fast-path int8 in map mode ran the fp32 graph without a word; now a warning and the reason say so."""
-    src = _crop(tmp_path, 0, 0, 512, 512)
-    argv = ["classify", str(src), str(tmp_path / "out"), "--mode", "map", "--device", "cpu", "--fast-path", "int8"]
-    rc = cli.main([*argv, "--quiet"])
-    assert rc == 0, capsys.readouterr()[1]
-    summary = json.loads(capsys.readouterr()[0])
-    why = "the INT8 path is not available in map mode"
-    assert summary["fast_path"]["path"] != "int8" and summary["fast_path"]["reason"].startswith(why)
-    assert any(w.startswith(why) for w in summary["warnings"])
 
 
 def test_panels_cover_the_width_in_whole_blocks():
