@@ -208,7 +208,8 @@ def main() -> int:
     valid = classes["off"] != 255
     agree = float((classes["off"] == classes["int8"])[valid].mean()) if valid.any() else float("nan")
     say(f"| fp32 | {acc['fp32']:.2%} | (reference) |")
-    say(f"| INT8 (FX PTQ, {int8_path.ENGINE} engine) | {acc['int8']:.2%} | {agree:.2%} of {int(valid.sum())} cells |")
+    method = "shipped QAT" if int8_path.METHODS[True] in rep8.reason else "FX PTQ"
+    say(f"| INT8 ({method}, {int8_path.ENGINE} engine) | {acc['int8']:.2%} | {agree:.2%} of {int(valid.sum())} cells |")
     say()
     say(
         "INT8 accuracy change "

@@ -1,4 +1,5 @@
-"""CPU INT8 path: the classifier quantized by PyTorch's post-training static quantization.
+"""CPU INT8 path: the classifier quantized by PyTorch's post-training static quantization (or the shipped
+quantization-aware fine-tuned model where there is one for the loaded weights).
 
 FX graph mode (``torch.ao.quantization.quantize_fx``) run by the ``onednn`` quantized engine: weights
 int8 per channel (symmetric), activations uint8 over the full 0-255 range, calibrated (histogram
@@ -28,6 +29,11 @@ around fp32 kernels, so it is not used here (see models/fast_path.py on compiler
 PyTorch 2.14 warns that its quantized tensors (what FX's converted modules run on) are deprecated;
 the probe check and the fp32 fallback keep the engine working when they go.
 
+Where a quantization-aware fine-tuned model is shipped for the loaded weights (models/int8_shipped.py, made by
+models/int8_qat.py; the parent weights' SHA-256, architecture and normalisation must match), :func:`build` takes
+it instead: the same FX graph converted with the shipped state loaded over it, no calibration data needed;
+any other model is calibrated as above. The summary says which ran.
+
 Cached on disk like the fp32 graph (models/graph_cache.py): the quantized module traced with
 TorchScript, with its key (weights' SHA-256, torch, CPU, calibration), the probe patches and the fp32
 model's probabilities on them, under ``<cache>/graphs/int8_*.pt`` (written by this user, never a file
@@ -39,7 +45,6 @@ differ more than ``PROBE_MEAN_TOLERANCE`` / ``PROBE_AGREEMENT`` the engine falls
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import os
@@ -50,6 +55,7 @@ from typing import Optional
 
 import torch
 
+from .int8_graph import static_padding
 from .int8_refit import REFIT_PATCHES, mosaic_windows, refit_classifier
 
 # 7: the refit kept only where it helps on held-out windows; 6: calibrated on mosaic windows;
@@ -66,6 +72,7 @@ PROBE_MEAN_TOLERANCE = 0.03
 PROBE_AGREEMENT = 0.99
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags with integer dot products
 FP32_MODULES = ("conv_stem", "classifier")
+METHODS = {False: "PyTorch FX post-training static quantization", True: "quantization-aware fine-tuned, shipped"}
 CALIBRATION_ENV = "EUROSAT_LANDCOVER_CALIBRATION_DATA"
 
 
@@ -80,100 +87,6 @@ def int8_flags() -> list[str]:
     except OSError:
         pass
     return []
-
-
-def static_padding(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
-    """A copy of ``net`` whose timm ``Conv2dSame`` layers pad by fixed amounts for ``example``'s size."""
-    from timm.layers.conv2d_same import Conv2dSame
-    from timm.layers.padding import get_same_padding
-
-    net = copy.deepcopy(net).eval()
-    shapes = {}
-    hooks = [
-        m.register_forward_pre_hook(lambda m, a: shapes.__setitem__(m, tuple(a[0].shape[-2:])))
-        for m in net.modules()
-        if isinstance(m, Conv2dSame)
-    ]
-    with torch.no_grad():
-        net(example[:1])
-    for h in hooks:
-        h.remove()
-
-    def replace(parent):
-        for name, m in parent.named_children():
-            if not isinstance(m, Conv2dSame):
-                replace(m)
-                continue
-            ih, iw = shapes[m]
-            ph = get_same_padding(ih, m.kernel_size[0], m.stride[0], m.dilation[0])
-            pw = get_same_padding(iw, m.kernel_size[1], m.stride[1], m.dilation[1])
-            setattr(parent, name, _fixed_padding_conv(m, (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)))
-
-    replace(net)
-    return _fold_batchnorm(net.eval(), example)
-
-
-def _fixed_padding_conv(m: torch.nn.Conv2d, ph: tuple[int, int], pw: tuple[int, int]) -> torch.nn.Module:
-    """``m`` padding ``ph`` rows above / below and ``pw`` columns left / right, as one ``Conv2d``.
-
-    "Same" padding is uneven for a stride-2 layer on an even size (none before, one after); a
-    ``ZeroPad2d`` there ran in fp32 between a dequantize and a quantize (a third of the INT8 model's
-    time). Even padding ``p = max`` on both sides with the kernel widened by zeros on the short side
-    gives the same sums at the same positions and the same output size."""
-    from torch.nn.functional import pad
-
-    dilated = tuple(m.dilation) != (1, 1)
-    top, left = (0, 0) if dilated else (max(ph), max(pw))
-    weight = (
-        m.weight.detach() if dilated else pad(m.weight.detach(), (left - pw[0], left - pw[1], top - ph[0], top - ph[1]))
-    )
-    conv = torch.nn.Conv2d(
-        m.in_channels,
-        m.out_channels,
-        tuple(weight.shape[-2:]),
-        m.stride,
-        (top, left),
-        m.dilation,
-        m.groups,
-        m.bias is not None,
-    )
-    with torch.no_grad():
-        conv.weight.copy_(weight)
-        if m.bias is not None:
-            conv.bias.copy_(m.bias)
-    if not dilated or not any(ph + pw):
-        return conv
-    return torch.nn.Sequential(torch.nn.ZeroPad2d((pw[0], pw[1], ph[0], ph[1])), conv)
-
-
-def _fold_batchnorm(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
-    """Each timm ``BatchNormAct2d`` folded into the convolution run just before it (eval mode, exact up
-    to rounding), leaving its activation: FX fuses conv + ReLU6 then, with no int8 batch norm between."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    order: list = []
-    hooks = [m.register_forward_pre_hook(lambda m, a: order.append(m)) for m in net.modules() if not list(m.children())]
-    hooks += [
-        m.register_forward_pre_hook(lambda m, a: order.append(m))
-        for m in net.modules()
-        if type(m).__name__ == "BatchNormAct2d"
-    ]
-    with torch.no_grad():
-        net(example[:1])
-    for h in hooks:
-        h.remove()
-    folded = {}
-    for i, m in enumerate(order):
-        if type(m).__name__ == "BatchNormAct2d" and i > 0 and isinstance(order[i - 1], torch.nn.Conv2d):
-            folded[id(order[i - 1])] = m
-    owners = {id(m): (parent, name) for parent in net.modules() for name, m in parent.named_children()}
-    for conv_id, bn in folded.items():
-        parent, name = owners[conv_id]
-        conv = getattr(parent, name)
-        setattr(parent, name, fuse_conv_bn_eval(conv, bn))
-        bn_parent, bn_name = owners[id(bn)]
-        setattr(bn_parent, bn_name, torch.nn.Sequential(bn.drop, bn.act))
-    return net
 
 
 class Int8Classifier(torch.nn.Module):
@@ -404,11 +317,14 @@ def windows_per_second(fn, x: torch.Tensor, repeats: int = 3) -> float:
 def int8_key(model, bands: int, patch: int) -> Optional[dict]:
     """The cache entry's key, or None for a model not loaded from a verified weights file."""
     from .graph_cache import cpu_fingerprint, model_identity
+    from .int8_shipped import find
 
     identity = model_identity(model)
     if identity is None:
         return None
+    shipped = find(identity, bands, patch)  # its file's SHA-256: a new file never loads an old entry
     return {
+        **({"shipped": shipped[1]["sha256"]} if shipped else {}),
         "format": FORMAT,
         **identity,
         "torch": str(torch.__version__),  # a plain str: the entry loads with weights_only=True
@@ -419,6 +335,43 @@ def int8_key(model, bands: int, patch: int) -> Optional[dict]:
         "refit": REFIT_PATCHES,
         "engine": ENGINE,
     }
+
+
+def from_shipped(eager, json_path: Path, meta: dict):
+    """``(INT8 module, probe patches uint8)`` of a shipped model (models/int8_shipped.py): ``eager``'s network
+    quantized without calibration, then the shipped state loaded over it (the observers' scales overwritten)."""
+    from .int8_shipped import read
+
+    entry = read(json_path, meta)
+    module = quantize(eager, torch.zeros(1, entry["bands"], entry["patch"], entry["patch"]), calibrate=False)
+    module.load_state_dict(entry["state"])
+    return module.eval(), entry["probe"]
+
+
+def build(eager, card, key: Optional[dict], patch: int):
+    """``(quantized module, probe patches, what was done, shipped)``: the shipped quantization-aware fine-tuned
+    model where ``key`` names one (models/int8_shipped.py: no EuroSAT data needed), else post-training
+    quantization calibrated on EuroSAT train patches; ``(None, None, why, False)`` when neither is available."""
+    from . import int8_shipped
+
+    why = ""
+    found = int8_shipped.find(key, key["bands"], patch) if key and key.get("shipped") else None
+    if found is not None:
+        try:
+            quantized, probe = from_shipped(eager, *found)
+            return quantized, probe, f"the shipped {found[1]['method']} model {found[1]['file']}", True
+        except Exception as exc:  # a damaged or foreign file: calibrated as before
+            why = f"the shipped INT8 model {found[1]['file']} could not be used ({type(exc).__name__}: {exc}); "
+    images, described = calibration_patches(card, refit=REFIT_PATCHES)
+    if images is None:
+        return None, None, why + described, False
+    calib = torch.cat(list(mosaic_windows(images[:CALIBRATION_PATCHES], patch // 2)))  # straddling patches
+    probe_patches = images[CALIBRATION_PATCHES : CALIBRATION_PATCHES + PROBE_PATCHES]
+    quantized = quantize(eager, calib)
+    _, refitted = refit_classifier(quantized, eager, images[CALIBRATION_PATCHES + PROBE_PATCHES :], probe_patches)
+    why += f"calibrated on the {len(calib)} windows (stride {patch // 2}) of a mosaic of {described}"
+    why += "; classifier refitted" if refitted else "; classifier refit not kept (not closer to fp32)"
+    return quantized, torch.from_numpy(probe_patches).clone(), why, False
 
 
 def prepare(model, bands: int, patch: int):
@@ -443,27 +396,19 @@ def prepare(model, bands: int, patch: int):
         if path is not None and path.is_file():  # no eager network needed (nor timm imported)
             module, probe, reference = load(key, path)
             note = f"loaded {path}" if module is not None else probe
+        shipped = bool(key and key.get("shipped"))
         if module is None:
             eager = materialise(model).eval()
             card = eager.card if eager.card is not None else model.card
-            images, described = calibration_patches(card, refit=REFIT_PATCHES)
-            if images is None:
+            quantized, probe, described, built_shipped = build(eager, card, key, patch)
+            if quantized is None:
                 return fallback(f"INT8 path not available: {described}", note)
-            calib = torch.cat(list(mosaic_windows(images[:CALIBRATION_PATCHES], patch // 2)))  # straddling patches
-            probe_patches = images[CALIBRATION_PATCHES : CALIBRATION_PATCHES + PROBE_PATCHES]
-            probe = torch.from_numpy(probe_patches).clone()
-            quantized = quantize(eager, calib)
-            _, refitted = refit_classifier(
-                quantized, eager, images[CALIBRATION_PATCHES + PROBE_PATCHES :], probe_patches
-            )
-            n_calib = len(calib)
-            del images, calib, probe_patches  # the decoded patches are not needed any more
             module = freeze(quantized, probe)
             reference = probabilities(eager, probe)
-            note += f"; calibrated on the {n_calib} windows (stride {patch // 2}) of a mosaic of {described}"
-            note += "; classifier refitted" if refitted else "; classifier refit not kept (not closer to fp32)"
-            if path is not None:
+            note += "; " + described
+            if path is not None and built_shipped == shipped:  # never a calibrated model under a shipped key
                 note += "; " + save(module, key, probe, reference, path)
+            shipped = built_shipped
         module = Unoptimised(module).eval()
         stats = compare(module, reference, probe.float())
     except Exception as exc:  # quantization unsupported for this network or build: fp32
@@ -472,7 +417,7 @@ def prepare(model, bands: int, patch: int):
     if failure:
         return fallback(failure, note, stats["max"])
     reason = (
-        f"CPU run: INT8 (PyTorch FX post-training static quantization, {ENGINE} engine), "
+        f"CPU run: INT8 ({METHODS[shipped]}, {ENGINE} engine), "
         f"checked against fp32 on {probe.shape[0]} train patches: top-1 agreement {stats['agreement']:.1%}, "
         f"mean |softmax difference| {stats['mean']:.4f}"
     )

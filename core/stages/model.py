@@ -89,10 +89,11 @@ class ModelPath:
 
 # ``auto`` does not take INT8 yet: on an AVX-512 VNNI CPU it runs 2.4-2.8 x the fp32 loop and loses <= 0.1 points
 # on the test split (calibrated on mosaic windows, classifier refitted), but agrees with fp32 on only 97.0-97.2 % of
-# the sample's cells at stride 16 (windows straddling two classes), below the 99 % asked before a default may change an
-# analyst's map. Re-running the low-margin windows in fp32 reaches 99 % only by re-running a third of them,
-# which leaves no speed gain (benchmarks/results_int8.md). INT8 stays opt-in (``fast_path="int8"``);
-# _auto_int8 is the measured choice to switch on when it agrees.
+# the sample's cells at stride 16 (windows straddling two classes; the shipped quantization-aware fine-tuned model of
+# models/int8_shipped.py: 98.7 %), below the 99 % asked before a default may change an analyst's map. Re-running the
+# low-margin windows in fp32 reaches 99 % only by re-running a third of them, which leaves no speed gain
+# (benchmarks/results_int8.md). INT8 stays opt-in (``fast_path="int8"``); _auto_int8 is the measured choice to
+# switch on when it agrees.
 AUTO_TAKES_INT8 = False
 
 

@@ -1,6 +1,7 @@
 """The INT8 CPU path (models/int8_path.py): fixed padding is exact, the quantized model is calibrated on
 real EuroSAT train patches, agrees with fp32 on held-out patches, is cached on disk and reloaded, and
-the engine falls back with a note where it cannot be built; ``auto`` keeps fp32 on CPUs without VNNI."""
+the engine falls back with a note where it cannot be built; ``auto`` keeps fp32 on CPUs without VNNI.
+These are the calibrated path's tests: the shipped INT8 model (tests/models/test_int8_shipped.py) is hidden."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 from eurosat_landcover.core.pipeline import classify  # noqa: E402
 from eurosat_landcover.core.request import ClassificationRequest  # noqa: E402
-from eurosat_landcover.models import int8_path, model_cache  # noqa: E402
+from eurosat_landcover.models import int8_path, int8_shipped, model_cache  # noqa: E402
 from eurosat_landcover.models.checkpoint import default_card_path  # noqa: E402
 
 SAMPLE = default_card_path().parents[2] / "sample_data" / "eurosat_mosaic_rgb.tif"
@@ -26,10 +27,22 @@ def loaded():
 
 
 @pytest.fixture(scope="module")
-def primed(loaded, eurosat_rgb_zip, tmp_path_factory):
+def no_shipped(tmp_path_factory):
+    """A weights folder without a shipped INT8 model."""
+    return tmp_path_factory.mktemp("no_shipped_int8")
+
+
+@pytest.fixture(autouse=True)
+def calibrated_path_only(no_shipped, monkeypatch):
+    monkeypatch.setattr(int8_shipped, "weights_dir", lambda: no_shipped)
+
+
+@pytest.fixture(scope="module")
+def primed(loaded, eurosat_rgb_zip, tmp_path_factory, no_shipped):
     """One INT8 model built (calibrated, refitted, cached) for this module's tests: -> (cache folder, report)."""
     cache = tmp_path_factory.mktemp("int8") / "cache"
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(int8_shipped, "weights_dir", lambda: no_shipped)
         mp.setenv("EUROSAT_LANDCOVER_CACHE_DIR", str(cache))
         mp.setenv(int8_path.CALIBRATION_ENV, str(eurosat_rgb_zip))
         _, report = int8_path.prepare(loaded[0], 3, loaded[1].patch_size)
@@ -128,8 +141,9 @@ def test_int8_calibrated_checked_cached_and_reloaded(loaded, primed, tmp_path, m
     assert report2.path == report.path and report2.max_softmax_difference == report.max_softmax_difference
     # a fresh process loads the cached INT8 model without building the network: no timm, no Triton
     code = (
-        "import os, sys, torch\n"
-        "from eurosat_landcover.models import int8_path, model_cache\n"
+        "import os, pathlib, sys, torch\n"
+        "from eurosat_landcover.models import int8_path, int8_shipped, model_cache\n"
+        "int8_shipped.weights_dir = lambda: pathlib.Path(sys.argv[1])\n"
         "from eurosat_landcover.models.card import ModelCard\n"
         "from eurosat_landcover.models.checkpoint import default_card_path\n"
         "card = ModelCard.load(default_card_path())\n"
@@ -141,7 +155,13 @@ def test_int8_calibrated_checked_cached_and_reloaded(loaded, primed, tmp_path, m
     import sys
 
     env = dict(os.environ, EUROSAT_LANDCOVER_CACHE_DIR=str(cache), PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(int8_shipped.weights_dir())],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     assert out.split() == ["loaded", report.path, "False", "False"], out
 
 
