@@ -114,7 +114,9 @@ def test_the_bundled_int8_model_is_for_the_bundled_weights_and_runs_without_data
     no_data_no_cache(monkeypatch, tmp_path)
     maps = {}
     for mode in ("off", "int8"):
-        res = classify(ClassificationRequest(SAMPLE, tmp_path / mode, stride=32, device="cpu", fast_path=mode))
+        res = classify(
+            ClassificationRequest(SAMPLE, tmp_path / mode, stride=32, device="cpu", fast_path=mode, mode="windows")
+        )
         maps[mode] = gdal.Open(str(res.classes_path)).ReadAsArray()
         fast = json.loads(res.summary_path.read_text())["fast_path"]
     if int8_path.int8_flags():
