@@ -184,7 +184,7 @@ def test_int8_samples_the_idle_cpus_from_before_torch_is_imported(small_raster, 
     """An INT8 run without ``threads`` measures the idle CPUs over at least 0.1 s (models/devices.idle_cpu_threads):
     sampled from before a new process imports torch (~1 s), that costs no wait (up to 0.04 s before)."""
     env = dict(os.environ, EUROSAT_LANDCOVER_CACHE_DIR=str(tmp_path / "cache"))
-    env["EUROSAT_LANDCOVER_CALIBRATION_DATA"] = str(tmp_path / "absent.zip")  # no INT8 model: fp32, quickly
+    env["EUROSAT_LANDCOVER_CALIBRATION_DATA"] = str(tmp_path / "absent.zip")  # the shipped INT8 model needs no data
     cmd = [sys.executable, "-c", IDLE_CHILD, str(small_raster), str(tmp_path / "out")]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     result = [line for line in p.stdout.splitlines() if line.startswith("RESULT ")]
