@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from . import int8_path
-from .map_net import FEATURE_STAGES
+from .map_net import trunk_stages
 
 FORMAT = 2  # 2: biases corrected
 CALIBRATION_TILES = 24
@@ -82,12 +82,7 @@ class TileNet(nn.Module):
         self.upsample = nn.Upsample(size=(int(tile), int(tile)), mode="bilinear", align_corners=False)
 
     def forward(self, x):
-        x = self.bn1(self.conv_stem(x))
-        feats = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i in FEATURE_STAGES:
-                feats.append(x)
+        feats, x = trunk_stages(self, x)
         cam = self.classifier(self.bn2(self.conv_head(x)))
         return self.upsample(self.decoder(*feats, cam))
 

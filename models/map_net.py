@@ -27,6 +27,18 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+def trunk_stages(t, x: torch.Tensor):
+    """``(features at FEATURE_STAGES, the last block's output)`` of a trunk ``t`` with timm's ``conv_stem``,
+    ``bn1`` and ``blocks`` (MapNet's trunk, or models/int8_map.TileNet, which holds them as its own children)."""
+    x = t.bn1(t.conv_stem(x))
+    feats = []
+    for i, block in enumerate(t.blocks):
+        x = block(x)
+        if i in FEATURE_STAGES:
+            feats.append(x)
+    return feats, x
+
+
 class MapDecoder(nn.Module):
     """FPN-like decoder: lateral 1 x 1 projections, top-down upsampling, one 3 x 3 conv per level;
     output = refinement logits at stride 4 + the class activation map upsampled from stride 32, then
@@ -91,12 +103,7 @@ class MapNet(nn.Module):
     def features(self, x: torch.Tensor):
         """Trunk features at strides 2, 4, 8, 16, 32 and the class activation map (stride 32)."""
         t = self.trunk
-        x = t.bn1(t.conv_stem(x))
-        feats = []
-        for i, block in enumerate(t.blocks):
-            x = block(x)
-            if i in FEATURE_STAGES:
-                feats.append(x)
+        feats, x = trunk_stages(t, x)
         head = t.bn2(t.conv_head(x))
         cls = t.classifier
         cam = F.conv2d(head, cls.weight[:, :, None, None], cls.bias)
