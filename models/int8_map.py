@@ -212,13 +212,7 @@ def probabilities(fn, tiles: torch.Tensor, batch_size: int = 4) -> torch.Tensor:
 def compare(int8, reference: torch.Tensor, probe: torch.Tensor) -> dict:
     """INT8's probabilities on the ``probe`` tiles against fp32's (``reference``, on the probe lattice):
     max and mean |difference| per pixel, per-pixel class agreement."""
-    p8 = probabilities(int8, probe)
-    d = (p8 - reference).abs()
-    return {
-        "max": float(d.max()),
-        "mean": float(d.sum(dim=1).mean() / 2),
-        "agreement": float((p8.argmax(1) == reference.argmax(1)).float().mean()),
-    }
+    return int8_path.difference_stats(probabilities(int8, probe), reference)
 
 
 def check_failure(stats: dict) -> Optional[str]:

@@ -219,7 +219,12 @@ def probabilities(fn, x: torch.Tensor) -> torch.Tensor:
 def compare(int8, reference: torch.Tensor, probe: torch.Tensor) -> dict:
     """INT8's probabilities on ``probe`` against fp32's (``reference``, N x K): max and mean |difference|,
     top-1 agreement."""
-    p8 = probabilities(int8, probe)
+    return difference_stats(probabilities(int8, probe), reference)
+
+
+def difference_stats(p8: torch.Tensor, reference: torch.Tensor) -> dict:
+    """INT8's probabilities ``p8`` against fp32's (class axis 1): max and mean |difference| (half the L1 per
+    sample or pixel), top-1 agreement. Shared by the windows and the map (models/int8_map.py) probe checks."""
     d = (p8 - reference).abs()
     return {
         "max": float(d.max()),
